@@ -1,0 +1,1 @@
+"""One router module per capability; each exposes ``router`` and declares roles on every route."""

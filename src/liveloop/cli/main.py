@@ -1,0 +1,76 @@
+"""The ``liveloop`` command: one Typer group per capability, failures as one clear line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from liveloop.core.errors import LiveloopError
+
+app = typer.Typer(
+    name="liveloop",
+    help="liveloop: AI-driven personalised marketing for live-stream e-commerce.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    """Attach each capability's commands. Each module exposes ``register(app)``."""
+    from liveloop.cli import (
+        data_cmds,
+        datasets_cmds,
+        live_cmds,
+        profiles_cmds,
+        recommend_cmds,
+        service_cmds,
+        simulate_cmds,
+    )
+
+    for module in (
+        data_cmds,
+        datasets_cmds,
+        simulate_cmds,
+        service_cmds,
+        profiles_cmds,
+        recommend_cmds,
+        live_cmds,
+    ):
+        module.register(app)
+    from liveloop.cli.evaluate import evaluate_app
+
+    app.add_typer(evaluate_app, name="evaluate")
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: run the app, turning known failures into one line and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except LiveloopError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2 if exc.status in (400, 422) else 1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: nothing partial was committed; re-run to complete", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # usage errors from Typer's bundled click, OS errors
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(int(exc.exit_code))
+        if isinstance(exc, OSError):
+            typer.echo(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), err=True)
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Settings read from the environment (LIVELOOP_*), with defaults that work out of the box."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where liveloop keeps its state and reads public data sets from."""
+
+    home: Path = field(default_factory=lambda: Path("liveloop-data"))
+    data_home: Path = field(default_factory=lambda: Path.home() / ".cache" / "liveloop" / "data")
+    timezone: str = "Asia/Shanghai"
+    currency: str = "CNY"
+    secret_key: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        defaults = cls()
+        return cls(
+            home=Path(env.get("LIVELOOP_HOME", str(defaults.home))),
+            data_home=Path(env.get("LIVELOOP_DATA_HOME", str(defaults.data_home))),
+            timezone=env.get("LIVELOOP_TIMEZONE", defaults.timezone),
+            currency=env.get("LIVELOOP_CURRENCY", defaults.currency),
+            secret_key=env.get("LIVELOOP_SECRET_KEY") or None,
+        )
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "liveloop.duckdb"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+
+def get_settings() -> Settings:
+    """Settings from the current environment (read afresh on each call; cheap)."""
+    return Settings.from_env()

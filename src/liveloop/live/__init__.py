@@ -1,0 +1,1 @@
+"""liveloop.live."""

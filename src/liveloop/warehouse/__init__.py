@@ -1,0 +1,16 @@
+"""Storage: the DuckDB warehouse, its migrations, Ibis tables and the Parquet lake."""
+
+from liveloop.warehouse.lake import export_parquet, import_parquet
+from liveloop.warehouse.migrations import LATEST_VERSION
+from liveloop.warehouse.status import warehouse_status
+from liveloop.warehouse.store import TABLE_KEYS, TABLE_TIME, Warehouse
+
+__all__ = [
+    "LATEST_VERSION",
+    "TABLE_KEYS",
+    "TABLE_TIME",
+    "Warehouse",
+    "export_parquet",
+    "import_parquet",
+    "warehouse_status",
+]

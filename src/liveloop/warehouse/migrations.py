@@ -1,0 +1,224 @@
+"""Versioned schema migrations. Append new versions; never edit a released one."""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE users (
+    user_id      VARCHAR PRIMARY KEY,
+    signup_ts    TIMESTAMPTZ,
+    gender       VARCHAR,
+    age_band     VARCHAR,
+    region       VARCHAR,
+    city_tier    INTEGER,
+    phone_enc    BLOB,
+    email_enc    BLOB,
+    name_enc     BLOB,
+    phone_index  VARCHAR,
+    email_index  VARCHAR,
+    non_personalised BOOLEAN NOT NULL DEFAULT FALSE,
+    props        JSON,
+    source       VARCHAR,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE products (
+    product_id   VARCHAR PRIMARY KEY,
+    title        VARCHAR,
+    title_en     VARCHAR,
+    category     VARCHAR,
+    brand        VARCHAR,
+    price        DECIMAL(18,2),
+    currency     VARCHAR NOT NULL DEFAULT 'CNY',
+    cost         DECIMAL(18,2),
+    stock        INTEGER,
+    attributes   JSON,
+    source       VARCHAR,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE hosts (
+    host_id      VARCHAR PRIMARY KEY,
+    name         VARCHAR,
+    category     VARCHAR,
+    props        JSON,
+    source       VARCHAR,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE live_sessions (
+    session_id   VARCHAR PRIMARY KEY,
+    host_id      VARCHAR,
+    title        VARCHAR,
+    start_ts     TIMESTAMPTZ,
+    end_ts       TIMESTAMPTZ,
+    lineup       VARCHAR[],
+    props        JSON,
+    source       VARCHAR,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE events (
+    event_id     VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL,
+    user_id      VARCHAR NOT NULL,
+    type         VARCHAR NOT NULL,
+    session_id   VARCHAR,
+    product_id   VARCHAR,
+    category     VARCHAR,
+    channel      VARCHAR,
+    amount       DECIMAL(18,2),
+    quantity     INTEGER,
+    text         VARCHAR,
+    props        JSON,
+    source       VARCHAR,
+    ingested_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE orders (
+    order_id     VARCHAR PRIMARY KEY,
+    user_id      VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL,
+    status       VARCHAR NOT NULL DEFAULT 'paid',
+    amount       DECIMAL(18,2) NOT NULL,
+    currency     VARCHAR NOT NULL DEFAULT 'CNY',
+    session_id   VARCHAR,
+    channel      VARCHAR,
+    coupon_id    VARCHAR,
+    source       VARCHAR
+);
+CREATE TABLE order_items (
+    order_id     VARCHAR NOT NULL,
+    line_no      INTEGER NOT NULL,
+    product_id   VARCHAR NOT NULL,
+    quantity     INTEGER NOT NULL,
+    unit_price   DECIMAL(18,2) NOT NULL,
+    amount       DECIMAL(18,2) NOT NULL,
+    source       VARCHAR,
+    PRIMARY KEY (order_id, line_no)
+);
+CREATE TABLE comments (
+    comment_id   VARCHAR PRIMARY KEY,
+    session_id   VARCHAR,
+    user_id      VARCHAR,
+    ts           TIMESTAMPTZ NOT NULL,
+    text         VARCHAR NOT NULL,
+    lang         VARCHAR,
+    sentiment    VARCHAR,
+    sentiment_score DOUBLE,
+    intent       VARCHAR,
+    aspects      VARCHAR[],
+    product_mention VARCHAR,
+    source       VARCHAR
+);
+CREATE TABLE consents (
+    user_id      VARCHAR NOT NULL,
+    purpose      VARCHAR NOT NULL,
+    channel      VARCHAR NOT NULL,
+    granted      BOOLEAN NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL,
+    source       VARCHAR,
+    PRIMARY KEY (user_id, purpose, channel)
+);
+CREATE TABLE campaigns (
+    campaign_id  VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL DEFAULT 'draft',
+    channel      VARCHAR,
+    segment_id   VARCHAR,
+    start_ts     TIMESTAMPTZ,
+    end_ts       TIMESTAMPTZ,
+    budget       DECIMAL(18,2),
+    props        JSON,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE messages (
+    message_id   VARCHAR PRIMARY KEY,
+    campaign_id  VARCHAR,
+    user_id      VARCHAR NOT NULL,
+    channel      VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL,
+    content      VARCHAR,
+    reason       VARCHAR,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    sent_at      TIMESTAMPTZ,
+    opened_at    TIMESTAMPTZ,
+    clicked_at   TIMESTAMPTZ
+);
+CREATE TABLE coupons (
+    coupon_id    VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    rule         VARCHAR NOT NULL,
+    amount       DECIMAL(18,2),
+    percent_off  DOUBLE,
+    min_spend    DECIMAL(18,2),
+    starts_at    TIMESTAMPTZ,
+    ends_at      TIMESTAMPTZ,
+    props        JSON
+);
+CREATE SEQUENCE audit_seq;
+CREATE TABLE audit_log (
+    audit_id     BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
+    ts           TIMESTAMPTZ NOT NULL DEFAULT now(),
+    actor        VARCHAR,
+    action       VARCHAR NOT NULL,
+    subject      VARCHAR,
+    decision     VARCHAR,
+    reason       VARCHAR,
+    details      JSON
+);
+CREATE SEQUENCE quarantine_seq;
+CREATE TABLE quarantine (
+    quarantine_id BIGINT PRIMARY KEY DEFAULT nextval('quarantine_seq'),
+    import_id    VARCHAR,
+    target_table VARCHAR NOT NULL,
+    source       VARCHAR NOT NULL,
+    line         BIGINT,
+    raw          VARCHAR,
+    reason       VARCHAR NOT NULL,
+    field        VARCHAR,
+    fingerprint  VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL DEFAULT 'open',
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE imports (
+    import_id    VARCHAR PRIMARY KEY,
+    source       VARCHAR NOT NULL,
+    adapter      VARCHAR NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    finished_at  TIMESTAMPTZ,
+    status       VARCHAR NOT NULL DEFAULT 'running',
+    rows_read    BIGINT NOT NULL DEFAULT 0,
+    loaded       BIGINT NOT NULL DEFAULT 0,
+    duplicates   BIGINT NOT NULL DEFAULT 0,
+    quarantined  BIGINT NOT NULL DEFAULT 0,
+    report       JSON
+);
+CREATE TABLE label_map (
+    kind         VARCHAR NOT NULL,
+    raw          VARCHAR NOT NULL,
+    canonical    VARCHAR NOT NULL,
+    PRIMARY KEY (kind, raw)
+);
+CREATE TABLE api_keys (
+    key_id       VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    role         VARCHAR NOT NULL,
+    hash         VARCHAR NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    revoked_at   TIMESTAMPTZ,
+    last_used_at TIMESTAMPTZ
+);
+CREATE TABLE model_versions (
+    name         VARCHAR NOT NULL,
+    version      VARCHAR NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    active       BOOLEAN NOT NULL DEFAULT FALSE,
+    path         VARCHAR,
+    metrics      JSON,
+    params       JSON,
+    data_window  VARCHAR,
+    PRIMARY KEY (name, version)
+);
+"""
+
+#: (version, description, SQL). The warehouse's schema version is the highest applied.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "core tables of DESIGN.md section 3", V1),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]

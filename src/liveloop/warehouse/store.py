@@ -1,0 +1,210 @@
+"""The warehouse: one DuckDB file under LIVELOOP_HOME, migrated on open, appended through Arrow."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from liveloop.core.config import Settings, get_settings
+from liveloop.core.errors import LiveloopError, WarehouseVersionError
+from liveloop.warehouse.migrations import LATEST_VERSION, MIGRATIONS
+
+#: The natural key of each table, used for de-duplication on import and restore.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "users": ("user_id",),
+    "products": ("product_id",),
+    "hosts": ("host_id",),
+    "live_sessions": ("session_id",),
+    "events": ("event_id",),
+    "orders": ("order_id",),
+    "order_items": ("order_id", "line_no"),
+    "comments": ("comment_id",),
+    "consents": ("user_id", "purpose", "channel"),
+    "campaigns": ("campaign_id",),
+    "messages": ("message_id",),
+    "coupons": ("coupon_id",),
+    "audit_log": ("audit_id",),
+    "quarantine": ("quarantine_id",),
+    "imports": ("import_id",),
+    "label_map": ("kind", "raw"),
+    "api_keys": ("key_id",),
+    "model_versions": ("name", "version"),
+}
+
+#: Timestamp column that dates each table's rows (for status and partitioned export).
+TABLE_TIME: dict[str, str] = {
+    "events": "ts",
+    "orders": "ts",
+    "comments": "ts",
+    "live_sessions": "start_ts",
+    "users": "signup_ts",
+    "messages": "created_at",
+    "audit_log": "ts",
+    "quarantine": "created_at",
+}
+
+
+class Warehouse:
+    """A migrated DuckDB connection plus the few operations every capability needs."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False, migrate: bool = True):
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise LiveloopError(f"no warehouse at {self.path}: run `liveloop init` first")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc).splitlines()[0]
+            if "lock" in msg.lower():
+                raise LiveloopError(
+                    f"the warehouse {self.path} is in use by another process (stop `liveloop serve` "
+                    "or use the API)"
+                ) from exc
+            raise LiveloopError(f"cannot open the warehouse {self.path}: {msg}") from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._lock = threading.RLock()
+        self._ibis: Any = None
+        if migrate and not read_only:
+            self.migrate()
+        else:
+            self._check_version()
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, **kwargs: Any) -> Warehouse:
+        settings = settings or get_settings()
+        return cls(settings.db_path, **kwargs)
+
+    # -- schema -------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_version(self) -> int:
+        version = self.schema_version()
+        if version > LATEST_VERSION:
+            raise WarehouseVersionError(
+                f"the warehouse {self.path} has schema version {version}, newer than this liveloop "
+                f"(supports up to {LATEST_VERSION}): upgrade liveloop"
+            )
+        return version
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction. Returns versions applied."""
+        version = self._check_version()
+        applied: list[int] = []
+        with self._lock:
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())"
+            )
+            for number, description, sql in MIGRATIONS:
+                if number <= version:
+                    continue
+                self.con.execute("BEGIN TRANSACTION")
+                try:
+                    self.con.execute(sql)
+                    self.con.execute(
+                        "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+                        [number, description],
+                    )
+                    self.con.execute("COMMIT")
+                except Exception:
+                    self.con.execute("ROLLBACK")
+                    raise
+                applied.append(number)
+        return applied
+
+    def tables(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_type = 'BASE TABLE' AND table_name <> 'schema_version' ORDER BY table_name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def columns(self, table: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- access -------------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for use on another thread (DuckDB connections are not shared across threads)."""
+        cur = self.con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
+    def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.con.execute(query, params or []).fetchall()
+
+    def arrow(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        with self._lock:
+            return self.con.execute(query, params or []).to_arrow_table()
+
+    def df(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """A pandas DataFrame for the query."""
+        with self._lock:
+            return self.con.execute(query, params or []).df()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN … COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield self.con
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def append(self, table: str, data: pa.Table, *, con: duckdb.DuckDBPyConnection | None = None) -> int:
+        """Insert an Arrow table by column name; columns it lacks take their defaults."""
+        if data.num_rows == 0:
+            return 0
+        target = con or self.con
+        view = f"_append_{threading.get_ident()}"
+        target.register(view, data)
+        try:
+            cols = ", ".join(f'"{c}"' for c in data.column_names)
+            target.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{view}"')
+        finally:
+            target.unregister(view)
+        return data.num_rows
+
+    @property
+    def ibis(self) -> Any:
+        """An Ibis backend on this connection, for analytics written once for DuckDB and Spark."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
+
+    def table(self, name: str) -> Any:
+        """The Ibis table expression for ``name``."""
+        return self.ibis.table(name)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Web dashboard: Jinja2 pages with offline Plotly; pages under ``liveloop.web.pages``."""

@@ -1,0 +1,1 @@
+"""Benchmarks: speed and quality, each figure printed beside its comparison (`make bench`)."""

@@ -216,9 +216,45 @@ CREATE TABLE model_versions (
 );
 """
 
+V2_PROFILES = """
+CREATE TABLE tag_overrides (
+    user_id      VARCHAR NOT NULL,
+    tag          VARCHAR NOT NULL,
+    action       VARCHAR NOT NULL DEFAULT 'removed',
+    actor        VARCHAR,
+    ts           TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, tag)
+);
+CREATE TABLE profiles (
+    user_id      VARCHAR PRIMARY KEY,
+    features     JSON,
+    tags         VARCHAR[],
+    value_tier   VARCHAR,
+    lifecycle    VARCHAR,
+    segment_id   VARCHAR,
+    scores       JSON,
+    data_window  VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    built_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE segments (
+    segment_id   VARCHAR PRIMARY KEY,
+    name_zh      VARCHAR NOT NULL,
+    name_en      VARCHAR NOT NULL,
+    description  VARCHAR,
+    size         BIGINT NOT NULL,
+    centroid     JSON,
+    stats        JSON,
+    data_window  VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    built_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
+    (2, "profiles: tag overrides, derived profiles and segments", V2_PROFILES),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

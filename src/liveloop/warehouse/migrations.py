@@ -251,10 +251,15 @@ CREATE TABLE segments (
 );
 """
 
+V3_INGEST = """
+ALTER TABLE quarantine ADD COLUMN feed VARCHAR;
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
     (2, "profiles: tag overrides, derived profiles and segments", V2_PROFILES),
+    (3, "ingest: quarantine.feed, the adapter feed that reads a quarantined row back", V3_INGEST),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

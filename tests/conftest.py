@@ -37,3 +37,176 @@ def data_home() -> Path:
     if not path.is_dir():
         pytest.fail(f"LIVELOOP_DATA_HOME={path} is not a directory: the real data sets are required")
     return path
+
+
+# --- Live service fixtures (service shell): a real uvicorn server on 127.0.0.1, a real Chromium. ---------
+# `server`: one shared server for the session (empty warehouse at start; other tests may add data).
+# `live_server_factory`: start your own server, optionally seeding its warehouse first:
+#     srv = live_server_factory(seed=lambda wh: my_loader(wh), env={"LIVELOOP_X": "1"})
+# A LiveServer has base_url, admin_key, home, key(role) -> API key, headers(role), client(role),
+# kill() (SIGKILL), stop(), start() (again on the same home and port).
+# `browser_page`: a Playwright page in headless /usr/bin/chromium; `page.console_errors` collects
+# console errors and page errors; `dashboard_login(page, server, role)` logs in through the form.
+
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A `liveloop serve` subprocess on 127.0.0.1 with its own LIVELOOP_HOME and an admin key."""
+
+    def __init__(self, home: Path, *, seed: Callable[[Warehouse], Any] | None = None,
+                 env: dict[str, str] | None = None):
+        from liveloop.privacy.keys import create_key
+
+        self.home = home
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "LIVELOOP_HOME": str(home), "LIVELOOP_SECRET_KEY": generate_key(),
+                    "LIVELOOP_AUTH_MAX_FAILURES": "1000", **(env or {})}
+        settings = Settings(home=home, data_home=Path(self.env.get("LIVELOOP_DATA_HOME", "../shared/data")),
+                            secret_key=self.env["LIVELOOP_SECRET_KEY"])
+        with Warehouse.open(settings) as wh:
+            if seed is not None:
+                seed(wh)
+            self.admin_key = create_key(wh, "admin", "test-admin").key
+        self._keys: dict[str, str] = {"admin": self.admin_key}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = home / "server.log"
+        self.start()
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "liveloop.cli.main", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                raise RuntimeError(f"liveloop serve exited with {code}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"liveloop serve did not become healthy in {timeout_s} s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
+
+    def key(self, role: str) -> str:
+        """An API key of ``role`` (created through the API once, then reused)."""
+        if role not in self._keys:
+            resp = httpx.post(f"{self.base_url}/v1/keys", json={"role": role, "name": f"test-{role}"},
+                              headers={"X-API-Key": self.admin_key}, timeout=30)
+            resp.raise_for_status()
+            self._keys[role] = resp.json()["key"]
+        return self._keys[role]
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(role)}"}
+
+    def client(self, role: str | None = "admin", **kwargs: Any) -> httpx.Client:
+        headers = self.headers(role) if role else {}
+        timeout = kwargs.pop("timeout", 60)
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, **kwargs)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def live_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LiveServer]]:
+    """Start servers of your own: ``live_server_factory(seed=fn(wh), env={...})``; all stopped afterwards."""
+    started: list[LiveServer] = []
+
+    def start(*, seed: Callable[[Warehouse], Any] | None = None,
+              env: dict[str, str] | None = None) -> LiveServer:
+        srv = LiveServer(tmp_path_factory.mktemp("server") / "home", seed=seed, env=env)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server shared by the session (its warehouse starts empty; don't assume it stays so)."""
+    srv = LiveServer(tmp_path_factory.mktemp("shared-server") / "home")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright (fails, never skips, when it is missing)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context and page; ``page.console_errors`` lists console and page errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.console_errors = errors
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def dashboard_login() -> Callable[..., None]:
+    """``dashboard_login(page, server, role="admin")``: log in through the real login form."""
+
+    def login(page: Any, srv: LiveServer, role: str = "admin") -> None:
+        page.goto(f"{srv.base_url}/login")
+        page.fill("#key", srv.key(role))
+        page.click("#login-form button[type=submit]")
+        page.wait_for_load_state("networkidle")
+
+    return login

@@ -1,21 +1,119 @@
-"""Authorisation: every route declares the roles it allows with ``require_roles``."""
+"""Authorisation: every route declares the roles it allows with ``require_roles``.
+
+A caller presents an API key (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) or the
+dashboard's session cookie. No or a bad key → 401; a key whose role is not allowed → 403; both as
+problem+json. A browser session making a state-changing request must also send its CSRF token
+(``X-CSRF-Token`` header or a ``csrf_token`` form field). Failed key checks are rate-limited per
+client address (429). Admin is always allowed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
+from liveloop.api.ratelimit import FailureLimiter
+from liveloop.core.errors import PermissionDenied, Unauthorized
 from liveloop.core.types import Role
+from liveloop.privacy.keys import Principal, verifier_for
+from liveloop.privacy.sessions import Session, SessionSigner
+
+SESSION_COOKIE = "ll_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `liveloop keys create --role ROLE --name NAME`.",
+)
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="Bearer", description="The same API key as a bearer token."
+)
 
 
-def require_roles(*roles: Role) -> Callable[..., Any]:
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def session_of(request: Request) -> Session | None:
+    """The dashboard session carried by the request's cookie, if valid (signature and expiry)."""
+    signer: SessionSigner = request.app.state.session_signer
+    return signer.read(request.cookies.get(SESSION_COOKIE))
+
+
+async def authenticate(request: Request, key: str | None) -> Principal:
+    """The principal behind an API key or, failing that, the session cookie; else Unauthorized."""
+    wh = request.app.state.warehouse
+    verifier = verifier_for(wh)
+    if key:
+        limiter: FailureLimiter = request.app.state.auth_limiter
+        client = client_address(request)
+        cached = verifier.cached(key)
+        if cached is not None:
+            return cached
+        limiter.check(client)
+        try:
+            return await run_in_threadpool(verifier.verify, wh, key)
+        except Unauthorized:
+            limiter.fail(client)
+            raise
+    session = session_of(request)
+    if session is None:
+        raise Unauthorized("an API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")
+    principal = await run_in_threadpool(verifier.active, wh, session.key_id)
+    if principal is None:
+        raise Unauthorized("the session's API key has been revoked; log in again")
+    if request.method not in _SAFE_METHODS:
+        await _check_csrf(request, session)
+    return principal
+
+
+async def _check_csrf(request: Request, session: Session) -> None:
+    signer: SessionSigner = request.app.state.session_signer
+    token = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if token is None and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        token = value if isinstance(value, str) else None
+    if not signer.check_csrf(session, token):
+        raise PermissionDenied(
+            "missing or invalid CSRF token; reload the page and try again", field="csrf_token"
+        )
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only callers holding one of ``roles`` (admin always allowed)."""
     allowed = frozenset(roles) | {Role.ADMIN}
 
-    def dependency(request: Request) -> Any:
-        raise NotImplementedError("service shell pending")  # replaced by the service-shell work
+    async def dependency(
+        request: Request,
+        api_key: str | None = Security(_api_key_header),
+        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
+    ) -> Principal:
+        key = api_key or (bearer.credentials if bearer else None)
+        principal = await authenticate(request, key)
+        request.state.principal = principal
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise PermissionDenied(f"the role {principal.role.value!r} may not do this; allowed: {names}")
+        return principal
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]
     return dependency
+
+
+def principal_of(request: Request) -> Principal:
+    """The authenticated caller of this request (set by ``require_roles``)."""
+    principal: Any = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise Unauthorized("not authenticated")
+    return principal

@@ -1,9 +1,99 @@
-"""CLI commands (placeholder until this capability lands)."""
+"""``liveloop serve``, ``liveloop keys …`` and ``liveloop demo``: the service face and its keys."""
 
 from __future__ import annotations
 
 import typer
+from rich.table import Table
+
+from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
+from liveloop.core.errors import ValidationFailed
+
+keys_app = typer.Typer(
+    help="API keys and roles (admin, analyst, marketer, host, ingest).", no_args_is_help=True
+)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8765, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(
+        1, min=1, help="Worker processes (only 1: DuckDB allows one writing process)."
+    ),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Run the API and dashboard on uvicorn."""
+    from liveloop.api.server import run_server
+
+    if workers != 1:
+        raise ValidationFailed(
+            "--workers must be 1: the embedded DuckDB warehouse admits one writing process, so extra workers "
+            "could not open it. One worker serves thousands of requests/s; scale reads with replicas of an "
+            "exported lake instead",
+            field="workers",
+        )
+    run_server(host=host, port=port, log_level=log_level)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., help="admin, analyst, marketer, host or ingest."),
+    name: str = typer.Option(..., help="Who or what the key is for."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a key; it is printed once and stored only as an argon2id hash."""
+    from liveloop.privacy.keys import create_key
+
+    with open_warehouse() as wh:
+        created = create_key(wh, role, name)
+    result = {"key_id": created.key_id, "name": created.name, "role": created.role.value, "key": created.key}
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"created key [bold]{r['key_id']}[/] ({r['role']}, {r['name']}). "
+            "Store it now; it is not shown again:\n"
+            f"{r['key']}",
+            highlight=False,
+            soft_wrap=True,
+        ),
+    )
+
+
+@keys_app.command("list")
+def keys_list(as_json: bool = JsonOpt) -> None:
+    """List keys (ids, names, roles, dates; never secrets)."""
+    from liveloop.privacy.keys import list_keys
+
+    with open_warehouse() as wh:
+        rows = list_keys(wh)
+
+    def render(items: list[dict[str, object]]) -> None:
+        table = Table("key_id", "name", "role", "created", "last used", "revoked")
+        for r in items:
+            table.add_row(
+                *(
+                    str(r[c] or "")
+                    for c in ("key_id", "name", "role", "created_at", "last_used_at", "revoked_at")
+                )
+            )
+        console.print(table)
+
+    emit(rows, as_json, render)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key id (the part after ll_)."), as_json: bool = JsonOpt
+) -> None:
+    """Revoke a key at once."""
+    from liveloop.privacy.keys import revoke_key
+
+    with open_warehouse() as wh:
+        result = revoke_key(wh, key_id)
+    emit(result, as_json, lambda r: console.print(f"revoked {r['key_id']}"))
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,45 @@
+"""Service endpoints: health, Prometheus metrics and the offline API docs page (Swagger UI served locally)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from liveloop.api.auth import require_roles
+from liveloop.api.metrics import render
+from liveloop.core.types import Role
+
+router = APIRouter(tags=["service"])
+
+_DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>liveloop API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+<script src="/static/swagger-init.js"></script></body></html>
+"""
+
+
+@router.get("/health", summary="Liveness and warehouse reachability (public)")
+def health(request: Request) -> dict[str, Any]:
+    wh = request.app.state.warehouse
+    return {"status": "ok", "schema_version": wh.schema_version()}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[Depends(require_roles(Role.ANALYST))],
+)
+def metrics() -> Response:
+    body, content_type = render()
+    return Response(body, media_type=content_type)
+
+
+@router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+def docs() -> HTMLResponse:
+    return HTMLResponse(_DOCS_HTML)

@@ -1,0 +1,78 @@
+"""Dashboard sessions: an HMAC-signed cookie naming the API key used at login, plus CSRF tokens.
+
+The cookie holds ``key_id``, expiry and a random nonce — never the key. It is checked on every
+request and the key must still be active, so revoking a key ends its sessions too. The signing key
+is derived from the project's secret key (the one that encrypts PII), so no extra secret is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from liveloop.privacy.crypto import Cipher
+
+SESSION_TTL_S = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Session:
+    key_id: str
+    nonce: str
+    expires: int
+
+
+class SessionSigner:
+    """Signs and checks session cookies and derives per-session CSRF tokens."""
+
+    def __init__(self, cipher: Cipher):
+        # A keyed hash of a fixed label: a signing key bound to the secret key, never the key itself.
+        label = cipher.blind_index("liveloop-dashboard-session-signing-key-v1") or ""
+        self._key = hashlib.sha256(label.encode()).digest()
+
+    def issue(self, key_id: str, ttl_s: int = SESSION_TTL_S) -> str:
+        payload = {"k": key_id, "n": secrets.token_urlsafe(12), "e": int(time.time()) + ttl_s}
+        raw = (
+            base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        )
+        return f"{raw}.{self._sign(raw)}"
+
+    def read(self, token: str | None) -> Session | None:
+        """The session in a cookie value, or None when absent, forged, malformed or expired."""
+        if not token or token.count(".") != 1 or len(token) > 512:
+            return None
+        raw, sig = token.split(".")
+        if not hmac.compare_digest(sig, self._sign(raw)):
+            return None
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            session = Session(str(payload["k"]), str(payload["n"]), int(payload["e"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return session if session.expires > time.time() else None
+
+    def csrf_token(self, session: Session) -> str:
+        """The CSRF token for forms in this session (bound to its nonce)."""
+        return self._sign(f"csrf:{session.key_id}:{session.nonce}")
+
+    def check_csrf(self, session: Session, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+
+    def login_token(self) -> str:
+        """A signed random token for the login form (double-submitted: cookie and hidden field)."""
+        nonce = secrets.token_urlsafe(16)
+        return f"{nonce}.{self._sign('login:' + nonce)}"
+
+    def check_login_token(self, cookie: str | None, form: str | None) -> bool:
+        if not cookie or not form or not hmac.compare_digest(cookie, form) or cookie.count(".") != 1:
+            return False
+        nonce, sig = cookie.split(".")
+        return hmac.compare_digest(sig, self._sign("login:" + nonce))
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:43]

@@ -1,0 +1,48 @@
+"""Service basics against a real uvicorn server: health, metrics, offline docs, problem+json errors."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def test_health_is_public(server):
+    resp = httpx.get(f"{server.base_url}/health")
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "ok"
+
+
+def test_metrics_need_a_key_and_count_requests(server):
+    assert httpx.get(f"{server.base_url}/metrics").status_code == 401
+    httpx.get(f"{server.base_url}/health")
+    resp = httpx.get(f"{server.base_url}/metrics", headers=server.headers("analyst"))
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain")
+    assert 'liveloop_http_requests_total{method="GET",route="/health",status="200"}' in resp.text
+    assert "liveloop_http_request_duration_seconds_bucket" in resp.text
+
+
+def test_docs_page_and_its_assets_are_served_locally(server):
+    page = httpx.get(f"{server.base_url}/docs")
+    assert page.status_code == 200
+    assert "http" not in page.text.replace("http-equiv", "")  # no CDN URL anywhere in the page
+    for asset in (
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+        "/static/swagger-init.js",
+    ):
+        resp = httpx.get(f"{server.base_url}{asset}")
+        assert resp.status_code == 200, asset
+        assert len(resp.content) > 100
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    assert "/v1/keys" in spec["paths"]
+    assert {"ApiKey", "Bearer"} <= set(spec["components"]["securitySchemes"])
+
+
+def test_unknown_route_and_wrong_method_are_problems(server):
+    resp = httpx.get(f"{server.base_url}/v1/nothing-here")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["status"] == 404
+    resp = httpx.put(f"{server.base_url}/health")
+    assert resp.status_code == 405
+    assert resp.json()["title"] == "Method not allowed"

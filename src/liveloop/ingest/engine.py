@@ -1,0 +1,319 @@
+"""The import engine: read a chunk, validate it in DuckDB, then in ONE transaction insert the good
+rows that are new, count the duplicates and quarantine the rest, and record progress.
+
+A crash or Ctrl-C loses at most the chunk in flight (rolled back); re-running the import skips what
+is already loaded (anti-join on the table's key) and what is already quarantined (fingerprint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from liveloop.core.errors import LiveloopError
+from liveloop.core.ids import new_id
+from liveloop.ingest.pii import encrypt_columns, protect_raw
+from liveloop.ingest.readers import Chunk, Malformed
+from liveloop.ingest.report import ImportReport
+from liveloop.ingest.validate import TS_UNITS, Options, Target, ident, lit, validation_sql
+from liveloop.privacy.crypto import Cipher, load_cipher
+from liveloop.warehouse import Warehouse
+
+#: Longest raw row kept in quarantine (characters); longer rows are cut and marked.
+MAX_RAW = 16_384
+
+
+def make_options(wh: Warehouse, source_tz: str, ts_unit: str) -> Options:
+    """Check the import options and snapshot what validation needs from the warehouse."""
+    try:
+        zoneinfo.ZoneInfo(source_tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise LiveloopError(
+            f"unknown time zone: {source_tz!r} (e.g. Asia/Shanghai, UTC)", field="source_tz"
+        ) from exc
+    if ts_unit not in TS_UNITS:
+        raise LiveloopError(f"ts_unit must be one of {', '.join(TS_UNITS)}, not {ts_unit!r}", field="ts_unit")
+    latest = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S+00")
+    labels = frozenset(r[0] for r in wh.sql("SELECT DISTINCT kind FROM label_map"))
+    return Options(source_tz=source_tz, ts_unit=ts_unit, latest=latest, labels=labels)
+
+
+@dataclass
+class Outcomes:
+    """Per-line fates, collected when the caller needs them (the HTTP API, quarantine retry)."""
+
+    new: dict[int, str | None] = field(default_factory=dict)
+    dup: dict[int, str | None] = field(default_factory=dict)
+    bad: dict[int, tuple[str, str | None]] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """Everything a chunk needs to know about the import it belongs to."""
+
+    wh: Warehouse
+    report: ImportReport
+    source: str  # the file (or "api"), stored with quarantined rows
+    tag: str  # the value of each loaded row's ``source`` column
+    feed: str  # adapter feed key, stored with quarantined rows so retry can read them back
+    opt: Options
+    keep_window: bool = False
+    import_id: str | None = None
+    retry: bool = False  # lines are quarantine ids: update those rows instead of adding new ones
+    outcomes: Outcomes | None = None
+    _cipher: Cipher | None = None
+
+    @property
+    def cipher(self) -> Cipher:
+        if self._cipher is None:
+            from liveloop.core.config import get_settings
+
+            self._cipher = load_cipher(get_settings())
+        return self._cipher
+
+
+def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None:
+    """Validate, de-duplicate, load and quarantine one chunk atomically; update the report."""
+    con = ctx.wh.con
+    src = chunk.table
+    with ctx.wh._lock:
+        con.register("_src", src)
+        try:
+            vals = [
+                (t, con.sql(validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window)).to_arrow_table())
+                for t in targets
+            ]
+            malformed = list(chunk.malformed)
+            if len(targets) > 1 or targets[0].where:
+                malformed += _unrouted(src, [v for _, v in vals])
+            with ctx.wh.transaction():
+                for t, val in vals:
+                    _load(ctx, t, val)
+                if malformed:
+                    _quarantine_malformed(ctx, targets[0], malformed)
+                ctx.report.rows_read += src.num_rows + len(chunk.malformed)
+                if ctx.import_id:
+                    r = ctx.report
+                    con.execute(
+                        "UPDATE imports SET rows_read = ?, loaded = ?, duplicates = ?, quarantined = ? "
+                        "WHERE import_id = ?",
+                        [r.rows_read, r.loaded, r.duplicates, r.quarantined, ctx.import_id],
+                    )
+        finally:
+            con.unregister("_src")
+
+
+def _unrouted(src: pa.Table, vals: list[pa.Table]) -> list[Malformed]:
+    """Rows no target took (e.g. a Segment ``alias`` message)."""
+    taken = (
+        pa.chunked_array([v["_line"] for v in vals], pa.int64()) if vals else pa.chunked_array([], pa.int64())
+    )
+    left = src.filter(pc.invert(pc.is_in(src["_line"], value_set=taken.combine_chunks())))
+    if left.num_rows == 0:
+        return []
+    rows = left.drop_columns(["_line"]).to_pylist()
+    return [
+        Malformed(
+            line, json.dumps(row, ensure_ascii=False, default=str), "unsupported_row: no table takes this row"
+        )
+        for line, row in zip(left["_line"].to_pylist(), rows, strict=True)
+    ]
+
+
+def _load(ctx: Context, t: Target, val: pa.Table) -> None:
+    con, spec, report = ctx.wh.con, t.spec, ctx.report
+    counts = report.table(t.table)
+    con.register("_val", val)
+    try:
+        keys = ", ".join(ident(k) for k in spec.key)
+        on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
+        cand = con.sql(
+            "SELECT v.* EXCLUDE (_reason, _field), "
+            f"(row_number() OVER (PARTITION BY {keys} ORDER BY _line) > 1 "
+            f"OR EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})) AS _dup "
+            "FROM _val v WHERE _reason IS NULL"
+        ).to_arrow_table()
+        is_dup = cand["_dup"]
+        new = cand.filter(pc.invert(is_dup)).drop_columns(["_dup"])
+        n_dup = cand.num_rows - new.num_rows
+        if ctx.outcomes is not None:
+            _collect(ctx.outcomes, cand, spec.key[0])
+        if new.num_rows:
+            _insert(ctx, t, new)
+        counts.loaded += new.num_rows
+        counts.duplicates += n_dup
+        report.loaded += new.num_rows
+        report.duplicates += n_dup
+        if ctx.retry:
+            good = cand["_line"].to_pylist()
+            if good:
+                con.execute(
+                    "UPDATE quarantine SET status = 'resolved' WHERE quarantine_id IN "
+                    "(SELECT unnest(?::BIGINT[]))",
+                    [good],
+                )
+        n_bad = val.num_rows - cand.num_rows
+        if n_bad:
+            _quarantine_bad(ctx, t)
+            counts.quarantined += n_bad
+            report.quarantined += n_bad
+    finally:
+        con.unregister("_val")
+
+
+def _collect(out: Outcomes, cand: pa.Table, key: str) -> None:
+    for line, k, dup in zip(
+        cand["_line"].to_pylist(), cand[key].to_pylist(), cand["_dup"].to_pylist(), strict=True
+    ):
+        (out.dup if dup else out.new)[line] = k
+
+
+def _insert(ctx: Context, t: Target, new: pa.Table) -> None:
+    con, spec = ctx.wh.con, t.spec
+    if spec.pii_fields:
+        new = encrypt_columns(new, spec, ctx.cipher)
+    existing = set(ctx.wh.columns(t.table))
+    cols = [c for c in new.column_names if c in existing and c != "source"]
+    con.register("_new", new)
+    try:
+        col_sql = ", ".join(ident(c) for c in cols)
+        con.execute(
+            f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {col_sql}, ? FROM _new", [ctx.tag]
+        )
+        for table, sql in t.derived:
+            n = con.execute(sql, [ctx.tag]).fetchone()
+            ctx.report.table(table).loaded += int(n[0]) if n else 0
+    finally:
+        con.unregister("_new")
+
+
+def _fingerprint_sql(ctx: Context, table: str) -> str:
+    name = Path(ctx.source).name
+    return f"md5({lit(table + '|' + ctx.feed + '|' + name + '|')} || _line || '|' || coalesce(raw, ''))"
+
+
+def _quarantine_bad(ctx: Context, t: Target) -> None:
+    """Quarantine the rows of ``_val`` that broke a rule, with their raw source row."""
+    con = ctx.wh.con
+    src_cols = [c for c in con.sql("SELECT * FROM _src LIMIT 0").columns if c != "_line"]
+    obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols)
+    by = con.execute(
+        "SELECT split_part(_reason, ':', 1) AS r, count(*) FROM _val WHERE _reason IS NOT NULL GROUP BY r"
+    ).fetchall()
+    for reason, n in by:
+        ctx.report.by_reason[reason] += int(n)
+    bad = con.sql(
+        "SELECT _line, _reason AS reason, _field AS field, raw, "
+        f"{_fingerprint_sql(ctx, t.table)} AS fingerprint "
+        f"FROM (SELECT v._line, v._reason, v._field, CAST(json_object({obj}) AS VARCHAR) AS raw "
+        "FROM _val v JOIN _src s USING (_line) WHERE v._reason IS NOT NULL)"
+    ).to_arrow_table()
+    _store(ctx, t, bad)
+
+
+def _quarantine_malformed(ctx: Context, t: Target, rows: list[Malformed]) -> None:
+    name = Path(ctx.source).name
+    prefix = f"{t.table}|{ctx.feed}|{name}|"
+    for m in rows:
+        ctx.report.by_reason[m.reason.split(":", 1)[0]] += 1
+    ctx.report.quarantined += len(rows)
+    ctx.report.table(t.table).quarantined += len(rows)
+    bad = pa.table(
+        {
+            "_line": pa.array([m.line for m in rows], pa.int64()),
+            "reason": [m.reason for m in rows],
+            "field": pa.array([None] * len(rows), pa.string()),
+            "raw": [m.raw for m in rows],
+            "fingerprint": [hashlib.md5(f"{prefix}{m.line}|{m.raw}".encode()).hexdigest() for m in rows],
+        }
+    )
+    _store(ctx, t, bad)
+
+
+def _store(ctx: Context, t: Target, bad: pa.Table) -> None:
+    """Write quarantine rows (raw cut to MAX_RAW; encrypted for PII tables), skipping known fingerprints."""
+    con = ctx.wh.con
+    raw = [_cut(r) for r in bad["raw"].to_pylist()]
+    if t.spec.pii_fields:
+        raw = [protect_raw(r, ctx.cipher) for r in raw]
+    bad = bad.set_column(bad.column_names.index("raw"), "raw", pa.array(raw, pa.string()))
+    if ctx.outcomes is not None:
+        for line, reason, fld in zip(
+            bad["_line"].to_pylist(), bad["reason"].to_pylist(), bad["field"].to_pylist(), strict=True
+        ):
+            ctx.outcomes.bad[line] = (reason, fld)
+    con.register("_bad", bad)
+    try:
+        if ctx.retry:
+            con.execute(
+                "UPDATE quarantine q SET reason = b.reason, field = b.field FROM _bad b "
+                "WHERE q.quarantine_id = b._line"
+            )
+            return
+        con.execute(
+            "INSERT INTO quarantine "
+            "(import_id, target_table, source, line, raw, reason, field, fingerprint, feed) "
+            "SELECT ?, ?, ?, _line, raw, reason, field, fingerprint, ? FROM "
+            "(SELECT DISTINCT ON (fingerprint) * FROM _bad) b "
+            "WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.fingerprint = b.fingerprint)",
+            [ctx.import_id, t.table, ctx.source, ctx.feed],
+        )
+    finally:
+        con.unregister("_bad")
+
+
+def _cut(raw: str | None) -> str | None:
+    if raw is None or len(raw) <= MAX_RAW:
+        return raw
+    return raw[:MAX_RAW] + f"…[truncated: {len(raw)} characters]"
+
+
+# -- import runs ----------------------------------------------------------------------------------
+def start_import(wh: Warehouse, source: str, adapter: str, options: dict[str, Any]) -> str:
+    """Record a new run in ``imports``; earlier runs of the same source left 'running' were interrupted."""
+    import_id = new_id("imp")
+    wh.sql("UPDATE imports SET status = 'interrupted' WHERE status = 'running' AND source = ?", [source])
+    wh.sql(
+        "INSERT INTO imports (import_id, source, adapter, report) VALUES (?, ?, ?, ?)",
+        [import_id, source, adapter, json.dumps({"options": options})],
+    )
+    return import_id
+
+
+def finish_import(wh: Warehouse, report: ImportReport, options: dict[str, Any], status: str) -> None:
+    report.status = status
+    body = {**report.to_dict(), "options": options}
+    wh.sql(
+        "UPDATE imports SET status = ?, finished_at = now(), rows_read = ?, loaded = ?, duplicates = ?, "
+        "quarantined = ?, report = ? WHERE import_id = ?",
+        [
+            status,
+            report.rows_read,
+            report.loaded,
+            report.duplicates,
+            report.quarantined,
+            json.dumps(body, default=str),
+            report.import_id,
+        ],
+    )
+
+
+def run_chunks(
+    ctx: Context, chunks: Iterable[Chunk], targets: Sequence[Target], progress: Any = None
+) -> None:
+    started = time.perf_counter()
+    for chunk in chunks:
+        process_chunk(ctx, chunk, targets)
+        if progress is not None:
+            progress(chunk.pos)
+    ctx.report.seconds += time.perf_counter() - started

@@ -1,0 +1,247 @@
+"""Entry points: import files, Arrow tables and API records through one validation path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from liveloop.core.errors import LiveloopError, ValidationFailed
+from liveloop.ingest.adapters import ADAPTERS
+from liveloop.ingest.adapters.base import Feed
+from liveloop.ingest.adapters.native import native_target
+from liveloop.ingest.engine import Context, Outcomes, finish_import, make_options, run_chunks, start_import
+from liveloop.ingest.readers import (
+    CHUNK_ROWS,
+    Chunk,
+    CsvReader,
+    JsonLinesReader,
+    ParquetReader,
+    WhitespaceReader,
+    records_table,
+)
+from liveloop.ingest.report import ImportReport, RecordOutcome, RecordsResult
+from liveloop.ingest.schema import SPECS
+from liveloop.warehouse import Warehouse
+
+
+def open_reader(path: Path, feed: Feed, *, encoding: str | None, chunk_rows: int) -> Any:
+    """The chunked reader for ``path`` as ``feed`` describes it."""
+    enc = encoding or feed.encoding
+    if feed.fmt == "parquet":
+        return ParquetReader(path, chunk_rows=chunk_rows)
+    if feed.fmt == "segment":
+        from liveloop.ingest.adapters.segment import SegmentReader
+
+        return SegmentReader(path, encoding=enc, chunk_rows=chunk_rows)
+    kwargs: dict[str, Any] = {"encoding": enc, "chunk_rows": chunk_rows, "skip_header": feed.skip_header}
+    if feed.fmt == "jsonl":
+        return JsonLinesReader(path, columns=feed.columns or (), **kwargs)
+    if feed.fmt == "whitespace":
+        return WhitespaceReader(path, columns=feed.columns or (), **kwargs)
+    delimiter = "\t" if feed.fmt == "tsv" else feed.delimiter
+    return CsvReader(path, columns=feed.columns, delimiter=delimiter, **kwargs)
+
+
+def import_file(
+    wh: Warehouse,
+    path: str | Path,
+    *,
+    adapter: str = "native",
+    table: str | None = None,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    source_tz: str = "UTC",
+    ts_unit: str = "s",
+    keep_out_of_range: bool = False,
+    progress: bool = False,
+    chunk_rows: int | None = None,
+) -> ImportReport:
+    """Import a file (or a data-set directory) through ``adapter``; returns the balanced report."""
+    if adapter not in ADAPTERS:
+        raise LiveloopError(f"unknown adapter {adapter!r}: one of {', '.join(ADAPTERS)}", field="adapter")
+    path = Path(path)
+    if not path.exists():
+        raise LiveloopError(f"file not found: {path}", field="path")
+    opt = make_options(wh, source_tz, ts_unit)
+    ad = ADAPTERS[adapter]
+    jobs = ad.resolve(path, table=table, fmt=fmt)
+    options = {
+        "source_tz": source_tz,
+        "ts_unit": ts_unit,
+        "keep_out_of_range": keep_out_of_range,
+        "encoding": encoding,
+    }
+    import_id = start_import(wh, str(path), adapter, options)
+    report = ImportReport(import_id=import_id, source=str(path), adapter=adapter)
+    try:
+        for file, feed in jobs:
+            reader = open_reader(file, feed, encoding=encoding, chunk_rows=chunk_rows or CHUNK_ROWS)
+            targets = feed.plan(reader.columns, table)
+            _warn_ignored(report, file, feed, reader.columns, targets)
+            report.files.append(str(file))
+            report.encoding = report.encoding or reader.encoding
+            ctx = Context(
+                wh,
+                report,
+                source=str(file),
+                tag=_tag(adapter, file),
+                feed=f"{adapter}/{feed.name}",
+                opt=opt,
+                keep_window=keep_out_of_range,
+                import_id=import_id,
+            )
+            with _progress(progress, file, reader.size) as advance:
+                run_chunks(ctx, reader, targets, advance)
+    except KeyboardInterrupt:
+        finish_import(wh, report, options, "interrupted")
+        raise
+    except Exception:
+        finish_import(wh, report, options, "failed")
+        raise
+    finish_import(wh, report, options, "done")
+    return report
+
+
+def _tag(adapter: str, file: Path) -> str:
+    return file.name if adapter == "native" else adapter
+
+
+def _warn_ignored(
+    report: ImportReport, file: Path, feed: Feed, columns: Sequence[str], targets: Sequence[Any]
+) -> None:
+    if not feed.name.startswith("native:") or feed.fmt == "jsonl":
+        return
+    known = set(targets[0].spec.names)
+    extra = [c for c in columns if c not in known]
+    if extra:
+        report.warnings.append(f"{file.name}: ignored unknown column(s) {', '.join(extra)}")
+
+
+def _progress(enabled: bool, file: Path, total: int) -> Any:
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    class _Bar:
+        def __enter__(self) -> Callable[[int], None]:
+            self.p = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self.p.__enter__()
+            task = self.p.add_task(f"importing {file.name}", total=total)
+            return lambda pos: self.p.update(task, completed=pos)
+
+        def __exit__(self, *exc: object) -> None:
+            self.p.__exit__(None, None, None)
+
+    return _Bar()
+
+
+def import_arrow(
+    wh: Warehouse,
+    table: str,
+    data: pa.Table,
+    *,
+    source: str,
+    chunk_rows: int | None = None,
+    source_tz: str = "UTC",
+    ts_unit: str = "s",
+) -> ImportReport:
+    """Import an Arrow table of ``table``'s native columns (any types) through the same validation."""
+    target = native_target(table, data.column_names)
+    opt = make_options(wh, source_tz, ts_unit)
+    options = {"source_tz": source_tz, "ts_unit": ts_unit}
+    import_id = start_import(wh, source, "arrow", options)
+    report = ImportReport(import_id=import_id, source=source, adapter="arrow")
+    ctx = Context(
+        wh, report, source=source, tag=source, feed=f"native/native:{table}", opt=opt, import_id=import_id
+    )
+    step = chunk_rows or CHUNK_ROWS
+    chunks = (
+        Chunk(
+            data.slice(i, step).append_column(
+                "_line", pa.array(range(i + 1, i + 1 + min(step, data.num_rows - i)), pa.int64())
+            ),
+            [],
+            i + step,
+        )
+        for i in range(0, data.num_rows, step)
+    )
+    try:
+        run_chunks(ctx, chunks, [target])
+    except BaseException:
+        finish_import(wh, report, options, "failed")
+        raise
+    finish_import(wh, report, options, "done")
+    return report
+
+
+#: Most records one API call may send (keeps memory and the transaction bounded).
+MAX_RECORDS = 10_000
+
+
+def ingest_records(
+    wh: Warehouse, table: str, records: list[dict[str, Any]], *, source: str = "api"
+) -> RecordsResult:
+    """Validate and load API records; each is accepted, a duplicate, or rejected with reason and field.
+
+    Accepted rows are committed before this returns; sending the same records again loads nothing twice
+    (events by ``event_id``, other tables by their key).
+    """
+    if table not in SPECS:
+        raise ValidationFailed(f"unknown table {table!r}: one of {', '.join(SPECS)}", field="table")
+    if len(records) > MAX_RECORDS:
+        raise ValidationFailed(
+            f"too many records: {len(records)} (at most {MAX_RECORDS} per call)", field="records"
+        )
+    spec = SPECS[table]
+    good = [(i + 1, r) for i, r in enumerate(records) if isinstance(r, dict)]
+    data = records_table([r for _, r in good], spec.names, [i for i, _ in good])
+    report = ImportReport(import_id="", source=source, adapter="api")
+    outcomes = Outcomes()
+    ctx = Context(
+        wh,
+        report,
+        source=source,
+        tag=source,
+        feed=f"native/native:{table}",
+        opt=make_options(wh, "UTC", "auto"),
+        outcomes=outcomes,
+    )
+    from liveloop.ingest.readers import Malformed
+
+    bad = [
+        Malformed(i + 1, repr(r)[:2000], "malformed_record: a record must be a JSON object")
+        for i, r in enumerate(records)
+        if not isinstance(r, dict)
+    ]
+    run_chunks(ctx, [Chunk(data, bad, 0)], [native_target(table, spec.names)])
+    result = RecordsResult(table=table)
+    for i in range(1, len(records) + 1):
+        if i in outcomes.new:
+            result.results.append(RecordOutcome(i - 1, "accepted", id=outcomes.new[i]))
+            result.accepted += 1
+        elif i in outcomes.dup:
+            result.results.append(RecordOutcome(i - 1, "duplicate", id=outcomes.dup[i]))
+            result.duplicates += 1
+        else:
+            reason, fld = outcomes.bad.get(i, ("rejected", None))
+            result.results.append(RecordOutcome(i - 1, "rejected", reason=reason, field=fld))
+            result.rejected += 1
+    return result

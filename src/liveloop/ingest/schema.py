@@ -1,0 +1,216 @@
+"""The native import schema: for each table, its columns, their kinds and the rules rows must obey."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from liveloop.core.types import Channel, EventType, Gender
+
+#: Longest free text accepted (comments, event text); longer values are quarantined, not cut.
+MAX_TEXT = 2000
+#: Longest short string (titles, names, labels).
+MAX_STR = 500
+
+ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One importable column.
+
+    kind: id | str | text | enum | label | ts | money | int | bool | json | list | phone | email | name
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    values: tuple[str, ...] = ()
+    max_len: int = MAX_STR
+    min: int | None = None
+    max: int | None = None
+    label: str | None = None  # label_map kind used to normalise the value
+    reason: str | None = None  # reason code for an enum value that is not allowed
+
+    @property
+    def pii(self) -> bool:
+        return self.kind in ("phone", "email", "name")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How rows of one warehouse table are validated and de-duplicated."""
+
+    table: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    #: SQL (over parsed columns) true for refund rows, which alone may carry negative amounts.
+    refund: str = "FALSE"
+    #: natural-key columns hashed into the key when the key column is absent (``prefix``, columns).
+    derive_key: tuple[str, tuple[str, ...]] | None = None
+    checks: tuple[tuple[str, str, str], ...] = field(default=())  # extra (bad-if SQL, reason, field)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def pii_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.pii)
+
+
+def _ids(*names: str, required: bool = False) -> tuple[Field, ...]:
+    return tuple(Field(n, "id", required=required) for n in names)
+
+
+EVENT_TYPES = tuple(e.value for e in EventType)
+CHANNELS = tuple(c.value for c in Channel)
+GENDERS = tuple(g.value for g in Gender)
+
+SPECS: dict[str, TableSpec] = {
+    "events": TableSpec(
+        "events",
+        (
+            Field("event_id", "id", required=True),
+            Field("ts", "ts", required=True),
+            Field("user_id", "id", required=True),
+            Field(
+                "type",
+                "enum",
+                required=True,
+                values=EVENT_TYPES,
+                label="event_type",
+                reason="unknown_event_type",
+            ),
+            *_ids("session_id", "product_id"),
+            Field("category", "label", label="category", max_len=128),
+            Field("channel", "enum", values=CHANNELS, label="channel", reason="unknown_channel"),
+            Field("amount", "money"),
+            Field("quantity", "int", min=0, max=1_000_000),
+            Field("text", "text", max_len=MAX_TEXT),
+            Field("props", "json"),
+        ),
+        key=("event_id",),
+        refund="type = 'refund'",
+        derive_key=("ev", ("user_id", "type", "ts", "product_id", "session_id")),
+    ),
+    "users": TableSpec(
+        "users",
+        (
+            Field("user_id", "id", required=True),
+            Field("signup_ts", "ts"),
+            Field("gender", "enum", values=GENDERS, label="gender", reason="unknown_gender"),
+            Field("age_band", "str", max_len=32),
+            Field("region", "label", label="region", max_len=128),
+            Field("city_tier", "int", min=1, max=6),
+            Field("phone", "phone"),
+            Field("email", "email"),
+            Field("name", "name", max_len=200),
+            Field("non_personalised", "bool"),
+            Field("props", "json"),
+        ),
+        key=("user_id",),
+    ),
+    "products": TableSpec(
+        "products",
+        (
+            Field("product_id", "id", required=True),
+            Field("title", "str"),
+            Field("title_en", "str"),
+            Field("category", "label", label="category", max_len=128),
+            Field("brand", "str", max_len=128),
+            Field("price", "money"),
+            Field("currency", "str", max_len=3),
+            Field("cost", "money"),
+            Field("stock", "int", min=0),
+            Field("attributes", "json"),
+        ),
+        key=("product_id",),
+    ),
+    "hosts": TableSpec(
+        "hosts",
+        (
+            Field("host_id", "id", required=True),
+            Field("name", "str", max_len=200),
+            Field("category", "label", label="category", max_len=128),
+            Field("props", "json"),
+        ),
+        key=("host_id",),
+    ),
+    "live_sessions": TableSpec(
+        "live_sessions",
+        (
+            Field("session_id", "id", required=True),
+            Field("host_id", "id"),
+            Field("title", "str"),
+            Field("start_ts", "ts"),
+            Field("end_ts", "ts"),
+            Field("lineup", "list"),
+            Field("props", "json"),
+        ),
+        key=("session_id",),
+        checks=(("end_ts < start_ts", "'bad_interval: end_ts is before start_ts'", "end_ts"),),
+    ),
+    "orders": TableSpec(
+        "orders",
+        (
+            Field("order_id", "id", required=True),
+            Field("user_id", "id", required=True),
+            Field("ts", "ts", required=True),
+            Field("status", "enum", values=ORDER_STATUSES, reason="unknown_status"),
+            Field("amount", "money", required=True),
+            Field("currency", "str", max_len=3),
+            Field("session_id", "id"),
+            Field("channel", "enum", values=CHANNELS, label="channel", reason="unknown_channel"),
+            Field("coupon_id", "id"),
+        ),
+        key=("order_id",),
+        refund="status = 'refunded'",
+    ),
+    "order_items": TableSpec(
+        "order_items",
+        (
+            Field("order_id", "id", required=True),
+            Field("line_no", "int", required=True, min=1),
+            Field("product_id", "id", required=True),
+            Field("quantity", "int", required=True, min=0, max=1_000_000),
+            Field("unit_price", "money", required=True),
+            Field("amount", "money"),
+        ),
+        key=("order_id", "line_no"),
+    ),
+    "comments": TableSpec(
+        "comments",
+        (
+            Field("comment_id", "id", required=True),
+            Field("session_id", "id"),
+            Field("user_id", "id"),
+            Field("ts", "ts", required=True),
+            Field("text", "text", required=True, max_len=MAX_TEXT),
+            Field("lang", "str", max_len=16),
+        ),
+        key=("comment_id",),
+        derive_key=("cm", ("session_id", "user_id", "ts", "text")),
+    ),
+    "consents": TableSpec(
+        "consents",
+        (
+            Field("user_id", "id", required=True),
+            Field("purpose", "str", required=True, max_len=64),
+            Field(
+                "channel", "enum", required=True, values=CHANNELS, label="channel", reason="unknown_channel"
+            ),
+            Field("granted", "bool", required=True),
+            Field("ts", "ts", required=True),
+        ),
+        key=("user_id", "purpose", "channel"),
+    ),
+}
+
+#: Tables the native adapter imports (others are written by liveloop itself).
+IMPORTABLE = tuple(SPECS)

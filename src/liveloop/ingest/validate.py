@@ -1,0 +1,265 @@
+"""Vectorised validation: one DuckDB query parses, cleans and checks every row of a chunk.
+
+The query yields the parsed columns plus ``_reason`` ("code: detail") and ``_field`` for the first rule
+a row breaks (NULL for good rows). Rules: required fields, types (TRY_CAST), enums, id format,
+timestamp parsing (epoch s/ms/us or ISO 8601, naive values read in the declared source zone) and
+range, non-negative amounts and quantities except refunds, text length, JSON validity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from liveloop.core.ids import ID_PATTERN
+from liveloop.ingest.schema import Field, TableSpec
+
+_ID_RE = ID_PATTERN.strip("^$")
+_PHONE_RE = r"\+?[0-9][0-9 ()-]{4,24}"
+_EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_NUM_RE = r"-?[0-9]+(\.[0-9]+)?"
+_OFFSET_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+TS_UNITS = ("s", "ms", "us", "auto")
+#: Sanity range of any timestamp (UTC). Feeds may declare a narrower window (e.g. a data set's days).
+DEFAULT_RANGE = ("1990-01-01 00:00:00+00", None)
+
+
+def lit(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to read values whose meaning the file does not carry."""
+
+    source_tz: str = "UTC"
+    ts_unit: str = "s"
+    latest: str = ""  # upper bound of valid timestamps, a TIMESTAMPTZ literal (default: now + 1 day)
+    labels: frozenset[str] = field(default_factory=frozenset)  # label kinds present in label_map
+
+
+def _ts_parse(s: str, opt: Options) -> str:
+    num = f"TRY_CAST({s} AS DOUBLE)"
+    scale = {"s": "1", "ms": "1000", "us": "1000000"}.get(opt.ts_unit)
+    if scale is None:  # auto: pick the unit by magnitude
+        scale = f"(CASE WHEN abs({num}) < 1e11 THEN 1 WHEN abs({num}) < 1e14 THEN 1000 ELSE 1000000 END)"
+    epoch = f"TRY(to_timestamp({num} / {scale}))"
+    if opt.source_tz.upper() == "UTC":
+        text = f"TRY_CAST({s} AS TIMESTAMPTZ)"
+    else:
+        text = (
+            f"CASE WHEN regexp_matches({s}, {lit(_OFFSET_RE)}) THEN TRY_CAST({s} AS TIMESTAMPTZ) "
+            f"ELSE timezone({lit(opt.source_tz)}, TRY_CAST({s} AS TIMESTAMP)) END"
+        )
+    return f"CASE WHEN regexp_full_match({s}, {lit(_NUM_RE)}) THEN {epoch} ELSE {text} END"
+
+
+def _parse(f: Field, s: str, opt: Options) -> str:
+    """SQL giving the typed, cleaned value of field ``f`` from its trimmed string ``s``."""
+    k = f.kind
+    if k == "enum":
+        base = f"lower({s})"
+        return f"coalesce({ident('lm_' + f.name)}.canonical, {base})" if f.label in opt.labels else base
+    if k == "label":
+        return f"coalesce({ident('lm_' + f.name)}.canonical, {s})" if f.label in opt.labels else s
+    if k == "ts":
+        return _ts_parse(s, opt)
+    if k == "money":
+        return f"TRY_CAST({s} AS DECIMAL(18,2))"
+    if k == "int":
+        return f"TRY_CAST(TRY_CAST({s} AS DOUBLE) AS BIGINT)"
+    if k == "bool":
+        return (
+            f"CASE WHEN lower({s}) IN ('1','true','t','yes','y') THEN TRUE "
+            f"WHEN lower({s}) IN ('0','false','f','no','n') THEN FALSE END"
+        )
+    if k == "json":
+        return f"CASE WHEN json_valid({s}) THEN CAST({s} AS JSON) END"
+    if k == "list":
+        return (
+            f"CASE WHEN {s} LIKE '[%' THEN TRY_CAST(TRY_CAST({s} AS JSON) AS VARCHAR[]) "
+            f"ELSE list_transform(string_split({s}, '|'), x -> trim(x)) END"
+        )
+    if k == "email":
+        return f"lower({s})"
+    return s  # id, str, text, phone, name
+
+
+def _show(s: str) -> str:
+    return f"left({s}, 60)"
+
+
+def _checks(
+    f: Field, spec: TableSpec, opt: Options, window: tuple[str, str | None] | None
+) -> list[tuple[str, str]]:
+    """(bad-if SQL, reason SQL) for field ``f``, first failing wins. ``s`` is the raw string column."""
+    s, v, name = ident("_s_" + f.name), ident(f.name), f.name
+    out: list[tuple[str, str]] = []
+    k = f.kind
+    if k == "id":
+        out.append(
+            (
+                f"NOT regexp_full_match({s}, {lit(_ID_RE)})",
+                f"'bad_id: {name}=' || {_show(s)} || ' (letters, digits, _ . : @ - ; at most 128)'",
+            )
+        )
+    elif k == "enum":
+        code = f.reason or f"bad_{name}"
+        allowed = ", ".join(lit(x) for x in f.values)
+        hint = ", ".join(f.values[:8]) + (", …" if len(f.values) > 8 else "")
+        out.append((f"{v} NOT IN ({allowed})", f"'{code}: ' || {_show(s)} || ' (expected {hint})'"))
+    elif k in ("str", "label", "text", "name"):
+        code = "text_too_long" if k == "text" else "too_long"
+        out.append(
+            (
+                f"length({s}) > {f.max_len}",
+                f"'{code}: {name} has ' || length({s}) || ' characters (max {f.max_len})'",
+            )
+        )
+    elif k == "ts":
+        num = f"TRY_CAST({s} AS DOUBLE)"
+        if opt.ts_unit == "s":
+            out.append(
+                (
+                    f"abs({num}) >= 1e11",
+                    f"'timestamp_unit: {name}=' || {_show(s)} || ' looks like milliseconds; "
+                    "import with --ts-unit ms'",
+                )
+            )
+        elif opt.ts_unit in ("ms", "us"):
+            out.append(
+                (
+                    f"abs({num}) < 1e11",
+                    f"'timestamp_unit: {name}=' || {_show(s)} || ' looks like seconds; use --ts-unit s'",
+                )
+            )
+        out.append((f"{v} IS NULL", f"'bad_timestamp: {name}=' || {_show(s)}"))
+        lo = DEFAULT_RANGE[0]
+        out.append(
+            (
+                f"{v} < TIMESTAMPTZ {lit(lo)} OR {v} > TIMESTAMPTZ {lit(opt.latest)}",
+                f"'timestamp_out_of_range: {name}=' || strftime({v}, '%Y-%m-%d %H:%M:%S') || ' UTC'",
+            )
+        )
+        if window is not None:
+            wlo, whi = window
+            cond = f"{v} < TIMESTAMPTZ {lit(wlo)}" + (f" OR {v} >= TIMESTAMPTZ {lit(whi)}" if whi else "")
+            out.append(
+                (
+                    cond,
+                    f"'timestamp_out_of_range: {name}=' || strftime({v}, '%Y-%m-%d %H:%M:%S') || "
+                    f"' UTC is outside the data set window [{wlo}, {whi})'",
+                )
+            )
+    elif k in ("money", "int"):
+        out.append((f"{v} IS NULL", f"'bad_number: {name}=' || {_show(s)}"))
+        if k == "money" or f.min == 0:
+            code = "negative_amount" if k == "money" else f"negative_{name}"
+            out.append(
+                (
+                    f"{v} < 0 AND NOT coalesce({spec.refund}, FALSE)",
+                    f"'{code}: {name}=' || {_show(s)} || ' (only refunds may be negative)'",
+                )
+            )
+        if k == "int":
+            lo_ok = f"{v} < {f.min}" if f.min not in (None, 0) else "FALSE"
+            hi_ok = f"{v} > {f.max}" if f.max is not None else f"{v} > 2147483647"
+            out.append((f"{lo_ok} OR {hi_ok} OR {v} < -2147483647", f"'out_of_range: {name}=' || {_show(s)}"))
+    elif k == "bool":
+        out.append((f"{v} IS NULL", f"'bad_boolean: {name}=' || {_show(s)}"))
+    elif k == "json":
+        out.append((f"{v} IS NULL", f"'bad_json: {name} is not valid JSON'"))
+        out.append(
+            (f"length({s}) > 20000", f"'too_long: {name} has ' || length({s}) || ' characters (max 20000)'")
+        )
+    elif k == "list":
+        out.append((f"{v} IS NULL", f"'bad_list: {name}=' || {_show(s)}"))
+    elif k == "phone":
+        out.append(
+            (f"NOT regexp_full_match({s}, {lit(_PHONE_RE)})", lit(f"bad_phone: {name} is not a phone number"))
+        )
+    elif k == "email":
+        out.append(
+            (
+                f"length({s}) > 254 OR NOT regexp_full_match({s}, {lit(_EMAIL_RE)})",
+                lit(f"bad_email: {name} is not an e-mail address"),
+            )
+        )
+    if k not in ("str", "label", "text", "name", "json"):
+        out.append((f"length({s}) > 4000", f"'too_long: {name} has ' || length({s}) || ' characters'"))
+    # a rule fires only on a present value; "required" fires on an absent one
+    required = [(f"{s} IS NULL", lit(f"missing_required: {name} is empty"))] if f.required else []
+    return required + [(f"{s} IS NOT NULL AND ({c})", r) for c, r in out]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one source row goes: a table, how its columns are computed, and any extra rules.
+
+    ``columns`` maps a native column to a SQL expression over the source columns (absent columns are
+    NULL). ``extra`` columns (names starting ``x_``) pass through untouched for derived tables.
+    ``where`` routes rows when one source feeds several tables. ``window`` narrows valid timestamps.
+    """
+
+    spec: TableSpec
+    columns: dict[str, str]
+    extra: dict[str, str] = field(default_factory=dict)
+    where: str | None = None
+    window: tuple[str, str | None] | None = None
+    window_fields: tuple[str, ...] = ("ts",)
+    checks: tuple[tuple[str, str, str], ...] = ()  # (bad-if SQL over parsed columns, reason SQL, field)
+    refund: str | None = None
+    #: (table, SQL) statements over the relation ``_new`` (rows just inserted) that fill derived tables;
+    #: ``?`` is bound to the source tag.
+    derived: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def table(self) -> str:
+        return self.spec.table
+
+
+def validation_sql(target: Target, source: str, opt: Options, *, keep_window: bool = False) -> str:
+    """The query over relation ``source`` (which has ``_line``) that parses and checks each row."""
+    spec = target.spec
+    if target.refund:
+        spec = TableSpec(spec.table, spec.fields, spec.key, target.refund, spec.derive_key, spec.checks)
+    cols = dict(target.columns)
+    if spec.derive_key and spec.key[0] not in cols:
+        prefix, natural = spec.derive_key
+        parts = ", ".join(f"coalesce(CAST({cols[n]} AS VARCHAR), '')" for n in natural if n in cols)
+        cols[spec.key[0]] = f"'{prefix}_' || left(md5(concat_ws(chr(31), {parts})), 24)"
+    stage = [f"{ident('_s_' + f.name)}" for f in spec.fields]
+    s_select = ", ".join(
+        f"NULLIF(trim(CAST({cols[f.name]} AS VARCHAR)), '') AS {ident('_s_' + f.name)}"
+        if f.name in cols
+        else f"CAST(NULL AS VARCHAR) AS {ident('_s_' + f.name)}"
+        for f in spec.fields
+    )
+    extra = "".join(f", {expr} AS {ident(name)}" for name, expr in target.extra.items())
+    where = f" WHERE {target.where}" if target.where else ""
+    joins = "".join(
+        f" LEFT JOIN label_map AS {ident('lm_' + f.name)} ON {ident('lm_' + f.name)}.kind = {lit(f.label)} "
+        f"AND {ident('lm_' + f.name)}.raw = lower({ident('_s_' + f.name)})"
+        for f in spec.fields
+        if f.label and f.label in opt.labels
+    )
+    p_select = ", ".join(f"{_parse(f, ident('_s_' + f.name), opt)} AS {ident(f.name)}" for f in spec.fields)
+    rules: list[tuple[str, str, str]] = []
+    for f in spec.fields:
+        window = target.window if (f.name in target.window_fields and not keep_window) else None
+        rules.extend((c, r, f.name) for c, r in _checks(f, spec, opt, window))
+    rules.extend(spec.checks)
+    rules.extend(target.checks)
+    reason = " ".join(f"WHEN {c} THEN {r}" for c, r, _ in rules)
+    fld = " ".join(f"WHEN {c} THEN {lit(n)}" for c, _, n in rules)
+    names = ", ".join(ident(f.name) for f in spec.fields)
+    extra_names = "".join(f", {ident(n)}" for n in target.extra)
+    return (
+        f"WITH s AS (SELECT _line, {s_select}{extra} FROM {source}{where}), "
+        f"p AS (SELECT s._line, {', '.join(stage)}, {p_select}{extra_names} FROM s{joins}) "
+        f"SELECT _line, CASE {reason} END AS _reason, CASE {fld} END AS _field, {names}{extra_names} FROM p"
+    )

@@ -7,16 +7,19 @@ is already loaded (anti-join on the table's key) and what is already quarantined
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -86,16 +89,16 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
     """Validate, de-duplicate, load and quarantine one chunk atomically; update the report."""
     con = ctx.wh.con
     src = chunk.table
-    with ctx.wh._lock:
-        con.register("_src", src)
+    with ctx.wh._lock, registered(con, "_src", src):
+        vals = [
+            (t, con.sql(validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window)).to_arrow_table())
+            for t in targets
+        ]
+        malformed = list(chunk.malformed)
+        if len(targets) > 1 or targets[0].where:
+            malformed += _unrouted(src, [v for _, v in vals])
+        before = copy.deepcopy(ctx.report.__dict__)
         try:
-            vals = [
-                (t, con.sql(validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window)).to_arrow_table())
-                for t in targets
-            ]
-            malformed = list(chunk.malformed)
-            if len(targets) > 1 or targets[0].where:
-                malformed += _unrouted(src, [v for _, v in vals])
             with ctx.wh.transaction():
                 for t, val in vals:
                     _load(ctx, t, val)
@@ -109,8 +112,9 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
                         "WHERE import_id = ?",
                         [r.rows_read, r.loaded, r.duplicates, r.quarantined, ctx.import_id],
                     )
-        finally:
-            con.unregister("_src")
+        except BaseException:
+            ctx.report.__dict__.update(before)  # the chunk was rolled back: so are its counts
+            raise
 
 
 def _unrouted(src: pa.Table, vals: list[pa.Table]) -> list[Malformed]:
@@ -133,8 +137,7 @@ def _unrouted(src: pa.Table, vals: list[pa.Table]) -> list[Malformed]:
 def _load(ctx: Context, t: Target, val: pa.Table) -> None:
     con, spec, report = ctx.wh.con, t.spec, ctx.report
     counts = report.table(t.table)
-    con.register("_val", val)
-    try:
+    with registered(con, "_val", val):
         keys = ", ".join(ident(k) for k in spec.key)
         on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
         cand = con.sql(
@@ -167,8 +170,6 @@ def _load(ctx: Context, t: Target, val: pa.Table) -> None:
             _quarantine_bad(ctx, t)
             counts.quarantined += n_bad
             report.quarantined += n_bad
-    finally:
-        con.unregister("_val")
 
 
 def _collect(out: Outcomes, cand: pa.Table, key: str) -> None:
@@ -182,19 +183,38 @@ def _insert(ctx: Context, t: Target, new: pa.Table) -> None:
     con, spec = ctx.wh.con, t.spec
     if spec.pii_fields:
         new = encrypt_columns(new, spec, ctx.cipher)
-    existing = set(ctx.wh.columns(t.table))
-    cols = [c for c in new.column_names if c in existing and c != "source"]
-    con.register("_new", new)
-    try:
+    defaults = _defaults(ctx.wh, t.table)
+    cols = [c for c in new.column_names if c in defaults and c != "source"]
+    with registered(con, "_new", new):
         col_sql = ", ".join(ident(c) for c in cols)
+        values = ", ".join(f"coalesce({ident(c)}, {defaults[c]})" if defaults[c] else ident(c) for c in cols)
         con.execute(
-            f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {col_sql}, ? FROM _new", [ctx.tag]
+            f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM _new", [ctx.tag]
         )
         for table, sql in t.derived:
             n = con.execute(sql, [ctx.tag]).fetchone()
             ctx.report.table(table).loaded += int(n[0]) if n else 0
+
+
+def _defaults(wh: Warehouse, table: str) -> dict[str, str | None]:
+    """Each column of ``table`` with the default that replaces NULL in a NOT NULL column."""
+    rows = wh.con.execute(
+        "SELECT column_name, column_default, is_nullable FROM information_schema.columns "
+        "WHERE table_name = ?",
+        [table],
+    ).fetchall()
+    return {name: (default if nullable == "NO" else None) for name, default, nullable in rows}
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> Iterator[None]:
+    """``data`` visible to SQL as ``name`` for the block (unregistered even after a failed statement)."""
+    con.register(name, data)
+    try:
+        yield
     finally:
-        con.unregister("_new")
+        with suppress(duckdb.Error):
+            con.unregister(name)
 
 
 def _fingerprint_sql(ctx: Context, table: str) -> str:
@@ -252,8 +272,7 @@ def _store(ctx: Context, t: Target, bad: pa.Table) -> None:
             bad["_line"].to_pylist(), bad["reason"].to_pylist(), bad["field"].to_pylist(), strict=True
         ):
             ctx.outcomes.bad[line] = (reason, fld)
-    con.register("_bad", bad)
-    try:
+    with registered(con, "_bad", bad):
         if ctx.retry:
             con.execute(
                 "UPDATE quarantine q SET reason = b.reason, field = b.field FROM _bad b "
@@ -268,8 +287,6 @@ def _store(ctx: Context, t: Target, bad: pa.Table) -> None:
             "WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.fingerprint = b.fingerprint)",
             [ctx.import_id, t.table, ctx.source, ctx.feed],
         )
-    finally:
-        con.unregister("_bad")
 
 
 def _cut(raw: str | None) -> str | None:

@@ -30,6 +30,7 @@ class Field:
     max: int | None = None
     label: str | None = None  # label_map kind used to normalise the value
     reason: str | None = None  # reason code for an enum value that is not allowed
+    synonyms: tuple[tuple[str, str], ...] = ()  # built-in (raw lower-case, canonical) pairs
 
     @property
     def pii(self) -> bool:
@@ -71,6 +72,15 @@ def _ids(*names: str, required: bool = False) -> tuple[Field, ...]:
 EVENT_TYPES = tuple(e.value for e in EventType)
 CHANNELS = tuple(c.value for c in Channel)
 GENDERS = tuple(g.value for g in Gender)
+GENDER_SYNONYMS = (("f", "female"), ("m", "male"), ("女", "female"), ("男", "male"), ("u", "unknown"))
+EVENT_SYNONYMS = (
+    ("pv", "view"),
+    ("cart", "add_to_cart"),
+    ("fav", "favorite"),
+    ("buy", "purchase"),
+    ("order", "purchase"),
+    ("pageview", "page"),
+)
 
 SPECS: dict[str, TableSpec] = {
     "events": TableSpec(
@@ -86,6 +96,7 @@ SPECS: dict[str, TableSpec] = {
                 values=EVENT_TYPES,
                 label="event_type",
                 reason="unknown_event_type",
+                synonyms=EVENT_SYNONYMS,
             ),
             *_ids("session_id", "product_id"),
             Field("category", "label", label="category", max_len=128),
@@ -104,7 +115,14 @@ SPECS: dict[str, TableSpec] = {
         (
             Field("user_id", "id", required=True),
             Field("signup_ts", "ts"),
-            Field("gender", "enum", values=GENDERS, label="gender", reason="unknown_gender"),
+            Field(
+                "gender",
+                "enum",
+                values=GENDERS,
+                label="gender",
+                reason="unknown_gender",
+                synonyms=GENDER_SYNONYMS,
+            ),
             Field("age_band", "str", max_len=32),
             Field("region", "label", label="region", max_len=128),
             Field("city_tier", "int", min=1, max=6),

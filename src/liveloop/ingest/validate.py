@@ -63,6 +63,9 @@ def _parse(f: Field, s: str, opt: Options) -> str:
     k = f.kind
     if k == "enum":
         base = f"lower({s})"
+        if f.synonyms:
+            cases = " ".join(f"WHEN {lit(a)} THEN {lit(b)}" for a, b in f.synonyms)
+            base = f"CASE lower({s}) {cases} ELSE lower({s}) END"
         return f"coalesce({ident('lm_' + f.name)}.canonical, {base})" if f.label in opt.labels else base
     if k == "label":
         return f"coalesce({ident('lm_' + f.name)}.canonical, {s})" if f.label in opt.labels else s

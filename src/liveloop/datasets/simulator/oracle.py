@@ -1,0 +1,168 @@
+"""The oracle: true answers about a simulated world, for decision-quality tests.
+
+It rebuilds the world from its config (``truth/world.json``), so it knows every latent trait without
+reading the training tables. Ids are the simulator's own (``s<seed>u…``, ``s<seed>p…``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.datasets.simulator.config import MESSAGE_CHANNELS, SEGMENTS, UPLIFT_TYPES, SimConfig
+from liveloop.datasets.simulator.utility import funnel, sigmoid, utility
+from liveloop.datasets.simulator.world import World, build_world
+
+ArrayLike = Any
+
+
+class Oracle:
+    """Ground-truth response model of one simulated world."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self.prefix = f"s{world.config.seed}"
+
+    @classmethod
+    def from_config(cls, cfg: SimConfig) -> Oracle:
+        return cls(build_world(cfg))
+
+    @classmethod
+    def load(cls, truth_dir: Path | str) -> Oracle:
+        """The oracle of the world whose ground truth was written to ``truth_dir``."""
+        path = Path(truth_dir) / "world.json"
+        if not path.is_file():
+            raise NotFound(f"no simulator ground truth at {path}: run `liveloop simulate` first", field="truth_dir")
+        return cls.from_config(SimConfig.from_dict(json.loads(path.read_text("utf-8"))["config"]))
+
+    # -- ids ----------------------------------------------------------------------------------
+    def _index(self, ids: ArrayLike, kind: str, size: int) -> np.ndarray:
+        head = f"{self.prefix}{kind}"
+        out = []
+        for value in np.atleast_1d(np.asarray(ids, dtype=object)):
+            text = str(value)
+            number = text[len(head):]
+            if not text.startswith(head) or not number.isdigit() or int(number) >= size:
+                raise NotFound(f"{text!r} is not an id of this simulated world ({head}…)", field="id")
+            out.append(int(number))
+        return np.asarray(out, dtype=np.int64)
+
+    def _users(self, user_ids: ArrayLike) -> np.ndarray:
+        return self._index(user_ids, "u", self.world.users.n)
+
+    def _products(self, product_ids: ArrayLike) -> np.ndarray:
+        return self._index(product_ids, "p", self.world.products.n)
+
+    @staticmethod
+    def _result(values: np.ndarray, *likes: ArrayLike) -> Any:
+        """A float when every argument was a scalar, else the array."""
+        return float(np.ravel(values)[0]) if all(np.ndim(x) == 0 for x in likes) else values
+
+    # -- purchases and prices -----------------------------------------------------------------
+    def _utility(self, user_ids: ArrayLike, product_ids: ArrayLike, price: ArrayLike | None, day: int,
+                 **context: Any) -> tuple[np.ndarray, np.ndarray]:
+        users, products = np.broadcast_arrays(self._users(user_ids), self._products(product_ids))
+        prices = None if price is None else np.broadcast_to(np.asarray(price, dtype=float), users.shape)
+        if prices is not None and (prices <= 0).any():
+            raise ValidationFailed("price must be positive", field="price")
+        return utility(self.world, users, products, day, price=prices, **context), users
+
+    def purchase_probability(self, user_id: ArrayLike, product_id: ArrayLike, price: ArrayLike | None = None,
+                             *, day: int = 0, live: bool = False, coupon: float = 0.0, position: int = 0) -> Any:
+        """P(purchase | the user views the product) at ``price`` (default: that day's list price)."""
+        u, _ = self._utility(user_id, product_id, price, day, live=live, coupon=coupon, position=position)
+        p_cart, _, p_buy = funnel(self.world, u)
+        return self._result(p_cart * p_buy, user_id, product_id, price)
+
+    def expected_purchases(self, user_id: ArrayLike, product_id: ArrayLike, price: ArrayLike | None = None,
+                           *, views: float = 1.0, **context: Any) -> Any:
+        """Expected purchases from ``views`` views of the product at ``price``."""
+        return np.multiply(views, self.purchase_probability(user_id, product_id, price, **context))
+
+    def elasticity(self, user_id: ArrayLike, product_id: ArrayLike, price: ArrayLike | None = None,
+                   *, day: int = 0) -> Any:
+        """True price elasticity of the purchase probability: d log P / d log price."""
+        u, users = self._utility(user_id, product_id, price, day)
+        p_cart, _, p_buy = funnel(self.world, u)
+        products = np.broadcast_to(self._products(product_id), users.shape)
+        list_price = self.world.products.price[products]
+        price_now = list_price * (1 - self.world.festival_discount(day)) if price is None else np.asarray(price)
+        slope = self.world.users.beta[users] + self.world.config.params.g_discount * price_now / list_price
+        value = -slope * (2 - p_cart - p_buy)
+        return self._result(value, user_id, product_id, price)
+
+    def segment_elasticity(self, segment: str, product_id: str, price: float | None = None) -> float:
+        """Mean true elasticity over the users of a price-sensitivity segment."""
+        names = [s[0] for s in SEGMENTS]
+        if segment not in names:
+            raise ValidationFailed(f"unknown segment {segment!r}: one of {', '.join(names)}", field="segment")
+        members = np.flatnonzero(self.world.users.segment == names.index(segment))
+        ids = np.array([f"{self.prefix}u{i:07d}" for i in members], dtype=object)
+        return float(np.mean(self.elasticity(ids, np.full(len(ids), product_id, dtype=object), price)))
+
+    def user_segment(self, user_id: str) -> str:
+        return SEGMENTS[int(self.world.users.segment[self._users(user_id)[0]])][0]
+
+    def optimal_price(self, product_id: str, *, grid: ArrayLike | None = None,
+                      user_ids: ArrayLike | None = None) -> dict[str, float]:
+        """The single price (same for everyone) maximising expected profit per view over ``user_ids``."""
+        j = self._products(product_id)[0]
+        list_price, cost = self.world.products.price[j], self.world.products.cost[j]
+        prices = np.asarray(grid if grid is not None else np.round(list_price * np.linspace(0.5, 1.5, 41), 2))
+        users = (np.arange(self.world.users.n) if user_ids is None else self._users(user_ids))
+        profit = []
+        for p in prices:
+            u = utility(self.world, users, np.full(len(users), j), 0, price=np.full(len(users), p))
+            p_cart, _, p_buy = funnel(self.world, u)
+            profit.append(float(np.mean(p_cart * p_buy) * (p - cost)))
+        best = int(np.argmax(profit))
+        return {"price": float(prices[best]), "expected_profit_per_view": profit[best], "list_price": float(list_price)}
+
+    # -- recommendations ----------------------------------------------------------------------
+    def relevance(self, user_id: ArrayLike, product_id: ArrayLike, *, day: int = 0) -> Any:
+        """True probability that the user clicks the product when it is recommended."""
+        u, _ = self._utility(user_id, product_id, None, day)
+        return self._result(sigmoid(u + self.world.config.params.c_relevance), user_id, product_id)
+
+    # -- messages -----------------------------------------------------------------------------
+    def uplift_type(self, user_id: str) -> str:
+        return UPLIFT_TYPES[int(self.world.users.uplift[self._users(user_id)[0]])][0]
+
+    def message_response(self, user_id: ArrayLike, channel: str, hour: int, *, treated: bool = True) -> Any:
+        """True probability that the user responds (converts) with or without a message on ``channel`` at
+        local ``hour``."""
+        if channel not in MESSAGE_CHANNELS:
+            raise ValidationFailed(f"unknown channel {channel!r}: one of {', '.join(MESSAGE_CHANNELS)}",
+                                   field="channel")
+        if not 0 <= int(hour) <= 23:
+            raise ValidationFailed("hour must be 0-23", field="hour")
+        p = self.world.config.params
+        idx = self._users(user_id)
+        u = self.world.users
+        kind = u.uplift[idx]
+        base = np.array([p.base_persuadable, p.base_sure_thing, p.base_lost_cause, p.base_do_not_disturb])[kind]
+        if not treated:
+            return self._result(base, user_id)
+        gap = np.abs(((int(hour) - u.peak_hour[idx]) + 12) % 24 - 12)
+        match = np.exp(-(gap**2) / (2 * p.hour_width**2))
+        fit = np.minimum(1.0, 4 * u.channel_pref[idx, MESSAGE_CHANNELS.index(channel)] * match)
+        quiet = p.quiet_hours_factor if (int(hour) >= 22 or int(hour) < 8) else 1.0
+        treated_p = np.select(
+            [kind == 0, kind == 3], [base + u.lift[idx] * fit * quiet, base * p.dnd_treated_factor], base
+        )
+        return self._result(treated_p, user_id)
+
+    def uplift(self, user_id: ArrayLike, channel: str, hour: int) -> Any:
+        """True treatment effect of a message: P(respond | sent) - P(respond | not sent)."""
+        return np.subtract(self.message_response(user_id, channel, hour, treated=True),
+                           self.message_response(user_id, channel, hour, treated=False))
+
+    def sample_message_responses(self, user_ids: ArrayLike, channel: str, hour: int, *, treated: bool,
+                                 seed: int = 0) -> np.ndarray:
+        """Draw responses from the true model (for simulated campaigns and uplift tests)."""
+        prob = np.atleast_1d(self.message_response(user_ids, channel, hour, treated=treated))
+        return np.random.default_rng(seed).random(len(prob)) < prob

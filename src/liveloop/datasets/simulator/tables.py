@@ -1,0 +1,248 @@
+"""Arrow tables in liveloop's native schema (training tables) and the separate ground-truth tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from liveloop.datasets.simulator import phrases
+from liveloop.datasets.simulator.behaviour import CHANNELS, EVENT_TYPES, Block
+from liveloop.datasets.simulator.config import CATEGORIES, CATEGORY_CODES, MESSAGE_CHANNELS, SEGMENTS, UPLIFT_TYPES
+from liveloop.datasets.simulator.names import ADJECTIVES, AGE_BANDS, CATALOGUE_WORDS, HOST_NAMES, REGIONS
+from liveloop.datasets.simulator.world import World
+
+TS = pa.timestamp("us", tz="UTC")
+MONEY = pa.decimal128(18, 2)
+GENDERS = ("female", "male", "unknown")
+SOURCE = "simulator"
+
+
+class Ids:
+    """Deterministic string ids for one world: ``s<seed><kind><number>``."""
+
+    def __init__(self, world: World):
+        seed = world.config.seed
+        self.prefix = f"s{seed}"
+        self.users = pa.array([f"s{seed}u{i:07d}" for i in range(world.users.n)])
+        self.products = pa.array([f"s{seed}p{i:06d}" for i in range(world.products.n)])
+        self.hosts = pa.array([f"s{seed}h{i:04d}" for i in range(world.hosts.n)])
+        self.sessions = pa.array([f"s{seed}l{i:06d}" for i in range(world.sessions.n)])
+
+    def seq(self, kind: str, numbers: np.ndarray) -> pa.Array:
+        digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), 8, "0")
+        return pc.binary_join_element_wise(pa.scalar(f"{self.prefix}{kind}"), digits, "")
+
+
+def take(values: pa.Array, index: np.ndarray) -> pa.Array:
+    """``values[index]`` with -1 meaning null."""
+    index = np.asarray(index, dtype=np.int64)
+    return pc.take(values, pa.array(index, mask=index < 0))
+
+
+def ts_array(seconds: np.ndarray) -> pa.Array:
+    return pa.array(np.round(np.asarray(seconds, dtype=np.float64) * 1000).astype(np.int64) * 1000, TS)
+
+
+def money(values: np.ndarray) -> pa.Array:
+    values = np.asarray(values, dtype=np.float64)
+    return pa.array(np.round(values, 2), mask=np.isnan(values)).cast(MONEY, safe=False)
+
+
+def _json(rows: list) -> pa.Array:
+    return pa.array([json.dumps(r, ensure_ascii=False, sort_keys=True) for r in rows], pa.string())
+
+
+def users_table(world: World, ids: Ids) -> pa.Table:
+    u = world.users
+    return pa.table({
+        "user_id": ids.users,
+        "signup_ts": ts_array(u.signup),
+        "gender": take(pa.array(GENDERS), u.gender),
+        "age_band": take(pa.array(AGE_BANDS), u.age),
+        "region": take(pa.array(REGIONS), u.region),
+        "city_tier": pa.array(u.city_tier, pa.int32()),
+    })
+
+
+def products_table(world: World, ids: Ids) -> pa.Table:
+    p = world.products
+    titles, titles_en, brands = [], [], []
+    for i in range(p.n):
+        brand_list, nouns = CATALOGUE_WORDS[CATEGORY_CODES[p.category[i]]]
+        (bz, be), (nz, ne), (az, ae) = brand_list[p.brand[i]], nouns[p.noun[i]], ADJECTIVES[p.adjective[i]]
+        pack_zh = f" {p.pack[i]}件装" if p.pack[i] > 1 else ""
+        pack_en = f", pack of {p.pack[i]}" if p.pack[i] > 1 else ""
+        titles.append(f"{bz}{az}{nz}{pack_zh}")
+        titles_en.append(f"{be} {ae} {ne}{pack_en}")
+        brands.append(be)
+    attributes = [{"pack": int(p.pack[i]), "style": ADJECTIVES[p.adjective[i]][1]} for i in range(p.n)]
+    return pa.table({
+        "product_id": ids.products,
+        "title": pa.array(titles),
+        "title_en": pa.array(titles_en),
+        "category": take(pa.array(CATEGORY_CODES), p.category),
+        "brand": pa.array(brands),
+        "price": money(p.price),
+        "currency": pa.array(["CNY"] * p.n),
+        "cost": money(p.cost),
+        "stock": pa.array(p.stock, pa.int32()),
+        "attributes": _json(attributes),
+    })
+
+
+def hosts_table(world: World, ids: Ids) -> pa.Table:
+    h = world.hosts
+    names = [f"{HOST_NAMES[i % len(HOST_NAMES)]}{'' if i < len(HOST_NAMES) else i // len(HOST_NAMES) + 1}的直播间"
+             for i in range(h.n)]
+    return pa.table({
+        "host_id": ids.hosts,
+        "name": pa.array(names),
+        "category": take(pa.array(CATEGORY_CODES), h.category),
+        "props": _json([{"usual_start_hour_local": float(h.start_hour[i])} for i in range(h.n)]),
+    })
+
+
+def sessions_table(world: World, ids: Ids) -> pa.Table:
+    s, h = world.sessions, world.hosts
+    lineups, props, titles = [], [], []
+    for i in range(s.n):
+        lo, hi = s.lineup_ptr[i], s.lineup_ptr[i + 1]
+        lineups.append([ids.products[int(j)].as_py() for j in s.slot_product[lo:hi]])
+        price = np.round(world.products.price[s.slot_product[lo:hi]] * (1 - s.slot_discount[lo:hi]), 2)
+        props.append({
+            "slot_seconds": int((s.end[i] - s.start[i]) // (hi - lo)),
+            "slot_prices": [float(x) for x in price],
+            "slot_coupons": [float(x) for x in s.slot_coupon[lo:hi]],
+        })
+        titles.append(f"{CATEGORIES[h.category[s.host[i]]][1]}专场 · {CATEGORIES[h.category[s.host[i]]][2]} live")
+    return pa.table({
+        "session_id": ids.sessions,
+        "host_id": take(ids.hosts, s.host),
+        "title": pa.array(titles),
+        "start_ts": ts_array(s.start),
+        "end_ts": ts_array(s.end),
+        "lineup": _json(lineups),  # a JSON array of product ids, as the native import schema reads lists
+        "props": _json(props),
+    })
+
+
+def events_table(world: World, ids: Ids, day: int, ev: Block, texts: pa.Array | None) -> pa.Table:
+    p = world.products
+    is_order = (ev.type == EVENT_TYPES.index("purchase")) | (ev.type == EVENT_TYPES.index("refund"))
+    order_ids = ids.seq("o", np.where(is_order, ev.ref, 0))
+    props = pc.if_else(
+        pa.array(is_order), pc.binary_join_element_wise('{"order_id": "', order_ids, '"}', ""), pa.scalar(None, pa.string())
+    )
+    is_comment = ev.type == EVENT_TYPES.index("comment")
+    text = pa.nulls(len(ev.ts), pa.string())
+    if texts is not None and is_comment.any():
+        text = take(texts, np.where(is_comment, ev.ref - int(ev.ref[is_comment].min()), -1))
+    cat = np.where(ev.product >= 0, p.category[np.maximum(ev.product, 0)], -1)
+    return pa.table({
+        "event_id": ids.seq(f"e{day:03d}_", np.arange(len(ev.ts))),
+        "ts": ts_array(ev.ts),
+        "user_id": take(ids.users, ev.user),
+        "type": take(pa.array(EVENT_TYPES), ev.type),
+        "session_id": take(ids.sessions, ev.session),
+        "product_id": take(ids.products, ev.product),
+        "category": take(pa.array(CATEGORY_CODES), cat),
+        "channel": take(pa.array(CHANNELS), ev.channel),
+        "amount": money(ev.amount),
+        "quantity": pa.array(ev.quantity, pa.int32(), mask=ev.quantity < 0),
+        "text": text,
+        "props": props,
+    })
+
+
+def order_tables(world: World, ids: Ids, orders: dict[str, np.ndarray]) -> tuple[pa.Table, pa.Table]:
+    order_id = ids.seq("o", orders["index"])
+    head = pa.table({
+        "order_id": order_id,
+        "user_id": take(ids.users, orders["user"]),
+        "ts": ts_array(orders["ts"]),
+        "status": pa.array(np.where(orders["refunded"], "refunded", "paid")),
+        "amount": money(orders["amount"]),
+        "currency": pa.array(["CNY"] * len(order_id)),
+        "session_id": take(ids.sessions, orders["session"]),
+        "channel": take(pa.array(CHANNELS), orders["channel"]),
+    })
+    items = pa.table({
+        "order_id": order_id,
+        "line_no": pa.array(np.ones(len(order_id), np.int32)),
+        "product_id": take(ids.products, orders["product"]),
+        "quantity": pa.array(orders["quantity"], pa.int32()),
+        "unit_price": money(orders["unit_price"]),
+        "amount": money(orders["gross"]),
+    })
+    return head, items
+
+
+def comment_tables(
+    world: World, ids: Ids, comments: dict, rng: np.random.Generator
+) -> tuple[pa.Table, pa.Table, pa.Array]:
+    """The comments training table (text only) and its ground-truth labels, kept apart."""
+    p = world.products
+    prod = comments["product"]
+    nouns = [CATALOGUE_WORDS[CATEGORY_CODES[p.category[j]]][1][p.noun[j]] for j in prod]
+    texts, has_mention, mixed = phrases.render(
+        rng, comments["template"], np.where(rng.random(len(prod)) < 0.9, comments["slot"], -1),
+        [n[0] for n in nouns], [n[1] for n in nouns],
+    )
+    text = pa.array(texts, pa.string())
+    comment_id = ids.seq("c", comments["index"])
+    intent, sentiment, lang = phrases.labels(comments["template"])
+    table = pa.table({
+        "comment_id": comment_id,
+        "session_id": take(ids.sessions, comments["session"]),
+        "user_id": take(ids.users, comments["user"]),
+        "ts": ts_array(comments["ts"]),
+        "text": text,
+    })
+    truth = pa.table({
+        "comment_id": comment_id,
+        "lang": pa.array(np.where(mixed, "mixed", lang)),
+        "sentiment": pa.array(sentiment),
+        "intent": pa.array(intent),
+        "product_mention": take(ids.products, np.where(has_mention, prod, -1)),
+        "slot_position": pa.array(comments["slot"] + 1, pa.int32()),
+    })
+    return table, truth, text
+
+
+def user_truth_table(world: World, ids: Ids) -> pa.Table:
+    u = world.users
+    cols: dict[str, pa.Array] = {
+        "user_id": ids.users,
+        "segment": take(pa.array([s[0] for s in SEGMENTS]), u.segment),
+        "price_beta": pa.array(u.beta),
+        "impulsiveness": pa.array(u.impulsiveness),
+        "social_activity": pa.array(u.social),
+        "activity": pa.array(u.activity),
+        "peak_hour_local": pa.array(u.peak_hour),
+        "churn_ts": ts_array(np.minimum(u.churn, 4_102_444_800)),
+        "uplift_type": take(pa.array([t[0] for t in UPLIFT_TYPES]), u.uplift),
+        "message_lift": pa.array(u.lift),
+    }
+    for k, code in enumerate(CATEGORY_CODES):
+        cols[f"pref_{code}"] = pa.array(u.pref[:, k])
+    for k, ch in enumerate(MESSAGE_CHANNELS):
+        cols[f"channel_pref_{ch}"] = pa.array(u.channel_pref[:, k])
+    return pa.table(cols)
+
+
+def product_truth_table(world: World, ids: Ids) -> pa.Table:
+    p = world.products
+    return pa.table({
+        "product_id": ids.products,
+        "quality": pa.array(p.quality),
+        "popularity": pa.array(p.popularity),
+        "season_peak_month": pa.array(p.season_peak),
+        "season_amplitude": pa.array(p.season_amp),
+    })
+
+
+def host_truth_table(world: World, ids: Ids) -> pa.Table:
+    return pa.table({"host_id": ids.hosts, "charisma": pa.array(world.hosts.charisma)})

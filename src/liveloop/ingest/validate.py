@@ -85,7 +85,7 @@ def _parse(f: Field, s: str, opt: Options) -> str:
     if k == "list":
         return (
             f"CASE WHEN {s} LIKE '[%' THEN TRY_CAST(TRY_CAST({s} AS JSON) AS VARCHAR[]) "
-            f"ELSE list_transform(string_split({s}, '|'), x -> trim(x)) END"
+            f"ELSE list_transform(string_split({s}, '|'), lambda x: trim(x)) END"
         )
     if k == "email":
         return f"lower({s})"
@@ -212,6 +212,7 @@ class Target:
     columns: dict[str, str]
     extra: dict[str, str] = field(default_factory=dict)
     where: str | None = None
+    protect_raw: bool = False  # encrypt quarantined raw rows even when the table has no PII columns
     window: tuple[str, str | None] | None = None
     window_fields: tuple[str, ...] = ("ts",)
     checks: tuple[tuple[str, str, str], ...] = ()  # (bad-if SQL over parsed columns, reason SQL, field)

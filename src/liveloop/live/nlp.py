@@ -1,0 +1,138 @@
+"""The comment model: sentiment, intent and complaint aspects from one featurisation of a batch.
+
+``CommentModel`` follows the scikit-learn shape (``fit`` / ``analyze`` / ``save`` / ``load``); it is
+trained by :mod:`liveloop.live.training` on the real corpora of :mod:`liveloop.live.corpora`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from liveloop.live.corpora import ASPECT_NAMES
+from liveloop.live.linear import LinearHead, TextFeaturizer
+from liveloop.live.mentions import MentionMatcher
+from liveloop.live.text import clean, language
+
+#: Probability band around 0.5 reported as ``neutral`` sentiment.
+NEUTRAL_BAND = (0.4, 0.6)
+#: Aspect probability above which an aspect is reported.
+ASPECT_THRESHOLD = 0.5
+#: Characters of each training text the models see (comments are short; reviews are cut).
+TRAIN_CHARS = 200
+
+
+@dataclass
+class CommentScores:
+    """Scores of one batch, as parallel columns (cheap to build, easy to turn into a DataFrame)."""
+
+    text: list[str]
+    lang: list[str]
+    sentiment: np.ndarray
+    sentiment_score: np.ndarray
+    intent: np.ndarray
+    intent_score: np.ndarray
+    aspects: list[list[str]]
+    product_mention: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "lang": self.lang,
+                "sentiment": self.sentiment,
+                "sentiment_score": self.sentiment_score.round(4),
+                "intent": self.intent,
+                "intent_score": self.intent_score.round(4),
+                "aspects": [",".join(a) for a in self.aspects],
+                "product_mention": self.product_mention,
+            }
+        )
+
+    def row(self, i: int) -> dict[str, Any]:
+        return {
+            "text": self.text[i],
+            "lang": self.lang[i],
+            "sentiment": str(self.sentiment[i]),
+            "sentiment_score": float(self.sentiment_score[i]),
+            "intent": str(self.intent[i]),
+            "intent_score": float(self.intent_score[i]),
+            "aspects": self.aspects[i],
+            "product_mention": self.product_mention[i],
+        }
+
+
+class CommentModel:
+    """Sentiment (binary with a neutral band), intent (7 classes) and aspects (multi-label)."""
+
+    def __init__(self, n_features: int = 2**18, seed: int = 0):
+        self.n_features, self.seed = n_features, seed
+        self.featurizer = TextFeaturizer(n_features)
+        self.sentiment = LinearHead(alpha=1e-6, seed=seed, balanced=True)
+        self.intent = LinearHead(alpha=2e-6, seed=seed, balanced=True)
+        self.aspects = LinearHead(alpha=1e-5, seed=seed, balanced=True, multilabel=True)
+
+    def features(self, texts: Sequence[object], max_chars: int = TRAIN_CHARS) -> Any:
+        return self.featurizer.transform([clean(t, max_chars) for t in texts])
+
+    def fit(self, sentiment: pd.DataFrame, intent: pd.DataFrame, aspects: pd.DataFrame) -> CommentModel:
+        """Frames: ``text`` + ``label`` (0/1); ``text`` + ``label`` (intent); ``text`` + a column per aspect."""
+        self.sentiment.fit(self.features(sentiment["text"]), sentiment["label"].to_numpy())
+        self.intent.fit(self.features(intent["text"]), intent["label"].to_numpy())
+        self.aspects.fit(self.features(aspects["text"]), aspects[list(ASPECT_NAMES)].to_numpy(), ASPECT_NAMES)
+        return self
+
+    def sentiment_proba(self, texts: Sequence[object]) -> np.ndarray:
+        """P(positive) per text."""
+        return self.sentiment.predict_proba(self.features(texts))[:, 0]
+
+    def analyze(self, texts: Sequence[object], matcher: MentionMatcher | None = None) -> CommentScores:
+        """Score a batch: one featurisation, three matrix products, one regex pass for mentions."""
+        cleaned = [clean(t) for t in texts]
+        X = self.featurizer.transform(cleaned)
+        empty = np.fromiter((not t for t in cleaned), dtype=bool, count=len(cleaned))
+        p_pos = self.sentiment.predict_proba(X)[:, 0]
+        p_pos[empty] = 0.5
+        label = np.where(
+            p_pos >= NEUTRAL_BAND[1], "positive", np.where(p_pos <= NEUTRAL_BAND[0], "negative", "neutral")
+        )
+        p_int = self.intent.predict_proba(X)
+        intent = self.intent.classes_[p_int.argmax(axis=1)].astype(object)
+        intent[empty] = "chit_chat"
+        p_asp = self.aspects.predict_proba(X) >= ASPECT_THRESHOLD
+        names = np.asarray(self.aspects.classes_)
+        aspects = [list(names[row]) if row.any() else [] for row in p_asp]
+        return CommentScores(
+            text=cleaned,
+            lang=[language(t) for t in cleaned],
+            sentiment=label,
+            sentiment_score=2 * p_pos - 1,
+            intent=intent,
+            intent_score=p_int.max(axis=1),
+            aspects=aspects,
+            product_mention=matcher.match(cleaned) if matcher else [None] * len(cleaned),
+        )
+
+    def save(self, directory: Path, metadata: dict[str, Any] | None = None) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("sentiment", "intent", "aspects"):
+            getattr(self, name).save(directory / f"{name}.npz")
+        meta = {"n_features": self.n_features, "seed": self.seed, **(metadata or {})}
+        (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> CommentModel:
+        meta = json.loads((directory / "model.json").read_text())
+        model = cls(n_features=int(meta["n_features"]), seed=int(meta["seed"]))
+        for name in ("sentiment", "intent", "aspects"):
+            setattr(model, name, LinearHead.load(directory / f"{name}.npz"))
+        return model

@@ -4,7 +4,7 @@ Every row read is loaded, counted as a duplicate, or quarantined with its reason
 """
 
 from liveloop.ingest.adapters import ADAPTERS
-from liveloop.ingest.imports import import_arrow, import_file, ingest_records
+from liveloop.ingest.imports import import_arrow, import_file, ingest_records, ingest_segment
 from liveloop.ingest.report import ImportReport, RecordOutcome, RecordsResult
 from liveloop.ingest.schema import IMPORTABLE, SPECS
 
@@ -18,4 +18,5 @@ __all__ = [
     "import_arrow",
     "import_file",
     "ingest_records",
+    "ingest_segment",
 ]

@@ -264,7 +264,7 @@ def _store(ctx: Context, t: Target, bad: pa.Table) -> None:
     """Write quarantine rows (raw cut to MAX_RAW; encrypted for PII tables), skipping known fingerprints."""
     con = ctx.wh.con
     raw = [_cut(r) for r in bad["raw"].to_pylist()]
-    if t.spec.pii_fields:
+    if t.spec.pii_fields or t.protect_raw:
         raw = [protect_raw(r, ctx.cipher) for r in raw]
     bad = bad.set_column(bad.column_names.index("raw"), "raw", pa.array(raw, pa.string()))
     if ctx.outcomes is not None:

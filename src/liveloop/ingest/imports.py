@@ -19,6 +19,7 @@ from liveloop.ingest.readers import (
     Chunk,
     CsvReader,
     JsonLinesReader,
+    Malformed,
     ParquetReader,
     WhitespaceReader,
     records_table,
@@ -206,13 +207,58 @@ def ingest_records(
     """
     if table not in SPECS:
         raise ValidationFailed(f"unknown table {table!r}: one of {', '.join(SPECS)}", field="table")
+    spec = SPECS[table]
+    return _ingest(
+        wh,
+        table,
+        records,
+        spec.names,
+        [native_target(table, spec.names)],
+        source,
+        f"native/native:{table}",
+        lambda r: r,
+    )
+
+
+def ingest_segment(
+    wh: Warehouse, messages: list[dict[str, Any]], *, source: str = "api:segment"
+) -> RecordsResult:
+    """Load Segment-spec messages (track/page → events, identify → users), idempotent by ``messageId``."""
+    from liveloop.ingest.adapters import segment
+
+    return _ingest(
+        wh,
+        "events",
+        messages,
+        segment.COLUMNS,
+        list(segment.targets()),
+        source,
+        "segment/messages",
+        segment.flatten,
+    )
+
+
+def _ingest(
+    wh: Warehouse,
+    table: str,
+    records: list[Any],
+    columns: Sequence[str],
+    targets: list[Any],
+    source: str,
+    feed: str,
+    flatten: Callable[[dict[str, Any]], dict[str, Any]],
+) -> RecordsResult:
     if len(records) > MAX_RECORDS:
         raise ValidationFailed(
             f"too many records: {len(records)} (at most {MAX_RECORDS} per call)", field="records"
         )
-    spec = SPECS[table]
-    good = [(i + 1, r) for i, r in enumerate(records) if isinstance(r, dict)]
-    data = records_table([r for _, r in good], spec.names, [i for i, _ in good])
+    ok = [(i + 1, flatten(r)) for i, r in enumerate(records) if isinstance(r, dict)]
+    data = records_table([r for _, r in ok], columns, [i for i, _ in ok])
+    bad = [
+        Malformed(i + 1, repr(r)[:2000], "malformed_record: a record must be a JSON object")
+        for i, r in enumerate(records)
+        if not isinstance(r, dict)
+    ]
     report = ImportReport(import_id="", source=source, adapter="api")
     outcomes = Outcomes()
     ctx = Context(
@@ -220,18 +266,11 @@ def ingest_records(
         report,
         source=source,
         tag=source,
-        feed=f"native/native:{table}",
+        feed=feed,
         opt=make_options(wh, "UTC", "auto"),
         outcomes=outcomes,
     )
-    from liveloop.ingest.readers import Malformed
-
-    bad = [
-        Malformed(i + 1, repr(r)[:2000], "malformed_record: a record must be a JSON object")
-        for i, r in enumerate(records)
-        if not isinstance(r, dict)
-    ]
-    run_chunks(ctx, [Chunk(data, bad, 0)], [native_target(table, spec.names)])
+    run_chunks(ctx, [Chunk(data, bad, 0)], targets)
     result = RecordsResult(table=table)
     for i in range(1, len(records) + 1):
         if i in outcomes.new:

@@ -48,9 +48,18 @@ class Chunk:
 _GB = {"gb2312", "gbk", "gb18030", "hz", "big5", "cp936"}
 
 
+def open_binary(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed when its name ends in ``.gz``."""
+    if path.name.endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
 def detect_encoding(path: Path) -> str:
     """The file's text encoding, guessed from its start: UTF-8 (with or without BOM) or e.g. GB18030."""
-    with path.open("rb") as fh:
+    with open_binary(path) as fh:
         sample = fh.read(_SAMPLE)
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -103,7 +112,7 @@ def _line_blocks(
     buf = b""
     eof = False
     line = first_line
-    pos = fh.tell()
+    raw = getattr(fh, "fileobj", None) or fh  # compressed position of a .gz file, for progress
     utf8 = encoding in ("utf-8", "utf-8-sig", "ascii")
     while True:
         while not eof and len(buf) < chunk_bytes:
@@ -127,14 +136,15 @@ def _line_blocks(
                 buf += more
                 continue
             head = buf[:4096].decode(encoding, errors="replace")
-            skipped = _skip_line(fh)
-            pos += len(buf) + skipped
-            yield _Block(b"", line, pos, [Malformed(line, head, f"line_too_long: over {MAX_LINE >> 20} MB")])
+            _skip_line(fh)
+            yield _Block(
+                b"", line, raw.tell(), [Malformed(line, head, f"line_too_long: over {MAX_LINE >> 20} MB")]
+            )
             line += 1
             buf = b""
             continue
         block, buf = buf[:cut], buf[cut:]
-        pos += len(block)
+        pos = raw.tell() - (len(buf) if raw is fh else 0)
         n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
         if not utf8:
             block = block.decode(encoding, errors="replace").encode()
@@ -142,22 +152,20 @@ def _line_blocks(
         line += n
 
 
-def _skip_line(fh: BinaryIO) -> int:
-    skipped = 0
+def _skip_line(fh: BinaryIO) -> None:
     while True:
         data = fh.read(1 << 20)
         if not data:
-            return skipped
+            return
         i = data.find(b"\n")
         if i >= 0:
             fh.seek(i + 1 - len(data), io.SEEK_CUR)
-            return skipped + i + 1
-        skipped += len(data)
+            return
 
 
 def _open_text(path: Path, encoding: str | None) -> tuple[BinaryIO, str]:
     enc = check_encoding(encoding) if encoding else detect_encoding(path)
-    fh = path.open("rb")
+    fh = open_binary(path)
     if fh.read(3) != codecs.BOM_UTF8:
         fh.seek(0)
     return fh, ("utf-8" if enc in ("utf-8-sig", "utf_8") else enc)

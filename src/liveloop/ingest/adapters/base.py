@@ -38,11 +38,15 @@ class Adapter:
     description: str
     feeds: tuple[Feed, ...]
     dataset: str | None = None
+    #: a file of the data set brings its sibling files (e.g. MovieLens u.data with u.user and u.item)
+    bundle: bool = False
 
     def resolve(
         self, path: Path, *, table: str | None = None, fmt: str | None = None
     ) -> list[tuple[Path, Feed]]:
         """The (file, feed) pairs to import for ``path`` (a file, or a directory of the data set)."""
+        if self.bundle and path.is_file() and self._feed(path) is not None:
+            path = path.parent
         if path.is_dir():
             jobs = [
                 (f, feed)
@@ -53,11 +57,17 @@ class Adapter:
             if not jobs:
                 raise LiveloopError(f"no files for the {self.name} adapter in {path}", field="path")
             return jobs
-        for feed in self.feeds:
-            if any(fnmatch.fnmatch(path.name, m) for m in feed.match):
-                return [(path, feed)]
+        feed = self._feed(path)
+        if feed is not None:
+            return [(path, feed)]
         names = ", ".join(m for feed in self.feeds for m in feed.match)
         raise LiveloopError(f"the {self.name} adapter reads {names}, not {path.name}", field="path")
+
+    def _feed(self, path: Path) -> Feed | None:
+        for feed in self.feeds:
+            if any(fnmatch.fnmatch(path.name, m) for m in feed.match):
+                return feed
+        return None
 
 
 def require(columns: Sequence[str], needed: Sequence[str], what: str) -> None:

@@ -51,23 +51,23 @@ def _feed(table: str, fmt: str) -> Feed:
     )
 
 
+def _kind(path: Path) -> str | None:
+    return _SUFFIX.get(Path(path.name.removesuffix(".gz")).suffix.lower())
+
+
 class NativeAdapter(Adapter):
     """Resolves the table from ``--table`` or the file name (``events.csv`` → events)."""
 
     def resolve(
         self, path: Path, *, table: str | None = None, fmt: str | None = None
     ) -> list[tuple[Path, Feed]]:
-        files = (
-            sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in _SUFFIX)
-            if path.is_dir()
-            else [path]
-        )
+        files = sorted(f for f in path.iterdir() if f.is_file() and _kind(f)) if path.is_dir() else [path]
         if not files:
             raise LiveloopError(f"no CSV, JSON lines or Parquet files in {path}", field="path")
         jobs = []
         for f in files:
             name = table or f.name.split(".")[0]
-            kind = fmt or _SUFFIX.get(f.suffix.lower())
+            kind = fmt or _kind(f)
             if kind not in FORMATS:
                 raise LiveloopError(
                     f"cannot tell the format of {f.name}: pass --format csv|jsonl|parquet", field="format"

@@ -91,7 +91,7 @@ def _mobile_behaviour(columns: Sequence[str], _table: str | None) -> tuple[Targe
                     "tm", "user_id", "item_id", "behavior_type", "time", "CAST(_line AS VARCHAR)"
                 ),
                 "ts": "CASE WHEN regexp_full_match(trim(time), '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{1,2}') "
-                "THEN trim(time) || ':00:00' ELSE time END",
+                "THEN trim(time) || ':00:00+08' ELSE time END",  # hourly, China time
                 "user_id": "'tm:' || trim(user_id)",
                 "type": _MOBILE_BEHAVIOUR,
                 "product_id": "'tm:' || trim(item_id)",
@@ -124,6 +124,7 @@ TIANCHI_MOBILE = Adapter(
     name="tianchi_mobile",
     description="Tianchi mobile recommendation: behaviour codes 1-4, hourly China-time stamps; items",
     dataset="tianchi_mobile_rec_sample",
+    bundle=True,
     feeds=(
         Feed("items", "csv", _mobile_items, match=("*item*.csv",)),
         Feed("behaviour", "csv", _mobile_behaviour, match=("*user*.csv", "*behavior*.csv")),

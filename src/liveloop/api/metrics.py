@@ -71,6 +71,14 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+def _static_prefix(path: str) -> str:
+    """A bounded label for requests no API route matched (static files or 404s)."""
+    for prefix in ("/static/", "/docs/assets/"):
+        if path.startswith(prefix):
+            return prefix + "*"
+    return "unmatched"
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware timing every HTTP request (cheap: no body buffering)."""
 
@@ -95,7 +103,7 @@ class MetricsMiddleware:
         finally:
             IN_FLIGHT.dec()
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path", None) or _static_prefix(scope.get("path", ""))
             method = scope.get("method", "")
             LATENCY.labels(method, template).observe(time.perf_counter() - start)
             REQUESTS.labels(method, template, str(status["code"])).inc()

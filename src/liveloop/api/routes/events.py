@@ -1,0 +1,151 @@
+"""Event collection: ``POST /v1/events`` (native schema) and ``POST /v1/segment/batch`` (Segment spec).
+
+Each record comes back accepted, duplicate or rejected with its reason and field; the response is sent
+only after the accepted records are committed. Idempotent by ``event_id`` / ``messageId``, and by the
+``Idempotency-Key`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from liveloop.api.auth import require_roles
+from liveloop.api.deps import get_warehouse
+from liveloop.api.errors import PayloadTooLarge
+from liveloop.api.idempotency import respond
+from liveloop.api.metrics import INGESTED, WRITE_QUEUE
+from liveloop.core.errors import ValidationFailed
+from liveloop.core.types import Role
+from liveloop.warehouse import Warehouse
+
+MAX_BATCH = 1000
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_roles(Role.INGEST))])
+
+_EVENT_EXAMPLE = {
+    "event_id": "evt-0001",
+    "ts": "2026-11-11T20:00:00+08:00",
+    "user_id": "u123",
+    "type": "purchase",
+    "session_id": "live-42",
+    "product_id": "p9",
+    "amount": "199.00",
+    "quantity": 1,
+    "channel": "live",
+}
+
+
+class EventBatch(BaseModel):
+    """Up to 1,000 events in the native schema (see docs/api.md for the fields)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"events": [_EVENT_EXAMPLE]}]})
+    events: list[dict[str, Any]] = Field(min_length=1, description="Events: event_id, ts, user_id, type, …")
+
+
+class SegmentBatch(BaseModel):
+    """A Segment-spec HTTP batch: ``track``, ``identify`` and ``page`` messages."""
+
+    model_config = ConfigDict(extra="allow")
+    batch: list[dict[str, Any]] = Field(min_length=1, description="Segment messages, each with a messageId.")
+
+
+class RecordStatus(BaseModel):
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    id: str | None = None
+    reason: str | None = None
+    field: str | None = None
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[RecordStatus]
+
+
+def _check_size(records: list[Any], name: str) -> None:
+    if len(records) > MAX_BATCH:
+        raise PayloadTooLarge(
+            f"{len(records):,} records in one batch; the limit is {MAX_BATCH:,}", field=name
+        )
+
+
+def _check_fields(records: list[Any], allowed: frozenset[str], name: str) -> None:
+    """Unknown fields are a client bug: the whole batch is refused, naming the first one (nothing loads)."""
+    for i, record in enumerate(records):
+        if isinstance(record, dict):
+            unknown = sorted(set(record) - allowed)
+            if unknown:
+                raise ValidationFailed(
+                    f"unknown field {unknown[0]!r} in {name}[{i}]; allowed: {', '.join(sorted(allowed))}",
+                    field=f"{name}[{i}].{unknown[0]}",
+                )
+
+
+def _ingest(wh: Warehouse, endpoint: str, load: Any) -> tuple[int, Any]:
+    WRITE_QUEUE.inc()
+    try:
+        result = load()
+    finally:
+        WRITE_QUEUE.dec()
+    for outcome, n in (
+        ("accepted", result.accepted),
+        ("duplicate", result.duplicates),
+        ("rejected", result.rejected),
+    ):
+        if n:
+            INGESTED.labels(endpoint, outcome).inc(n)
+    body = {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": result.rejected,
+        "results": [
+            {k: v for k, v in vars(r).items() if v is not None or k in ("index", "status")}
+            for r in result.results
+        ],
+    }
+    return 200, jsonable_encoder(body)
+
+
+@router.post(
+    "/events",
+    response_model=IngestResult,
+    summary="Collect a batch of up to 1,000 events",
+    responses={413: {"description": "Too many events or too large a body"}},
+)
+def post_events(batch: EventBatch, request: Request, wh: Warehouse = Depends(get_warehouse)) -> JSONResponse:
+    from liveloop.ingest import SPECS, ingest_records
+
+    _check_size(batch.events, "events")
+    _check_fields(batch.events, frozenset(SPECS["events"].names), "events")
+    return respond(
+        request,
+        batch.events,
+        lambda: _ingest(
+            wh, "events", lambda: ingest_records(wh, "events", batch.events, source="api:events")
+        ),
+    )
+
+
+@router.post(
+    "/segment/batch",
+    response_model=IngestResult,
+    summary="Collect a Segment-spec batch",
+    responses={413: {"description": "Too many messages or too large a body"}},
+)
+def post_segment_batch(
+    batch: SegmentBatch, request: Request, wh: Warehouse = Depends(get_warehouse)
+) -> JSONResponse:
+    from liveloop.ingest import ingest_segment
+
+    _check_size(batch.batch, "batch")
+    return respond(
+        request,
+        batch.batch,
+        lambda: _ingest(wh, "segment", lambda: ingest_segment(wh, batch.batch, source="api:segment")),
+    )

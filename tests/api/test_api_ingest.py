@@ -1,0 +1,188 @@
+"""Event collection over HTTP against a real server: statuses, bad input, idempotency, crash safety."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from liveloop.core.config import Settings
+from liveloop.warehouse import Warehouse
+
+
+def _events(n: int, prefix: str | None = None) -> list[dict]:
+    prefix = prefix or uuid.uuid4().hex[:8]
+    return [
+        {
+            "event_id": f"{prefix}-{i}",
+            "ts": "2026-11-11T12:00:00+08:00",
+            "user_id": f"u{i % 7}",
+            "type": "purchase" if i % 5 == 0 else "view",
+            "product_id": f"p{i % 11}",
+            "amount": "19.90" if i % 5 == 0 else None,
+            "channel": "live",
+        }
+        for i in range(n)
+    ]
+
+
+def _post(server, body, role="ingest", **headers):
+    return httpx.post(
+        f"{server.base_url}/v1/events", json=body, headers={**server.headers(role), **headers}, timeout=60
+    )
+
+
+def test_each_event_is_accepted_duplicate_or_rejected_with_its_reason(server):
+    events = _events(3)
+    events.append(
+        {"event_id": events[0]["event_id"] + "-bad", "ts": "yesterday-ish", "user_id": "u1", "type": "view"}
+    )
+    events.append(
+        {
+            "event_id": events[0]["event_id"] + "-t",
+            "ts": "2026-11-11T12:00:00Z",
+            "user_id": "u1",
+            "type": "teleport",
+        }
+    )
+    events.append(dict(events[1]))
+    resp = _post(server, {"events": events})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    statuses = [r["status"] for r in body["results"]]
+    assert statuses == ["accepted", "accepted", "accepted", "rejected", "rejected", "duplicate"]
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (3, 1, 2)
+    assert body["results"][3]["field"] == "ts"
+    assert body["results"][4]["field"] == "type"
+    assert body["results"][3]["reason"]
+    again = _post(server, {"events": events[:3]}).json()  # committed: the retry loads nothing twice
+    assert again["duplicates"] == 3 and again["accepted"] == 0
+
+
+def test_bad_payloads_are_clear_4xx_problems(server):
+    url, headers = (
+        f"{server.base_url}/v1/events",
+        {**server.headers("ingest"), "content-type": "application/json"},
+    )
+    cases = [
+        (b'{"events": [', 400, "body"),
+        (b'"just a string"', 422, None),
+        (b'{"events": "nope"}', 422, "events"),
+        (b'{"events": []}', 422, "events"),
+        (b'{"events": [{"event_id": "x"}], "extra": 1}', 422, "extra"),
+        (json.dumps({"events": [{**_events(1)[0], "colour": "red"}]}).encode(), 422, "events[0].colour"),
+        (json.dumps({"events": _events(1001)}).encode(), 413, "events"),
+    ]
+    for raw, status, field in cases:
+        resp = httpx.post(url, content=raw, headers=headers, timeout=60)
+        assert resp.status_code == status, (raw[:60], resp.text)
+        assert resp.headers["content-type"] == "application/problem+json"
+        problem = resp.json()
+        assert problem["status"] == status and problem["detail"]
+        if field:
+            assert problem["field"] == field, problem
+    # nothing of the refused batch with an unknown field was written
+    refused = [{**e, "colour": "red"} if i == 2 else e for i, e in enumerate(_events(3))]
+    assert _post(server, {"events": refused}).status_code == 422
+    assert _post(server, {"events": refused[:2]}).json()["accepted"] == 2
+
+
+def test_oversized_bodies_are_413_declared_or_streamed(server):
+    big = b'{"events": [' + b" " * (5 * 1024 * 1024) + b"]}"
+    resp = httpx.post(
+        f"{server.base_url}/v1/events",
+        content=big,
+        headers={**server.headers("ingest"), "content-type": "application/json"},
+        timeout=60,
+    )
+    assert resp.status_code == 413
+
+    def chunks():
+        for _ in range(6):
+            yield b" " * (1024 * 1024)
+
+    resp = httpx.post(
+        f"{server.base_url}/v1/events",
+        content=chunks(),
+        headers={**server.headers("ingest"), "content-type": "application/json"},
+        timeout=60,
+    )
+    assert resp.status_code == 413
+    assert resp.json()["title"] == "Content too large"
+
+
+def test_a_stalled_upload_gets_408(live_server_factory):
+    srv = live_server_factory(env={"LIVELOOP_BODY_TIMEOUT_S": "1"})
+    key = srv.key("ingest")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\n"
+            f'Content-Length: 1000\r\n\r\n{{"events": ['.encode()
+        )
+        reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408"), reply[:200]
+    assert "problem+json" in reply
+
+
+def test_idempotency_key_replays_and_refuses_a_changed_body(server):
+    key = uuid.uuid4().hex
+    batch = {"events": _events(4)}
+    first = _post(server, batch, **{"Idempotency-Key": key})
+    second = _post(server, batch, **{"Idempotency-Key": key})
+    assert first.json() == second.json() and first.json()["accepted"] == 4
+    assert second.headers.get("idempotent-replayed") == "true"
+    changed = _post(server, {"events": _events(2)}, **{"Idempotency-Key": key})
+    assert changed.status_code == 422 and changed.json()["field"] == "Idempotency-Key"
+
+
+def test_concurrent_retries_of_the_same_batch_load_each_event_once(server):
+    batch = {"events": _events(300)}
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: _post(server, batch), range(8)))
+    assert all(r.status_code == 200 for r in results)
+    assert sum(r.json()["accepted"] for r in results) == 300
+    assert sum(r.json()["duplicates"] for r in results) == 300 * 7
+
+
+def test_every_acknowledged_event_survives_kill_9(live_server_factory):
+    srv = live_server_factory()
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        with srv.client("ingest", timeout=30) as client:
+            n = 0
+            while not stop.is_set():
+                batch = _events(200, prefix=f"crash{n}")
+                n += 1
+                try:
+                    resp = client.post("/v1/events", json={"events": batch})
+                except httpx.HTTPError:
+                    return  # the server died mid-request: this batch was never acknowledged
+                if resp.status_code == 200:
+                    acked.extend(r["id"] for r in resp.json()["results"] if r["status"] == "accepted")
+
+    writer = threading.Thread(target=stream)
+    writer.start()
+    deadline = time.monotonic() + 60
+    while len(acked) < 2000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.kill()
+    stop.set()
+    writer.join(30)
+    assert len(acked) >= 2000
+    settings = Settings(home=Path(srv.home), secret_key=srv.env["LIVELOOP_SECRET_KEY"])
+    with Warehouse.open(settings) as wh:
+        wh.con.register("acked", __import__("pyarrow").table({"event_id": acked}))
+        missing = wh.sql("SELECT count(*) FROM acked a ANTI JOIN events e USING (event_id)")[0][0]
+        dupes = wh.sql("SELECT count(*) - count(DISTINCT event_id) FROM events")[0][0]
+    assert missing == 0
+    assert dupes == 0
+    srv.start()  # and the server comes back on the same warehouse
+    assert httpx.get(f"{srv.base_url}/health").status_code == 200

@@ -30,7 +30,7 @@ class NotImplementedYet(LiveloopError):
     status, title, type_slug = 501, "Not implemented", "not-implemented"
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_roles(Role.INGEST))])
 
-_EVENT_EXAMPLE = {
+_EVENT_EXAMPLE: dict[str, Any] = {
     "event_id": "evt-0001",
     "ts": "2026-11-11T20:00:00+08:00",
     "user_id": "u123",

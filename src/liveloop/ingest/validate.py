@@ -155,7 +155,7 @@ def _checks(
                 (
                     cond,
                     f"'timestamp_out_of_range: {name}=' || strftime({v}, '%Y-%m-%d %H:%M:%S') || "
-                    f"' UTC is outside the data set window [{wlo}, {whi})'",
+                    "' UTC is outside the data set window (--keep-out-of-range keeps it)'",
                 )
             )
     elif k in ("money", "int"):

@@ -1,5 +1,6 @@
 """Storage: the DuckDB warehouse, its migrations, Ibis tables and the Parquet lake."""
 
+from liveloop.warehouse.home import init_home
 from liveloop.warehouse.lake import export_parquet, import_parquet
 from liveloop.warehouse.migrations import LATEST_VERSION
 from liveloop.warehouse.status import warehouse_status
@@ -12,5 +13,6 @@ __all__ = [
     "Warehouse",
     "export_parquet",
     "import_parquet",
+    "init_home",
     "warehouse_status",
 ]

@@ -51,8 +51,9 @@ def import_parquet(wh: Warehouse, in_dir: Path) -> dict[str, dict[str, int]]:
             on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"' for k in keys)
             read = int(con.execute(f"SELECT count(*) FROM {src}").fetchone()[0])  # type: ignore[index]
             before = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+            select = ", ".join("s." + c for c in col_list.split(", "))
             con.execute(
-                f'INSERT INTO "{table}" ({col_list}) SELECT {", ".join("s." + c for c in col_list.split(", "))} '
+                f'INSERT INTO "{table}" ({col_list}) SELECT {select} '
                 f'FROM (SELECT DISTINCT ON ({", ".join(keys)}) * FROM {src}) s '
                 f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on})'
             )

@@ -136,7 +136,8 @@ class Warehouse:
 
     def columns(self, table: str) -> list[str]:
         rows = self.con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
             [table],
         ).fetchall()
         return [r[0] for r in rows]

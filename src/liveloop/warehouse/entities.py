@@ -91,7 +91,17 @@ class LiveSessionIn(LiveSessionPatch):
     session_id: str = Id
 
 
-class UserFilters(_Strict):
+class ListQuery(_Strict):
+    """Pagination shared by every list: ``limit`` and the opaque ``cursor`` of the previous page."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(default=None, max_length=512)
+
+    def filters(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"limit", "cursor"})
+
+
+class UserFilters(ListQuery):
     region: str | None = Field(default=None, max_length=128)
     gender: Gender | None = None
     age_band: str | None = Field(default=None, max_length=32)
@@ -99,7 +109,7 @@ class UserFilters(_Strict):
     non_personalised: bool | None = None
 
 
-class ProductFilters(_Strict):
+class ProductFilters(ListQuery):
     category: str | None = Field(default=None, max_length=128)
     brand: str | None = Field(default=None, max_length=128)
     min_price: Decimal | None = Field(default=None, ge=0)
@@ -107,11 +117,11 @@ class ProductFilters(_Strict):
     in_stock: bool | None = None
 
 
-class HostFilters(_Strict):
+class HostFilters(ListQuery):
     category: str | None = Field(default=None, max_length=128)
 
 
-class LiveSessionFilters(_Strict):
+class LiveSessionFilters(ListQuery):
     host_id: str | None = Field(default=None, max_length=128)
     status: Literal["scheduled", "live", "ended"] | None = None
     starts_after: datetime | None = None
@@ -261,9 +271,12 @@ def encode_cursor(key: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("cursor is not one this API returned", field="cursor") from None
+        key = ""
+    if not key or encode_cursor(key) != cursor:
+        raise ValidationFailed("cursor is not one this API returned", field="cursor")
+    return key
 
 
 def list_entities(

@@ -1,4 +1,4 @@
-"""``liveloop simulate``: generate a synthetic live-commerce world (into the warehouse or to Parquet files)."""
+"""``liveloop simulate``: a synthetic live-commerce world, into the warehouse or to Parquet files."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ _FIGURES = ("users", "products", "hosts", "sessions", "events", "orders", "comme
 
 
 def simulate(
-    users: int | None = typer.Option(None, "--users", min=10, help="Number of users (default: the preset's)."),
-    days: int | None = typer.Option(None, "--days", min=1, max=366, help="Days simulated (default: the preset's)."),
-    seed: int = typer.Option(7, "--seed", min=0, help="Random seed: the same seed gives byte-identical files."),
+    users: int | None = typer.Option(
+        None, "--users", min=10, help="Number of users (default: the preset's)."
+    ),
+    days: int | None = typer.Option(
+        None, "--days", min=1, max=366, help="Days simulated (default: the preset's)."
+    ),
+    seed: int = typer.Option(
+        7, "--seed", min=0, help="Random seed: the same seed gives byte-identical files."
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="Write Parquet files (and truth/) here instead of importing into the warehouse."
     ),
@@ -28,8 +34,13 @@ def simulate(
 
     cfg = SimConfig.preset(scale, seed=seed, users=users, days=days)  # validates the scale first
     with Progress(
-        TextColumn("simulating days"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=as_json,
+        TextColumn("simulating days"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
     ) as bar:
         task = bar.add_task("days", total=cfg.days)
 
@@ -47,7 +58,9 @@ def simulate(
 
     def render(r: dict[str, Any]) -> None:
         where = r["out_dir"] or "the warehouse"
-        console.print(f"[bold]Synthetic world[/bold] (seed {r['seed']}, {r['days']} days from {r['start']}) → {where}")
+        console.print(
+            f"[bold]Synthetic world[/bold] (seed {r['seed']}, {r['days']} days from {r['start']}) → {where}"
+        )
         for key in _FIGURES:
             value = r[key]
             console.print(f"  {key:<9} {value:>14,.2f}" if key == "gmv" else f"  {key:<9} {value:>11,}")

@@ -7,16 +7,29 @@ run is chunked; the only state carried between days is stock left and refunds no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from liveloop.datasets.simulator import phrases
 from liveloop.datasets.simulator.utility import funnel, sigmoid, utility
-from liveloop.datasets.simulator.world import DAY, DIURNAL, LOCAL_OFFSET, World
+from liveloop.datasets.simulator.world import DAY, DIURNAL, World
 
 EVENT_TYPES = (
-    "signup", "view", "click", "add_to_cart", "favorite", "purchase", "refund",
-    "enter_room", "leave_room", "like", "comment", "share", "follow", "gift",
+    "signup",
+    "view",
+    "click",
+    "add_to_cart",
+    "favorite",
+    "purchase",
+    "refund",
+    "enter_room",
+    "leave_room",
+    "like",
+    "comment",
+    "share",
+    "follow",
+    "gift",
 )
 T = {name: i for i, name in enumerate(EVENT_TYPES)}
 CHANNELS = ("feed", "search", "live", "in_app")
@@ -79,15 +92,23 @@ class State:
 
 
 def _local_hours(rng: np.random.Generator, world: World, users: np.ndarray) -> np.ndarray:
-    """Hour of day (local, fractional) for activity of ``users``: their own peak mixed with the diurnal curve."""
+    """Local hour (fractional) of each activity: the user's own peak mixed with the diurnal curve."""
     own = (world.users.peak_hour[users] + rng.normal(0, 2.2, len(users))) % 24
     diurnal = rng.choice(24, len(users), p=DIURNAL / DIURNAL.sum()) + rng.random(len(users))
     return np.where(rng.random(len(users)) < 0.65, own, diurnal)
 
 
 def _funnel_events(
-    rng: np.random.Generator, world: World, day: int, users: np.ndarray, products: np.ndarray,
-    t_view: np.ndarray, u: np.ndarray, channel: np.ndarray | int, session: np.ndarray | None, stay_end: np.ndarray,
+    rng: np.random.Generator,
+    world: World,
+    day: int,
+    users: np.ndarray,
+    products: np.ndarray,
+    t_view: np.ndarray,
+    u: np.ndarray,
+    channel: np.ndarray | int,
+    session: np.ndarray | None,
+    stay_end: np.ndarray,
 ) -> tuple[list[Block], dict[str, np.ndarray], np.ndarray]:
     """Cart and favourite events following each view, the purchase candidates and their mask."""
     p_cart, p_fav, p_buy = funnel(world, u)
@@ -100,19 +121,34 @@ def _funnel_events(
     t_buy = np.minimum(t_cart + rng.exponential(300, n) + 1, stay_end + 1)
     sess = None if session is None else session
     blocks = [
-        _block(t_cart[cart], users[cart], "add_to_cart", product=products[cart],
-               session=None if sess is None else sess[cart], channel=_sel(channel, cart)),
-        _block(t_fav[fav], users[fav], "favorite", product=products[fav],
-               session=None if sess is None else sess[fav], channel=_sel(channel, fav)),
+        _block(
+            t_cart[cart],
+            users[cart],
+            "add_to_cart",
+            product=products[cart],
+            session=None if sess is None else sess[cart],
+            channel=_sel(channel, cart),
+        ),
+        _block(
+            t_fav[fav],
+            users[fav],
+            "favorite",
+            product=products[fav],
+            session=None if sess is None else sess[fav],
+            channel=_sel(channel, fav),
+        ),
     ]
     cand = {
-        "ts": t_buy[buy], "user": users[buy], "product": products[buy],
-        "session": np.full(buy.sum(), -1) if sess is None else sess[buy], "channel": _sel_arr(channel, buy, n),
+        "ts": t_buy[buy],
+        "user": users[buy],
+        "product": products[buy],
+        "session": np.full(buy.sum(), -1) if sess is None else sess[buy],
+        "channel": _sel_arr(channel, buy, n),
     }
     return blocks, cand, buy
 
 
-def _sel(channel: np.ndarray | int, mask: np.ndarray) -> np.ndarray | int:
+def _sel(channel: np.ndarray | int, mask: np.ndarray) -> Any:
     return channel if np.isscalar(channel) else np.asarray(channel)[mask]
 
 
@@ -204,7 +240,7 @@ def _intensity(rng: np.random.Generator, world: World, sessions: np.ndarray):
 
 
 def _live(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, factor: float, state: State):
-    """Every live session of the day: arrivals and leaves, engagement, product clicks and funnels, comments."""
+    """Every live session of the day: arrivals, leaves, engagement, product clicks, funnels, comments."""
     p = world.config.params
     u, pr, ss, hosts = world.users, world.products, world.sessions, world.hosts
     sessions = np.flatnonzero(ss.day == day)
@@ -253,8 +289,17 @@ def _live(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, f
     g_idx, g_t = draw(p.gift_rate)
     blocks.append(_block(start[l_idx] + l_t, viewer[l_idx], "like", session=sess[l_idx], channel=2))
     gift_amount = rng.choice(GIFT_VALUES, len(g_idx), p=GIFT_P)
-    blocks.append(_block(start[g_idx] + g_t, viewer[g_idx], "gift", session=sess[g_idx], channel=2,
-                         amount=gift_amount, quantity=np.ones(len(g_idx))))
+    blocks.append(
+        _block(
+            start[g_idx] + g_t,
+            viewer[g_idx],
+            "gift",
+            session=sess[g_idx],
+            channel=2,
+            amount=gift_amount,
+            quantity=np.ones(len(g_idx)),
+        )
+    )
     for etype, prob in (("follow", p.follow_p), ("share", p.share_p)):
         hit = rng.random(nv) < prob * social
         t = a[hit] + rng.random(hit.sum()) * (b - a)[hit]
@@ -271,7 +316,9 @@ def _live(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, f
     hi = np.minimum(b[v], (k + 1) * slot_len[v])
     slot = ss.lineup_ptr[sess[v]] + k
     prod = ss.slot_product[slot]
-    price = np.round(pr.price[prod] * (1 - np.maximum(ss.slot_discount[slot], world.festival_discount(day))), 2)
+    price = np.round(
+        pr.price[prod] * (1 - np.maximum(ss.slot_discount[slot], world.festival_discount(day))), 2
+    )
     coupon = ss.slot_coupon[slot]
     util = utility(world, viewer[v], prod, day, price=price, coupon=coupon, live=True, position=k)
     click = rng.random(len(v)) < sigmoid(util + p.c_click_live) * np.minimum(1.0, (hi - lo) / 120)
@@ -287,17 +334,28 @@ def _live(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, f
     cand["unit_price"] = price[buy]
     cand["coupon"] = coupon[buy]
     # comment texts: intent depends on whether a product is on stage; mentions name the current slot
-    c_sess, c_k = sess[c_idx], np.minimum((c_t / slot_len[c_idx]).astype(np.int64), n_slots[c_idx].astype(int) - 1)
+    c_sess, c_k = (
+        sess[c_idx],
+        np.minimum((c_t / slot_len[c_idx]).astype(np.int64), n_slots[c_idx].astype(int) - 1),
+    )
     c_prod = ss.slot_product[ss.lineup_ptr[c_sess] + c_k]
     english = (viewer[c_idx] % 11 == 0) | (rng.random(len(c_idx)) < 0.03)
     on_stage = (c_t - c_k * slot_len[c_idx]) < 0.6 * slot_len[c_idx]
     tpl = phrases.pick_templates(rng, on_stage, english)
-    comments = {"ts": start[c_idx] + c_t, "user": viewer[c_idx], "session": c_sess, "slot": c_k,
-                "product": c_prod, "template": tpl}
+    comments = {
+        "ts": start[c_idx] + c_t,
+        "user": viewer[c_idx],
+        "session": c_sess,
+        "slot": c_k,
+        "product": c_prod,
+        "template": tpl,
+    }
     return blocks, cand, comments
 
 
-def _settle(rng: np.random.Generator, world: World, day: int, cands: list[dict[str, np.ndarray]], state: State):
+def _settle(
+    rng: np.random.Generator, world: World, day: int, cands: list[dict[str, np.ndarray]], state: State
+):
     """Turn purchase candidates into orders in time order, never selling more than the stock left."""
     cand = {key: np.concatenate([c[key] for c in cands]) for key in cands[0]}
     n = len(cand["ts"])
@@ -329,10 +387,17 @@ def _settle(rng: np.random.Generator, world: World, day: int, cands: list[dict[s
     end = world.t0 + world.config.days * DAY
     refund &= t_refund < end
     out["refunded"] = refund
-    pending = {"ts": t_refund[refund], "user": out["user"][refund], "product": out["product"][refund],
-               "session": out["session"][refund], "amount": -out["amount"][refund], "order": out["index"][refund]}
+    pending = {
+        "ts": t_refund[refund],
+        "user": out["user"][refund],
+        "product": out["product"][refund],
+        "session": out["session"][refund],
+        "amount": -out["amount"][refund],
+        "order": out["index"][refund],
+    }
     state.pending_refunds = {
-        key: np.concatenate([state.pending_refunds.get(key, np.zeros(0)), val]) for key, val in pending.items()
+        key: np.concatenate([state.pending_refunds.get(key, np.zeros(0)), val])
+        for key, val in pending.items()
     }
     return out
 
@@ -349,9 +414,16 @@ def _due_refunds(world: World, day: int, state: State) -> Block:
         return _block([], [], "refund")
     day_end = world.t0 + (day + 1) * DAY
     due = pend["ts"] < day_end
-    block = _block(pend["ts"][due], pend["user"][due], "refund", session=pend["session"][due],
-                   product=pend["product"][due], channel=0, amount=pend["amount"][due],
-                   ref=pend["order"][due])
+    block = _block(
+        pend["ts"][due],
+        pend["user"][due],
+        "refund",
+        session=pend["session"][due],
+        product=pend["product"][due],
+        channel=0,
+        amount=pend["amount"][due],
+        ref=pend["order"][due],
+    )
     state.pending_refunds = {key: val[~due] for key, val in pend.items()}
     return block
 
@@ -371,17 +443,36 @@ def simulate_day(world: World, day: int, state: State) -> DayOutput:
     blocks.extend(live_blocks)
     cands = [browse_cand] + ([live_cand] if live_cand is not None else [])
     orders = _settle(rng, world, day, cands, state)
-    blocks.append(_block(orders["ts"], orders["user"], "purchase", session=orders["session"],
-                         product=orders["product"], channel=orders["channel"], amount=orders["amount"],
-                         quantity=orders["quantity"], ref=orders["index"]))
+    blocks.append(
+        _block(
+            orders["ts"],
+            orders["user"],
+            "purchase",
+            session=orders["session"],
+            product=orders["product"],
+            channel=orders["channel"],
+            amount=orders["amount"],
+            quantity=orders["quantity"],
+            ref=orders["index"],
+        )
+    )
     blocks.append(_due_refunds(world, day, state))
     if comments:
         n = len(comments["ts"])
         comments["index"] = state.next_comment + np.arange(n)
         state.next_comment += n
-        blocks.append(_block(comments["ts"], comments["user"], "comment", session=comments["session"],
-                             channel=2, ref=comments["index"]))
+        blocks.append(
+            _block(
+                comments["ts"],
+                comments["user"],
+                "comment",
+                session=comments["session"],
+                channel=2,
+                ref=comments["index"],
+            )
+        )
     events = concat(blocks)
-    events = Block(*(getattr(events, f)[np.argsort(events.ts, kind="stable")]
-                     for f in Block.__dataclass_fields__))
+    events = Block(
+        *(getattr(events, f)[np.argsort(events.ts, kind="stable")] for f in Block.__dataclass_fields__)
+    )
     return DayOutput(events, orders, comments or {}, np.flatnonzero(world.sessions.day == day))

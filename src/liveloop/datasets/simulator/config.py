@@ -100,7 +100,7 @@ SCALES: dict[str, Scale] = {
     "tiny": Scale(users=300, days=6, products=80, hosts=4),
     "small": Scale(users=2_000, days=21, products=300, hosts=8),
     "medium": Scale(users=30_000, days=45, products=3_000, hosts=40),
-    "large": Scale(users=60_000, days=60, products=10_000, hosts=120),
+    "large": Scale(users=66_000, days=60, products=10_000, hosts=120),
 }
 
 FESTIVAL = (11, 11)
@@ -121,20 +121,27 @@ class SimConfig:
 
     @classmethod
     def preset(
-        cls, scale: str = "small", *, seed: int = 7, users: int | None = None, days: int | None = None,
+        cls,
+        scale: str = "small",
+        *,
+        seed: int = 7,
+        users: int | None = None,
+        days: int | None = None,
         start: date | None = None,
     ) -> SimConfig:
         """The ``scale`` preset with optional overrides; by default 11.11 falls two thirds into the window."""
         if scale not in SCALES:
             from liveloop.core.errors import ValidationFailed
 
-            raise ValidationFailed(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}", field="scale")
+            raise ValidationFailed(
+                f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}", field="scale"
+            )
         s = SCALES[scale]
         n_users = users or s.users
         n_days = days or s.days
         ratio = n_users / s.users
-        products = max(30, int(s.products * min(1.0, ratio ** 0.5))) if users else s.products
-        hosts = max(2, int(s.hosts * min(1.0, ratio ** 0.5))) if users else s.hosts
+        products = max(30, int(s.products * min(1.0, ratio**0.5))) if users else s.products
+        hosts = max(2, int(s.hosts * min(1.0, ratio**0.5))) if users else s.hosts
         if start is None:
             start = date(2026, *FESTIVAL) - timedelta(days=(2 * n_days) // 3)
         return cls(seed=seed, users=n_users, days=n_days, products=products, hosts=hosts, start=start)

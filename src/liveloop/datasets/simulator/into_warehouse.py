@@ -48,7 +48,9 @@ def simulate_into_warehouse(
         result = simulate_to_dir(staging, cfg, truth_dir=truth, on_day=on_day)
         imports: dict[str, dict[str, int]] = {}
         for table in TABLES:
-            report = import_file(wh, staging / f"{table}.parquet", adapter="native", table=table, progress=progress)
+            report = import_file(
+                wh, staging / f"{table}.parquet", adapter="native", table=table, progress=progress
+            )
             imports[table] = {
                 "rows_read": report.rows_read,
                 "loaded": report.loaded,

@@ -36,7 +36,9 @@ class Oracle:
         """The oracle of the world whose ground truth was written to ``truth_dir``."""
         path = Path(truth_dir) / "world.json"
         if not path.is_file():
-            raise NotFound(f"no simulator ground truth at {path}: run `liveloop simulate` first", field="truth_dir")
+            raise NotFound(
+                f"no simulator ground truth at {path}: run `liveloop simulate` first", field="truth_dir"
+            )
         return cls.from_config(SimConfig.from_dict(json.loads(path.read_text("utf-8"))["config"]))
 
     # -- ids ----------------------------------------------------------------------------------
@@ -45,7 +47,7 @@ class Oracle:
         out = []
         for value in np.atleast_1d(np.asarray(ids, dtype=object)):
             text = str(value)
-            number = text[len(head):]
+            number = text[len(head) :]
             if not text.startswith(head) or not number.isdigit() or int(number) >= size:
                 raise NotFound(f"{text!r} is not an id of this simulated world ({head}…)", field="id")
             out.append(int(number))
@@ -63,34 +65,54 @@ class Oracle:
         return float(np.ravel(values)[0]) if all(np.ndim(x) == 0 for x in likes) else values
 
     # -- purchases and prices -----------------------------------------------------------------
-    def _utility(self, user_ids: ArrayLike, product_ids: ArrayLike, price: ArrayLike | None, day: int,
-                 **context: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _utility(
+        self, user_ids: ArrayLike, product_ids: ArrayLike, price: ArrayLike | None, day: int, **context: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         users, products = np.broadcast_arrays(self._users(user_ids), self._products(product_ids))
         prices = None if price is None else np.broadcast_to(np.asarray(price, dtype=float), users.shape)
         if prices is not None and (prices <= 0).any():
             raise ValidationFailed("price must be positive", field="price")
         return utility(self.world, users, products, day, price=prices, **context), users
 
-    def purchase_probability(self, user_id: ArrayLike, product_id: ArrayLike, price: ArrayLike | None = None,
-                             *, day: int = 0, live: bool = False, coupon: float = 0.0, position: int = 0) -> Any:
+    def purchase_probability(
+        self,
+        user_id: ArrayLike,
+        product_id: ArrayLike,
+        price: ArrayLike | None = None,
+        *,
+        day: int = 0,
+        live: bool = False,
+        coupon: float = 0.0,
+        position: int = 0,
+    ) -> Any:
         """P(purchase | the user views the product) at ``price`` (default: that day's list price)."""
         u, _ = self._utility(user_id, product_id, price, day, live=live, coupon=coupon, position=position)
         p_cart, _, p_buy = funnel(self.world, u)
         return self._result(p_cart * p_buy, user_id, product_id, price)
 
-    def expected_purchases(self, user_id: ArrayLike, product_id: ArrayLike, price: ArrayLike | None = None,
-                           *, views: float = 1.0, **context: Any) -> Any:
+    def expected_purchases(
+        self,
+        user_id: ArrayLike,
+        product_id: ArrayLike,
+        price: ArrayLike | None = None,
+        *,
+        views: float = 1.0,
+        **context: Any,
+    ) -> Any:
         """Expected purchases from ``views`` views of the product at ``price``."""
         return np.multiply(views, self.purchase_probability(user_id, product_id, price, **context))
 
-    def elasticity(self, user_id: ArrayLike, product_id: ArrayLike, price: ArrayLike | None = None,
-                   *, day: int = 0) -> Any:
+    def elasticity(
+        self, user_id: ArrayLike, product_id: ArrayLike, price: ArrayLike | None = None, *, day: int = 0
+    ) -> Any:
         """True price elasticity of the purchase probability: d log P / d log price."""
         u, users = self._utility(user_id, product_id, price, day)
         p_cart, _, p_buy = funnel(self.world, u)
         products = np.broadcast_to(self._products(product_id), users.shape)
         list_price = self.world.products.price[products]
-        price_now = list_price * (1 - self.world.festival_discount(day)) if price is None else np.asarray(price)
+        price_now = (
+            list_price * (1 - self.world.festival_discount(day)) if price is None else np.asarray(price)
+        )
         slope = self.world.users.beta[users] + self.world.config.params.g_discount * price_now / list_price
         value = -slope * (2 - p_cart - p_buy)
         return self._result(value, user_id, product_id, price)
@@ -107,20 +129,25 @@ class Oracle:
     def user_segment(self, user_id: str) -> str:
         return SEGMENTS[int(self.world.users.segment[self._users(user_id)[0]])][0]
 
-    def optimal_price(self, product_id: str, *, grid: ArrayLike | None = None,
-                      user_ids: ArrayLike | None = None) -> dict[str, float]:
+    def optimal_price(
+        self, product_id: str, *, grid: ArrayLike | None = None, user_ids: ArrayLike | None = None
+    ) -> dict[str, float]:
         """The single price (same for everyone) maximising expected profit per view over ``user_ids``."""
         j = self._products(product_id)[0]
         list_price, cost = self.world.products.price[j], self.world.products.cost[j]
         prices = np.asarray(grid if grid is not None else np.round(list_price * np.linspace(0.5, 1.5, 41), 2))
-        users = (np.arange(self.world.users.n) if user_ids is None else self._users(user_ids))
+        users = np.arange(self.world.users.n) if user_ids is None else self._users(user_ids)
         profit = []
         for p in prices:
             u = utility(self.world, users, np.full(len(users), j), 0, price=np.full(len(users), p))
             p_cart, _, p_buy = funnel(self.world, u)
             profit.append(float(np.mean(p_cart * p_buy) * (p - cost)))
         best = int(np.argmax(profit))
-        return {"price": float(prices[best]), "expected_profit_per_view": profit[best], "list_price": float(list_price)}
+        return {
+            "price": float(prices[best]),
+            "expected_profit_per_view": profit[best],
+            "list_price": float(list_price),
+        }
 
     # -- recommendations ----------------------------------------------------------------------
     def relevance(self, user_id: ArrayLike, product_id: ArrayLike, *, day: int = 0) -> Any:
@@ -136,15 +163,18 @@ class Oracle:
         """True probability that the user responds (converts) with or without a message on ``channel`` at
         local ``hour``."""
         if channel not in MESSAGE_CHANNELS:
-            raise ValidationFailed(f"unknown channel {channel!r}: one of {', '.join(MESSAGE_CHANNELS)}",
-                                   field="channel")
+            raise ValidationFailed(
+                f"unknown channel {channel!r}: one of {', '.join(MESSAGE_CHANNELS)}", field="channel"
+            )
         if not 0 <= int(hour) <= 23:
             raise ValidationFailed("hour must be 0-23", field="hour")
         p = self.world.config.params
         idx = self._users(user_id)
         u = self.world.users
         kind = u.uplift[idx]
-        base = np.array([p.base_persuadable, p.base_sure_thing, p.base_lost_cause, p.base_do_not_disturb])[kind]
+        base = np.array([p.base_persuadable, p.base_sure_thing, p.base_lost_cause, p.base_do_not_disturb])[
+            kind
+        ]
         if not treated:
             return self._result(base, user_id)
         gap = np.abs(((int(hour) - u.peak_hour[idx]) + 12) % 24 - 12)
@@ -158,11 +188,14 @@ class Oracle:
 
     def uplift(self, user_id: ArrayLike, channel: str, hour: int) -> Any:
         """True treatment effect of a message: P(respond | sent) - P(respond | not sent)."""
-        return np.subtract(self.message_response(user_id, channel, hour, treated=True),
-                           self.message_response(user_id, channel, hour, treated=False))
+        return np.subtract(
+            self.message_response(user_id, channel, hour, treated=True),
+            self.message_response(user_id, channel, hour, treated=False),
+        )
 
-    def sample_message_responses(self, user_ids: ArrayLike, channel: str, hour: int, *, treated: bool,
-                                 seed: int = 0) -> np.ndarray:
+    def sample_message_responses(
+        self, user_ids: ArrayLike, channel: str, hour: int, *, treated: bool, seed: int = 0
+    ) -> np.ndarray:
         """Draw responses from the true model (for simulated campaigns and uplift tests)."""
         prob = np.atleast_1d(self.message_response(user_ids, channel, hour, treated=treated))
         return np.random.default_rng(seed).random(len(prob)) < prob

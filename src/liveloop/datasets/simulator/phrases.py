@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 INTENTS = (
-    "question", "purchase_intent", "price_question", "logistics_question", "complaint", "praise", "chit_chat",
+    "question",
+    "purchase_intent",
+    "price_question",
+    "logistics_question",
+    "complaint",
+    "praise",
+    "chit_chat",
 )
 
 #: (intent, sentiment, language, template). ``{m}`` = a product mention.
@@ -78,18 +84,31 @@ INTENT_P_STAGE = np.array([0.16, 0.17, 0.17, 0.07, 0.05, 0.14, 0.24])
 
 EMOJI = ("😂", "👍", "❤️", "🔥", "😍", "🙏", "💰", "😭", "🎉", "👏")
 #: (correct, as typed): common danmaku homophones (zh) and letter slips (en).
-TYPOS = (("什么", "神马"), ("好", "hao"), ("的", "滴"), ("这个", "介个"), ("吗", "嘛"), ("没有", "木有"),
-         ("size", "sz"), ("shipping", "shiping"), ("coupon", "cupon"), ("great", "grate"))
+TYPOS = (
+    ("什么", "神马"),
+    ("好", "hao"),
+    ("的", "滴"),
+    ("这个", "介个"),
+    ("吗", "嘛"),
+    ("没有", "木有"),
+    ("size", "sz"),
+    ("shipping", "shiping"),
+    ("coupon", "cupon"),
+    ("great", "grate"),
+)
 MIXED = ("yyds", "nice", "OMG", "666", "cute", "ok")
 
 
 def pick_templates(rng: np.random.Generator, on_stage: np.ndarray, english: np.ndarray) -> np.ndarray:
-    """A template index per comment: intent from the stage mix, then a template of that intent and language."""
+    """A template per comment: intent from the stage mix, then a template of that intent and language."""
     n = len(on_stage)
     u = rng.random(n)
     cum_idle, cum_stage = np.cumsum(INTENT_P_IDLE), np.cumsum(INTENT_P_STAGE)
-    intent = np.where(on_stage, np.searchsorted(cum_stage, u * cum_stage[-1], side="right"),
-                      np.searchsorted(cum_idle, u * cum_idle[-1], side="right"))
+    intent = np.where(
+        on_stage,
+        np.searchsorted(cum_stage, u * cum_stage[-1], side="right"),
+        np.searchsorted(cum_idle, u * cum_idle[-1], side="right"),
+    )
     intent = np.minimum(intent, len(INTENTS) - 1)
     out = np.empty(n, dtype=np.int64)
     pick = rng.random(n)
@@ -98,7 +117,7 @@ def pick_templates(rng: np.random.Generator, on_stage: np.ndarray, english: np.n
             mask = (intent == i) & (english == en)
             if not mask.any():
                 continue
-            choices = np.flatnonzero((_INTENT_OF == i) & (_LANG_EN == en))
+            choices = np.flatnonzero((i == _INTENT_OF) & (en == _LANG_EN))
             out[mask] = choices[(pick[mask] * len(choices)).astype(int)]
     return out
 

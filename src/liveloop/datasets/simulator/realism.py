@@ -23,16 +23,20 @@ def observed_item_gini(item_ids: np.ndarray, events_per_item: float, n_items: in
     is compared at the same sampling depth rather than on the full simulated log.
     """
     rng = np.random.default_rng(seed)
-    k = min(len(item_ids), int(round(events_per_item * n_items)))
+    k = min(len(item_ids), round(events_per_item * n_items))
     sample = rng.choice(np.asarray(item_ids), k, replace=False)
     return gini(pd.Series(sample).value_counts().to_numpy())
 
 
-def funnel_ratios(types: pd.Series, view: str = "pv", cart: str = "cart", fav: str = "fav", buy: str = "buy") -> dict:
+def funnel_ratios(
+    types: pd.Series, view: str = "pv", cart: str = "cart", fav: str = "fav", buy: str = "buy"
+) -> dict:
     """cart/view, fav/view and buy/view of an event-type column."""
     counts = types.value_counts()
     base = counts.get(view, 0)
-    return {name: float(counts.get(code, 0) / base) for name, code in (("cart", cart), ("fav", fav), ("buy", buy))}
+    return {
+        name: float(counts.get(code, 0) / base) for name, code in (("cart", cart), ("fav", fav), ("buy", buy))
+    }
 
 
 def burstiness(times_s: np.ndarray, bin_s: float = 10.0) -> dict[str, float]:

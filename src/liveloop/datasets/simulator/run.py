@@ -34,32 +34,36 @@ class _Sink:
     """Streams one table's chunks into a Parquet file (schema fixed by the first chunk)."""
 
     def __init__(self, path: Path, stack: ExitStack):
-        self.path, self.stack, self.writer, self.rows = path, stack, None, 0
+        self.path, self.stack, self.rows = path, stack, 0
+        self.writer: pq.ParquetWriter | None = None
 
     def write(self, table: pa.Table) -> None:
-        if self.writer is None:
-            self.writer = self.stack.enter_context(pq.ParquetWriter(self.path, table.schema, **_write_kwargs()))
+        writer = self.writer
+        if writer is None:
+            writer = self.stack.enter_context(pq.ParquetWriter(self.path, table.schema, **_write_kwargs()))
+            self.writer = writer
         else:
-            table = table.cast(self.writer.schema)
-        self.writer.write_table(table, row_group_size=1_000_000)
+            table = table.cast(writer.schema)
+        writer.write_table(table, row_group_size=1_000_000)
         self.rows += table.num_rows
 
 
-def generate(
-    cfg: SimConfig, world: World | None = None
-) -> Iterator[tuple[int, dict[str, pa.Table]]]:
+def generate(cfg: SimConfig, world: World | None = None) -> Iterator[tuple[int, dict[str, pa.Table]]]:
     """Yield ``(day, {table: chunk})``; day -1 carries the static tables (users, products, …) and truth."""
     world = world or build_world(cfg)
     ids = T.Ids(world)
-    yield -1, {
-        "users": T.users_table(world, ids),
-        "products": T.products_table(world, ids),
-        "hosts": T.hosts_table(world, ids),
-        "live_sessions": T.sessions_table(world, ids),
-        "users_truth": T.user_truth_table(world, ids),
-        "products_truth": T.product_truth_table(world, ids),
-        "hosts_truth": T.host_truth_table(world, ids),
-    }
+    yield (
+        -1,
+        {
+            "users": T.users_table(world, ids),
+            "products": T.products_table(world, ids),
+            "hosts": T.hosts_table(world, ids),
+            "live_sessions": T.sessions_table(world, ids),
+            "users_truth": T.user_truth_table(world, ids),
+            "products_truth": T.product_truth_table(world, ids),
+            "hosts_truth": T.host_truth_table(world, ids),
+        },
+    )
     state = State(stock_left=world.products.stock.copy())
     for day in range(cfg.days):
         out = simulate_day(world, day, state)
@@ -67,7 +71,9 @@ def generate(
         texts = None
         if out.comments:
             rng = np.random.default_rng([cfg.seed, 200, day])
-            chunk["comments"], chunk["comment_labels"], texts = T.comment_tables(world, ids, out.comments, rng)
+            chunk["comments"], chunk["comment_labels"], texts = T.comment_tables(
+                world, ids, out.comments, rng
+            )
         chunk["events"] = T.events_table(world, ids, day, out.events, texts)
         chunk["orders"], chunk["order_items"] = T.order_tables(world, ids, out.orders)
         yield day, chunk
@@ -98,7 +104,9 @@ def simulate_to_dir(
     out.mkdir(parents=True, exist_ok=True)
     truth.mkdir(parents=True, exist_ok=True)
     (out / "README.txt").write_text(NOTE.format(seed=cfg.seed), encoding="utf-8")
-    (truth / "world.json").write_text(json.dumps(world_manifest(cfg), indent=2, sort_keys=True), encoding="utf-8")
+    (truth / "world.json").write_text(
+        json.dumps(world_manifest(cfg), indent=2, sort_keys=True), encoding="utf-8"
+    )
     gmv = 0.0
     with ExitStack() as stack:
         sinks = {name: _Sink(out / f"{name}.parquet", stack) for name in TABLES}
@@ -107,14 +115,18 @@ def simulate_to_dir(
             for name, table in chunk.items():
                 sinks[name].write(table)
             if "orders" in chunk:
-                gmv += float(np.sum(chunk["orders"]["amount"].cast(pa.float64()).to_numpy(zero_copy_only=False)))
+                gmv += float(
+                    np.sum(chunk["orders"]["amount"].cast(pa.float64()).to_numpy(zero_copy_only=False))
+                )
             if on_day is not None and day >= 0:
                 on_day(day + 1, cfg.days)
         counts = {name: sink.rows for name, sink in sinks.items() if name in TABLES}
     return summary(cfg, counts, gmv, out, truth)
 
 
-def summary(cfg: SimConfig, counts: dict[str, int], gmv: float, out: Path | None, truth: Path) -> dict[str, Any]:
+def summary(
+    cfg: SimConfig, counts: dict[str, int], gmv: float, out: Path | None, truth: Path
+) -> dict[str, Any]:
     return {
         "synthetic": True,
         "seed": cfg.seed,

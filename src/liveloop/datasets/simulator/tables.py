@@ -10,7 +10,13 @@ import pyarrow.compute as pc
 
 from liveloop.datasets.simulator import phrases
 from liveloop.datasets.simulator.behaviour import CHANNELS, EVENT_TYPES, Block
-from liveloop.datasets.simulator.config import CATEGORIES, CATEGORY_CODES, MESSAGE_CHANNELS, SEGMENTS, UPLIFT_TYPES
+from liveloop.datasets.simulator.config import (
+    CATEGORIES,
+    CATEGORY_CODES,
+    MESSAGE_CHANNELS,
+    SEGMENTS,
+    UPLIFT_TYPES,
+)
 from liveloop.datasets.simulator.names import ADJECTIVES, AGE_BANDS, CATALOGUE_WORDS, HOST_NAMES, REGIONS
 from liveloop.datasets.simulator.world import World
 
@@ -57,14 +63,16 @@ def _json(rows: list) -> pa.Array:
 
 def users_table(world: World, ids: Ids) -> pa.Table:
     u = world.users
-    return pa.table({
-        "user_id": ids.users,
-        "signup_ts": ts_array(u.signup),
-        "gender": take(pa.array(GENDERS), u.gender),
-        "age_band": take(pa.array(AGE_BANDS), u.age),
-        "region": take(pa.array(REGIONS), u.region),
-        "city_tier": pa.array(u.city_tier, pa.int32()),
-    })
+    return pa.table(
+        {
+            "user_id": ids.users,
+            "signup_ts": ts_array(u.signup),
+            "gender": take(pa.array(GENDERS), u.gender),
+            "age_band": take(pa.array(AGE_BANDS), u.age),
+            "region": take(pa.array(REGIONS), u.region),
+            "city_tier": pa.array(u.city_tier, pa.int32()),
+        }
+    )
 
 
 def products_table(world: World, ids: Ids) -> pa.Table:
@@ -79,30 +87,36 @@ def products_table(world: World, ids: Ids) -> pa.Table:
         titles_en.append(f"{be} {ae} {ne}{pack_en}")
         brands.append(be)
     attributes = [{"pack": int(p.pack[i]), "style": ADJECTIVES[p.adjective[i]][1]} for i in range(p.n)]
-    return pa.table({
-        "product_id": ids.products,
-        "title": pa.array(titles),
-        "title_en": pa.array(titles_en),
-        "category": take(pa.array(CATEGORY_CODES), p.category),
-        "brand": pa.array(brands),
-        "price": money(p.price),
-        "currency": pa.array(["CNY"] * p.n),
-        "cost": money(p.cost),
-        "stock": pa.array(p.stock, pa.int32()),
-        "attributes": _json(attributes),
-    })
+    return pa.table(
+        {
+            "product_id": ids.products,
+            "title": pa.array(titles),
+            "title_en": pa.array(titles_en),
+            "category": take(pa.array(CATEGORY_CODES), p.category),
+            "brand": pa.array(brands),
+            "price": money(p.price),
+            "currency": pa.array(["CNY"] * p.n),
+            "cost": money(p.cost),
+            "stock": pa.array(p.stock, pa.int32()),
+            "attributes": _json(attributes),
+        }
+    )
 
 
 def hosts_table(world: World, ids: Ids) -> pa.Table:
     h = world.hosts
-    names = [f"{HOST_NAMES[i % len(HOST_NAMES)]}{'' if i < len(HOST_NAMES) else i // len(HOST_NAMES) + 1}的直播间"
-             for i in range(h.n)]
-    return pa.table({
-        "host_id": ids.hosts,
-        "name": pa.array(names),
-        "category": take(pa.array(CATEGORY_CODES), h.category),
-        "props": _json([{"usual_start_hour_local": float(h.start_hour[i])} for i in range(h.n)]),
-    })
+    names = [
+        f"{HOST_NAMES[i % len(HOST_NAMES)]}{'' if i < len(HOST_NAMES) else i // len(HOST_NAMES) + 1}的直播间"
+        for i in range(h.n)
+    ]
+    return pa.table(
+        {
+            "host_id": ids.hosts,
+            "name": pa.array(names),
+            "category": take(pa.array(CATEGORY_CODES), h.category),
+            "props": _json([{"usual_start_hour_local": float(h.start_hour[i])} for i in range(h.n)]),
+        }
+    )
 
 
 def sessions_table(world: World, ids: Ids) -> pa.Table:
@@ -112,21 +126,27 @@ def sessions_table(world: World, ids: Ids) -> pa.Table:
         lo, hi = s.lineup_ptr[i], s.lineup_ptr[i + 1]
         lineups.append([ids.products[int(j)].as_py() for j in s.slot_product[lo:hi]])
         price = np.round(world.products.price[s.slot_product[lo:hi]] * (1 - s.slot_discount[lo:hi]), 2)
-        props.append({
-            "slot_seconds": int((s.end[i] - s.start[i]) // (hi - lo)),
-            "slot_prices": [float(x) for x in price],
-            "slot_coupons": [float(x) for x in s.slot_coupon[lo:hi]],
-        })
-        titles.append(f"{CATEGORIES[h.category[s.host[i]]][1]}专场 · {CATEGORIES[h.category[s.host[i]]][2]} live")
-    return pa.table({
-        "session_id": ids.sessions,
-        "host_id": take(ids.hosts, s.host),
-        "title": pa.array(titles),
-        "start_ts": ts_array(s.start),
-        "end_ts": ts_array(s.end),
-        "lineup": _json(lineups),  # a JSON array of product ids, as the native import schema reads lists
-        "props": _json(props),
-    })
+        props.append(
+            {
+                "slot_seconds": int((s.end[i] - s.start[i]) // (hi - lo)),
+                "slot_prices": [float(x) for x in price],
+                "slot_coupons": [float(x) for x in s.slot_coupon[lo:hi]],
+            }
+        )
+        titles.append(
+            f"{CATEGORIES[h.category[s.host[i]]][1]}专场 · {CATEGORIES[h.category[s.host[i]]][2]} live"
+        )
+    return pa.table(
+        {
+            "session_id": ids.sessions,
+            "host_id": take(ids.hosts, s.host),
+            "title": pa.array(titles),
+            "start_ts": ts_array(s.start),
+            "end_ts": ts_array(s.end),
+            "lineup": _json(lineups),  # a JSON array of product ids, as the native import schema reads lists
+            "props": _json(props),
+        }
+    )
 
 
 def events_table(world: World, ids: Ids, day: int, ev: Block, texts: pa.Array | None) -> pa.Table:
@@ -134,49 +154,57 @@ def events_table(world: World, ids: Ids, day: int, ev: Block, texts: pa.Array | 
     is_order = (ev.type == EVENT_TYPES.index("purchase")) | (ev.type == EVENT_TYPES.index("refund"))
     order_ids = ids.seq("o", np.where(is_order, ev.ref, 0))
     props = pc.if_else(
-        pa.array(is_order), pc.binary_join_element_wise('{"order_id": "', order_ids, '"}', ""), pa.scalar(None, pa.string())
+        pa.array(is_order),
+        pc.binary_join_element_wise('{"order_id": "', order_ids, '"}', ""),
+        pa.scalar(None, pa.string()),
     )
     is_comment = ev.type == EVENT_TYPES.index("comment")
     text = pa.nulls(len(ev.ts), pa.string())
     if texts is not None and is_comment.any():
         text = take(texts, np.where(is_comment, ev.ref - int(ev.ref[is_comment].min()), -1))
     cat = np.where(ev.product >= 0, p.category[np.maximum(ev.product, 0)], -1)
-    return pa.table({
-        "event_id": ids.seq(f"e{day:03d}_", np.arange(len(ev.ts))),
-        "ts": ts_array(ev.ts),
-        "user_id": take(ids.users, ev.user),
-        "type": take(pa.array(EVENT_TYPES), ev.type),
-        "session_id": take(ids.sessions, ev.session),
-        "product_id": take(ids.products, ev.product),
-        "category": take(pa.array(CATEGORY_CODES), cat),
-        "channel": take(pa.array(CHANNELS), ev.channel),
-        "amount": money(ev.amount),
-        "quantity": pa.array(ev.quantity, pa.int32(), mask=ev.quantity < 0),
-        "text": text,
-        "props": props,
-    })
+    return pa.table(
+        {
+            "event_id": ids.seq(f"e{day:03d}_", np.arange(len(ev.ts))),
+            "ts": ts_array(ev.ts),
+            "user_id": take(ids.users, ev.user),
+            "type": take(pa.array(EVENT_TYPES), ev.type),
+            "session_id": take(ids.sessions, ev.session),
+            "product_id": take(ids.products, ev.product),
+            "category": take(pa.array(CATEGORY_CODES), cat),
+            "channel": take(pa.array(CHANNELS), ev.channel),
+            "amount": money(ev.amount),
+            "quantity": pa.array(ev.quantity, pa.int32(), mask=ev.quantity < 0),
+            "text": text,
+            "props": props,
+        }
+    )
 
 
 def order_tables(world: World, ids: Ids, orders: dict[str, np.ndarray]) -> tuple[pa.Table, pa.Table]:
     order_id = ids.seq("o", orders["index"])
-    head = pa.table({
-        "order_id": order_id,
-        "user_id": take(ids.users, orders["user"]),
-        "ts": ts_array(orders["ts"]),
-        "status": pa.array(np.where(orders["refunded"], "refunded", "paid")),
-        "amount": money(orders["amount"]),
-        "currency": pa.array(["CNY"] * len(order_id)),
-        "session_id": take(ids.sessions, orders["session"]),
-        "channel": take(pa.array(CHANNELS), orders["channel"]),
-    })
-    items = pa.table({
-        "order_id": order_id,
-        "line_no": pa.array(np.ones(len(order_id), np.int32)),
-        "product_id": take(ids.products, orders["product"]),
-        "quantity": pa.array(orders["quantity"], pa.int32()),
-        "unit_price": money(orders["unit_price"]),
-        "amount": money(orders["gross"]),
-    })
+    head = pa.table(
+        {
+            "order_id": order_id,
+            "user_id": take(ids.users, orders["user"]),
+            "ts": ts_array(orders["ts"]),
+            "status": pa.array(np.where(orders["refunded"], "refunded", "paid")),
+            "amount": money(orders["amount"]),
+            "currency": pa.array(["CNY"] * len(order_id)),
+            "session_id": take(ids.sessions, orders["session"]),
+            "channel": take(pa.array(CHANNELS), orders["channel"]),
+        }
+    )
+    items = pa.table(
+        {
+            "order_id": order_id,
+            "line_no": pa.array(np.ones(len(order_id), np.int32)),
+            "product_id": take(ids.products, orders["product"]),
+            "quantity": pa.array(orders["quantity"], pa.int32()),
+            "unit_price": money(orders["unit_price"]),
+            "amount": money(orders["gross"]),
+        }
+    )
     return head, items
 
 
@@ -188,27 +216,34 @@ def comment_tables(
     prod = comments["product"]
     nouns = [CATALOGUE_WORDS[CATEGORY_CODES[p.category[j]]][1][p.noun[j]] for j in prod]
     texts, has_mention, mixed = phrases.render(
-        rng, comments["template"], np.where(rng.random(len(prod)) < 0.9, comments["slot"], -1),
-        [n[0] for n in nouns], [n[1] for n in nouns],
+        rng,
+        comments["template"],
+        np.where(rng.random(len(prod)) < 0.9, comments["slot"], -1),
+        [n[0] for n in nouns],
+        [n[1] for n in nouns],
     )
     text = pa.array(texts, pa.string())
     comment_id = ids.seq("c", comments["index"])
     intent, sentiment, lang = phrases.labels(comments["template"])
-    table = pa.table({
-        "comment_id": comment_id,
-        "session_id": take(ids.sessions, comments["session"]),
-        "user_id": take(ids.users, comments["user"]),
-        "ts": ts_array(comments["ts"]),
-        "text": text,
-    })
-    truth = pa.table({
-        "comment_id": comment_id,
-        "lang": pa.array(np.where(mixed, "mixed", lang)),
-        "sentiment": pa.array(sentiment),
-        "intent": pa.array(intent),
-        "product_mention": take(ids.products, np.where(has_mention, prod, -1)),
-        "slot_position": pa.array(comments["slot"] + 1, pa.int32()),
-    })
+    table = pa.table(
+        {
+            "comment_id": comment_id,
+            "session_id": take(ids.sessions, comments["session"]),
+            "user_id": take(ids.users, comments["user"]),
+            "ts": ts_array(comments["ts"]),
+            "text": text,
+        }
+    )
+    truth = pa.table(
+        {
+            "comment_id": comment_id,
+            "lang": pa.array(np.where(mixed, "mixed", lang)),
+            "sentiment": pa.array(sentiment),
+            "intent": pa.array(intent),
+            "product_mention": take(ids.products, np.where(has_mention, prod, -1)),
+            "slot_position": pa.array(comments["slot"] + 1, pa.int32()),
+        }
+    )
     return table, truth, text
 
 
@@ -235,13 +270,15 @@ def user_truth_table(world: World, ids: Ids) -> pa.Table:
 
 def product_truth_table(world: World, ids: Ids) -> pa.Table:
     p = world.products
-    return pa.table({
-        "product_id": ids.products,
-        "quality": pa.array(p.quality),
-        "popularity": pa.array(p.popularity),
-        "season_peak_month": pa.array(p.season_peak),
-        "season_amplitude": pa.array(p.season_amp),
-    })
+    return pa.table(
+        {
+            "product_id": ids.products,
+            "quality": pa.array(p.quality),
+            "popularity": pa.array(p.popularity),
+            "season_peak_month": pa.array(p.season_peak),
+            "season_amplitude": pa.array(p.season_amp),
+        }
+    )
 
 
 def host_truth_table(world: World, ids: Ids) -> pa.Table:

@@ -50,7 +50,9 @@ def utility(
         + p.g_discount * discount
         + p.g_coupon * np.asarray(coupon) / list_price
     )
-    live_term = p.live_bonus + p.impulse_weight * u.impulsiveness[users] - p.attention_decay * np.asarray(position)
+    live_term = (
+        p.live_bonus + p.impulse_weight * u.impulsiveness[users] - p.attention_decay * np.asarray(position)
+    )
     return value + np.where(live, live_term, 0.0)
 
 

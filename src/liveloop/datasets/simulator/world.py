@@ -6,6 +6,7 @@ same world regardless of chunking. Local times are Asia/Shanghai (UTC+8); stored
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,7 +24,6 @@ from liveloop.datasets.simulator.names import (
     AGE_BANDS,
     AGE_WEIGHTS,
     CATALOGUE_WORDS,
-    HOST_NAMES,
     REGION_WEIGHTS,
     REGIONS,
 )
@@ -34,12 +34,36 @@ K = len(CATEGORIES)
 
 #: Global diurnal shape of shopping traffic by local hour (relative), peaking 20:00-22:00.
 DIURNAL = np.array(
-    [0.35, 0.2, 0.12, 0.08, 0.06, 0.08, 0.15, 0.3, 0.5, 0.65, 0.75, 0.85,
-     0.95, 0.85, 0.75, 0.75, 0.8, 0.85, 0.95, 1.1, 1.35, 1.5, 1.3, 0.8]
+    [
+        0.35,
+        0.2,
+        0.12,
+        0.08,
+        0.06,
+        0.08,
+        0.15,
+        0.3,
+        0.5,
+        0.65,
+        0.75,
+        0.85,
+        0.95,
+        0.85,
+        0.75,
+        0.75,
+        0.8,
+        0.85,
+        0.95,
+        1.1,
+        1.35,
+        1.5,
+        1.3,
+        0.8,
+    ]
 )
 
 
-def _p(weights: tuple[float, ...] | np.ndarray) -> np.ndarray:
+def _p(weights: Sequence[float] | np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=float)
     return w / w.sum()
 
@@ -160,15 +184,21 @@ def _users(cfg: SimConfig, t0: int) -> Users:
     beta = np.array([s[2] for s in SEGMENTS])[segment] * rng.lognormal(0, 0.15, n)
     social = rng.lognormal(-0.405, 0.9, n)
     sigma = cfg.params.activity_sigma
-    activity = rng.lognormal(-sigma**2 / 2, sigma, n)
+    activity = rng.lognormal(-(sigma**2) / 2, sigma, n)
     mix = rng.random(n)
-    peak = np.where(mix < 0.6, rng.normal(21, 1.3, n), np.where(mix < 0.85, rng.normal(12.5, 1.2, n),
-                                                                  rng.uniform(8, 24, n))) % 24
+    peak = (
+        np.where(
+            mix < 0.6,
+            rng.normal(21, 1.3, n),
+            np.where(mix < 0.85, rng.normal(12.5, 1.2, n), rng.uniform(8, 24, n)),
+        )
+        % 24
+    )
     days = cfg.days
     new = rng.random(n) < cfg.params.new_signup_share
-    signup = np.where(
-        new, t0 + rng.uniform(0, days * DAY, n), t0 - rng.uniform(1, 540, n) * DAY
-    ).astype(np.int64)
+    signup = np.where(new, t0 + rng.uniform(0, days * DAY, n), t0 - rng.uniform(1, 540, n) * DAY).astype(
+        np.int64
+    )
     hazard = rng.gamma(2.0, cfg.params.churn_hazard_mean / 2.0, n)
     churn = (signup + rng.exponential(1.0 / hazard) * DAY).clip(max=2**40).astype(np.int64)
     uplift = rng.choice(len(UPLIFT_TYPES), n, p=_p([u[1] for u in UPLIFT_TYPES]))
@@ -266,11 +296,13 @@ def _sessions(cfg: SimConfig, t0: int, hosts: Hosts, products: Products, world: 
             n_slots = int(np.clip(duration // 720, 4, 20))
             c = hosts.category[h]
             own = by_cat[c][_draw(rng, cdf_cat[c], 3 * n_slots)] if len(by_cat[c]) else np.zeros(0, np.int64)
-            pool = np.concatenate([own[: int(round(n_slots * 0.8))], _draw(rng, cdf_all, 3 * n_slots)])
+            pool = np.concatenate([own[: round(n_slots * 0.8)], _draw(rng, cdf_all, 3 * n_slots)])
             _, first = np.unique(pool, return_index=True)
             lineup = pool[np.sort(first)][:n_slots]
             rng.shuffle(lineup)
-            discount = rng.choice([0.0, 0.05, 0.1, 0.15, 0.2, 0.3], len(lineup), p=[0.3, 0.2, 0.2, 0.15, 0.1, 0.05])
+            discount = rng.choice(
+                [0.0, 0.05, 0.1, 0.15, 0.2, 0.3], len(lineup), p=[0.3, 0.2, 0.2, 0.15, 0.1, 0.05]
+            )
             if festival:
                 discount = np.maximum(discount, 0.15)
             coupon = np.where(rng.random(len(lineup)) < 0.3, np.round(products.price[lineup] * 0.1), 0.0)

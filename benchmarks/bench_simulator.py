@@ -1,0 +1,94 @@
+"""Market-simulator throughput: events/s and peak memory of the large preset, beside plain pyarrow.
+
+Each case runs in its own Python process so its peak RSS is its own. The comparison writes the same
+number of event rows (same columns, pre-generated random values) with pyarrow alone: the floor that any
+generator streaming to Parquet must pay, so the gap is the cost of the behaviour model itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from benchmarks.machine import machine
+
+_SIMULATE = """
+import json, resource, sys, time
+from liveloop.datasets.simulator import SimConfig, simulate_to_dir
+cfg = SimConfig.preset(sys.argv[1], seed=7)
+t = time.perf_counter()
+s = simulate_to_dir(sys.argv[2], cfg)
+wall = time.perf_counter() - t
+print(json.dumps({"scale": sys.argv[1], "events": s["events"], "orders": s["orders"],
+                  "comments": s["comments"],
+                  "users": s["users"], "days": s["days"], "seconds": round(wall, 2),
+                  "events_per_s": round(s["events"] / wall), "peak_rss_mib": round(
+                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+_PYARROW = """
+import json, resource, sys, time
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+n, chunk = int(sys.argv[1]), 250_000
+rng = np.random.default_rng(0)
+types = pa.array(["view", "like", "enter_room", "leave_room", "comment", "purchase"])
+t = time.perf_counter()
+schema = None
+with pq.ParquetWriter(sys.argv[2] + "/events.parquet", pa.schema([
+        ("event_id", pa.string()), ("ts", pa.timestamp("us", tz="UTC")), ("user_id", pa.string()),
+        ("type", pa.string()), ("product_id", pa.string()), ("amount", pa.decimal128(18, 2))]),
+        compression="zstd") as w:
+    for lo in range(0, n, chunk):
+        k = min(chunk, n - lo)
+        ids = np.arange(lo, lo + k)
+        table = pa.table({
+            "event_id": pa.array([f"e{i:09d}" for i in ids]),
+            "ts": pa.array(np.sort(rng.integers(1_760_000_000, 1_765_000_000, k)) * 1_000_000,
+                           pa.timestamp("us", tz="UTC")),
+            "user_id": pa.array([f"u{i:07d}" for i in rng.integers(0, 60_000, k)]),
+            "type": types.take(pa.array(rng.integers(0, 6, k))),
+            "product_id": pa.array([f"p{i:06d}" for i in rng.integers(0, 10_000, k)]),
+            "amount": pa.array(np.round(rng.random(k) * 100, 2)).cast(pa.decimal128(18, 2), safe=False),
+        })
+        w.write_table(table)
+wall = time.perf_counter() - t
+print(json.dumps({"rows": n, "seconds": round(wall, 2), "rows_per_s": round(n / wall),
+                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def _run(code: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run() -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine()}
+    for scale in ("small", "large"):
+        with tempfile.TemporaryDirectory() as tmp:
+            results[scale] = _run(_SIMULATE, scale, tmp)
+        r = results[scale]
+        print(
+            f"simulate --scale {scale}: {r['events']:,} events in {r['seconds']} s = "
+            f"{r['events_per_s']:,} events/s, "
+            f"peak RSS {r['peak_rss_mib']} MiB",
+            flush=True,
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        base = _run(_PYARROW, str(results["large"]["events"]), tmp)
+    results["pyarrow_write_same_rows"] = base
+    print(
+        f"plain pyarrow, same {base['rows']:,} rows: {base['seconds']} s = {base['rows_per_s']:,} rows/s, "
+        f"peak RSS {base['peak_rss_mib']} MiB",
+        flush=True,
+    )
+    results["simulator_vs_pyarrow_time"] = round(results["large"]["seconds"] / base["seconds"], 2)
+    print(
+        f"large preset takes {results['simulator_vs_pyarrow_time']}x the time of writing the rows alone; "
+        f"goal: 10M+ events under 300 s (got {results['large']['seconds']} s)",
+        flush=True,
+    )
+    return results

@@ -1,0 +1,119 @@
+"""Simulated versus real distributions, within the tolerances documented in docs/simulator.md.
+
+Real references, read through liveloop.datasets: the Taobao UserBehavior head (funnel ratios, item and
+user concentration) and the Bilibili live-room logs (comment rate per viewer-minute and burstiness).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from liveloop.core.config import Settings
+from liveloop.datasets import load
+from liveloop.datasets.simulator.realism import burstiness, funnel_ratios, gini, observed_item_gini
+
+#: Tolerances (also in docs/simulator.md).
+FUNNEL_REL_TOL = 0.30  # each of cart/view, fav/view, buy/view within ±30% of Taobao's
+ITEM_GINI_ABS_TOL = 0.07
+USER_GINI_ABS_TOL = 0.08
+COMMENT_RATE_FACTOR = 2.0  # comments per viewer-minute within ×/÷ 2 of Bilibili's
+BURST_FACTOR = 2.5  # excess dispersion of 10-s comment counts within ×/÷ 2.5
+
+
+@pytest.fixture(scope="module")
+def taobao(data_home: Path) -> pd.DataFrame:
+    return load("taobao_userbehavior_head", Settings(data_home=data_home))["UserBehavior_head84k.csv"]
+
+
+@pytest.fixture(scope="module")
+def bilibili(data_home: Path) -> dict[str, pd.DataFrame]:
+    return load("bilibili_live_room_events_20211230", Settings(data_home=data_home))
+
+
+@pytest.fixture(scope="module")
+def sim_events(small_world: dict[str, Any]) -> pd.DataFrame:
+    return pd.read_parquet(
+        small_world["dir"] / "events.parquet", columns=["ts", "user_id", "type", "session_id", "product_id"]
+    )
+
+
+def test_funnel_ratios_match_taobao(taobao: pd.DataFrame, sim_events: pd.DataFrame) -> None:
+    real = funnel_ratios(taobao["behavior_type"])
+    sim = funnel_ratios(sim_events["type"], "view", "add_to_cart", "favorite", "purchase")
+    for step in ("cart", "fav", "buy"):
+        assert abs(sim[step] / real[step] - 1) <= FUNNEL_REL_TOL, (step, sim[step], real[step])
+
+
+def test_item_popularity_concentration_matches_taobao(
+    taobao: pd.DataFrame, sim_events: pd.DataFrame, small_world: dict[str, Any]
+) -> None:
+    counts = taobao["item_id"].value_counts()
+    real = gini(counts.to_numpy())
+    depth = len(taobao) / len(counts)  # events per item seen in the real sample
+    views = sim_events.loc[sim_events["type"] == "view", "product_id"].to_numpy()
+    sim = observed_item_gini(views, depth, small_world["cfg"].products)
+    assert abs(sim - real) <= ITEM_GINI_ABS_TOL, (sim, real)
+    # and the full simulated log is more concentrated than a uniform catalogue would be
+    full = gini(pd.Series(views).value_counts().to_numpy())
+    uniform = gini(
+        np.random.default_rng(0).multinomial(len(views), np.full(len(set(views)), 1 / len(set(views))))
+    )
+    assert full > uniform + 0.05
+
+
+def test_user_activity_concentration_matches_taobao(taobao: pd.DataFrame, sim_events: pd.DataFrame) -> None:
+    window = taobao[(taobao["timestamp"] >= 1_511_539_200) & (taobao["timestamp"] < 1_512_316_800)]
+    real = gini(window.loc[window["behavior_type"] == "pv", "user_id"].value_counts().to_numpy())
+    views = sim_events[sim_events["type"] == "view"]
+    start = views["ts"].min() + pd.Timedelta(days=5)
+    nine = views[(views["ts"] >= start) & (views["ts"] < start + pd.Timedelta(days=9))]
+    sim = gini(nine["user_id"].value_counts().to_numpy())
+    assert abs(sim - real) <= USER_GINI_ABS_TOL, (sim, real)
+
+
+def _real_room(bilibili: dict[str, pd.DataFrame]) -> tuple[float, float]:
+    """Comments per viewer-minute and 10-s excess dispersion of the biggest room (11365)."""
+    danmaku = bilibili["danmaku.csv.gz"]
+    online = bilibili["online_rank_count.csv.gz"]
+    room = danmaku[danmaku["room_id"] == 11365]
+    viewers = online[online["room_id"] == 11365].groupby(online["delta_s"] // 60)["count"].mean()
+    per_minute = room.groupby(room["delta_s"] // 60).size()
+    joined = pd.concat([per_minute.rename("c"), viewers.rename("v")], axis=1).dropna()
+    rate = joined["c"].sum() / joined["v"].sum()
+    return float(rate), burstiness(room["delta_s"].to_numpy())["excess"]
+
+
+def test_comment_rate_and_burstiness_match_bilibili(
+    bilibili: dict[str, pd.DataFrame], sim_events: pd.DataFrame
+) -> None:
+    real_rate, real_excess = _real_room(bilibili)
+    room = sim_events[sim_events["type"].isin(["enter_room", "leave_room"])].sort_values("ts", kind="stable")
+    room = room.assign(k=room.groupby(["user_id", "session_id", "type"]).cumcount())
+    stays = room.pivot_table(
+        index=["user_id", "session_id", "k"], columns="type", values="ts", aggfunc="first"
+    )
+    viewer_minutes = (stays["leave_room"] - stays["enter_room"]).dt.total_seconds().sum() / 60
+    comments = sim_events[sim_events["type"] == "comment"]
+    sim_rate = len(comments) / viewer_minutes
+    assert 1 / COMMENT_RATE_FACTOR <= sim_rate / real_rate <= COMMENT_RATE_FACTOR, (sim_rate, real_rate)
+    busiest = comments["session_id"].value_counts().index[:8]
+    excess = [
+        burstiness(comments.loc[comments["session_id"] == s, "ts"].astype("int64").to_numpy() / 1e6)["excess"]
+        for s in busiest
+    ]
+    sim_excess = float(np.median(excess))
+    assert 1 / BURST_FACTOR <= sim_excess / real_excess <= BURST_FACTOR, (sim_excess, real_excess)
+
+
+def test_diurnal_weekly_and_festival_patterns(sim_events: pd.DataFrame) -> None:
+    local = sim_events["ts"].dt.tz_convert("Asia/Shanghai")
+    by_hour = local.dt.hour.value_counts()
+    assert by_hour.loc[[20, 21]].mean() > 3 * by_hour.loc[[3, 4]].mean()
+    by_day = local.dt.date.value_counts()
+    festival = by_day[pd.Timestamp("2026-11-11").date()]
+    assert festival > 2 * by_day.median()

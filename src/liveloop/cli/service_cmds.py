@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
+from liveloop.core.config import get_settings
 from liveloop.core.errors import ValidationFailed
 
 keys_app = typer.Typer(
@@ -93,7 +97,63 @@ def keys_revoke(
     emit(result, as_json, lambda r: console.print(f"revoked {r['key_id']}"))
 
 
+def demo(
+    serve_after: bool = typer.Option(
+        False, "--serve", help="Serve the dashboard on the demo world afterwards."
+    ),
+    seed: int = typer.Option(7, "--seed", help="Seed of the simulated world (same seed, same world)."),
+    scale: str = typer.Option("small", "--scale", help="Simulator preset: small is a few minutes of CPU."),
+    home: Path = typer.Option(
+        None, "--home", help="Demo LIVELOOP_HOME (default: $LIVELOOP_HOME or ./liveloop-data)."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to serve on (with --serve)."),
+    port: int = typer.Option(8765, min=1, max=65535, help="Port to serve on (with --serve)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build the demo world (simulated, never real data), create an admin key, and optionally serve it."""
+    from dataclasses import replace
+
+    from liveloop.demo import run_demo
+
+    settings = get_settings()
+    if home is not None:
+        settings = replace(settings, home=home)
+
+    def show(name: str, summary: dict[str, Any]) -> None:
+        if not as_json:
+            console.print(
+                f"[green]✓[/] {name}: " + ", ".join(f"{k}={v}" for k, v in summary.items()), highlight=False
+            )
+
+    ctx = run_demo(settings, seed=seed, scale=scale, on_step=show)
+    url = f"http://{host}:{port}/"
+    result = {
+        "home": str(settings.home),
+        "summary": ctx.summary,
+        "admin_key": ctx.admin_key,
+        "url": url if serve_after else None,
+    }
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"demo world ready in {r['home']} (simulated data)\nadmin key (shown once): {r['admin_key']}",
+            highlight=False,
+            soft_wrap=True,
+        ),
+    )
+    if serve_after:
+        from liveloop.api.server import run_server
+
+        console.print(
+            f"serving the dashboard at [bold]{url}[/] — log in with the admin key above; Ctrl+C stops",
+            highlight=False,
+        )
+        run_server(host=host, port=port, settings=settings)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
     app.command("serve")(serve)
+    app.command("demo")(demo)
     app.add_typer(keys_app, name="keys")

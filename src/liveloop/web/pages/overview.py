@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import plotly.graph_objects as go
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -68,10 +70,8 @@ async def overview_page(request: Request) -> HTMLResponse:
     settings = request.app.state.settings
     data = await run_in_threadpool(overview, request.app.state.warehouse, settings.timezone)
     lang = lang_of(request)
-    status = {
-        **data.to_dict(),
-        "last_event": data.last_event.isoformat(timespec="seconds") if data.last_event else None,
-    }
+    last = data.last_event.astimezone(ZoneInfo(settings.timezone)) if data.last_event else None
+    status = {**data.to_dict(), "last_event": f"{last:%Y-%m-%d %H:%M:%S %Z}" if last else None}
     return render(
         request,
         "overview.html",

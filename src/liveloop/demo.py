@@ -1,0 +1,71 @@
+"""``liveloop demo``: build the demo world step by step, then (optionally) serve it.
+
+The demo is a plain list of steps, each a function of the shared ``DemoContext`` that returns a short
+summary. Later capabilities (profiles, recommendations, live replay) add their step to ``STEPS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from liveloop.core.config import Settings
+from liveloop.core.errors import LiveloopError
+from liveloop.privacy.crypto import load_cipher
+from liveloop.privacy.keys import create_key
+from liveloop.warehouse import Warehouse
+
+
+@dataclass
+class DemoContext:
+    settings: Settings
+    wh: Warehouse
+    seed: int = 7
+    scale: str = "small"
+    summary: dict[str, Any] = field(default_factory=dict)
+    admin_key: str | None = None
+
+
+def step_simulate(ctx: DemoContext) -> dict[str, Any]:
+    """Generate the simulated live-commerce world and import it through the ingest path."""
+    try:
+        from liveloop.datasets.simulator import simulate_into_warehouse
+    except ImportError as exc:  # the simulator is optional only while it is being built
+        raise LiveloopError(f"the market simulator is not available: {exc}") from exc
+    result = simulate_into_warehouse(ctx.wh, scale=ctx.scale, seed=ctx.seed)
+    keys = ("users", "products", "hosts", "sessions", "events", "orders", "comments", "gmv")
+    return {k: result.get(k) for k in keys if k in result}
+
+
+def step_admin_key(ctx: DemoContext) -> dict[str, Any]:
+    """An admin key for the dashboard (a new one each run; printed once)."""
+    created = create_key(ctx.wh, "admin", "demo-admin")
+    ctx.admin_key = created.key
+    return {"key_id": created.key_id}
+
+
+#: The demo, in order: (name, step). Append new capabilities here.
+STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
+    ("simulate", step_simulate),
+    ("admin_key", step_admin_key),
+]
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    seed: int = 7,
+    scale: str = "small",
+    on_step: Callable[[str, dict[str, Any]], None] | None = None,
+) -> DemoContext:
+    """Initialise ``settings.home`` (warehouse and secret key) and run every step; the warehouse is closed."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    load_cipher(settings)  # creates the PII key file under the home unless LIVELOOP_SECRET_KEY is set
+    with Warehouse.open(settings) as wh:
+        ctx = DemoContext(settings=settings, wh=wh, seed=seed, scale=scale)
+        for name, step in STEPS:
+            ctx.summary[name] = step(ctx)
+            if on_step is not None:
+                on_step(name, ctx.summary[name])
+    return ctx

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import gzip
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,8 +60,8 @@ INTENT_RULES = {
 }
 
 
-def _read_csv(dataset: str, filename: str, settings: Settings | None, **kwargs: object) -> pd.DataFrame:
-    return pd.read_csv(data_file(dataset, filename, settings), **kwargs)  # type: ignore[arg-type]
+def _read_csv(dataset: str, filename: str, settings: Settings | None, **kwargs: Any) -> pd.DataFrame:
+    return pd.read_csv(data_file(dataset, filename, settings), **kwargs)
 
 
 def _jsonl(dataset: str, filename: str, settings: Settings | None) -> pd.DataFrame:
@@ -168,6 +169,21 @@ def danmaku(settings: Settings | None = None) -> pd.DataFrame:
     return _read_csv("bilibili_live_room_events_20211230", "danmaku.csv.gz", settings).dropna(subset=["text"])
 
 
+def simulator_comments(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """Comments rendered from the market simulator's labelled phrase bank (typos, emoji, code-mixing).
+
+    Simulated, never presented as real: used to teach live-room phrasing, and measured separately.
+    """
+    from liveloop.datasets.simulator import phrases
+
+    rng = np.random.default_rng(seed)
+    templates = phrases.pick_templates(rng, rng.random(n) < 0.6, rng.random(n) < 0.25)
+    slots = np.where(rng.random(n) < 0.8, rng.integers(0, 12, n), -1)
+    texts, _, _ = phrases.render(rng, templates, slots, ["这款精华"] * n, ["this serum"] * n)
+    intent, sentiment, _ = phrases.labels(templates)
+    return pd.DataFrame({"text": texts, "label": intent, "sentiment": sentiment, "source": "simulator"})
+
+
 SENTIMENT_SOURCES = {
     "online_shopping_10_cats": online_shopping,
     "waimai_10k": waimai,
@@ -183,18 +199,37 @@ def sentiment_corpus(settings: Settings | None = None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def neutral_corpus(settings: Settings | None = None, n: int = 6000, seed: int = 0) -> pd.DataFrame:
+    """Neutral comments (label 2): real questions (ATEC, Amazon QA) and question-free danmaku."""
+    atec = atec_pairs(settings)
+    qa = amazon_qa(settings)
+    dm = danmaku(settings)
+    chat = dm.loc[~dm["text"].astype(str).str.contains(INTENT_RULES["question"]), "text"].astype(str)
+    parts = [
+        pd.DataFrame({"text": pd.unique(atec["question_1"].astype(str)), "source": "atec"}),
+        pd.DataFrame({"text": qa["question"].astype(str), "source": "amazon_qa"}),
+        pd.DataFrame({"text": chat.drop_duplicates(), "source": "bilibili"}),
+    ]
+    each = n // len(parts)
+    rows = [p.sample(min(len(p), each), random_state=seed) for p in parts]
+    return pd.concat(rows, ignore_index=True).assign(label=2, group="neutral")
+
+
 def _short(texts: pd.Series, limit: int = 60) -> pd.Series:
     """The first clause-sized piece of a review (live comments are short)."""
     return texts.astype(str).str.slice(0, limit)
 
 
-def intent_corpus(settings: Settings | None = None, per_class: int = 4000, seed: int = 0) -> pd.DataFrame:
+def intent_corpus(
+    settings: Settings | None = None, per_class: int = 4000, seed: int = 0, simulated: int = 0
+) -> pd.DataFrame:
     """Intent examples derived from real text by :data:`INTENT_RULES` (text, label, source).
 
     questions: ATEC customer-service questions and Amazon appliance questions, split into
     price / logistics (after-sales) / other questions by keyword rule; purchase intent: reviews that
     state a (re)purchase; complaint: negative reviews; praise: positive reviews; chit-chat: Bilibili
     danmaku with no question marker. Each class is capped at ``per_class`` rows (seeded sample).
+    ``simulated`` adds that many simulator comments (source ``simulator``) on top of the cap.
     """
     rng = np.random.default_rng(seed)
     atec = atec_pairs(settings)
@@ -233,4 +268,6 @@ def intent_corpus(settings: Settings | None = None, per_class: int = 4000, seed:
         if len(rows) > per_class:
             rows = rows.iloc[rng.choice(len(rows), per_class, replace=False)]
         parts.append(rows)
+    if simulated:
+        parts.append(simulator_comments(simulated, seed))
     return pd.concat(parts, ignore_index=True)[["text", "label", "source"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 _CN_DIGITS = {
     "一": 1,
@@ -59,7 +60,7 @@ class MentionMatcher:
             self._names = re.compile(alternation, re.I)
 
     @classmethod
-    def from_lineup(cls, lineup: Sequence[dict[str, object]]) -> MentionMatcher:
+    def from_lineup(cls, lineup: Sequence[dict[str, Any]]) -> MentionMatcher:
         """From dicts with ``product_id``, ``name`` and optional ``aliases``; position = list order."""
         items = [
             LineupItem(
@@ -67,7 +68,7 @@ class MentionMatcher:
                 str(p.get("name") or ""),
                 i + 1,
                 tuple(str(a) for a in p.get("aliases") or ()),
-            )  # type: ignore[union-attr]
+            )
             for i, p in enumerate(lineup)
         ]
         return cls(items)

@@ -20,8 +20,11 @@ from liveloop.live.linear import LinearHead, TextFeaturizer
 from liveloop.live.mentions import MentionMatcher
 from liveloop.live.text import clean, language
 
-#: Probability band around 0.5 reported as ``neutral`` sentiment.
-NEUTRAL_BAND = (0.4, 0.6)
+#: |P(positive) - P(negative)| below which a comment is reported ``neutral``.
+NEUTRAL_BAND = 0.3
+#: Intents that ask something: neutral unless the polarity is at least this negative (then a grievance).
+QUESTION_INTENTS = frozenset({"question", "price_question", "logistics_question"})
+QUESTION_NEGATIVE = -0.9
 #: Aspect probability above which an aspect is reported.
 ASPECT_THRESHOLD = 0.5
 #: Characters of each training text the models see (comments are short; reviews are cut).
@@ -84,37 +87,48 @@ class CommentModel:
         return self.featurizer.transform([clean(t, max_chars) for t in texts])
 
     def fit(self, sentiment: pd.DataFrame, intent: pd.DataFrame, aspects: pd.DataFrame) -> CommentModel:
-        """Frames: ``text`` + ``label`` (0/1); ``text`` + ``label`` (intent); ``text`` + a column per aspect."""
-        self.sentiment.fit(self.features(sentiment["text"]), sentiment["label"].to_numpy())
-        self.intent.fit(self.features(intent["text"]), intent["label"].to_numpy())
-        self.aspects.fit(self.features(aspects["text"]), aspects[list(ASPECT_NAMES)].to_numpy(), ASPECT_NAMES)
+        """Frames: text + label (0/1); text + label (intent name); text + one column per aspect."""
+        self.sentiment.fit(self.features(sentiment["text"].tolist()), sentiment["label"].to_numpy())
+        self.intent.fit(self.features(intent["text"].tolist()), intent["label"].to_numpy())
+        asp = aspects[list(ASPECT_NAMES)].to_numpy()
+        self.aspects.fit(self.features(aspects["text"].tolist()), asp, ASPECT_NAMES)
         return self
 
+    def _polarity(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(P(positive), P(negative)) per row; classes are 0 negative, 1 positive, 2 neutral."""
+        p = self.sentiment.predict_proba(X)
+        classes = list(self.sentiment.classes_)
+        return p[:, classes.index(1)], p[:, classes.index(0)]
+
     def sentiment_proba(self, texts: Sequence[object]) -> np.ndarray:
-        """P(positive) per text."""
-        return self.sentiment.predict_proba(self.features(texts))[:, 0]
+        """P(positive | polar) per text: positive against negative, the neutral class set aside."""
+        pos, neg = self._polarity(self.features(texts))
+        return pos / np.maximum(pos + neg, 1e-12)
 
     def analyze(self, texts: Sequence[object], matcher: MentionMatcher | None = None) -> CommentScores:
         """Score a batch: one featurisation, three matrix products, one regex pass for mentions."""
         cleaned = [clean(t) for t in texts]
         X = self.featurizer.transform(cleaned)
         empty = np.fromiter((not t for t in cleaned), dtype=bool, count=len(cleaned))
-        p_pos = self.sentiment.predict_proba(X)[:, 0]
-        p_pos[empty] = 0.5
+        pos, neg = self._polarity(X)
+        score = pos - neg
+        score[empty] = 0.0
         label = np.where(
-            p_pos >= NEUTRAL_BAND[1], "positive", np.where(p_pos <= NEUTRAL_BAND[0], "negative", "neutral")
+            score >= NEUTRAL_BAND, "positive", np.where(score <= -NEUTRAL_BAND, "negative", "neutral")
         )
         p_int = self.intent.predict_proba(X)
         intent = self.intent.classes_[p_int.argmax(axis=1)].astype(object)
         intent[empty] = "chit_chat"
+        asks = np.isin(intent, list(QUESTION_INTENTS)) & (score > QUESTION_NEGATIVE)
+        label[asks] = "neutral"
         p_asp = self.aspects.predict_proba(X) >= ASPECT_THRESHOLD
         names = np.asarray(self.aspects.classes_)
-        aspects = [list(names[row]) if row.any() else [] for row in p_asp]
+        aspects = [[str(a) for a in names[row]] if row.any() else [] for row in p_asp]
         return CommentScores(
             text=cleaned,
             lang=[language(t) for t in cleaned],
             sentiment=label,
-            sentiment_score=2 * p_pos - 1,
+            sentiment_score=score,
             intent=intent,
             intent_score=p_int.max(axis=1),
             aspects=aspects,

@@ -90,27 +90,46 @@ def corpora_splits(
 ) -> dict[str, tuple[pd.DataFrame, ...]]:
     """Train/held-out frames for sentiment, intent and aspects."""
     sent = _cap(corpora.sentiment_corpus(settings), "source", per_source, seed)
-    intent = corpora.intent_corpus(settings, per_class=min(per_source or 4000, 4000), seed=seed)
+    simulated = corpora.simulator_comments(min(per_source or 3000, 3000), seed)
+    simulated = simulated.assign(
+        label=simulated["sentiment"].map({"negative": 0, "positive": 1, "neutral": 2})
+    )
+    sent = pd.concat(
+        [
+            sent,
+            corpora.neutral_corpus(settings, n=min(per_source or 6000, 6000), seed=seed),
+            simulated[["text", "label", "source"]].assign(group="simulator"),
+        ],
+        ignore_index=True,
+    )
+    intent = corpora.intent_corpus(
+        settings, per_class=min(per_source or 4000, 4000), seed=seed, simulated=min(per_source or 3000, 3000)
+    )
     asp = corpora.zhijiang_aspects(settings)
     return {
         "sentiment": split(sent, sent["source"] + sent["label"].astype(str), seed),
-        "intent": split(intent, intent["label"], seed),
+        "intent": split(intent, intent["label"] + intent["source"].eq("simulator").astype(str), seed),
         "aspects": split(asp, asp["logistics"].astype(str) + asp["negative"].astype(str), seed),
     }
 
 
 def evaluate(model: CommentModel, held: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """Held-out metrics: sentiment per source, intent and aspects per class."""
-    sent = held["sentiment"]
+    every = held["sentiment"]
+    polar = (every["label"].to_numpy() != 2) & every["source"].ne("simulator").to_numpy()
+    sent = every[polar]
     pred = (model.sentiment_proba(sent["text"].tolist()) >= 0.5).astype(int)
     y = sent["label"].to_numpy()
+    neutral = model.sentiment.predict(model.features(every.loc[every["label"] == 2, "text"].tolist()))
     by_source = {
         src: binary_metrics(y[m], pred[m])
         for src in sorted(sent["source"].unique())
         for m in [sent["source"].to_numpy() == src]
     }
-    intent = held["intent"]
-    ipred = model.intent.predict(model.features(intent["text"].tolist()))
+    everything = held["intent"]
+    sim = everything["source"].eq("simulator").to_numpy()
+    ipred_all = model.intent.predict(model.features(everything["text"].tolist()))
+    intent, ipred = everything[~sim], ipred_all[~sim]
     asp = held["aspects"]
     apred = model.aspects.predict(model.features(asp["text"].tolist()))
     ytrue = asp[list(corpora.ASPECT_NAMES)].to_numpy()
@@ -126,11 +145,18 @@ def evaluate(model: CommentModel, held: dict[str, pd.DataFrame]) -> dict[str, An
             "support": int(ytrue[:, j].sum()),
         }
     return {
-        "sentiment": {"overall": binary_metrics(y, pred), "by_source": by_source},
+        "sentiment": {
+            "overall": binary_metrics(y, pred),
+            "by_source": by_source,
+            "neutral_recall": round(float(np.mean(neutral == 2)), 4) if len(neutral) else None,
+        },
         "intent": {
             "accuracy": round(float(accuracy_score(intent["label"], ipred)), 4),
             "macro_f1": round(float(f1_score(intent["label"], ipred, average="macro")), 4),
             "per_class": per_class(intent["label"].to_numpy(), ipred, list(corpora.INTENTS)),
+            "simulator": per_class(everything["label"].to_numpy()[sim], ipred_all[sim], list(corpora.INTENTS))
+            if sim.any()
+            else {},
         },
         "aspects": aspects,
     }

@@ -1,0 +1,204 @@
+"""Smart Q&A: answer viewer questions from the product knowledge base, or hand them to a human.
+
+The knowledge base holds product attributes, FAQ entries and shop policies. A question is matched
+against each entry's question by BM25 (jieba tokens) and character-bigram cosine; the blend is the
+confidence. Below the threshold, or when the advertising-law check does not pass, nothing is sent:
+the question goes to the human queue with the reason. Nothing is ever sent silently.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from liveloop.content.compliance import ComplianceChecker
+from liveloop.live.retrieval import BM25Matrix, CharCosine, content_tokens
+from liveloop.live.text import clean
+
+THRESHOLD = 0.4
+HUMAN_QUEUE = 500
+
+#: Attribute keys and the questions they answer (Chinese and English phrasings).
+ATTRIBUTE_QUESTIONS: dict[str, str] = {
+    "price": "多少钱 价格 how much price",
+    "material": "什么材质 面料 成分 material fabric",
+    "size": "什么尺码 尺寸 多大 size fit",
+    "color": "什么颜色 有别的颜色吗 color colour",
+    "shelf_life": "保质期多久 shelf life expiry",
+    "origin": "产地 哪里产的 where is it made",
+    "skin": "敏感肌能用吗 什么肤质 sensitive skin",
+    "weight": "多重 净含量 weight volume",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One knowledge-base entry: a question it answers and the answer."""
+
+    entry_id: str
+    kind: str  # attribute | faq | policy
+    question: str
+    answer: str
+    product_id: str | None = None
+
+
+@dataclass
+class Answer:
+    """What the answerer decided for one question."""
+
+    question: str
+    status: str  # answered | human
+    confidence: float
+    answer: str | None = None
+    entry_id: str | None = None
+    reason: str = ""
+    compliance: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "status": self.status,
+            "confidence": round(self.confidence, 3),
+            "answer": self.answer,
+            "entry_id": self.entry_id,
+            "reason": self.reason,
+            "compliance": self.compliance,
+        }
+
+
+def entries_from_products(products: Iterable[dict[str, Any]]) -> list[Entry]:
+    """Attribute entries from product dicts (``product_id``, ``name``, ``price``, ``attributes``)."""
+    out = []
+    for p in products:
+        pid, name = str(p["product_id"]), str(p.get("name") or p["product_id"])
+        attrs = dict(p.get("attributes") or {})
+        if p.get("price") is not None:
+            attrs.setdefault("price", f"¥{float(p['price']):.2f}")
+        for key, value in attrs.items():
+            if value in (None, ""):
+                continue
+            question = f"{name} {ATTRIBUTE_QUESTIONS.get(key, key)}"
+            out.append(Entry(f"{pid}:{key}", "attribute", question, f"{name}：{key} {value}", pid))
+    return out
+
+
+class Answerer:
+    """BM25 + character cosine over the knowledge base, with a confidence threshold and a human queue."""
+
+    def __init__(
+        self, entries: Sequence[Entry], checker: ComplianceChecker | None = None, threshold: float = THRESHOLD
+    ):
+        self.entries = list(entries)
+        self.checker, self.threshold = checker, threshold
+        self.human_queue: deque[dict[str, Any]] = deque(maxlen=HUMAN_QUEUE)
+        self.dropped = 0
+        texts = [e.question for e in self.entries] or [""]
+        self.bm25 = BM25Matrix(content_tokens).fit(texts)
+        self.doc_weights = self.bm25.documents(texts)
+        self.chars = CharCosine().fit([" ".join(content_tokens(t)) for t in texts])
+        self.char_matrix = self.chars.transform([" ".join(content_tokens(t)) for t in texts])
+
+    def scores(self, question: str) -> np.ndarray:
+        """Confidence of each entry: character cosine of the content words, zero without a shared word."""
+        bm = np.asarray((self.doc_weights @ self.bm25.queries([question]).T).todense()).ravel()
+        content = " ".join(content_tokens(question))
+        cos = np.asarray((self.char_matrix @ self.chars.transform([content]).T).todense()).ravel()
+        bm_norm = bm / bm.max() if bm.max() > 0 else bm
+        return np.where(bm > 0, 0.7 * cos + 0.3 * bm_norm * cos, 0.0)
+
+    def answer(self, question: object, product_id: str | None = None) -> Answer:
+        text = clean(question)
+        if not text or not self.entries:
+            return self._human(Answer(text, "human", 0.0, reason="empty question or empty knowledge base"))
+        blend = self.scores(text)
+        if product_id is not None:  # entries of other products cannot answer a question about this one
+            other = np.array([e.product_id not in (None, product_id) for e in self.entries])
+            blend = np.where(other, blend * 0.5, blend)
+        best = int(np.argmax(blend))
+        entry, confidence = self.entries[best], float(min(1.0, blend[best]))
+        if confidence < self.threshold:
+            return self._human(
+                Answer(
+                    text,
+                    "human",
+                    confidence,
+                    entry_id=entry.entry_id,
+                    reason=f"confidence {confidence:.2f} below threshold {self.threshold:.2f}",
+                )
+            )
+        result = self.checker.check(entry.answer) if self.checker else None
+        if result is not None and not result.allowed:
+            return self._human(
+                Answer(
+                    text,
+                    "human",
+                    confidence,
+                    entry_id=entry.entry_id,
+                    reason=f"answer held: {result.reason}",
+                    compliance=result.to_dict(),
+                )
+            )
+        return Answer(
+            text,
+            "answered",
+            confidence,
+            entry.answer,
+            entry.entry_id,
+            reason=f"matched {entry.kind} entry「{entry.question[:40]}」",
+            compliance=result.to_dict() if result else None,
+        )
+
+    def _human(self, answer: Answer) -> Answer:
+        if len(self.human_queue) == self.human_queue.maxlen:
+            self.dropped += 1
+        self.human_queue.append(answer.to_dict())
+        return answer
+
+
+@dataclass
+class KnowledgeBase:
+    """Products, FAQ entries and shop policies of a session; builds its :class:`Answerer`."""
+
+    products: list[dict[str, Any]] = field(default_factory=list)
+    faqs: list[dict[str, Any]] = field(default_factory=list)
+    policies: list[dict[str, Any]] = field(default_factory=list)
+
+    def entries(self) -> list[Entry]:
+        out = entries_from_products(self.products)
+        for i, f in enumerate(self.faqs):
+            out.append(Entry(f"faq:{i}", "faq", str(f["question"]), str(f["answer"]), f.get("product_id")))
+        for i, p in enumerate(self.policies):
+            out.append(Entry(f"policy:{i}", "policy", str(p["question"]), str(p["answer"])))
+        return out
+
+    def answerer(self, checker: ComplianceChecker | None = None, threshold: float = THRESHOLD) -> Answerer:
+        return Answerer(self.entries(), checker, threshold)
+
+
+#: Shop policies every session starts with (editable per session).
+DEFAULT_POLICIES = [
+    {
+        "question": "什么时候发货 几天到 发什么快递 when will it ship",
+        "answer": "付款后48小时内发货，默认中通/圆通快递，一般3-5天送达。Ships within 48 h.",
+    },
+    {
+        "question": "包邮吗 运费多少 is shipping free",
+        "answer": "全场包邮（偏远地区除外）。Free shipping except remote areas.",
+    },
+    {
+        "question": "可以退货吗 退换货 七天无理由 return refund",
+        "answer": "支持七天无理由退换货，质量问题运费由店铺承担。7-day returns.",
+    },
+    {
+        "question": "是正品吗 真假 authentic genuine",
+        "answer": "店铺商品均为品牌授权正品，可查验防伪码。Authorised genuine goods.",
+    },
+    {
+        "question": "有优惠券吗 满减 怎么领券 coupon discount",
+        "answer": "直播间领券满199减20，规则见商品页公示。Coupon rules are on the product page.",
+    },
+]

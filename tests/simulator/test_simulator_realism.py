@@ -49,21 +49,17 @@ def test_funnel_ratios_match_taobao(taobao: pd.DataFrame, sim_events: pd.DataFra
         assert abs(sim[step] / real[step] - 1) <= FUNNEL_REL_TOL, (step, sim[step], real[step])
 
 
-def test_item_popularity_concentration_matches_taobao(
-    taobao: pd.DataFrame, sim_events: pd.DataFrame, small_world: dict[str, Any]
-) -> None:
+def test_item_popularity_concentration_matches_taobao(taobao: pd.DataFrame, sim_events: pd.DataFrame) -> None:
     counts = taobao["item_id"].value_counts()
     real = gini(counts.to_numpy())
-    depth = len(taobao) / len(counts)  # events per item seen in the real sample
+    depth = len(taobao) / len(counts)  # events per distinct item seen in the real sample
     views = sim_events.loc[sim_events["type"] == "view", "product_id"].to_numpy()
-    sim = observed_item_gini(views, depth, small_world["cfg"].products)
+    sim = observed_item_gini(views, depth)
     assert abs(sim - real) <= ITEM_GINI_ABS_TOL, (sim, real)
-    # and the full simulated log is more concentrated than a uniform catalogue would be
-    full = gini(pd.Series(views).value_counts().to_numpy())
-    uniform = gini(
-        np.random.default_rng(0).multinomial(len(views), np.full(len(set(views)), 1 / len(set(views))))
-    )
-    assert full > uniform + 0.05
+    # the full simulated log is heavy-tailed: the top 10% of products draw far more than 10% of views
+    full = pd.Series(views).value_counts().to_numpy()
+    assert gini(full) > 0.4
+    assert full[: max(1, len(full) // 10)].sum() / full.sum() > 0.25
 
 
 def test_user_activity_concentration_matches_taobao(taobao: pd.DataFrame, sim_events: pd.DataFrame) -> None:

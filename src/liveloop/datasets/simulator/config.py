@@ -58,7 +58,7 @@ class ModelParams:
     c_click_live: float = -1.6
     c_relevance: float = -2.2
     # traffic: browsing picks products with weight exp(popularity), popularity ~ N(0, popularity_sigma)
-    popularity_sigma: float = 0.35
+    popularity_sigma: float = 1.0
     activity_sigma: float = 0.8  # user activity ~ lognormal with mean 1
     browse_per_user_day: float = 3.0
     weekend_factor: float = 1.15

@@ -75,6 +75,12 @@ class Context:
     retry: bool = False  # lines are quarantine ids: update those rows instead of adding new ones
     outcomes: Outcomes | None = None
     _cipher: Cipher | None = None
+    _defaults: dict[str, dict[str, str | None]] = field(default_factory=dict)
+
+    def defaults(self, table: str) -> dict[str, str | None]:
+        if table not in self._defaults:
+            self._defaults[table] = _defaults(self.wh, table)
+        return self._defaults[table]
 
     @property
     def cipher(self) -> Cipher:
@@ -101,7 +107,7 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
         try:
             with ctx.wh.transaction():
                 for t, val in vals:
-                    _load(ctx, t, val)
+                    _load(ctx, t, val, src.column_names)
                 if malformed:
                     _quarantine_malformed(ctx, targets[0], malformed)
                 ctx.report.rows_read += src.num_rows + len(chunk.malformed)
@@ -134,7 +140,7 @@ def _unrouted(src: pa.Table, vals: list[pa.Table]) -> list[Malformed]:
     ]
 
 
-def _load(ctx: Context, t: Target, val: pa.Table) -> None:
+def _load(ctx: Context, t: Target, val: pa.Table, src_cols: list[str]) -> None:
     con, spec, report = ctx.wh.con, t.spec, ctx.report
     counts = report.table(t.table)
     with registered(con, "_val", val):
@@ -167,7 +173,7 @@ def _load(ctx: Context, t: Target, val: pa.Table) -> None:
                 )
         n_bad = val.num_rows - cand.num_rows
         if n_bad:
-            _quarantine_bad(ctx, t)
+            _quarantine_bad(ctx, t, src_cols)
             counts.quarantined += n_bad
             report.quarantined += n_bad
 
@@ -183,7 +189,7 @@ def _insert(ctx: Context, t: Target, new: pa.Table) -> None:
     con, spec = ctx.wh.con, t.spec
     if spec.pii_fields:
         new = encrypt_columns(new, spec, ctx.cipher)
-    defaults = _defaults(ctx.wh, t.table)
+    defaults = ctx.defaults(t.table)
     cols = [c for c in new.column_names if c in defaults and c != "source"]
     with registered(con, "_new", new):
         col_sql = ", ".join(ident(c) for c in cols)
@@ -222,22 +228,18 @@ def _fingerprint_sql(ctx: Context, table: str) -> str:
     return f"md5({lit(table + '|' + ctx.feed + '|' + name + '|')} || _line || '|' || coalesce(raw, ''))"
 
 
-def _quarantine_bad(ctx: Context, t: Target) -> None:
+def _quarantine_bad(ctx: Context, t: Target, src_cols: list[str]) -> None:
     """Quarantine the rows of ``_val`` that broke a rule, with their raw source row."""
     con = ctx.wh.con
-    src_cols = [c for c in con.sql("SELECT * FROM _src LIMIT 0").columns if c != "_line"]
-    obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols)
-    by = con.execute(
-        "SELECT split_part(_reason, ':', 1) AS r, count(*) FROM _val WHERE _reason IS NOT NULL GROUP BY r"
-    ).fetchall()
-    for reason, n in by:
-        ctx.report.by_reason[reason] += int(n)
+    obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
     bad = con.sql(
         "SELECT _line, _reason AS reason, _field AS field, raw, "
         f"{_fingerprint_sql(ctx, t.table)} AS fingerprint "
         f"FROM (SELECT v._line, v._reason, v._field, CAST(json_object({obj}) AS VARCHAR) AS raw "
         "FROM _val v JOIN _src s USING (_line) WHERE v._reason IS NOT NULL)"
     ).to_arrow_table()
+    for reason in bad["reason"].to_pylist():
+        ctx.report.by_reason[reason.split(":", 1)[0]] += 1
     _store(ctx, t, bad)
 
 

@@ -81,9 +81,12 @@ def import_file(
     try:
         for file, feed in jobs:
             reader = open_reader(file, feed, encoding=encoding, chunk_rows=chunk_rows or CHUNK_ROWS)
+            report.files.append(str(file))
+            if not reader.columns:
+                report.warnings.append(f"{file.name}: empty file, nothing to import")
+                continue
             targets = feed.plan(reader.columns, table)
             _warn_ignored(report, file, feed, reader.columns, targets)
-            report.files.append(str(file))
             report.encoding = report.encoding or reader.encoding
             ctx = Context(
                 wh,

@@ -51,6 +51,15 @@ def _feed(table: str, fmt: str) -> Feed:
     )
 
 
+def _table_of(path: Path) -> str:
+    """The table a file name names: ``events.csv``, ``events-2024-05.csv`` and ``order_items_1.jsonl``."""
+    stem = path.name.split(".")[0].lower()
+    for name in sorted(SPECS, key=len, reverse=True):
+        if stem == name or (stem.startswith(name) and not stem[len(name)].isalpha()):
+            return name
+    return stem
+
+
 def _kind(path: Path) -> str | None:
     return _SUFFIX.get(Path(path.name.removesuffix(".gz")).suffix.lower())
 
@@ -66,7 +75,7 @@ class NativeAdapter(Adapter):
             raise LiveloopError(f"no CSV, JSON lines or Parquet files in {path}", field="path")
         jobs = []
         for f in files:
-            name = table or f.name.split(".")[0]
+            name = table or _table_of(f)
             kind = fmt or _kind(f)
             if kind not in FORMATS:
                 raise LiveloopError(

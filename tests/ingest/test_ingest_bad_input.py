@@ -1,0 +1,155 @@
+"""Each kind of bad input gets a clear quarantine reason or a clear error, and loses nothing loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from liveloop.core.errors import LiveloopError
+from liveloop.ingest import import_file
+from liveloop.warehouse import Warehouse
+
+
+def _quarantine(wh: Warehouse) -> list[tuple[int, str, str | None]]:
+    return [
+        (int(line), reason, field)
+        for line, reason, field in wh.sql("SELECT line, reason, field FROM quarantine ORDER BY line")
+    ]
+
+
+def _events(wh: Warehouse) -> set[str]:
+    return {r[0] for r in wh.sql("SELECT event_id FROM events")}
+
+
+def test_malformed_line_is_quarantined_with_its_raw_text(
+    wh: Warehouse, write: Callable[..., Path], ev
+) -> None:
+    path = write("events.csv", [ev("e1"), "e2,2024-05-01,u1", ev("e3")])
+    report = import_file(wh, path)
+    assert (report.rows_read, report.loaded, report.quarantined) == (3, 2, 1)
+    [(line, reason, field)] = _quarantine(wh)
+    assert line == 3 and reason.startswith("malformed_row: expected 10 fields, got 3") and field is None
+    assert wh.sql("SELECT raw FROM quarantine")[0][0] == "e2,2024-05-01,u1"
+
+
+def test_unknown_event_type_names_the_value(wh: Warehouse, write: Callable[..., Path], ev) -> None:
+    report = import_file(wh, write("events.csv", [ev("e1", type_="teleport"), ev("e2", type_="PV")]))
+    assert report.loaded == 1 and report.by_reason == {"unknown_event_type": 1}
+    [(_, reason, field)] = _quarantine(wh)
+    assert "teleport" in reason and field == "type"
+    assert wh.sql("SELECT type FROM events")[0][0] == "view"  # 'PV' is a known synonym
+
+
+def test_millisecond_timestamps_get_a_hint_and_load_with_ts_unit_ms(wh: Warehouse, write, ev) -> None:
+    path = write("events.csv", [ev("e1", ts="1714557600000"), ev("e2", ts="1714557600")])
+    report = import_file(wh, path)
+    assert report.loaded == 1 and report.by_reason == {"timestamp_unit": 1}
+    assert "--ts-unit ms" in _quarantine(wh)[0][1]
+    again = import_file(wh, write("ms.csv", [ev("e1", ts="1714557600000")]), table="events", ts_unit="ms")
+    assert again.loaded == 1
+    assert str(wh.sql("SELECT ts FROM events WHERE event_id = 'e1'")[0][0]).startswith("2024-05-01 10:00:00")
+
+
+def test_negative_quantity_and_amount_only_for_refunds(wh: Warehouse, write, ev) -> None:
+    path = write(
+        "events.csv",
+        [
+            ev("e1", type_="add_to_cart", quantity="-2"),
+            ev("e2", type_="purchase", amount="-5", quantity="1"),
+            ev("e3", type_="refund", amount="-5", quantity="-1"),
+        ],
+    )
+    report = import_file(wh, path)
+    assert _events(wh) == {"e3"}
+    assert report.by_reason == {"negative_quantity": 1, "negative_amount": 1}
+
+
+def test_a_ten_megabyte_comment_is_quarantined_and_cut(wh: Warehouse, write, ev) -> None:
+    big = "好" * (10 * 1024 * 1024 // 3)
+    report = import_file(wh, write("events.csv", [ev("e1"), ev("e2", type_="comment", text=big), ev("e3")]))
+    assert (report.loaded, report.quarantined) == (2, 1)
+    reason, raw = wh.sql("SELECT reason, raw FROM quarantine")[0]
+    assert reason.startswith("text_too_long: text has 3495253 characters")
+    assert len(raw) < 20_000 and "truncated" in raw
+
+
+def test_duplicate_ids_within_and_across_files(wh: Warehouse, write, ev) -> None:
+    first = import_file(wh, write("a.csv", [ev("e1"), ev("e2"), ev("e1")]), table="events")
+    second = import_file(wh, write("b.csv", [ev("e2"), ev("e3")]), table="events")
+    assert (first.loaded, first.duplicates) == (2, 1)
+    assert (second.loaded, second.duplicates) == (1, 1)
+    assert wh.sql("SELECT count(*), count(DISTINCT event_id) FROM events")[0] == (3, 3)
+
+
+def test_truncated_last_line(wh: Warehouse, write, ev) -> None:
+    path = write("events.csv", [ev("e1"), "e2,2024-05-01 10:00:00,u1,vi"], newline_at_end=False)
+    report = import_file(wh, path)
+    assert (report.rows_read, report.loaded, report.quarantined) == (2, 1, 1)
+    assert _quarantine(wh)[0][:2] == (3, "malformed_row: expected 10 fields, got 4")
+
+
+def test_empty_file_and_header_only_file_read_nothing(wh: Warehouse, write) -> None:
+    empty = write("events.csv", [], header=None, newline_at_end=False)
+    report = import_file(wh, empty)
+    assert report.rows_read == 0 and "empty file" in report.warnings[0]
+    header_only = write("events2.csv", [])
+    report = import_file(wh, header_only, table="events")
+    assert (report.rows_read, report.loaded, report.status) == (0, 0, "done")
+
+
+def test_missing_file_and_missing_columns_are_clear_errors(wh: Warehouse, write, tmp_path: Path) -> None:
+    with pytest.raises(LiveloopError, match="file not found"):
+        import_file(wh, tmp_path / "nope.csv")
+    with pytest.raises(LiveloopError, match="needs the column"):
+        import_file(wh, write("events.csv", ["e1,u1"], header="event_id,user_id"))
+    with pytest.raises(LiveloopError, match="which table"):
+        import_file(wh, write("stuff.csv", ["x"], header="a"))
+    with pytest.raises(LiveloopError, match="unknown time zone"):
+        import_file(wh, write("events.csv", []), source_tz="Mars/Olympus")
+
+
+@pytest.mark.parametrize("given", [None, "gbk"])
+def test_gbk_file_is_detected_or_declared(wh: Warehouse, write, ev, given: str | None) -> None:
+    lines = [ev(f"e{i}", type_="comment", text=f"这件衣服质量很好，主播讲解很清楚{i}") for i in range(40)]
+    path = write("events.csv", lines, encoding="gbk")
+    report = import_file(wh, path, encoding=given)
+    assert report.loaded == 40 and report.encoding in ("gb18030", "gbk")
+    assert (
+        wh.sql("SELECT text FROM events WHERE event_id = 'e7'")[0][0] == "这件衣服质量很好，主播讲解很清楚7"
+    )
+
+
+def test_bad_rows_never_touch_what_was_loaded(wh: Warehouse, write, ev) -> None:
+    import_file(
+        wh, write("good.csv", [ev("e1", type_="purchase", amount="10.00", quantity="1")]), table="events"
+    )
+    before = wh.sql("SELECT * EXCLUDE (ingested_at) FROM events")
+    import_file(
+        wh,
+        write(
+            "bad.csv",
+            [ev("e1", type_="purchase", amount="99.00", quantity="1"), "garbage", ev("e2", ts="yesterday")],
+        ),
+        table="events",
+    )
+    assert wh.sql("SELECT * EXCLUDE (ingested_at) FROM events") == before
+
+
+def test_source_zone_converts_naive_timestamps_to_utc(wh: Warehouse, write, ev) -> None:
+    path = write("events.csv", [ev("e1", ts="2024-05-01 08:00:00"), ev("e2", ts="2024-05-01T08:00:00+00:00")])
+    import_file(wh, path, source_tz="Asia/Shanghai")
+    got = dict(wh.sql("SELECT event_id, strftime(ts, '%H:%M') FROM events"))
+    assert got == {"e1": "00:00", "e2": "08:00"}
+
+
+def test_label_mapping_and_retry(wh: Warehouse, write, ev) -> None:
+    from liveloop.ingest import add_label, retry_quarantine
+
+    import_file(wh, write("events.csv", [ev("e1", type_="teleport"), ev("e2", type_="beam")]))
+    add_label(wh, "event_type", "Teleport", "enter_room")
+    report = retry_quarantine(wh)
+    assert (report.rows_read, report.loaded, report.quarantined) == (2, 1, 1)
+    assert wh.sql("SELECT type FROM events WHERE event_id = 'e1'")[0][0] == "enter_room"
+    assert dict(wh.sql("SELECT status, count(*) FROM quarantine GROUP BY 1")) == {"resolved": 1, "open": 1}

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from liveloop.datasets.simulator import phrases
+from liveloop.datasets.simulator.config import CATEGORIES
 from liveloop.datasets.simulator.utility import funnel, sigmoid, utility
 from liveloop.datasets.simulator.world import DAY, DIURNAL, World
 
@@ -36,6 +37,7 @@ CHANNELS = ("feed", "search", "live", "in_app")
 GIFT_VALUES = np.array([1.0, 6.6, 10.0, 52.0, 100.0, 520.0, 1314.0])
 GIFT_P = np.array([0.5, 0.2, 0.14, 0.08, 0.05, 0.02, 0.01])
 BIN = 10  # seconds per bin of the live-room intensity
+REFUND_RATE = np.array([c[4] for c in CATEGORIES])
 
 
 @dataclass
@@ -53,7 +55,19 @@ class Block:
     ref: np.ndarray  # order index for purchase/refund, comment index for comment, else -1
 
 
-def _block(ts, user, etype, *, session=None, product=None, channel=0, amount=None, quantity=None, ref=None):
+def _block(
+    ts: Any,
+    user: Any,
+    etype: str,
+    *,
+    session: Any = None,
+    product: Any = None,
+    channel: Any = 0,
+    amount: Any = None,
+    quantity: Any = None,
+    ref: Any = None,
+) -> Block:
+    """Events of one type; columns left out are null (-1, or NaN for amounts)."""
     n = len(ts)
     full = np.full
     return Block(
@@ -101,7 +115,6 @@ def _local_hours(rng: np.random.Generator, world: World, users: np.ndarray) -> n
 def _funnel_events(
     rng: np.random.Generator,
     world: World,
-    day: int,
     users: np.ndarray,
     products: np.ndarray,
     t_view: np.ndarray,
@@ -156,7 +169,9 @@ def _sel_arr(channel: np.ndarray | int, mask: np.ndarray, n: int) -> np.ndarray:
     return (np.full(n, channel) if np.isscalar(channel) else np.asarray(channel))[mask]
 
 
-def _browsing(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, factor: float):
+def _browsing(
+    rng: np.random.Generator, world: World, day: int, alive: np.ndarray, factor: float
+) -> tuple[list[Block], dict[str, np.ndarray]]:
     """Off-live product views (feed and search) of every active user, and their funnels."""
     p = world.config.params
     u, pr = world.users, world.products
@@ -171,7 +186,7 @@ def _browsing(rng: np.random.Generator, world: World, day: int, alive: np.ndarra
     cum = np.cumsum(u.pref[users], axis=1)
     cat = (cum < rng.random(n)[:, None] * cum[:, -1:]).sum(axis=1)
     products = np.empty(n, dtype=np.int64)
-    for c, (members, cdf) in enumerate(world_cdfs(world)):
+    for c, (members, cdf) in enumerate(world.browse_cdfs):
         mask = cat == c
         if mask.any() and len(members):
             products[mask] = members[np.minimum(np.searchsorted(cdf, rng.random(mask.sum())), len(cdf) - 1)]
@@ -180,32 +195,15 @@ def _browsing(rng: np.random.Generator, world: World, day: int, alive: np.ndarra
     channel = np.where(rng.random(n) < 0.7, 0, 1)
     util = utility(world, users, products, day)
     views = _block(ts, users, "view", product=products, channel=channel)
-    blocks, cand, _ = _funnel_events(rng, world, day, users, products, ts, util, channel, None, ts + 6 * 3600)
+    blocks, cand, _ = _funnel_events(rng, world, users, products, ts, util, channel, None, ts + 6 * 3600)
     cand["unit_price"] = np.round(pr.price[cand["product"]] * (1 - world.festival_discount(day)), 2)
     cand["coupon"] = np.zeros(len(cand["ts"]))
     return [views, *blocks], cand
 
 
-_CDF_CACHE: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-
-
-def world_cdfs(world: World) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per category: its products and the cumulative browsing weights (popularity)."""
-    key = id(world)
-    if key not in _CDF_CACHE:
-        pr = world.products
-        weight = np.exp(pr.popularity)
-        out = []
-        for c in range(world.users.pref.shape[1]):
-            members = np.flatnonzero(pr.category == c)
-            cdf = np.cumsum(weight[members])
-            out.append((members, cdf / cdf[-1] if len(cdf) else cdf))
-        _CDF_CACHE.clear()
-        _CDF_CACHE[key] = out
-    return _CDF_CACHE[key]
-
-
-def _intensity(rng: np.random.Generator, world: World, sessions: np.ndarray):
+def _intensity(
+    rng: np.random.Generator, world: World, sessions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per session, the cumulative comment/like intensity on a shared axis (sessions laid end to end).
 
     The intensity is 1 plus bursts — at each lineup slot start (the host presents a product) and at random
@@ -239,7 +237,9 @@ def _intensity(rng: np.random.Generator, world: World, sessions: np.ndarray):
     return base, np.concatenate(xs), np.concatenate(ys)
 
 
-def _live(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, factor: float, state: State):
+def _live(
+    rng: np.random.Generator, world: World, day: int, alive: np.ndarray, factor: float
+) -> tuple[list[Block], dict[str, np.ndarray] | None, dict[str, Any] | None]:
     """Every live session of the day: arrivals, leaves, engagement, product clicks, funnels, comments."""
     p = world.config.params
     u, pr, ss, hosts = world.users, world.products, world.sessions, world.hosts
@@ -328,7 +328,7 @@ def _live(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, f
     blocks.append(_block(t_click, viewer[v], "click", session=sess[v], product=prod, channel=2))
     blocks.append(_block(t_view, viewer[v], "view", session=sess[v], product=prod, channel=2))
     fblocks, cand, buy = _funnel_events(
-        rng, world, day, viewer[v], prod, t_view, util, 2, sess[v], start[v] + b[v]
+        rng, world, viewer[v], prod, t_view, util, 2, sess[v], start[v] + b[v]
     )
     blocks.extend(fblocks)
     cand["unit_price"] = price[buy]
@@ -354,8 +354,8 @@ def _live(rng: np.random.Generator, world: World, day: int, alive: np.ndarray, f
 
 
 def _settle(
-    rng: np.random.Generator, world: World, day: int, cands: list[dict[str, np.ndarray]], state: State
-):
+    rng: np.random.Generator, world: World, cands: list[dict[str, np.ndarray]], state: State
+) -> dict[str, np.ndarray]:
     """Turn purchase candidates into orders in time order, never selling more than the stock left."""
     cand = {key: np.concatenate([c[key] for c in cands]) for key in cands[0]}
     n = len(cand["ts"])
@@ -381,7 +381,7 @@ def _settle(
     state.next_order += len(keep)
     # refunds: by category, more for impulsive buyers; due 1-10 days later, inside the window only
     cat = world.products.category[out["product"]]
-    rate = np.array([c[4] for c in _categories()])[cat] * (0.7 + world.users.impulsiveness[out["user"]])
+    rate = REFUND_RATE[cat] * (0.7 + world.users.impulsiveness[out["user"]])
     refund = rng.random(len(keep)) < rate
     t_refund = out["ts"] + rng.uniform(1, 10, len(keep)) * DAY
     end = world.t0 + world.config.days * DAY
@@ -400,12 +400,6 @@ def _settle(
         for key, val in pending.items()
     }
     return out
-
-
-def _categories():
-    from liveloop.datasets.simulator.config import CATEGORIES
-
-    return CATEGORIES
 
 
 def _due_refunds(world: World, day: int, state: State) -> Block:
@@ -439,10 +433,10 @@ def simulate_day(world: World, day: int, state: State) -> DayOutput:
     blocks = [_block(u.signup[new].astype(float), new, "signup", channel=3)]
     browse_blocks, browse_cand = _browsing(rng, world, day, alive, factor)
     blocks.extend(browse_blocks)
-    live_blocks, live_cand, comments = _live(rng, world, day, alive, factor, state)
+    live_blocks, live_cand, comments = _live(rng, world, day, alive, factor)
     blocks.extend(live_blocks)
     cands = [browse_cand] + ([live_cand] if live_cand is not None else [])
-    orders = _settle(rng, world, day, cands, state)
+    orders = _settle(rng, world, cands, state)
     blocks.append(
         _block(
             orders["ts"],

@@ -137,6 +137,8 @@ class World:
     products: Products
     hosts: Hosts
     sessions: Sessions
+    #: per category: its products and the cumulative browsing weights ``exp(popularity)``
+    browse_cdfs: list[tuple[np.ndarray, np.ndarray]]
 
     def day_factor(self, day: int) -> float:
         """Traffic multiplier of a day: weekends, the run-up to 11.11 and the festival itself."""
@@ -284,8 +286,8 @@ def _sessions(cfg: SimConfig, t0: int, hosts: Hosts, products: Products, world: 
     slot_d: list[np.ndarray] = []
     slot_c: list[np.ndarray] = []
     weight = np.exp(products.popularity)
-    by_cat = [np.flatnonzero(products.category == c) for c in range(K)]
-    cdf_cat = [np.cumsum(weight[ix]) / weight[ix].sum() for ix in by_cat]
+    by_cat = [members for members, _ in world.browse_cdfs]
+    cdf_cat = [cdf for _, cdf in world.browse_cdfs]
     cdf_all = np.cumsum(weight) / weight.sum()
     for day in range(cfg.days):
         festival = world.festival_discount(day) >= 0.15
@@ -328,6 +330,16 @@ def _sessions(cfg: SimConfig, t0: int, hosts: Hosts, products: Products, world: 
     )
 
 
+def _cdfs(products: Products) -> list[tuple[np.ndarray, np.ndarray]]:
+    weight = np.exp(products.popularity)
+    out = []
+    for c in range(K):
+        members = np.flatnonzero(products.category == c)
+        cdf = np.cumsum(weight[members])
+        out.append((members, cdf / cdf[-1] if len(cdf) else cdf))
+    return out
+
+
 def build_world(cfg: SimConfig) -> World:
     """Draw the whole static world for ``cfg``."""
     start_local = datetime(cfg.start.year, cfg.start.month, cfg.start.day, tzinfo=UTC)
@@ -335,6 +347,8 @@ def build_world(cfg: SimConfig) -> World:
     users = _users(cfg, t0)
     products = _products(cfg)
     hosts = _hosts(cfg)
-    world = World(cfg, t0, users, products, hosts, Sessions(0, *([np.zeros(0, np.int64)] * 8)))
+    world = World(
+        cfg, t0, users, products, hosts, Sessions(0, *([np.zeros(0, np.int64)] * 8)), _cdfs(products)
+    )
     world.sessions = _sessions(cfg, t0, hosts, products, world)
     return world

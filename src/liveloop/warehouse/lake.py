@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from liveloop.core.errors import LiveloopError
-from liveloop.warehouse.store import TABLE_KEYS, Warehouse
+from liveloop.warehouse.store import Warehouse
+
+_NEXTVAL = r"nextval\('([^']+)'"
 
 
 def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
@@ -27,7 +31,11 @@ def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
 
 
 def import_parquet(wh: Warehouse, in_dir: Path) -> dict[str, dict[str, int]]:
-    """Load an export back, skipping rows whose key already exists. Returns per-table counts."""
+    """Load an export back in one transaction, skipping rows whose key already exists.
+
+    Columns the export lacks (it may come from an older liveloop) take their defaults. Returns
+    per-table counts: read, loaded, duplicates.
+    """
     if not in_dir.is_dir():
         raise LiveloopError(f"not a directory: {in_dir}", field="dir")
     known = set(wh.tables())
@@ -37,7 +45,7 @@ def import_parquet(wh: Warehouse, in_dir: Path) -> dict[str, dict[str, int]]:
         name = path.name.removesuffix(".parquet")
         if name not in known:
             continue
-        if path.is_dir():
+        if path.is_dir() and any(path.rglob("*.parquet")):
             sources.append((name, f"read_parquet('{_q(path)}/**/*.parquet', hive_partitioning = true)"))
         elif path.suffix == ".parquet":
             sources.append((name, f"read_parquet('{_q(path)}')"))
@@ -45,21 +53,44 @@ def import_parquet(wh: Warehouse, in_dir: Path) -> dict[str, dict[str, int]]:
         raise LiveloopError(f"no liveloop Parquet tables found in {in_dir}", field="dir")
     with wh.transaction() as con:
         for table, src in sources:
-            cols = wh.columns(table)
-            keys = TABLE_KEYS[table]
-            col_list = ", ".join(f'"{c}"' for c in cols)
-            on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"' for k in keys)
-            read = int(con.execute(f"SELECT count(*) FROM {src}").fetchone()[0])  # type: ignore[index]
-            before = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
-            select = ", ".join("s." + c for c in col_list.split(", "))
-            con.execute(
-                f'INSERT INTO "{table}" ({col_list}) SELECT {select} '
-                f'FROM (SELECT DISTINCT ON ({", ".join(keys)}) * FROM {src}) s '
-                f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on})'
-            )
-            after = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
-            result[table] = {"read": read, "loaded": after - before, "duplicates": read - (after - before)}
+            result[table] = _load(wh, con, table, src)
+        _advance_sequences(con)
     return result
+
+
+def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, table: str, src: str) -> dict[str, int]:
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    cols = [c for c in wh.columns(table) if c in present]
+    keys = [k for k in wh.key_columns(table) if k in present] or cols
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    select = ", ".join(f's."{c}"' for c in cols)
+    distinct = ", ".join(f'"{k}"' for k in keys)
+    on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"' for k in keys)
+    read = con.execute(f"SELECT count(*) FROM {src}").fetchone()
+    row = con.execute(
+        f'INSERT INTO "{table}" ({col_list}) SELECT {select} '
+        f"FROM (SELECT DISTINCT ON ({distinct}) * FROM {src}) s "
+        f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on})'
+    ).fetchone()
+    n_read, loaded = int(read[0]) if read else 0, int(row[0]) if row else 0
+    return {"read": n_read, "loaded": loaded, "duplicates": n_read - loaded}
+
+
+def _advance_sequences(con: duckdb.DuckDBPyConnection) -> None:
+    """Move each id sequence past the ids just restored, so later inserts do not collide."""
+    rows = con.execute(
+        "SELECT table_name, column_name, regexp_extract(column_default, ?, 1) "
+        "FROM information_schema.columns WHERE column_default LIKE 'nextval(%'",
+        [_NEXTVAL],
+    ).fetchall()
+    for table, column, seq in rows:
+        top = con.execute(f'SELECT coalesce(max("{column}"), 0) FROM "{table}"').fetchone()
+        last = con.execute(
+            "SELECT coalesce(last_value, 0) FROM duckdb_sequences() WHERE sequence_name = ?", [seq]
+        ).fetchone()
+        need = int(top[0] if top else 0) - int(last[0] if last else 0)
+        if need > 0:
+            con.execute(f"SELECT max(nextval('{seq}')) FROM range({need})").fetchall()
 
 
 def _q(path: Path) -> str:

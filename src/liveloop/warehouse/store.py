@@ -142,6 +142,17 @@ class Warehouse:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def key_columns(self, table: str) -> list[str]:
+        """The natural key of ``table``: declared in TABLE_KEYS, else its primary key, else none."""
+        if table in TABLE_KEYS:
+            return list(TABLE_KEYS[table])
+        row = self.con.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [table],
+        ).fetchone()
+        return list(row[0]) if row else []
+
     # -- access -------------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for use on another thread (DuckDB connections are not shared across threads)."""

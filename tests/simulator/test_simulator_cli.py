@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from typer.testing import CliRunner
 
+from liveloop.cli.main import app
 from liveloop.core.config import Settings
+from liveloop.core.errors import ValidationFailed
 from liveloop.datasets.simulator import Oracle, simulate_into_warehouse
 from liveloop.warehouse import Warehouse
 
-
-def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVELOOP_HOME": str(settings.home)}
-    return subprocess.run(
-        [sys.executable, "-m", "liveloop.cli.main", *args], capture_output=True, text=True, env=env
-    )
+runner = CliRunner()
 
 
 def test_simulate_into_warehouse_goes_through_ingest(wh: Warehouse) -> None:
@@ -51,30 +46,18 @@ def test_simulate_into_warehouse_goes_through_ingest(wh: Warehouse) -> None:
 
 
 def test_cli_simulate_to_files_and_errors(settings: Settings, tmp_path: Path) -> None:
-    out = _cli(
-        "simulate",
-        "--scale",
-        "tiny",
-        "--seed",
-        "2",
-        "--days",
-        "3",
-        "--out",
-        str(tmp_path / "w"),
-        "--json",
-        settings=settings,
+    out = runner.invoke(
+        app,
+        ["simulate", "--scale", "tiny", "--seed", "2", "--days", "3", "--out", str(tmp_path / "w"), "--json"],
     )
-    assert out.returncode == 0, out.stderr
+    assert out.exit_code == 0, out.output
     body = json.loads(out.stdout)
     assert body["days"] == 3 and body["synthetic"] is True
     assert pq.read_metadata(tmp_path / "w" / "events.parquet").num_rows == body["events"]
     assert (tmp_path / "w" / "truth" / "world.json").is_file()
-    bad = _cli("simulate", "--scale", "gigantic", settings=settings)
-    assert (
-        bad.returncode != 0
-        and bad.stderr.startswith("error: unknown scale")
-        and "Traceback" not in bad.stderr
-    )
-    human = _cli("simulate", "--scale", "tiny", "--days", "2", settings=settings)
-    assert human.returncode == 0, human.stderr
+    bad = runner.invoke(app, ["simulate", "--scale", "gigantic"])
+    assert isinstance(bad.exception, ValidationFailed) and bad.exception.field == "scale"
+    human = runner.invoke(app, ["simulate", "--scale", "tiny", "--days", "2"])
+    assert human.exit_code == 0, human.output
     assert "Synthetic world" in human.stdout and "events" in human.stdout
+    assert (settings.home / "simulator" / "truth" / "world.json").is_file()

@@ -201,10 +201,12 @@ def browser_page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def dashboard_login() -> Callable[..., None]:
-    """``dashboard_login(page, server, role="admin")``: log in through the real login form."""
+    """``dashboard_login(page, server, role="admin")``: log in through the real login form (staying on a
+    login page the app redirected to, so its ``next`` is kept)."""
 
     def login(page: Any, srv: LiveServer, role: str = "admin") -> None:
-        page.goto(f"{srv.base_url}/login")
+        if not page.url.startswith(f"{srv.base_url}/login"):
+            page.goto(f"{srv.base_url}/login")
         page.fill("#key", srv.key(role))
         page.click("#login-form button[type=submit]")
         page.wait_for_load_state("networkidle")

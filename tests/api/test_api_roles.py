@@ -111,17 +111,3 @@ def test_a_tampered_secret_of_a_real_key_is_401(server):
     key = server.key("analyst")
     tampered = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
     assert httpx.get(f"{server.base_url}/metrics", headers={"X-API-Key": tampered}).status_code == 401
-
-
-def test_repeated_failed_keys_are_rate_limited(live_server_factory):
-    srv = live_server_factory(env={"LIVELOOP_AUTH_MAX_FAILURES": "3"})
-    codes = [
-        httpx.get(f"{srv.base_url}/metrics", headers={"X-API-Key": "ll_0123456789ab." + "x" * 30}).status_code
-        for _ in range(5)
-    ]
-    assert codes[:3] == [401, 401, 401]
-    assert codes[3:] == [429, 429]
-    limited = httpx.get(f"{srv.base_url}/metrics", headers={"X-API-Key": "ll_0123456789ab." + "x" * 30})
-    assert int(limited.headers["retry-after"]) > 0
-    # a valid key that was verified before still works from the same address (cache hit, no argon2)
-    assert httpx.get(f"{srv.base_url}/health").status_code == 200

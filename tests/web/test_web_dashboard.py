@@ -7,16 +7,67 @@ from pathlib import Path
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
-def test_login_then_overview_renders_charts(server, browser_page, dashboard_login):
+def _small_world(wh):
+    from liveloop.datasets.simulator import simulate_into_warehouse
+
+    simulate_into_warehouse(wh, scale="small", seed=11, users=300, days=4)
+
+
+def test_login_overview_charts_language_switch_and_screenshot(
+    live_server_factory, browser_page, dashboard_login
+):
+    server = live_server_factory(seed=_small_world)
     page = browser_page
     page.goto(f"{server.base_url}/overview")
-    assert page.url.startswith(f"{server.base_url}/login")
-    dashboard_login(page, server, "analyst")
-    page.goto(f"{server.base_url}/overview")
+    assert page.url.startswith(f"{server.base_url}/login")  # no session: sent to the login page
+    dashboard_login(page, server, "marketer")
+    assert page.url.rstrip("/").endswith("/overview")
     page.wait_for_selector(".chart .main-svg")
     assert page.locator(".chart").count() == 3
-    assert page.locator(".chart svg.main-svg").count() >= 3
+    for chart in page.locator(".chart").all():  # each chart drew bars from real warehouse data
+        assert chart.locator("svg.main-svg").count() >= 1
+        assert chart.locator("g.trace.bars path, g.point path").count() > 0
+    assert int(page.locator("#data-status td.num").first.inner_text().replace(",", "")) > 0
     assert page.locator("nav.sidebar a[href='/overview']").count() == 1
+    assert page.locator("h1").inner_text() == "概览"  # the browser asked for zh-CN
+    page.click("#lang-switch")
+    page.wait_for_selector(".chart .main-svg")
+    assert page.locator("h1").inner_text() == "Overview"
+    assert page.locator("#lang-switch").inner_text() == "中文"
+    page.reload()
+    assert page.locator("h1").inner_text() == "Overview"  # remembered in a cookie
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+    assert (ARTIFACTS / "dashboard-overview.png").stat().st_size > 10_000
+    cookie = next(c for c in page.context.cookies() if c["name"] == "ll_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    page.click("header form button[type=submit]")  # log out (a CSRF-protected form)
+    page.wait_for_url("**/login")
+    page.goto(f"{server.base_url}/overview")
+    assert "/login" in page.url
     assert page.console_errors == []
+
+
+def test_empty_warehouse_overview_and_offline_docs(server, browser_page, dashboard_login):
+    page = browser_page
+    dashboard_login(page, server, "analyst")
+    page.goto(f"{server.base_url}/")
+    page.wait_for_selector(".chart .main-svg")
+    page.goto(f"{server.base_url}/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "liveloop" in page.locator(".swagger-ui .info .title").inner_text()
+    requested = []
+    page.on("request", lambda req: requested.append(req.url))
+    page.reload()
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert requested and all(url.startswith(server.base_url) for url in requested)  # nothing off the box
+    assert page.console_errors == []
+
+
+def test_a_bad_key_shows_an_error_on_the_login_page(server, browser_page):
+    page = browser_page
+    page.goto(f"{server.base_url}/login")
+    page.fill("#key", "ll_0123456789ab.not-a-real-secret-at-all")
+    page.click("#login-form button[type=submit]")
+    assert page.locator(".error").is_visible()
+    assert "/login" in page.url

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from liveloop.core.clock import utcnow
@@ -25,6 +26,8 @@ from liveloop.privacy.crypto import Cipher
 from liveloop.warehouse.store import Warehouse
 
 PII = ("phone", "email", "name")
+#: Columns that cannot be cleared (NOT NULL in the schema).
+REQUIRED_ON_UPDATE = frozenset({"non_personalised", "currency"})
 MAX_LIMIT = 500
 
 Id = Field(pattern=ID_PATTERN, min_length=1, max_length=128)
@@ -322,6 +325,8 @@ def update_entity(
     sets: list[str] = []
     params: list[Any] = []
     for name, value in changes.items():
+        if value is None and name in REQUIRED_ON_UPDATE:
+            raise ValidationFailed(f"{name} cannot be null", field=name)
         if name in PII and kind == "users":
             sets += [f"{name}_enc = ?"]
             params.append(cipher.encrypt(value, context=f"users.{name}") if value is not None else None)
@@ -337,19 +342,25 @@ def update_entity(
         params.append(value.value if hasattr(value, "value") else value)
     sets.append("updated_at = ?")
     params.append(utcnow())
-    with wh.transaction() as con:
-        found = con.execute(
-            f"SELECT count(*) FROM {entity.table} WHERE {entity.key} = ?", [entity_id]
-        ).fetchone()
-        if not found or not found[0]:
-            raise NotFound(f"no {kind[:-1].replace('_', ' ')} {entity_id!r}", field=entity.key)
-        con.execute(
-            f"UPDATE {entity.table} SET {', '.join(sets)} WHERE {entity.key} = ?", [*params, entity_id]
-        )
-        if kind == "live_sessions":
-            bad = con.execute(
-                "SELECT count(*) FROM live_sessions WHERE session_id = ? AND end_ts < start_ts", [entity_id]
+    try:
+        with wh.transaction() as con:
+            found = con.execute(
+                f"SELECT count(*) FROM {entity.table} WHERE {entity.key} = ?", [entity_id]
             ).fetchone()
-            if bad and bad[0]:
-                raise ValidationFailed("end_ts is before start_ts", field="end_ts")
+            if not found or not found[0]:
+                raise NotFound(f"no {kind[:-1].replace('_', ' ')} {entity_id!r}", field=entity.key)
+            con.execute(
+                f"UPDATE {entity.table} SET {', '.join(sets)} WHERE {entity.key} = ?", [*params, entity_id]
+            )
+            if kind == "live_sessions":
+                bad = con.execute(
+                    "SELECT count(*) FROM live_sessions WHERE session_id = ? AND end_ts < start_ts",
+                    [entity_id],
+                ).fetchone()
+                if bad and bad[0]:
+                    raise ValidationFailed("end_ts is before start_ts", field="end_ts")
+    except (duckdb.ConstraintException, duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
+        raise ValidationFailed(
+            f"the update does not fit the {entity.table} table: {exc}", field="body"
+        ) from exc
     return get_entity(wh, kind, entity_id)

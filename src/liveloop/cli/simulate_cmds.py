@@ -46,6 +46,8 @@ def simulate(
 
         def on_day(done: int, total: int) -> None:
             bar.update(task, completed=done)
+            if done == total:
+                bar.stop()  # let the import's own progress bars take the screen
 
         if out is not None:
             result = simulate_to_dir(out, cfg, on_day=on_day)
@@ -53,7 +55,7 @@ def simulate(
         else:
             with open_warehouse() as wh:
                 result = simulate_into_warehouse(
-                    wh, scale=scale, seed=seed, users=users, days=days, on_day=on_day
+                    wh, scale=scale, seed=seed, users=users, days=days, on_day=on_day, progress=not as_json
                 )
 
     def render(r: dict[str, Any]) -> None:

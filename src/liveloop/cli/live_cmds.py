@@ -1,9 +1,238 @@
-"""CLI commands (placeholder until this capability lands)."""
+"""``liveloop nlp`` (train, score) and ``liveloop live`` (replay a recorded room); ``evaluate live``."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from liveloop.cli.common import JsonOpt, console, emit
+from liveloop.cli.evaluate import evaluate_app
+from liveloop.core.errors import LiveloopError, ValidationFailed
+
+nlp_app = typer.Typer(help="Comment NLP: train the models, score a comments file.", no_args_is_help=True)
+live_app = typer.Typer(help="Live copilot: replay a recorded live room.", no_args_is_help=True)
+
+
+@nlp_app.command("train")
+def nlp_train(
+    per_source: int | None = typer.Option(
+        None, "--per-source", min=100, help="Cap rows per corpus (quick runs)."
+    ),
+    seed: int = typer.Option(0, "--seed", min=0),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train sentiment, intent and aspect models on the real corpora; write them with their metrics."""
+    from liveloop.live.training import train
+
+    with (
+        console.status("training comment models on the real corpora…", spinner="dots")
+        if not as_json
+        else _null()
+    ):
+        result = train(per_source=per_source, seed=seed)
+
+    def render(r: Any) -> None:
+        m = r.metrics
+        console.print(f"model {r.version} written to {r.path} in {r.seconds:.0f} s")
+        console.print(
+            f"sentiment held-out accuracy {m['sentiment']['overall']['accuracy']:.3f}, "
+            f"intent accuracy {m['intent']['accuracy']:.3f}"
+        )
+        for src, v in m["sentiment"]["by_source"].items():
+            console.print(f"  {src:26s} acc {v['accuracy']:.3f}  macro-F1 {v['macro_f1']:.3f}  (n={v['n']})")
+        for name, v in m["intent"]["per_class"].items():
+            console.print(
+                f"  intent {name:20s} P {v['precision']:.3f}  R {v['recall']:.3f}  (n={v['support']})"
+            )
+
+    emit(result.to_dict() if as_json else result, as_json, render)
+
+
+@nlp_app.command("score")
+def nlp_score(
+    file: Path = typer.Argument(..., help="CSV, JSON lines or Parquet file of comments."),
+    text_column: str = typer.Option(..., "--text-column", help="Column holding the comment text."),
+    out: Path | None = typer.Option(None, "--out", help="Write the scored table here (CSV or .parquet)."),
+    lineup: Path | None = typer.Option(
+        None, "--lineup", help="JSON list of {product_id, name, aliases} for mentions."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Score every comment: sentiment label and score, intent, complaint aspects, product mention."""
+    from liveloop.live.batch import score_file
+
+    products = None
+    if lineup is not None:
+        try:
+            products = json.loads(lineup.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValidationFailed(f"cannot read lineup {lineup}: {exc}", field="lineup") from None
+        if not isinstance(products, list):
+            raise ValidationFailed("lineup must be a JSON list of products", field="lineup")
+    scored, summary = score_file(file, text_column, out, lineup=products)
+
+    def render(s: dict[str, Any]) -> None:
+        console.print(f"scored {s['rows']} comments" + (f" → {s['out']}" if s["out"] else ""))
+        console.print(f"sentiment: {s['sentiment']}")
+        console.print(f"intent: {s['intent']}")
+        if not s["out"]:
+            console.print(scored.head(20).to_string(max_colwidth=40))
+
+    emit(summary, as_json, render)
+
+
+@live_app.command("replay")
+def live_replay(
+    file: str = typer.Argument(
+        ..., help="An events file (CSV/JSONL/Parquet), or `bilibili` for the real evening."
+    ),
+    speed: float = typer.Option(
+        10.0, "--speed", help="Replay speed (1 = real time, 0 = as fast as possible)."
+    ),
+    room: int = typer.Option(11365, "--room", help="Bilibili room id (with `bilibili`)."),
+    session: str = typer.Option("replay", "--session", help="Live session id to replay into."),
+    filter_session: str | None = typer.Option(
+        None, "--from-session", help="Only this session_id of the file."
+    ),
+    limit_s: float | None = typer.Option(
+        None, "--limit-s", min=0.1, help="Stop after this many wall seconds."
+    ),
+    url: str | None = typer.Option(
+        None, "--url", help="Post to a running liveloop service instead (base URL)."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="LIVELOOP_API_KEY", help="API key for --url."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Replay a recorded live room at real or scaled speed through the live copilot."""
+    from liveloop.live import replay as rp
+
+    if speed < 0:
+        raise ValidationFailed("--speed must be >= 0", field="speed")
+    df = rp.bilibili_events(room) if file == "bilibili" else rp.file_events(Path(file), filter_session)
+    events = rp.records(df)
+    if not events:
+        raise ValidationFailed("no replayable events in the file", field="file")
+    if url:
+        sink, finish = _http_sink(url.rstrip("/"), session, api_key)
+    else:
+        sink, finish = _local_sink(session)
+    last = [0.0]
+
+    def tick(stats: rp.ReplayStats) -> None:
+        if not as_json and time.monotonic() - last[0] >= 2:
+            last[0] = time.monotonic()
+            console.print(f"  {stats.events}/{len(events)} events, {stats.wall_s:.0f} s")
+
+    stats = rp.replay(events, sink, speed, limit_s, tick)
+    result = {"session": session, "speed": speed, **stats.to_dict(), **finish()}
+
+    def render(r: dict[str, Any]) -> None:
+        console.print(
+            f"replayed {r['events']} events in {r['wall_s']} s ({r['dropped']} dropped) into {session}"
+        )
+        snap = r.get("snapshot") or {}
+        if snap:
+            w = snap["windows"]["5min"]
+            console.print(
+                f"viewers {snap['viewers']}, last 5 min: {w['comments']} comments, "
+                f"sentiment index {w['sentiment_index']}, questions {w['questions']}"
+            )
+            for q in snap["questions"][:5]:
+                console.print(f"  Q×{q['askers']}: {q['text'][:50]} → {(q['answer'] or {}).get('status')}")
+
+    emit(result, as_json, render)
+
+
+def _local_sink(session: str) -> tuple[Any, Any]:
+    from liveloop.content import default_checker
+    from liveloop.live.hub import LiveHub
+    from liveloop.live.training import load_model
+
+    hub = LiveHub(load_model, default_checker())
+    hub.open(session)
+    hub.start()
+
+    def finish() -> dict[str, Any]:
+        hub.process()
+        hub.stop()
+        return {"snapshot": hub.snapshot(session), "stats": hub.stats()}
+
+    return (lambda batch: hub.submit(session, batch)), finish
+
+
+def _http_sink(url: str, session: str, api_key: str | None) -> tuple[Any, Any]:
+    import httpx
+
+    headers = {"X-API-Key": api_key} if api_key else {}
+    client = httpx.Client(base_url=url, headers=headers, timeout=30)
+
+    def call(method: str, path: str, body: Any = None) -> dict[str, Any]:
+        try:
+            response = client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise LiveloopError(f"cannot reach {url}: {exc}") from None
+        if response.status_code >= 400:
+            detail = (
+                response.json().get("detail") if "json" in response.headers.get("content-type", "") else ""
+            )
+            raise LiveloopError(
+                f"{method} {path} failed ({response.status_code}): {detail or response.text[:200]}"
+            )
+        data: dict[str, Any] = response.json()
+        return data
+
+    call("POST", f"/v1/live/{session}/open", {"lineup": []})
+
+    def finish() -> dict[str, Any]:
+        client.close()
+        return {}
+
+    return (lambda batch: call("POST", f"/v1/live/{session}/events", {"events": batch})), finish
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@evaluate_app.command("live")
+def evaluate_live(
+    sample: int = typer.Option(1000, "--sample", min=50, help="Test rows per data set / category."),
+    per_source: int | None = typer.Option(
+        None, "--per-source", min=200, help="Cap training rows per corpus."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Sentiment beside SnowNLP (held-out and leave-one-category-out) and Q&A matching beside plain BM25."""
+    from liveloop.live.evaluation import sentiment_report
+    from liveloop.live.qa_eval import qa_report
+
+    report = {"sentiment": sentiment_report(per_source=per_source, sample=sample), "qa": qa_report()}
+
+    def render(r: dict[str, Any]) -> None:
+        for part, rows in r["sentiment"].items():
+            console.print(f"[bold]{part}[/bold] (accuracy: liveloop vs SnowNLP)")
+            for name, v in rows.items():
+                if "liveloop" in v:
+                    snow = v.get("snownlp", {}).get("accuracy", "n/a")
+                    console.print(
+                        f"  {name:26s} {v['liveloop']['accuracy']:.3f} vs {snow}  (n={v['liveloop']['n']})"
+                    )
+        console.print(f"[bold]Q&A[/bold] {json.dumps(r['qa'], ensure_ascii=False)}")
+
+    emit(report, as_json, render)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the main app."""
+    """Attach ``liveloop nlp`` and ``liveloop live``."""
+    app.add_typer(nlp_app, name="nlp")
+    app.add_typer(live_app, name="live")

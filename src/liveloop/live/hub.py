@@ -240,6 +240,10 @@ class LiveHub:
         self._stop.clear()
 
         def loop() -> None:
+            try:
+                _ = self.model  # load (or train) the comment model before the first batch arrives
+            except Exception:
+                self.drops["model_unavailable"] += 1
             while not self._stop.is_set():
                 self._wake.wait(interval)
                 self._wake.clear()

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import threading
 import time
@@ -213,6 +214,10 @@ _cache: dict[Path, CommentModel] = {}
 
 
 def latest_path(settings: Settings | None = None) -> Path | None:
+    """The newest artifact (or the one ``LIVELOOP_NLP_MODEL`` names), None when there is none."""
+    override = os.environ.get("LIVELOOP_NLP_MODEL")
+    if override:
+        return Path(override) if (Path(override) / "model.json").is_file() else None
     settings = settings or get_settings()
     pointer = settings.models_dir / MODEL_NAME / "LATEST"
     if not pointer.is_file():

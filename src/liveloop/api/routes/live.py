@@ -1,0 +1,287 @@
+"""Live copilot API: open a session, send comments and room events (HTTP batch or WebSocket), read the
+room state, ask the FAQ answerer, run the lottery, score comments. Logic lives in ``liveloop.live``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from liveloop.api.auth import principal_of, require_roles, session_of
+from liveloop.api.deps import get_warehouse
+from liveloop.api.metrics import REGISTRY
+from liveloop.core.errors import LiveloopError, PermissionDenied, Unauthorized
+from liveloop.core.types import Role
+from liveloop.live import service
+from liveloop.live.hub import MAX_BATCH_REQUEST, LiveHub
+from liveloop.live.lottery import LotteryRules
+from liveloop.privacy.keys import Principal, verifier_for
+from liveloop.warehouse import Warehouse
+
+READ = (Role.HOST, Role.ANALYST, Role.MARKETER)
+WRITE = (Role.HOST, Role.INGEST)
+router = APIRouter(prefix="/v1", tags=["live"])
+_HUBS: weakref.WeakSet[LiveHub] = weakref.WeakSet()
+PUSH_INTERVAL = 0.25
+
+
+def hub_of(app: Any) -> LiveHub:
+    """The app's live hub (created and started on first use)."""
+    hub: LiveHub | None = getattr(app.state, "live_hub", None)
+    if hub is None:
+        from liveloop.content import default_checker
+        from liveloop.live.training import load_model
+
+        settings = app.state.settings
+        hub = LiveHub(lambda: load_model(settings), default_checker(settings))
+        hub.start()
+        app.state.live_hub = hub
+        _HUBS.add(hub)
+    return hub
+
+
+class _LiveCollector:
+    """Live-room counters for /metrics, read at scrape time (drops by reason, queue depth, sessions)."""
+
+    def collect(self) -> Iterator[Any]:
+        drops = CounterMetricFamily(
+            "liveloop_live_dropped", "Live events dropped, by reason.", labels=["reason"]
+        )
+        processed = CounterMetricFamily("liveloop_live_processed", "Live events processed.")
+        queued = GaugeMetricFamily("liveloop_live_queue_depth", "Live events waiting to be processed.")
+        sessions = GaugeMetricFamily("liveloop_live_sessions_open", "Open live sessions.")
+        totals: dict[str, float] = {}
+        n_processed = n_queued = n_open = 0
+        for hub in list(_HUBS):
+            stats = hub.stats()
+            for reason, n in {**stats["drops"], **stats["room_drops"]}.items():
+                totals[reason] = totals.get(reason, 0) + n
+            n_processed += stats["counts"].get("processed", 0)
+            n_queued += stats["queued"]
+            n_open += stats["sessions_open"]
+        for reason in ("queue_full", "unknown_session", "ended_session", *sorted(totals)):
+            if reason not in totals:
+                totals[reason] = 0
+        for reason in sorted(totals):
+            drops.add_metric([reason], totals[reason])
+        processed.add_metric([], n_processed)
+        queued.add_metric([], n_queued)
+        sessions.add_metric([], n_open)
+        yield from (drops, processed, queued, sessions)
+
+
+if not getattr(REGISTRY, "_liveloop_live_collector", False):
+    REGISTRY.register(_LiveCollector())
+    REGISTRY._liveloop_live_collector = True  # type: ignore[attr-defined]
+
+
+class OpenSession(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lineup: list[dict[str, Any]] = Field(
+        default_factory=list, description="product_id, name, aliases, price, cost, stock, attributes"
+    )
+    faqs: list[dict[str, Any]] = Field(default_factory=list, description="question, answer, product_id")
+    policies: list[dict[str, Any]] | None = Field(
+        None, description="question, answer (default: standard shop policies)"
+    )
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_REQUEST,
+        description="type, ts, user_id, text, product_id, amount, quantity, count",
+    )
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(max_length=2000)
+    product_id: str | None = None
+
+
+class LotteryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = Field(ge=0, le=2**63 - 1)
+    winners: int = Field(3, ge=1, le=1000)
+    min_watch_minutes: float = Field(5.0, ge=0)
+    min_engagement: int = Field(1, ge=0)
+    prizes: dict[str, str] = Field(default_factory=dict, description="interest segment -> prize kind")
+    default_prize: str = "直播间定制礼品 (room gift)"
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[str] = Field(min_length=1, max_length=10_000)
+    lineup: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@router.post(
+    "/live/{session_id}/open",
+    summary="Open a live session (lineup from the body or the warehouse)",
+    dependencies=[Depends(require_roles(*WRITE))],
+)
+async def open_live(
+    session_id: str, body: OpenSession, request: Request, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    hub = hub_of(request.app)
+    s = await run_in_threadpool(
+        service.open_session, hub, wh, session_id, body.lineup, body.faqs, body.policies
+    )
+    return {"session_id": s.session_id, "lineup": list(s.room.lineup), "ended": s.ended}
+
+
+@router.post(
+    "/live/{session_id}/events",
+    summary="Send comments and room events (batch)",
+    dependencies=[Depends(require_roles(*WRITE))],
+)
+async def post_events(
+    session_id: str, body: EventBatch, request: Request, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    return await run_in_threadpool(service.ingest, hub_of(request.app), wh, session_id, body.events)
+
+
+@router.get(
+    "/live/{session_id}/state",
+    summary="The room state: windows, heat, questions, advice, alerts",
+    dependencies=[Depends(require_roles(*READ))],
+)
+async def live_state(session_id: str, request: Request) -> dict[str, Any]:
+    return await run_in_threadpool(hub_of(request.app).snapshot, session_id)
+
+
+@router.post(
+    "/live/{session_id}/end",
+    summary="End a live session (further events are refused)",
+    dependencies=[Depends(require_roles(Role.HOST))],
+)
+async def end_live(session_id: str, request: Request) -> dict[str, Any]:
+    return await run_in_threadpool(hub_of(request.app).end, session_id)
+
+
+@router.post(
+    "/live/{session_id}/ask",
+    summary="Answer a viewer question from the knowledge base",
+    dependencies=[Depends(require_roles(Role.HOST))],
+)
+async def ask(session_id: str, body: Question, request: Request) -> dict[str, Any]:
+    return await run_in_threadpool(
+        service.ask, hub_of(request.app), session_id, body.question, body.product_id
+    )
+
+
+@router.post(
+    "/live/{session_id}/lottery",
+    summary="Seeded, audited lottery among eligible viewers",
+    dependencies=[Depends(require_roles(Role.HOST))],
+)
+async def lottery(
+    session_id: str, body: LotteryRequest, request: Request, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    rules = LotteryRules(
+        body.winners, body.min_watch_minutes, body.min_engagement, body.prizes, body.default_prize
+    )
+    actor = principal_of(request).name
+    return await run_in_threadpool(
+        service.run_lottery, hub_of(request.app), wh, session_id, rules, body.seed, actor
+    )
+
+
+@router.post(
+    "/nlp/score",
+    summary="Score comments: sentiment, intent, aspects, product mention",
+    dependencies=[Depends(require_roles(*READ))],
+)
+async def score(body: ScoreRequest, request: Request) -> dict[str, Any]:
+    from liveloop.live.mentions import MentionMatcher
+
+    hub = hub_of(request.app)
+    matcher = MentionMatcher.from_lineup(body.lineup) if body.lineup else None
+    scores = await run_in_threadpool(lambda: hub.model.analyze(body.texts, matcher))
+    return {"results": [scores.row(i) for i in range(len(scores))]}
+
+
+async def _ws_principal(ws: WebSocket) -> Principal:
+    """API key (query ``api_key``, ``X-API-Key`` or bearer header) or the dashboard session cookie."""
+    wh = ws.app.state.warehouse
+    verifier = verifier_for(wh)
+    auth = ws.headers.get("authorization", "")
+    key = (
+        ws.query_params.get("api_key")
+        or ws.headers.get("x-api-key")
+        or (auth[7:] if auth.lower().startswith("bearer ") else None)
+    )
+    if key:
+        cached = verifier.cached(key)
+        return cached if cached is not None else await run_in_threadpool(verifier.verify, wh, key)
+    session = session_of(ws)  # type: ignore[arg-type]
+    principal = await run_in_threadpool(verifier.active, wh, session.key_id) if session else None
+    if principal is None:
+        raise Unauthorized("an API key or a dashboard session is required")
+    return principal
+
+
+@router.websocket("/live/{session_id}/stream")
+async def stream(ws: WebSocket, session_id: str) -> None:
+    """Pushes the room snapshot whenever it changes; accepts ``{"events": [...]}`` from host/ingest roles."""
+    try:
+        principal = await _ws_principal(ws)
+        if principal.role not in {*READ, *WRITE, Role.ADMIN}:
+            raise PermissionDenied("this role may not watch live rooms")
+    except LiveloopError as exc:
+        await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.detail[:120])
+        return
+    await ws.accept()
+    hub = hub_of(ws.app)
+    can_write = principal.role in {*WRITE, Role.ADMIN}
+    sent_version = -1
+
+    async def receive() -> None:
+        while True:
+            message = await ws.receive_text()
+            try:
+                if not can_write:
+                    raise PermissionDenied("this role may only watch")
+                data = json.loads(message) if len(message) <= 4_000_000 else None
+                events = data.get("events") if isinstance(data, dict) else None
+                result = await run_in_threadpool(
+                    service.ingest,
+                    hub,
+                    ws.app.state.warehouse,
+                    session_id,
+                    events if isinstance(events, list) else [{}],
+                )
+                await ws.send_json({"type": "ack", **result})
+            except ValueError:
+                await ws.send_json(
+                    {"type": "error", "status": 422, "detail": "message must be JSON", "field": "events"}
+                )
+            except LiveloopError as exc:
+                await ws.send_json({"type": "error", **exc.problem()})
+
+    receiver = asyncio.create_task(receive())
+    try:
+        while not receiver.done():
+            session = hub.sessions.get(session_id)
+            if session is None:
+                if sent_version == -1:
+                    await ws.send_json({"type": "waiting", "session_id": session_id})
+                    sent_version = -2
+            elif session.version != sent_version:
+                snap = await run_in_threadpool(hub.snapshot, session_id)
+                sent_version = snap["version"]
+                await ws.send_json({"type": "state", **snap})
+            await asyncio.wait({receiver}, timeout=PUSH_INTERVAL)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        receiver.cancel()

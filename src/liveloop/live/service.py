@@ -1,0 +1,113 @@
+"""Service functions the faces call: open a session (lineup from the warehouse), ingest, ask, lottery."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from liveloop.core.errors import Conflict, NotFound, ValidationFailed
+from liveloop.live import lottery
+from liveloop.live.hub import LiveHub, LiveSession
+from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
+
+if TYPE_CHECKING:
+    from liveloop.warehouse import Warehouse
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def lineup_from_warehouse(wh: Warehouse, session_id: str) -> tuple[list[dict[str, Any]], bool] | None:
+    """The session's lineup (product facts in lineup order) and whether it has ended; None if unknown."""
+    rows = wh.sql("SELECT lineup, end_ts FROM live_sessions WHERE session_id = ?", [session_id])
+    if not rows:
+        return None
+    lineup_ids, end_ts = rows[0]
+    ids = [str(p) for p in (_json(lineup_ids) or [])]
+    products = {}
+    if ids:
+        for pid, title, title_en, price, cost, stock, attrs in wh.sql(
+            "SELECT product_id, title, title_en, price, cost, stock, attributes FROM products "
+            "WHERE product_id IN (SELECT unnest(?::VARCHAR[]))",
+            [ids],
+        ):
+            products[pid] = {
+                "product_id": pid,
+                "name": title or pid,
+                "aliases": [a for a in (title_en,) if a],
+                "price": float(price) if price is not None else None,
+                "cost": float(cost) if cost is not None else None,
+                "stock": stock,
+                "attributes": _json(attrs) if attrs else {},
+            }
+    lineup = [products.get(pid, {"product_id": pid, "name": pid}) for pid in ids]
+    ended = end_ts is not None and end_ts < datetime.now(UTC)
+    return lineup, ended
+
+
+def open_session(
+    hub: LiveHub,
+    wh: Warehouse | None,
+    session_id: str,
+    lineup: list[dict[str, Any]] | None = None,
+    faqs: list[dict[str, Any]] | None = None,
+    policies: list[dict[str, Any]] | None = None,
+) -> LiveSession:
+    """Open a live session; without a lineup, the warehouse's ``live_sessions`` row supplies it."""
+    if not lineup and wh is not None:
+        found = lineup_from_warehouse(wh, session_id)
+        if found is not None:
+            lineup = found[0]
+    for i, p in enumerate(lineup or []):
+        if not isinstance(p, dict) or not p.get("product_id"):
+            raise ValidationFailed(f"lineup[{i}] needs a product_id", field=f"lineup[{i}].product_id")
+    kb = KnowledgeBase(
+        products=lineup or [], faqs=faqs or [], policies=DEFAULT_POLICIES if policies is None else policies
+    )
+    return hub.open(session_id, lineup or [], kb)
+
+
+def ingest(
+    hub: LiveHub, wh: Warehouse | None, session_id: str, events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Queue events for a session; a session known to the warehouse (and not ended) opens on first use."""
+    if session_id not in hub.sessions and wh is not None:
+        found = lineup_from_warehouse(wh, session_id)
+        if found is None:
+            hub.drops["unknown_session"] += len(events)
+            raise NotFound(f"no live session {session_id!r}: open it or import it first", field="session_id")
+        if found[1]:
+            hub.drops["ended_session"] += len(events)
+            raise Conflict(f"live session {session_id!r} has ended", field="session_id")
+        open_session(hub, wh, session_id, found[0])
+    return hub.submit(session_id, events)
+
+
+def ask(hub: LiveHub, session_id: str, question: str, product_id: str | None = None) -> dict[str, Any]:
+    answer = hub.get(session_id).answerer.answer(question, product_id)
+    return answer.to_dict()
+
+
+def run_lottery(
+    hub: LiveHub,
+    wh: Warehouse,
+    session_id: str,
+    rules: lottery.LotteryRules,
+    seed: int,
+    actor: str = "live-copilot",
+) -> dict[str, Any]:
+    """Draw among the session's viewers and record the draw in the audit log."""
+    session = hub.get(session_id)
+    hub.process(session)
+    with session.lock:
+        candidates = session.room.engagement_table()
+    result = lottery.draw(session_id, candidates, rules, seed, lottery.past_winners(wh))
+    lottery.record(wh, result, actor)
+    return result.to_dict()

@@ -1,0 +1,90 @@
+// Live Monitor: keeps a WebSocket to /v1/live/{session}/stream and redraws on every snapshot.
+(function () {
+  "use strict";
+  var statusEl = document.getElementById("live-status");
+  if (!statusEl) { return; }
+  var session = statusEl.getAttribute("data-session");
+  if (!session) { return; }
+  var drawn = false;
+  var updates = 0;
+
+  function text(el, value) { if (el) { el.textContent = value; } }
+
+  function list(id, items, render) {
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    el.replaceChildren();
+    if (!items.length) {
+      var li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = "—";
+      el.appendChild(li);
+      return;
+    }
+    items.forEach(function (item) {
+      var li = document.createElement("li");
+      li.textContent = render(item);
+      if (item.severity) { li.className = "sev-" + item.severity; }
+      el.appendChild(li);
+    });
+  }
+
+  function charts(s) {
+    if (typeof Plotly === "undefined") { return; }
+    var line = s.sentiment_line || [];
+    var xs = line.map(function (p) { return new Date(p.ts * 1000).toISOString(); });
+    var sentiment = [{x: xs, y: line.map(function (p) { return p.index; }), mode: "lines", name: "sentiment",
+                      line: {color: "#e4393c"}}];
+    var heat = s.product_heat || [];
+    var bars = [
+      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.mentions; }), type: "bar", name: "mentions"},
+      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.clicks; }), type: "bar", name: "clicks"},
+      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.purchases; }), type: "bar", name: "purchases"}
+    ];
+    var layout = {height: 300, margin: {l: 40, r: 10, t: 10, b: 40}};
+    var config = {displaylogo: false, responsive: true};
+    if (!drawn) {
+      Plotly.newPlot("chart-sentiment", sentiment, Object.assign({yaxis: {range: [-100, 100]}}, layout), config);
+      Plotly.newPlot("chart-heat", bars, Object.assign({barmode: "group"}, layout), config);
+      drawn = true;
+    } else {
+      Plotly.react("chart-sentiment", sentiment, Object.assign({yaxis: {range: [-100, 100]}}, layout), config);
+      Plotly.react("chart-heat", bars, Object.assign({barmode: "group"}, layout), config);
+    }
+  }
+
+  function update(s) {
+    updates += 1;
+    var w1 = s.windows["1min"], w5 = s.windows["5min"];
+    text(document.getElementById("kpi-viewers"), String(s.viewers));
+    text(document.getElementById("kpi-cpm"), String(w1.comments_per_min));
+    text(document.getElementById("kpi-sentiment"), String(w1.sentiment_index));
+    text(document.getElementById("kpi-gifts"), "¥" + w5.gift_value.toFixed(2));
+    list("live-alerts", s.advisor.alerts, function (a) { return a.message; });
+    list("live-advice", s.advisor.next_products, function (p) { return p.name + " (" + p.score + "): " + p.reason; });
+    list("live-points", s.advisor.talking_points, function (p) { return p.point; });
+    list("live-questions", s.questions, function (q) {
+      var a = q.answer || {};
+      return "×" + q.askers + " " + q.text + (a.status === "answered" ? " → " + a.answer : " → " + (a.status || "…"));
+    });
+    list("live-comments", (s.recent_comments || []).slice().reverse(), function (c) {
+      return "[" + c.sentiment + "/" + c.intent + "] " + c.text;
+    });
+    charts(s);
+    statusEl.setAttribute("data-updates", String(updates));
+    statusEl.setAttribute("data-processed", String(s.processed));
+  }
+
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(proto + location.host + "/v1/live/" + encodeURIComponent(session) + "/stream");
+    ws.onopen = function () { text(statusEl, "connected"); };
+    ws.onmessage = function (msg) {
+      var data = JSON.parse(msg.data);
+      if (data.type === "state") { update(data); text(statusEl, "live · v" + data.version); }
+      else if (data.type === "waiting") { text(statusEl, "waiting for the session"); }
+    };
+    ws.onclose = function () { text(statusEl, "reconnecting…"); setTimeout(connect, 2000); };
+  }
+  connect();
+})();

@@ -1,9 +1,178 @@
-"""CLI commands (placeholder until this capability lands)."""
+"""``liveloop recommend train|eval|show|versions|rollback|bundles`` and ``liveloop evaluate recommend``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from rich.table import Table
+
+from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
+
+recommend_app = typer.Typer(help="Recommendations: train, evaluate, show a user's list, bundles.",
+                            no_args_is_help=True)
+
+
+def _table(rows: list[dict[str, Any]], title: str) -> None:
+    if not rows:
+        console.print(f"{title}: nothing")
+        return
+    cols = [c for c in rows[0] if not isinstance(rows[0][c], dict | list)]
+    table = Table(title=title)
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*(str(r.get(c, "")) for c in cols))
+    console.print(table)
+
+
+@recommend_app.command("train")
+def train_cmd(
+    seed: int = typer.Option(0, help="Random seed (results are deterministic for a seed)."),
+    no_eval: bool = typer.Option(False, "--no-eval", help="Skip the time-split hold-out evaluation."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fit the retrievers and the hybrid ranker on the warehouse; record and activate a model version."""
+    from liveloop.recommend.train import train
+
+    with open_warehouse() as wh:
+        result = train(wh, seed=seed, evaluate=not no_eval)
+
+    def render(r: dict[str, Any]) -> None:
+        console.print(f"model version {r['version']} ({r['model']}) at {r['path']}")
+        if isinstance(r["metrics"].get("holdout"), list):
+            _table(r["metrics"]["holdout"], "hold-out (last 20% of time)")
+
+    emit(result, as_json, render)
+
+
+@recommend_app.command("eval")
+def eval_cmd(
+    dataset: str = typer.Option("movielens_100k", help="movielens_100k or taobao_userbehavior_head."),
+    k: int = typer.Option(10, help="List length for the metrics."),
+    models: str = typer.Option("", help="Comma-separated subset, e.g. popularity,als,hybrid."),
+    protocol: str = typer.Option("", help="time or stratified (default: the data set's protocols)."),
+    epochs: int = typer.Option(10, help="Epochs of the sequential models."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Evaluate every retriever and the hybrid on a real data set (popularity is the baseline)."""
+    from liveloop.recommend.evaluate import evaluate_dataset
+
+    result = evaluate_dataset(
+        dataset, k=k, models=[m.strip() for m in models.split(",") if m.strip()] or None,
+        protocols=[protocol] if protocol else None, epochs=epochs,
+    )
+
+    def render(r: dict[str, Any]) -> None:
+        for block in r["results"]:
+            _table(block["rows"], f"{r['dataset']} — {block['protocol']} split, k={block['k']}")
+        if "published" in r:
+            console.print(f"published ({r['published']['source']}): BPR NDCG@10 0.442, BiVAE NDCG@10 0.475")
+
+    emit(result, as_json, render)
+
+
+@recommend_app.command("show")
+def show_cmd(
+    user_id: str = typer.Argument(..., help="The user to recommend for (unknown users get cold start)."),
+    k: int = typer.Option(10, "-k", "--k", help="How many items (1-100)."),
+    context: str = typer.Option("home", help="home, live:SESSION_ID or product:PRODUCT_ID."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show one user's list with the reason for each item."""
+    from liveloop.recommend.service import RecommendService
+
+    with open_warehouse() as wh:
+        svc = RecommendService(wh, explore=False)
+        result = svc.recommend(user_id, k, context, actor="cli")
+        svc.flush_audit()
+
+    def render(r: dict[str, Any]) -> None:
+        console.print(f"{r['user_id']} · {r['context']} · mode {r.get('mode')} · model {r.get('model_version')}")
+        if not r["items"]:
+            console.print(r.get("reason", "no items"))
+        for it in r["items"]:
+            console.print(f"{it['rank']:>3}. {it['product_id']}  {it['title']}  — {it['reason']['text_zh']} / "
+                          f"{it['reason']['text_en']}")
+
+    emit(result, as_json, render)
+
+
+@recommend_app.command("versions")
+def versions_cmd(as_json: bool = JsonOpt) -> None:
+    """List recorded model versions (the active one is marked)."""
+    from liveloop.recommend.registry import list_versions
+
+    with open_warehouse(read_only=True) as wh:
+        rows = list_versions(wh)
+    emit(rows, as_json, lambda r: _table([{k: v for k, v in x.items() if k != "metrics"} for x in r], "versions"))
+
+
+@recommend_app.command("rollback")
+def rollback_cmd(version: str = typer.Argument(..., help="The version to make active."),
+                 as_json: bool = JsonOpt) -> None:
+    """Make an earlier model version active again."""
+    from liveloop.recommend.registry import activate
+
+    with open_warehouse() as wh:
+        activate(wh, version)
+    emit({"active": version}, as_json, lambda r: console.print(f"active model version: {r['active']}"))
+
+
+@recommend_app.command("bundles")
+def bundles_cmd(
+    dataset: str = typer.Option("groceries", help="groceries (the arules baskets) or warehouse."),
+    min_support: float = typer.Option(0.001, help="Minimum support of a rule."),
+    min_confidence: float = typer.Option(0.8, help="Minimum confidence of a rule."),
+    top: int = typer.Option(20, help="How many rules to print."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Frequent-itemset association rules ("frequently bought together") with support, confidence, lift."""
+    from liveloop.recommend.bundles import groceries_baskets, mine_rules, warehouse_baskets
+
+    if dataset == "groceries":
+        baskets = groceries_baskets()
+    else:
+        with open_warehouse(read_only=True) as wh:
+            baskets = warehouse_baskets(wh)
+    rules = mine_rules(baskets, min_support=min_support, min_confidence=min_confidence)
+    rows = [
+        {"if": ", ".join(sorted(r.antecedents)), "then": ", ".join(sorted(r.consequents)),
+         "support": round(float(r.support), 5), "confidence": round(float(r.confidence), 4),
+         "lift": round(float(r.lift), 3)}
+        for r in rules.itertuples(index=False)
+    ]
+    emit({"rules": len(rows), "top": rows[:top]}, as_json,
+         lambda r: (_table(r["top"], f"{r['rules']} rules"),))
+
+
+def evaluate_recommend(
+    dataset: str = typer.Option(..., "--dataset", help="movielens_100k, taobao_userbehavior_head or "
+                                "open_bandit_dataset_small (off-policy evaluation)."),
+    k: int = typer.Option(10, help="List length."),
+    epochs: int = typer.Option(10, help="Epochs of the sequential models."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Recall/NDCG/HitRate/MRR/coverage/novelty per model (or IPW/SNIPW/DR CTR on Open Bandit)."""
+    if dataset == "open_bandit_dataset_small":
+        from liveloop.recommend.ope import evaluate_obd
+
+        result: dict[str, Any] = {"dataset": dataset, "campaigns": [evaluate_obd(c) for c in ("all", "men", "women")]}
+
+        def render_ope(r: dict[str, Any]) -> None:
+            rows = [{"campaign": c["campaign"], "ipw": c["ipw"]["ctr"], "snipw": c["snipw"]["ctr"],
+                     "dr": c["dr"]["ctr"], "dr_ci95": c["dr"]["ci95"], "logged_random": c["logged_random_ctr"],
+                     "logged_bts": c["logged_bts_ctr"]} for c in r["campaigns"]]
+            _table(rows, "Open Bandit: liveloop policy CTR (off-policy) vs logged policies")
+
+        emit(result, as_json, render_ope)
+        return
+    eval_cmd(dataset=dataset, k=k, models="", protocol="", epochs=epochs, as_json=as_json)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the main app."""
+    """Attach ``liveloop recommend`` and ``liveloop evaluate recommend``."""
+    from liveloop.cli.evaluate import evaluate_app
+
+    app.add_typer(recommend_app, name="recommend")
+    evaluate_app.command("recommend")(evaluate_recommend)

@@ -69,8 +69,8 @@ class Interactions:
             catalogue = np.union1d(catalogue, items_meta.index.astype(str).to_numpy())
         iidx = np.searchsorted(catalogue, item_ids)
         times = df[ts]
-        if np.issubdtype(times.dtype, np.datetime64) or isinstance(times.dtype, pd.DatetimeTZDtype):
-            tsec = (pd.to_datetime(times, utc=True).astype("int64") // 10**9).to_numpy()
+        if pd.api.types.is_datetime64_any_dtype(times.dtype):
+            tsec = (pd.to_datetime(times, utc=True).dt.tz_convert(None).astype("datetime64[s]").astype("int64")).to_numpy()
         else:
             tsec = times.to_numpy().astype(np.int64)
         w = df[weight].to_numpy(np.float32) if weight else np.ones(len(df), np.float32)

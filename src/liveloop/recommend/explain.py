@@ -1,0 +1,28 @@
+"""Reason codes and bilingual texts carried by every recommended item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REASONS: dict[str, tuple[str, str]] = {
+    "because_viewed": ("因为你看过「{ref}」", "because you viewed “{ref}”"),
+    "similar_users": ("同类用户喜欢", "popular with people like you"),
+    "bought_together": ("常与「{ref}」一起购买", "often bought with “{ref}”"),
+    "similar_item": ("与「{ref}」相似", "similar to “{ref}”"),
+    "popular": ("大家都在买", "popular right now"),
+    "trending": ("近期热门", "trending"),
+    "live_now": ("正在直播中", "live now"),
+    "in_this_live": ("本场直播在售", "on sale in this live room"),
+    "explore": ("为你探索新品", "something new to explore"),
+    "non_personalised": ("热门推荐（非个性化）", "popular picks (not personalised)"),
+}
+
+
+def reason(code: str, ref: str | None = None) -> dict[str, Any]:
+    """A reason object: code, Chinese and English text (``ref`` names the item it refers to)."""
+    zh, en = REASONS[code]
+    ref_text = ref or ""
+    out: dict[str, Any] = {"code": code, "text_zh": zh.format(ref=ref_text), "text_en": en.format(ref=ref_text)}
+    if ref:
+        out["ref"] = ref
+    return out

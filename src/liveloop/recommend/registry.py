@@ -1,0 +1,85 @@
+"""Model versions: artifacts under LIVELOOP_HOME/models/recommend/<version>/, rows in ``model_versions``."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from liveloop.core.config import Settings, get_settings
+from liveloop.core.errors import NotFound
+
+NAME = "recommend"
+
+
+def new_version() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def save_version(
+    wh: Any, bundle: Any, *, version: str, metrics: dict[str, Any], params: dict[str, Any], window: str,
+    settings: Settings | None = None, activate: bool = True,
+) -> Path:
+    """Write the artifact and its metadata, record the version and (by default) make it active."""
+    settings = settings or get_settings()
+    folder = settings.models_dir / NAME / version
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "model.pkl", "wb") as fh:
+        pickle.dump(bundle, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    meta = {"version": version, "metrics": metrics, "params": params, "data_window": window,
+            "libraries": _library_versions()}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=str, ensure_ascii=False))
+    with wh.transaction() as con:
+        if activate:
+            con.execute("UPDATE model_versions SET active = FALSE WHERE name = ?", [NAME])
+        con.execute(
+            "INSERT INTO model_versions (name, version, active, path, metrics, params, data_window) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [NAME, version, activate, str(folder), json.dumps(metrics, default=str),
+             json.dumps(params, default=str), window],
+        )
+    return folder
+
+
+def _library_versions() -> dict[str, str]:
+    import implicit
+    import lightgbm
+    import numpy
+    import sklearn
+    import torch
+
+    return {m.__name__: getattr(m, "__version__", "?") for m in (implicit, lightgbm, numpy, sklearn, torch)}
+
+
+def active_version(wh: Any) -> tuple[str, str] | None:
+    rows = wh.sql(
+        "SELECT version, path FROM model_versions WHERE name = ? AND active ORDER BY created_at DESC LIMIT 1", [NAME]
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def load_bundle(path: str | Path) -> Any:
+    with open(Path(path) / "model.pkl", "rb") as fh:
+        return pickle.load(fh)
+
+
+def list_versions(wh: Any) -> list[dict[str, Any]]:
+    rows = wh.sql(
+        "SELECT version, created_at, active, CAST(metrics AS VARCHAR), data_window FROM model_versions "
+        "WHERE name = ? ORDER BY created_at DESC",
+        [NAME],
+    )
+    return [
+        {"version": r[0], "created_at": r[1], "active": r[2], "metrics": json.loads(r[3] or "{}"), "data_window": r[4]}
+        for r in rows
+    ]
+
+
+def activate(wh: Any, version: str) -> None:
+    """Roll back (or forward) to ``version``."""
+    if not wh.sql("SELECT 1 FROM model_versions WHERE name = ? AND version = ?", [NAME, version]):
+        raise NotFound(f"no recommend model version {version!r}", field="version")
+    with wh.transaction() as con:
+        con.execute("UPDATE model_versions SET active = (version = ?) WHERE name = ?", [version, NAME])

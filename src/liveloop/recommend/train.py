@@ -1,0 +1,102 @@
+"""Training from the warehouse: fit retrievers and the hybrid, evaluate, precompute lists, record a version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from liveloop.core.config import Settings
+from liveloop.core.errors import InsufficientData
+from liveloop.recommend import registry
+from liveloop.recommend.base import Retriever, mask_seen, top_k
+from liveloop.recommend.content import ContentBased
+from liveloop.recommend.evaluate import evaluate_models
+from liveloop.recommend.factorization import ALS
+from liveloop.recommend.hybrid import HybridRanker
+from liveloop.recommend.interactions import Interactions
+from liveloop.recommend.knn import ItemKNN
+from liveloop.recommend.popularity import Popularity
+from liveloop.recommend.sources import from_warehouse
+from liveloop.recommend.splits import time_split
+
+
+@dataclass
+class ModelBundle:
+    """Everything serving needs from one training run (pickled as the version's artifact)."""
+
+    version: str
+    users: np.ndarray
+    items: np.ndarray
+    main: Retriever
+    knn: ItemKNN
+    als: ALS
+    content: ContentBased | None
+    popularity: np.ndarray
+    seen: sp.csr_matrix
+    top_items: np.ndarray  # (n_users, top_n) item indices, best first
+    top_scores: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+    user_index: dict[str, int] = field(default_factory=dict)
+    item_index: dict[str, int] = field(default_factory=dict)
+
+    def precompute(self, users: np.ndarray, top_n: int) -> None:
+        """(Re)compute the cached candidate lists of ``users`` from the main model."""
+        for start in range(0, len(users), 256):
+            batch = users[start : start + 256]
+            s = np.array(self.main.score(batch), dtype=np.float32)
+            mask_seen(s, self.seen, batch)
+            idx, val = top_k(s, top_n)
+            self.top_items[batch], self.top_scores[batch] = idx, val
+
+
+def _fit_models(data: Interactions, seed: int) -> tuple[Retriever, ItemKNN, ALS, ContentBased | None, str]:
+    knn = ItemKNN().fit(data)
+    als = ALS(seed=seed).fit(data)
+    content: ContentBased | None
+    try:
+        content = ContentBased().fit(data)
+    except InsufficientData:
+        content = None
+    parts: list[Retriever] = [ALS(seed=seed), ItemKNN()] + ([ContentBased()] if content else [])
+    try:
+        return HybridRanker(parts, seed=seed).fit(data), knn, als, content, "hybrid"
+    except InsufficientData:
+        return als, knn, als, content, "als"
+
+
+def train(
+    wh: Any, settings: Settings | None = None, *, seed: int = 0, top_n: int = 100, k: int = 10, evaluate: bool = True
+) -> dict[str, Any]:
+    """``liveloop recommend train``: evaluate on a time split, fit on everything, record the version."""
+    data = from_warehouse(wh)
+    if len(np.unique(data.user_idx)) < 2 or len(np.unique(data.item_idx)) < 2:
+        raise InsufficientData("training needs interactions of at least two users with at least two products")
+    metrics: dict[str, Any] = {"events": len(data), "users": data.n_users, "items": data.n_items}
+    try:
+        if not evaluate:
+            raise InsufficientData("evaluation skipped on request")
+        train_part, test_part = time_split(data, 0.2)
+        main_eval, _, _, _, kind = _fit_models(train_part, seed)
+        rows = evaluate_models(train_part, test_part, [Popularity(), ALS(seed=seed), main_eval], k)
+        metrics["holdout"] = rows
+    except InsufficientData as exc:
+        metrics["holdout"] = f"not evaluated: {exc.detail}"
+    main, knn, als, content, kind = _fit_models(data, seed)
+    n = min(top_n, data.n_items)
+    bundle = ModelBundle(
+        version=registry.new_version(), users=data.users, items=data.items, main=main, knn=knn, als=als,
+        content=content, popularity=Popularity().fit(data).scores_, seen=data.matrix,
+        top_items=np.zeros((data.n_users, n), np.int64), top_scores=np.zeros((data.n_users, n), np.float32),
+        metrics=metrics, user_index=data.user_index(), item_index=data.item_index(),
+    )
+    bundle.precompute(np.arange(data.n_users), n)
+    metrics["model"] = kind
+    if isinstance(main, HybridRanker):
+        metrics["feature_importance"] = main.feature_importance()
+    params = {"seed": seed, "top_n": n, "model": kind, "main": main.get_params()}
+    path = registry.save_version(wh, bundle, version=bundle.version, metrics=metrics, params=params,
+                                 window=data.window, settings=settings)
+    return {"version": bundle.version, "path": str(path), "model": kind, "metrics": metrics}

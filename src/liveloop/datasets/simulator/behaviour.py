@@ -363,7 +363,7 @@ def _settle(
     order = np.lexsort((cand["ts"], cand["product"]))
     prod_sorted, qty_sorted = cand["product"][order], qty[order]
     csum = np.cumsum(qty_sorted)
-    first = np.r_[0, np.flatnonzero(np.diff(prod_sorted)) + 1]
+    first = np.r_[0, np.flatnonzero(np.diff(prod_sorted)) + 1] if n else np.zeros(0, np.int64)
     group_start = np.repeat(csum[first] - qty_sorted[first], np.diff(np.r_[first, n]))
     ok_sorted = (csum - group_start) <= state.stock_left[prod_sorted]
     ok = np.zeros(n, bool)
@@ -451,22 +451,31 @@ def simulate_day(world: World, day: int, state: State) -> DayOutput:
         )
     )
     blocks.append(_due_refunds(world, day, state))
-    if comments:
-        n = len(comments["ts"])
-        comments["index"] = state.next_comment + np.arange(n)
-        state.next_comment += n
-        blocks.append(
-            _block(
-                comments["ts"],
-                comments["user"],
-                "comment",
-                session=comments["session"],
-                channel=2,
-                ref=comments["index"],
-            )
+    if comments is None:  # no live session today: an empty, typed batch keeps every table's file
+        empty = np.zeros(0, np.int64)
+        comments = {
+            "ts": np.zeros(0),
+            "user": empty,
+            "session": empty,
+            "slot": empty,
+            "product": empty,
+            "template": empty,
+        }
+    n = len(comments["ts"])
+    comments["index"] = state.next_comment + np.arange(n)
+    state.next_comment += n
+    blocks.append(
+        _block(
+            comments["ts"],
+            comments["user"],
+            "comment",
+            session=comments["session"],
+            channel=2,
+            ref=comments["index"],
         )
+    )
     events = concat(blocks)
     events = Block(
         *(getattr(events, f)[np.argsort(events.ts, kind="stable")] for f in Block.__dataclass_fields__)
     )
-    return DayOutput(events, orders, comments or {}, np.flatnonzero(world.sessions.day == day))
+    return DayOutput(events, orders, comments, np.flatnonzero(world.sessions.day == day))

@@ -68,12 +68,8 @@ def generate(cfg: SimConfig, world: World | None = None) -> Iterator[tuple[int, 
     for day in range(cfg.days):
         out = simulate_day(world, day, state)
         chunk: dict[str, pa.Table] = {}
-        texts = None
-        if out.comments:
-            rng = np.random.default_rng([cfg.seed, 200, day])
-            chunk["comments"], chunk["comment_labels"], texts = T.comment_tables(
-                world, ids, out.comments, rng
-            )
+        rng = np.random.default_rng([cfg.seed, 200, day])
+        chunk["comments"], chunk["comment_labels"], texts = T.comment_tables(world, ids, out.comments, rng)
         chunk["events"] = T.events_table(world, ids, day, out.events, texts)
         chunk["orders"], chunk["order_items"] = T.order_tables(world, ids, out.orders)
         yield day, chunk

@@ -32,10 +32,10 @@ class Ids:
     def __init__(self, world: World):
         seed = world.config.seed
         self.prefix = f"s{seed}"
-        self.users = pa.array([f"s{seed}u{i:07d}" for i in range(world.users.n)])
-        self.products = pa.array([f"s{seed}p{i:06d}" for i in range(world.products.n)])
-        self.hosts = pa.array([f"s{seed}h{i:04d}" for i in range(world.hosts.n)])
-        self.sessions = pa.array([f"s{seed}l{i:06d}" for i in range(world.sessions.n)])
+        self.users = pa.array([f"s{seed}u{i:07d}" for i in range(world.users.n)], pa.string())
+        self.products = pa.array([f"s{seed}p{i:06d}" for i in range(world.products.n)], pa.string())
+        self.hosts = pa.array([f"s{seed}h{i:04d}" for i in range(world.hosts.n)], pa.string())
+        self.sessions = pa.array([f"s{seed}l{i:06d}" for i in range(world.sessions.n)], pa.string())
 
     def seq(self, kind: str, numbers: np.ndarray) -> pa.Array:
         digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), 8, "0")
@@ -95,7 +95,7 @@ def products_table(world: World, ids: Ids) -> pa.Table:
             "category": take(pa.array(CATEGORY_CODES), p.category),
             "brand": pa.array(brands),
             "price": money(p.price),
-            "currency": pa.array(["CNY"] * p.n),
+            "currency": pa.array(["CNY"] * p.n, pa.string()),
             "cost": money(p.cost),
             "stock": pa.array(p.stock, pa.int32()),
             "attributes": _json(attributes),
@@ -190,7 +190,7 @@ def order_tables(world: World, ids: Ids, orders: dict[str, np.ndarray]) -> tuple
             "ts": ts_array(orders["ts"]),
             "status": pa.array(np.where(orders["refunded"], "refunded", "paid")),
             "amount": money(orders["amount"]),
-            "currency": pa.array(["CNY"] * len(order_id)),
+            "currency": pa.array(["CNY"] * len(order_id), pa.string()),
             "session_id": take(ids.sessions, orders["session"]),
             "channel": take(pa.array(CHANNELS), orders["channel"]),
         }

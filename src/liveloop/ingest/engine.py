@@ -21,7 +21,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from liveloop.core.errors import LiveloopError
 from liveloop.core.ids import new_id
@@ -92,43 +91,50 @@ class Context:
 
 
 def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None:
-    """Validate, de-duplicate, load and quarantine one chunk atomically; update the report."""
+    """Validate, de-duplicate, load and quarantine one chunk atomically; update the report.
+
+    Intermediate results stay inside DuckDB (temp tables ``_val_N``, ``_cand``, ``_new``); only tables
+    with PII, and callers that need per-row outcomes, bring rows back to Python.
+    """
     con = ctx.wh.con
     src = chunk.table
     with ctx.wh._lock, registered(con, "_src", src):
-        vals = [
-            (t, con.sql(validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window)).to_arrow_table())
-            for t in targets
-        ]
-        malformed = list(chunk.malformed)
-        if len(targets) > 1 or targets[0].where:
-            malformed += _unrouted(src, [v for _, v in vals])
-        before = copy.deepcopy(ctx.report.__dict__)
+        vals = [f"_val_{i}" for i in range(len(targets))]
         try:
-            with ctx.wh.transaction():
-                for t, val in vals:
-                    _load(ctx, t, val, src.column_names)
-                if malformed:
-                    _quarantine_malformed(ctx, targets[0], malformed)
-                ctx.report.rows_read += src.num_rows + len(chunk.malformed)
-                if ctx.import_id:
-                    r = ctx.report
-                    con.execute(
-                        "UPDATE imports SET rows_read = ?, loaded = ?, duplicates = ?, quarantined = ? "
-                        "WHERE import_id = ?",
-                        [r.rows_read, r.loaded, r.duplicates, r.quarantined, ctx.import_id],
-                    )
-        except BaseException:
-            ctx.report.__dict__.update(before)  # the chunk was rolled back: so are its counts
-            raise
+            for t, val in zip(targets, vals, strict=True):
+                sql = validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {val} AS {sql}").fetchall()
+            malformed = list(chunk.malformed)
+            if len(targets) > 1 or targets[0].where:
+                malformed += _unrouted(con, src.column_names, vals)
+            before = copy.deepcopy(ctx.report.__dict__)
+            try:
+                with ctx.wh.transaction():
+                    for t, val in zip(targets, vals, strict=True):
+                        _load(ctx, t, val, src.column_names)
+                    if malformed:
+                        _quarantine_malformed(ctx, targets[0], malformed)
+                    ctx.report.rows_read += src.num_rows + len(chunk.malformed)
+                    if ctx.import_id:
+                        r = ctx.report
+                        con.execute(
+                            "UPDATE imports SET rows_read = ?, loaded = ?, duplicates = ?, quarantined = ? "
+                            "WHERE import_id = ?",
+                            [r.rows_read, r.loaded, r.duplicates, r.quarantined, ctx.import_id],
+                        )
+            except BaseException:
+                ctx.report.__dict__.update(before)  # the chunk was rolled back: so are its counts
+                raise
+        finally:
+            with suppress(duckdb.Error):
+                for name in (*vals, "_cand", "_new"):
+                    con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _unrouted(src: pa.Table, vals: list[pa.Table]) -> list[Malformed]:
+def _unrouted(con: duckdb.DuckDBPyConnection, src_cols: list[str], vals: list[str]) -> list[Malformed]:
     """Rows no target took (e.g. a Segment ``alias`` message)."""
-    taken = (
-        pa.chunked_array([v["_line"] for v in vals], pa.int64()) if vals else pa.chunked_array([], pa.int64())
-    )
-    left = src.filter(pc.invert(pc.is_in(src["_line"], value_set=taken.combine_chunks())))
+    taken = " UNION ALL ".join(f"SELECT _line FROM {v}" for v in vals)
+    left = con.sql(f"SELECT * FROM _src WHERE _line NOT IN ({taken})").to_arrow_table()
     if left.num_rows == 0:
         return []
     rows = left.drop_columns(["_line"]).to_pylist()
@@ -140,66 +146,69 @@ def _unrouted(src: pa.Table, vals: list[pa.Table]) -> list[Malformed]:
     ]
 
 
-def _load(ctx: Context, t: Target, val: pa.Table, src_cols: list[str]) -> None:
+def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
     con, spec, report = ctx.wh.con, t.spec, ctx.report
     counts = report.table(t.table)
-    with registered(con, "_val", val):
-        keys = ", ".join(ident(k) for k in spec.key)
-        on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
-        cand = con.sql(
-            "SELECT v.* EXCLUDE (_reason, _field), "
-            f"(row_number() OVER (PARTITION BY {keys} ORDER BY _line) > 1 "
-            f"OR EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})) AS _dup "
-            "FROM _val v WHERE _reason IS NULL"
-        ).to_arrow_table()
-        is_dup = cand["_dup"]
-        new = cand.filter(pc.invert(is_dup)).drop_columns(["_dup"])
-        n_dup = cand.num_rows - new.num_rows
-        if ctx.outcomes is not None:
-            _collect(ctx.outcomes, cand, spec.key[0])
-        if new.num_rows:
-            _insert(ctx, t, new)
-        counts.loaded += new.num_rows
-        counts.duplicates += n_dup
-        report.loaded += new.num_rows
-        report.duplicates += n_dup
-        if ctx.retry:
-            good = cand["_line"].to_pylist()
-            if good:
-                con.execute(
-                    "UPDATE quarantine SET status = 'resolved' WHERE quarantine_id IN "
-                    "(SELECT unnest(?::BIGINT[]))",
-                    [good],
-                )
-        n_bad = val.num_rows - cand.num_rows
-        if n_bad:
-            _quarantine_bad(ctx, t, src_cols)
-            counts.quarantined += n_bad
-            report.quarantined += n_bad
+    keys = ", ".join(ident(k) for k in spec.key)
+    on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _cand AS SELECT v.* EXCLUDE (_reason, _field), "
+        f"(row_number() OVER (PARTITION BY {keys} ORDER BY _line) > 1 "
+        f"OR EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})) AS _dup "
+        f"FROM {val} v WHERE _reason IS NULL"
+    ).fetchall()
+    row = con.execute(
+        f"SELECT (SELECT count(*) FROM {val}), count(*), count(*) FILTER (_dup) FROM _cand"
+    ).fetchall()[0]
+    n_val, n_good, n_dup = (int(x) for x in row) if row else (0, 0, 0)
+    n_new = n_good - n_dup
+    if ctx.outcomes is not None:
+        cand = con.sql(f"SELECT _line, {ident(spec.key[0])} AS k, _dup FROM _cand").to_arrow_table()
+        for line, k, dup in zip(
+            cand["_line"].to_pylist(), cand["k"].to_pylist(), cand["_dup"].to_pylist(), strict=True
+        ):
+            (ctx.outcomes.dup if dup else ctx.outcomes.new)[line] = k
+    if n_new:
+        _insert(ctx, t)
+    counts.loaded += n_new
+    counts.duplicates += n_dup
+    report.loaded += n_new
+    report.duplicates += n_dup
+    if ctx.retry and n_good:
+        con.execute(
+            "UPDATE quarantine SET status = 'resolved' WHERE quarantine_id IN (SELECT _line FROM _cand)"
+        )
+    n_bad = n_val - n_good
+    if n_bad:
+        _quarantine_bad(ctx, t, val, src_cols)
+        counts.quarantined += n_bad
+        report.quarantined += n_bad
 
 
-def _collect(out: Outcomes, cand: pa.Table, key: str) -> None:
-    for line, k, dup in zip(
-        cand["_line"].to_pylist(), cand[key].to_pylist(), cand["_dup"].to_pylist(), strict=True
-    ):
-        (out.dup if dup else out.new)[line] = k
-
-
-def _insert(ctx: Context, t: Target, new: pa.Table) -> None:
+def _insert(ctx: Context, t: Target) -> None:
+    """Insert the new rows of ``_cand`` (PII encrypted on the way), then fill the derived tables."""
     con, spec = ctx.wh.con, t.spec
     if spec.pii_fields:
-        new = encrypt_columns(new, spec, ctx.cipher)
-    defaults = ctx.defaults(t.table)
-    cols = [c for c in new.column_names if c in defaults and c != "source"]
-    with registered(con, "_new", new):
-        col_sql = ", ".join(ident(c) for c in cols)
-        values = ", ".join(f"coalesce({ident(c)}, {defaults[c]})" if defaults[c] else ident(c) for c in cols)
-        con.execute(
-            f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM _new", [ctx.tag]
+        new = encrypt_columns(
+            con.sql("SELECT * EXCLUDE (_dup) FROM _cand WHERE NOT _dup").to_arrow_table(), spec, ctx.cipher
         )
-        for table, sql in t.derived:
-            n = con.execute(sql, [ctx.tag]).fetchone()
-            ctx.report.table(table).loaded += int(n[0]) if n else 0
+        with registered(con, "_new_pii", new):
+            con.execute("CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _new_pii").fetchall()
+        del new
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new AS SELECT * EXCLUDE (_dup) FROM _cand WHERE NOT _dup"
+        ).fetchall()
+    defaults = ctx.defaults(t.table)
+    cols = [c for c in con.sql("SELECT * FROM _new LIMIT 0").columns if c in defaults and c != "source"]
+    col_sql = ", ".join(ident(c) for c in cols)
+    values = ", ".join(f"coalesce({ident(c)}, {defaults[c]})" if defaults[c] else ident(c) for c in cols)
+    con.execute(
+        f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM _new", [ctx.tag]
+    ).fetchall()
+    for table, sql in t.derived:
+        n = con.execute(sql, [ctx.tag]).fetchall()[0]
+        ctx.report.table(table).loaded += int(n[0]) if n else 0
 
 
 def _defaults(wh: Warehouse, table: str) -> dict[str, str | None]:
@@ -228,15 +237,15 @@ def _fingerprint_sql(ctx: Context, table: str) -> str:
     return f"md5({lit(table + '|' + ctx.feed + '|' + name + '|')} || _line || '|' || coalesce(raw, ''))"
 
 
-def _quarantine_bad(ctx: Context, t: Target, src_cols: list[str]) -> None:
-    """Quarantine the rows of ``_val`` that broke a rule, with their raw source row."""
+def _quarantine_bad(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
+    """Quarantine the rows of ``val`` that broke a rule, with their raw source row."""
     con = ctx.wh.con
     obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
     bad = con.sql(
         "SELECT _line, _reason AS reason, _field AS field, raw, "
         f"{_fingerprint_sql(ctx, t.table)} AS fingerprint "
         f"FROM (SELECT v._line, v._reason, v._field, CAST(json_object({obj}) AS VARCHAR) AS raw "
-        "FROM _val v JOIN _src s USING (_line) WHERE v._reason IS NOT NULL)"
+        f"FROM {val} v JOIN _src s USING (_line) WHERE v._reason IS NOT NULL)"
     ).to_arrow_table()
     for reason in bad["reason"].to_pylist():
         ctx.report.by_reason[reason.split(":", 1)[0]] += 1

@@ -70,6 +70,7 @@ class Warehouse:
                 ) from exc
             raise LiveloopError(f"cannot open the warehouse {self.path}: {msg}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         self._lock = threading.RLock()
         self._ibis: Any = None
         if migrate and not read_only:

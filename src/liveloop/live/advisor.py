@@ -91,8 +91,9 @@ def alerts(room: RoomState, stock: dict[str, int] | None = None) -> list[dict[st
     w = room.windows()
     one, five = w["1min"], w["5min"]
     share1 = one["negative"] / one["comments"] if one["comments"] else 0.0
-    share5 = five["negative"] / five["comments"] if five["comments"] else 0.0
-    if one["comments"] >= 10 and share1 >= NEGATIVE_SPIKE_SHARE and share1 >= 1.5 * share5 - 1e-9:
+    before_n = five["comments"] - one["comments"]  # the four minutes before the last one
+    share5 = (five["negative"] - one["negative"]) / before_n if before_n else 0.0
+    if one["comments"] >= 10 and share1 >= NEGATIVE_SPIKE_SHARE and share1 >= 1.5 * share5:
         found.append(
             {
                 "kind": "negative_spike",

@@ -16,7 +16,7 @@ from liveloop.core.config import Settings
 from liveloop.live import corpora
 from liveloop.live.linear import LinearHead
 from liveloop.live.nlp import CommentModel
-from liveloop.live.training import binary_metrics, split
+from liveloop.live.training import binary_metrics, cap, split
 
 CHINESE_SOURCES = ("online_shopping_10_cats", "waimai_10k", "zhijiang_cosmetics")
 
@@ -88,11 +88,7 @@ def leave_one_category_out(
     """
     corpus = corpora.sentiment_corpus(settings)
     if per_source:
-        corpus = (
-            corpus.groupby("source", group_keys=False)
-            .apply(lambda g: g.sample(min(len(g), per_source), random_state=seed))
-            .reset_index(drop=True)
-        )
+        corpus = cap(corpus, "source", per_source, seed)
     model = CommentModel(seed=seed)
     X = model.features(corpus["text"].tolist())
     y = corpus["label"].to_numpy()
@@ -127,11 +123,7 @@ def sentiment_report(
     """Held-out and leave-one-category-out sentiment figures, liveloop beside SnowNLP."""
     corpus = corpora.sentiment_corpus(settings)
     if per_source:
-        corpus = (
-            corpus.groupby("source", group_keys=False)
-            .apply(lambda g: g.sample(min(len(g), per_source), random_state=seed))
-            .reset_index(drop=True)
-        )
+        corpus = cap(corpus, "source", per_source, seed)
     train, held = split(corpus, corpus["source"] + corpus["label"].astype(str), seed)
     model = CommentModel(seed=seed)
     model.sentiment.fit(model.features(train["text"].tolist()), train["label"].to_numpy())

@@ -48,15 +48,11 @@ class TrainResult:
         }
 
 
-def _cap(df: pd.DataFrame, by: str, limit: int | None, seed: int) -> pd.DataFrame:
+def cap(df: pd.DataFrame, by: str, limit: int | None, seed: int) -> pd.DataFrame:
     """At most ``limit`` rows per value of ``by`` (seeded), for quick training in tests."""
     if not limit:
         return df.reset_index(drop=True)
-    return (
-        df.groupby(by, group_keys=False)
-        .apply(lambda g: g.sample(min(len(g), limit), random_state=seed))
-        .reset_index(drop=True)
-    )
+    return df.sample(frac=1.0, random_state=seed).groupby(by).head(limit).reset_index(drop=True)
 
 
 def split(df: pd.DataFrame, strata: pd.Series, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -90,7 +86,7 @@ def corpora_splits(
     settings: Settings | None, per_source: int | None, seed: int
 ) -> dict[str, tuple[pd.DataFrame, ...]]:
     """Train/held-out frames for sentiment, intent and aspects."""
-    sent = _cap(corpora.sentiment_corpus(settings), "source", per_source, seed)
+    sent = cap(corpora.sentiment_corpus(settings), "source", per_source, seed)
     simulated = corpora.simulator_comments(min(per_source or 3000, 3000), seed)
     simulated = simulated.assign(
         label=simulated["sentiment"].map({"negative": 0, "positive": 1, "neutral": 2})

@@ -1,0 +1,38 @@
+"""Shared by the live tests: one small comment model per test process, trained on real data subsamples."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from liveloop.core.config import Settings
+from liveloop.live.nlp import CommentModel
+
+#: Rows per corpus for the test model (the real command trains on everything).
+PER_SOURCE = 1500
+
+LINEUP = [
+    {"product_id": "p-serum", "name": "玻尿酸精华", "aliases": ["精华", "serum"], "price": 129.0, "cost": 40.0,
+     "stock": 200, "attributes": {"skin": "所有肤质，敏感肌可用", "shelf_life": "3年"}},
+    {"product_id": "p-coat", "name": "羊毛大衣", "aliases": ["大衣", "coat"], "price": 599.0, "cost": 380.0,
+     "stock": 12, "attributes": {"material": "90%羊毛", "size": "S-XL"}},
+    {"product_id": "p-fryer", "name": "空气炸锅", "aliases": ["air fryer", "炸锅"], "price": 299.0, "cost": 150.0,
+     "stock": 0},
+]
+
+
+@lru_cache(maxsize=1)
+def model_dir() -> Path:
+    """Train once per process into a temporary home; returns the artifact directory."""
+    from liveloop.live.training import train
+
+    home = Path(tempfile.mkdtemp(prefix="liveloop-nlp-"))
+    data_home = Path(os.environ.get("LIVELOOP_DATA_HOME", "../shared/data"))
+    return train(Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test").path
+
+
+@lru_cache(maxsize=1)
+def model() -> CommentModel:
+    return CommentModel.load(model_dir())

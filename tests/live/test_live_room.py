@@ -1,0 +1,151 @@
+"""Room state windows, host advisor, smart Q&A, lottery and the hub's bounds (real model, real warehouse)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from live_support import LINEUP, model
+
+from liveloop.content import default_checker
+from liveloop.core.errors import Conflict, NotFound, ValidationFailed
+from liveloop.live import advisor, lottery, service
+from liveloop.live.events import RoomEvent, parse_event
+from liveloop.live.hub import LiveHub
+from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
+from liveloop.live.room import HORIZON, RoomState
+from liveloop.warehouse import Warehouse
+
+T0 = 1_700_000_000.0
+
+
+def _ev(kind: str, t: float, user: str = "u1", **kw: object) -> dict[str, object]:
+    return {"type": kind, "ts": T0 + t, "user_id": user, **kw}
+
+
+def _hub(**kw: object) -> LiveHub:
+    return LiveHub(model, default_checker(), **kw)  # type: ignore[arg-type]
+
+
+def test_windows_count_comments_heat_and_group_questions(data_home: Path) -> None:
+    hub = _hub()
+    hub.open("s1", LINEUP)
+    events = [_ev("enter", 0, f"v{i}") for i in range(30)]
+    events += [_ev("comment", 1 + i, f"v{i}", text="3号链接什么时候发货") for i in range(6)]
+    events += [_ev("comment", 2 + i, f"v{i}", text="3号链接什么时候发货啊？") for i in range(6, 9)]
+    events += [_ev("comment", 20 + i, f"v{i}", text="质量太差了，退货") for i in range(5)]
+    events += [_ev("click", 30 + i, f"v{i}", product_id="p-coat") for i in range(10)]
+    events += [_ev("purchase", 40 + i, f"v{i}", product_id="p-coat") for i in range(4)]
+    events += [_ev("gift", 50, "v1", amount=30.0), _ev("leave", 55, "v29")]
+    hub.submit("s1", events)
+    hub.process()
+    snap = hub.snapshot("s1")
+    five = snap["windows"]["5min"]
+    assert five["comments"] == 14 and five["negative"] >= 4 and five["gift_value"] == 30.0
+    assert snap["viewers"] == 29
+    coat = next(h for h in snap["product_heat"] if h["product_id"] == "p-coat")
+    assert coat["clicks"] == 10 and coat["purchases"] == 4 and coat["conversion"] == 0.4
+    fryer = next(h for h in snap["product_heat"] if h["product_id"] == "p-fryer")
+    assert fryer["mentions"] == 9  # "3号链接" is the third product of the lineup
+    top = snap["questions"][0]
+    assert top["askers"] == 9 and top["product_id"] == "p-fryer"  # near-duplicates grouped
+    assert top["answered"] and "48" in top["answer"]["answer"]  # the shipping policy
+    assert snap["windows"]["10s"]["comments"] == 0  # the 10-second window only holds the last seconds
+
+
+def test_windows_are_bounded_and_late_events_counted() -> None:
+    room = RoomState("s", LINEUP)
+    for t in range(HORIZON * 3):
+        room.apply([RoomEvent("like", T0 + t, f"u{t % 7}")], None)
+    assert len(room.buckets) == HORIZON
+    room.apply([RoomEvent("like", T0, "late")], None)
+    assert room.drops["late_event"] == 1
+    assert room.windows()["1min"]["likes"] == 60
+
+
+def test_advisor_ranks_with_reasons_and_raises_alerts(data_home: Path) -> None:
+    hub = _hub()
+    hub.open("s2", LINEUP)
+    ev = [_ev("viewers", 0, "", count=100)]
+    ev += [_ev("click", 10 + i, f"a{i}", product_id="p-serum") for i in range(20)]
+    ev += [_ev("purchase", 20 + i, f"a{i}", product_id="p-serum") for i in range(6)]
+    ev += [_ev("click", 20 + i, f"b{i}", product_id="p-fryer") for i in range(30)]  # hot but sold out
+    ev += [_ev("purchase", 30 + i, f"c{i}", product_id="p-coat") for i in range(10)]  # 12 in stock -> 2 left
+    ev += [_ev("comment", 300 + i * 0.5, f"d{i}", text="垃圾，质量太差了，退款！") for i in range(15)]
+    ev += [_ev("comment", 310 + i, f"e{i}", text="请问有没有别的颜色？") for i in range(6)]
+    ev += [_ev("viewers", 320, "", count=400)]
+    hub.submit("s2", ev)
+    hub.process()
+    advice = hub.snapshot("s2")["advisor"]
+    ranked = [p["product_id"] for p in advice["next_products"]]
+    assert ranked[0] == "p-serum" and ranked[-1] == "p-fryer"
+    assert advice["next_products"][-1]["factors"]["stock"] == 0 and "out of stock" in advice["next_products"][-1]["reason"]
+    kinds = {a["kind"] for a in advice["alerts"]}
+    assert {"negative_spike", "low_stock", "unanswered_question", "viewer_surge"} <= kinds
+
+
+def test_talking_points_follow_viewer_segments() -> None:
+    room = RoomState("s", LINEUP)
+    room.apply([RoomEvent("enter", T0, f"u{i}", props={"segment": "bargain_hunter" if i < 7 else "premium"})
+                for i in range(10)], None)
+    points = advisor.talking_points(room)
+    assert points[0]["segment"] == "bargain_hunter" and "价格" in points[0]["point"]
+
+
+def test_answers_pass_the_ad_law_check_or_go_to_a_human(data_home: Path) -> None:
+    kb = KnowledgeBase(products=LINEUP, policies=DEFAULT_POLICIES,
+                       faqs=[{"question": "精华怎么用", "answer": "洁面后取2-3滴，效果最好", "product_id": "p-serum"}])
+    qa = kb.answerer(default_checker())
+    ok = qa.answer("大衣是什么材质")
+    assert ok.status == "answered" and "羊毛" in (ok.answer or "") and ok.compliance["verdict"] == "pass"
+    held = qa.answer("精华怎么用啊")
+    assert held.status == "human" and held.answer is None and "最好" in held.reason
+    unknown = qa.answer("主播今天几点下播")
+    assert unknown.status == "human" and unknown.confidence < qa.threshold
+    assert len(qa.human_queue) == 2
+    assert qa.answer("").status == "human"
+
+
+def test_lottery_is_eligible_reproducible_audited_and_one_prize_per_user(wh: Warehouse) -> None:
+    cands = [{"user_id": f"u{i}", "watch_minutes": i, "engagement": i % 3, "segment": "beauty" if i % 2 else None}
+             for i in range(40)]
+    cands.append(dict(cands[10]))  # a duplicate row
+    rules = lottery.LotteryRules(winners=5, min_watch_minutes=5, min_engagement=1, prizes={"beauty": "小样礼盒"})
+    first = lottery.draw("s", cands, rules, seed=42)
+    again = lottery.draw("s", list(reversed(cands)), rules, seed=42)
+    assert first.winners == again.winners and first.digest == again.digest
+    assert len({w["user_id"] for w in first.winners}) == 5
+    eligible = {c["user_id"] for c in cands if c["watch_minutes"] >= 5 and c["engagement"] >= 1}
+    assert {w["user_id"] for w in first.winners} <= eligible and first.eligible == len(eligible)
+    assert first.excluded["duplicate"] == 1
+    assert all(w["prize"] == ("小样礼盒" if w["segment"] == "beauty" else rules.default_prize) for w in first.winners)
+    lottery.record(wh, first)
+    past = lottery.past_winners(wh)
+    assert past == {w["user_id"] for w in first.winners}
+    second = lottery.draw("s", cands, rules, seed=42, past_winners=past)
+    assert not past & {w["user_id"] for w in second.winners} and second.excluded["repeat_winner"] == 5
+    row = wh.sql("SELECT action, subject, details FROM audit_log")[0]
+    assert row[0] == lottery.AUDIT_ACTION and json.loads(row[2])["seed"] == 42
+    with pytest.raises(ValidationFailed):
+        lottery.draw("s", cands, lottery.LotteryRules(winners=0), seed=1)
+
+
+def test_hub_bounds_unknown_and_ended_sessions(wh: Warehouse, data_home: Path) -> None:
+    hub = _hub(queue_cap=100)
+    with pytest.raises(NotFound):
+        service.ingest(hub, wh, "nope", [_ev("like", 0)])
+    assert hub.drops["unknown_session"] == 1
+    hub.open("s3")
+    flood = hub.submit("s3", [_ev("comment", i * 0.01, f"u{i}", text="哈哈") for i in range(250)])
+    assert flood == {"accepted": 100, "dropped": 150} and hub.drops["queue_full"] == 150
+    with pytest.raises(ValidationFailed) as bad:
+        hub.submit("s3", [{"type": "teleport", "ts": T0}])
+    assert bad.value.field == "events[0].type"
+    with pytest.raises(ValidationFailed):
+        parse_event({"type": "gift", "ts": T0, "amount": "NaN"})
+    hub.end("s3")
+    assert hub.snapshot("s3")["processed"] == 100
+    with pytest.raises(Conflict):
+        hub.submit("s3", [_ev("like", 1)])
+    assert hub.stats()["drops"]["ended_session"] == 1

@@ -91,8 +91,7 @@ def concat(blocks: list[Block]) -> Block:
 class DayOutput:
     events: Block
     orders: dict[str, np.ndarray]
-    comments: dict[str, object]
-    sessions_today: np.ndarray
+    comments: dict[str, Any]
 
 
 @dataclass
@@ -119,8 +118,8 @@ def _funnel_events(
     products: np.ndarray,
     t_view: np.ndarray,
     u: np.ndarray,
-    channel: np.ndarray | int,
-    session: np.ndarray | None,
+    channel: np.ndarray,
+    session: np.ndarray,
     stay_end: np.ndarray,
 ) -> tuple[list[Block], dict[str, np.ndarray], np.ndarray]:
     """Cart and favourite events following each view, the purchase candidates and their mask."""
@@ -132,41 +131,20 @@ def _funnel_events(
     t_cart = np.minimum(t_view + rng.exponential(90, n) + 1, stay_end)
     t_fav = t_view + rng.exponential(60, n) + 1
     t_buy = np.minimum(t_cart + rng.exponential(300, n) + 1, stay_end + 1)
-    sess = None if session is None else session
-    blocks = [
-        _block(
-            t_cart[cart],
-            users[cart],
-            "add_to_cart",
-            product=products[cart],
-            session=None if sess is None else sess[cart],
-            channel=_sel(channel, cart),
-        ),
-        _block(
-            t_fav[fav],
-            users[fav],
-            "favorite",
-            product=products[fav],
-            session=None if sess is None else sess[fav],
-            channel=_sel(channel, fav),
-        ),
-    ]
+
+    def follow(mask: np.ndarray, etype: str, ts: np.ndarray) -> Block:
+        return _block(
+            ts[mask], users[mask], etype, product=products[mask], session=session[mask], channel=channel[mask]
+        )
+
     cand = {
         "ts": t_buy[buy],
         "user": users[buy],
         "product": products[buy],
-        "session": np.full(buy.sum(), -1) if sess is None else sess[buy],
-        "channel": _sel_arr(channel, buy, n),
+        "session": session[buy],
+        "channel": channel[buy],
     }
-    return blocks, cand, buy
-
-
-def _sel(channel: np.ndarray | int, mask: np.ndarray) -> Any:
-    return channel if np.isscalar(channel) else np.asarray(channel)[mask]
-
-
-def _sel_arr(channel: np.ndarray | int, mask: np.ndarray, n: int) -> np.ndarray:
-    return (np.full(n, channel) if np.isscalar(channel) else np.asarray(channel))[mask]
+    return [follow(cart, "add_to_cart", t_cart), follow(fav, "favorite", t_fav)], cand, buy
 
 
 def _browsing(
@@ -195,7 +173,10 @@ def _browsing(
     channel = np.where(rng.random(n) < 0.7, 0, 1)
     util = utility(world, users, products, day)
     views = _block(ts, users, "view", product=products, channel=channel)
-    blocks, cand, _ = _funnel_events(rng, world, users, products, ts, util, channel, None, ts + 6 * 3600)
+    no_session = np.full(n, -1, np.int64)
+    blocks, cand, _ = _funnel_events(
+        rng, world, users, products, ts, util, channel, no_session, ts + 6 * 3600
+    )
     cand["unit_price"] = np.round(pr.price[cand["product"]] * (1 - world.festival_discount(day)), 2)
     cand["coupon"] = np.zeros(len(cand["ts"]))
     return [views, *blocks], cand
@@ -328,7 +309,7 @@ def _live(
     blocks.append(_block(t_click, viewer[v], "click", session=sess[v], product=prod, channel=2))
     blocks.append(_block(t_view, viewer[v], "view", session=sess[v], product=prod, channel=2))
     fblocks, cand, buy = _funnel_events(
-        rng, world, viewer[v], prod, t_view, util, 2, sess[v], start[v] + b[v]
+        rng, world, viewer[v], prod, t_view, util, np.full(len(v), 2), sess[v], start[v] + b[v]
     )
     blocks.extend(fblocks)
     cand["unit_price"] = price[buy]
@@ -478,4 +459,4 @@ def simulate_day(world: World, day: int, state: State) -> DayOutput:
     events = Block(
         *(getattr(events, f)[np.argsort(events.ts, kind="stable")] for f in Block.__dataclass_fields__)
     )
-    return DayOutput(events, orders, comments, np.flatnonzero(world.sessions.day == day))
+    return DayOutput(events, orders, comments)

@@ -29,6 +29,9 @@ PUBLISHED_MOVIELENS = {
     "BiVAE (cornac)": {"ndcg@10": 0.475},
 }
 
+#: Retrievers whose candidates and scores feed the hybrid in offline evaluation.
+HYBRID_PARTS = ("als", "itemknn")
+
 MODEL_NAMES = ("popularity", "trending", "itemknn", "als", "bpr", "content", "sasrec", "gru4rec")
 
 
@@ -99,7 +102,7 @@ def evaluate_protocol(
     retrievers = make_retrievers(base, seed, epochs=epochs)
     evaluated = list(retrievers)
     if "hybrid" in names:
-        parts = [n for n in base if n not in ("popularity", "trending")] or ["als"]
+        parts = [n for n in base if n in HYBRID_PARTS] or ["als"]
         evaluated.append(HybridRanker(make_retrievers(parts, seed, epochs=epochs), split=split, seed=seed))
     rows = evaluate_models(train, test, evaluated, k)
     baseline = next((r for r in rows if r["model"] == "popularity"), None)

@@ -70,12 +70,13 @@ class HybridRanker(Retriever):
     def __init__(
         self,
         retrievers: list[Retriever],
-        candidates: int = 100,
+        candidates: int = 50,
         holdout: float = 0.2,
         split: str = "time",
-        n_estimators: int = 300,
+        n_estimators: int = 100,
         learning_rate: float = 0.05,
-        num_leaves: int = 31,
+        num_leaves: int = 7,
+        refit: bool = True,
         seed: int = 0,
     ):
         self.retrievers = retrievers
@@ -85,6 +86,7 @@ class HybridRanker(Retriever):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
+        self.refit = refit
         self.seed = seed
 
     # -- features ------------------------------------------------------------------------------
@@ -115,8 +117,13 @@ class HybridRanker(Retriever):
             scores.append(s)
             ranks.append(rank)
         rows, items = mask.nonzero()
-        for s in scores:
-            s[rows, items] = np.nan_to_num(s[rows, items], neginf=-1e6)
+        for s in scores:  # per-user scale: each score over the user's best candidate score
+            vals = np.nan_to_num(s[rows, items], neginf=np.nan)
+            top = np.fmax.reduceat(vals, np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])) if len(rows) else vals
+            top_of_row = np.zeros(len(users))
+            top_of_row[np.unique(rows)] = top
+            denom = np.abs(top_of_row[rows]) + 1e-6
+            s[rows, items] = np.nan_to_num(vals / denom, nan=-1.0)
         u = users[rows]
         cat_share = np.asarray(stats.user_category[u, stats.categories[items]]).ravel()
         price_fit = -np.abs(stats.logprice[items] - stats.user_logprice[u])
@@ -168,8 +175,11 @@ class HybridRanker(Retriever):
             verbose=-1,
         )
         self.ranker_.fit(np.concatenate(xs), y_all, group=np.concatenate(groups))
-        self.fitted_ = [copy.deepcopy(r).fit(data) for r in self.retrievers]
-        self.stats_ = ItemStats(data)
+        if self.refit:
+            self.fitted_ = [copy.deepcopy(r).fit(data) for r in self.retrievers]
+            self.stats_ = ItemStats(data)
+        else:
+            self.fitted_, self.stats_ = fitted, stats
         self.seen_ = data.matrix
         self.n_items_ = data.n_items
         return self

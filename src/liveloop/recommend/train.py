@@ -60,7 +60,7 @@ def _fit_models(data: Interactions, seed: int) -> tuple[Retriever, ItemKNN, ALS,
         content = ContentBased().fit(data)
     except InsufficientData:
         content = None
-    parts: list[Retriever] = [ALS(seed=seed), ItemKNN()] + ([ContentBased()] if content else [])
+    parts: list[Retriever] = [ALS(seed=seed), ItemKNN()]
     try:
         return HybridRanker(parts, seed=seed).fit(data), knn, als, content, "hybrid"
     except InsufficientData:

@@ -34,7 +34,7 @@ def test_simulate_into_warehouse_goes_through_ingest(wh: Warehouse) -> None:
     truth = Path(summary["truth_dir"])
     assert truth.parent == wh.path.parent / "simulator" and (truth / "users_truth.parquet").is_file()
     assert "segment" not in wh.columns("users") and "price_beta" not in wh.columns("users")
-    assert Oracle.load(truth).uplift_type("s5u0000001") in {
+    assert Oracle.for_warehouse(wh).uplift_type("s5u0000001") in {
         "persuadable",
         "sure_thing",
         "lost_cause",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.datasets.simulator.config import MESSAGE_CHANNELS, SEGMENTS, UPLIFT_TYPES, SimConfig
 from liveloop.datasets.simulator.utility import funnel, sigmoid, utility
 from liveloop.datasets.simulator.world import World, build_world
+
+if TYPE_CHECKING:
+    from liveloop.warehouse import Warehouse
 
 ArrayLike = Any
 
@@ -40,6 +43,13 @@ class Oracle:
                 f"no simulator ground truth at {path}: run `liveloop simulate` first", field="truth_dir"
             )
         return cls.from_config(SimConfig.from_dict(json.loads(path.read_text("utf-8"))["config"]))
+
+    @classmethod
+    def for_warehouse(cls, wh: Warehouse) -> Oracle:
+        """The oracle of the world last simulated into ``wh`` (truth in LIVELOOP_HOME/simulator/truth)."""
+        from liveloop.datasets.simulator.into_warehouse import simulator_dir
+
+        return cls.load(simulator_dir(wh) / "truth")
 
     # -- ids ----------------------------------------------------------------------------------
     def _index(self, ids: ArrayLike, kind: str, size: int) -> np.ndarray:

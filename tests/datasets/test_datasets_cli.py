@@ -44,6 +44,15 @@ def test_load_prints_rows_and_columns() -> None:
     assert "11,987" in human.stdout
 
 
+def test_verify_one_and_all() -> None:
+    one = runner.invoke(app, ["datasets", "verify", "groceries", "--json"])
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)[0]["files"][0]["sha256"].startswith("ff1be892")
+    every = runner.invoke(app, ["datasets", "verify"])
+    assert every.exit_code == 0, every.output
+    assert every.stdout.count("ok  ") == len(catalog())
+
+
 def test_unknown_name_is_refused() -> None:
     out = runner.invoke(app, ["datasets", "info", "no_such_set"])
     assert isinstance(out.exception, NotFound) and "unknown data set" in out.exception.detail

@@ -51,6 +51,28 @@ def info_cmd(
     emit(dataset.to_dict(), as_json, render)
 
 
+@datasets_app.command("verify")
+def verify_cmd(
+    name: str | None = typer.Argument(None, help="Data set name; all of them when left out."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check files against their catalogued SHA-256; the first absent or altered file fails the command."""
+    from liveloop.datasets import names, verify
+
+    result = [
+        {"dataset": n, "files": [c.to_dict() for c in verify(n)]} for n in ([name] if name else names())
+    ]
+
+    def render(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            total = sum(f["bytes"] for f in item["files"])
+            console.print(
+                f"ok  {item['dataset']}: {len(item['files'])} file(s), {total:,} bytes", markup=False
+            )
+
+    emit(result, as_json, render)
+
+
 @datasets_app.command("load")
 def load_cmd(
     name: str = typer.Argument(..., help="Data set name (see `liveloop datasets list`)."),

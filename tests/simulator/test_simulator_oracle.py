@@ -79,6 +79,15 @@ def test_message_uplift_by_type(oracle: Oracle) -> None:
     assert drawn.dtype == bool and 0 < drawn.mean() < 0.5
 
 
+def test_randomised_campaign_recovers_true_uplift(oracle: Oracle) -> None:
+    exp = oracle.randomised_campaign(channel="app_push", hour=20, seed=3)
+    assert len(exp) == oracle.world.users.n and 0.4 < exp["treated"].mean() < 0.6
+    observed = exp.loc[exp["treated"], "responded"].mean() - exp.loc[~exp["treated"], "responded"].mean()
+    assert abs(observed - exp["true_uplift"].mean()) < 0.03  # difference in means estimates the true ATE
+    by_type = exp.groupby("true_type")["true_uplift"].mean()
+    assert by_type["persuadable"] > 0 > by_type["do_not_disturb"]
+
+
 def test_bad_questions_are_refused(oracle: Oracle) -> None:
     with pytest.raises(NotFound):
         oracle.relevance("someone_else", "s11p000001")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.datasets.simulator.config import MESSAGE_CHANNELS, SEGMENTS, UPLIFT_TYPES, SimConfig
@@ -209,3 +210,39 @@ class Oracle:
         """Draw responses from the true model (for simulated campaigns and uplift tests)."""
         prob = np.atleast_1d(self.message_response(user_ids, channel, hour, treated=treated))
         return np.random.default_rng(seed).random(len(prob)) < prob
+
+    def randomised_campaign(
+        self,
+        user_ids: ArrayLike | None = None,
+        *,
+        channel: str = "app_push",
+        hour: int = 20,
+        treat_share: float = 0.5,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """A randomised message experiment drawn from the true model: who was treated, who responded, and
+        each user's true uplift and type (the columns a learner must not see are ``true_*``)."""
+        if not 0 < treat_share < 1:
+            raise ValidationFailed("treat_share must be between 0 and 1", field="treat_share")
+        ids = (
+            np.array([f"{self.prefix}u{i:07d}" for i in range(self.world.users.n)], dtype=object)
+            if user_ids is None
+            else np.asarray(user_ids, dtype=object)
+        )
+        rng = np.random.default_rng(seed)
+        treated = rng.random(len(ids)) < treat_share
+        p_treated = np.atleast_1d(self.message_response(ids, channel, hour, treated=True))
+        p_control = np.atleast_1d(self.message_response(ids, channel, hour, treated=False))
+        responded = rng.random(len(ids)) < np.where(treated, p_treated, p_control)
+        kinds = np.array([u[0] for u in UPLIFT_TYPES])[self.world.users.uplift[self._users(ids)]]
+        return pd.DataFrame(
+            {
+                "user_id": ids.astype(str),
+                "channel": channel,
+                "hour": hour,
+                "treated": treated,
+                "responded": responded,
+                "true_uplift": p_treated - p_control,
+                "true_type": kinds,
+            }
+        )

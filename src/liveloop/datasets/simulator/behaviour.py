@@ -129,8 +129,8 @@ def _funnel_events(
     fav = rng.random(n) < p_fav
     buy = cart & (rng.random(n) < p_buy)
     t_cart = np.minimum(t_view + rng.exponential(90, n) + 1, stay_end)
-    t_fav = t_view + rng.exponential(60, n) + 1
-    t_buy = np.minimum(t_cart + rng.exponential(300, n) + 1, stay_end + 1)
+    t_fav = np.minimum(t_view + rng.exponential(60, n) + 1, stay_end)
+    t_buy = np.minimum(t_cart + rng.exponential(300, n) + 1, stay_end)
 
     def follow(mask: np.ndarray, etype: str, ts: np.ndarray) -> Block:
         return _block(

@@ -46,6 +46,13 @@ def test_prices_and_elasticities(oracle: Oracle) -> None:
     probs = [oracle.purchase_probability(user, product, price) for price in (20.0, 40.0, 80.0)]
     assert probs[0] > probs[1] > probs[2]
     assert oracle.elasticity(user, product) < 0
+    # the documented closed form equals the numerical d log P / d log price
+    for price in (30.0, 60.0):
+        h = 1e-4
+        up = oracle.purchase_probability(user, product, price * np.exp(h))
+        down = oracle.purchase_probability(user, product, price * np.exp(-h))
+        numeric = (np.log(up) - np.log(down)) / (2 * h)
+        assert abs(oracle.elasticity(user, product, price) - numeric) < 1e-4
     by_segment = {
         s: oracle.segment_elasticity(s, product) for s in ("bargain_hunter", "mainstream", "premium")
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,10 +32,10 @@ from liveloop.warehouse import Warehouse
 from liveloop.warehouse.entities import get_entity
 
 BATCH = 500
-BATCHES = int(os.environ.get("BENCH_API_BATCHES", "60"))
+BATCHES = int(os.environ.get("BENCH_API_BATCHES", "48"))
 USERS = 5000
 CONCURRENCY = 200
-LOOKUPS = int(os.environ.get("BENCH_API_LOOKUPS", "10000"))
+LOOKUPS = int(os.environ.get("BENCH_API_LOOKUPS", "8000"))
 
 
 def _events(n: int, tag: str) -> list[dict[str, Any]]:
@@ -152,6 +153,64 @@ async def _hammer(base: str, path_of: Any, headers: dict[str, str]) -> dict[str,
     }
 
 
+_WRK_SCRIPT = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", string.format(PATH, counter % USERS))
+end
+"""
+
+
+def _wrk(
+    base: str, path: str, headers: dict[str, str], tmp: Path, seconds: int = 10
+) -> dict[str, float] | None:
+    """The same load with ``wrk`` (a C load generator, so the client is not the bottleneck), if installed."""
+    if shutil.which("wrk") is None:
+        return None
+    script = tmp / "wrk.lua"
+    script.write_text(_WRK_SCRIPT.replace("PATH", repr(path)).replace("USERS", str(USERS)))
+    args = ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, base], capture_output=True, text=True, timeout=seconds + 60).stdout
+
+    def ms(label: str) -> float:
+        value = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not value:
+            return float("nan")
+        return float(value.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[value.group(2)]
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests_per_s": float(rate.group(1)) if rate else float("nan"),
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "concurrency": CONCURRENCY,
+    }
+
+
+def _lat(r: dict[str, Any], p50: str = "p50_ms", p99: str = "p99_ms") -> str:
+    return f"p50 {r[p50]:.1f} ms, p99 {r[p99]:.1f} ms"
+
+
+def _report(r: dict[str, Any]) -> None:
+    one, four, inp = r["ingest_http_1_client"], r["ingest_http_4_clients"], r["ingest_in_process"]
+    batch = ("batch_p50_ms", "batch_p99_ms")
+    print(f"machine: {r['machine']}; load average {r['load_average']}")
+    print(f"ingest HTTP, 1 client : {one['events_per_s']:,.0f} events/s, batch {_lat(one, *batch)}")
+    print(f"ingest HTTP, 4 clients: {four['events_per_s']:,.0f} events/s, batch {_lat(four, *batch)}")
+    print(f"   vs in-process      : {inp['events_per_s']:,.0f} events/s, batch {_lat(inp, *batch)}")
+    for label, key in (("httpx", ""), ("wrk", "wrk_")):
+        users, health = r[f"{key}get_user_200_conns"], r[f"{key}health_200_conns"]
+        if users and health:
+            print(f"{label} GET /v1/users/{{id}} @200: {users['requests_per_s']:,.0f} req/s, {_lat(users)}")
+            print(f"   vs GET /health @200: {health['requests_per_s']:,.0f} req/s, {_lat(health)}")
+    print(f"   vs in-process get_entity: {_lat(inp, 'get_user_p50_ms', 'get_user_p99_ms')}")
+
+
 def run() -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     try:
@@ -188,6 +247,8 @@ def run() -> dict[str, Any]:
                 _hammer(base, lambda i: f"/v1/users/u{i % USERS}", {"X-API-Key": analyst_key})
             )
             health = asyncio.run(_hammer(base, lambda i: "/health", {}))
+            wrk_users = _wrk(base, "/v1/users/u%d", {"X-API-Key": analyst_key}, tmp)
+            wrk_health = _wrk(base, "/health", {}, tmp)
         finally:
             server.terminate()
             server.wait(30)
@@ -202,22 +263,11 @@ def run() -> dict[str, Any]:
         "ingest_in_process": in_process,
         "get_user_200_conns": users,
         "health_200_conns": health,
+        "wrk_get_user_200_conns": wrk_users,
+        "wrk_health_200_conns": wrk_health,
+        "load_average": os.getloadavg(),
     }
-    print(f"machine: {result['machine']}")
-    print(
-        f"ingest over HTTP, 1 client : {one['events_per_s']:,.0f} events/s, batch p50 {one['batch_p50_ms']:.1f} ms,"
-        f" p99 {one['batch_p99_ms']:.1f} ms | in-process: {in_process['events_per_s']:,.0f} events/s,"
-        f" p99 {in_process['batch_p99_ms']:.1f} ms"
-    )
-    print(
-        f"ingest over HTTP, 4 clients: {four['events_per_s']:,.0f} events/s, p99 {four['batch_p99_ms']:.1f} ms"
-    )
-    print(
-        f"GET /v1/users/{{id}} @200: {users['requests_per_s']:,.0f} req/s, p50 {users['p50_ms']:.1f} ms,"
-        f" p99 {users['p99_ms']:.1f} ms | GET /health @200: {health['requests_per_s']:,.0f} req/s,"
-        f" p50 {health['p50_ms']:.1f} ms, p99 {health['p99_ms']:.1f} ms"
-        f" | in-process get_entity p50 {in_process['get_user_p50_ms']:.2f} ms"
-    )
+    _report(result)
     return result
 
 

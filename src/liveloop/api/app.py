@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from liveloop.api.errors import install_error_handlers
 from liveloop.api.headers import SecurityHeadersMiddleware
 from liveloop.api.idempotency import IdempotencyStore
+from liveloop.api.ingest_queue import IngestQueue
 from liveloop.api.limits import BODY_IDLE_TIMEOUT_S, MAX_BODY_BYTES, BodyLimitMiddleware
 from liveloop.api.metrics import MetricsMiddleware
 from liveloop.api.ratelimit import FailureLimiter
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
         max_failures=int(os.environ.get("LIVELOOP_AUTH_MAX_FAILURES", "10"))
     )
     app.state.idempotency = IdempotencyStore()
+    app.state.ingest_queue = IngestQueue()
     if warehouse is not None:
         app.state.warehouse = warehouse
     install_error_handlers(app)

@@ -81,8 +81,9 @@ async def _liveloop_error(request: Request, exc: Exception) -> Response:
     headers: dict[str, str] = {}
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="liveloop"'
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = exc.extra.get("retry_after")
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return problem_response(exc.status, exc.problem(request.url.path), headers)
 
 

@@ -18,7 +18,7 @@ from liveloop.api.auth import require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.api.errors import PayloadTooLarge
 from liveloop.api.idempotency import respond
-from liveloop.api.metrics import INGESTED, WRITE_QUEUE
+from liveloop.api.metrics import INGESTED
 from liveloop.core.errors import LiveloopError, ValidationFailed
 from liveloop.core.types import Role
 from liveloop.warehouse import Warehouse
@@ -28,6 +28,8 @@ MAX_BATCH = 1000
 
 class NotImplementedYet(LiveloopError):
     status, title, type_slug = 501, "Not implemented", "not-implemented"
+
+
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_roles(Role.INGEST))])
 
 _EVENT_EXAMPLE: dict[str, Any] = {
@@ -91,19 +93,16 @@ def _check_fields(records: list[Any], allowed: frozenset[str], name: str) -> Non
                 )
 
 
-def _ingest(wh: Warehouse, endpoint: str, load: Any) -> tuple[int, Any]:
-    WRITE_QUEUE.inc()
-    try:
-        result = load()
-    finally:
-        WRITE_QUEUE.dec()
+def _ingest(request: Request, kind: str, records: list[Any], load: Any) -> tuple[int, Any]:
+    """Queue the batch for the group-commit writer (``liveloop.api.ingest_queue``); answer once committed."""
+    result = request.app.state.ingest_queue.submit(kind, records, load)
     for outcome, n in (
         ("accepted", result.accepted),
         ("duplicate", result.duplicates),
         ("rejected", result.rejected),
     ):
         if n:
-            INGESTED.labels(endpoint, outcome).inc(n)
+            INGESTED.labels(kind, outcome).inc(n)
     body = {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
@@ -131,7 +130,10 @@ def post_events(batch: EventBatch, request: Request, wh: Warehouse = Depends(get
         request,
         batch.events,
         lambda: _ingest(
-            wh, "events", lambda: ingest_records(wh, "events", batch.events, source="api:events")
+            request,
+            "events",
+            batch.events,
+            lambda recs: ingest_records(wh, "events", recs, source="api:events"),
         ),
     )
 
@@ -154,5 +156,7 @@ def post_segment_batch(
     return respond(
         request,
         batch.batch,
-        lambda: _ingest(wh, "segment", lambda: ingest_segment(wh, batch.batch, source="api:segment")),
+        lambda: _ingest(
+            request, "segment", batch.batch, lambda recs: ingest_segment(wh, recs, source="api:segment")
+        ),
     )

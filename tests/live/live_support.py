@@ -14,12 +14,32 @@ from liveloop.live.nlp import CommentModel
 PER_SOURCE = 1500
 
 LINEUP = [
-    {"product_id": "p-serum", "name": "玻尿酸精华", "aliases": ["精华", "serum"], "price": 129.0, "cost": 40.0,
-     "stock": 200, "attributes": {"skin": "所有肤质，敏感肌可用", "shelf_life": "3年"}},
-    {"product_id": "p-coat", "name": "羊毛大衣", "aliases": ["大衣", "coat"], "price": 599.0, "cost": 380.0,
-     "stock": 12, "attributes": {"material": "90%羊毛", "size": "S-XL"}},
-    {"product_id": "p-fryer", "name": "空气炸锅", "aliases": ["air fryer", "炸锅"], "price": 299.0, "cost": 150.0,
-     "stock": 0},
+    {
+        "product_id": "p-serum",
+        "name": "玻尿酸精华",
+        "aliases": ["精华", "serum"],
+        "price": 129.0,
+        "cost": 40.0,
+        "stock": 200,
+        "attributes": {"skin": "所有肤质，敏感肌可用", "shelf_life": "3年"},
+    },
+    {
+        "product_id": "p-coat",
+        "name": "羊毛大衣",
+        "aliases": ["大衣", "coat"],
+        "price": 599.0,
+        "cost": 380.0,
+        "stock": 12,
+        "attributes": {"material": "90%羊毛", "size": "S-XL"},
+    },
+    {
+        "product_id": "p-fryer",
+        "name": "空气炸锅",
+        "aliases": ["air fryer", "炸锅"],
+        "price": 299.0,
+        "cost": 150.0,
+        "stock": 0,
+    },
 ]
 
 

@@ -44,8 +44,16 @@ def test_sentiment_beats_snownlp_on_rows_snownlp_never_saw(data_home: Path) -> N
 
 def test_analyze_live_comments_zh_en_mixed_emoji_typos(data_home: Path) -> None:
     matcher = MentionMatcher.from_lineup(LINEUP)
-    texts = ["3号链接多少钱", "什么时候发货啊", "质量太差了，退货！", "link 2 how much?", "精华敏感肌能用吗",
-             "已拍 yyds 🔥🔥", "哈哈哈哈", "this coat is terrible, broke after two days"]
+    texts = [
+        "3号链接多少钱",
+        "什么时候发货啊",
+        "质量太差了，退货！",
+        "link 2 how much?",
+        "精华敏感肌能用吗",
+        "已拍 yyds 🔥🔥",
+        "哈哈哈哈",
+        "this coat is terrible, broke after two days",
+    ]
     s = model().analyze(texts, matcher)
     assert list(s.product_mention[:5]) == ["p-fryer", None, None, "p-coat", "p-serum"]
     assert s.intent[0] == "price_question" and s.intent[1] == "logistics_question"
@@ -57,8 +65,18 @@ def test_analyze_live_comments_zh_en_mixed_emoji_typos(data_home: Path) -> None:
 
 
 def test_bad_input_never_crashes() -> None:
-    bad = ["", "   \t\n", "x" * 100_000, "😀😀😀", b"\xff\xfe\xfa broken".decode("utf-8", "replace"),
-           b"\xff\xfe raw bytes", None, float("nan"), 12345, "\x00\x01"]
+    bad = [
+        "",
+        "   \t\n",
+        "x" * 100_000,
+        "😀😀😀",
+        b"\xff\xfe\xfa broken".decode("utf-8", "replace"),
+        b"\xff\xfe raw bytes",
+        None,
+        float("nan"),
+        12345,
+        "\x00\x01",
+    ]
     s = model().analyze(bad)  # type: ignore[arg-type]
     assert len(s) == len(bad)
     assert s.sentiment[0] == "neutral" and s.sentiment_score[0] == 0.0 and s.intent[0] == "chit_chat"
@@ -77,8 +95,13 @@ def test_save_load_roundtrip_is_identical(tmp_path: Path) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LIVELOOP_NLP_MODEL": str(model_dir())}
-    return subprocess.run([sys.executable, "-m", "liveloop.cli.main", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "liveloop.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_cli_scores_a_real_csv_and_rejects_a_bad_column(tmp_path: Path, data_home: Path) -> None:

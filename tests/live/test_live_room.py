@@ -80,22 +80,33 @@ def test_advisor_ranks_with_reasons_and_raises_alerts(data_home: Path) -> None:
     advice = hub.snapshot("s2")["advisor"]
     ranked = [p["product_id"] for p in advice["next_products"]]
     assert ranked[0] == "p-serum" and ranked[-1] == "p-fryer"
-    assert advice["next_products"][-1]["factors"]["stock"] == 0 and "out of stock" in advice["next_products"][-1]["reason"]
+    assert (
+        advice["next_products"][-1]["factors"]["stock"] == 0
+        and "out of stock" in advice["next_products"][-1]["reason"]
+    )
     kinds = {a["kind"] for a in advice["alerts"]}
     assert {"negative_spike", "low_stock", "unanswered_question", "viewer_surge"} <= kinds
 
 
 def test_talking_points_follow_viewer_segments() -> None:
     room = RoomState("s", LINEUP)
-    room.apply([RoomEvent("enter", T0, f"u{i}", props={"segment": "bargain_hunter" if i < 7 else "premium"})
-                for i in range(10)], None)
+    room.apply(
+        [
+            RoomEvent("enter", T0, f"u{i}", props={"segment": "bargain_hunter" if i < 7 else "premium"})
+            for i in range(10)
+        ],
+        None,
+    )
     points = advisor.talking_points(room)
     assert points[0]["segment"] == "bargain_hunter" and "价格" in points[0]["point"]
 
 
 def test_answers_pass_the_ad_law_check_or_go_to_a_human(data_home: Path) -> None:
-    kb = KnowledgeBase(products=LINEUP, policies=DEFAULT_POLICIES,
-                       faqs=[{"question": "精华怎么用", "answer": "洁面后取2-3滴，效果最好", "product_id": "p-serum"}])
+    kb = KnowledgeBase(
+        products=LINEUP,
+        policies=DEFAULT_POLICIES,
+        faqs=[{"question": "精华怎么用", "answer": "洁面后取2-3滴，效果最好", "product_id": "p-serum"}],
+    )
     qa = kb.answerer(default_checker())
     ok = qa.answer("大衣是什么材质")
     assert ok.status == "answered" and "羊毛" in (ok.answer or "") and ok.compliance["verdict"] == "pass"
@@ -108,10 +119,14 @@ def test_answers_pass_the_ad_law_check_or_go_to_a_human(data_home: Path) -> None
 
 
 def test_lottery_is_eligible_reproducible_audited_and_one_prize_per_user(wh: Warehouse) -> None:
-    cands = [{"user_id": f"u{i}", "watch_minutes": i, "engagement": i % 3, "segment": "beauty" if i % 2 else None}
-             for i in range(40)]
+    cands = [
+        {"user_id": f"u{i}", "watch_minutes": i, "engagement": i % 3, "segment": "beauty" if i % 2 else None}
+        for i in range(40)
+    ]
     cands.append(dict(cands[10]))  # a duplicate row
-    rules = lottery.LotteryRules(winners=5, min_watch_minutes=5, min_engagement=1, prizes={"beauty": "小样礼盒"})
+    rules = lottery.LotteryRules(
+        winners=5, min_watch_minutes=5, min_engagement=1, prizes={"beauty": "小样礼盒"}
+    )
     first = lottery.draw("s", cands, rules, seed=42)
     again = lottery.draw("s", list(reversed(cands)), rules, seed=42)
     assert first.winners == again.winners and first.digest == again.digest
@@ -119,7 +134,9 @@ def test_lottery_is_eligible_reproducible_audited_and_one_prize_per_user(wh: War
     eligible = {c["user_id"] for c in cands if c["watch_minutes"] >= 5 and c["engagement"] >= 1}
     assert {w["user_id"] for w in first.winners} <= eligible and first.eligible == len(eligible)
     assert first.excluded["duplicate"] == 1
-    assert all(w["prize"] == ("小样礼盒" if w["segment"] == "beauty" else rules.default_prize) for w in first.winners)
+    assert all(
+        w["prize"] == ("小样礼盒" if w["segment"] == "beauty" else rules.default_prize) for w in first.winners
+    )
     lottery.record(wh, first)
     past = lottery.past_winners(wh)
     assert past == {w["user_id"] for w in first.winners}

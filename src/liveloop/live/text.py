@@ -64,7 +64,10 @@ def to_text(value: object) -> str:
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, float) and value != value:  # NaN from pandas
         return ""
-    return str(value)
+    text = str(value)
+    if not text.isascii():  # lone surrogates (from JSON "\udcff" escapes) cannot be encoded: replace them
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def clean(value: object, max_chars: int = MAX_CHARS) -> str:

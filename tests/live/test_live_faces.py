@@ -1,4 +1,4 @@
-"""The live copilot's faces for real: uvicorn API + WebSocket, a Bilibili replay, the Live Monitor in Chromium."""
+"""The live copilot faces for real: uvicorn API + WebSocket, a Bilibili replay, Live Monitor in Chromium."""
 
 from __future__ import annotations
 

@@ -170,9 +170,32 @@ def evaluate_recommend(
     eval_cmd(dataset=dataset, k=k, models="", protocol="", epochs=epochs, as_json=as_json)
 
 
+def evaluate_strategies_cmd(
+    scale: str = typer.Option("small", help="Simulator preset: tiny, small, medium."),
+    seed: int = typer.Option(7, help="Simulator and policy seed."),
+    k: int = typer.Option(10, help="List length shown per visit."),
+    visits: int = typer.Option(20, help="Visits per user in the A/B test."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Table 2: exposure, CTR, CVR, GMV, ROI of manual / CF / deep / hybrid in a simulated A/B test."""
+    from liveloop.recommend.strategies import evaluate_strategies
+
+    result = evaluate_strategies(scale, seed, k, visits)
+
+    def render(r: dict[str, Any]) -> None:
+        rows = [{"strategy": x["strategy"], "exposure": x["exposure"], "CTR": f"{x['ctr']:.4f} {x['ctr_ci95']}",
+                 "CVR": f"{x['cvr']:.4f} {x['cvr_ci95']}", "GMV": x["gmv"], "ROI": f"{x['roi']:.3f} {x['roi_ci95']}"}
+                for x in r["rows"]]
+        _table(rows, f"Table 2 — simulated A/B test ({r['world']['scale']} world, seed {r['world']['seed']})")
+        console.print(r["note"])
+
+    emit(result, as_json, render)
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``liveloop recommend`` and ``liveloop evaluate recommend``."""
     from liveloop.cli.evaluate import evaluate_app
 
     app.add_typer(recommend_app, name="recommend")
     evaluate_app.command("recommend")(evaluate_recommend)
+    evaluate_app.command("strategies")(evaluate_strategies_cmd)

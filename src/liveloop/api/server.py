@@ -19,7 +19,7 @@ def run_server(
         port=port,
         log_level=log_level,
         workers=1,
-        timeout_keep_alive=5,
+        timeout_keep_alive=20,
         limit_concurrency=2048,
         backlog=2048,
         server_header=False,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from liveloop.core.config import Settings, get_settings
+from liveloop.core.config import Settings
 from liveloop.core.errors import NotFound
 
 NAME = "recommend"
@@ -23,8 +23,8 @@ def save_version(
     settings: Settings | None = None, activate: bool = True,
 ) -> Path:
     """Write the artifact and its metadata, record the version and (by default) make it active."""
-    settings = settings or get_settings()
-    folder = settings.models_dir / NAME / version
+    models_dir = settings.models_dir if settings else Path(wh.path).parent / "models"
+    folder = models_dir / NAME / version
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "model.pkl", "wb") as fh:
         pickle.dump(bundle, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -55,6 +55,7 @@ class RecommendService:
         self._catalogue_at = 0.0
         self._purchases: OrderedDict[str, dict[str, float]] = OrderedDict()
         self._audit: list[dict[str, Any]] = []
+        self._popular_cache: tuple[str, dict[str, float]] | None = None
         self._lock = threading.RLock()
 
     # -- state ---------------------------------------------------------------------------------
@@ -147,8 +148,12 @@ class RecommendService:
 
     def _popular(self, bundle: ModelBundle | None, cat: Catalogue) -> dict[str, float]:
         if bundle is not None:
-            order = np.argsort(-bundle.popularity, kind="stable")[:500]
-            return {str(bundle.items[i]): float(bundle.popularity[i]) for i in order if bundle.popularity[i] > 0}
+            cached = self._popular_cache
+            if cached is None or cached[0] != bundle.version:
+                order = np.argsort(-bundle.popularity, kind="stable")[:500]
+                top = {str(bundle.items[i]): float(bundle.popularity[i]) for i in order if bundle.popularity[i] > 0}
+                cached = self._popular_cache = (bundle.version, top)
+            return cached[1]
         rows = self.wh.sql(
             "SELECT product_id, count(DISTINCT user_id) AS n FROM events WHERE product_id IS NOT NULL "
             "GROUP BY 1 ORDER BY n DESC, product_id LIMIT 500"

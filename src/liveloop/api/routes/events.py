@@ -19,17 +19,11 @@ from liveloop.api.deps import get_warehouse
 from liveloop.api.errors import PayloadTooLarge
 from liveloop.api.idempotency import respond
 from liveloop.api.metrics import INGESTED
-from liveloop.core.errors import LiveloopError, ValidationFailed
+from liveloop.core.errors import ValidationFailed
 from liveloop.core.types import Role
 from liveloop.warehouse import Warehouse
 
 MAX_BATCH = 1000
-
-
-class NotImplementedYet(LiveloopError):
-    status, title, type_slug = 501, "Not implemented", "not-implemented"
-
-
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_roles(Role.INGEST))])
 
 _EVENT_EXAMPLE: dict[str, Any] = {
@@ -147,11 +141,8 @@ def post_events(batch: EventBatch, request: Request, wh: Warehouse = Depends(get
 def post_segment_batch(
     batch: SegmentBatch, request: Request, wh: Warehouse = Depends(get_warehouse)
 ) -> JSONResponse:
-    import liveloop.ingest
+    from liveloop.ingest import ingest_segment
 
-    ingest_segment = getattr(liveloop.ingest, "ingest_segment", None)
-    if ingest_segment is None:
-        raise NotImplementedYet("Segment batches over HTTP need liveloop.ingest.ingest_segment (not built)")
     _check_size(batch.batch, "batch")
     return respond(
         request,

@@ -1,0 +1,257 @@
+"""Live copilot benchmark: NLP throughput beside SnowNLP, model quality beside SnowNLP and plain BM25,
+and the real Bilibili evening replayed end to end through a real server (comment-to-dashboard p99, memory).
+
+Environment knobs (defaults = the full run): LIVE_BENCH_SPEED (50), LIVE_BENCH_LIMIT_S (none: whole
+evening), LIVE_BENCH_SAMPLE (1000 test rows per data set / category for the SnowNLP comparison).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+from threadpoolctl import threadpool_limits
+
+from benchmarks.machine import machine
+from liveloop.core.config import Settings, get_settings
+
+
+def _lineup(n: int = 10) -> list[dict[str, Any]]:
+    names = [
+        "玻尿酸精华",
+        "羊毛大衣",
+        "空气炸锅",
+        "蓝牙耳机",
+        "面膜",
+        "运动鞋",
+        "保温杯",
+        "口红",
+        "坚果礼盒",
+        "洗面奶",
+    ]
+    return [
+        {"product_id": f"p{i + 1}", "name": names[i], "price": 99 + 20 * i, "cost": 40 + 10 * i, "stock": 500}
+        for i in range(n)
+    ]
+
+
+def throughput(settings: Settings) -> dict[str, Any]:
+    """Comments/s through sentiment + intent + aspects + mention, batched, on one core; SnowNLP beside."""
+    from liveloop.live import corpora
+    from liveloop.live.evaluation import snownlp_proba
+    from liveloop.live.mentions import MentionMatcher
+    from liveloop.live.training import load_model
+
+    model = load_model(settings)
+    texts = corpora.danmaku(settings)["text"].astype(str).tolist()[:20_000]
+    matcher = MentionMatcher.from_lineup(_lineup())
+    rates = []
+    with threadpool_limits(1):
+        model.analyze(texts[:1000], matcher)
+        for _ in range(3):
+            started = time.perf_counter()
+            for i in range(0, len(texts), 5000):
+                model.analyze(texts[i : i + 5000], matcher)
+            rates.append(len(texts) / (time.perf_counter() - started))
+        sample = texts[:1000]
+        started = time.perf_counter()
+        snownlp_proba(sample)
+        snow = len(sample) / (time.perf_counter() - started)
+    return {
+        "comments": len(texts),
+        "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
+        "liveloop_comments_per_s": round(max(rates)),
+        "snownlp_comments_per_s": round(snow),
+        "note": "liveloop: sentiment+intent+aspects+mention, batches of 5,000, 1 thread; "
+        "SnowNLP: sentiment only, 1,000 of the same comments",
+    }
+
+
+class _Server:
+    """A `liveloop serve` subprocess on a fresh home, with an ingest key."""
+
+    def __init__(self, model_dir: Path):
+        from liveloop.privacy.crypto import generate_key
+        from liveloop.privacy.keys import create_key
+        from liveloop.warehouse import Warehouse
+
+        self.home = Path(tempfile.mkdtemp(prefix="liveloop-bench-"))
+        env = {
+            **os.environ,
+            "LIVELOOP_HOME": str(self.home),
+            "LIVELOOP_SECRET_KEY": generate_key(),
+            "LIVELOOP_NLP_MODEL": str(model_dir),
+        }
+        settings = Settings(
+            home=self.home, data_home=get_settings().data_home, secret_key=env["LIVELOOP_SECRET_KEY"]
+        )
+        with Warehouse.open(settings) as wh:
+            self.key = create_key(wh, "admin", "bench").key
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "liveloop.cli.main",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.home / "server.log", "wb"),  # noqa: SIM115 - open for the child
+        )
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {(self.home / 'server.log').read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def end_to_end(model_dir: Path, speed: float, limit_s: float | None) -> dict[str, Any]:
+    """Replay the Bilibili evening into a real server over HTTP; a WebSocket client plays the dashboard."""
+    import httpx
+    from websockets.sync.client import connect
+
+    from liveloop.live.replay import bilibili_events, records, replay
+
+    events = records(bilibili_events())
+    srv = _Server(model_dir)
+    client = httpx.Client(base_url=srv.url, headers={"X-API-Key": srv.key}, timeout=60)
+    client.post("/v1/live/bili/open", json={"lineup": []}).raise_for_status()
+    sent: list[tuple[float, int, int]] = []  # (send time, cumulative events, comments in batch)
+    seen: list[tuple[float, int]] = []  # (dashboard receive time, processed)
+    rss: list[tuple[float, float]] = []
+    stop = threading.Event()
+    proc = psutil.Process(srv.proc.pid)
+
+    def dashboard() -> None:
+        with connect(
+            f"ws://127.0.0.1:{srv.port}/v1/live/bili/stream?api_key={srv.key}", max_size=2**26
+        ) as ws:
+            while not stop.is_set():
+                try:
+                    msg = json.loads(ws.recv(timeout=1))
+                except TimeoutError:
+                    continue
+                if msg.get("type") == "state":
+                    seen.append((time.monotonic(), int(msg["processed"])))
+
+    def memory() -> None:
+        while not stop.is_set():
+            rss.append((time.monotonic(), proc.memory_info().rss / 2**20))
+            stop.wait(5)
+
+    threads = [threading.Thread(target=dashboard, daemon=True), threading.Thread(target=memory, daemon=True)]
+    for t in threads:
+        t.start()
+    total = [0]
+
+    def sink(batch: list[dict[str, Any]]) -> dict[str, int]:
+        total[0] += len(batch)
+        sent.append((time.monotonic(), total[0], sum(1 for e in batch if e["type"] == "comment")))
+        r = client.post("/v1/live/bili/events", json={"events": batch})
+        r.raise_for_status()
+        out: dict[str, int] = r.json()
+        return out
+
+    stats = replay(events, sink, speed, limit_s)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not seen or seen[-1][1] < total[0]):
+        time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join(5)
+    srv.stop()
+    seen_t = np.array([s[0] for s in seen])
+    seen_n = np.array([s[1] for s in seen])
+    lat, weights = [], []
+    for t_sent, cum, n_comments in sent:
+        idx = np.searchsorted(seen_n, cum)  # first dashboard state that includes this batch
+        if idx < len(seen_n) and n_comments:
+            j = idx + int(np.argmax(seen_t[idx:] >= t_sent)) if np.any(seen_t[idx:] >= t_sent) else None
+            if j is not None:
+                lat.append(seen_t[j] - t_sent)
+                weights.append(n_comments)
+    lat_arr = np.repeat(np.array(lat), np.array(weights)) if lat else np.zeros(1)
+    mem = [m for _, m in rss]
+    thirds = np.array_split(np.array(mem), 3) if len(mem) >= 3 else [np.array(mem)]
+    return {
+        "speed": speed,
+        "events": stats.events,
+        "log_span_s": round(stats.span_s),
+        "wall_s": round(stats.wall_s, 1),
+        "dropped": stats.dropped,
+        "comments_delivered": int(sum(weights)),
+        "comment_to_dashboard_p50_s": round(float(np.percentile(lat_arr, 50)), 3),
+        "comment_to_dashboard_p99_s": round(float(np.percentile(lat_arr, 99)), 3),
+        "goal_p99_s": 1.0,
+        "server_rss_mib_first_mid_last_third": [round(float(t.mean()), 1) for t in thirds if len(t)],
+        "server_rss_mib_max": round(max(mem), 1) if mem else None,
+    }
+
+
+def quality(settings: Settings, sample: int) -> dict[str, Any]:
+    from liveloop.live.evaluation import sentiment_report
+    from liveloop.live.qa_eval import qa_report
+    from liveloop.live.training import model_info
+
+    info = model_info(settings)
+    return {
+        "model": {
+            "version": info.get("version"),
+            "train_seconds": info.get("train_seconds"),
+            "metrics": info.get("metrics"),
+        },
+        "sentiment_vs_snownlp": sentiment_report(settings, sample=sample),
+        "qa_vs_plain_bm25": qa_report(settings),
+    }
+
+
+def run() -> dict[str, Any]:
+    from liveloop.live.training import latest_path, train
+
+    home = Path(tempfile.mkdtemp(prefix="liveloop-bench-home-"))
+    settings = Settings(home=home, data_home=get_settings().data_home)
+    started = time.perf_counter()
+    train(settings)
+    train_s = time.perf_counter() - started
+    model_dir = latest_path(settings)
+    assert model_dir is not None
+    speed = float(os.environ.get("LIVE_BENCH_SPEED", "50"))
+    limit = os.environ.get("LIVE_BENCH_LIMIT_S")
+    result: dict[str, Any] = {"machine": machine(), "train_seconds_full": round(train_s, 1)}
+    result["throughput"] = throughput(settings)
+    print(json.dumps(result["throughput"], ensure_ascii=False), flush=True)
+    result["end_to_end"] = end_to_end(model_dir, speed, float(limit) if limit else None)
+    print(json.dumps(result["end_to_end"], ensure_ascii=False), flush=True)
+    result["quality"] = quality(settings, int(os.environ.get("LIVE_BENCH_SAMPLE", "1000")))
+    print(json.dumps(result["quality"], ensure_ascii=False)[:4000], flush=True)
+    return result

@@ -1,1 +1,34 @@
-"""liveloop.profiles."""
+"""User profiles: features, tags and lifecycle, K-means segments, value/churn/CLV, interest, similar users."""
+
+from liveloop.profiles.btyd import BetaGeoFitter, GammaGammaFitter, rfm_summary
+from liveloop.profiles.build import BuildOptions, build_profiles
+from liveloop.profiles.features import build_features
+from liveloop.profiles.interest import InterestModel, InterestState
+from liveloop.profiles.segments import SegmentModel
+from liveloop.profiles.service import get_segment, list_segments, user_profile, user_timeline
+from liveloop.profiles.similar import SimilarUsers
+from liveloop.profiles.tags import LifecycleRules, remove_tag, restore_tag
+from liveloop.profiles.value import HighValueModel
+from liveloop.profiles.window import Window
+
+__all__ = [
+    "BetaGeoFitter",
+    "BuildOptions",
+    "GammaGammaFitter",
+    "HighValueModel",
+    "InterestModel",
+    "InterestState",
+    "LifecycleRules",
+    "SegmentModel",
+    "SimilarUsers",
+    "Window",
+    "build_features",
+    "build_profiles",
+    "get_segment",
+    "list_segments",
+    "remove_tag",
+    "restore_tag",
+    "rfm_summary",
+    "user_profile",
+    "user_timeline",
+]

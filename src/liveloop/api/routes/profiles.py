@@ -1,0 +1,54 @@
+"""User profiles and segments: a user's profile, tag removal, the segment list, background rebuilds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+
+from liveloop.api.auth import require_roles
+from liveloop.api.deps import get_warehouse
+from liveloop.core.ids import ID_PATTERN
+from liveloop.core.types import Role
+from liveloop.profiles import get_segment, list_segments, remove_tag, user_profile
+from liveloop.profiles.jobs import registry
+from liveloop.warehouse import Warehouse
+
+router = APIRouter(prefix="/v1", tags=["profiles"])
+EntityId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+TagPath = Annotated[str, Path(min_length=3, max_length=200, description="kind:value, e.g. category:beauty")]
+READERS = Depends(require_roles(Role.ANALYST, Role.MARKETER))
+EDITORS = Depends(require_roles(Role.ANALYST, Role.MARKETER))
+BUILDERS = Depends(require_roles(Role.ANALYST))
+
+
+@router.get("/users/{user_id}/profile", dependencies=[READERS], summary="A user's profile, each part with a one-line reason")
+def get_profile(user_id: EntityId, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return user_profile(wh, user_id)
+
+
+@router.delete("/users/{user_id}/tags/{tag}", dependencies=[EDITORS], summary="Remove an interest tag (kept as an override)")
+def delete_tag(user_id: EntityId, tag: TagPath, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return remove_tag(wh, user_id, tag, actor="api")
+
+
+@router.get("/segments", dependencies=[READERS], summary="Every segment with size, value and description")
+def segments(wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return {"items": list_segments(wh)}
+
+
+@router.get("/segments/{segment_id}", dependencies=[READERS], summary="One segment with sample users")
+def segment(segment_id: EntityId, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return get_segment(wh, segment_id)
+
+
+@router.post("/profiles/rebuild", dependencies=[BUILDERS], status_code=202, summary="Rebuild profiles in the background")
+def rebuild(request: Request) -> JSONResponse:
+    job = registry().start_rebuild(request.app.state.settings)
+    return JSONResponse(job, status_code=202, headers={"Location": f"/v1/profiles/jobs/{job['job_id']}"})
+
+
+@router.get("/profiles/jobs/{job_id}", dependencies=[BUILDERS], summary="Progress of a rebuild job")
+def job(job_id: EntityId) -> dict[str, Any]:
+    return registry().get(job_id)

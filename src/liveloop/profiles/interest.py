@@ -1,0 +1,257 @@
+"""Real-time interest: next-category prediction from recent events (LSTM or self-attention, PyTorch).
+
+``InterestModel`` is trained on event sequences before a cutoff; ``InterestState`` keeps one user's
+recurrent state and updates it per event in constant time (no re-reading of history).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from liveloop.core.errors import InsufficientData
+
+PAD, OOV = 0, 1
+
+
+class _Copy(nn.Module):
+    """Adds a learned, position-dependent boost to the logits of categories seen in the context."""
+
+    def __init__(self, length: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(length))
+
+    def forward(self, logits: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
+        w = self.weight[-seq.shape[1] :].expand(seq.shape[0], -1) * (seq != PAD)
+        return logits.scatter_add(1, seq, w)
+
+
+class _LSTMNet(nn.Module):
+    def __init__(self, vocab: int, dim: int, hidden: int, length: int):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim, padding_idx=PAD)
+        self.rnn = nn.LSTM(dim, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
+        self.copy = _Copy(length)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        h, _ = self.rnn(self.emb(seq))
+        return self.copy(self.out(h[:, -1]), seq)
+
+    def step(self, token: int, state: Any) -> tuple[torch.Tensor, Any]:
+        """One event: raw logits (before the copy boost) and the new recurrent state."""
+        h, new_state = self.rnn(self.emb(torch.tensor([[token]])), state)
+        return self.out(h[:, -1])[0], new_state
+
+
+class _AttentionNet(nn.Module):
+    """One causal self-attention block (SASRec-style) over the last ``length`` events."""
+
+    def __init__(self, vocab: int, dim: int, length: int, heads: int = 2):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim, padding_idx=PAD)
+        self.pos = nn.Embedding(length, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim * 2, dropout=0.1, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, num_layers=1, enable_nested_tensor=False)
+        self.out = nn.Linear(dim, vocab)
+        self.copy = _Copy(length)
+        self.length = length
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        n = seq.shape[1]
+        x = self.emb(seq) + self.pos(torch.arange(n))
+        mask = nn.Transformer.generate_square_subsequent_mask(n)
+        h = self.enc(x, mask=mask, is_causal=True)
+        return self.copy(self.out(h[:, -1]), seq)
+
+
+def sequences(events: pd.DataFrame) -> dict[str, list[str]]:
+    """Category sequence per user from events (user_id, ts, category), in time order."""
+    ev = events.dropna(subset=["category"]).sort_values(["user_id", "ts"], kind="stable")
+    return {str(u): g.astype(str).tolist() for u, g in ev.groupby("user_id", sort=False)["category"]}
+
+
+@dataclass
+class InterestModel:
+    """Next-category classifier over the last ``length`` events. ``arch``: 'lstm' or 'attention'."""
+
+    arch: str = "lstm"
+    length: int = 20
+    vocab_size: int = 300
+    dim: int = 32
+    hidden: int = 48
+    epochs: int = 2
+    batch_size: int = 256
+    max_windows: int = 8000
+    lr: float = 3e-3
+    seed: int = 0
+    vocab_: dict[str, int] = field(default_factory=dict)
+    net_: nn.Module | None = None
+
+    def _encode(self, cats: list[str]) -> list[int]:
+        return [self.vocab_.get(c, OOV) for c in cats]
+
+    def _windows(self, seqs: dict[str, list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for cats in seqs.values():
+            ids = self._encode(cats)
+            for i in range(1, len(ids)):
+                ctx = ids[max(0, i - self.length) : i]
+                xs.append([PAD] * (self.length - len(ctx)) + ctx)
+                ys.append(ids[i])
+        return np.asarray(xs, dtype=np.int64).reshape(-1, self.length), np.asarray(ys, dtype=np.int64)
+
+    def _build(self) -> nn.Module:
+        vocab = len(self.vocab_) + 2
+        if self.arch == "lstm":
+            return _LSTMNet(vocab, self.dim, self.hidden, self.length)
+        if self.arch == "attention":
+            return _AttentionNet(vocab, self.dim, self.length)
+        raise ValueError(f"unknown architecture {self.arch!r} (lstm or attention)")
+
+    def fit(self, seqs: dict[str, list[str]]) -> InterestModel:
+        counts = pd.Series([c for s in seqs.values() for c in s]).value_counts()
+        if len(counts) < 2:
+            raise InsufficientData("the interest model needs events in at least two categories")
+        self.vocab_ = {str(c): i + 2 for i, c in enumerate(counts.index[: self.vocab_size])}
+        x, y = self._windows(seqs)
+        if len(y) < 10:
+            raise InsufficientData(
+                f"the interest model needs more event sequences (got {len(y)} transitions)"
+            )
+        if len(y) > self.max_windows:  # bounded training cost: a seeded sample of transitions
+            keep = np.random.default_rng(self.seed).choice(len(y), self.max_windows, replace=False)
+            x, y = x[keep], y[keep]
+        torch.manual_seed(self.seed)
+        net = self._build()
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        loss_fn = nn.CrossEntropyLoss()
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        gen = torch.Generator().manual_seed(self.seed)
+        net.train()
+        for _ in range(self.epochs):
+            for idx in torch.randperm(len(yt), generator=gen).split(self.batch_size):
+                opt.zero_grad()
+                loss = loss_fn(net(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+        net.eval()
+        self.net_ = net
+        return self
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(self.vocab_, key=self.vocab_.__getitem__)
+
+    def scores(self, contexts: list[list[str]]) -> np.ndarray:
+        """Logits over the vocabulary (columns: PAD, OOV, then ``categories``) for each context."""
+        if self.net_ is None:
+            raise InsufficientData("the interest model is not fitted")
+        rows = []
+        for cats in contexts:
+            ids = self._encode(cats[-self.length :])
+            rows.append([PAD] * (self.length - len(ids)) + ids)
+        with torch.no_grad():
+            logits = self.net_(torch.tensor(rows, dtype=torch.int64).reshape(-1, self.length)).numpy()
+        logits[:, [PAD, OOV]] = -np.inf
+        return logits
+
+    def predict_top(
+        self, history: list[str], k: int = 5, exclude: set[str] | frozenset[str] = frozenset()
+    ) -> list[tuple[str, float]]:
+        """Top-k next categories with probabilities; categories in ``exclude`` (removed tags) never appear."""
+        if not history:
+            raise InsufficientData("no recent events to predict interest from")
+        return _top(self.scores([history])[0], self.categories, k, exclude)
+
+    def state(
+        self, history: list[str] = (), exclude: set[str] | frozenset[str] = frozenset()
+    ) -> InterestState:  # type: ignore[assignment]
+        """A per-user incremental state seeded with ``history``."""
+        st = InterestState(self, set(exclude))
+        for cat in history:
+            st.update(cat)
+        return st
+
+    def save(self, path: Path) -> None:
+        buf = io.BytesIO()
+        torch.save(
+            {
+                "config": {k: v for k, v in self.__dict__.items() if k != "net_"},
+                "state": self.net_.state_dict() if self.net_ else None,
+            },
+            buf,
+        )
+        Path(path).write_bytes(buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> InterestModel:
+        blob = torch.load(io.BytesIO(Path(path).read_bytes()), weights_only=False)
+        model = cls(**blob["config"])
+        if blob["state"] is not None:
+            model.net_ = model._build()
+            model.net_.load_state_dict(blob["state"])
+            model.net_.eval()
+        return model
+
+
+def _top(
+    logits: np.ndarray, cats: list[str], k: int, exclude: set[str] | frozenset[str]
+) -> list[tuple[str, float]]:
+    probs = np.exp(logits - logits.max())
+    probs = probs / probs.sum()
+    order = np.argsort(-probs)
+    out: list[tuple[str, float]] = []
+    for i in order:
+        if i < 2:
+            continue
+        cat = cats[i - 2]
+        if cat in exclude:
+            continue
+        out.append((cat, float(probs[i])))
+        if len(out) == k:
+            break
+    return out
+
+
+class InterestState:
+    """One user's interest, updated per event in O(1): LSTM carries (h, c); attention keeps a ring buffer."""
+
+    def __init__(self, model: InterestModel, exclude: set[str]):
+        self.model = model
+        self.exclude = exclude
+        self._state: Any = None
+        self._logits: torch.Tensor | None = None
+        self._recent: deque[str] = deque(maxlen=model.length)
+
+    def update(self, category: str) -> None:
+        net = self.model.net_
+        if net is None:
+            raise InsufficientData("the interest model is not fitted")
+        self._recent.append(str(category))
+        if isinstance(net, _LSTMNet):
+            with torch.no_grad():
+                self._logits, self._state = net.step(self.model.vocab_.get(str(category), OOV), self._state)
+        else:
+            self._logits = None  # recomputed lazily from the ring buffer
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        if not self._recent:
+            raise InsufficientData("no events yet for this user")
+        if self._logits is None:
+            return _top(self.model.scores([list(self._recent)])[0], self.model.categories, k, self.exclude)
+        net = self.model.net_
+        assert isinstance(net, _LSTMNet)
+        ids = torch.tensor([self.model._encode(list(self._recent))], dtype=torch.int64)
+        with torch.no_grad():
+            logits = net.copy(self._logits[None], ids)[0].numpy().copy()
+        logits[[PAD, OOV]] = -np.inf
+        return _top(logits, self.model.categories, k, self.exclude)

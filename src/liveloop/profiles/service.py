@@ -1,0 +1,158 @@
+"""Read side of profiles: one user's profile with explanations, the segment list, and tag removal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from liveloop.core.errors import NotFound
+from liveloop.profiles.tags import LIFECYCLE_NAMES, removed_tags
+from liveloop.warehouse import Warehouse
+
+#: One-line explanations of the features shown on a profile.
+FEATURE_EXPLANATIONS = {
+    "frequency": "purchases in the data window",
+    "monetary": "total spend in the data window",
+    "aov": "average order value (spend / purchases)",
+    "recency_days": "days since the last purchase, at the cutoff",
+    "refunds": "refunds and cancelled orders",
+    "price_sensitivity": "0-1: coupon use, discount share and cheapness of what the user buys",
+    "price_band": "tertile of the average paid unit price among buyers",
+    "sessions_watched": "live sessions entered",
+    "watch_minutes": "minutes watched (first enter to last leave per session)",
+    "social_actions": "likes + comments + shares + follows + gifts",
+    "comment_sentiment": "mean sentiment score of the user's comments (live copilot NLP)",
+    "peak_hour": "local hour with most activity",
+    "best_channel": "channel with the highest open+click rate",
+    "open_rate": "messages opened / messages sent",
+    "top_category": "category with the highest weighted interest",
+    "age_band": "registered age band",
+    "gender": "registered gender",
+    "region": "registered region",
+    "city_tier": "registered city tier",
+}
+_SCORE_EXPLANATIONS = {
+    "churn_probability": "1 - P(alive) from the BG/NBD model fitted on everyone's purchase history",
+    "expected_purchases": "purchases expected in the CLV horizon (BG/NBD)",
+    "clv": "expected purchases x expected order value (BG/NBD + Gamma-Gamma)",
+    "high_value_probability": "random-forest probability that next-window spend is in the top 20%",
+}
+
+
+def _loads(raw: Any) -> Any:
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
+    """The built profile of ``user_id``: features, tags, segment, lifecycle, scores, each with a reason."""
+    row = wh.sql(
+        "SELECT p.features, p.tags, p.value_tier, p.lifecycle, p.segment_id, p.scores, p.data_window, p.model_version, "
+        "s.name_zh, s.name_en, s.description FROM profiles p LEFT JOIN segments s USING (segment_id) WHERE p.user_id = ?",
+        [user_id],
+    )
+    if not row:
+        known = wh.sql("SELECT count(*) FROM users WHERE user_id = ?", [user_id])[0][0]
+        detail = "has no profile yet: run `liveloop profiles build`" if known else "is unknown"
+        raise NotFound(f"user {user_id!r} {detail}", field="user_id")
+    feats, tags, tier, stage, seg, scores, window, version, name_zh, name_en, desc = row[0]
+    feats, scores = _loads(feats) or {}, _loads(scores) or {}
+    removed = set(removed_tags(wh, user_id))
+    features = [
+        {"name": k, "value": feats.get(k), "explanation": v}
+        for k, v in FEATURE_EXPLANATIONS.items()
+        if k in feats
+    ]
+    score_rows = []
+    for key, why in _SCORE_EXPLANATIONS.items():
+        value = scores.get(key)
+        score_rows.append(
+            {
+                "name": key,
+                "value": value,
+                "explanation": why if value is not None else "insufficient data: " + why,
+            }
+        )
+    segment = None
+    if seg:
+        d = _loads(desc) or {}
+        segment = {
+            "segment_id": seg,
+            "name_zh": name_zh,
+            "name_en": name_en,
+            "explanation": d.get("en"),
+            "explanation_zh": d.get("zh"),
+        }
+    zh, en = LIFECYCLE_NAMES.get(stage, (stage, stage))
+    return {
+        "user_id": user_id,
+        "data_window": window,
+        "model_version": version,
+        "features": features,
+        "active_hours": feats.get("active_hours"),
+        "tags": [
+            {"tag": t, "explanation": "top weighted interactions (buy 5, cart 3, favourite 2, view 1)"}
+            for t in (tags or [])
+            if t not in removed
+        ],
+        "removed_tags": sorted(removed),
+        "value_tier": {
+            "value": tier,
+            "explanation": "high = top 20% of buyers by net spend, medium = next 30%",
+        },
+        "lifecycle": {
+            "value": stage,
+            "name_zh": zh,
+            "name_en": en,
+            "explanation": "from recency, tenure, purchases and the gap before the last purchase",
+        },
+        "segment": segment,
+        "scores": score_rows,
+    }
+
+
+def list_segments(wh: Warehouse) -> list[dict[str, Any]]:
+    rows = wh.sql(
+        "SELECT segment_id, name_zh, name_en, description, size, centroid, stats, data_window, model_version "
+        "FROM segments ORDER BY size DESC, segment_id"
+    )
+    out = []
+    for sid, zh, en, desc, size, centroid, stats, window, version in rows:
+        d = _loads(desc) or {}
+        out.append(
+            {
+                "segment_id": sid,
+                "name_zh": zh,
+                "name_en": en,
+                "description": d.get("en"),
+                "description_zh": d.get("zh"),
+                "archetype": d.get("archetype"),
+                "size": size,
+                "centroid": _loads(centroid),
+                "stats": _loads(stats),
+                "data_window": window,
+                "model_version": version,
+            }
+        )
+    return out
+
+
+def get_segment(wh: Warehouse, segment_id: str, sample: int = 20) -> dict[str, Any]:
+    for seg in list_segments(wh):
+        if seg["segment_id"] == segment_id:
+            users = wh.sql(
+                "SELECT user_id FROM profiles WHERE segment_id = ? ORDER BY user_id LIMIT ?",
+                [segment_id, sample],
+            )
+            return seg | {"sample_users": [u[0] for u in users]}
+    raise NotFound(f"no segment {segment_id!r}: see `liveloop segments list`", field="segment_id")
+
+
+def user_timeline(wh: Warehouse, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The user's latest events, newest first (for the User 360 page)."""
+    rows = wh.sql(
+        "SELECT ts, type, product_id, category, session_id, channel, CAST(amount AS DOUBLE) FROM events "
+        "WHERE user_id = ? ORDER BY ts DESC LIMIT ?",
+        [user_id, limit],
+    )
+    keys = ("ts", "type", "product_id", "category", "session_id", "channel", "amount")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -1,0 +1,126 @@
+"""High-value prediction: will a user's spend in the next window be in the top X%? (RF and LightGBM)."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from liveloop.core.errors import InsufficientData
+from liveloop.profiles.features import consumption_features
+from liveloop.profiles.window import Window
+from liveloop.warehouse import Warehouse
+
+#: Non-numeric or bookkeeping columns never used as model inputs.
+_EXCLUDE = {"age_band", "gender", "region", "top_category", "price_band", "best_channel"}
+
+
+def next_window_value(wh: Warehouse, win: Window) -> pd.Series:
+    """Spend per user inside ``win`` (purchase count when the data carry no amounts)."""
+    c = consumption_features(wh, win).to_pandas().set_index("user_id")
+    monetary = pd.to_numeric(c["monetary"], errors="coerce").fillna(0.0)
+    return monetary if monetary.sum() > 0 else c["frequency"].astype(float)
+
+
+def high_value_labels(value: pd.Series, index: pd.Index, top_share: float = 0.2) -> pd.Series:
+    """True for users whose value is in the top ``top_share`` of all users in ``index`` (and above 0)."""
+    v = value.reindex(index).fillna(0.0)
+    positive = v[v > 0]
+    if positive.empty:
+        return pd.Series(False, index=index)
+    threshold = v.quantile(1 - top_share)
+    return (v > max(threshold, 0.0)) | ((v >= threshold) & (v > 0) & (threshold > 0))
+
+
+def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
+    """Numeric model inputs from a feature table; missing values become -1 (trees split on it)."""
+    cols = [c for c in features.columns if c not in _EXCLUDE and pd.api.types.is_numeric_dtype(features[c])]
+    x = features[cols].astype(float).fillna(-1.0)
+    gender = features.get("gender")
+    if gender is not None:
+        x["gender_female"] = (gender == "female").astype(float)
+    return x
+
+
+@dataclass
+class HighValueModel:
+    """Random forest (``kind='rf'``) or LightGBM (``kind='lgbm'``) classifier of next-window high value."""
+
+    kind: str = "rf"
+    seed: int = 0
+    n_estimators: int = 200
+    columns_: list[str] = field(default_factory=list)
+    model_: Any = None
+
+    def _new(self) -> Any:
+        if self.kind == "rf":
+            from sklearn.ensemble import RandomForestClassifier
+
+            return RandomForestClassifier(
+                n_estimators=self.n_estimators,
+                min_samples_leaf=3,
+                class_weight="balanced",
+                random_state=self.seed,
+                n_jobs=2,
+            )
+        if self.kind == "lgbm":
+            from lightgbm import LGBMClassifier
+
+            return LGBMClassifier(
+                n_estimators=self.n_estimators,
+                learning_rate=0.05,
+                num_leaves=15,
+                min_child_samples=10,
+                class_weight="balanced",
+                random_state=self.seed,
+                n_jobs=2,
+                verbose=-1,
+            )
+        raise ValueError(f"unknown model kind {self.kind!r} (rf or lgbm)")
+
+    def fit(self, features: pd.DataFrame, labels: pd.Series) -> HighValueModel:
+        y = labels.reindex(features.index).fillna(False).astype(int)
+        if y.nunique() < 2 or y.sum() < 5:
+            raise InsufficientData(
+                f"high-value model needs both classes in training (got {int(y.sum())} positives)"
+            )
+        x = model_matrix(features)
+        self.columns_ = list(x.columns)
+        self.model_ = self._new().fit(x.to_numpy(), y.to_numpy())
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> pd.Series:
+        if self.model_ is None:
+            raise InsufficientData("the high-value model is not fitted")
+        x = model_matrix(features).reindex(columns=self.columns_, fill_value=-1.0)
+        return pd.Series(self.model_.predict_proba(x.to_numpy())[:, 1], index=features.index)
+
+    def predict(self, features: pd.DataFrame, threshold: float = 0.5) -> pd.Series:
+        return self.predict_proba(features) >= threshold
+
+    def importances(self, top: int = 5) -> list[tuple[str, float]]:
+        imp = np.asarray(self.model_.feature_importances_, dtype=float)
+        imp = imp / imp.sum() if imp.sum() > 0 else imp
+        order = np.argsort(-imp)[:top]
+        return [(self.columns_[i], float(imp[i])) for i in order]
+
+    def save(self, path: Path) -> None:
+        Path(path).write_bytes(pickle.dumps(self))
+
+    @classmethod
+    def load(cls, path: Path) -> HighValueModel:
+        model = pickle.loads(Path(path).read_bytes())
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} does not hold a HighValueModel")
+        return model
+
+
+def rfm_rule(features: pd.DataFrame, top_share: float = 0.2) -> pd.Series:
+    """Baseline: predict high value for the top ``top_share`` by past spend (or purchases), then recency."""
+    past = features["monetary"] if features["monetary"].sum() > 0 else features["frequency"]
+    score = past.rank(pct=True) - 1e-6 * features["recency_days"].fillna(1e9)
+    return (score >= score.quantile(1 - top_share)) & (past > 0)

@@ -1,0 +1,60 @@
+"""The data window a profile is built from: everything strictly before ``cutoff`` (and after ``start``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+
+
+@dataclass(frozen=True)
+class Window:
+    """``[start, cutoff)`` in UTC; ``start=None`` means all history. Nothing at or after ``cutoff`` is read."""
+
+    cutoff: datetime
+    start: datetime | None = None
+    timezone: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        for name in ("cutoff", "start"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                object.__setattr__(self, name, value.replace(tzinfo=UTC))
+        if self.start is not None and self.start >= self.cutoff:
+            raise ValueError("the window start must be before its cutoff")
+
+    @classmethod
+    def ending(cls, cutoff: datetime, days: float | None = None, timezone: str = "Asia/Shanghai") -> Window:
+        if cutoff.tzinfo is None:
+            cutoff = cutoff.replace(tzinfo=UTC)
+        start = cutoff - timedelta(days=days) if days else None
+        return cls(cutoff=cutoff, start=start, timezone=timezone)
+
+    @property
+    def cutoff_epoch(self) -> float:
+        return self.cutoff.timestamp()
+
+    @property
+    def utc_offset_s(self) -> int:
+        """Offset of the display zone at the cutoff (hour-of-day features use local time)."""
+        offset = self.cutoff.astimezone(ZoneInfo(self.timezone)).utcoffset()
+        return int(offset.total_seconds()) if offset else 0
+
+    def label(self) -> str:
+        start = self.start.isoformat() if self.start else "-inf"
+        return f"[{start}, {self.cutoff.isoformat()})"
+
+    def clip(self, table: Any, column: str = "ts") -> Any:
+        """``table`` restricted to rows dated inside the window."""
+        ts = table[column]
+        cond = ts < ibis.timestamp(self.cutoff)
+        if self.start is not None:
+            cond &= ts >= ibis.timestamp(self.start)
+        return table.filter(cond)
+
+    def days_before_cutoff(self, ts: Any) -> Any:
+        """Days between ``ts`` and the cutoff, as a float Ibis expression."""
+        return (ibis.literal(self.cutoff_epoch) - ts.epoch_seconds().cast("float64")) / 86400.0

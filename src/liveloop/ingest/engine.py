@@ -126,9 +126,14 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
                 ctx.report.__dict__.update(before)  # the chunk was rolled back: so are its counts
                 raise
         finally:
-            with suppress(duckdb.Error):
-                for name in (*vals, "_cand", "_new"):
-                    con.execute(f"DROP TABLE IF EXISTS {name}")
+            for drop in (
+                "VIEW IF EXISTS _new",
+                "TABLE IF EXISTS _new",
+                "TABLE IF EXISTS _dups",
+                *(f"TABLE IF EXISTS {v}" for v in vals),
+            ):
+                with suppress(duckdb.Error):  # a view where a table is expected, or the reverse
+                    con.execute(f"DROP {drop}").fetchall()
 
 
 def _unrouted(con: duckdb.DuckDBPyConnection, src_cols: list[str], vals: list[str]) -> list[Malformed]:
@@ -147,25 +152,38 @@ def _unrouted(con: duckdb.DuckDBPyConnection, src_cols: list[str], vals: list[st
 
 
 def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
+    """Insert the good new rows of ``val``, count the duplicates, quarantine the rest.
+
+    Only the lines of duplicates are materialised (``_dups``: repeated within the chunk or already in
+    the table); the rows to insert are the view ``_new`` over ``val``.
+    """
     con, spec, report = ctx.wh.con, t.spec, ctx.report
     counts = report.table(t.table)
     keys = ", ".join(ident(k) for k in spec.key)
     on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _cand AS SELECT v.* EXCLUDE (_reason, _field), "
-        f"(row_number() OVER (PARTITION BY {keys} ORDER BY _line) > 1 "
-        f"OR EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})) AS _dup "
-        f"FROM {val} v WHERE _reason IS NULL"
+        f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT _line FROM (SELECT _line, {keys} FROM {val} "
+        f"WHERE _reason IS NULL QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line) > 1) "
+        f"UNION ALL SELECT _line FROM {val} v WHERE _reason IS NULL "
+        f"AND EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
+    ).fetchall()
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _new AS SELECT * EXCLUDE (_reason, _field) FROM {val} "
+        "WHERE _reason IS NULL AND _line NOT IN (SELECT _line FROM _dups)"
     ).fetchall()
     row = con.execute(
-        f"SELECT (SELECT count(*) FROM {val}), count(*), count(*) FILTER (_dup) FROM _cand"
+        "SELECT count(*), count(*) FILTER (_reason IS NULL), "
+        f"(SELECT count(DISTINCT _line) FROM _dups) FROM {val}"
     ).fetchall()[0]
-    n_val, n_good, n_dup = (int(x) for x in row) if row else (0, 0, 0)
+    n_val, n_good, n_dup = (int(x) for x in row)
     n_new = n_good - n_dup
     if ctx.outcomes is not None:
-        cand = con.sql(f"SELECT _line, {ident(spec.key[0])} AS k, _dup FROM _cand").to_arrow_table()
+        cand = con.sql(
+            f"SELECT _line, {ident(spec.key[0])} AS k, _line IN (SELECT _line FROM _dups) AS dup "
+            f"FROM {val} WHERE _reason IS NULL"
+        ).to_arrow_table()
         for line, k, dup in zip(
-            cand["_line"].to_pylist(), cand["k"].to_pylist(), cand["_dup"].to_pylist(), strict=True
+            cand["_line"].to_pylist(), cand["k"].to_pylist(), cand["dup"].to_pylist(), strict=True
         ):
             (ctx.outcomes.dup if dup else ctx.outcomes.new)[line] = k
     if n_new:
@@ -176,8 +194,9 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
     report.duplicates += n_dup
     if ctx.retry and n_good:
         con.execute(
-            "UPDATE quarantine SET status = 'resolved' WHERE quarantine_id IN (SELECT _line FROM _cand)"
-        )
+            "UPDATE quarantine SET status = 'resolved' "
+            f"WHERE quarantine_id IN (SELECT _line FROM {val} WHERE _reason IS NULL)"
+        ).fetchall()
     n_bad = n_val - n_good
     if n_bad:
         _quarantine_bad(ctx, t, val, src_cols)
@@ -186,25 +205,21 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
 
 
 def _insert(ctx: Context, t: Target) -> None:
-    """Insert the new rows of ``_cand`` (PII encrypted on the way), then fill the derived tables."""
+    """Insert the rows of ``_new`` (PII encrypted on the way), then fill the derived tables."""
     con, spec = ctx.wh.con, t.spec
+    source = "_new"
     if spec.pii_fields:
-        new = encrypt_columns(
-            con.sql("SELECT * EXCLUDE (_dup) FROM _cand WHERE NOT _dup").to_arrow_table(), spec, ctx.cipher
-        )
+        new = encrypt_columns(con.sql("SELECT * FROM _new").to_arrow_table(), spec, ctx.cipher)
+        con.execute("DROP VIEW _new").fetchall()
         with registered(con, "_new_pii", new):
-            con.execute("CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _new_pii").fetchall()
+            con.execute("CREATE TEMP TABLE _new AS SELECT * FROM _new_pii").fetchall()
         del new
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _new AS SELECT * EXCLUDE (_dup) FROM _cand WHERE NOT _dup"
-        ).fetchall()
     defaults = ctx.defaults(t.table)
-    cols = [c for c in con.sql("SELECT * FROM _new LIMIT 0").columns if c in defaults and c != "source"]
+    cols = [c for c in con.sql(f"SELECT * FROM {source} LIMIT 0").columns if c in defaults and c != "source"]
     col_sql = ", ".join(ident(c) for c in cols)
     values = ", ".join(f"coalesce({ident(c)}, {defaults[c]})" if defaults[c] else ident(c) for c in cols)
     con.execute(
-        f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM _new", [ctx.tag]
+        f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM {source}", [ctx.tag]
     ).fetchall()
     for table, sql in t.derived:
         n = con.execute(sql, [ctx.tag]).fetchall()[0]

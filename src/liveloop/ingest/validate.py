@@ -193,8 +193,8 @@ def _checks(
                 lit(f"bad_email: {name} is not an e-mail address"),
             )
         )
-    if k not in ("str", "label", "text", "name", "json"):
-        out.append((f"length({s}) > 4000", f"'too_long: {name} has ' || length({s}) || ' characters'"))
+    if k == "list":
+        out.append((f"length({s}) > 20000", f"'too_long: {name} has ' || length({s}) || ' characters'"))
     # a rule fires only on a present value; "required" fires on an absent one
     required = [(f"{s} IS NULL", lit(f"missing_required: {name} is empty"))] if f.required else []
     return required + [(f"{s} IS NOT NULL AND ({c})", r) for c, r in out]
@@ -259,12 +259,16 @@ def validation_sql(target: Target, source: str, opt: Options, *, keep_window: bo
         rules.extend((c, r, f.name) for c, r in _checks(f, spec, opt, window))
     rules.extend(spec.checks)
     rules.extend(target.checks)
-    reason = " ".join(f"WHEN {c} THEN {r}" for c, r, _ in rules)
-    fld = " ".join(f"WHEN {c} THEN {lit(n)}" for c, _, n in rules)
+    # the rules run once, giving the number of the first broken one; its text is built for bad rows only
+    rule = " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(rules, 1))
+    reason = " ".join(f"WHEN {i} THEN {r}" for i, (_, r, _) in enumerate(rules, 1))
+    fields = "[" + ", ".join(lit(n) for _, _, n in rules) + "]"
     names = ", ".join(ident(f.name) for f in spec.fields)
     extra_names = "".join(f", {ident(n)}" for n in target.extra)
     return (
         f"WITH s AS (SELECT _line, {s_select}{extra} FROM {source}{where}), "
-        f"p AS (SELECT s._line, {', '.join(stage)}, {p_select}{extra_names} FROM s{joins}) "
-        f"SELECT _line, CASE {reason} END AS _reason, CASE {fld} END AS _field, {names}{extra_names} FROM p"
+        f"p AS (SELECT s._line, {', '.join(stage)}, {p_select}{extra_names} FROM s{joins}), "
+        f"r AS (SELECT *, CASE {rule} END AS _rule FROM p) "
+        f"SELECT _line, CASE _rule {reason} END AS _reason, {fields}[_rule] AS _field, "
+        f"{names}{extra_names} FROM r"
     )

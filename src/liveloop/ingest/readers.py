@@ -411,11 +411,23 @@ class ParquetReader:
         start = 0
         for batch in self._file.iter_batches(batch_size=self.chunk_rows):
             n = batch.num_rows
-            table = pa.Table.from_batches([batch]).append_column(
+            table = _nested_as_json(pa.Table.from_batches([batch])).append_column(
                 "_line", pa.array(np.arange(start + 1, start + n + 1), pa.int64())
             )
             start += n
             yield Chunk(table, [], start)
+
+
+def _nested_as_json(table: pa.Table) -> pa.Table:
+    """List, struct and map columns as JSON text (what the JSON and list columns parse)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_nested(f.type):
+            values = [
+                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                for v in table.column(i).to_pylist()
+            ]
+            table = table.set_column(i, f.name, pa.array(values, pa.string()))
+    return table
 
 
 Reader = CsvReader | ParquetReader

@@ -129,8 +129,9 @@ class SegmentReader(JsonLinesReader):
         kwargs.pop("skip_header", None)
         super().__init__(path, columns=COLUMNS, **kwargs)
         self._batch: list[Any] | None = None
-        head = path.open("rb").read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        if head.startswith(b"{") and b'"batch"' in path.open("rb").read(1 << 20):
+        with path.open("rb") as fh:
+            head = fh.read(1 << 20)
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") and b'"batch"' in head:
             if self.size > _MAX_BATCH_FILE:
                 raise LiveloopError(
                     f"{path.name}: a batch document over 256 MB; send JSON lines", field="path"

@@ -18,7 +18,7 @@ import pandas as pd
 from liveloop.live.corpora import ASPECT_NAMES
 from liveloop.live.linear import LinearHead, TextFeaturizer
 from liveloop.live.mentions import MentionMatcher
-from liveloop.live.text import clean, language
+from liveloop.live.text import clean, language, to_text
 
 #: |P(positive) - P(negative)| below which a comment is reported ``neutral``.
 NEUTRAL_BAND = 0.3
@@ -106,24 +106,45 @@ class CommentModel:
         return pos / np.maximum(pos + neg, 1e-12)
 
     def analyze(self, texts: Sequence[object], matcher: MentionMatcher | None = None) -> CommentScores:
-        """Score a batch: one featurisation, three matrix products, one regex pass for mentions."""
-        cleaned = [clean(t) for t in texts]
+        """Score a batch: one featurisation, three matrix products, one regex pass for mentions.
+
+        Repeated comments ("哈哈哈", "？？？", "来了") are scored once per batch and copied back.
+        """
+        keys = [t if isinstance(t, str) else to_text(t) for t in texts]
+        codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
+        unique = self._analyze_unique([clean(t) for t in uniques], matcher)
+        if len(uniques) == len(keys):
+            return unique
+        return CommentScores(
+            text=[unique.text[c] for c in codes],
+            lang=[unique.lang[c] for c in codes],
+            sentiment=unique.sentiment[codes],
+            sentiment_score=unique.sentiment_score[codes],
+            intent=unique.intent[codes],
+            intent_score=unique.intent_score[codes],
+            aspects=[unique.aspects[c] for c in codes],
+            product_mention=[unique.product_mention[c] for c in codes],
+        )
+
+    def _analyze_unique(self, cleaned: list[str], matcher: MentionMatcher | None) -> CommentScores:
         X = self.featurizer.transform(cleaned)
         empty = np.fromiter((not t for t in cleaned), dtype=bool, count=len(cleaned))
         pos, neg = self._polarity(X)
         score = pos - neg
         score[empty] = 0.0
-        label = np.where(
-            score >= NEUTRAL_BAND, "positive", np.where(score <= -NEUTRAL_BAND, "negative", "neutral")
-        )
+        label = np.full(len(cleaned), "neutral", dtype=object)
+        label[score >= NEUTRAL_BAND] = "positive"
+        label[score <= -NEUTRAL_BAND] = "negative"
         p_int = self.intent.predict_proba(X)
         intent = self.intent.classes_[p_int.argmax(axis=1)].astype(object)
         intent[empty] = "chit_chat"
         asks = np.isin(intent, list(QUESTION_INTENTS)) & (score > QUESTION_NEGATIVE)
         label[asks] = "neutral"
         p_asp = self.aspects.predict_proba(X) >= ASPECT_THRESHOLD
-        names = np.asarray(self.aspects.classes_)
-        aspects = [[str(a) for a in names[row]] if row.any() else [] for row in p_asp]
+        names = [str(a) for a in self.aspects.classes_]
+        aspects: list[list[str]] = [[] for _ in cleaned]
+        for i, j in zip(*np.nonzero(p_asp), strict=True):
+            aspects[i].append(names[j])
         return CommentScores(
             text=cleaned,
             lang=[language(t) for t in cleaned],

@@ -223,14 +223,14 @@ async def _ws_principal(ws: WebSocket) -> Principal:
     if key:
         cached = verifier.cached(key)
         return cached if cached is not None else await run_in_threadpool(verifier.verify, wh, key)
-    session = session_of(ws)  # type: ignore[arg-type]
+    session = session_of(ws)
     principal = await run_in_threadpool(verifier.active, wh, session.key_id) if session else None
     if principal is None:
         raise Unauthorized("an API key or a dashboard session is required")
     return principal
 
 
-@router.websocket("/live/{session_id}/stream")
+@router.websocket("/live/{session_id}/stream", dependencies=[Depends(require_roles(*READ, *WRITE))])
 async def stream(ws: WebSocket, session_id: str) -> None:
     """Pushes the room snapshot whenever it changes; accepts ``{"events": [...]}`` from host/ingest roles."""
     try:

@@ -1,0 +1,78 @@
+"""The data commands end to end: init, import, status, quarantine list/show/retry, labels, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from liveloop.cli.main import app
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> dict | list:
+    result = runner.invoke(app, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_data_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("LIVELOOP_HOME", str(home))
+    monkeypatch.delenv("LIVELOOP_SECRET_KEY", raising=False)
+    init = _run("init")
+    assert init["key"] == "created" and stat.S_IMODE(os.stat(init["key_file"]).st_mode) == 0o600
+    assert _run("init")["key"] == "exists"
+
+    src = tmp_path / "events.csv"
+    src.write_text(
+        "event_id,ts,user_id,type\n"
+        "e1,2024-05-01 10:00:00,u1,view\n"
+        "e2,2024-05-01 10:00:00,u1,pageview2\n"
+        "e1,2024-05-01 10:00:00,u1,view\n"
+    )
+    report = _run("import", str(src))
+    assert (report["rows_read"], report["loaded"], report["duplicates"], report["quarantined"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
+
+    status = _run("status")
+    assert status["tables"]["events"]["rows"] == 1 and status["quarantine_by_reason"] == {
+        "unknown_event_type": 1
+    }
+    [row] = _run("quarantine", "list")
+    shown = _run("quarantine", "show", str(row["quarantine_id"]))
+    assert json.loads(shown["raw"])["type"] == "pageview2" and shown["line"] == 3
+
+    assert _run("labels", "add", "event_type", "PageView2", "page")["raw"] == "pageview2"
+    retried = _run("quarantine", "retry", "--all")
+    assert (retried["rows_read"], retried["loaded"]) == (1, 1)
+    assert _run("quarantine", "list") == []
+
+    lake = tmp_path / "lake"
+    assert _run("export", "--to", str(lake))["tables"]["events"] == 2
+    restored = _run("import-parquet", str(lake))
+    assert restored["events"] == {"read": 2, "loaded": 0, "duplicates": 2}
+
+
+def test_failures_are_one_line_and_non_zero(tmp_path: Path) -> None:
+    env = {**os.environ, "LIVELOOP_HOME": str(tmp_path / "home")}
+    out = subprocess.run(
+        [sys.executable, "-m", "liveloop.cli.main", "import", str(tmp_path / "missing.csv")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"error: file not found: {tmp_path / 'missing.csv'}"]

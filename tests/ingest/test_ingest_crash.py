@@ -15,7 +15,7 @@ from liveloop.core.config import Settings
 from liveloop.ingest import import_file
 from liveloop.warehouse import Warehouse
 
-ROWS, BAD_EVERY, CHUNK = 40_000, 500, 4_000
+ROWS, BAD_EVERY, CHUNK = 24_000, 400, 3_000
 
 CHILD = textwrap.dedent(
     """

@@ -31,7 +31,7 @@ HEADER = "event_id,ts,user_id,type,product_id,channel,amount,quantity,text,props
 _run = itertools.count()
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mix=st.lists(st.sampled_from(sorted(KINDS)), max_size=40), chunk_rows=st.integers(3, 45))
 def test_counts_balance_for_any_mix(wh: Warehouse, tmp_path: Path, mix: list[str], chunk_rows: int) -> None:
     """One warehouse for all examples: ids and file names are unique per example, so counts are deltas."""

@@ -11,7 +11,7 @@ def _seed(wh) -> None:
     train(wh, evaluate=False)
 
 
-def test_recommendation_endpoints(live_server_factory) -> None:
+def test_recommendation_endpoints_and_page(live_server_factory, browser_page, dashboard_login, tmp_path) -> None:
     srv = live_server_factory(seed=_seed)
     with srv.client("analyst") as c:
         user = "s5u0000001"
@@ -47,3 +47,13 @@ def test_recommendation_endpoints(live_server_factory) -> None:
 
     with srv.client("host") as c:  # hosts may read lists but not write feedback
         assert c.post("/v1/feedback", json={"user_id": "x", "product_id": "y", "type": "click"}).status_code == 403
+
+    page = browser_page
+    page.goto(f"{srv.base_url}/recommendations?user={user}")
+    dashboard_login(page, srv, "analyst")
+    page.goto(f"{srv.base_url}/recommendations?user={user}")
+    page.wait_for_selector("#rec-list tbody tr")
+    assert page.locator("#rec-list tbody tr").count() == 10
+    assert page.locator("#rec-model .chart").count() == 0 or page.locator("#rec-model").is_visible()
+    page.screenshot(path=str(tmp_path / "recommendations.png"), full_page=True)
+    assert page.console_errors == []

@@ -178,9 +178,11 @@ def evaluate_strategies_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Table 2: exposure, CTR, CVR, GMV, ROI of manual / CF / deep / hybrid in a simulated A/B test."""
-    from liveloop.recommend.strategies import evaluate_strategies
+    from liveloop.core.config import get_settings
+    from liveloop.recommend.strategies import evaluate_strategies, save_strategies
 
     result = evaluate_strategies(scale, seed, k, visits)
+    save_strategies(result, get_settings().home)
 
     def render(r: dict[str, Any]) -> None:
         rows = [{"strategy": x["strategy"], "exposure": x["exposure"], "CTR": f"{x['ctr']:.4f} {x['ctr_ci95']}",

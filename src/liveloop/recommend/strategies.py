@@ -123,3 +123,24 @@ def evaluate_strategies(
         "note": "simulated A/B test on the market simulator (ground truth from its Oracle), not real data",
         "rows": rows, "best_roi": best,
     }
+
+
+def strategies_path(home: Path) -> Path:
+    return home / "models" / "recommend" / "strategies.json"
+
+
+def save_strategies(result: dict[str, Any], home: Path) -> Path:
+    """Keep the latest Table 2 beside the models, for the dashboard."""
+    import json
+
+    path = strategies_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    return path
+
+
+def load_strategies(home: Path) -> dict[str, Any] | None:
+    import json
+
+    path = strategies_path(home)
+    return json.loads(path.read_text()) if path.is_file() else None

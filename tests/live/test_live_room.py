@@ -166,3 +166,21 @@ def test_hub_bounds_unknown_and_ended_sessions(wh: Warehouse, data_home: Path) -
     with pytest.raises(Conflict):
         hub.submit("s3", [_ev("like", 1)])
     assert hub.stats()["drops"]["ended_session"] == 1
+
+
+def test_demo_step_scores_comments_and_replays_a_simulated_session(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch, data_home: Path
+) -> None:
+    from live_support import model_dir
+
+    from liveloop.datasets.simulator import simulate_into_warehouse
+    from liveloop.live.demo import demo_step
+
+    monkeypatch.setenv("LIVELOOP_NLP_MODEL", str(model_dir()))
+    simulate_into_warehouse(wh, scale="tiny", seed=3)
+    total = wh.sql("SELECT count(*) FROM comments")[0][0]
+    result = demo_step(wh)
+    assert result["comments_scored"] == total > 0
+    assert wh.sql("SELECT count(*) FROM comments WHERE sentiment IS NULL OR intent IS NULL")[0][0] == 0
+    assert result["replayed"] > 0 and result["comments"] > 0
+    assert demo_step(wh)["comments_scored"] == 0  # idempotent: only unscored rows are scored

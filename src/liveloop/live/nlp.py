@@ -97,6 +97,8 @@ class CommentModel:
     def _polarity(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """(P(positive), P(negative)) per row; classes are 0 negative, 1 positive, 2 neutral."""
         p = self.sentiment.predict_proba(X)
+        if p.shape[1] == 1:  # a binary head (positive vs negative only)
+            return p[:, 0], 1 - p[:, 0]
         classes = list(self.sentiment.classes_)
         return p[:, classes.index(1)], p[:, classes.index(0)]
 

@@ -1,0 +1,101 @@
+"""The live copilot's part of the demo: score the warehouse's comments, replay its busiest session."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from liveloop.content import default_checker
+from liveloop.core.config import Settings
+from liveloop.live import service
+from liveloop.live.events import EVENT_TYPES
+from liveloop.live.hub import BATCH, LiveHub
+from liveloop.live.training import load_model
+
+if TYPE_CHECKING:
+    from liveloop.warehouse import Warehouse
+
+
+def score_comments(wh: Warehouse, settings: Settings | None = None, chunk: int = 50_000) -> int:
+    """Fill the NLP columns of ``comments`` rows that have none yet (sentiment, intent, aspects, mention)."""
+    model = load_model(settings)
+    done = 0
+    while True:
+        rows = wh.sql("SELECT comment_id, text FROM comments WHERE sentiment IS NULL LIMIT ?", [chunk])
+        if not rows:
+            return done
+        scores = model.analyze([r[1] for r in rows])
+        table = pa.table(
+            {
+                "comment_id": [r[0] for r in rows],
+                "lang": scores.lang,
+                "sentiment": list(scores.sentiment),
+                "sentiment_score": scores.sentiment_score.astype(float),
+                "intent": list(scores.intent),
+                "aspects": scores.aspects,
+            }
+        )
+        with wh.transaction() as con:
+            con.register("_scored", table)
+            try:
+                con.execute(
+                    "UPDATE comments SET lang = s.lang, sentiment = s.sentiment, "
+                    "sentiment_score = s.sentiment_score, intent = s.intent, aspects = s.aspects "
+                    "FROM _scored s WHERE comments.comment_id = s.comment_id"
+                )
+            finally:
+                con.unregister("_scored")
+        done += len(rows)
+
+
+def replay_busiest_session(wh: Warehouse, settings: Settings | None = None) -> dict[str, Any]:
+    """Replay the simulated session with the most comments through the copilot; a summary of the room."""
+    top = wh.sql(
+        "SELECT session_id, count(*) AS n FROM events WHERE type = 'comment' AND session_id IS NOT NULL "
+        "GROUP BY 1 ORDER BY n DESC, session_id LIMIT 1"
+    )
+    if not top:
+        return {"replayed": 0, "reason": "no live comments in the warehouse"}
+    session_id = str(top[0][0])
+    kinds = sorted(EVENT_TYPES)
+    rows = wh.sql(
+        "SELECT epoch(ts), user_id, type, product_id, CAST(amount AS DOUBLE), quantity, text FROM events "
+        "WHERE session_id = ? AND type IN (SELECT unnest(?::VARCHAR[])) ORDER BY ts",
+        [session_id, kinds],
+    )
+    events = [
+        {
+            "ts": r[0],
+            "user_id": r[1],
+            "type": r[2],
+            "product_id": r[3],
+            "amount": r[4] or 0.0,
+            "quantity": r[5] or 1,
+            "text": r[6] or "",
+        }
+        for r in rows
+    ]
+    hub = LiveHub(lambda: load_model(settings), default_checker(settings))
+    service.open_session(hub, wh, session_id)
+    for i in range(0, len(events), BATCH):
+        hub.submit(session_id, events[i : i + BATCH])
+        hub.process()
+    snap = hub.end(session_id)
+    five = snap["windows"]["5min"]
+    return {
+        "session_id": session_id,
+        "replayed": snap["processed"],
+        "comments": snap["totals"].get("comment", 0),
+        "last_5min_sentiment_index": five["sentiment_index"],
+        "top_question": (snap["questions"][0]["text"] if snap["questions"] else None),
+        "next_product": (
+            snap["advisor"]["next_products"][0]["name"] if snap["advisor"]["next_products"] else None
+        ),
+        "alerts": [a["kind"] for a in snap["advisor"]["alerts"]],
+    }
+
+
+def demo_step(wh: Warehouse, settings: Settings | None = None) -> dict[str, Any]:
+    """Score the demo world's comments and replay its busiest live session."""
+    return {"comments_scored": score_comments(wh, settings), **replay_busiest_session(wh, settings)}

@@ -45,10 +45,18 @@ def step_admin_key(ctx: DemoContext) -> dict[str, Any]:
     return {"key_id": created.key_id}
 
 
+def step_live(ctx: DemoContext) -> dict[str, Any]:
+    """Score the comments and replay the busiest simulated live session through the live copilot."""
+    from liveloop.live.demo import demo_step
+
+    return demo_step(ctx.wh, ctx.settings)
+
+
 #: The demo, in order: (name, step). Append new capabilities here.
 STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("simulate", step_simulate),
     ("admin_key", step_admin_key),
+    ("live", step_live),
 ]
 
 

@@ -77,6 +77,25 @@ def test_role_matrix_against_the_live_server(server, app_routes):
     assert checked >= 3
 
 
+def test_websocket_routes_refuse_a_missing_key(server, app_routes):
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.sync.client import connect
+
+    for route in app_routes:
+        if not isinstance(route.original_route, APIWebSocketRoute) or route.path in PUBLIC_PATHS:
+            continue
+        url = server.base_url.replace("http", "ws", 1) + _concrete(route.path)
+        try:
+            with connect(url, open_timeout=30) as ws:
+                ws.recv(timeout=30)
+            refused = False
+        except ConnectionClosed as closed:
+            refused = closed.rcvd is not None and closed.rcvd.code in (1008, 4401)
+        except InvalidStatus as status:  # refused during the handshake
+            refused = status.response.status_code in (401, 403)
+        assert refused, f"websocket {route.path} accepted a connection without a key"
+
+
 def test_keys_by_header_bearer_and_revocation(server):
     created = httpx.post(
         f"{server.base_url}/v1/keys", json={"role": "analyst", "name": "to-revoke"}, headers=server.headers()

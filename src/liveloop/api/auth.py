@@ -2,9 +2,11 @@
 
 A caller presents an API key (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) or the
 dashboard's session cookie. No or a bad key → 401; a key whose role is not allowed → 403; both as
-problem+json. A browser session making a state-changing request must also send its CSRF token
-(``X-CSRF-Token`` header or a ``csrf_token`` form field). Failed key checks are rate-limited per
-client address (429). Admin is always allowed.
+problem+json. WebSocket routes use the same dependency (there the key may also come as the
+``api_key`` query parameter): a refused socket is closed before it is accepted (4401, 4403, 4429).
+A browser session making a state-changing request must also send its CSRF token (``X-CSRF-Token``
+header or a ``csrf_token`` form field). Failed key checks are rate-limited per client address (429).
+Admin is always allowed.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request, Security
+from fastapi import Request, Security, WebSocketException
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from liveloop.api.ratelimit import FailureLimiter
-from liveloop.core.errors import PermissionDenied, Unauthorized
+from liveloop.core.errors import LiveloopError, PermissionDenied, Unauthorized
 from liveloop.core.types import Role
 from liveloop.privacy.keys import Principal, verifier_for
 from liveloop.privacy.sessions import Session, SessionSigner
@@ -37,17 +40,17 @@ _bearer = HTTPBearer(
 )
 
 
-def client_address(request: Request) -> str:
+def client_address(request: HTTPConnection) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def session_of(request: Request) -> Session | None:
+def session_of(request: HTTPConnection) -> Session | None:
     """The dashboard session carried by the request's cookie, if valid (signature and expiry)."""
     signer: SessionSigner = request.app.state.session_signer
     return signer.read(request.cookies.get(SESSION_COOKIE))
 
 
-async def authenticate(request: Request, key: str | None) -> Principal:
+async def authenticate(request: HTTPConnection, key: str | None) -> Principal:
     """The principal behind an API key or, failing that, the session cookie; else Unauthorized."""
     wh = request.app.state.warehouse
     verifier = verifier_for(wh)
@@ -69,9 +72,18 @@ async def authenticate(request: Request, key: str | None) -> Principal:
     principal = await run_in_threadpool(verifier.active, wh, session.key_id)
     if principal is None:
         raise Unauthorized("the session's API key has been revoked; log in again")
-    if request.method not in _SAFE_METHODS:
+    if isinstance(request, Request) and request.method not in _SAFE_METHODS:
         await _check_csrf(request, session)
+    elif request.scope["type"] == "websocket":
+        _check_origin(request)
     return principal
+
+
+def _check_origin(conn: HTTPConnection) -> None:
+    """A WebSocket opened with the session cookie must come from a page of this server."""
+    origin = conn.headers.get("origin")
+    if origin and origin.split("://", 1)[-1] != conn.headers.get("host"):
+        raise PermissionDenied("cross-site WebSocket refused", field="origin")
 
 
 async def _check_csrf(request: Request, session: Session) -> None:
@@ -95,16 +107,23 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     allowed = frozenset(roles) | {Role.ADMIN}
 
     async def dependency(
-        request: Request,
+        conn: HTTPConnection,
         api_key: str | None = Security(_api_key_header),
         bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
     ) -> Principal:
         key = api_key or (bearer.credentials if bearer else None)
-        principal = await authenticate(request, key)
-        request.state.principal = principal
-        if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise PermissionDenied(f"the role {principal.role.value!r} may not do this; allowed: {names}")
+        if key is None and conn.scope["type"] == "websocket":
+            key = conn.query_params.get("api_key")  # clients that cannot set WebSocket headers
+        try:
+            principal = await authenticate(conn, key)
+            conn.state.principal = principal
+            if principal.role not in allowed:
+                names = ", ".join(sorted(r.value for r in allowed))
+                raise PermissionDenied(f"the role {principal.role.value!r} may not do this; allowed: {names}")
+        except LiveloopError as exc:
+            if conn.scope["type"] == "websocket":  # closed before accept: 4401 / 4403 / 4429
+                raise WebSocketException(code=4000 + exc.status, reason=exc.detail[:120]) from exc
+            raise
         return principal
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]

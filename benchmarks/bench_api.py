@@ -177,7 +177,17 @@ def _wrk(
         return None
     script = tmp / "wrk.lua"
     script.write_text(_WRK_SCRIPT.replace("PATH", repr(path)).replace("USERS", str(USERS)))
-    args = ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    args = [
+        "wrk",
+        "-t2",
+        f"-c{CONCURRENCY}",
+        f"-d{seconds}s",
+        "--timeout",
+        "30s",
+        "--latency",
+        "-s",
+        str(script),
+    ]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, base], capture_output=True, text=True, timeout=seconds + 60).stdout

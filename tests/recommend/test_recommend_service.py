@@ -145,3 +145,24 @@ def test_versions_roll_back(trained) -> None:
     assert registry.active_version(wh)[0] == first[0]
     with pytest.raises(NotFound):
         registry.activate(wh, "no-such-version")
+
+
+def test_live_rooms_and_pinning(trained) -> None:
+    from liveloop.recommend.live_rooms import pin_product, rooms_for_user
+
+    wh, _ = trained
+    user = _active_user(wh)
+    sid, lineup, start = wh.sql("SELECT session_id, lineup, start_ts FROM live_sessions ORDER BY session_id "
+                                "LIMIT 1 OFFSET 1")[0]
+    now = datetime.now(UTC)
+    wh.sql("UPDATE live_sessions SET start_ts = ?, end_ts = ? WHERE session_id = ?",
+           [now - timedelta(minutes=5), now + timedelta(hours=2), sid])
+    svc = _svc(trained, explore=False)
+    rooms = rooms_for_user(svc, user, now=now)
+    live = {r["session_id"] for r in rooms if r["live_now"]}
+    assert sid in live and all(r["start_ts"] > now for r in rooms if not r["live_now"])
+    assert all(r["session_id"] != sid or r["reason"]["code"] == "live_now" for r in rooms)
+    pinned = pin_product(svc, user, sid)
+    assert pinned["product"]["product_id"] in set(lineup)
+    with pytest.raises(NotFound):
+        pin_product(svc, user, "nope")

@@ -167,15 +167,16 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
         f"UNION ALL SELECT _line FROM {val} v WHERE _reason IS NULL "
         f"AND EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
     ).fetchall()
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _new AS SELECT * EXCLUDE (_reason, _field) FROM {val} "
-        "WHERE _reason IS NULL AND _line NOT IN (SELECT _line FROM _dups)"
-    ).fetchall()
     row = con.execute(
         "SELECT count(*), count(*) FILTER (_reason IS NULL), "
         f"(SELECT count(DISTINCT _line) FROM _dups) FROM {val}"
     ).fetchall()[0]
     n_val, n_good, n_dup = (int(x) for x in row)
+    not_dup = " AND _line NOT IN (SELECT _line FROM _dups)" if n_dup else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _new AS SELECT * EXCLUDE (_reason, _field) FROM {val} "
+        f"WHERE _reason IS NULL{not_dup}"
+    ).fetchall()
     n_new = n_good - n_dup
     if ctx.outcomes is not None:
         cand = con.sql(

@@ -24,7 +24,7 @@ from liveloop.core.errors import LiveloopError
 
 #: Default rows per chunk (one transaction each) and bytes read at a time.
 CHUNK_ROWS = 500_000
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 32 << 20
 #: A single line longer than this is quarantined (truncated) instead of parsed.
 MAX_LINE = 64 << 20
 _SAMPLE = 256 << 10
@@ -122,11 +122,11 @@ def _line_blocks(
             buf += data
         if not buf:
             return
-        nl = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-        if len(nl) >= chunk_rows:
-            cut = int(nl[chunk_rows - 1]) + 1
-        elif len(nl):
-            cut = len(buf) if eof else int(nl[-1]) + 1
+        lines = buf.count(b"\n")
+        if lines >= chunk_rows:  # only then find where the chunk_rows-th line ends
+            cut = int(np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)[chunk_rows - 1]) + 1
+        elif lines:
+            cut = len(buf) if eof else buf.rindex(b"\n") + 1
         elif eof:
             cut = len(buf)
         else:  # one line longer than the buffer
@@ -294,8 +294,8 @@ def _drop_blank(table: pa.Table, cols: Sequence[str]) -> pa.Table:
     """Blank lines are not rows: drop those whose every field is empty."""
     import pyarrow.compute as pc
 
-    if table.num_rows == 0:
-        return table
+    if table.num_rows == 0 or not pc.any(pc.equal(table[cols[0]], "")).as_py():
+        return table  # the usual case: no row starts with an empty field
     nonblank = None
     for c in cols:
         m = pc.not_equal(pc.utf8_length(pc.utf8_trim_whitespace(table[c])), 0)

@@ -92,6 +92,12 @@ def _parse(f: Field, s: str, opt: Options) -> str:
     return s  # id, str, text, phone, name
 
 
+def _clean(v: str) -> str:
+    """Empty → NULL, surrounding spaces trimmed (trim only runs on the few values that need it)."""
+    trimmed = f"NULLIF(trim({v}), '')"
+    return f"CASE WHEN {v} = '' THEN NULL WHEN {v} LIKE ' %' OR {v} LIKE '% ' THEN {trimmed} ELSE {v} END"
+
+
 def _show(s: str) -> str:
     return f"left({s}, 60)"
 
@@ -239,7 +245,7 @@ def validation_sql(target: Target, source: str, opt: Options, *, keep_window: bo
         cols[spec.key[0]] = f"'{prefix}_' || left(md5(concat_ws(chr(31), {parts})), 24)"
     stage = [f"{ident('_s_' + f.name)}" for f in spec.fields]
     s_select = ", ".join(
-        f"NULLIF(trim(CAST({cols[f.name]} AS VARCHAR)), '') AS {ident('_s_' + f.name)}"
+        f"{_clean(f'CAST({cols[f.name]} AS VARCHAR)')} AS {ident('_s_' + f.name)}"
         if f.name in cols
         else f"CAST(NULL AS VARCHAR) AS {ident('_s_' + f.name)}"
         for f in spec.fields

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -79,27 +79,19 @@ def import_file(
     import_id = start_import(wh, str(path), adapter, options)
     report = ImportReport(import_id=import_id, source=str(path), adapter=adapter)
     try:
-        for file, feed in jobs:
-            reader = open_reader(file, feed, encoding=encoding, chunk_rows=chunk_rows or CHUNK_ROWS)
-            report.files.append(str(file))
-            if not reader.columns:
-                report.warnings.append(f"{file.name}: empty file, nothing to import")
-                continue
-            targets = feed.plan(reader.columns, table)
-            _warn_ignored(report, file, feed, reader.columns, targets)
-            report.encoding = report.encoding or reader.encoding
-            ctx = Context(
+        with bounded_memory(wh):
+            _import_jobs(
                 wh,
+                jobs,
                 report,
-                source=str(file),
-                tag=_tag(adapter, file),
-                feed=f"{adapter}/{feed.name}",
-                opt=opt,
-                keep_window=keep_out_of_range,
-                import_id=import_id,
+                opt,
+                adapter=adapter,
+                table=table,
+                encoding=encoding,
+                keep_out_of_range=keep_out_of_range,
+                progress=progress,
+                chunk_rows=chunk_rows,
             )
-            with _progress(progress, file, reader.size) as advance:
-                run_chunks(ctx, reader, targets, advance)
     except KeyboardInterrupt:
         finish_import(wh, report, options, "interrupted")
         raise
@@ -108,6 +100,58 @@ def import_file(
         raise
     finish_import(wh, report, options, "done")
     return report
+
+
+#: DuckDB's memory cap while a file is imported, so a file of any size runs in bounded memory.
+IMPORT_MEMORY_LIMIT = "1GB"
+
+
+@contextmanager
+def bounded_memory(wh: Warehouse) -> Iterator[None]:
+    """Cap DuckDB's buffer memory for the block, then restore the previous setting."""
+    before = wh.sql("SELECT current_setting('memory_limit')")[0][0]
+    wh.sql(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        with suppress(Exception):
+            wh.sql(f"SET memory_limit = '{before}'")
+
+
+def _import_jobs(
+    wh: Warehouse,
+    jobs: list[tuple[Path, Feed]],
+    report: ImportReport,
+    opt: Any,
+    *,
+    adapter: str,
+    table: str | None,
+    encoding: str | None,
+    keep_out_of_range: bool,
+    progress: bool,
+    chunk_rows: int | None,
+) -> None:
+    for file, feed in jobs:
+        reader = open_reader(file, feed, encoding=encoding, chunk_rows=chunk_rows or CHUNK_ROWS)
+        report.files.append(str(file))
+        if not reader.columns:
+            report.warnings.append(f"{file.name}: empty file, nothing to import")
+            continue
+        targets = feed.plan(reader.columns, table)
+        _warn_ignored(report, file, feed, reader.columns, targets)
+        report.encoding = report.encoding or reader.encoding
+        ctx = Context(
+            wh,
+            report,
+            source=str(file),
+            tag=_tag(adapter, file),
+            feed=f"{adapter}/{feed.name}",
+            opt=opt,
+            keep_window=keep_out_of_range,
+            import_id=report.import_id,
+        )
+        with _progress(progress, file, reader.size) as advance:
+            run_chunks(ctx, reader, targets, advance)
 
 
 def _tag(adapter: str, file: Path) -> str:

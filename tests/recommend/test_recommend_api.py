@@ -11,7 +11,9 @@ def _seed(wh) -> None:
     train(wh, evaluate=False)
 
 
-def test_recommendation_endpoints_and_page(live_server_factory, browser_page, dashboard_login, tmp_path) -> None:
+def test_recommendation_endpoints_and_page(
+    live_server_factory, browser_page, dashboard_login, tmp_path
+) -> None:
     srv = live_server_factory(seed=_seed)
     with srv.client("analyst") as c:
         user = "s5u0000001"
@@ -24,7 +26,9 @@ def test_recommendation_endpoints_and_page(live_server_factory, browser_page, da
         assert cold["mode"] == "cold_start" and len(cold["items"]) == 3
 
         bad_k = c.get(f"/v1/users/{user}/recommendations", params={"k": 0})
-        assert bad_k.status_code == 422 and bad_k.headers["content-type"].startswith("application/problem+json")
+        assert bad_k.status_code == 422 and bad_k.headers["content-type"].startswith(
+            "application/problem+json"
+        )
 
         missing = c.get(f"/v1/users/{user}/recommendations", params={"context": "product:nope"})
         assert missing.status_code == 404 and missing.json()["field"] == "context"
@@ -37,8 +41,13 @@ def test_recommendation_endpoints_and_page(live_server_factory, browser_page, da
 
     with srv.client("marketer") as c:
         newcomer = "visitor-42"
-        before = [i["product_id"] for i in c.get(f"/v1/users/{newcomer}/recommendations", params={"k": 10}).json()["items"]]
-        fb = c.post("/v1/feedback", json={"user_id": newcomer, "product_id": before[-1], "type": "add_to_cart"})
+        before = [
+            i["product_id"]
+            for i in c.get(f"/v1/users/{newcomer}/recommendations", params={"k": 10}).json()["items"]
+        ]
+        fb = c.post(
+            "/v1/feedback", json={"user_id": newcomer, "product_id": before[-1], "type": "add_to_cart"}
+        )
         assert fb.status_code == 201, fb.text
         after = c.get(f"/v1/users/{newcomer}/recommendations", params={"k": 10}).json()
         assert any(i["reason"]["code"] == "because_viewed" for i in after["items"])
@@ -46,7 +55,10 @@ def test_recommendation_endpoints_and_page(live_server_factory, browser_page, da
         assert bad.status_code == 422
 
     with srv.client("host") as c:  # hosts may read lists but not write feedback
-        assert c.post("/v1/feedback", json={"user_id": "x", "product_id": "y", "type": "click"}).status_code == 403
+        assert (
+            c.post("/v1/feedback", json={"user_id": "x", "product_id": "y", "type": "click"}).status_code
+            == 403
+        )
 
     page = browser_page
     page.goto(f"{srv.base_url}/recommendations?user={user}")

@@ -10,7 +10,7 @@ from liveloop.recommend.bundles import BundleIndex, groceries_baskets, mine_rule
 
 
 @pytest.fixture(scope="module")
-def rules(data_home):  # noqa: ARG001 - data must be present
+def rules(data_home):
     return mine_rules(groceries_baskets(), min_support=0.001, min_confidence=0.8)
 
 
@@ -26,7 +26,9 @@ def test_groceries_rules_match_arules(rules) -> None:
     assert len(rules) == 412
     assert (rules["confidence"] >= 0.8 - 1e-12).all() and (rules["support"] >= 0.001).all()
     top = rules.iloc[0]
-    assert set(top["antecedents"]) == {"liquor", "red/blush wine"} and set(top["consequents"]) == {"bottled beer"}
+    assert set(top["antecedents"]) == {"liquor", "red/blush wine"} and set(top["consequents"]) == {
+        "bottled beer"
+    }
     assert top["lift"] == pytest.approx(11.235, abs=1e-3)
 
 
@@ -52,10 +54,19 @@ def test_bundle_index_lookup(rules) -> None:
 def test_product_bundles_from_warehouse_orders(wh) -> None:
     wh.append("products", pa.table({"product_id": ["a", "b", "c"], "title": ["A", "B", "C"]}))
     lines = [("o1", "a"), ("o1", "b"), ("o2", "a"), ("o2", "b"), ("o3", "a"), ("o3", "c"), ("o4", "b")]
-    wh.append("order_items", pa.table({
-        "order_id": [o for o, _ in lines], "line_no": list(range(len(lines))), "product_id": [p for _, p in lines],
-        "quantity": [1] * len(lines), "unit_price": [1.0] * len(lines), "amount": [1.0] * len(lines),
-    }))
+    wh.append(
+        "order_items",
+        pa.table(
+            {
+                "order_id": [o for o, _ in lines],
+                "line_no": list(range(len(lines))),
+                "product_id": [p for _, p in lines],
+                "quantity": [1] * len(lines),
+                "unit_price": [1.0] * len(lines),
+                "amount": [1.0] * len(lines),
+            }
+        ),
+    )
     out = product_bundles(wh, "a", min_support=0.1, min_confidence=0.5)
     assert out["bundles"][0]["items"] == ["b"]
     assert out["bundles"][0]["confidence"] == pytest.approx(2 / 3, abs=1e-4)

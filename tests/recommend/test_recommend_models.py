@@ -22,7 +22,7 @@ from liveloop.recommend.splits import stratified_split, time_split
 
 
 @pytest.fixture(scope="module")
-def ml(data_home: Path):  # noqa: ARG001
+def ml(data_home: Path):
     data = movielens()
     return data, *stratified_split(data, 0.75, seed=42)
 
@@ -76,7 +76,9 @@ def test_small_models_fit_and_score(ml, tmp_path: Path) -> None:
     _, train, _ = ml
     small = train.subset(train.user_idx < 60)
     models: list[Retriever] = [
-        ContentBased(), SASRec(epochs=1, dim=16, max_len=20), GRU4Rec(epochs=1, dim=16, max_len=20),
+        ContentBased(),
+        SASRec(epochs=1, dim=16, max_len=20),
+        GRU4Rec(epochs=1, dim=16, max_len=20),
         HybridRanker([ALS(iterations=3), ItemKNN()], split="random", n_estimators=10),
     ]
     for model in models:

@@ -47,7 +47,7 @@ def test_non_positive_propensity_is_rejected() -> None:
         ipw(np.ones(2), np.array([0.5, 0.0]), np.ones(2))
 
 
-def test_open_bandit_estimates(data_home) -> None:  # noqa: ARG001
+def test_open_bandit_estimates(data_home) -> None:
     out = evaluate_obd("men", n_boot=50)
     assert out["rows"] == 5000
     assert out["logged_random_ctr"] == pytest.approx(0.0052, abs=1e-4)  # second half of the random log

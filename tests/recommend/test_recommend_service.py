@@ -1,4 +1,4 @@
-"""Serving on a simulated warehouse: rules, cold start, non-personalised mode, feedback, versions, bad input."""
+"""Serving on a simulated warehouse: rules, cold start, non-personalised mode, feedback, versions."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from liveloop.warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, data_home: Path) -> Iterator[tuple[Warehouse, Settings]]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, data_home: Path
+) -> Iterator[tuple[Warehouse, Settings]]:
     home = tmp_path_factory.mktemp("rec") / "home"
     settings = Settings(home=home, data_home=data_home, secret_key=generate_key())
     wh = Warehouse.open(settings)
@@ -35,8 +37,9 @@ def _svc(trained, **kw) -> RecommendService:
 
 
 def _active_user(wh: Warehouse) -> str:
-    return wh.sql("SELECT user_id FROM events WHERE product_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 "
-                  "LIMIT 1")[0][0]
+    return wh.sql(
+        "SELECT user_id FROM events WHERE product_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+    )[0][0]
 
 
 def test_known_user_gets_personal_list_with_reasons(trained) -> None:
@@ -48,8 +51,9 @@ def test_known_user_gets_personal_list_with_reasons(trained) -> None:
     for item in out["items"]:
         assert item["reason"]["code"] and item["reason"]["text_zh"] and item["reason"]["text_en"]
     svc.flush_audit()
-    logged = wh.sql("SELECT decision, details FROM audit_log WHERE action = 'recommend' AND subject = ?",
-                    [out["user_id"]])
+    logged = wh.sql(
+        "SELECT decision, details FROM audit_log WHERE action = 'recommend' AND subject = ?", [out["user_id"]]
+    )
     assert logged and logged[-1][0] == ",".join(i["product_id"] for i in out["items"])
 
 
@@ -65,8 +69,10 @@ def test_rules_no_out_of_stock_and_no_recent_purchases(trained) -> None:
         svc.feedback(user, bought, "purchase")
         after = [i["product_id"] for i in svc.recommend(user, 10)["items"]]
         assert gone not in after and bought not in after
-        purchased = {r[0] for r in wh.sql("SELECT product_id FROM events WHERE user_id = ? AND type = 'purchase'",
-                                          [user])}
+        purchased = {
+            r[0]
+            for r in wh.sql("SELECT product_id FROM events WHERE user_id = ? AND type = 'purchase'", [user])
+        }
         assert not purchased & set(after)
     finally:
         wh.sql("UPDATE products SET stock = 5 WHERE product_id = ?", [gone])
@@ -107,7 +113,10 @@ def test_live_context_lists_only_the_lineup_and_ended_sessions_are_empty(trained
     svc = _svc(trained, explore=False)
     ended = svc.recommend(_active_user(wh), 5, f"live:{sid}")
     assert ended["items"] == [] and "ended" in ended["reason"]
-    wh.sql("UPDATE live_sessions SET end_ts = ? WHERE session_id = ?", [datetime.now(UTC) + timedelta(hours=1), sid])
+    wh.sql(
+        "UPDATE live_sessions SET end_ts = ? WHERE session_id = ?",
+        [datetime.now(UTC) + timedelta(hours=1), sid],
+    )
     live = svc.recommend(_active_user(wh), 5, f"live:{sid}")
     assert live["items"] and {i["product_id"] for i in live["items"]} <= set(lineup)
 
@@ -152,11 +161,14 @@ def test_live_rooms_and_pinning(trained) -> None:
 
     wh, _ = trained
     user = _active_user(wh)
-    sid, lineup, start = wh.sql("SELECT session_id, lineup, start_ts FROM live_sessions ORDER BY session_id "
-                                "LIMIT 1 OFFSET 1")[0]
+    sid, lineup, _start = wh.sql(
+        "SELECT session_id, lineup, start_ts FROM live_sessions ORDER BY session_id LIMIT 1 OFFSET 1"
+    )[0]
     now = datetime.now(UTC)
-    wh.sql("UPDATE live_sessions SET start_ts = ?, end_ts = ? WHERE session_id = ?",
-           [now - timedelta(minutes=5), now + timedelta(hours=2), sid])
+    wh.sql(
+        "UPDATE live_sessions SET start_ts = ?, end_ts = ? WHERE session_id = ?",
+        [now - timedelta(minutes=5), now + timedelta(hours=2), sid],
+    )
     svc = _svc(trained, explore=False)
     rooms = rooms_for_user(svc, user, now=now)
     live = {r["session_id"] for r in rooms if r["live_now"]}

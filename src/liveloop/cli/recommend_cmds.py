@@ -9,8 +9,9 @@ from rich.table import Table
 
 from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
 
-recommend_app = typer.Typer(help="Recommendations: train, evaluate, show a user's list, bundles.",
-                            no_args_is_help=True)
+recommend_app = typer.Typer(
+    help="Recommendations: train, evaluate, show a user's list, bundles.", no_args_is_help=True
+)
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> None:
@@ -59,8 +60,11 @@ def eval_cmd(
     from liveloop.recommend.evaluate import evaluate_dataset
 
     result = evaluate_dataset(
-        dataset, k=k, models=[m.strip() for m in models.split(",") if m.strip()] or None,
-        protocols=[protocol] if protocol else None, epochs=epochs,
+        dataset,
+        k=k,
+        models=[m.strip() for m in models.split(",") if m.strip()] or None,
+        protocols=[protocol] if protocol else None,
+        epochs=epochs,
     )
 
     def render(r: dict[str, Any]) -> None:
@@ -88,12 +92,16 @@ def show_cmd(
         svc.flush_audit()
 
     def render(r: dict[str, Any]) -> None:
-        console.print(f"{r['user_id']} · {r['context']} · mode {r.get('mode')} · model {r.get('model_version')}")
+        console.print(
+            f"{r['user_id']} · {r['context']} · mode {r.get('mode')} · model {r.get('model_version')}"
+        )
         if not r["items"]:
             console.print(r.get("reason", "no items"))
         for it in r["items"]:
-            console.print(f"{it['rank']:>3}. {it['product_id']}  {it['title']}  — {it['reason']['text_zh']} / "
-                          f"{it['reason']['text_en']}")
+            console.print(
+                f"{it['rank']:>3}. {it['product_id']}  {it['title']}  — {it['reason']['text_zh']} / "
+                f"{it['reason']['text_en']}"
+            )
 
     emit(result, as_json, render)
 
@@ -105,12 +113,17 @@ def versions_cmd(as_json: bool = JsonOpt) -> None:
 
     with open_warehouse(read_only=True) as wh:
         rows = list_versions(wh)
-    emit(rows, as_json, lambda r: _table([{k: v for k, v in x.items() if k != "metrics"} for x in r], "versions"))
+    emit(
+        rows,
+        as_json,
+        lambda r: _table([{k: v for k, v in x.items() if k != "metrics"} for x in r], "versions"),
+    )
 
 
 @recommend_app.command("rollback")
-def rollback_cmd(version: str = typer.Argument(..., help="The version to make active."),
-                 as_json: bool = JsonOpt) -> None:
+def rollback_cmd(
+    version: str = typer.Argument(..., help="The version to make active."), as_json: bool = JsonOpt
+) -> None:
     """Make an earlier model version active again."""
     from liveloop.recommend.registry import activate
 
@@ -137,18 +150,24 @@ def bundles_cmd(
             baskets = warehouse_baskets(wh)
     rules = mine_rules(baskets, min_support=min_support, min_confidence=min_confidence)
     rows = [
-        {"if": ", ".join(sorted(r.antecedents)), "then": ", ".join(sorted(r.consequents)),
-         "support": round(float(r.support), 5), "confidence": round(float(r.confidence), 4),
-         "lift": round(float(r.lift), 3)}
-        for r in rules.itertuples(index=False)
+        {
+            "if": ", ".join(sorted(r["antecedents"])),
+            "then": ", ".join(sorted(r["consequents"])),
+            "support": round(float(r["support"]), 5),
+            "confidence": round(float(r["confidence"]), 4),
+            "lift": round(float(r["lift"]), 3),
+        }
+        for r in rules.to_dict("records")
     ]
-    emit({"rules": len(rows), "top": rows[:top]}, as_json,
-         lambda r: (_table(r["top"], f"{r['rules']} rules"),))
+    emit({"rules": len(rows), "top": rows[:top]}, as_json, lambda r: _table(r["top"], f"{r['rules']} rules"))
 
 
 def evaluate_recommend(
-    dataset: str = typer.Option(..., "--dataset", help="movielens_100k, taobao_userbehavior_head or "
-                                "open_bandit_dataset_small (off-policy evaluation)."),
+    dataset: str = typer.Option(
+        ...,
+        "--dataset",
+        help="movielens_100k, taobao_userbehavior_head or open_bandit_dataset_small (off-policy evaluation).",
+    ),
     k: int = typer.Option(10, help="List length."),
     epochs: int = typer.Option(10, help="Epochs of the sequential models."),
     as_json: bool = JsonOpt,
@@ -157,12 +176,24 @@ def evaluate_recommend(
     if dataset == "open_bandit_dataset_small":
         from liveloop.recommend.ope import evaluate_obd
 
-        result: dict[str, Any] = {"dataset": dataset, "campaigns": [evaluate_obd(c) for c in ("all", "men", "women")]}
+        result: dict[str, Any] = {
+            "dataset": dataset,
+            "campaigns": [evaluate_obd(c) for c in ("all", "men", "women")],
+        }
 
         def render_ope(r: dict[str, Any]) -> None:
-            rows = [{"campaign": c["campaign"], "ipw": c["ipw"]["ctr"], "snipw": c["snipw"]["ctr"],
-                     "dr": c["dr"]["ctr"], "dr_ci95": c["dr"]["ci95"], "logged_random": c["logged_random_ctr"],
-                     "logged_bts": c["logged_bts_ctr"]} for c in r["campaigns"]]
+            rows = [
+                {
+                    "campaign": c["campaign"],
+                    "ipw": c["ipw"]["ctr"],
+                    "snipw": c["snipw"]["ctr"],
+                    "dr": c["dr"]["ctr"],
+                    "dr_ci95": c["dr"]["ci95"],
+                    "logged_random": c["logged_random_ctr"],
+                    "logged_bts": c["logged_bts_ctr"],
+                }
+                for c in r["campaigns"]
+            ]
             _table(rows, "Open Bandit: liveloop policy CTR (off-policy) vs logged policies")
 
         emit(result, as_json, render_ope)
@@ -185,9 +216,17 @@ def evaluate_strategies_cmd(
     save_strategies(result, get_settings().home)
 
     def render(r: dict[str, Any]) -> None:
-        rows = [{"strategy": x["strategy"], "exposure": x["exposure"], "CTR": f"{x['ctr']:.4f} {x['ctr_ci95']}",
-                 "CVR": f"{x['cvr']:.4f} {x['cvr_ci95']}", "GMV": x["gmv"], "ROI": f"{x['roi']:.3f} {x['roi_ci95']}"}
-                for x in r["rows"]]
+        rows = [
+            {
+                "strategy": x["strategy"],
+                "exposure": x["exposure"],
+                "CTR": f"{x['ctr']:.4f} {x['ctr_ci95']}",
+                "CVR": f"{x['cvr']:.4f} {x['cvr_ci95']}",
+                "GMV": x["gmv"],
+                "ROI": f"{x['roi']:.3f} {x['roi_ci95']}",
+            }
+            for x in r["rows"]
+        ]
         _table(rows, f"Table 2 — simulated A/B test ({r['world']['scale']} world, seed {r['world']['seed']})")
         console.print(r["note"])
 

@@ -48,11 +48,15 @@ def mine_rules(
     itemsets = fpgrowth(onehot, min_support=min_support, use_colnames=True, max_len=max_len)
     if itemsets.empty:
         return pd.DataFrame(columns=["antecedents", "consequents", "support", "confidence", "lift"])
-    rules = association_rules(itemsets, num_itemsets=len(onehot), metric="confidence", min_threshold=min_confidence)
+    rules = association_rules(
+        itemsets, num_itemsets=len(onehot), metric="confidence", min_threshold=min_confidence
+    )
     rules = rules[["antecedents", "consequents", "support", "confidence", "lift"]].copy()
     if single_consequent:
         rules = rules[rules["consequents"].map(len) == 1]
-    return rules.sort_values(["lift", "confidence", "support"], ascending=False, kind="stable").reset_index(drop=True)
+    return rules.sort_values(["lift", "confidence", "support"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
 
 
 def groceries_baskets() -> list[list[str]]:
@@ -66,8 +70,9 @@ def warehouse_baskets(wh: Any) -> list[list[str]]:
     rows = wh.sql("SELECT order_id, list(DISTINCT product_id) FROM order_items GROUP BY order_id")
     if not rows:
         rows = wh.sql(
-            "SELECT user_id || coalesce(session_id, CAST(CAST(ts AS DATE) AS VARCHAR)), list(DISTINCT product_id) "
-            "FROM events WHERE type = 'purchase' AND product_id IS NOT NULL GROUP BY 1"
+            "SELECT user_id || coalesce(session_id, CAST(CAST(ts AS DATE) AS VARCHAR)), "
+            "list(DISTINCT product_id) FROM events "
+            "WHERE type = 'purchase' AND product_id IS NOT NULL GROUP BY 1"
         )
     return [list(r[1]) for r in rows]
 
@@ -78,15 +83,15 @@ class BundleIndex:
     def __init__(self, rules: pd.DataFrame):
         self.rules = rules
         self._by_item: dict[str, list[dict[str, Any]]] = {}
-        for row in rules.itertuples(index=False):
+        for row in rules.to_dict("records"):
             entry = {
-                "with": sorted(row.antecedents),
-                "items": sorted(row.consequents),
-                "support": round(float(row.support), 6),
-                "confidence": round(float(row.confidence), 4),
-                "lift": round(float(row.lift), 3),
+                "with": sorted(row["antecedents"]),
+                "items": sorted(row["consequents"]),
+                "support": round(float(row["support"]), 6),
+                "confidence": round(float(row["confidence"]), 4),
+                "lift": round(float(row["lift"]), 3),
             }
-            for item in row.antecedents:
+            for item in row["antecedents"]:
                 self._by_item.setdefault(str(item), []).append(entry)
 
     def for_item(self, item: str, n: int = 10) -> list[dict[str, Any]]:
@@ -98,8 +103,9 @@ class BundleIndex:
         return len(self.rules)
 
 
-def product_bundles(wh: Any, product_id: str, *, n: int = 10, min_support: float = 0.001,
-                    min_confidence: float = 0.2) -> dict[str, Any]:
+def product_bundles(
+    wh: Any, product_id: str, *, n: int = 10, min_support: float = 0.001, min_confidence: float = 0.2
+) -> dict[str, Any]:
     """``GET /v1/products/{id}/bundles``: rules from the warehouse's order baskets for one product."""
     if not wh.sql("SELECT 1 FROM products WHERE product_id = ?", [product_id]):
         raise NotFound(f"unknown product {product_id!r}", field="product_id")

@@ -1,4 +1,4 @@
-"""Content-based retrieval: TF-IDF over product titles and attributes (jieba for Chinese, words for English)."""
+"""Content-based retrieval: TF-IDF over titles and attributes (jieba for Chinese, words for English)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,11 @@ class ContentBased(Retriever):
             raise InsufficientData("content-based retrieval needs item text (titles or attributes)")
         texts = meta[self.text_column].fillna("").astype(str).tolist()
         self.vectorizer_ = TfidfVectorizer(
-            tokenizer=tokenize, lowercase=False, token_pattern=None, max_features=self.max_features, sublinear_tf=True
+            tokenizer=tokenize,
+            lowercase=False,
+            token_pattern=None,
+            max_features=self.max_features,
+            sublinear_tf=True,
         )
         try:
             self.item_vectors_ = normalize(self.vectorizer_.fit_transform(texts)).astype(np.float32).tocsr()

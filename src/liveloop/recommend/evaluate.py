@@ -35,7 +35,9 @@ HYBRID_PARTS = ("als", "itemknn")
 MODEL_NAMES = ("popularity", "trending", "itemknn", "als", "bpr", "content", "sasrec", "gru4rec")
 
 
-def make_retrievers(names: tuple[str, ...] | list[str], seed: int = 0, *, epochs: int = 10) -> list[Retriever]:
+def make_retrievers(
+    names: tuple[str, ...] | list[str], seed: int = 0, *, epochs: int = 10
+) -> list[Retriever]:
     """Fresh, seeded retrievers by name (tuned defaults for small real catalogues)."""
     factories: dict[str, Callable[[], Retriever]] = {
         "popularity": Popularity,
@@ -77,11 +79,17 @@ def evaluate_models(
             mask_seen(s, train.matrix, batch)
             recs.append(top_k(s, k)[0])
         metrics = ranking_metrics(
-            np.concatenate(recs), test.matrix, users, k=k, item_popularity=counts,
+            np.concatenate(recs),
+            test.matrix,
+            users,
+            k=k,
+            item_popularity=counts,
             n_train_users=int((np.bincount(train.user_idx, minlength=train.n_users) > 0).sum()),
             catalogue_size=int(known.sum()),
         )
-        rows.append({"model": model.name, **{m: round(v, 4) for m, v in metrics.items()}, "fit_s": round(fit_s, 2)})
+        rows.append(
+            {"model": model.name, **{m: round(v, 4) for m, v in metrics.items()}, "fit_s": round(fit_s, 2)}
+        )
     return rows
 
 

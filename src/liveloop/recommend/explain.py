@@ -22,7 +22,11 @@ def reason(code: str, ref: str | None = None) -> dict[str, Any]:
     """A reason object: code, Chinese and English text (``ref`` names the item it refers to)."""
     zh, en = REASONS[code]
     ref_text = ref or ""
-    out: dict[str, Any] = {"code": code, "text_zh": zh.format(ref=ref_text), "text_en": en.format(ref=ref_text)}
+    out: dict[str, Any] = {
+        "code": code,
+        "text_zh": zh.format(ref=ref_text),
+        "text_en": en.format(ref=ref_text),
+    }
     if ref:
         out["ref"] = ref
     return out

@@ -56,7 +56,9 @@ class ItemStats:
         self.user_category = self.user_category.tocsr()
         logp = np.log(np.where(self.price > 0, self.price, np.nan))
         w = np.where(np.isnan(logp[data.item_idx]), 0.0, data.weight)
-        num = np.bincount(data.user_idx, weights=w * np.nan_to_num(logp[data.item_idx]), minlength=data.n_users)
+        num = np.bincount(
+            data.user_idx, weights=w * np.nan_to_num(logp[data.item_idx]), minlength=data.n_users
+        )
         den = np.bincount(data.user_idx, weights=w, minlength=data.n_users)
         self.user_logprice = np.where(den > 0, num / np.maximum(den, 1e-9), np.nan)
         self.logprice = logp
@@ -98,7 +100,11 @@ class HybridRanker(Retriever):
         return [*names, "item_pop", "item_trend", "user_activity", "user_cat_share", "price_fit", "live_now"]
 
     def _candidates(
-        self, fitted: list[Retriever], stats: ItemStats, seen: sp.csr_matrix, users: np.ndarray,
+        self,
+        fitted: list[Retriever],
+        stats: ItemStats,
+        seen: sp.csr_matrix,
+        users: np.ndarray,
         live_now: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidate pairs (row in ``users``, item) and their feature matrix."""
@@ -119,7 +125,11 @@ class HybridRanker(Retriever):
         rows, items = mask.nonzero()
         for s in scores:  # per-user scale: each score over the user's best candidate score
             vals = np.nan_to_num(s[rows, items], neginf=np.nan)
-            top = np.fmax.reduceat(vals, np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])) if len(rows) else vals
+            top = (
+                np.fmax.reduceat(vals, np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]))
+                if len(rows)
+                else vals
+            )
             top_of_row = np.zeros(len(users))
             top_of_row[np.unique(rows)] = top
             denom = np.abs(top_of_row[rows]) + 1e-6
@@ -129,7 +139,14 @@ class HybridRanker(Retriever):
         price_fit = -np.abs(stats.logprice[items] - stats.user_logprice[u])
         live = np.zeros(len(items), np.float32) if live_now is None else live_now[items].astype(np.float32)
         cols = [c for s, r in zip(scores, ranks, strict=True) for c in (s[rows, items], r[rows, items])]
-        cols += [stats.popularity[items], stats.trend[items], stats.user_activity[u], cat_share, price_fit, live]
+        cols += [
+            stats.popularity[items],
+            stats.trend[items],
+            stats.user_activity[u],
+            cat_share,
+            price_fit,
+            live,
+        ]
         return rows, items, np.column_stack(cols).astype(np.float32)
 
     # -- training ------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class Interactions:
         items_meta: pd.DataFrame | None = None,
         all_items: Any = None,
     ) -> Interactions:
-        """Build from a DataFrame; ``items_meta`` is indexed by item id; ``all_items`` widens the catalogue."""
+        """Build from a DataFrame; ``items_meta`` is indexed by item id; ``all_items`` widens the items."""
         if df.empty and all_items is None:
             raise InsufficientData("no interactions to learn from (no events with a user and a product)")
         users, uidx = np.unique(df[user].astype(str).to_numpy(), return_inverse=True)
@@ -70,7 +70,9 @@ class Interactions:
         iidx = np.searchsorted(catalogue, item_ids)
         times = df[ts]
         if pd.api.types.is_datetime64_any_dtype(times.dtype):
-            tsec = (pd.to_datetime(times, utc=True).dt.tz_convert(None).astype("datetime64[s]").astype("int64")).to_numpy()
+            tsec = (
+                pd.to_datetime(times, utc=True).dt.tz_convert(None).astype("datetime64[s]").astype("int64")
+            ).to_numpy()
         else:
             tsec = times.to_numpy().astype(np.int64)
         w = df[weight].to_numpy(np.float32) if weight else np.ones(len(df), np.float32)

@@ -28,8 +28,9 @@ def host_affinity(wh: Any, user_id: str) -> dict[str, float]:
     return {r[0]: r[1] / total for r in rows}
 
 
-def rooms_for_user(svc: RecommendService, user_id: str, *, k: int = 5, now: datetime | None = None,
-                   horizon_h: float = 24.0) -> list[dict[str, Any]]:
+def rooms_for_user(
+    svc: RecommendService, user_id: str, *, k: int = 5, now: datetime | None = None, horizon_h: float = 24.0
+) -> list[dict[str, Any]]:
     """Rooms to show ``user_id`` now, best first, each with its reason."""
     now = now or datetime.now(UTC)
     _, opted_out = svc._user_flags(user_id)
@@ -49,9 +50,17 @@ def rooms_for_user(svc: RecommendService, user_id: str, *, k: int = 5, now: date
         why = reason("live_now") if room["live_now"] else reason("trending")
         if affinity.get(room["host_id"]):
             why = {**why, "host_affinity": round(affinity[room["host_id"]], 3)}
-        out.append({"session_id": room["session_id"], "host_id": room["host_id"], "title": room["title"],
-                    "live_now": room["live_now"], "start_ts": room["start_ts"], "score": round(score, 4),
-                    "reason": why})
+        out.append(
+            {
+                "session_id": room["session_id"],
+                "host_id": room["host_id"],
+                "title": room["title"],
+                "live_now": room["live_now"],
+                "start_ts": room["start_ts"],
+                "score": round(score, 4),
+                "reason": why,
+            }
+        )
     out.sort(key=lambda r: (-r["score"], r["session_id"]))
     return out[:k]
 

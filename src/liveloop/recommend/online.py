@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: How much each feedback type says about interest (impressions alone are mild negatives).
-FEEDBACK_WEIGHTS = {"impression": 0.0, "view": 1.0, "click": 1.0, "favorite": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
+FEEDBACK_WEIGHTS = {
+    "impression": 0.0,
+    "view": 1.0,
+    "click": 1.0,
+    "favorite": 2.0,
+    "add_to_cart": 3.0,
+    "purchase": 5.0,
+}
 
 
 @dataclass
@@ -64,7 +71,9 @@ class OnlineState:
             self._users.pop(user_id, None)
             self.version += 1
 
-    def thompson(self, items: list[str], rng: np.random.Generator, prior: tuple[float, float] = (1.0, 20.0)) -> str:
+    def thompson(
+        self, items: list[str], rng: np.random.Generator, prior: tuple[float, float] = (1.0, 20.0)
+    ) -> str:
         """Sample each item's CTR from Beta(clicks + a, shows - clicks + b); return the best draw."""
         a0, b0 = prior
         with self._lock:

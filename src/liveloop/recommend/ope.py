@@ -114,12 +114,16 @@ def evaluate_obd(campaign: str = "all", top_m: int = 10, n_boot: int = 200, seed
     pi_logged = policy.pi_[a]
     q_logged = policy.q_[a, pos]
     q_policy = (policy.pi_[:, None] * policy.q_).sum(axis=0)[pos]
-    estimates = {
+    estimates: dict[str, tuple[Any, list[np.ndarray]]] = {
         "ipw": (ipw, [r, p, pi_logged]),
         "snipw": (snipw, [r, p, pi_logged]),
         "dr": (dr, [r, p, pi_logged, q_logged, q_policy]),
     }
-    out: dict[str, Any] = {"campaign": campaign, "policy": f"top-{top_m} items by smoothed CTR", "rows": len(test)}
+    out: dict[str, Any] = {
+        "campaign": campaign,
+        "policy": f"top-{top_m} items by smoothed CTR",
+        "rows": len(test),
+    }
     for name, (fn, arrays) in estimates.items():
         lo, hi = bootstrap_ci(fn, arrays, n_boot=n_boot, seed=seed)
         out[name] = {"ctr": round(fn(*arrays), 5), "ci95": [round(lo, 5), round(hi, 5)]}

@@ -19,8 +19,15 @@ def new_version() -> str:
 
 
 def save_version(
-    wh: Any, bundle: Any, *, version: str, metrics: dict[str, Any], params: dict[str, Any], window: str,
-    settings: Settings | None = None, activate: bool = True,
+    wh: Any,
+    bundle: Any,
+    *,
+    version: str,
+    metrics: dict[str, Any],
+    params: dict[str, Any],
+    window: str,
+    settings: Settings | None = None,
+    activate: bool = True,
 ) -> Path:
     """Write the artifact and its metadata, record the version and (by default) make it active."""
     models_dir = settings.models_dir if settings else Path(wh.path).parent / "models"
@@ -28,8 +35,13 @@ def save_version(
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "model.pkl", "wb") as fh:
         pickle.dump(bundle, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    meta = {"version": version, "metrics": metrics, "params": params, "data_window": window,
-            "libraries": _library_versions()}
+    meta = {
+        "version": version,
+        "metrics": metrics,
+        "params": params,
+        "data_window": window,
+        "libraries": _library_versions(),
+    }
     (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=str, ensure_ascii=False))
     with wh.transaction() as con:
         if activate:
@@ -37,8 +49,15 @@ def save_version(
         con.execute(
             "INSERT INTO model_versions (name, version, active, path, metrics, params, data_window) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [NAME, version, activate, str(folder), json.dumps(metrics, default=str),
-             json.dumps(params, default=str), window],
+            [
+                NAME,
+                version,
+                activate,
+                str(folder),
+                json.dumps(metrics, default=str),
+                json.dumps(params, default=str),
+                window,
+            ],
         )
     return folder
 
@@ -55,7 +74,8 @@ def _library_versions() -> dict[str, str]:
 
 def active_version(wh: Any) -> tuple[str, str] | None:
     rows = wh.sql(
-        "SELECT version, path FROM model_versions WHERE name = ? AND active ORDER BY created_at DESC LIMIT 1", [NAME]
+        "SELECT version, path FROM model_versions WHERE name = ? AND active ORDER BY created_at DESC LIMIT 1",
+        [NAME],
     )
     return (rows[0][0], rows[0][1]) if rows else None
 
@@ -72,7 +92,13 @@ def list_versions(wh: Any) -> list[dict[str, Any]]:
         [NAME],
     )
     return [
-        {"version": r[0], "created_at": r[1], "active": r[2], "metrics": json.loads(r[3] or "{}"), "data_window": r[4]}
+        {
+            "version": r[0],
+            "created_at": r[1],
+            "active": r[2],
+            "metrics": json.loads(r[3] or "{}"),
+            "data_window": r[4],
+        }
         for r in rows
     ]
 

@@ -48,6 +48,7 @@ class _Sequential(Retriever):
     """Trains next-item prediction with a sampled softmax; scores all items from the last hidden state."""
 
     net_class: type[nn.Module]
+    net_: Any
 
     def __init__(
         self,
@@ -90,12 +91,16 @@ class _Sequential(Retriever):
         if not train:
             raise InsufficientData("sequential models need users with at least two interactions")
         padded = torch.from_numpy(self._pad(train, self.max_len + 1))
-        self.net_ = self.net_class(data.n_items, self.dim, self.max_len, self.layers, self.heads, self.dropout)
+        self.net_ = self.net_class(
+            data.n_items, self.dim, self.max_len, self.layers, self.heads, self.dropout
+        )
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         self.net_.train()
         for _ in range(self.epochs):
             for start in range(0, len(padded), self.batch_size):
-                batch = padded[torch.from_numpy(rng.permutation(len(padded))[start : start + self.batch_size])]
+                batch = padded[
+                    torch.from_numpy(rng.permutation(len(padded))[start : start + self.batch_size])
+                ]
                 inp, tgt = batch[:, :-1], batch[:, 1:]
                 h = self.net_(inp)[tgt > 0]  # (positions, dim)
                 pos = tgt[tgt > 0]
@@ -136,7 +141,9 @@ class _Sequential(Retriever):
         blob = state.pop("_net_state", None)
         vars(self).update(state)
         if blob is not None:
-            self.net_ = self.net_class(self.n_items_, self.dim, self.max_len, self.layers, self.heads, self.dropout)
+            self.net_ = self.net_class(
+                self.n_items_, self.dim, self.max_len, self.layers, self.heads, self.dropout
+            )
             self.net_.load_state_dict(torch.load(io.BytesIO(blob), weights_only=True))
             self.net_.eval()
 

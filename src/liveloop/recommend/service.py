@@ -39,8 +39,17 @@ def parse_context(context: str) -> tuple[str, str | None]:
 class RecommendService:
     """Holds the active model, a catalogue snapshot and the online state of one process."""
 
-    def __init__(self, wh: Any, settings: Settings | None = None, *, explore: bool = True, seed: int = 0,
-                 catalogue_ttl_s: float = 30.0, audit_batch: int = 200, max_cached_users: int = 50_000):
+    def __init__(
+        self,
+        wh: Any,
+        settings: Settings | None = None,
+        *,
+        explore: bool = True,
+        seed: int = 0,
+        catalogue_ttl_s: float = 30.0,
+        audit_batch: int = 200,
+        max_cached_users: int = 50_000,
+    ):
         self.wh = wh
         self.settings = settings or get_settings()
         self.explore = explore
@@ -105,7 +114,9 @@ class RecommendService:
         return {**cached, **(state.purchased if state else {})}
 
     # -- scoring -------------------------------------------------------------------------------
-    def _personal_scores(self, user_id: str, bundle: ModelBundle | None) -> tuple[dict[str, float], dict[str, Any]]:
+    def _personal_scores(
+        self, user_id: str, bundle: ModelBundle | None
+    ) -> tuple[dict[str, float], dict[str, Any]]:
         """Model scores (cached list) blended with the user's recent feedback; reasons per item."""
         scores: dict[str, float] = {}
         reasons: dict[str, Any] = {}
@@ -151,19 +162,30 @@ class RecommendService:
             cached = self._popular_cache
             if cached is None or cached[0] != bundle.version:
                 order = np.argsort(-bundle.popularity, kind="stable")[:500]
-                top = {str(bundle.items[i]): float(bundle.popularity[i]) for i in order if bundle.popularity[i] > 0}
+                top = {
+                    str(bundle.items[i]): float(bundle.popularity[i])
+                    for i in order
+                    if bundle.popularity[i] > 0
+                }
                 cached = self._popular_cache = (bundle.version, top)
             return cached[1]
         rows = self.wh.sql(
             "SELECT product_id, count(DISTINCT user_id) AS n FROM events WHERE product_id IS NOT NULL "
             "GROUP BY 1 ORDER BY n DESC, product_id LIMIT 500"
         )
-        top = float(rows[0][1]) if rows else 1.0
-        return {r[0]: r[1] / top for r in rows}
+        peak = float(rows[0][1]) if rows else 1.0
+        return {r[0]: r[1] / peak for r in rows}
 
     # -- the public operations -----------------------------------------------------------------
-    def recommend(self, user_id: str, k: int = 10, context: str = "home", *, explore: bool | None = None,
-                  actor: str | None = None) -> dict[str, Any]:
+    def recommend(
+        self,
+        user_id: str,
+        k: int = 10,
+        context: str = "home",
+        *,
+        explore: bool | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
         """A list of ``k`` products with a reason each; cold start and non-personalised modes built in."""
         if not 1 <= k <= MAX_K:
             raise ValidationFailed(f"k must be between 1 and {MAX_K}", field="k")
@@ -171,7 +193,12 @@ class RecommendService:
         cat = self.catalogue()
         out: dict[str, Any] = {"user_id": user_id, "context": context, "k": k}
         if len(cat) == 0:
-            return {**out, "items": [], "mode": "empty", "reason": "the catalogue is empty: no products to recommend"}
+            return {
+                **out,
+                "items": [],
+                "mode": "empty",
+                "reason": "the catalogue is empty: no products to recommend",
+            }
         allowed = cat.in_stock()
         lineup_reason = None
         if kind == "product":
@@ -192,8 +219,9 @@ class RecommendService:
         bundle = self.bundle()
         personal = not opted_out
         popular = self._popular(bundle, cat)
+        reasons: dict[str, Any] = {}
         if not personal:
-            scores, reasons, mode = dict(popular), {}, "non_personalised"
+            scores, mode = dict(popular), "non_personalised"
         else:
             scores, reasons = self._personal_scores(user_id, bundle)
             mode = "personalised" if scores else "cold_start"
@@ -208,15 +236,19 @@ class RecommendService:
         ]  # fmt: skip
         if kind == "live" and len(candidates) < k:  # every lineup item is eligible in its room
             have = {p for p, _ in candidates}
-            candidates += [(str(cat.ids[i]), -1.0) for i in np.flatnonzero(allowed) if str(cat.ids[i]) not in have]
+            candidates += [
+                (str(cat.ids[i]), -1.0) for i in np.flatnonzero(allowed) if str(cat.ids[i]) not in have
+            ]
         candidates.sort(key=lambda t: (-t[1], t[0]))
         idx = category_cap([cat.index[p] for p, _ in candidates], cat.categories, k)
         chosen = [str(cat.ids[i]) for i in idx]
         score_of = dict(candidates)
         use_explore = self.explore if explore is None else explore
         if use_explore and personal and len(chosen) >= 3:
-            pool = [str(cat.ids[i]) for i in self.rng.choice(np.flatnonzero(allowed), min(50, int(allowed.sum())),
-                                                              replace=False)]
+            pool = [
+                str(cat.ids[i])
+                for i in self.rng.choice(np.flatnonzero(allowed), min(50, int(allowed.sum())), replace=False)
+            ]
             pool = [p for p in pool if p not in chosen and p not in blocked and p != ref]
             if pool:
                 pick = self.online.thompson(pool, self.rng)
@@ -224,19 +256,29 @@ class RecommendService:
                 reasons[pick] = reason("explore")
         items = []
         for rank, pid in enumerate(chosen, 1):
-            why = reasons.get(pid) or (lineup_reason if lineup_reason else
-                                       reason("non_personalised" if not personal else "popular"))
+            why = reasons.get(pid) or (
+                lineup_reason if lineup_reason else reason("non_personalised" if not personal else "popular")
+            )
             if kind == "live" and why["code"] not in ("explore",):
                 why = lineup_reason or why
             i = cat.index[pid]
-            items.append({"rank": rank, "product_id": pid, "title": cat.titles[i], "category": cat.categories[i],
-                          "score": round(float(score_of.get(pid, 0.0)), 5), "reason": why})
+            items.append(
+                {
+                    "rank": rank,
+                    "product_id": pid,
+                    "title": cat.titles[i],
+                    "category": cat.categories[i],
+                    "score": round(float(score_of.get(pid, 0.0)), 5),
+                    "reason": why,
+                }
+            )
         out.update(items=items, mode=mode, model_version=bundle.version if bundle else None, known_user=known)
         self._audit_list(user_id, context, items, mode, out["model_version"], actor)
         return out
 
-    def _add_similar(self, ref: str, bundle: ModelBundle | None, scores: dict[str, float],
-                     reasons: dict[str, Any]) -> None:
+    def _add_similar(
+        self, ref: str, bundle: ModelBundle | None, scores: dict[str, float], reasons: dict[str, Any]
+    ) -> None:
         if bundle is None or ref not in bundle.item_index:
             return
         title = self._title(ref)
@@ -253,8 +295,16 @@ class RecommendService:
                     scores[pid] = scores.get(pid, 0.0) + float(s[i])
                     reasons[pid] = reason("similar_item", title)
 
-    def feedback(self, user_id: str, product_id: str, kind: str, *, ts: datetime | None = None,
-                 event_id: str | None = None, session_id: str | None = None) -> dict[str, Any]:
+    def feedback(
+        self,
+        user_id: str,
+        product_id: str,
+        kind: str,
+        *,
+        ts: datetime | None = None,
+        event_id: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
         """Record impression/click/cart/purchase feedback: the user's next list changes at once."""
         if kind not in FEEDBACK_TYPES:
             raise ValidationFailed(f"type must be one of {', '.join(FEEDBACK_TYPES)}", field="type")
@@ -266,8 +316,15 @@ class RecommendService:
         event_id = event_id or new_id("fb")
         if self.wh.sql("SELECT 1 FROM events WHERE event_id = ?", [event_id]):
             return {"event_id": event_id, "status": "duplicate"}
-        row = {"event_id": [event_id], "ts": [when], "user_id": [user_id], "type": [kind],
-               "product_id": [product_id], "session_id": [session_id], "source": ["recommend.feedback"]}
+        row = {
+            "event_id": [event_id],
+            "ts": [when],
+            "user_id": [user_id],
+            "type": [kind],
+            "product_id": [product_id],
+            "session_id": [session_id],
+            "source": ["recommend.feedback"],
+        }
         with self._lock:
             self.wh.append("events", pa.table(row))
         self.online.learn_one(user_id, product_id, kind, when.timestamp())
@@ -293,22 +350,34 @@ class RecommendService:
         keep = cols[m.col] >= 0
         import scipy.sparse as sp
 
-        user_items = sp.csr_matrix((m.data[keep], (m.row[keep], cols[m.col[keep]])),
-                                   shape=(len(rows), len(bundle.items)))
+        user_items = sp.csr_matrix(
+            (m.data[keep], (m.row[keep], cols[m.col[keep]])), shape=(len(rows), len(bundle.items))
+        )
         idx = np.array([bundle.user_index[u] for u in known])
         als.partial_fit_users(idx, user_items)
         bundle.precompute(idx, bundle.top_items.shape[1])
         return len(idx)
 
     # -- audit ---------------------------------------------------------------------------------
-    def _audit_list(self, user_id: str, context: str, items: list[dict[str, Any]], mode: str,
-                    version: str | None, actor: str | None) -> None:
+    def _audit_list(
+        self,
+        user_id: str,
+        context: str,
+        items: list[dict[str, Any]],
+        mode: str,
+        version: str | None,
+        actor: str | None,
+    ) -> None:
         entry = {
-            "ts": datetime.now(UTC), "actor": actor or "recommend", "action": "recommend", "subject": user_id,
+            "ts": datetime.now(UTC),
+            "actor": actor or "recommend",
+            "action": "recommend",
+            "subject": user_id,
             "decision": ",".join(i["product_id"] for i in items),
             "reason": mode,
-            "details": json.dumps({"context": context, "version": version,
-                                   "reasons": [i["reason"]["code"] for i in items]}),
+            "details": json.dumps(
+                {"context": context, "version": version, "reasons": [i["reason"]["code"] for i in items]}
+            ),
         }
         with self._lock:
             self._audit.append(entry)

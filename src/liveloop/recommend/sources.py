@@ -34,7 +34,9 @@ def movielens_items() -> pd.DataFrame:
     df = pd.read_csv(data_file("movielens_100k", "u.item"), sep="|", names=cols, encoding="latin-1")
     flags = df[genres].to_numpy()
     df["category"] = [genres[int(np.argmax(row))] for row in flags]
-    df["text"] = df["title"] + " " + [" ".join(g for g, f in zip(genres, row, strict=True) if f) for row in flags]
+    df["text"] = (
+        df["title"] + " " + [" ".join(g for g, f in zip(genres, row, strict=True) if f) for row in flags]
+    )
     df["item_id"] = df["item_id"].astype(str)
     return df.set_index("item_id")[["title", "category", "text"]]
 
@@ -68,7 +70,8 @@ def load_dataset(name: str) -> Interactions:
     """Interactions of a public data set by its catalogue name."""
     if name not in DATASETS:
         raise ValidationFailed(
-            f"no recommendation loader for data set {name!r}; choose one of {sorted(DATASETS)}", field="dataset"
+            f"no recommendation loader for data set {name!r}; choose one of {sorted(DATASETS)}",
+            field="dataset",
         )
     return DATASETS[name]()
 

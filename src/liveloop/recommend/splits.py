@@ -19,7 +19,9 @@ def time_split(data: Interactions, test_fraction: float = 0.2) -> tuple[Interact
     return data.subset(train), data.subset(~train)
 
 
-def stratified_split(data: Interactions, ratio: float = 0.75, seed: int = 42) -> tuple[Interactions, Interactions]:
+def stratified_split(
+    data: Interactions, ratio: float = 0.75, seed: int = 42
+) -> tuple[Interactions, Interactions]:
     """Per user, a random ``ratio`` of their events train and the rest test (Microsoft Recommenders'
     ``python_stratified_split`` protocol, ``filter_by='user'``)."""
     rng = np.random.default_rng(seed)

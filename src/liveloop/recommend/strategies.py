@@ -36,8 +36,9 @@ def strategies(seed: int) -> dict[str, Retriever]:
         "manual (popularity)": Popularity(),
         "CF (ALS)": ALS(seed=seed),
         "deep sequential (SASRec)": SASRec(epochs=20, seed=seed),
-        "hybrid (CF + deep, LambdaRank)": HybridRanker([ALS(seed=seed), ItemKNN(), SASRec(epochs=20, seed=seed)],
-                                                       seed=seed),
+        "hybrid (CF + deep, LambdaRank)": HybridRanker(
+            [ALS(seed=seed), ItemKNN(), SASRec(epochs=20, seed=seed)], seed=seed
+        ),
     }
 
 
@@ -67,8 +68,10 @@ def evaluate_strategies(
             summary = simulate_into_warehouse(wh, scale=scale, seed=seed)
             data = from_warehouse(wh)
             oracle = Oracle.load(summary["truth_dir"])
-            prices = wh.df("SELECT product_id, CAST(price AS DOUBLE) AS price, CAST(cost AS DOUBLE) AS cost "
-                           "FROM products").set_index("product_id")
+            prices = wh.df(
+                "SELECT product_id, CAST(price AS DOUBLE) AS price, CAST(cost AS DOUBLE) AS cost "
+                "FROM products"
+            ).set_index("product_id")
         finally:
             wh.close()
     train, _ = time_split(data, 0.2)
@@ -79,7 +82,7 @@ def evaluate_strategies(
     known = train.item_counts() > 0
     price = prices.reindex(data.items.astype(str))["price"].fillna(0).to_numpy()
     cost = prices.reindex(data.items.astype(str))["cost"].fillna(0).to_numpy()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for arm, (name, model) in enumerate(strategies(seed).items()):
         arm_users = users[arms == arm]
         model.fit(train)
@@ -99,29 +102,39 @@ def evaluate_strategies(
         gmv_u = (buys * price[recs]).sum(axis=(0, 2))
         margin_u = (buys * (price[recs] - cost[recs])).sum(axis=(0, 2))
         spend = imp_u * COST_PER_IMPRESSION
-        rows.append({
-            "strategy": name,
-            "users": len(arm_users),
-            "exposure": int(imp_u.sum()),
-            "ctr": round(float(clk_u.sum() / imp_u.sum()), 5),
-            "ctr_ci95": _ci(clk_u, imp_u, rng, n_boot),
-            "cvr": round(float(buy_u.sum() / max(clk_u.sum(), 1)), 5),
-            "cvr_ci95": _ci(buy_u, clk_u, rng, n_boot),
-            "gmv": round(float(gmv_u.sum()), 2),
-            "gmv_per_user": round(float(gmv_u.mean()), 3),
-            "gmv_per_user_ci95": _ci(gmv_u, None, rng, n_boot),
-            "roi": round(float(margin_u.sum() / spend.sum()), 4),
-            "roi_ci95": _ci(margin_u, spend, rng, n_boot),
-            "expected_ctr": round(float(p_click.mean()), 5),
-            "expected_purchases_per_1k_impressions": round(float((p_click * p_buy).mean() * 1000), 4),
-        })
-    best = max(rows, key=lambda r: r["roi"])["strategy"]
+        rows.append(
+            {
+                "strategy": name,
+                "users": len(arm_users),
+                "exposure": int(imp_u.sum()),
+                "ctr": round(float(clk_u.sum() / imp_u.sum()), 5),
+                "ctr_ci95": _ci(clk_u, imp_u, rng, n_boot),
+                "cvr": round(float(buy_u.sum() / max(clk_u.sum(), 1)), 5),
+                "cvr_ci95": _ci(buy_u, clk_u, rng, n_boot),
+                "gmv": round(float(gmv_u.sum()), 2),
+                "gmv_per_user": round(float(gmv_u.mean()), 3),
+                "gmv_per_user_ci95": _ci(gmv_u, None, rng, n_boot),
+                "roi": round(float(margin_u.sum() / spend.sum()), 4),
+                "roi_ci95": _ci(margin_u, spend, rng, n_boot),
+                "expected_ctr": round(float(p_click.mean()), 5),
+                "expected_purchases_per_1k_impressions": round(float((p_click * p_buy).mean() * 1000), 4),
+            }
+        )
+    best = max(rows, key=lambda r: float(r["roi"]))["strategy"]
     return {
-        "world": {"scale": scale, "seed": seed, "users": summary["users"], "products": summary["products"],
-                  "events": summary["events"]},
-        "k": k, "visits": visits, "cost_per_impression": COST_PER_IMPRESSION,
+        "world": {
+            "scale": scale,
+            "seed": seed,
+            "users": summary["users"],
+            "products": summary["products"],
+            "events": summary["events"],
+        },
+        "k": k,
+        "visits": visits,
+        "cost_per_impression": COST_PER_IMPRESSION,
         "note": "simulated A/B test on the market simulator (ground truth from its Oracle), not real data",
-        "rows": rows, "best_roi": best,
+        "rows": rows,
+        "best_roi": best,
     }
 
 

@@ -1,4 +1,4 @@
-"""Training from the warehouse: fit retrievers and the hybrid, evaluate, precompute lists, record a version."""
+"""Training from the warehouse: fit retrievers and the hybrid, evaluate, precompute lists, record it."""
 
 from __future__ import annotations
 
@@ -68,7 +68,13 @@ def _fit_models(data: Interactions, seed: int) -> tuple[Retriever, ItemKNN, ALS,
 
 
 def train(
-    wh: Any, settings: Settings | None = None, *, seed: int = 0, top_n: int = 100, k: int = 10, evaluate: bool = True
+    wh: Any,
+    settings: Settings | None = None,
+    *,
+    seed: int = 0,
+    top_n: int = 100,
+    k: int = 10,
+    evaluate: bool = True,
 ) -> dict[str, Any]:
     """``liveloop recommend train``: evaluate on a time split, fit on everything, record the version."""
     data = from_warehouse(wh)
@@ -87,16 +93,33 @@ def train(
     main, knn, als, content, kind = _fit_models(data, seed)
     n = min(top_n, data.n_items)
     bundle = ModelBundle(
-        version=registry.new_version(), users=data.users, items=data.items, main=main, knn=knn, als=als,
-        content=content, popularity=Popularity().fit(data).scores_, seen=data.matrix,
-        top_items=np.zeros((data.n_users, n), np.int64), top_scores=np.zeros((data.n_users, n), np.float32),
-        metrics=metrics, user_index=data.user_index(), item_index=data.item_index(),
+        version=registry.new_version(),
+        users=data.users,
+        items=data.items,
+        main=main,
+        knn=knn,
+        als=als,
+        content=content,
+        popularity=Popularity().fit(data).scores_,
+        seen=data.matrix,
+        top_items=np.zeros((data.n_users, n), np.int64),
+        top_scores=np.zeros((data.n_users, n), np.float32),
+        metrics=metrics,
+        user_index=data.user_index(),
+        item_index=data.item_index(),
     )
     bundle.precompute(np.arange(data.n_users), n)
     metrics["model"] = kind
     if isinstance(main, HybridRanker):
         metrics["feature_importance"] = main.feature_importance()
     params = {"seed": seed, "top_n": n, "model": kind, "main": main.get_params()}
-    path = registry.save_version(wh, bundle, version=bundle.version, metrics=metrics, params=params,
-                                 window=data.window, settings=settings)
+    path = registry.save_version(
+        wh,
+        bundle,
+        version=bundle.version,
+        metrics=metrics,
+        params=params,
+        window=data.window,
+        settings=settings,
+    )
     return {"version": bundle.version, "path": str(path), "model": kind, "metrics": metrics}

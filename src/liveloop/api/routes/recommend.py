@@ -1,4 +1,4 @@
-"""Recommendations: a user's list for a context, product bundles, and feedback that updates lists in seconds."""
+"""Recommendations: a user's list for a context, product bundles, and feedback that updates lists."""
 
 from __future__ import annotations
 
@@ -33,19 +33,27 @@ class FeedbackIn(BaseModel):
     ts: datetime | None = None
 
 
-@router.get("/users/{user_id}/recommendations", dependencies=[READERS],
-            summary="Products for a user now, each with a reason (cold start for unknown users)")
+@router.get(
+    "/users/{user_id}/recommendations",
+    dependencies=[READERS],
+    summary="Products for a user now, each with a reason (cold start for unknown users)",
+)
 def recommendations(
     user_id: EntityId,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many items")] = 10,
-    context: Annotated[str, Query(max_length=200, description="home, live:SESSION_ID or product:ID")] = "home",
+    context: Annotated[
+        str, Query(max_length=200, description="home, live:SESSION_ID or product:ID")
+    ] = "home",
     wh: Warehouse = Depends(get_warehouse),
 ) -> dict[str, Any]:
     return get_service(wh).recommend(user_id, k, context, actor="api")
 
 
-@router.get("/products/{product_id}/bundles", dependencies=[READERS],
-            summary="Frequently bought together: association rules with support, confidence and lift")
+@router.get(
+    "/products/{product_id}/bundles",
+    dependencies=[READERS],
+    summary="Frequently bought together: association rules with support, confidence and lift",
+)
 def bundles(
     product_id: EntityId,
     n: Annotated[int, Query(ge=1, le=50)] = 10,
@@ -54,8 +62,18 @@ def bundles(
     return product_bundles(wh, product_id, n=n)
 
 
-@router.post("/feedback", status_code=201, dependencies=[Depends(require_roles(Role.INGEST, Role.MARKETER))],
-             summary="Impression, click, cart or purchase feedback; the user's next list reflects it")
+@router.post(
+    "/feedback",
+    status_code=201,
+    dependencies=[Depends(require_roles(Role.INGEST, Role.MARKETER))],
+    summary="Impression, click, cart or purchase feedback; the user's next list reflects it",
+)
 def feedback(body: FeedbackIn, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
-    return get_service(wh).feedback(body.user_id, body.product_id, body.type, ts=body.ts,
-                                    event_id=body.event_id, session_id=body.session_id)
+    return get_service(wh).feedback(
+        body.user_id,
+        body.product_id,
+        body.type,
+        ts=body.ts,
+        event_id=body.event_id,
+        session_id=body.session_id,
+    )

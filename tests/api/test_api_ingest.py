@@ -142,12 +142,12 @@ def test_idempotency_key_replays_and_refuses_a_changed_body(server):
 
 
 def test_concurrent_retries_of_the_same_batch_load_each_event_once(server):
-    batch = {"events": _events(300)}
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: _post(server, batch), range(8)))
+    batch = {"events": _events(200)}
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: _post(server, batch), range(6)))
     assert all(r.status_code == 200 for r in results)
-    assert sum(r.json()["accepted"] for r in results) == 300
-    assert sum(r.json()["duplicates"] for r in results) == 300 * 7
+    assert sum(r.json()["accepted"] for r in results) == 200
+    assert sum(r.json()["duplicates"] for r in results) == 200 * 5
 
 
 def test_every_acknowledged_event_survives_kill_9(live_server_factory):
@@ -171,12 +171,12 @@ def test_every_acknowledged_event_survives_kill_9(live_server_factory):
     writer = threading.Thread(target=stream)
     writer.start()
     deadline = time.monotonic() + 60
-    while len(acked) < 2000 and time.monotonic() < deadline:
+    while len(acked) < 1000 and time.monotonic() < deadline:
         time.sleep(0.05)
     srv.kill()
     stop.set()
     writer.join(30)
-    assert len(acked) >= 2000
+    assert len(acked) >= 1000
     settings = Settings(home=Path(srv.home), secret_key=srv.env["LIVELOOP_SECRET_KEY"])
     with Warehouse.open(settings) as wh:
         wh.con.register("acked", __import__("pyarrow").table({"event_id": acked}))

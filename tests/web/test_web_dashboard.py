@@ -10,7 +10,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 def _small_world(wh):
     from liveloop.datasets.simulator import simulate_into_warehouse
 
-    simulate_into_warehouse(wh, scale="small", seed=11, users=300, days=4)
+    simulate_into_warehouse(wh, scale="small", seed=11, users=150, days=3)
 
 
 def test_login_overview_charts_language_switch_and_screenshot(

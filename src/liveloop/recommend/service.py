@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +47,6 @@ class RecommendService:
         seed: int = 0,
         catalogue_ttl_s: float = 30.0,
         audit_batch: int = 200,
-        max_cached_users: int = 50_000,
     ):
         self.wh = wh
         self.settings = settings or get_settings()
@@ -57,12 +55,13 @@ class RecommendService:
         self.rng = np.random.default_rng(seed)
         self.catalogue_ttl_s = catalogue_ttl_s
         self.audit_batch = audit_batch
-        self.max_cached_users = max_cached_users
         self._bundle: ModelBundle | None = None
         self._bundle_checked = 0.0
         self._catalogue: Catalogue | None = None
         self._catalogue_at = 0.0
-        self._purchases: OrderedDict[str, dict[str, float]] = OrderedDict()
+        self._purchases: tuple[float, dict[str, dict[str, float]]] | None = None
+        self._opted: tuple[float, frozenset[str]] | None = None
+        self.opt_out_ttl_s = 1.0
         self._audit: list[dict[str, Any]] = []
         self._popular_cache: tuple[str, dict[str, float]] | None = None
         self._lock = threading.RLock()
@@ -90,28 +89,35 @@ class RecommendService:
         """Drop cached model, catalogue and purchase snapshots (after training or imports)."""
         with self._lock:
             self._bundle, self._catalogue, self._bundle_checked = None, None, 0.0
-            self._purchases.clear()
+            self._purchases = self._opted = None
+
+    def _opted_out(self) -> frozenset[str]:
+        """Users in the non-personalised mode (one small query, re-read at most every second)."""
+        now = time.monotonic()
+        if self._opted is None or now - self._opted[0] > self.opt_out_ttl_s:
+            rows = self.wh.sql("SELECT user_id FROM users WHERE non_personalised")
+            self._opted = (now, frozenset(r[0] for r in rows))
+        return self._opted[1]
 
     def _user_flags(self, user_id: str) -> tuple[bool, bool]:
-        rows = self.wh.sql("SELECT non_personalised FROM users WHERE user_id = ?", [user_id])
-        return bool(rows), bool(rows and rows[0][0])
+        """(known to the model, opted out of personalisation)."""
+        bundle = self._bundle
+        return bool(bundle and user_id in bundle.user_index), user_id in self._opted_out()
 
     def _purchased(self, user_id: str) -> dict[str, float]:
-        with self._lock:
-            cached = self._purchases.get(user_id)
-        if cached is None:
+        """The user's purchases: a warehouse snapshot (re-read every ``catalogue_ttl_s``) plus online ones."""
+        now = time.monotonic()
+        if self._purchases is None or now - self._purchases[0] > self.catalogue_ttl_s:
             rows = self.wh.sql(
-                "SELECT product_id, epoch(max(ts)) FROM events WHERE user_id = ? AND type = 'purchase' "
-                "AND product_id IS NOT NULL GROUP BY 1",
-                [user_id],
+                "SELECT user_id, product_id, epoch(max(ts)) FROM events WHERE type = 'purchase' "
+                "AND product_id IS NOT NULL GROUP BY 1, 2"
             )
-            cached = {r[0]: float(r[1]) for r in rows}
-            with self._lock:
-                self._purchases[user_id] = cached
-                while len(self._purchases) > self.max_cached_users:
-                    self._purchases.popitem(last=False)
+            table: dict[str, dict[str, float]] = {}
+            for user, product, ts in rows:
+                table.setdefault(user, {})[product] = float(ts)
+            self._purchases = (now, table)
         state = self.online.user(user_id)
-        return {**cached, **(state.purchased if state else {})}
+        return {**self._purchases[1].get(user_id, {}), **(state.purchased if state else {})}
 
     # -- scoring -------------------------------------------------------------------------------
     def _personal_scores(
@@ -215,8 +221,8 @@ class RecommendService:
             mask[[cat.index[p] for p in (lineup or []) if p in cat.index]] = True
             allowed &= mask
             lineup_reason = reason("in_this_live")
-        known, opted_out = self._user_flags(user_id)
         bundle = self.bundle()
+        known, opted_out = self._user_flags(user_id)
         personal = not opted_out
         popular = self._popular(bundle, cat)
         reasons: dict[str, Any] = {}
@@ -245,10 +251,8 @@ class RecommendService:
         score_of = dict(candidates)
         use_explore = self.explore if explore is None else explore
         if use_explore and personal and len(chosen) >= 3:
-            pool = [
-                str(cat.ids[i])
-                for i in self.rng.choice(np.flatnonzero(allowed), min(50, int(allowed.sum())), replace=False)
-            ]
+            draws = np.unique(self.rng.integers(0, len(cat), 64))  # O(1) in the catalogue size
+            pool = [str(cat.ids[i]) for i in draws[allowed[draws]]]
             pool = [p for p in pool if p not in chosen and p not in blocked and p != ref]
             if pool:
                 pick = self.online.thompson(pool, self.rng)

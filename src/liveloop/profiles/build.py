@@ -163,6 +163,7 @@ def build_profiles(
 ) -> dict[str, Any]:
     """Build every user's profile and the segments; returns a summary (users, segments, version, notes)."""
     opts = opts or BuildOptions()
+    models_dir = settings.models_dir if settings else wh.path.parent / "models"  # beside the warehouse
     settings = settings or get_settings()
     report = progress or _noop
     cutoff = opts.cutoff or data_end(wh) or datetime.now(UTC)
@@ -206,7 +207,7 @@ def build_profiles(
                     "stats": json.dumps(stats.get(sid, {}) | {"silhouette": model.silhouettes_.get(model.k)}),
                 }
             )
-        path = settings.models_dir / "segments" / version
+        path = models_dir / "segments" / version
         path.mkdir(parents=True, exist_ok=True)
         model.save(path / "model.pkl")
         meta = {

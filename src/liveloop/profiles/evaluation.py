@@ -298,6 +298,7 @@ def eval_churn(wh: Warehouse, calibration_end: datetime, holdout_end: datetime) 
     expected = pd.Series(
         bg.expected_purchases(weeks, summ["frequency"], summ["recency"], summ["T"]), index=summ.index
     )
+    expected = expected.replace([np.inf, -np.inf], np.nan).fillna(0.0).clip(lower=0.0)
     p_none = np.exp(-expected)  # Poisson approximation of P(no purchase in the holdout)
     pred = p_none >= 0.5
     inactive = (summ["T"] - summ["recency"]) > weeks / 3
@@ -337,7 +338,7 @@ def _simulator(wh: Warehouse, seed: int) -> pd.Series | None:
     except NotImplementedError as exc:
         raise InsufficientData("the market simulator is not available in this build") from exc
     truth_dir = Path(summary.get("truth_dir") or "")
-    for name in ("users.parquet", "user_truth.parquet"):
+    for name in ("users_truth.parquet",):
         if (truth_dir / name).is_file():
             t = pd.read_parquet(truth_dir / name)
             col = next((c for c in ("segment", "latent_type", "type") if c in t.columns), None)

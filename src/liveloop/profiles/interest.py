@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,18 @@ from torch import nn
 from liveloop.core.errors import InsufficientData
 
 PAD, OOV = 0, 1
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Train on one intra-op thread: small models gain nothing from more, and busy-waiting threads
+    slow everything else on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class _Copy(nn.Module):
@@ -130,6 +144,11 @@ class InterestModel:
         if len(y) > self.max_windows:  # bounded training cost: a seeded sample of transitions
             keep = np.random.default_rng(self.seed).choice(len(y), self.max_windows, replace=False)
             x, y = x[keep], y[keep]
+        with _one_thread():
+            self.net_ = self._train(x, y)
+        return self
+
+    def _train(self, x: np.ndarray, y: np.ndarray) -> nn.Module:
         torch.manual_seed(self.seed)
         net = self._build()
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
@@ -144,8 +163,7 @@ class InterestModel:
                 loss.backward()
                 opt.step()
         net.eval()
-        self.net_ = net
-        return self
+        return net
 
     @property
     def categories(self) -> list[str]:

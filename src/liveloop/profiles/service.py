@@ -156,3 +156,17 @@ def user_timeline(wh: Warehouse, user_id: str, limit: int = 50) -> list[dict[str
     )
     keys = ("ts", "type", "product_id", "category", "session_id", "channel", "amount")
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def segment_radar(segments: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[float]]]:
+    """Each segment's centroid as a ratio to the size-weighted average of all segments (1 = average)."""
+    if not segments:
+        return [], {}
+    features = sorted({k for s in segments for k in (s["centroid"] or {})})
+    total = sum(s["size"] for s in segments) or 1
+    mean = {f: sum((s["centroid"] or {}).get(f, 0.0) * s["size"] for s in segments) / total for f in features}
+    keep = [f for f in features if mean[f] > 0]
+    radar = {
+        s["segment_id"]: [round(min((s["centroid"] or {}).get(f, 0.0) / mean[f], 5.0), 3) for f in keep] for s in segments
+    }
+    return keep, radar

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,6 @@ from scipy import sparse
 
 from liveloop.core.errors import InsufficientData, NotFound
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit warns (and slows down) otherwise
 
 
 @dataclass
@@ -54,7 +52,10 @@ class SimilarUsers:
             num_threads=2,
             calculate_training_loss=False,
         )
-        als.fit(mat, show_progress=False)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):  # implicit runs its own threads; nested BLAS threads thrash
+            als.fit(mat, show_progress=False)
         vecs = np.asarray(als.user_factors, dtype=np.float32)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         self.user_vecs_ = vecs / np.where(norms > 0, norms, 1.0)

@@ -1,0 +1,75 @@
+"""Profiles through a real uvicorn server and headless Chromium: profile, tag removal, segments, rebuild job."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from conftest import seed_shop  # tests/profiles/conftest.py
+
+from liveloop.profiles import build_profiles
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def _seed(wh) -> None:
+    seed_shop(wh, n_users=60)
+    build_profiles(wh)
+
+
+def test_profile_api_tag_removal_segments_and_rebuild(live_server_factory, browser_page, dashboard_login) -> None:
+    server = live_server_factory(seed=_seed)
+    with server.client("analyst") as api:
+        segments = api.get("/v1/segments").json()["items"]
+        assert len(segments) >= 3 and sum(s["size"] for s in segments) == 60
+        assert len({s["name_en"] for s in segments}) == len(segments)
+        profile = api.get("/v1/users/u000/profile").json()
+        assert profile["segment"]["segment_id"] in {s["segment_id"] for s in segments}
+        assert all(f["explanation"] for f in profile["features"] + profile["scores"])
+        tag = profile["tags"][0]["tag"]
+        removed = api.delete(f"/v1/users/u000/tags/{quote(tag)}")
+        assert removed.status_code == 200, removed.text
+        assert tag not in [t["tag"] for t in api.get("/v1/users/u000/profile").json()["tags"]]
+
+        missing = api.get("/v1/users/nobody/profile")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+        assert missing.json()["field"] == "user_id"
+        bad = api.delete("/v1/users/u000/tags/nonsense")
+        assert bad.status_code == 422 and bad.json()["field"] == "tag"
+
+        job = api.post("/v1/profiles/rebuild")
+        assert job.status_code == 202
+        job_id = job.json()["job_id"]
+        for _ in range(600):
+            state = api.get(f"/v1/profiles/jobs/{job_id}").json()
+            if state["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.5)
+        assert state["status"] == "succeeded", state
+        assert state["result"]["users"] == 60 and state["progress"] == 1.0
+        after = api.get("/v1/users/u000/profile").json()
+        assert tag not in [t["tag"] for t in after["tags"]] and tag in after["removed_tags"]
+        assert after["model_version"] != profile["model_version"]
+        segments = api.get("/v1/segments").json()["items"]
+    with server.client("host") as host:
+        assert host.get("/v1/segments").status_code == 403
+
+    page = browser_page
+    dashboard_login(page, server, "analyst")
+    page.goto(f"{server.base_url}/segments")
+    page.wait_for_selector(".chart .main-svg")
+    assert page.locator(".chart").count() == 3
+    assert page.locator("#segment-table tbody tr").count() == len(segments)
+    assert page.locator(".chart").nth(1).locator("g.trace").count() == len(segments)  # one radar trace each
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-segments.png"), full_page=True)
+    page.goto(f"{server.base_url}/users?user_id=u001")
+    page.wait_for_selector("#user-features")
+    first = page.locator("#user-tags .tag").first.inner_text()
+    page.locator("#user-tags button.remove-tag").first.click()
+    page.wait_for_load_state("networkidle")
+    assert first not in page.locator("#user-tags").inner_text()
+    assert page.locator("#user-timeline tr").count() > 0
+    page.screenshot(path=str(ARTIFACTS / "dashboard-user360.png"), full_page=True)
+    assert page.console_errors == []

@@ -41,7 +41,7 @@ class _Copy(nn.Module):
 
     def __init__(self, length: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(length))
+        self.weight = nn.Parameter(torch.linspace(0.0, 2.0, length))  # prior: recent categories recur
 
     def forward(self, logits: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
         w = self.weight[-seq.shape[1] :].expand(seq.shape[0], -1) * (seq != PAD)
@@ -59,11 +59,6 @@ class _LSTMNet(nn.Module):
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         h, _ = self.rnn(self.emb(seq))
         return self.copy(self.out(h[:, -1]), seq)
-
-    def step(self, token: int, state: Any) -> tuple[torch.Tensor, Any]:
-        """One event: raw logits (before the copy boost) and the new recurrent state."""
-        h, new_state = self.rnn(self.emb(torch.tensor([[token]])), state)
-        return self.out(h[:, -1])[0], new_state
 
 
 class _AttentionNet(nn.Module):
@@ -240,36 +235,61 @@ def _top(
     return out
 
 
+class _NumpyLSTM:
+    """The trained LSTM's weights as NumPy arrays: one event is a few small mat-vecs (microseconds)."""
+
+    def __init__(self, net: _LSTMNet):
+        sd = {k: v.detach().numpy().astype(np.float64) for k, v in net.state_dict().items()}
+        self.emb = sd["emb.weight"]
+        self.w_ih, self.w_hh = sd["rnn.weight_ih_l0"], sd["rnn.weight_hh_l0"]
+        self.bias = sd["rnn.bias_ih_l0"] + sd["rnn.bias_hh_l0"]
+        self.w_out, self.b_out = sd["out.weight"], sd["out.bias"]
+        self.copy = sd["copy.weight"]
+        self.hidden = self.w_hh.shape[1]
+
+    def step(self, token: int, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gates = self.w_ih @ self.emb[token] + self.w_hh @ h + self.bias
+        i, f, g, o = np.split(gates, 4)  # PyTorch's gate order
+        sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        return sig(o) * np.tanh(c), c
+
+    def logits(self, h: np.ndarray, recent: list[int]) -> np.ndarray:
+        out = self.w_out @ h + self.b_out
+        for weight, token in zip(self.copy[-len(recent) :], recent, strict=True) if recent else ():
+            if token != PAD:
+                out[token] += weight
+        return out
+
+
 class InterestState:
-    """One user's interest, updated per event in O(1): LSTM carries (h, c); attention keeps a ring buffer."""
+    """One user's interest, updated per event in O(1): the LSTM carries (h, c) in NumPy; the attention
+    variant keeps a ring buffer of the last ``length`` events and re-scores it when asked."""
 
     def __init__(self, model: InterestModel, exclude: set[str]):
         self.model = model
         self.exclude = exclude
-        self._state: Any = None
-        self._logits: torch.Tensor | None = None
-        self._recent: deque[str] = deque(maxlen=model.length)
-
-    def update(self, category: str) -> None:
-        net = self.model.net_
+        self._recent: deque[int] = deque(maxlen=model.length)
+        net = model.net_
         if net is None:
             raise InsufficientData("the interest model is not fitted")
-        self._recent.append(str(category))
-        if isinstance(net, _LSTMNet):
-            with torch.no_grad():
-                self._logits, self._state = net.step(self.model.vocab_.get(str(category), OOV), self._state)
-        else:
-            self._logits = None  # recomputed lazily from the ring buffer
+        self._lstm = _NumpyLSTM(net) if isinstance(net, _LSTMNet) else None
+        size = self._lstm.hidden if self._lstm else 0
+        self._h, self._c = np.zeros(size), np.zeros(size)
+
+    def update(self, category: str) -> None:
+        token = self.model.vocab_.get(str(category), OOV)
+        self._recent.append(token)
+        if self._lstm is not None:
+            self._h, self._c = self._lstm.step(token, self._h, self._c)
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         if not self._recent:
             raise InsufficientData("no events yet for this user")
-        if self._logits is None:
-            return _top(self.model.scores([list(self._recent)])[0], self.model.categories, k, self.exclude)
-        net = self.model.net_
-        assert isinstance(net, _LSTMNet)
-        ids = torch.tensor([self.model._encode(list(self._recent))], dtype=torch.int64)
-        with torch.no_grad():
-            logits = net.copy(self._logits[None], ids)[0].numpy().copy()
+        if self._lstm is None:
+            cats = self.model.categories
+            names = [cats[t - 2] if t >= 2 else "" for t in self._recent]
+            return _top(self.model.scores([names])[0], cats, k, self.exclude)
+        logits = self._lstm.logits(self._h, list(self._recent))
         logits[[PAD, OOV]] = -np.inf
         return _top(logits, self.model.categories, k, self.exclude)

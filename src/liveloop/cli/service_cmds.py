@@ -30,9 +30,8 @@ def serve(
 
     if workers != 1:
         raise ValidationFailed(
-            "--workers must be 1: the embedded DuckDB warehouse admits one writing process, so extra workers "
-            "could not open it. One worker serves thousands of requests/s; scale reads with replicas of an "
-            "exported lake instead",
+            "--workers must be 1: the embedded DuckDB warehouse admits one writing process, so extra "
+            "workers could not open it (see docs/api.md)",
             field="workers",
         )
     run_server(host=host, port=port, log_level=log_level)

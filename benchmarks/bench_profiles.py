@@ -22,7 +22,20 @@ from benchmarks.machine import machine
 SIZES = [int(s) for s in os.environ.get("BENCH_PROFILE_USERS", "10000,30000,100000").split(",")]
 EVENTS_PER_USER = 50
 START = datetime(2026, 1, 1, tzinfo=UTC)
-TYPES = np.array(["view", "view", "view", "click", "add_to_cart", "like", "enter_room", "leave_room", "comment", "purchase"])
+TYPES = np.array(
+    [
+        "view",
+        "view",
+        "view",
+        "click",
+        "add_to_cart",
+        "like",
+        "enter_room",
+        "leave_room",
+        "comment",
+        "purchase",
+    ]
+)
 
 
 def synthetic_events(n_users: int, seed: int = 0) -> pa.Table:
@@ -33,15 +46,19 @@ def synthetic_events(n_users: int, seed: int = 0) -> pa.Table:
     n = len(users)
     types = TYPES[rng.integers(0, len(TYPES), n)]
     amount = np.where(types == "purchase", np.round(rng.lognormal(4, 1, n), 2), np.nan)
-    return pa.table({
-        "event_id": pa.array(np.char.add("e", np.arange(n).astype(str))),
-        "ts": pa.array((START.timestamp() * 1e6 + rng.uniform(0, 60 * 86400e6, n)).astype(np.int64)).cast(pa.timestamp("us", tz="UTC")),
-        "user_id": pa.array(np.char.add("u", users.astype(str))),
-        "type": pa.array(types),
-        "session_id": pa.array(np.char.add("s", rng.integers(0, 500, n).astype(str))),
-        "category": pa.array(np.char.add("c", rng.zipf(1.6, n).clip(max=300).astype(str))),
-        "amount": pa.array(amount, pa.float64(), from_pandas=True),
-    })
+    return pa.table(
+        {
+            "event_id": pa.array(np.char.add("e", np.arange(n).astype(str))),
+            "ts": pa.array((START.timestamp() * 1e6 + rng.uniform(0, 60 * 86400e6, n)).astype(np.int64)).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+            "user_id": pa.array(np.char.add("u", users.astype(str))),
+            "type": pa.array(types),
+            "session_id": pa.array(np.char.add("s", rng.integers(0, 500, n).astype(str))),
+            "category": pa.array(np.char.add("c", rng.zipf(1.6, n).clip(max=300).astype(str))),
+            "amount": pa.array(amount, pa.float64(), from_pandas=True),
+        }
+    )
 
 
 def pandas_features(events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -49,13 +66,33 @@ def pandas_features(events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     ev = events[events["ts"] < cutoff]
     g = ev.groupby("user_id")
     counts = pd.crosstab(ev["user_id"], ev["type"])
-    buys = ev[ev["type"] == "purchase"].groupby("user_id").agg(frequency=("amount", "size"), monetary=("amount", "sum"), last=("ts", "max"))
+    buys = (
+        ev[ev["type"] == "purchase"]
+        .groupby("user_id")
+        .agg(frequency=("amount", "size"), monetary=("amount", "sum"), last=("ts", "max"))
+    )
     buys["recency_days"] = (cutoff - buys["last"]).dt.total_seconds() / 86400
     hours = pd.crosstab(ev["user_id"], (ev["ts"].dt.hour + 8) % 24, normalize="index")
     live = ev[ev["type"].isin(["enter_room", "leave_room"])]
-    per = live.pivot_table(index=["user_id", "session_id"], columns="type", values="ts", aggfunc={"ts": "min"})
-    watch = ((per.get("leave_room") - per.get("enter_room")).dt.total_seconds() / 60).clip(0, 360).groupby("user_id").sum()
-    out = pd.concat([g.size().rename("events"), counts, buys[["frequency", "monetary", "recency_days"]], hours, watch.rename("watch_minutes")], axis=1)
+    per = live.pivot_table(
+        index=["user_id", "session_id"], columns="type", values="ts", aggfunc={"ts": "min"}
+    )
+    watch = (
+        ((per.get("leave_room") - per.get("enter_room")).dt.total_seconds() / 60)
+        .clip(0, 360)
+        .groupby("user_id")
+        .sum()
+    )
+    out = pd.concat(
+        [
+            g.size().rename("events"),
+            counts,
+            buys[["frequency", "monetary", "recency_days"]],
+            hours,
+            watch.rename("watch_minutes"),
+        ],
+        axis=1,
+    )
     return out
 
 
@@ -85,13 +122,24 @@ def scaling() -> list[dict[str, Any]]:
             p = pandas_features(df, pd.Timestamp(cutoff))
             pandas_s = time.perf_counter() - t
             wh.close()
-        rows.append({
-            "users": n, "events": table.num_rows, "feature_columns": f.shape[1], "ibis_duckdb_s": round(ibis_s, 2),
-            "pandas_s": round(pandas_s, 2), "pandas_columns": p.shape[1], "rss_growth_ibis_mb": round(rss_ibis, 1),
-            "peak_rss_mb": round(_rss_peak_mb(), 1),
-        })
-        print(f"{n:>8,} users {table.num_rows:>10,} events: Ibis/DuckDB {ibis_s:6.2f} s ({f.shape[1]} columns) | "
-              f"pandas {pandas_s:6.2f} s ({p.shape[1]} columns) | peak RSS {_rss_peak_mb():.0f} MB", flush=True)
+        rows.append(
+            {
+                "users": n,
+                "events": table.num_rows,
+                "feature_columns": f.shape[1],
+                "ibis_duckdb_s": round(ibis_s, 2),
+                "pandas_s": round(pandas_s, 2),
+                "pandas_columns": p.shape[1],
+                "rss_growth_ibis_mb": round(rss_ibis, 1),
+                "peak_rss_mb": round(_rss_peak_mb(), 1),
+            }
+        )
+        print(
+            f"{n:>8,} users {table.num_rows:>10,} events: "
+            f"Ibis/DuckDB {ibis_s:6.2f} s ({f.shape[1]} columns) | "
+            f"pandas {pandas_s:6.2f} s ({p.shape[1]} columns) | peak RSS {_rss_peak_mb():.0f} MB",
+            flush=True,
+        )
     return rows
 
 
@@ -116,10 +164,17 @@ def interest_update() -> dict[str, Any]:
         t = time.perf_counter()
         model.predict_top(hist[-20:], 5)
         rescore.append((time.perf_counter() - t) * 1000)
-    out = {"update_ms_p50": round(float(np.percentile(times, 50)), 3), "update_ms_p99": round(float(np.percentile(times, 99)), 3),
-           "rescore_window_ms_p50": round(float(np.percentile(rescore, 50)), 3), "n": len(times)}
-    print(f"interest: incremental update+top5 p50 {out['update_ms_p50']} ms, p99 {out['update_ms_p99']} ms "
-          f"| re-scoring the 20-event window p50 {out['rescore_window_ms_p50']} ms", flush=True)
+    out = {
+        "update_ms_p50": round(float(np.percentile(times, 50)), 3),
+        "update_ms_p99": round(float(np.percentile(times, 99)), 3),
+        "rescore_window_ms_p50": round(float(np.percentile(rescore, 50)), 3),
+        "n": len(times),
+    }
+    print(
+        f"interest: incremental update+top5 p50 {out['update_ms_p50']} ms, p99 {out['update_ms_p99']} ms "
+        f"| re-scoring the 20-event window p50 {out['rescore_window_ms_p50']} ms",
+        flush=True,
+    )
     return out
 
 
@@ -135,14 +190,22 @@ def table1() -> list[dict[str, Any]]:
         reports.append(rep)
         for r in rep["rows"]:
             b, ref = r["baseline"], r["reference"] or {}
-            print(f"{name:26} {r['algorithm']:20} acc {r['accuracy']:6.2f} rec {r['recall']:6.2f} F1 {r['f1']:.3f} "
-                  f"| {b['name']}: {b['accuracy']:6.2f} {b['recall']:6.2f} {b['f1']:.3f} "
-                  f"| reference {ref.get('accuracy', '-')} {ref.get('recall', '-')} {ref.get('f1', '-')}", flush=True)
+            print(
+                f"{name:26} {r['algorithm']:20} acc {r['accuracy']:6.2f} "
+                f"rec {r['recall']:6.2f} F1 {r['f1']:.3f} "
+                f"| {b['name']}: {b['accuracy']:6.2f} {b['recall']:6.2f} {b['f1']:.3f} "
+                f"| reference {ref.get('accuracy', '-')} {ref.get('recall', '-')} {ref.get('f1', '-')}",
+                flush=True,
+            )
     return reports
 
 
 def run() -> dict[str, Any]:
-    result: dict[str, Any] = {"machine": machine(), "scaling": scaling(), "interest_update": interest_update()}
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "scaling": scaling(),
+        "interest_update": interest_update(),
+    }
     if os.environ.get("BENCH_PROFILE_TABLE1", "1") == "1":
         result["table1"] = table1()
     print(json.dumps({"machine": result["machine"]}))

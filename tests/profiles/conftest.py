@@ -1,4 +1,4 @@
-"""A small synthetic shop written straight into a real warehouse: users, products, events, orders, messages."""
+"""A small synthetic shop written straight into a real warehouse: users, products, events, orders."""
 
 from __future__ import annotations
 
@@ -20,24 +20,38 @@ def seed_shop(wh: Warehouse, n_users: int = 80, days: int = 120, seed: int = 0) 
     rng = np.random.default_rng(seed)
     users = [f"u{i:03d}" for i in range(n_users)]
     kinds = [i % 3 for i in range(n_users)]
-    wh.append("users", pa.table({
-        "user_id": users,
-        "gender": [["female", "male"][i % 2] for i in range(n_users)],
-        "age_band": [["18-24", "25-34", "35-44"][i % 3] for i in range(n_users)],
-        "region": ["Zhejiang"] * n_users,
-        "city_tier": [1 + i % 3 for i in range(n_users)],
-        "signup_ts": [START - timedelta(days=30)] * n_users,
-    }))
+    wh.append(
+        "users",
+        pa.table(
+            {
+                "user_id": users,
+                "gender": [["female", "male"][i % 2] for i in range(n_users)],
+                "age_band": [["18-24", "25-34", "35-44"][i % 3] for i in range(n_users)],
+                "region": ["Zhejiang"] * n_users,
+                "city_tier": [1 + i % 3 for i in range(n_users)],
+                "signup_ts": [START - timedelta(days=30)] * n_users,
+            }
+        ),
+    )
     products = [f"p{j}" for j in range(12)]
-    wh.append("products", pa.table({
-        "product_id": products,
-        "category": [CATEGORIES[j % 4] for j in range(12)],
-        "brand": [f"brand{j % 5}" for j in range(12)],
-        "price": pa.array([10.0 + 15 * j for j in range(12)], pa.float64()),
-    }))
-    ev: dict[str, list] = {k: [] for k in ("event_id", "ts", "user_id", "type", "session_id", "product_id", "category", "amount")}
+    wh.append(
+        "products",
+        pa.table(
+            {
+                "product_id": products,
+                "category": [CATEGORIES[j % 4] for j in range(12)],
+                "brand": [f"brand{j % 5}" for j in range(12)],
+                "price": pa.array([10.0 + 15 * j for j in range(12)], pa.float64()),
+            }
+        ),
+    )
+    ev: dict[str, list] = {
+        k: [] for k in ("event_id", "ts", "user_id", "type", "session_id", "product_id", "category", "amount")
+    }
     orders: dict[str, list] = {k: [] for k in ("order_id", "user_id", "ts", "amount", "coupon_id", "status")}
-    items: dict[str, list] = {k: [] for k in ("order_id", "line_no", "product_id", "quantity", "unit_price", "amount")}
+    items: dict[str, list] = {
+        k: [] for k in ("order_id", "line_no", "product_id", "quantity", "unit_price", "amount")
+    }
     n = 0
     for u, kind in zip(users, kinds, strict=True):
         fav = rng.integers(0, 12)
@@ -50,7 +64,9 @@ def seed_shop(wh: Warehouse, n_users: int = 80, days: int = 120, seed: int = 0) 
             ev["ts"].append(ts)
             ev["user_id"].append(u)
             ev["type"].append(str(etype))
-            ev["session_id"].append(f"s{int(rng.integers(0, 5))}" if etype in ("enter_room", "like") else None)
+            ev["session_id"].append(
+                f"s{int(rng.integers(0, 5))}" if etype in ("enter_room", "like") else None
+            )
             ev["product_id"].append(products[p])
             ev["category"].append(None)
             ev["amount"].append(None)
@@ -85,7 +101,16 @@ def seed_shop(wh: Warehouse, n_users: int = 80, days: int = 120, seed: int = 0) 
     money = pa.float64()
     wh.append("events", pa.table({**ev, "amount": pa.array(ev["amount"], money)}))
     wh.append("orders", pa.table({**orders, "amount": pa.array(orders["amount"], money)}))
-    wh.append("order_items", pa.table({**items, "unit_price": pa.array(items["unit_price"], money), "amount": pa.array(items["amount"], money)}))
+    wh.append(
+        "order_items",
+        pa.table(
+            {
+                **items,
+                "unit_price": pa.array(items["unit_price"], money),
+                "amount": pa.array(items["amount"], money),
+            }
+        ),
+    )
 
 
 @pytest.fixture

@@ -26,16 +26,28 @@ def test_bgnbd_reproduces_the_published_cdnow_parameters(data_home) -> None:
     assert ((alive > 0) & (alive <= 1)).all()
     assert alive[s["frequency"] == 0].min() == 1.0  # never repeated: never seen to drop out
     # the forecast of the 39-week holdout is close to what the same customers actually bought
-    tx = pd.read_csv(data_file("cdnow", "CDNOW_sample.txt"), sep=r"\s+", header=None,
-                     names=["cid", "user_id", "date", "cds", "amount"], dtype={"date": str})
+    tx = pd.read_csv(
+        data_file("cdnow", "CDNOW_sample.txt"),
+        sep=r"\s+",
+        header=None,
+        names=["cid", "user_id", "date", "cds", "amount"],
+        dtype={"date": str},
+    )
     actual = tx.loc[tx["date"] > "19970930", ["user_id", "date"]].drop_duplicates().shape[0]
     forecast = bg.expected_purchases(39, s["frequency"], s["recency"], s["T"]).sum()
-    assert forecast == pytest.approx(actual, rel=0.15)  # BG/NBD under-forecasts CDNOW a little (FHL 2005, fig. 4)
+    assert forecast == pytest.approx(
+        actual, rel=0.15
+    )  # BG/NBD under-forecasts CDNOW a little (FHL 2005, fig. 4)
 
 
 def test_summary_from_transactions_and_gamma_gamma(data_home) -> None:
-    tx = pd.read_csv(data_file("cdnow", "CDNOW_sample.txt"), sep=r"\s+", header=None,
-                     names=["cid", "user_id", "date", "cds", "amount"], dtype={"date": str})
+    tx = pd.read_csv(
+        data_file("cdnow", "CDNOW_sample.txt"),
+        sep=r"\s+",
+        header=None,
+        names=["cid", "user_id", "date", "cds", "amount"],
+        dtype={"date": str},
+    )
     tx["ts"] = pd.to_datetime(tx["date"], format="%Y%m%d")
     summ = rfm_summary(tx, pd.Timestamp("1997-09-30")).sort_index()
     ref = pd.read_csv(data_file("cdnow", "cdnow_customers_summary.csv")).set_index("ID").sort_index()

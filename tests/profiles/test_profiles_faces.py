@@ -1,4 +1,4 @@
-"""Profiles through a real uvicorn server and headless Chromium: profile, tag removal, segments, rebuild job."""
+"""Profiles through a real uvicorn server and headless Chromium: profile, tags, segments, rebuild job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 from conftest import seed_shop  # tests/profiles/conftest.py
-
 from liveloop.profiles import build_profiles
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -18,7 +17,9 @@ def _seed(wh) -> None:
     build_profiles(wh)
 
 
-def test_profile_api_tag_removal_segments_and_rebuild(live_server_factory, browser_page, dashboard_login) -> None:
+def test_profile_api_tag_removal_segments_and_rebuild(
+    live_server_factory, browser_page, dashboard_login
+) -> None:
     server = live_server_factory(seed=_seed)
     with server.client("analyst") as api:
         segments = api.get("/v1/segments").json()["items"]
@@ -33,7 +34,9 @@ def test_profile_api_tag_removal_segments_and_rebuild(live_server_factory, brows
         assert tag not in [t["tag"] for t in api.get("/v1/users/u000/profile").json()["tags"]]
 
         missing = api.get("/v1/users/nobody/profile")
-        assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+            "application/problem+json"
+        )
         assert missing.json()["field"] == "user_id"
         bad = api.delete("/v1/users/u000/tags/nonsense")
         assert bad.status_code == 422 and bad.json()["field"] == "tag"

@@ -17,13 +17,30 @@ def test_events_after_the_cutoff_do_not_change_features(shop: Warehouse) -> None
     win = Window.ending(CUTOFF)
     before = build_features(shop, win)
     later = CUTOFF + timedelta(seconds=1)
-    shop.append("events", pa.table({
-        "event_id": ["late1", "late2", "late3"], "ts": [CUTOFF, later, later], "user_id": ["u001", "u002", "newcomer"],
-        "type": ["purchase", "like", "view"], "category": ["beauty", None, "snacks"],
-        "amount": pa.array([999.0, None, None], pa.float64()),
-    }))
-    shop.append("orders", pa.table({"order_id": ["late_o"], "user_id": ["u003"], "ts": [later],
-                                    "amount": pa.array([500.0], pa.float64())}))
+    shop.append(
+        "events",
+        pa.table(
+            {
+                "event_id": ["late1", "late2", "late3"],
+                "ts": [CUTOFF, later, later],
+                "user_id": ["u001", "u002", "newcomer"],
+                "type": ["purchase", "like", "view"],
+                "category": ["beauty", None, "snacks"],
+                "amount": pa.array([999.0, None, None], pa.float64()),
+            }
+        ),
+    )
+    shop.append(
+        "orders",
+        pa.table(
+            {
+                "order_id": ["late_o"],
+                "user_id": ["u003"],
+                "ts": [later],
+                "amount": pa.array([500.0], pa.float64()),
+            }
+        ),
+    )
     after = build_features(shop, win)
     pd.testing.assert_frame_equal(before, after)
     # the same rows do count once the cutoff moves past them
@@ -46,15 +63,22 @@ def test_features_reflect_the_behaviour_types(shop: Warehouse) -> None:
 
 def _odd_users(wh: Warehouse) -> None:
     money = pa.float64()
-    wh.append("users", pa.table({"user_id": ["registered_only", "refunder", "anon"], "gender": [None, None, None]}))
-    wh.append("events", pa.table({
-        "event_id": ["r1", "r2", "x1", "x2"],
-        "ts": [datetime(2026, 1, 5, tzinfo=UTC)] * 4,
-        "user_id": ["refunder", "refunder", "anon", "anon"],
-        "type": ["refund", "refund", "view", "view"],
-        "category": [None, None, "never-seen-category", None],
-        "amount": pa.array([-20.0, -5.5, None, None], money),
-    }))
+    wh.append(
+        "users", pa.table({"user_id": ["registered_only", "refunder", "anon"], "gender": [None, None, None]})
+    )
+    wh.append(
+        "events",
+        pa.table(
+            {
+                "event_id": ["r1", "r2", "x1", "x2"],
+                "ts": [datetime(2026, 1, 5, tzinfo=UTC)] * 4,
+                "user_id": ["refunder", "refunder", "anon", "anon"],
+                "type": ["refund", "refund", "view", "view"],
+                "category": [None, None, "never-seen-category", None],
+                "amount": pa.array([-20.0, -5.5, None, None], money),
+            }
+        ),
+    )
 
 
 def test_profiles_build_for_users_without_events_purchases_or_demographics(wh: Warehouse) -> None:
@@ -74,7 +98,17 @@ def test_profiles_build_for_users_without_events_purchases_or_demographics(wh: W
 
 def test_one_user_and_an_empty_warehouse_still_build(wh: Warehouse) -> None:
     assert build_profiles(wh)["users"] == 0
-    wh.append("events", pa.table({"event_id": ["a"], "ts": [datetime(2026, 1, 1, tzinfo=UTC)], "user_id": ["solo"], "type": ["view"]}))
+    wh.append(
+        "events",
+        pa.table(
+            {
+                "event_id": ["a"],
+                "ts": [datetime(2026, 1, 1, tzinfo=UTC)],
+                "user_id": ["solo"],
+                "type": ["view"],
+            }
+        ),
+    )
     summary = build_profiles(wh)
     assert summary["users"] == 1 and summary["segments"] == 0
     assert user_profile(wh, "solo")["value_tier"]["value"] == "none"

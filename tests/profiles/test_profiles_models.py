@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from liveloop.profiles import BuildOptions, InterestModel, SegmentModel, Window, build_profiles, remove_tag, user_profile
+from liveloop.profiles import (
+    BuildOptions,
+    InterestModel,
+    SegmentModel,
+    Window,
+    build_profiles,
+    remove_tag,
+    user_profile,
+)
 from liveloop.profiles.features import affinity
 from liveloop.profiles.similar import SimilarUsers
 from liveloop.warehouse import Warehouse
@@ -16,7 +24,11 @@ from liveloop.warehouse import Warehouse
 
 def _blobs(seed: int, n: int = 90) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    centres = {"monetary": [2000.0, 100.0, 0.0], "frequency": [12.0, 3.0, 0.0], "watch_minutes": [10.0, 30.0, 600.0]}
+    centres = {
+        "monetary": [2000.0, 100.0, 0.0],
+        "frequency": [12.0, 3.0, 0.0],
+        "watch_minutes": [10.0, 30.0, 600.0],
+    }
     kind = np.arange(n) % 3
     data = {k: np.abs(np.asarray(v)[kind] * rng.lognormal(0, 0.15, n)) for k, v in centres.items()}
     return pd.DataFrame(data, index=[f"u{i}" for i in range(n)])
@@ -63,7 +75,9 @@ def test_interest_models_learn_sequences_and_update_per_event() -> None:
 
 def test_similar_users_find_users_with_the_same_taste() -> None:
     rows = [(f"u{i}", f"item{(i % 2) * 10 + j}", 1.0) for i in range(30) for j in range(8)]
-    model = SimilarUsers(factors=8, iterations=10, seed=0).fit(pd.DataFrame(rows, columns=["user_id", "item", "weight"]))
+    model = SimilarUsers(factors=8, iterations=10, seed=0).fit(
+        pd.DataFrame(rows, columns=["user_id", "item", "weight"])
+    )
     near = model.similar("u0", k=5)
     assert len(near) == 5 and all(int(u[1:]) % 2 == 0 for u, _ in near)
     assert all(int(i[4:]) < 10 for i in model.recommend_from_neighbours("u0", k=5))

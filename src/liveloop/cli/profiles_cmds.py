@@ -130,7 +130,8 @@ def users_show(user_id: str = typer.Argument(..., help="User id."), as_json: boo
             f"segment: {seg['segment_id']} {seg['name_zh']} {seg['name_en']}" if seg else "segment: -"
         )
         console.print(
-            f"lifecycle: {p['lifecycle']['name_zh']} {p['lifecycle']['name_en']}; value tier: {p['value_tier']['value']}"
+            f"lifecycle: {p['lifecycle']['name_zh']} {p['lifecycle']['name_en']}; "
+            f"value tier: {p['value_tier']['value']}"
         )
         console.print("tags: " + (", ".join(t["tag"] for t in p["tags"]) or "-"), markup=False)
         table = Table("feature / score", "value", "why")
@@ -168,12 +169,12 @@ def users_remove_tag(
 def evaluate_profiling_cmd(
     dataset: str = typer.Option(
         None,
-        help="One data set (default: all of taobao_userbehavior_head, online_retail_sample40k, cdnow, simulator).",
+        help="One data set (default: taobao_userbehavior_head, online_retail_sample40k, cdnow, simulator).",
     ),
     seed: int = typer.Option(0, help="Random seed."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Table 1: each profiling algorithm on a time-based held-out split, beside its baseline and the reference study."""
+    """Table 1: each profiling model on a time-based held-out split, beside a baseline and the reference."""
     from liveloop.profiles.evaluation import EVAL_DATASETS, evaluate_profiling
 
     names = [dataset] if dataset else list(EVAL_DATASETS)

@@ -202,12 +202,9 @@ def rfm_summary(
     if tx.empty:
         return pd.DataFrame(columns=["frequency", "recency", "T", "monetary_value"])
     tx["_day"] = pd.to_datetime(tx[ts]).dt.floor("D")
-    daily = (
-        tx.groupby([customer, "_day"], sort=True)[amount].sum()
-        if amount
-        else tx.groupby([customer, "_day"]).size()
-    )
-    daily = daily.rename("value").reset_index()
+    keys = tx.groupby([customer, "_day"], sort=True)
+    per_day: pd.Series = keys[amount].sum() if amount else keys.size()
+    daily: pd.DataFrame = per_day.rename("value").reset_index()
     first = daily.groupby(customer)["_day"].transform("min")
     daily["_is_first"] = daily["_day"] == first
     end = pd.Timestamp(calibration_end).floor("D")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ HOUR_COLUMNS = [f"h{h:02d}" for h in range(24)]
 class BuildOptions:
     cutoff: datetime | None = None
     window_days: float | None = None
-    rules: LifecycleRules = LifecycleRules()
+    rules: LifecycleRules = field(default_factory=LifecycleRules)
     k_min: int = 3
     k_max: int = 8
     high_value_share: float = 0.2
@@ -109,7 +109,7 @@ def btyd_scores(wh: Warehouse, win: Window, weeks: float) -> pd.DataFrame:
 def high_value_scores(
     wh: Warehouse, win: Window, features: pd.DataFrame, opts: BuildOptions
 ) -> tuple[pd.Series, HighValueModel]:
-    """Train on the previous window (features at cutoff - h, label = spend in [cutoff - h, cutoff)), score now."""
+    """Train on the previous window (cutoff - h, label = spend in [cutoff - h, cutoff)); score now."""
     start = data_start(wh)
     if start is None:
         raise InsufficientData("no events or orders")
@@ -192,7 +192,8 @@ def build_profiles(
         top_cats = affinity(wh, win, "category").to_pandas()
         stats = _segment_stats(features, assigned, top_cats)
         for sid in model.ids_:
-            zh, en = describe_segment(centroids.loc[sid], overall)
+            centre = pd.Series(centroids.loc[sid])
+            zh, en = describe_segment(centre, overall)
             arch = names[sid]
             segment_rows.append(
                 {
@@ -203,7 +204,7 @@ def build_profiles(
                         {"zh": zh, "en": en, "archetype": arch.key}, ensure_ascii=False
                     ),
                     "size": int(stats.get(sid, {}).get("size", 0)),
-                    "centroid": json.dumps({k: float(v) for k, v in centroids.loc[sid].items()}),
+                    "centroid": json.dumps({str(k): float(v) for k, v in centre.to_dict().items()}),
                     "stats": json.dumps(stats.get(sid, {}) | {"silhouette": model.silhouettes_.get(model.k)}),
                 }
             )
@@ -281,7 +282,8 @@ def _write(
         try:
             con.execute("DELETE FROM profiles")
             con.execute(
-                "INSERT INTO profiles (user_id, features, tags, value_tier, lifecycle, segment_id, scores, data_window, model_version) "
+                "INSERT INTO profiles (user_id, features, tags, value_tier, lifecycle, segment_id, scores, "
+                "data_window, model_version) "
                 "SELECT m.user_id, to_json(f), m.tags, m.value_tier, m.lifecycle, m.segment_id, "
                 "json_remove(to_json(s), '$.user_id'), ?, ? "
                 "FROM _meta m JOIN _feats f USING (user_id) JOIN _scores s USING (user_id)",
@@ -289,13 +291,15 @@ def _write(
             )
             con.execute("DELETE FROM segments")
             con.execute(
-                "INSERT INTO segments (segment_id, name_zh, name_en, description, size, centroid, stats, data_window, model_version) "
+                "INSERT INTO segments (segment_id, name_zh, name_en, description, size, centroid, stats, "
+                "data_window, model_version) "
                 "SELECT segment_id, name_zh, name_en, description, size, centroid, stats, ?, ? FROM _segs",
                 [win.label(), version],
             )
             con.execute("UPDATE model_versions SET active = FALSE WHERE name = 'profiles'")
             con.execute(
-                "INSERT INTO model_versions (name, version, active, metrics, params, data_window) VALUES ('profiles', ?, TRUE, ?, ?, ?)",
+                "INSERT INTO model_versions (name, version, active, metrics, params, data_window) "
+                "VALUES ('profiles', ?, TRUE, ?, ?, ?)",
                 [
                     version,
                     json.dumps({"users": len(features), "segments": len(segment_rows), "notes": notes}),

@@ -95,7 +95,11 @@ def _windows(wh: Warehouse, tz: str) -> tuple[Window, Window, Window, Window]:
 
 
 def _split_label(w: tuple[Window, ...]) -> str:
-    return f"train features < {w[0].cutoff:%Y-%m-%d %H:%M}, labels to {w[1].cutoff:%Y-%m-%d %H:%M}; test labels to {w[3].cutoff:%Y-%m-%d %H:%M} UTC"
+    fmt = "%Y-%m-%d %H:%M"
+    return (
+        f"train features < {w[0].cutoff:{fmt}}, labels to {w[1].cutoff:{fmt}}; "
+        f"test labels to {w[3].cutoff:{fmt}} UTC"
+    )
 
 
 def eval_high_value(
@@ -130,7 +134,7 @@ def eval_high_value(
 def eval_segments(
     wh: Warehouse, w: tuple[Window, ...], seed: int = 0, truth: pd.Series | None = None
 ) -> dict[str, Any]:
-    """Segment marketing: target segments whose train-window buy rate beats the average; score next-window buys."""
+    """Segment marketing: target segments whose train-window buy rate beats the average; score next buys."""
     f_train, f_test = build_features(wh, w[0]), build_features(wh, w[2])
     bought_train = next_window_value(wh, w[1]).reindex(f_train.index).fillna(0) > 0
     y_test = next_window_value(wh, w[3]).reindex(f_test.index).fillna(0) > 0
@@ -209,7 +213,7 @@ def eval_interest(
         model = InterestModel(arch=arch, seed=seed).fit(n_train)
         logits = model.scores(contexts)
         order = np.argsort(-logits, axis=1)[:, :5]
-        cats = ["", ""] + model.categories
+        cats = ["", "", *model.categories]
         top5 = [[cats[j] for j in row] for row in order]
         rows.append(
             _row(
@@ -248,7 +252,7 @@ def eval_similar(
     test = _interactions(wh, w[3], item)
     model = SimilarUsers(seed=seed).fit(train)
     popular = train.groupby("item")["weight"].sum().nlargest(k).index.astype(str).tolist()
-    truth = test.groupby("user_id")["item"].agg(lambda s: set(s.astype(str)))
+    truth = pd.Series({u: set(g.astype(str)) for u, g in test.groupby("user_id")["item"]}, dtype=object)
     truth = truth[truth.index.astype(str).isin(set(model.users_))]
     if truth.empty:
         raise InsufficientData("no users active in both the training and the test window")
@@ -285,7 +289,8 @@ def eval_similar(
 def eval_churn(wh: Warehouse, calibration_end: datetime, holdout_end: datetime) -> dict[str, Any]:
     """BG/NBD churn (no purchase in the holdout) vs an RFM recency rule, calibration/holdout split."""
     tx = wh.df(
-        "SELECT user_id, ts, CAST(amount AS DOUBLE) AS amount FROM orders WHERE status NOT IN ('cancelled', 'refunded')"
+        "SELECT user_id, ts, CAST(amount AS DOUBLE) AS amount FROM orders "
+        "WHERE status NOT IN ('cancelled', 'refunded')"
     )
     tx["ts"] = pd.to_datetime(tx["ts"], utc=True)
     cal = pd.Timestamp(calibration_end)
@@ -294,12 +299,14 @@ def eval_churn(wh: Warehouse, calibration_end: datetime, holdout_end: datetime) 
     churned = ~summ.index.isin(holdout["user_id"].unique())
     y = pd.Series(churned, index=summ.index)
     bg = BetaGeoFitter().fit(summ["frequency"], summ["recency"], summ["T"])
+    if bg.params_["a"] < 1e-4 or bg.params_["b"] > 1e6:  # dropout unidentified: regularise as lifetimes does
+        bg = BetaGeoFitter(penalizer=1e-3).fit(summ["frequency"], summ["recency"], summ["T"])
     weeks = (pd.Timestamp(holdout_end) - cal).days / 7
     expected = pd.Series(
         bg.expected_purchases(weeks, summ["frequency"], summ["recency"], summ["T"]), index=summ.index
     )
     expected = expected.replace([np.inf, -np.inf], np.nan).fillna(0.0).clip(lower=0.0)
-    p_none = np.exp(-expected)  # Poisson approximation of P(no purchase in the holdout)
+    p_none = pd.Series(np.exp(-expected.to_numpy()), index=summ.index)  # Poisson: P(no holdout purchase)
     pred = p_none >= 0.5
     inactive = (summ["T"] - summ["recency"]) > weeks / 3
     return _row(

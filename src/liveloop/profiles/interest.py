@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,11 +185,11 @@ class InterestModel:
         return _top(self.scores([history])[0], self.categories, k, exclude)
 
     def state(
-        self, history: list[str] = (), exclude: set[str] | frozenset[str] = frozenset()
-    ) -> InterestState:  # type: ignore[assignment]
+        self, history: list[str] | None = None, exclude: set[str] | frozenset[str] = frozenset()
+    ) -> InterestState:
         """A per-user incremental state seeded with ``history``."""
         st = InterestState(self, set(exclude))
-        for cat in history:
+        for cat in history or []:
             st.update(cat)
         return st
 

@@ -1,4 +1,4 @@
-"""Background profile rebuilds with progress, in a bounded in-process registry (oldest finished jobs dropped)."""
+"""Background profile rebuilds with progress, in a bounded in-process registry (oldest finished dropped)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ class JobRegistry:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
-                raise NotFound(f"no job {job_id!r} (finished jobs are kept for the last {self.max_jobs})", field="job_id")
+                raise NotFound(
+                    f"no job {job_id!r} (finished jobs are kept for the last {self.max_jobs})", field="job_id"
+                )
             return dict(job)
 
     def _update(self, job_id: str, **fields: Any) -> None:
@@ -42,8 +44,15 @@ class JobRegistry:
                 raise Conflict("a profile rebuild is already running")
             job_id = new_id("job")
             self._jobs[job_id] = {
-                "job_id": job_id, "kind": "profiles.rebuild", "status": "queued", "stage": None, "progress": 0.0,
-                "created_at": datetime.now(UTC).isoformat(), "finished_at": None, "result": None, "error": None,
+                "job_id": job_id,
+                "kind": "profiles.rebuild",
+                "status": "queued",
+                "stage": None,
+                "progress": 0.0,
+                "created_at": datetime.now(UTC).isoformat(),
+                "finished_at": None,
+                "result": None,
+                "error": None,
             }
             while len(self._jobs) > self.max_jobs:
                 oldest = next(iter(self._jobs))
@@ -51,7 +60,9 @@ class JobRegistry:
                     break
                 self._jobs.popitem(last=False)
             snapshot = dict(self._jobs[job_id])
-        threading.Thread(target=self._run, args=(job_id, settings, opts), name=f"rebuild-{job_id}", daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(job_id, settings, opts), name=f"rebuild-{job_id}", daemon=True
+        ).start()
         return snapshot
 
     def _run(self, job_id: str, settings: Settings, opts: BuildOptions | None) -> None:
@@ -59,12 +70,15 @@ class JobRegistry:
         try:
             with Warehouse.open(settings) as wh:
                 result = build_profiles(
-                    wh, opts, settings=settings, progress=lambda stage, f: self._update(job_id, stage=stage, progress=round(f, 3))
+                    wh,
+                    opts,
+                    settings=settings,
+                    progress=lambda stage, f: self._update(job_id, stage=stage, progress=round(f, 3)),
                 )
             self._update(job_id, status="succeeded", result=result, progress=1.0)
         except LiveloopError as exc:
             self._update(job_id, status="failed", error=exc.detail)
-        except Exception as exc:  # noqa: BLE001 - a job reports every failure instead of dying silently
+        except Exception as exc:
             self._update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             self._update(job_id, finished_at=datetime.now(UTC).isoformat())

@@ -1,4 +1,4 @@
-"""K-means segments on standardised features: K by silhouette, labels stable across rebuilds, readable names."""
+"""K-means segments on standardised features: K by silhouette, stable labels across rebuilds, names."""
 
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ class SegmentModel:
         distinct = len(np.unique(raw[:, keep], axis=0)) if keep.any() else 1
         if not self.columns_ or distinct < self.k_min + 1:
             raise InsufficientData(
-                f"segments need at least {self.k_min + 1} distinct users with varying behaviour (got {distinct})"
+                f"segments need {self.k_min + 1}+ distinct users with varying behaviour (got {distinct})"
             )
         self.mean_, self.scale_ = raw[:, keep].mean(axis=0), std[keep]
         x = self._transform(features)

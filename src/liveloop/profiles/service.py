@@ -46,8 +46,9 @@ def _loads(raw: Any) -> Any:
 def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
     """The built profile of ``user_id``: features, tags, segment, lifecycle, scores, each with a reason."""
     row = wh.sql(
-        "SELECT p.features, p.tags, p.value_tier, p.lifecycle, p.segment_id, p.scores, p.data_window, p.model_version, "
-        "s.name_zh, s.name_en, s.description FROM profiles p LEFT JOIN segments s USING (segment_id) WHERE p.user_id = ?",
+        "SELECT p.features, p.tags, p.value_tier, p.lifecycle, p.segment_id, p.scores, p.data_window, "
+        "p.model_version, s.name_zh, s.name_en, s.description "
+        "FROM profiles p LEFT JOIN segments s USING (segment_id) WHERE p.user_id = ?",
         [user_id],
     )
     if not row:
@@ -167,6 +168,7 @@ def segment_radar(segments: list[dict[str, Any]]) -> tuple[list[str], dict[str, 
     mean = {f: sum((s["centroid"] or {}).get(f, 0.0) * s["size"] for s in segments) / total for f in features}
     keep = [f for f in features if mean[f] > 0]
     radar = {
-        s["segment_id"]: [round(min((s["centroid"] or {}).get(f, 0.0) / mean[f], 5.0), 3) for f in keep] for s in segments
+        s["segment_id"]: [round(min((s["centroid"] or {}).get(f, 0.0) / mean[f], 5.0), 3) for f in keep]
+        for s in segments
     }
     return keep, radar

@@ -13,7 +13,6 @@ from scipy import sparse
 from liveloop.core.errors import InsufficientData, NotFound
 
 
-
 @dataclass
 class SimilarUsers:
     """ALS user embeddings from (user, item, weight) interactions; ``similar`` returns nearest users."""

@@ -32,8 +32,9 @@ def high_value_labels(value: pd.Series, index: pd.Index, top_share: float = 0.2)
     positive = v[v > 0]
     if positive.empty:
         return pd.Series(False, index=index)
-    threshold = v.quantile(1 - top_share)
-    return (v > max(threshold, 0.0)) | ((v >= threshold) & (v > 0) & (threshold > 0))
+    threshold = float(v.quantile(1 - top_share))
+    at_threshold = (v >= threshold) & (v > 0) if threshold > 0 else pd.Series(False, index=v.index)
+    return (v > max(threshold, 0.0)) | at_threshold
 
 
 def model_matrix(features: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import ibis
 
 @dataclass(frozen=True)
 class Window:
-    """``[start, cutoff)`` in UTC; ``start=None`` means all history. Nothing at or after ``cutoff`` is read."""
+    """``[start, cutoff)`` in UTC; ``start=None`` is all history. Nothing at or after ``cutoff`` is read."""
 
     cutoff: datetime
     start: datetime | None = None

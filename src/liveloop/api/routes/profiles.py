@@ -23,12 +23,20 @@ EDITORS = Depends(require_roles(Role.ANALYST, Role.MARKETER))
 BUILDERS = Depends(require_roles(Role.ANALYST))
 
 
-@router.get("/users/{user_id}/profile", dependencies=[READERS], summary="A user's profile, each part with a one-line reason")
+@router.get(
+    "/users/{user_id}/profile",
+    dependencies=[READERS],
+    summary="A user's profile, each part with a one-line reason",
+)
 def get_profile(user_id: EntityId, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
     return user_profile(wh, user_id)
 
 
-@router.delete("/users/{user_id}/tags/{tag}", dependencies=[EDITORS], summary="Remove an interest tag (kept as an override)")
+@router.delete(
+    "/users/{user_id}/tags/{tag}",
+    dependencies=[EDITORS],
+    summary="Remove an interest tag (kept as an override)",
+)
 def delete_tag(user_id: EntityId, tag: TagPath, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
     return remove_tag(wh, user_id, tag, actor="api")
 
@@ -43,7 +51,12 @@ def segment(segment_id: EntityId, wh: Warehouse = Depends(get_warehouse)) -> dic
     return get_segment(wh, segment_id)
 
 
-@router.post("/profiles/rebuild", dependencies=[BUILDERS], status_code=202, summary="Rebuild profiles in the background")
+@router.post(
+    "/profiles/rebuild",
+    dependencies=[BUILDERS],
+    status_code=202,
+    summary="Rebuild profiles in the background",
+)
 def rebuild(request: Request) -> JSONResponse:
     job = registry().start_rebuild(request.app.state.settings)
     return JSONResponse(job, status_code=202, headers={"Location": f"/v1/profiles/jobs/{job['job_id']}"})

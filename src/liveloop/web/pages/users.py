@@ -1,4 +1,4 @@
-"""The User 360 page: a user's profile, event timeline and predictions, with tag removal (liveloop.profiles)."""
+"""The User 360 page: a user's profile, event timeline and predictions, with tag removal."""
 
 from __future__ import annotations
 
@@ -21,27 +21,31 @@ ROLES = (Role.ANALYST, Role.MARKETER)
 NAV = {"path": "/users", "zh": "用户360", "en": "User 360", "order": 35, "roles": ROLES}
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_roles(*ROLES))])
 
-add_messages({
-    "users.title": {"zh": "用户360", "en": "User 360"},
-    "users.lookup": {"zh": "查询用户", "en": "Look up a user"},
-    "users.go": {"zh": "查看", "en": "Show"},
-    "users.profile": {"zh": "画像", "en": "Profile"},
-    "users.predictions": {"zh": "预测", "en": "Predictions"},
-    "users.timeline": {"zh": "行为时间线", "en": "Event timeline"},
-    "users.tags": {"zh": "兴趣标签", "en": "Interest tags"},
-    "users.remove": {"zh": "移除", "en": "Remove"},
-    "users.hours": {"zh": "活跃时段", "en": "Active hours"},
-    "users.segment": {"zh": "分群", "en": "Segment"},
-    "users.lifecycle": {"zh": "生命周期", "en": "Lifecycle"},
-    "users.value_tier": {"zh": "价值层级", "en": "Value tier"},
-    "users.why": {"zh": "说明", "en": "Why"},
-    "users.not_found": {"zh": "未找到该用户的画像", "en": "No profile for this user"},
-})
+add_messages(
+    {
+        "users.title": {"zh": "用户360", "en": "User 360"},
+        "users.lookup": {"zh": "查询用户", "en": "Look up a user"},
+        "users.go": {"zh": "查看", "en": "Show"},
+        "users.profile": {"zh": "画像", "en": "Profile"},
+        "users.predictions": {"zh": "预测", "en": "Predictions"},
+        "users.timeline": {"zh": "行为时间线", "en": "Event timeline"},
+        "users.tags": {"zh": "兴趣标签", "en": "Interest tags"},
+        "users.remove": {"zh": "移除", "en": "Remove"},
+        "users.hours": {"zh": "活跃时段", "en": "Active hours"},
+        "users.segment": {"zh": "分群", "en": "Segment"},
+        "users.lifecycle": {"zh": "生命周期", "en": "Lifecycle"},
+        "users.value_tier": {"zh": "价值层级", "en": "Value tier"},
+        "users.why": {"zh": "说明", "en": "Why"},
+        "users.not_found": {"zh": "未找到该用户的画像", "en": "No profile for this user"},
+    }
+)
 
 
 def _hours_chart(profile: dict[str, Any], lang: str) -> Any:
     hours = profile.get("active_hours") or [0.0] * 24
-    fig = go.Figure(go.Bar(x=list(range(24)), y=hours, marker_color="#e4393c", name=translate("users.hours", lang)))
+    fig = go.Figure(
+        go.Bar(x=list(range(24)), y=hours, marker_color="#e4393c", name=translate("users.hours", lang))
+    )
     fig.update_layout(xaxis={"title": "hour", "dtick": 2})
     return figure(fig, height=260)
 
@@ -55,14 +59,19 @@ async def users_page(
     if user_id:
         try:
             profile = await run_in_threadpool(user_profile, wh, user_id)
-            context.update(profile=profile, timeline=await run_in_threadpool(user_timeline, wh, user_id),
-                           hours=_hours_chart(profile, lang_of(request)))
+            context.update(
+                profile=profile,
+                timeline=await run_in_threadpool(user_timeline, wh, user_id),
+                hours=_hours_chart(profile, lang_of(request)),
+            )
         except NotFound as exc:
             context["error"] = exc.detail
     return render(request, "profiles/users.html", context, status_code=404 if context["error"] else 200)
 
 
 @router.post("/users/{user_id}/tags/remove")
-async def remove_tag_form(request: Request, user_id: str, tag: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
+async def remove_tag_form(
+    request: Request, user_id: str, tag: Annotated[str, Form(max_length=200)]
+) -> RedirectResponse:
     await run_in_threadpool(remove_tag, request.app.state.warehouse, user_id, tag, "dashboard")
     return RedirectResponse(f"/users?user_id={user_id}", status_code=303)

@@ -20,7 +20,7 @@ def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_bundles_json_and_bad_input(tmp_path: Path, data_home: Path) -> None:  # noqa: ARG001
+def test_bundles_json_and_bad_input(tmp_path: Path, data_home: Path) -> None:
     out = _cli(
         "recommend",
         "bundles",

@@ -65,24 +65,31 @@ class RecommendService:
         self._audit: list[dict[str, Any]] = []
         self._popular_cache: tuple[str, dict[str, float]] | None = None
         self._lock = threading.RLock()
+        self._load_lock = threading.Lock()
 
     # -- state ---------------------------------------------------------------------------------
     def bundle(self) -> ModelBundle | None:
-        now = time.monotonic()
-        if now - self._bundle_checked > 5.0 or self._bundle is None:
-            self._bundle_checked = now
-            active = registry.active_version(self.wh)
-            if active is None:
-                self._bundle = None
-            elif self._bundle is None or self._bundle.version != active[0]:
-                self._bundle = registry.load_bundle(active[1])
+        """The active model (re-checked every 5 s; loaded once even under concurrent requests)."""
+        if self._bundle is not None and time.monotonic() - self._bundle_checked <= 5.0:
+            return self._bundle
+        with self._load_lock:
+            if self._bundle is None or time.monotonic() - self._bundle_checked > 5.0:
+                active = registry.active_version(self.wh)
+                if active is None:
+                    self._bundle = None
+                elif self._bundle is None or self._bundle.version != active[0]:
+                    self._bundle = registry.load_bundle(active[1])
+                self._bundle_checked = time.monotonic()
         return self._bundle
 
     def catalogue(self) -> Catalogue:
         now = time.monotonic()
-        if self._catalogue is None or now - self._catalogue_at > self.catalogue_ttl_s:
-            self._catalogue = Catalogue.from_warehouse(self.wh)
-            self._catalogue_at = now
+        if self._catalogue is not None and now - self._catalogue_at <= self.catalogue_ttl_s:
+            return self._catalogue
+        with self._load_lock:
+            if self._catalogue is None or time.monotonic() - self._catalogue_at > self.catalogue_ttl_s:
+                self._catalogue = Catalogue.from_warehouse(self.wh)
+                self._catalogue_at = time.monotonic()
         return self._catalogue
 
     def refresh(self) -> None:
@@ -108,6 +115,15 @@ class RecommendService:
         """The user's purchases: a warehouse snapshot (re-read every ``catalogue_ttl_s``) plus online ones."""
         now = time.monotonic()
         if self._purchases is None or now - self._purchases[0] > self.catalogue_ttl_s:
+            self._load_purchases()
+        state = self.online.user(user_id)
+        assert self._purchases is not None
+        return {**self._purchases[1].get(user_id, {}), **(state.purchased if state else {})}
+
+    def _load_purchases(self) -> None:
+        with self._load_lock:
+            if self._purchases is not None and time.monotonic() - self._purchases[0] <= self.catalogue_ttl_s:
+                return
             rows = self.wh.sql(
                 "SELECT user_id, product_id, epoch(max(ts)) FROM events WHERE type = 'purchase' "
                 "AND product_id IS NOT NULL GROUP BY 1, 2"
@@ -115,9 +131,7 @@ class RecommendService:
             table: dict[str, dict[str, float]] = {}
             for user, product, ts in rows:
                 table.setdefault(user, {})[product] = float(ts)
-            self._purchases = (now, table)
-        state = self.online.user(user_id)
-        return {**self._purchases[1].get(user_id, {}), **(state.purchased if state else {})}
+            self._purchases = (time.monotonic(), table)
 
     # -- scoring -------------------------------------------------------------------------------
     def _personal_scores(

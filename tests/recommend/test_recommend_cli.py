@@ -1,41 +1,37 @@
-"""The recommend commands through the real entry point: JSON output and one-line failures."""
+"""The recommend commands through the CLI entry point (in process): JSON output and one-line failures."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVELOOP_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "liveloop.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+from liveloop.cli.main import main
 
 
-def test_bundles_json_and_bad_input(tmp_path: Path, data_home: Path) -> None:
-    out = _cli(
-        "recommend",
-        "bundles",
-        "--min-support",
-        "0.001",
-        "--min-confidence",
-        "0.8",
-        "--top",
-        "3",
-        "--json",
-        home=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    body = json.loads(out.stdout)
+def _cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["liveloop", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_bundles_json_and_bad_input(settings, data_home: Path, monkeypatch, capsys) -> None:
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "bundles", "--top", "3", "--json")
+    assert code == 0, err
+    body = json.loads(out)
     assert body["rules"] == 412 and len(body["top"]) == 3 and body["top"][0]["then"] == "bottled beer"
 
-    k = _cli("recommend", "show", "someone", "-k", "0", home=tmp_path)
-    assert k.returncode == 2 and "k must be between" in k.stderr
+    code, _, err = _cli(monkeypatch, capsys, "recommend", "show", "someone", "-k", "0")
+    assert code == 2 and err.startswith("error: k must be between") and "Traceback" not in err
+
+    code, _, err = _cli(monkeypatch, capsys, "recommend", "train")
+    assert code == 1 and "no product events" in err and len(err.strip().splitlines()) == 1

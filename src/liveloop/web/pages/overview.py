@@ -49,6 +49,7 @@ def _charts(data: Overview, lang: str) -> dict[str, object]:
         yaxis2={"overlaying": "y", "side": "right", "title": t("overview.orders")},
         yaxis={"title": t("overview.gmv")},
         legend={"orientation": "h"},
+        xaxis={"type": "date", "tickformat": "%m-%d", "dtick": 86_400_000},
     )
     top = list(reversed(data.top_products))
     products = go.Figure(

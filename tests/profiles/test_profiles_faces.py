@@ -13,7 +13,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def _seed(wh) -> None:
-    seed_shop(wh, n_users=60)
+    seed_shop(wh, n_users=36, days=90)
     build_profiles(wh)
 
 
@@ -23,7 +23,7 @@ def test_profile_api_tag_removal_segments_and_rebuild(
     server = live_server_factory(seed=_seed)
     with server.client("analyst") as api:
         segments = api.get("/v1/segments").json()["items"]
-        assert len(segments) >= 3 and sum(s["size"] for s in segments) == 60
+        assert len(segments) >= 3 and sum(s["size"] for s in segments) == 36
         assert len({s["name_en"] for s in segments}) == len(segments)
         profile = api.get("/v1/users/u000/profile").json()
         assert profile["segment"]["segment_id"] in {s["segment_id"] for s in segments}
@@ -50,7 +50,7 @@ def test_profile_api_tag_removal_segments_and_rebuild(
                 break
             time.sleep(0.5)
         assert state["status"] == "succeeded", state
-        assert state["result"]["users"] == 60 and state["progress"] == 1.0
+        assert state["result"]["users"] == 36 and state["progress"] == 1.0
         after = api.get("/v1/users/u000/profile").json()
         assert tag not in [t["tag"] for t in after["tags"]] and tag in after["removed_tags"]
         assert after["model_version"] != profile["model_version"]

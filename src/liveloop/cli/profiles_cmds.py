@@ -122,7 +122,7 @@ def users_show(user_id: str = typer.Argument(..., help="User id."), as_json: boo
 
     def render(p: dict[str, Any]) -> None:
         console.print(
-            f"[bold]user {p['user_id']}[/bold]  (data {p['data_window']}, version {p['model_version']})",
+            f"user {p['user_id']}  (data {p['data_window']}, version {p['model_version']})",
             markup=False,
         )
         seg = p["segment"]

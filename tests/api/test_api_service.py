@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 
@@ -14,11 +16,21 @@ def test_health_is_public(server):
 def test_metrics_need_a_key_and_count_requests(server):
     assert httpx.get(f"{server.base_url}/metrics").status_code == 401
     httpx.get(f"{server.base_url}/health")
+    event = {
+        "event_id": f"metrics-{uuid.uuid4().hex}",
+        "ts": "2026-11-11T12:00:00Z",
+        "user_id": "u",
+        "type": "view",
+    }
+    httpx.post(f"{server.base_url}/v1/events", json={"events": [event]}, headers=server.headers("ingest"))
     resp = httpx.get(f"{server.base_url}/metrics", headers=server.headers("analyst"))
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/plain")
     assert 'liveloop_http_requests_total{method="GET",route="/health",status="200"}' in resp.text
     assert "liveloop_http_request_duration_seconds_bucket" in resp.text
+    assert 'liveloop_ingest_records_total{endpoint="events",outcome="accepted"}' in resp.text
+    assert 'route="/v1/events"' in resp.text  # labelled by route template, not raw path
+    assert "liveloop_ingest_write_queue_depth" in resp.text
 
 
 def test_docs_page_and_its_assets_are_served_locally(server):

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from conftest import seed_shop  # tests/profiles/conftest.py
+from profiles_shop import seed_shop
+
 from liveloop.profiles import build_profiles
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

@@ -23,6 +23,7 @@ class DemoContext:
     wh: Warehouse
     seed: int = 7
     scale: str = "small"
+    overrides: dict[str, Any] = field(default_factory=dict)  # e.g. users/days for a smaller world
     summary: dict[str, Any] = field(default_factory=dict)
     admin_key: str | None = None
 
@@ -33,7 +34,7 @@ def step_simulate(ctx: DemoContext) -> dict[str, Any]:
         from liveloop.datasets.simulator import simulate_into_warehouse
     except ImportError as exc:  # the simulator is optional only while it is being built
         raise LiveloopError(f"the market simulator is not available: {exc}") from exc
-    result = simulate_into_warehouse(ctx.wh, scale=ctx.scale, seed=ctx.seed)
+    result = simulate_into_warehouse(ctx.wh, scale=ctx.scale, seed=ctx.seed, **ctx.overrides)
     keys = ("users", "products", "hosts", "sessions", "events", "orders", "comments", "gmv")
     return {k: result.get(k) for k in keys if k in result}
 
@@ -66,12 +67,13 @@ def run_demo(
     seed: int = 7,
     scale: str = "small",
     on_step: Callable[[str, dict[str, Any]], None] | None = None,
+    **overrides: Any,
 ) -> DemoContext:
     """Initialise ``settings.home`` (warehouse and secret key) and run every step; the warehouse is closed."""
     settings.home.mkdir(parents=True, exist_ok=True)
     load_cipher(settings)  # creates the PII key file under the home unless LIVELOOP_SECRET_KEY is set
     with Warehouse.open(settings) as wh:
-        ctx = DemoContext(settings=settings, wh=wh, seed=seed, scale=scale)
+        ctx = DemoContext(settings=settings, wh=wh, seed=seed, scale=scale, overrides=overrides)
         for name, step in STEPS:
             ctx.summary[name] = step(ctx)
             if on_step is not None:

@@ -276,7 +276,7 @@ def eval_similar(
         "CF (ALS neighbours)",
         "cf",
         f"user x {item} interactions",
-        f"similar users (next-window {item}s, top {k})",
+        f"similar users (next-window {item} interactions, top {k})",
         prf(lambda u: model.recommend_from_neighbours(u, k)),
         f"popularity top {k}",
         prf(lambda u: popular),

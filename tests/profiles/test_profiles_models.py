@@ -14,6 +14,7 @@ from liveloop.profiles import (
     SegmentModel,
     Window,
     build_profiles,
+    forget_user,
     remove_tag,
     user_profile,
 )
@@ -59,6 +60,8 @@ def test_removed_tags_are_respected_by_every_consumer(shop: Warehouse) -> None:
     value = category.split(":", 1)[1]
     assert not ((aff["user_id"] == "u004") & (aff["category"] == value)).any()
     assert ((aff["user_id"] != "u004") & (aff["category"] == value)).any()  # others keep it
+    assert forget_user(shop, "u004") == {"profiles": 1, "tag_overrides": 1}  # erasure removes derived data
+    assert shop.sql("SELECT count(*) FROM profiles WHERE user_id = 'u004'")[0][0] == 0
 
 
 def test_interest_models_learn_sequences_and_update_per_event() -> None:

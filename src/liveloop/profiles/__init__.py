@@ -5,7 +5,7 @@ from liveloop.profiles.build import BuildOptions, build_profiles
 from liveloop.profiles.features import build_features
 from liveloop.profiles.interest import InterestModel, InterestState
 from liveloop.profiles.segments import SegmentModel
-from liveloop.profiles.service import get_segment, list_segments, user_profile, user_timeline
+from liveloop.profiles.service import forget_user, get_segment, list_segments, user_profile, user_timeline
 from liveloop.profiles.similar import SimilarUsers
 from liveloop.profiles.tags import LifecycleRules, remove_tag, restore_tag
 from liveloop.profiles.value import HighValueModel
@@ -24,6 +24,7 @@ __all__ = [
     "Window",
     "build_features",
     "build_profiles",
+    "forget_user",
     "get_segment",
     "list_segments",
     "remove_tag",

@@ -172,3 +172,14 @@ def segment_radar(segments: list[dict[str, Any]]) -> tuple[list[str], dict[str, 
         for s in segments
     }
     return keep, radar
+
+
+def forget_user(wh: Warehouse, user_id: str) -> dict[str, int]:
+    """Erase a user's derived profile data (profile row, tag overrides); for the privacy erasure call."""
+    counts: dict[str, int] = {}
+    with wh.transaction() as con:
+        for table in ("profiles", "tag_overrides"):
+            row = con.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?", [user_id]).fetchone()
+            counts[table] = int(row[0]) if row else 0
+            con.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
+    return counts

@@ -14,7 +14,8 @@ OUT = Path(__file__).parent / "out"
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
+    found = pkgutil.iter_modules(benchmarks.__path__)
+    names = argv or sorted(m.name for m in found if m.name.startswith("bench_"))
     OUT.mkdir(exist_ok=True)
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 import typer
 
-evaluate_app = typer.Typer(help="Measure model quality on real data sets and the simulator.", no_args_is_help=True)
+evaluate_app = typer.Typer(
+    help="Measure model quality on real data sets and the simulator.", no_args_is_help=True
+)

@@ -67,7 +67,8 @@ def main() -> None:
             typer.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(int(exc.exit_code))
         if isinstance(exc, OSError):
-            typer.echo(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), err=True)
+            where = getattr(exc, "filename", "") or ""
+            typer.echo(f"error: {exc.strerror or exc}: {where}".rstrip(": "), err=True)
             sys.exit(1)
         raise
 

@@ -46,6 +46,26 @@ def step_admin_key(ctx: DemoContext) -> dict[str, Any]:
     return {"key_id": created.key_id}
 
 
+def step_profiles(ctx: DemoContext) -> dict[str, Any]:
+    """Build every user's profile, tags and segments, and the value, churn and CLV scores."""
+    from liveloop.profiles import build_profiles
+
+    result = build_profiles(ctx.wh, settings=ctx.settings)
+    return {k: result[k] for k in ("users", "segments", "model_version")}
+
+
+def step_recommend(ctx: DemoContext) -> dict[str, Any]:
+    """Train the recommender (held-out evaluation first), record the version the service will serve."""
+    from liveloop.recommend import train
+
+    result = train(ctx.wh, ctx.settings, seed=ctx.seed)
+    summary: dict[str, Any] = {"version": result["version"], "model": result["model"]}
+    holdout = result["metrics"].get("holdout")
+    if isinstance(holdout, list):
+        summary.update({f"ndcg@10 {row['model']}": row["ndcg@10"] for row in holdout if "ndcg@10" in row})
+    return summary
+
+
 def step_live(ctx: DemoContext) -> dict[str, Any]:
     """Score the comments and replay the busiest simulated live session through the live copilot."""
     from liveloop.live.demo import demo_step
@@ -57,6 +77,8 @@ def step_live(ctx: DemoContext) -> dict[str, Any]:
 STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("simulate", step_simulate),
     ("admin_key", step_admin_key),
+    ("profiles", step_profiles),
+    ("recommend", step_recommend),
     ("live", step_live),
 ]
 

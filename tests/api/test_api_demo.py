@@ -20,4 +20,7 @@ def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path):
     with Warehouse.open(demo_settings) as wh:
         assert wh.sql("SELECT count(*) FROM users")[0][0] == 80
         principal = KeyVerifier().verify(wh, ctx.admin_key)
+        assert wh.sql("SELECT count(*) FROM profiles")[0][0] == 80  # the demo built every profile
     assert principal.role.value == "admin"
+    assert ctx.summary["profiles"]["users"] == 80
+    assert ctx.summary["recommend"]["version"]  # a recommender version the service will serve

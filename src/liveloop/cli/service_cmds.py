@@ -101,7 +101,7 @@ def demo(
         False, "--serve", help="Serve the dashboard on the demo world afterwards."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated world (same seed, same world)."),
-    scale: str = typer.Option("small", "--scale", help="Simulator preset: small is a few minutes of CPU."),
+    scale: str = typer.Option("small", "--scale", help="Simulator preset: small (the demo) builds in about a minute."),
     home: Path = typer.Option(
         None, "--home", help="Demo LIVELOOP_HOME (default: $LIVELOOP_HOME or ./liveloop-data)."
     ),

@@ -28,7 +28,7 @@ def test_bundles_json_and_bad_input(settings, data_home: Path, monkeypatch, caps
     code, out, err = _cli(monkeypatch, capsys, "recommend", "bundles", "--top", "3", "--json")
     assert code == 0, err
     body = json.loads(out)
-    assert body["rules"] == 412 and len(body["top"]) == 3 and body["top"][0]["then"] == "bottled beer"
+    assert body["rules"] == 410 and len(body["top"]) == 3 and body["top"][0]["then"] == "bottled beer"
 
     code, _, err = _cli(monkeypatch, capsys, "recommend", "show", "someone", "-k", "0")
     assert code == 2 and err.startswith("error: k must be between") and "Traceback" not in err

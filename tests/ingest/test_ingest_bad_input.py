@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,13 +67,19 @@ def test_negative_quantity_and_amount_only_for_refunds(wh: Warehouse, write, ev)
     assert report.by_reason == {"negative_quantity": 1, "negative_amount": 1}
 
 
-def test_a_ten_megabyte_comment_is_quarantined_and_cut(wh: Warehouse, write, ev) -> None:
+def test_a_ten_megabyte_comment_is_quarantined_whole(wh: Warehouse, write, ev) -> None:
+    """Never cut: the quarantined raw row holds the whole comment, so nothing of the source is lost."""
+    from liveloop.ingest import retry_quarantine
+
     big = "好" * (10 * 1024 * 1024 // 3)
     report = import_file(wh, write("events.csv", [ev("e1"), ev("e2", type_="comment", text=big), ev("e3")]))
     assert (report.loaded, report.quarantined) == (2, 1)
     reason, raw = wh.sql("SELECT reason, raw FROM quarantine")[0]
     assert reason.startswith("text_too_long: text has 3495253 characters")
-    assert len(raw) < 20_000 and "truncated" in raw
+    row = json.loads(raw)
+    assert row["text"] == big and row["event_id"] == "e2"
+    again = retry_quarantine(wh)  # read back whole: still too long, for the same reason
+    assert (again.rows_read, again.quarantined, dict(again.by_reason)) == (1, 1, {"text_too_long": 1})
 
 
 def test_duplicate_ids_within_and_across_files(wh: Warehouse, write, ev) -> None:

@@ -31,8 +31,9 @@ from liveloop.ingest.validate import TS_UNITS, Options, Target, ident, lit, vali
 from liveloop.privacy.crypto import Cipher, load_cipher
 from liveloop.warehouse import Warehouse
 
-#: Longest raw row kept in quarantine (characters); longer rows are cut and marked.
-MAX_RAW = 16_384
+#: Longest raw row kept in quarantine (characters): whole rows up to 64 MB (the longest line read), so
+#: a quarantined row can be shown in full and retried; only longer ones are cut, marked, and not retryable.
+MAX_RAW = 64 << 20
 
 
 def make_options(wh: Warehouse, source_tz: str, ts_unit: str) -> Options:

@@ -24,7 +24,7 @@ def _count(wh: Warehouse, sql: str) -> int:
 
 def test_taobao_userbehavior_every_row_accounted_for(wh: Warehouse, data_home: Path) -> None:
     path = data_file("taobao_userbehavior_head", "UserBehavior_head84k.csv")
-    rows = list(csv.reader(path.open()))
+    rows = list(csv.reader(path.read_text().splitlines()))
     outside = [
         i + 1
         for i, r in enumerate(rows)
@@ -65,7 +65,7 @@ def test_taobao_userbehavior_every_row_accounted_for(wh: Warehouse, data_home: P
 
 def test_tianchi_mobile_behaviours_and_items(wh: Warehouse, data_home: Path) -> None:
     behaviour = data_file("tianchi_mobile_rec_sample", "sample_user_behavior.csv")
-    rows = list(csv.DictReader(behaviour.open()))
+    rows = list(csv.DictReader(behaviour.read_text().splitlines()))
     report = import_file(wh, behaviour, adapter="tianchi_mobile")  # brings sample_item_info.csv along
     assert report.balanced and report.rows_read == len(rows) + 1999
     assert report.tables["events"].loaded == len(rows)

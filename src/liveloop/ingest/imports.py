@@ -137,7 +137,11 @@ def _import_jobs(
         if not reader.columns:
             report.warnings.append(f"{file.name}: empty file, nothing to import")
             continue
-        targets = feed.plan(reader.columns, table)
+        try:
+            targets = feed.plan(reader.columns, table)
+        except LiveloopError:
+            reader.close()
+            raise
         _warn_ignored(report, file, feed, reader.columns, targets)
         report.encoding = report.encoding or reader.encoding
         ctx = Context(

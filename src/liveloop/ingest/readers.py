@@ -45,7 +45,9 @@ class Chunk:
 
 
 # -- encodings ------------------------------------------------------------------------------------
-_GB = {"gb2312", "gbk", "gb18030", "hz", "big5", "cp936"}
+_GB = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
+#: Share of a sample's non-ASCII characters that must be common Chinese (GB2312) to read it as GB18030.
+_GB_SHARE = 0.5
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -58,35 +60,115 @@ def open_binary(path: Path) -> BinaryIO:
 
 
 def detect_encoding(path: Path) -> str:
-    """The file's text encoding, guessed from its start: UTF-8 (with or without BOM) or e.g. GB18030."""
+    """The file's text encoding, guessed from its first 256 KB.
+
+    Chinese sources are the norm, so: a BOM decides; else UTF-8 when most lines with non-ASCII bytes
+    decode as UTF-8 (valid UTF-8 rarely happens by chance); else GB18030 (a superset of GB2312/GBK) when
+    most decode so and read as Chinese; only then ``charset-normalizer``, whose guesses on short samples
+    are unreliable (a one-line GBK file reads as cp1250). Lines that do not decode under the chosen
+    encoding are quarantined as ``invalid_encoding``. ``--encoding`` overrides all this.
+    """
     with open_binary(path) as fh:
         sample = fh.read(_SAMPLE)
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise LiveloopError(f"{path.name} is UTF-16 encoded: convert it to UTF-8 first", field="encoding")
-    if len(sample) == _SAMPLE and b"\n" in sample:
-        sample = sample[: sample.rindex(b"\n") + 1]
-    try:
-        sample.decode("utf-8")
+    whole = len(sample) < _SAMPLE
+    if not whole and b"\n" in sample:
+        sample, whole = sample[: sample.rindex(b"\n") + 1], True
+    lines = [line for line in sample.split(b"\n") if not line.isascii()]
+    if not lines:
         return "utf-8"
+    last = len(lines) - 1
+    utf8 = [_decoded(line, "utf-8", whole or i < last) for i, line in enumerate(lines)]
+    if 2 * sum(t is not None for t in utf8) >= len(lines):
+        return "utf-8"
+    gb = [_decoded(line, "gb18030", whole or i < last) for i, line in enumerate(lines)]
+    read = [t for t in gb if t is not None]
+    if 2 * len(read) >= len(lines) and _reads_as_chinese("".join(read)):
+        return "gb18030"
+    return _guess(path, sample)
+
+
+def _decoded(data: bytes, encoding: str, whole: bool) -> str | None:
+    """``data`` decoded, or None; data cut mid-line may end inside a character."""
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(data, final=whole)
     except UnicodeDecodeError:
-        pass
+        return None
+
+
+def _reads_as_chinese(text: str) -> bool:
+    """Whether most non-ASCII characters are common Chinese ones (Latin-1 text rarely decodes so)."""
+    wide = [c for c in text if ord(c) > 127][:20_000]
+    common = 0
+    for c in wide:
+        try:
+            c.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return bool(wide) and common >= _GB_SHARE * len(wide)
+
+
+def _guess(path: Path, sample: bytes) -> str:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
-    if best is None:
-        raise LiveloopError(
-            f"cannot tell the text encoding of {path.name}: pass --encoding", field="encoding"
-        )
-    enc = best.encoding.lower().replace("_", "")
-    if enc in _GB or enc.startswith("gb"):
-        return "gb18030"  # superset of GB2312/GBK
-    if enc.startswith("utf16") or enc.startswith("utf32"):
-        raise LiveloopError(
-            f"{path.name} is {best.encoding} encoded: convert it to UTF-8 first", field="encoding"
-        )
-    return best.encoding
+    for match in from_bytes(sample):
+        enc = match.encoding.lower().replace("_", "")
+        if enc.startswith(("utf16", "utf32")):
+            if b"\x00" not in sample:  # UTF-16/32 text without a BOM is full of NUL bytes
+                continue
+            raise LiveloopError(
+                f"{path.name} is {match.encoding} encoded: convert it to UTF-8 first", field="encoding"
+            )
+        return "gb18030" if enc in _GB or enc.startswith("gb") else match.encoding
+    raise LiveloopError(f"cannot tell the text encoding of {path.name}: pass --encoding", field="encoding")
+
+
+def decode_lines(data: bytes, encoding: str, first_line: int) -> tuple[str, list[Malformed]]:
+    """``data`` (whole lines) decoded; a line that does not decode is left blank and returned as malformed.
+
+    Nothing is replaced silently: the line goes to quarantine as ``invalid_encoding`` with its bytes
+    escaped (``\\xba``), so the counts still balance and the row can be found and fixed.
+    """
+    parts: list[str] = []
+    bad: list[Malformed] = []
+    pos, line, counted = 0, first_line, 0
+    while True:
+        try:
+            parts.append(data[pos:].decode(encoding))
+            return "".join(parts), bad
+        except UnicodeDecodeError as exc:
+            at = pos + exc.start
+            start = data.rfind(b"\n", 0, at) + 1
+            end = data.find(b"\n", at)
+            end = len(data) if end < 0 else end
+            parts.append(data[pos:start].decode(encoding))
+            line += data.count(b"\n", counted, start)
+            counted = start
+            raw = data[start:end].rstrip(b"\r")
+            bad.append(
+                Malformed(
+                    line,
+                    raw.decode(encoding, errors="backslashreplace"),
+                    _bad_bytes(raw, at - start, encoding),
+                )
+            )
+            pos = end  # the newline stays: the line is now blank, so later line numbers hold
+
+
+def _bad_bytes(raw: bytes, at: int, encoding: str) -> str:
+    hint = "--encoding NAME (the file's encoding)"
+    for other in ("utf-8", "gb18030"):
+        if other != codecs.lookup(encoding).name and _decoded(raw, other, True) is not None:
+            hint = f"--encoding {other} (the line reads as {other})"
+            break
+    return (
+        f"invalid_encoding: byte {at + 1} (0x{raw[at]:02x}) is not valid {encoding}; "
+        f"fix the file or import these lines with {hint}"
+    )
 
 
 def check_encoding(name: str) -> str:
@@ -99,16 +181,20 @@ def check_encoding(name: str) -> str:
 # -- line blocks ----------------------------------------------------------------------------------
 @dataclass
 class _Block:
-    data: bytes  # UTF-8, whole lines
+    data: bytes  # whole lines, UTF-8 (or, for UTF-8 sources, not yet checked: see ``decode_lines``)
     first_line: int
     pos: int
-    oversized: list[Malformed] = field(default_factory=list)
+    malformed: list[Malformed] = field(default_factory=list)  # over-long and undecodable lines
 
 
 def _line_blocks(
     fh: BinaryIO, *, first_line: int, chunk_rows: int, chunk_bytes: int, encoding: str
 ) -> Iterator[_Block]:
-    """Whole-line blocks of at most ``chunk_rows`` lines, transcoded to UTF-8."""
+    """Whole-line blocks of at most ``chunk_rows`` lines, transcoded to UTF-8.
+
+    Lines that do not decode under ``encoding`` are blanked and kept as malformed; UTF-8 blocks pass
+    unchecked (the readers check them, pyarrow's CSV parser for free) and may still hold invalid bytes.
+    """
     buf = b""
     eof = False
     line = first_line
@@ -135,7 +221,7 @@ def _line_blocks(
                 eof = not more
                 buf += more
                 continue
-            head = buf[:4096].decode(encoding, errors="replace")
+            head = buf[:4096].decode(encoding, errors="backslashreplace")
             _skip_line(fh)
             yield _Block(
                 b"", line, raw.tell(), [Malformed(line, head, f"line_too_long: over {MAX_LINE >> 20} MB")]
@@ -146,9 +232,14 @@ def _line_blocks(
         block, buf = buf[:cut], buf[cut:]
         pos = raw.tell() - (len(buf) if raw is fh else 0)
         n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        bad: list[Malformed] = []
         if not utf8:
-            block = block.decode(encoding, errors="replace").encode()
-        yield _Block(block, line, pos)
+            try:
+                block = block.decode(encoding).encode()
+            except UnicodeDecodeError:
+                text, bad = decode_lines(block, encoding, line)
+                block = text.encode()
+        yield _Block(block, line, pos, bad)
         line += n
 
 
@@ -186,11 +277,16 @@ def _line_numbers(n: int, skipped: Sequence[int]) -> np.ndarray:
 
 
 # -- CSV ------------------------------------------------------------------------------------------
-def _header(fh: BinaryIO, encoding: str, delimiter: str) -> list[str]:
+def _header(fh: BinaryIO, encoding: str, delimiter: str, name: str) -> list[str]:
     first = fh.readline()
     if not first.strip():
         return []
-    text = first.decode(encoding, errors="replace").rstrip("\r\n")
+    try:
+        text = first.decode(encoding).rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise LiveloopError(
+            f"the header line of {name} is not valid {encoding}: pass the file's --encoding", field="encoding"
+        ) from None
     names = next(csv.reader([text], delimiter=delimiter))
     cols = [n.strip() or f"column_{i + 1}" for i, n in enumerate(names)]
     dupes = sorted({c for c in cols if cols.count(c) > 1})
@@ -219,7 +315,11 @@ class CsvReader:
         self.delimiter = delimiter
         first_line = 1
         if columns is None:
-            self.columns = _header(self._fh, self.encoding, delimiter)
+            try:
+                self.columns = _header(self._fh, self.encoding, delimiter, path.name)
+            except LiveloopError:
+                self._fh.close()
+                raise
             first_line = 2
         else:
             if skip_header:
@@ -233,10 +333,15 @@ class CsvReader:
             chunk_bytes=chunk_bytes,
             encoding=self.encoding,
         )
+        if not self.columns:  # an empty file: nothing to read
+            self._fh.close()
+
+    def close(self) -> None:
+        """Release the file (iterating to the end does so too)."""
+        self._fh.close()
 
     def __iter__(self) -> Iterator[Chunk]:
         if not self.columns:
-            self._fh.close()
             return
         try:
             for block in self._blocks:
@@ -246,7 +351,7 @@ class CsvReader:
 
     def _parse(self, block: _Block) -> Chunk:
         cols = self.columns
-        bad: list[Malformed] = list(block.oversized)
+        bad: list[Malformed] = list(block.malformed)
         skipped: list[int] = []
 
         def handler(row: Any) -> str:
@@ -274,16 +379,26 @@ class CsvReader:
             table = pcsv.read_csv(
                 io.BytesIO(block.data), read_options=read, parse_options=parse, convert_options=conv
             )
-        except pa.ArrowInvalid:  # e.g. invalid UTF-8 bytes: re-read with replacement characters
-            bad.clear()
+        except pa.ArrowInvalid as exc:  # invalid UTF-8: quarantine those lines, parse the others
+            text, undecodable = decode_lines(block.data, "utf-8", block.first_line)
+            if not undecodable:
+                raise LiveloopError(
+                    f"{self.path.name}: cannot parse lines from {block.first_line}: {exc}"
+                ) from exc
+            bad[:] = [*block.malformed, *undecodable]
             skipped.clear()
-            data = block.data.decode("utf-8", errors="replace").encode()
             table = pcsv.read_csv(
-                io.BytesIO(data), read_options=read, parse_options=parse, convert_options=conv
+                io.BytesIO(text.encode()), read_options=read, parse_options=parse, convert_options=conv
             )
         lines = _line_numbers(table.num_rows, skipped) + (block.first_line - 1)
         table = table.append_column("_line", pa.array(lines, pa.int64()))
         return Chunk(_drop_blank(table, cols), bad, block.pos)
+
+
+def _utf8_lines(block: _Block) -> tuple[str, list[Malformed]]:
+    """The block's text and its malformed lines (undecodable lines included, left blank)."""
+    text, bad = decode_lines(block.data, "utf-8", block.first_line)
+    return text, [*block.malformed, *bad]
 
 
 def _empty(cols: Sequence[str]) -> pa.Table:
@@ -312,10 +427,10 @@ class WhitespaceReader(CsvReader):
 
     def _parse(self, block: _Block) -> Chunk:
         cols = self.columns
-        bad = list(block.oversized)
+        body, bad = _utf8_lines(block)
         data: dict[str, list[str]] = {c: [] for c in cols}
         lines: list[int] = []
-        for i, text in enumerate(block.data.decode("utf-8", errors="replace").split("\n")):
+        for i, text in enumerate(body.split("\n")):
             parts = text.split()
             if not parts:
                 continue
@@ -363,10 +478,10 @@ class JsonLinesReader(CsvReader):
         super().__init__(path, columns=columns, **kwargs)
 
     def _parse(self, block: _Block) -> Chunk:
-        bad = list(block.oversized)
+        body, bad = _utf8_lines(block)
         recs: list[dict[str, Any]] = []
         lines: list[int] = []
-        for i, text in enumerate(block.data.decode("utf-8", errors="replace").split("\n")):
+        for i, text in enumerate(body.split("\n")):
             if not text.strip():
                 continue
             try:
@@ -407,6 +522,9 @@ class ParquetReader:
         self.size = self._file.metadata.num_rows
         self.chunk_rows = chunk_rows
 
+    def close(self) -> None:
+        self._file.close()
+
     def __iter__(self) -> Iterator[Chunk]:
         start = 0
         for batch in self._file.iter_batches(batch_size=self.chunk_rows):
@@ -416,6 +534,7 @@ class ParquetReader:
             )
             start += n
             yield Chunk(table, [], start)
+        self.close()
 
 
 def _nested_as_json(table: pa.Table) -> pa.Table:

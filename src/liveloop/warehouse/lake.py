@@ -1,4 +1,4 @@
-"""Parquet export and import of every table; events partitioned by date (the lake Spark shares)."""
+"""Parquet export and import of every table; events partitioned by UTC date (the lake Spark shares)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ _NEXTVAL = r"nextval\('([^']+)'"
 
 
 def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
-    """Write each table to ``out_dir``; events as ``events/date=YYYY-MM-DD/*.parquet``."""
+    """Write each table to ``out_dir``; events as ``events/date=YYYY-MM-DD/*.parquet`` (the UTC date of ts).
+
+    A new export replaces an earlier one in ``out_dir`` (stale event partitions are removed).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for table in wh.tables():
@@ -23,7 +26,7 @@ def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
             target = out_dir / "events"
             wh.sql(
                 f"COPY (SELECT *, CAST(timezone('UTC', ts) AS DATE) AS date FROM events) TO '{_q(target)}' "
-                "(FORMAT parquet, PARTITION_BY (date), OVERWRITE_OR_IGNORE TRUE, FILENAME_PATTERN 'part_{i}')"
+                "(FORMAT parquet, PARTITION_BY (date), OVERWRITE TRUE, FILENAME_PATTERN 'part_{i}')"
             )
         else:
             wh.sql(f"COPY \"{table}\" TO '{_q(out_dir / (table + '.parquet'))}' (FORMAT parquet)")

@@ -76,3 +76,35 @@ def test_failures_are_one_line_and_non_zero(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [f"error: file not found: {tmp_path / 'missing.csv'}"]
+
+
+def test_ctrl_c_says_what_was_kept_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C inside a command (Typer hands back exit code 130): one line saying finished chunks are kept."""
+    import liveloop.ingest
+    from liveloop.cli.main import main
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("LIVELOOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(liveloop.ingest, "import_file", interrupted)
+    src = tmp_path / "events.csv"
+    src.write_text("event_id,ts,user_id,type\n")
+    monkeypatch.setattr(sys, "argv", ["liveloop", "import", str(src)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "finished chunks" in err[0] and "re-run the same command" in err[0]
+    assert "nothing partial" not in err[0]
+
+
+def test_human_report_names_a_non_utf8_encoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVELOOP_HOME", str(tmp_path / "home"))
+    src = tmp_path / "events.csv"
+    src.write_bytes("event_id,ts,user_id,type,text\ne1,2024-05-01 10:00:00,u1,comment,好\n".encode("gbk"))
+    result = runner.invoke(app, ["import", str(src)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "rows read 1 = loaded 1" in result.stdout and "read as gb18030" in result.stdout

@@ -97,6 +97,8 @@ def _render_report(r: dict[str, Any]) -> None:
     )
     for reason, n in r["by_reason"].items():
         console.print(f"  quarantined {n:,}: {reason}", markup=False)
+    if r.get("encoding") not in (None, "utf-8"):
+        console.print(f"read as {r['encoding']} (pass --encoding if that is wrong)", markup=False)
     for warning in r["warnings"]:
         console.print(f"warning: {warning}", markup=False)
 

@@ -47,15 +47,22 @@ def _register() -> None:
 _register()
 
 
+#: Ctrl-C: imports commit whole chunks (one transaction each), so what finished before stays.
+INTERRUPTED = (
+    "interrupted: work committed before Ctrl-C is kept (an import keeps its finished chunks, the chunk "
+    "in flight was rolled back); re-run the same command to complete it"
+)
+
+
 def main() -> None:
     """Entry point: run the app, turning known failures into one line and a non-zero exit."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except LiveloopError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         sys.exit(2 if exc.status in (400, 422) else 1)
     except KeyboardInterrupt:
-        typer.echo("interrupted: nothing partial was committed; re-run to complete", err=True)
+        typer.echo(INTERRUPTED, err=True)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -71,6 +78,11 @@ def main() -> None:
             typer.echo(f"error: {exc.strerror or exc}: {where}".rstrip(": "), err=True)
             sys.exit(1)
         raise
+    # without standalone mode Typer returns exit codes instead of exiting (Ctrl-C in a command: 130)
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        if code == 130:
+            typer.echo(INTERRUPTED, err=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -166,8 +166,9 @@ class Warehouse:
             return self.con.execute(query, params or []).fetchall()
 
     def arrow(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """An Arrow table for the query (a relation, not a DB-API result: no extra copy, no warning)."""
         with self._lock:
-            return self.con.execute(query, params or []).to_arrow_table()
+            return self.con.sql(query, params=params or None).to_arrow_table()
 
     def df(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         """A pandas DataFrame for the query."""

@@ -1,0 +1,41 @@
+"""The Warehouse helpers: query results without DuckDB warnings, appends by column name, rollback."""
+
+from __future__ import annotations
+
+import warnings
+
+import pyarrow as pa
+import pytest
+
+from liveloop.warehouse import Warehouse
+
+
+def test_query_helpers_raise_no_duckdb_warnings(wh: Warehouse) -> None:
+    wh.sql("INSERT INTO label_map VALUES ('region', 'sh', '上海'), ('region', 'bj', '北京')")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a deprecation or extra-copy warning fails the test
+        table = wh.arrow("SELECT raw, canonical FROM label_map WHERE kind = ? ORDER BY raw", ["region"])
+        named = wh.arrow("SELECT count(*) AS n FROM label_map WHERE raw = $raw", {"raw": "sh"})
+        plain = wh.arrow("SELECT 1 AS one")
+        frame = wh.df("SELECT raw FROM label_map WHERE canonical = ?", ["北京"])
+        rows = wh.sql("SELECT count(*) FROM label_map")
+    assert table.to_pylist() == [{"raw": "bj", "canonical": "北京"}, {"raw": "sh", "canonical": "上海"}]
+    assert named.to_pylist() == [{"n": 1}] and plain.num_rows == 1
+    assert frame["raw"].tolist() == ["bj"] and rows == [(2,)]
+
+
+def test_append_by_column_name_with_defaults(wh: Warehouse) -> None:
+    data = pa.table(
+        {"type": ["view"], "user_id": ["u1"], "event_id": ["e1"], "ts": ["2024-05-01 00:00:00+00"]}
+    )
+    assert wh.append("events", data) == 1
+    assert wh.append("events", data.slice(0, 0)) == 0
+    event_id, user_id, ingested = wh.sql("SELECT event_id, user_id, ingested_at FROM events")[0]
+    assert (event_id, user_id) == ("e1", "u1") and ingested is not None
+
+
+def test_transaction_rolls_back_on_any_exception(wh: Warehouse) -> None:
+    with pytest.raises(KeyboardInterrupt), wh.transaction() as con:
+        con.execute("INSERT INTO label_map VALUES ('region', 'sh', '上海')")
+        raise KeyboardInterrupt
+    assert wh.sql("SELECT count(*) FROM label_map") == [(0,)]

@@ -160,3 +160,28 @@ def test_label_mapping_and_retry(wh: Warehouse, write, ev) -> None:
     assert (report.rows_read, report.loaded, report.quarantined) == (2, 1, 1)
     assert wh.sql("SELECT type FROM events WHERE event_id = 'e1'")[0][0] == "enter_room"
     assert dict(wh.sql("SELECT status, count(*) FROM quarantine GROUP BY 1")) == {"resolved": 1, "open": 1}
+
+
+def test_an_unclosed_quote_does_not_swallow_the_lines_after_it(wh: Warehouse, write, ev) -> None:
+    """pyarrow would read on to the next quote, making one value of many lines: each line stands alone."""
+    path = write("events.csv", [ev("e1"), ev("e2", type_="comment", text='"oops'), ev("e3"), ev("e4")])
+    report = import_file(wh, path)
+    assert (report.rows_read, report.loaded, report.quarantined) == (4, 3, 1)
+    assert _events(wh) == {"e1", "e3", "e4"}
+    [(line, reason, _)] = _quarantine(wh)
+    assert (
+        line == 3
+        and reason == "malformed_row: a quote is not closed on this line (values may not span lines)"
+    )
+
+
+def test_values_spanning_lines_are_quarantined_with_exact_line_numbers(wh: Warehouse, write, ev) -> None:
+    lines = [ev("e1", type_="comment", text='"two'), 'lines",', ev("e2", text="a\rb"), ev("e3")]
+    report = import_file(wh, write("events.csv", lines))
+    assert (report.rows_read, report.loaded, report.quarantined) == (4, 1, 3)
+    assert [(line, reason.split(":")[0]) for line, reason, _ in _quarantine(wh)] == [
+        (2, "malformed_row"),
+        (3, "malformed_row"),
+        (4, "malformed_row"),
+    ]
+    assert _events(wh) == {"e3"}

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -185,6 +186,7 @@ class _Block:
     first_line: int
     pos: int
     malformed: list[Malformed] = field(default_factory=list)  # over-long and undecodable lines
+    lines: int = 0  # lines in ``data`` (the last may lack its newline)
 
 
 def _line_blocks(
@@ -239,7 +241,7 @@ def _line_blocks(
             except UnicodeDecodeError:
                 text, bad = decode_lines(block, encoding, line)
                 block = text.encode()
-        yield _Block(block, line, pos, bad)
+        yield _Block(block, line, pos, bad, n)
         line += n
 
 
@@ -375,24 +377,78 @@ class CsvReader:
             delimiter=self.delimiter, invalid_row_handler=handler, ignore_empty_lines=False
         )
         conv = pcsv.ConvertOptions(column_types={c: pa.string() for c in cols}, strings_can_be_null=False)
+        data, base = block.data, list(block.malformed)
+        table: pa.Table | None = None
         try:
             table = pcsv.read_csv(
-                io.BytesIO(block.data), read_options=read, parse_options=parse, convert_options=conv
+                io.BytesIO(data), read_options=read, parse_options=parse, convert_options=conv
             )
-        except pa.ArrowInvalid as exc:  # invalid UTF-8: quarantine those lines, parse the others
-            text, undecodable = decode_lines(block.data, "utf-8", block.first_line)
-            if not undecodable:
-                raise LiveloopError(
-                    f"{self.path.name}: cannot parse lines from {block.first_line}: {exc}"
-                ) from exc
-            bad[:] = [*block.malformed, *undecodable]
+        except pa.ArrowInvalid:  # invalid UTF-8: quarantine those lines, parse the others
+            text, undecodable = decode_lines(data, "utf-8", block.first_line)
+            data, base = text.encode(), [*base, *undecodable]
+            bad[:] = base
             skipped.clear()
-            table = pcsv.read_csv(
-                io.BytesIO(text.encode()), read_options=read, parse_options=parse, convert_options=conv
-            )
+            with suppress(pa.ArrowInvalid):
+                table = pcsv.read_csv(
+                    io.BytesIO(data), read_options=read, parse_options=parse, convert_options=conv
+                )
+        if table is None or table.num_rows + len(skipped) != block.lines or _bare_cr(data):
+            # pyarrow joined lines (a quote left open, a quoted value spanning lines) or split one at a
+            # lone CR: go line by line, so that every line is one row and line numbers stay exact
+            return self._parse_lines(data, block, base)
         lines = _line_numbers(table.num_rows, skipped) + (block.first_line - 1)
         table = table.append_column("_line", pa.array(lines, pa.int64()))
         return Chunk(_drop_blank(table, cols), bad, block.pos)
+
+    def _parse_lines(self, data: bytes, block: _Block, bad: list[Malformed]) -> Chunk:
+        """The exact, slower path: each line parsed on its own, as values may not span lines."""
+        cols = self.columns
+        values: list[list[str]] = [[] for _ in cols]
+        lines: list[int] = []
+        bad = list(bad)
+        for i, raw in enumerate(data.decode().split("\n")):
+            text = raw.removesuffix("\r")
+            if not text.strip():
+                continue
+            line = block.first_line + i
+            try:
+                fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
+            except csv.Error as exc:
+                bad.append(Malformed(line, text, f"malformed_row: {_csv_problem(exc)}"))
+                continue
+            if len(fields) != len(cols):
+                bad.append(
+                    Malformed(line, text, f"malformed_row: expected {len(cols)} fields, got {len(fields)}")
+                )
+                continue
+            for column, value in zip(values, fields, strict=True):
+                column.append(value)
+            lines.append(line)
+        table = pa.table(
+            {
+                **{c: pa.array(v, pa.string()) for c, v in zip(cols, values, strict=True)},
+                "_line": pa.array(lines, pa.int64()),
+            }
+        )
+        return Chunk(_drop_blank(table, cols), bad, block.pos)
+
+
+def _bare_cr(data: bytes) -> bool:
+    """Whether ``data`` holds a CR that does not end a line (pyarrow ends a row there)."""
+    if b"\r" not in data:
+        return False
+    arr = np.frombuffer(data, dtype=np.uint8)
+    after = np.flatnonzero(arr == 13) + 1
+    return bool((arr[after[after < len(arr)]] != 10).any())
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "end of data" in text:
+        return "a quote is not closed on this line (values may not span lines)"
+    if "new-line" in text:
+        return "a line break (CR) inside a value (values may not span lines)"
+    return text
 
 
 def _utf8_lines(block: _Block) -> tuple[str, list[Malformed]]:

@@ -157,3 +157,18 @@ def test_import_parquet_refuses_what_is_not_an_export(wh: Warehouse, tmp_path: P
     (tmp_path / "other" / "notes.parquet").write_bytes(b"")
     with pytest.raises(LiveloopError, match="no liveloop Parquet tables"):
         import_parquet(wh, tmp_path / "other")
+    with pytest.raises(LiveloopError, match="it is a file, not a directory"):
+        export_parquet(wh, tmp_path / "other" / "notes.parquet")
+
+
+def test_a_damaged_export_imports_nothing(settings: Settings, wh: Warehouse, tmp_path: Path) -> None:
+    from liveloop.core.errors import LiveloopError
+
+    _fill_every_table(wh)
+    out = tmp_path / "lake"
+    export_parquet(wh, out)
+    (out / "users.parquet").write_bytes(b"not parquet at all")
+    with Warehouse(tmp_path / "restored.duckdb") as fresh:
+        with pytest.raises(LiveloopError, match="cannot import users from the Parquet export"):
+            import_parquet(fresh, out)
+        assert all(rows == [] for rows in _snapshot(fresh).values())  # all tables or none

@@ -17,6 +17,8 @@ def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
 
     A new export replaces an earlier one in ``out_dir`` (stale event partitions are removed).
     """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LiveloopError(f"cannot export to {out_dir}: it is a file, not a directory", field="to")
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for table in wh.tables():
@@ -54,10 +56,18 @@ def import_parquet(wh: Warehouse, in_dir: Path) -> dict[str, dict[str, int]]:
             sources.append((name, f"read_parquet('{_q(path)}')"))
     if not sources:
         raise LiveloopError(f"no liveloop Parquet tables found in {in_dir}", field="dir")
-    with wh.transaction() as con:
-        for table, src in sources:
-            result[table] = _load(wh, con, table, src)
-        _advance_sequences(con)
+    current = ""
+    try:
+        with wh.transaction() as con:  # all tables or none
+            for current, src in sources:
+                result[current] = _load(wh, con, current, src)
+            _advance_sequences(con)
+    except duckdb.Error as exc:
+        detail = str(exc).strip().splitlines()[0]
+        raise LiveloopError(
+            f"cannot import {current} from the Parquet export in {in_dir}: {detail}; nothing was imported",
+            field="dir",
+        ) from exc
     return result
 
 

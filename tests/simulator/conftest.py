@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 
 from liveloop.datasets.simulator import SimConfig, simulate_to_dir
@@ -30,3 +32,19 @@ def sq(small_world: dict[str, Any]) -> Query:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     return lambda sql: con.sql(sql.format(**names)).fetchall()
+
+
+@pytest.fixture(scope="session")
+def small_events(small_world: dict[str, Any]) -> pd.DataFrame:
+    """The small world's event log (the columns the tests read)."""
+    columns = ["ts", "user_id", "type", "session_id", "product_id", "channel", "amount", "props"]
+    return pd.read_parquet(small_world["dir"] / "events.parquet", columns=columns)
+
+
+@pytest.fixture(scope="session")
+def small_sessions(small_world: dict[str, Any]) -> pd.DataFrame:
+    """Live sessions with their lineup (list of product ids) and slot count."""
+    ss = pd.read_parquet(small_world["dir"] / "live_sessions.parquet")
+    ss["lineup"] = ss["lineup"].map(json.loads)
+    ss["n_slots"] = ss["lineup"].map(len)
+    return ss

@@ -126,3 +126,127 @@ def test_comment_labels_agree_with_text(small_world: dict[str, Any]) -> None:
     assert set(comments["lang"]) >= {"zh", "en", "mixed"}
     negative = comments[comments["sentiment"] == "negative"]["intent"].unique().tolist()
     assert negative == ["complaint"]
+
+
+def _documented_utility(
+    root: Any, oracle: Oracle, users: np.ndarray, product: int, price: float, **live: Any
+):
+    """The utility of docs/simulator.md recomputed from the truth and training tables alone (day 0)."""
+    ut = pd.read_parquet(root / "truth" / "users_truth.parquet").iloc[users]
+    pt = pd.read_parquet(root / "truth" / "products_truth.parquet").iloc[product]
+    prod = pd.read_parquet(root / "products.parquet").iloc[product]
+    p = oracle.world.config.params
+    start = oracle.world.config.start
+    month = start.month + (start.day - 1) / 31
+    season = pt["season_amplitude"] * np.cos(2 * np.pi * (month - pt["season_peak_month"]) / 12)
+    list_price = float(prod["price"])
+    u = (
+        p.a0
+        + p.w_pref * np.log(8 * ut[f"pref_{prod['category']}"].to_numpy())
+        + p.w_quality * pt["quality"]
+        + season
+        - ut["price_beta"].to_numpy() * np.log(price / list_price)
+        + p.g_discount * (1 - price / list_price)
+        + p.g_coupon * live.get("coupon", 0.0) / list_price
+    )
+    if live:
+        u = (
+            u
+            + p.live_bonus
+            + p.impulse_weight * ut["impulsiveness"].to_numpy()
+            - p.attention_decay * live["position"]
+        )
+    return u
+
+
+def test_expected_purchases_follow_the_documented_utility(
+    small_world: dict[str, Any], oracle: Oracle
+) -> None:
+    root = small_world["dir"]
+    p = oracle.world.config.params
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    users = np.arange(0, 2000, 7)
+    ids = np.array([f"s11u{i:07d}" for i in users], dtype=object)
+    product, list_price = "s11p000005", float(oracle.world.products.price[5])
+    for price, live in (
+        (list_price, {}),
+        (0.8 * list_price, {}),
+        (0.9 * list_price, {"coupon": 5.0, "position": 3}),
+    ):
+        u = _documented_utility(root, oracle, users, 5, price, **live)
+        documented = sig(u + p.c_cart) * sig(u + p.c_buy_given_cart)
+        got = oracle.expected_purchases(
+            ids, np.full(len(ids), product, dtype=object), price, views=2.0, live=bool(live), **live
+        )
+        assert np.allclose(got, 2.0 * documented, rtol=1e-9, atol=0)
+    # monotone decreasing in price for every user, at the rate of their segment's true elasticity
+    grid = list_price * np.array([0.5, 0.7, 0.9, 1.0, 1.2, 1.5])
+    curves = np.array(
+        [oracle.expected_purchases(ids, np.full(len(ids), product, dtype=object), g) for g in grid]
+    )
+    assert (np.diff(curves, axis=0) < 0).all()
+    segments = np.array([oracle.user_segment(i) for i in ids])
+    h = 0.01
+    for name in ("bargain_hunter", "mainstream", "premium"):
+        members = ids[segments == name]
+        prods = np.full(len(members), product, dtype=object)
+        up = oracle.expected_purchases(members, prods, list_price * np.exp(h))
+        down = oracle.expected_purchases(members, prods, list_price * np.exp(-h))
+        numeric = np.mean((np.log(up) - np.log(down)) / (2 * h))
+        everyone = oracle.segment_elasticity(name, product, list_price)
+        assert abs(numeric - everyone) < 0.15, (name, numeric, everyone)  # a sample of the segment
+
+
+def test_segment_elasticities_match_the_documented_figures(oracle: Oracle) -> None:
+    # docs/simulator.md: averaged over products, about -3.9, -2.8 and -1.9
+    products = [f"s11p{j:06d}" for j in range(0, 300, 15)]
+    for name, documented in (("bargain_hunter", -3.9), ("mainstream", -2.8), ("premium", -1.9)):
+        mean = np.mean([oracle.segment_elasticity(name, j) for j in products])
+        assert abs(mean - documented) < 0.25, (name, mean)
+
+
+def test_message_response_by_type_hour_and_channel(small_world: dict[str, Any], oracle: Oracle) -> None:
+    truth = pd.read_parquet(small_world["dir"] / "truth" / "users_truth.parquet")
+    ids = truth["user_id"].to_numpy(dtype=object)
+    kind = truth["uplift_type"].to_numpy()
+    base = {"persuadable": 0.03, "sure_thing": 0.35, "lost_cause": 0.01, "do_not_disturb": 0.12}
+    assert set(kind) == set(base)
+    for channel in ("app_push", "sms", "email", "social"):
+        for hour in (3, 9, 13, 20, 21, 23):
+            treated = oracle.message_response(ids, channel, hour, treated=True)
+            control = oracle.message_response(ids, channel, hour, treated=False)
+            assert np.allclose(control, [base[k] for k in kind])
+            same = np.isin(kind, ["sure_thing", "lost_cause"])
+            assert np.allclose(treated[same], control[same])  # a message changes nothing for them
+            dnd = kind == "do_not_disturb"
+            assert np.allclose(treated[dnd], 0.25 * 0.12)  # ... and puts these off
+            # persuadables: base + lift * min(1, 4 * channel_pref * exp(-d(h, peak)^2 / 18)), halved 22-08
+            pers = kind == "persuadable"
+            gap = np.abs((hour - truth["peak_hour_local"].to_numpy() + 12) % 24 - 12)
+            fit = np.minimum(1, 4 * truth[f"channel_pref_{channel}"].to_numpy() * np.exp(-(gap**2) / 18))
+            quiet = 0.5 if hour >= 22 or hour < 8 else 1.0
+            documented = 0.03 + truth["message_lift"].to_numpy() * fit * quiet
+            assert np.allclose(treated[pers], documented[pers])
+    # a persuadable answers best near their peak hour on their favourite channel
+    u = int(np.flatnonzero(kind == "persuadable")[0])
+    row = truth.iloc[u]
+    best = max(("app_push", "sms", "email", "social"), key=lambda c: row[f"channel_pref_{c}"])
+    worst = min(("app_push", "sms", "email", "social"), key=lambda c: row[f"channel_pref_{c}"])
+    peak = round(row["peak_hour_local"]) % 24
+    off_peak = (peak + 12) % 24
+    uid = ids[u]
+    assert oracle.uplift(uid, best, peak) > oracle.uplift(uid, best, off_peak)
+    assert oracle.uplift(uid, best, peak) >= oracle.uplift(uid, worst, peak)
+    # drawn responses agree with the probabilities, type by type
+    exp = oracle.randomised_campaign(channel=best, hour=peak, seed=5)
+    for name in ("sure_thing", "do_not_disturb"):
+        group = exp[exp["true_type"] == name]
+        for treated, rate in (
+            (False, base[name]),
+            (True, base[name] * (0.25 if name == "do_not_disturb" else 1)),
+        ):
+            drawn = group.loc[group["treated"] == treated, "responded"]
+            assert abs(drawn.mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / len(drawn)) + 1e-9, (
+                name,
+                treated,
+            )

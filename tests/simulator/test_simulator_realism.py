@@ -15,7 +15,13 @@ import pytest
 
 from liveloop.core.config import Settings
 from liveloop.datasets import load
-from liveloop.datasets.simulator.realism import burstiness, funnel_ratios, gini, observed_item_gini
+from liveloop.datasets.simulator.realism import (
+    burstiness,
+    funnel_ratios,
+    gini,
+    observed_item_gini,
+    room_visits,
+)
 
 #: Tolerances (also in docs/simulator.md).
 FUNNEL_REL_TOL = 0.30  # each of cart/view, fav/view, buy/view within ±30% of Taobao's
@@ -88,12 +94,8 @@ def test_comment_rate_and_burstiness_match_bilibili(
     bilibili: dict[str, pd.DataFrame], sim_events: pd.DataFrame
 ) -> None:
     real_rate, real_excess = _real_room(bilibili)
-    room = sim_events[sim_events["type"].isin(["enter_room", "leave_room"])].sort_values("ts", kind="stable")
-    room = room.assign(k=room.groupby(["user_id", "session_id", "type"]).cumcount())
-    stays = room.pivot_table(
-        index=["user_id", "session_id", "k"], columns="type", values="ts", aggfunc="first"
-    )
-    viewer_minutes = (stays["leave_room"] - stays["enter_room"]).dt.total_seconds().sum() / 60
+    stays = room_visits(sim_events)
+    viewer_minutes = (stays["leave"] - stays["enter"]).dt.total_seconds().sum() / 60
     comments = sim_events[sim_events["type"] == "comment"]
     sim_rate = len(comments) / viewer_minutes
     assert 1 / COMMENT_RATE_FACTOR <= sim_rate / real_rate <= COMMENT_RATE_FACTOR, (sim_rate, real_rate)

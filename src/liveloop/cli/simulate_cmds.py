@@ -30,9 +30,11 @@ def simulate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate a synthetic live-commerce world with known ground truth (never real data)."""
-    from liveloop.datasets.simulator import SimConfig, simulate_into_warehouse, simulate_to_dir
+    from liveloop.datasets.simulator import SimConfig, simulate_into_warehouse, simulate_to_dir, writable_dir
 
     cfg = SimConfig.preset(scale, seed=seed, users=users, days=days)  # validates the scale first
+    if out is not None:
+        writable_dir(out)  # a clear one-line error before any progress bar is drawn
     with Progress(
         TextColumn("simulating days"),
         BarColumn(),

@@ -2,13 +2,14 @@
 
 ``simulate_to_dir`` writes liveloop's native tables as Parquet plus a separate ``truth/`` folder;
 ``simulate_into_warehouse`` imports the tables through ``liveloop.ingest``; ``Oracle`` answers what the
-truth is (purchase probabilities, elasticities, relevance, message responses and uplift types).
+truth is (purchase probabilities, elasticities, coupon effects, relevance, message responses and uplift
+types).
 """
 
 from liveloop.datasets.simulator.config import SCALES, ModelParams, SimConfig
 from liveloop.datasets.simulator.into_warehouse import simulate_into_warehouse, simulator_dir
 from liveloop.datasets.simulator.oracle import Oracle
-from liveloop.datasets.simulator.run import TABLES, TRUTH_TABLES, generate, simulate_to_dir
+from liveloop.datasets.simulator.run import TABLES, TRUTH_TABLES, generate, simulate_to_dir, writable_dir
 
 __all__ = [
     "SCALES",
@@ -21,4 +22,5 @@ __all__ = [
     "simulate_into_warehouse",
     "simulate_to_dir",
     "simulator_dir",
+    "writable_dir",
 ]

@@ -1,7 +1,8 @@
-"""One simulated day: browsing, live rooms, the purchase funnel, stock, refunds and comments.
+"""One simulated day: browsing, live rooms, the purchase funnel, coupons, stock, refunds and comments.
 
-Every draw comes from ``default_rng([seed, 100, day])``, so a day's output does not depend on how the
-run is chunked; the only state carried between days is stock left and refunds not yet due.
+Every draw comes from ``default_rng([seed, 100, day])`` (coupon claims from ``[seed, 300, day]``), so a
+day's output does not depend on how the run is chunked; the only state carried between days is stock
+left and refunds not yet due.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ EVENT_TYPES = (
     "share",
     "follow",
     "gift",
+    "coupon_claim",
+    "coupon_redeem",
 )
 T = {name: i for i, name in enumerate(EVENT_TYPES)}
 CHANNELS = ("feed", "search", "live", "in_app")
@@ -52,7 +55,8 @@ class Block:
     channel: np.ndarray
     amount: np.ndarray
     quantity: np.ndarray
-    ref: np.ndarray  # order index for purchase/refund, comment index for comment, else -1
+    ref: np.ndarray  # order index for purchase/refund/coupon_redeem, comment index for comment, else -1
+    coupon: np.ndarray  # global lineup-slot index of the coupon for coupon_claim/coupon_redeem, else -1
 
 
 def _block(
@@ -66,6 +70,7 @@ def _block(
     amount: Any = None,
     quantity: Any = None,
     ref: Any = None,
+    coupon: Any = None,
 ) -> Block:
     """Events of one type; columns left out are null (-1, or NaN for amounts)."""
     n = len(ts)
@@ -80,6 +85,7 @@ def _block(
         amount=full(n, np.nan) if amount is None else np.asarray(amount, np.float64),
         quantity=full(n, -1, np.int32) if quantity is None else np.asarray(quantity, np.int32),
         ref=full(n, -1, np.int64) if ref is None else np.asarray(ref, np.int64),
+        coupon=full(n, -1, np.int64) if coupon is None else np.asarray(coupon, np.int64),
     )
 
 
@@ -92,6 +98,8 @@ class DayOutput:
     events: Block
     orders: dict[str, np.ndarray]
     comments: dict[str, Any]
+    #: per coupon of the day's sessions: its slot and its true expected purchases with and without it
+    coupons: dict[str, np.ndarray]
 
 
 @dataclass
@@ -179,6 +187,7 @@ def _browsing(
     )
     cand["unit_price"] = np.round(pr.price[cand["product"]] * (1 - world.festival_discount(day)), 2)
     cand["coupon"] = np.zeros(len(cand["ts"]))
+    cand["slot"] = np.full(len(cand["ts"]), -1, np.int64)
     return [views, *blocks], cand
 
 
@@ -220,13 +229,14 @@ def _intensity(
 
 def _live(
     rng: np.random.Generator, world: World, day: int, alive: np.ndarray, factor: float
-) -> tuple[list[Block], dict[str, np.ndarray] | None, dict[str, Any] | None]:
-    """Every live session of the day: arrivals, leaves, engagement, product clicks, funnels, comments."""
+) -> tuple[list[Block], dict[str, np.ndarray] | None, dict[str, Any] | None, dict[str, np.ndarray] | None]:
+    """Every live session of the day: arrivals, leaves, engagement, product clicks, funnels, comments;
+    and the product views of coupon slots with their truth (see ``_coupons``)."""
     p = world.config.params
-    u, pr, ss, hosts = world.users, world.products, world.sessions, world.hosts
+    u, ss, hosts = world.users, world.sessions, world.hosts
     sessions = np.flatnonzero(ss.day == day)
     if len(sessions) == 0 or len(alive) == 0:
-        return [], None, None
+        return [], None, None, None
     # viewers: who comes depends on activity and taste for the host's category
     scale = len(alive) / (250.0 * max(hosts.n, 1))
     expected = p.viewers_per_session * hosts.charisma[ss.host[sessions]] * factor * scale
@@ -297,13 +307,15 @@ def _live(
     hi = np.minimum(b[v], (k + 1) * slot_len[v])
     slot = ss.lineup_ptr[sess[v]] + k
     prod = ss.slot_product[slot]
-    price = np.round(
-        pr.price[prod] * (1 - np.maximum(ss.slot_discount[slot], world.festival_discount(day))), 2
-    )
+    price = world.slot_prices(slot)
     coupon = ss.slot_coupon[slot]
     util = utility(world, viewer[v], prod, day, price=price, coupon=coupon, live=True, position=k)
-    click = rng.random(len(v)) < sigmoid(util + p.c_click_live) * np.minimum(1.0, (hi - lo) / 120)
-    v, k, lo, hi, prod, price, coupon, util = (x[click] for x in (v, k, lo, hi, prod, price, coupon, util))
+    p_click = sigmoid(util + p.c_click_live) * np.minimum(1.0, (hi - lo) / 120)
+    truth = _coupon_truth(world, slot, coupon, util, p_click, prod)
+    click = rng.random(len(v)) < p_click
+    v, k, lo, hi, prod, price, coupon, util, slot = (
+        x[click] for x in (v, k, lo, hi, prod, price, coupon, util, slot)
+    )
     t_click = start[v] + lo + rng.random(len(v)) * (hi - lo)
     t_view = np.minimum(t_click + rng.uniform(1, 6, len(v)), start[v] + b[v])
     blocks.append(_block(t_click, viewer[v], "click", session=sess[v], product=prod, channel=2))
@@ -314,6 +326,21 @@ def _live(
     blocks.extend(fblocks)
     cand["unit_price"] = price[buy]
     cand["coupon"] = coupon[buy]
+    cand["slot"] = slot[buy]
+    has = coupon > 0
+    t_buy = np.zeros(len(v))
+    t_buy[buy] = cand["ts"]
+    coupon_views = {
+        "ts": t_view[has],
+        "until": np.where(buy, t_buy, start[v] + b[v])[has],
+        "user": viewer[v][has],
+        "session": sess[v][has],
+        "product": prod[has],
+        "slot": slot[has],
+        "util": util[has],
+        "buy": buy[has],
+        **truth,
+    }
     # comment texts: intent depends on whether a product is on stage; mentions name the current slot
     c_sess, c_k = (
         sess[c_idx],
@@ -331,7 +358,76 @@ def _live(
         "product": c_prod,
         "template": tpl,
     }
-    return blocks, cand, comments
+    return blocks, cand, comments, coupon_views
+
+
+def _coupon_truth(
+    world: World,
+    slot: np.ndarray,
+    coupon: np.ndarray,
+    util: np.ndarray,
+    p_click: np.ndarray,
+    prod: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per coupon-slot exposure, the true expected purchases (each redeems the coupon) with the coupon and
+    without it: click, cart and buy probabilities all include the coupon's utility."""
+    p = world.config.params
+    has = coupon > 0
+    slot, util, p_click = slot[has], util[has], p_click[has]
+    without = util - p.g_coupon * coupon[has] / world.products.price[prod[has]]
+    ratio = sigmoid(without + p.c_click_live) / sigmoid(util + p.c_click_live)
+
+    def buys(u: np.ndarray, click: np.ndarray) -> np.ndarray:
+        p_cart, _, p_buy = funnel(world, u)
+        return click * p_cart * p_buy
+
+    return {
+        "truth_slot": slot,
+        "truth_with": buys(util, p_click),
+        "truth_without": buys(without, p_click * ratio),
+    }
+
+
+def _coupons(
+    rng: np.random.Generator, world: World, day: int, views: dict[str, np.ndarray] | None
+) -> tuple[Block, dict[str, np.ndarray]]:
+    """Coupon claims of the day's live product views, and the truth of every coupon of its sessions.
+
+    A viewer who views a product in a coupon slot claims the coupon with ``sigmoid(u + c_claim)``; a buyer
+    always claims it (at checkout at the latest). Drawn from their own stream, so the rest of the world
+    is the same with or without them.
+    """
+    ss = world.sessions
+    sessions = np.flatnonzero(ss.day == day)
+    ranges = [np.arange(ss.lineup_ptr[s], ss.lineup_ptr[s + 1]) for s in sessions]
+    slots = np.concatenate(ranges).astype(np.int64) if ranges else np.zeros(0, np.int64)
+    slots = slots[ss.slot_coupon[slots] > 0]
+    truth = {"slot": slots, "with": np.zeros(len(slots)), "without": np.zeros(len(slots))}
+    if views is None or len(slots) == 0:
+        return _block([], [], "coupon_claim"), truth
+    pos = np.searchsorted(slots, views["truth_slot"])
+    truth["with"] = np.bincount(pos, weights=views["truth_with"], minlength=len(slots))
+    truth["without"] = np.bincount(pos, weights=views["truth_without"], minlength=len(slots))
+    n = len(views["ts"])
+    claim_p = sigmoid(views["util"] + world.config.params.c_claim)
+    claim = views["buy"] | (rng.random(n) < claim_p)
+    gap = np.where(views["buy"], views["until"] - views["ts"], np.minimum(60.0, views["until"] - views["ts"]))
+    t_claim = views["ts"] + rng.random(n) * np.maximum(gap, 0.0)
+    # a coupon is claimed once per user: keep each user's first claim of it
+    idx = np.flatnonzero(claim)
+    idx = idx[np.lexsort((t_claim[idx], views["user"][idx], views["slot"][idx]))]
+    key = views["slot"][idx] * world.users.n + views["user"][idx]
+    idx = idx[np.r_[True, key[1:] != key[:-1]]] if len(idx) else idx
+    block = _block(
+        t_claim[idx],
+        views["user"][idx],
+        "coupon_claim",
+        session=views["session"][idx],
+        product=views["product"][idx],
+        channel=2,
+        coupon=views["slot"][idx],
+    )
+    return block, truth
 
 
 def _settle(
@@ -414,8 +510,12 @@ def simulate_day(world: World, day: int, state: State) -> DayOutput:
     blocks = [_block(u.signup[new].astype(float), new, "signup", channel=3)]
     browse_blocks, browse_cand = _browsing(rng, world, day, alive, factor)
     blocks.extend(browse_blocks)
-    live_blocks, live_cand, comments = _live(rng, world, day, alive, factor)
+    live_blocks, live_cand, comments, coupon_views = _live(rng, world, day, alive, factor)
     blocks.extend(live_blocks)
+    claims, coupon_truth = _coupons(
+        np.random.default_rng([world.config.seed, 300, day]), world, day, coupon_views
+    )
+    blocks.append(claims)
     cands = [browse_cand] + ([live_cand] if live_cand is not None else [])
     orders = _settle(rng, world, cands, state)
     blocks.append(
@@ -429,6 +529,20 @@ def simulate_day(world: World, day: int, state: State) -> DayOutput:
             amount=orders["amount"],
             quantity=orders["quantity"],
             ref=orders["index"],
+        )
+    )
+    redeemed = orders["coupon"] > 0
+    blocks.append(
+        _block(
+            orders["ts"][redeemed],
+            orders["user"][redeemed],
+            "coupon_redeem",
+            session=orders["session"][redeemed],
+            product=orders["product"][redeemed],
+            channel=2,
+            amount=orders["coupon"][redeemed],
+            ref=orders["index"][redeemed],
+            coupon=orders["slot"][redeemed],
         )
     )
     blocks.append(_due_refunds(world, day, state))
@@ -459,4 +573,4 @@ def simulate_day(world: World, day: int, state: State) -> DayOutput:
     events = Block(
         *(getattr(events, f)[np.argsort(events.ts, kind="stable")] for f in Block.__dataclass_fields__)
     )
-    return DayOutput(events, orders, comments)
+    return DayOutput(events, orders, comments, coupon_truth)

@@ -57,6 +57,7 @@ class ModelParams:
     c_buy_given_cart: float = -0.75
     c_click_live: float = -1.6
     c_relevance: float = -2.2
+    c_claim: float = -1.0  # claiming a live slot's coupon after viewing its product
     # traffic: browsing picks products with weight exp(popularity), popularity ~ N(0, popularity_sigma)
     popularity_sigma: float = 1.0
     activity_sigma: float = 0.8  # user activity ~ lognormal with mean 1

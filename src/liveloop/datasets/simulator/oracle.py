@@ -137,6 +137,47 @@ class Oracle:
         ids = np.array([f"{self.prefix}u{i:07d}" for i in members], dtype=object)
         return float(np.mean(self.elasticity(ids, np.full(len(ids), product_id, dtype=object), price)))
 
+    def coupon_effect(
+        self,
+        user_id: ArrayLike,
+        product_id: ArrayLike,
+        coupon: float,
+        price: ArrayLike | None = None,
+        *,
+        day: int = 0,
+        live: bool = True,
+        position: int = 0,
+    ) -> Any:
+        """True change in P(purchase | view) from a coupon worth ``coupon`` CNY (vs the same view without)."""
+        if not coupon >= 0:
+            raise ValidationFailed("coupon must be a non-negative amount", field="coupon")
+        with_coupon, without = (
+            self.purchase_probability(
+                user_id, product_id, price, day=day, live=live, coupon=c, position=position
+            )
+            for c in (coupon, 0.0)
+        )
+        return np.subtract(with_coupon, without)
+
+    def coupon_claim_probability(
+        self,
+        user_id: ArrayLike,
+        product_id: ArrayLike,
+        coupon: float,
+        price: ArrayLike | None = None,
+        *,
+        day: int = 0,
+        position: int = 0,
+    ) -> Any:
+        """True probability that a live viewer who views the product in a slot with this coupon claims it:
+        ``sigmoid(u + c_claim)``, and every buyer claims it."""
+        if not coupon > 0:
+            raise ValidationFailed("coupon must be a positive amount", field="coupon")
+        u, _ = self._utility(user_id, product_id, price, day, live=True, coupon=coupon, position=position)
+        p_cart, _, p_buy = funnel(self.world, u)
+        claim = sigmoid(u + self.world.config.params.c_claim)
+        return self._result(1 - (1 - claim) * (1 - p_cart * p_buy), user_id, product_id, price)
+
     def user_segment(self, user_id: str) -> str:
         return SEGMENTS[int(self.world.users.segment[self._users(user_id)[0]])][0]
 

@@ -83,7 +83,8 @@ INTENT_P_IDLE = np.array([0.10, 0.06, 0.06, 0.06, 0.05, 0.17, 0.50])
 INTENT_P_STAGE = np.array([0.16, 0.17, 0.17, 0.07, 0.05, 0.14, 0.24])
 
 EMOJI = ("😂", "👍", "❤️", "🔥", "😍", "🙏", "💰", "😭", "🎉", "👏")
-#: (correct, as typed): common danmaku homophones (zh) and letter slips (en).
+#: (correct, as typed): common danmaku homophones, pinyin and abbreviations (zh) and slips (en). Every
+#: template holds at least one of them, so the typo rate is the rate drawn.
 TYPOS = (
     ("什么", "神马"),
     ("好", "hao"),
@@ -91,10 +92,44 @@ TYPOS = (
     ("这个", "介个"),
     ("吗", "嘛"),
     ("没有", "木有"),
+    ("主播", "zb"),
+    ("怎么", "肿么"),
+    ("是", "系"),
+    ("了", "惹"),
+    ("已", "以"),
+    ("哈哈", "hhh"),
+    ("多少", "多小"),
+    ("发货", "发huo"),
+    ("想要", "想腰"),
+    ("客服", "kf"),
+    ("图片", "图pian"),
+    ("打卡", "打ka"),
+    ("上车", "上che"),
+    ("？？？", "???"),
+    ("冲冲冲", "冲鸭"),
+    ("退款", "tk"),
     ("size", "sz"),
     ("shipping", "shiping"),
     ("coupon", "cupon"),
     ("great", "grate"),
+    ("you", "u"),
+    ("what", "wat"),
+    ("everyone", "every1"),
+    ("other", "othr"),
+    ("ship", "shipp"),
+    ("just", "jus"),
+    ("love", "luv"),
+    ("lol", "lool"),
+    ("after", "aftr"),
+    ("for", "4"),
+    ("now", "nao"),
+    ("ever", "evr"),
+    ("much", "mch"),
+)
+#: Per template, the typos that can occur in it (applied to the template, never inside a mention).
+_TYPOS_OF = tuple(
+    np.array([k for k, (ok, _) in enumerate(TYPOS) if ok in b[3].replace("{m}", "\x00")], dtype=np.int64)
+    for b in BANK
 )
 MIXED = ("yyds", "nice", "OMG", "666", "cute", "ok")
 
@@ -134,11 +169,15 @@ def render(
     style = rng.random(n)
     noise = rng.random((n, 3))
     emoji = rng.integers(0, len(EMOJI), n)
-    typo = rng.integers(0, len(TYPOS), n)
+    typo = rng.random(n)
     mixed = rng.integers(0, len(MIXED), n)
     texts: list[str] = []
     for k in range(n):
         _, _, lang, tpl = BANK[templates[k]]
+        choices = _TYPOS_OF[templates[k]]
+        if noise[k, 0] < 0.12 and len(choices):
+            correct, slip = TYPOS[choices[int(typo[k] * len(choices))]]
+            tpl = tpl.replace(correct, slip, 1)
         slot = mention_slot[k]
         if "{m}" in tpl:
             if slot < 0:
@@ -150,9 +189,6 @@ def render(
             else:
                 mention = mention_name_zh[k] if lang == "zh" else mention_name_en[k]
             tpl = tpl.replace("{m}", mention)
-        if noise[k, 0] < 0.12:
-            correct, slip = TYPOS[typo[k]]
-            tpl = tpl.replace(correct, slip, 1)
         if noise[k, 1] < 0.2 and lang == "zh":
             tpl = tpl + MIXED[mixed[k]]
         if noise[k, 2] < 0.25:

@@ -16,31 +16,28 @@ def gini(counts: np.ndarray) -> float:
     return float(2 * (i * x).sum() / (n * x.sum()) - (n + 1) / n)
 
 
-def observed_item_gini(item_ids: np.ndarray, events_per_seen_item: float, *, repeats: int = 5) -> float:
+def observed_item_gini(item_ids: np.ndarray, events_per_seen_item: float, *, repeats: int = 10) -> float:
     """Gini of item counts in uniform subsamples as deep as a real log: ``events_per_seen_item`` events per
     distinct item seen (the Taobao head has 1.53).
 
     A real log is a thin sample of a large catalogue, so popularity concentration is compared at the same
-    sampling depth rather than on the full simulated log. The sample size is found by bisection (events per
-    distinct item grows with the sample); the result is averaged over ``repeats`` subsamples.
+    sampling depth rather than on the full simulated log. Each of ``repeats`` subsamples is a prefix of its
+    own random permutation, its length found by bisection (events per distinct item grows with the
+    sample); the result is their mean.
     """
     items = pd.factorize(np.asarray(item_ids))[0]
     rng = np.random.default_rng(0)
-    order = rng.permutation(len(items))
-
-    def depth(k: int) -> float:
-        return k / len(np.unique(items[order[:k]]))
-
-    lo, hi = 1, len(items)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if depth(mid) < events_per_seen_item:
-            lo = mid + 1
-        else:
-            hi = mid
     values = []
     for _ in range(repeats):
-        counts = np.bincount(items[rng.choice(len(items), lo, replace=False)])
+        shuffled = items[rng.permutation(len(items))]
+        lo, hi = 1, len(items)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if mid / len(np.unique(shuffled[:mid])) < events_per_seen_item:
+                lo = mid + 1
+            else:
+                hi = mid
+        counts = np.bincount(shuffled[:lo])
         values.append(gini(counts[counts > 0]))
     return float(np.mean(values))
 
@@ -67,3 +64,16 @@ def burstiness(times_s: np.ndarray, bin_s: float = 10.0) -> dict[str, float]:
     counts = np.bincount((t // bin_s).astype(np.int64))
     mean, var = counts.mean(), counts.var()
     return {"mean": float(mean), "fano": float(var / mean), "excess": float((var - mean) / mean**2)}
+
+
+def room_visits(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per live-room visit (``user_id``, ``session_id``, ``enter``, ``leave``), pairing each user's
+    k-th ``enter_room`` in a session with their k-th ``leave_room``."""
+    room = events[events["type"].isin(["enter_room", "leave_room"])].sort_values("ts", kind="stable")
+    room = room.assign(k=room.groupby(["user_id", "session_id", "type"]).cumcount())
+    stays = room.pivot_table(
+        index=["user_id", "session_id", "k"], columns="type", values="ts", aggfunc="first"
+    )
+    return stays.rename(columns={"enter_room": "enter", "leave_room": "leave"}).reset_index()[
+        ["user_id", "session_id", "enter", "leave"]
+    ]

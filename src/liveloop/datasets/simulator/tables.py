@@ -36,6 +36,14 @@ class Ids:
         self.products = pa.array([f"s{seed}p{i:06d}" for i in range(world.products.n)], pa.string())
         self.hosts = pa.array([f"s{seed}h{i:04d}" for i in range(world.hosts.n)], pa.string())
         self.sessions = pa.array([f"s{seed}l{i:06d}" for i in range(world.sessions.n)], pa.string())
+        self.n_slots = len(world.sessions.slot_product)
+        self._coupons: pa.Array | None = None
+
+    def coupons(self) -> pa.Array:
+        """A coupon id per lineup slot (``s<seed>k<slot>``; only slots with a coupon have a coupon row)."""
+        if self._coupons is None:
+            self._coupons = self.seq("k", np.arange(self.n_slots))
+        return self._coupons
 
     def seq(self, kind: str, numbers: np.ndarray) -> pa.Array:
         digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), 8, "0")
@@ -125,7 +133,7 @@ def sessions_table(world: World, ids: Ids) -> pa.Table:
     for i in range(s.n):
         lo, hi = s.lineup_ptr[i], s.lineup_ptr[i + 1]
         lineups.append([ids.products[int(j)].as_py() for j in s.slot_product[lo:hi]])
-        price = np.round(world.products.price[s.slot_product[lo:hi]] * (1 - s.slot_discount[lo:hi]), 2)
+        price = world.slot_prices(np.arange(lo, hi))
         props.append(
             {
                 "slot_seconds": int((s.end[i] - s.start[i]) // (hi - lo)),
@@ -149,15 +157,28 @@ def sessions_table(world: World, ids: Ids) -> pa.Table:
     )
 
 
+def _event_props(ids: Ids, ev: Block) -> pa.Array:
+    """``props`` of each event: the order of purchases, refunds and coupon redemptions, and the coupon of
+    coupon claims and redemptions (JSON with sorted keys); null for the rest."""
+    kind = {name: ev.type == EVENT_TYPES.index(name) for name in EVENT_TYPES}
+    order = kind["purchase"] | kind["refund"] | kind["coupon_redeem"]
+    order_ids = ids.seq("o", np.where(order, ev.ref, 0))
+    coupon_ids = ids.seq("k", np.maximum(ev.coupon, 0))
+    join = pc.binary_join_element_wise
+    by_order = join('{"order_id": "', order_ids, '"}', "")
+    by_coupon = join('{"coupon_id": "', coupon_ids, '"}', "")
+    both = join('{"coupon_id": "', coupon_ids, '", "order_id": "', order_ids, '"}', "")
+    none = pa.scalar(None, pa.string())
+    return pc.if_else(
+        pa.array(kind["coupon_redeem"]),
+        both,
+        pc.if_else(pa.array(kind["coupon_claim"]), by_coupon, pc.if_else(pa.array(order), by_order, none)),
+    )
+
+
 def events_table(world: World, ids: Ids, day: int, ev: Block, texts: pa.Array | None) -> pa.Table:
     p = world.products
-    is_order = (ev.type == EVENT_TYPES.index("purchase")) | (ev.type == EVENT_TYPES.index("refund"))
-    order_ids = ids.seq("o", np.where(is_order, ev.ref, 0))
-    props = pc.if_else(
-        pa.array(is_order),
-        pc.binary_join_element_wise('{"order_id": "', order_ids, '"}', ""),
-        pa.scalar(None, pa.string()),
-    )
+    props = _event_props(ids, ev)
     is_comment = ev.type == EVENT_TYPES.index("comment")
     text = pa.nulls(len(ev.ts), pa.string())
     if texts is not None and is_comment.any():
@@ -193,6 +214,7 @@ def order_tables(world: World, ids: Ids, orders: dict[str, np.ndarray]) -> tuple
             "currency": pa.array(["CNY"] * len(order_id), pa.string()),
             "session_id": take(ids.sessions, orders["session"]),
             "channel": take(pa.array(CHANNELS), orders["channel"]),
+            "coupon_id": take(ids.coupons(), np.where(orders["coupon"] > 0, orders["slot"], -1)),
         }
     )
     items = pa.table(
@@ -245,6 +267,58 @@ def comment_tables(
         }
     )
     return table, truth, text
+
+
+def coupons_table(world: World, ids: Ids) -> pa.Table:
+    """One published coupon per lineup slot that offers one: a fixed amount off that product, claimable
+    from the slot's start and redeemable until the session ends; the same rule for every viewer."""
+    s = world.sessions
+    slots = np.flatnonzero(s.slot_coupon > 0)
+    session = np.searchsorted(s.lineup_ptr, slots, side="right") - 1
+    position = slots - s.lineup_ptr[session]
+    n_slots = s.lineup_ptr[session + 1] - s.lineup_ptr[session]
+    slot_start = s.start[session] + (s.end[session] - s.start[session]) * position / np.maximum(n_slots, 1)
+    amount = s.slot_coupon[slots]
+    price = world.slot_prices(slots)
+    names = [
+        f"{k + 1}号链接 立减{a:g}元 / {a:g} CNY off link {k + 1}"
+        for k, a in zip(position, amount, strict=True)
+    ]
+    props = [
+        {
+            "session_id": ids.sessions[int(i)].as_py(),
+            "product_id": ids.products[int(j)].as_py(),
+            "slot_position": int(k + 1),
+            "scope": "live_slot",
+            "eligibility": "every viewer of the slot, one per order",
+        }
+        for i, j, k in zip(session, s.slot_product[slots], position, strict=True)
+    ]
+    return pa.table(
+        {
+            "coupon_id": take(ids.coupons(), slots),
+            "name": pa.array(names, pa.string()),
+            "rule": pa.array(["amount_off"] * len(slots), pa.string()),
+            "amount": money(amount),
+            "percent_off": pa.nulls(len(slots), pa.float64()),
+            "min_spend": money(price),
+            "starts_at": ts_array(np.floor(slot_start)),
+            "ends_at": ts_array(s.end[session]),
+            "props": _json(props),
+        }
+    )
+
+
+def coupon_truth_table(world: World, ids: Ids, truth: dict[str, np.ndarray]) -> pa.Table:
+    """Per coupon of a day: the true expected purchases of its product by the slot's actual audience (each
+    one redeems the coupon), and what they would have been without the coupon."""
+    return pa.table(
+        {
+            "coupon_id": take(ids.coupons(), truth["slot"]),
+            "expected_purchases": pa.array(truth["with"], pa.float64()),
+            "expected_purchases_without_coupon": pa.array(truth["without"], pa.float64()),
+        }
+    )
 
 
 def user_truth_table(world: World, ids: Ids) -> pa.Table:

@@ -162,6 +162,16 @@ class World:
             return 0.05
         return 0.0
 
+    def slot_prices(self, slots: np.ndarray) -> np.ndarray:
+        """The price in each lineup slot (global slot indices): the slot's discount off the list price, or
+        the site-wide festival discount of that day if larger."""
+        s = self.sessions
+        slots = np.asarray(slots, dtype=np.int64)
+        festival = np.array([self.festival_discount(d) for d in range(self.config.days)])
+        day = s.day[np.searchsorted(s.lineup_ptr, slots, side="right") - 1]
+        off = np.maximum(s.slot_discount[slots], festival[day])
+        return np.round(self.products.price[s.slot_product[slots]] * (1 - off), 2)
+
     def month_of(self, day: int) -> float:
         local = datetime.fromtimestamp(self.t0 + day * DAY + LOCAL_OFFSET, UTC)
         return local.month + (local.day - 1) / 31
@@ -293,7 +303,7 @@ def _sessions(cfg: SimConfig, t0: int, hosts: Hosts, products: Products, world: 
         festival = world.festival_discount(day) >= 0.15
         live = rng.random(hosts.n) < np.where(festival, 1.0, hosts.per_week / 7)
         for h in np.flatnonzero(live):
-            start = t0 + day * DAY - LOCAL_OFFSET + int((hosts.start_hour[h] + rng.normal(0, 0.25)) * 3600)
+            start = t0 + day * DAY + int((hosts.start_hour[h] + rng.normal(0, 0.25)) * 3600)
             duration = int(hosts.duration_h[h] * rng.uniform(0.8, 1.2) * 3600) // 60 * 60
             n_slots = int(np.clip(duration // 720, 4, 20))
             c = hosts.category[h]

@@ -25,6 +25,9 @@ KINDS = {
     "no_user": ("{id},2024-05-01 10:00:00,,view,p1,,,,,", "quarantined"),
     "malformed": ("{id},2024-05-01", "quarantined"),
     "bad_json": ('{id},2024-05-01 10:00:00,u1,view,p1,,,,,"{{oops"', "quarantined"),
+    "unclosed_quote": ('{id},2024-05-01 10:00:00,u1,comment,p1,,,,"oops,', "quarantined"),
+    "chinese": ("{id},2024-05-01 10:00:00,u1,comment,p1,live,,,质量很好,", "loaded"),
+    "gbk_bytes": ("{id},2024-05-01 10:00:00,u1,comment,p1,live,,,\udcba\udcc3,", "quarantined"),  # 好 in GBK
     "blank": ("", None),
 }
 HEADER = "event_id,ts,user_id,type,product_id,channel,amount,quantity,text,props"
@@ -48,9 +51,9 @@ def test_counts_balance_for_any_mix(wh: Warehouse, tmp_path: Path, mix: list[str
         if outcome:
             expected[outcome] += 1
     path = tmp_path / f"events-{run}.csv"
-    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    path.write_bytes(("\n".join([HEADER, *lines]) + "\n").encode("utf-8", "surrogateescape"))
     events0, quarantine0 = _counts(wh)
-    report = import_file(wh, path, chunk_rows=chunk_rows)
+    report = import_file(wh, path, chunk_rows=chunk_rows, encoding="utf-8")  # GBK bytes: not UTF-8
     assert report.rows_read == report.loaded + report.duplicates + report.quarantined
     assert report.rows_read == sum(expected.values())
     assert (report.loaded, report.duplicates, report.quarantined) == (
@@ -59,7 +62,7 @@ def test_counts_balance_for_any_mix(wh: Warehouse, tmp_path: Path, mix: list[str
         expected["quarantined"],
     )
     assert _counts(wh) == (events0 + expected["loaded"], quarantine0 + expected["quarantined"])
-    again = import_file(wh, path, chunk_rows=chunk_rows + 3)
+    again = import_file(wh, path, chunk_rows=chunk_rows + 3, encoding="utf-8")
     assert (again.loaded, again.duplicates) == (0, expected["loaded"] + expected["duplicates"])
     assert again.quarantined == expected["quarantined"]
     assert _counts(wh) == (events0 + expected["loaded"], quarantine0 + expected["quarantined"])

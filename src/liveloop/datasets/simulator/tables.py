@@ -130,10 +130,11 @@ def hosts_table(world: World, ids: Ids) -> pa.Table:
 def sessions_table(world: World, ids: Ids) -> pa.Table:
     s, h = world.sessions, world.hosts
     lineups, props, titles = [], [], []
+    prices = world.slot_prices(np.arange(len(s.slot_product)))
     for i in range(s.n):
         lo, hi = s.lineup_ptr[i], s.lineup_ptr[i + 1]
         lineups.append([ids.products[int(j)].as_py() for j in s.slot_product[lo:hi]])
-        price = world.slot_prices(np.arange(lo, hi))
+        price = prices[lo:hi]
         props.append(
             {
                 "slot_seconds": int((s.end[i] - s.start[i]) // (hi - lo)),

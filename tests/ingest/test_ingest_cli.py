@@ -108,3 +108,17 @@ def test_human_report_names_a_non_utf8_encoding(tmp_path: Path, monkeypatch: pyt
     result = runner.invoke(app, ["import", str(src)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "rows read 1 = loaded 1" in result.stdout and "read as gb18030" in result.stdout
+
+
+def test_quarantine_show_shortens_a_huge_raw_row_on_screen_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVELOOP_HOME", str(tmp_path / "home"))
+    src = tmp_path / "events.csv"
+    src.write_text("event_id,ts,user_id,type,text\ne1,2024-05-01 10:00:00,u1,comment," + "好" * 50_000 + "\n")
+    assert _run("import", str(src))["quarantined"] == 1
+    [row] = _run("quarantine", "list")
+    assert len(json.loads(_run("quarantine", "show", str(row["quarantine_id"]))["raw"])["text"]) == 50_000
+    human = runner.invoke(app, ["quarantine", "show", str(row["quarantine_id"])], catch_exceptions=False)
+    assert human.exit_code == 0 and "characters; --json prints them all" in human.stdout
+    assert len(human.stdout) < 20_000

@@ -198,6 +198,10 @@ def quarantine_list(
     emit(rows, as_json, render)
 
 
+#: Characters of a raw row shown by ``quarantine show`` (``--json`` gives the whole row).
+_SHOW_RAW = 4_000
+
+
 @quarantine_app.command("show")
 def quarantine_show(quarantine_id: int = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """One quarantined row with its raw values and reason."""
@@ -208,6 +212,8 @@ def quarantine_show(quarantine_id: int = typer.Argument(...), as_json: bool = Js
 
     def render(r: dict[str, Any]) -> None:
         for key, value in r.items():
+            if isinstance(value, str) and len(value) > _SHOW_RAW:  # e.g. a 10 MB comment
+                value = f"{value[:_SHOW_RAW]}… [{len(value):,} characters; --json prints them all]"
             console.print(f"{key}: {value}", markup=False, soft_wrap=True)
 
     emit(row, as_json, render)

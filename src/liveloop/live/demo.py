@@ -9,9 +9,10 @@ import pyarrow as pa
 from liveloop.content import default_checker
 from liveloop.core.config import Settings
 from liveloop.live import service
+from liveloop.live.embeddings import get_embedder
 from liveloop.live.events import EVENT_TYPES
 from liveloop.live.hub import BATCH, LiveHub
-from liveloop.live.training import load_model
+from liveloop.live.training import Progress, ensure_model, load_model
 
 if TYPE_CHECKING:
     from liveloop.warehouse import Warehouse
@@ -76,7 +77,7 @@ def replay_busiest_session(wh: Warehouse, settings: Settings | None = None) -> d
         }
         for r in rows
     ]
-    hub = LiveHub(lambda: load_model(settings), default_checker(settings))
+    hub = LiveHub(lambda: load_model(settings), default_checker(settings), embedder=get_embedder())
     service.open_session(hub, wh, session_id)
     for i in range(0, len(events), BATCH):
         hub.submit(session_id, events[i : i + BATCH])
@@ -96,6 +97,14 @@ def replay_busiest_session(wh: Warehouse, settings: Settings | None = None) -> d
     }
 
 
-def demo_step(wh: Warehouse, settings: Settings | None = None) -> dict[str, Any]:
-    """Score the demo world's comments and replay its busiest live session."""
-    return {"comments_scored": score_comments(wh, settings), **replay_busiest_session(wh, settings)}
+def model_step(settings: Settings | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """The demo's "comment model" step: train it on the real corpora when there is none (1–2 minutes)."""
+    return {"comment_model": ensure_model(settings, progress=progress)}
+
+
+def demo_step(
+    wh: Warehouse, settings: Settings | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Score the demo world's comments and replay its busiest live session (training the model first)."""
+    model = model_step(settings, progress)
+    return {**model, "comments_scored": score_comments(wh, settings), **replay_busiest_session(wh, settings)}

@@ -20,18 +20,23 @@ import numpy as np
 from liveloop.content.compliance import ComplianceChecker
 from liveloop.core.errors import Conflict, NotFound, ValidationFailed
 from liveloop.live import advisor
+from liveloop.live.embeddings import Embedder
 from liveloop.live.events import RoomEvent, parse_event
 from liveloop.live.mentions import MentionMatcher
 from liveloop.live.nlp import CommentModel
 from liveloop.live.qa import DEFAULT_POLICIES, Answerer, KnowledgeBase
 from liveloop.live.room import RoomState
+from liveloop.live.training import ModelProvider
 
 QUEUE_CAP = 50_000  # events waiting per session
 BATCH = 5_000  # events per processing step
 MAX_SESSIONS = 64
 MAX_BATCH_REQUEST = 5_000  # events in one HTTP/WebSocket message
+MAX_PROFILE_LOOKUPS = 200_000  # viewers per session whose profile is looked up
 ANSWERS_PER_STEP = 50
 ENDED_KEPT = 16
+#: ``lookup(user_ids) -> {user_id: (segment, traits)}`` for viewers with a built profile.
+ProfileLookup = Callable[[list[str]], dict[str, tuple[str, tuple[str, ...]]]]
 
 
 @dataclass
@@ -50,6 +55,8 @@ class LiveSession:
     current_product: str | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
     recent_comments: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=30))
+    profiles: ProfileLookup | None = None
+    looked_up: set[str] = field(default_factory=set)
 
 
 class LiveHub:
@@ -57,15 +64,17 @@ class LiveHub:
 
     def __init__(
         self,
-        model: Callable[[], CommentModel],
+        model: ModelProvider | Callable[[], CommentModel],
         checker: ComplianceChecker | None = None,
         *,
         queue_cap: int = QUEUE_CAP,
         max_sessions: int = MAX_SESSIONS,
+        embedder: Embedder | None = None,
     ):
-        self._model_factory = model
-        self._model: CommentModel | None = None
-        self.checker = checker
+        """``model``: a :class:`ModelProvider` (the service: never blocks) or a plain loader function;
+        ``embedder``: sentence embeddings for smart Q&A (None: lexical matching only)."""
+        self.models = model if isinstance(model, ModelProvider) else ModelProvider(model)
+        self.checker, self.embedder = checker, embedder
         self.queue_cap, self.max_sessions = queue_cap, max_sessions
         self.sessions: dict[str, LiveSession] = {}
         self.drops: Counter[str] = Counter()
@@ -77,15 +86,21 @@ class LiveHub:
 
     @property
     def model(self) -> CommentModel:
-        if self._model is None:
-            self._model = self._model_factory()
-        return self._model
+        """The comment model, or :class:`~liveloop.live.training.ModelUnavailable` while it is not ready."""
+        return self.models.require()
 
     # -- sessions --------------------------------------------------------------------------------
     def open(
-        self, session_id: str, lineup: list[dict[str, Any]] | None = None, kb: KnowledgeBase | None = None
+        self,
+        session_id: str,
+        lineup: list[dict[str, Any]] | None = None,
+        kb: KnowledgeBase | None = None,
+        profiles: ProfileLookup | None = None,
     ) -> LiveSession:
-        """Open (or return the open) session; lineup dicts: product_id, name, aliases, price, cost, stock."""
+        """Open (or return the open) session; lineup dicts: product_id, name, aliases, price, cost, stock.
+
+        ``profiles`` looks up the segments of viewers with a built profile (once per viewer).
+        """
         with self._lock:
             existing = self.sessions.get(session_id)
             if existing is not None and not existing.ended:
@@ -98,8 +113,9 @@ class LiveHub:
                 session_id,
                 RoomState(session_id, lineup),
                 MentionMatcher.from_lineup(lineup),
-                kb.answerer(self.checker),
+                kb.answerer(self.checker, embedder=self.embedder),
                 {str(p["product_id"]): int(p["stock"]) for p in lineup if p.get("stock") is not None},
+                profiles=profiles,
             )
             self.sessions[session_id] = session
             self._evict_ended()
@@ -119,7 +135,11 @@ class LiveHub:
     def end(self, session_id: str) -> dict[str, Any]:
         session = self.get(session_id)
         self.process(session)
-        session.ended = True
+        with session.lock:
+            if session.queue:  # the model never became ready: what is left is dropped, and counted
+                self.drops["model_unavailable"] += len(session.queue)
+                session.queue.clear()
+            session.ended = True
         return self.snapshot(session_id)
 
     # -- intake ----------------------------------------------------------------------------------
@@ -152,7 +172,12 @@ class LiveHub:
 
     # -- processing ------------------------------------------------------------------------------
     def process(self, session: LiveSession | None = None) -> int:
-        """Drain queued events (all sessions, or one) in batches; returns how many were processed."""
+        """Drain queued events (all sessions, or one) in batches; returns how many were processed.
+
+        While the comment model is not ready (being trained) events stay queued (bounded as ever).
+        """
+        if self.models.get() is None:
+            return 0
         done = 0
         for s in [session] if session else list(self.sessions.values()):
             while s.queue:
@@ -162,12 +187,35 @@ class LiveHub:
                 done += len(batch)
         return done
 
+    def _lookup_profiles(
+        self, s: LiveSession, batch: list[RoomEvent]
+    ) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Segments of the batch's new viewers from their profiles (one query per batch, bounded)."""
+        if s.profiles is None:
+            return {}
+        new = sorted({e.user_id for e in batch if e.user_id} - s.looked_up)
+        room_left = MAX_PROFILE_LOOKUPS - len(s.looked_up)
+        if len(new) > room_left:
+            self.drops["profile_lookup_cap"] += len(new) - max(room_left, 0)
+            new = new[: max(room_left, 0)]
+        if not new:
+            return {}
+        s.looked_up.update(new)
+        try:
+            return s.profiles(new)
+        except Exception:  # the room goes on without profiles for these viewers; counted
+            self.drops["profile_lookup_error"] += len(new)
+            return {}
+
     def _apply(self, s: LiveSession, batch: list[RoomEvent]) -> None:
         comments = [e for e in batch if e.type == "comment"]
         scores = self.model.analyze([e.text for e in comments], s.matcher) if comments else None
+        found = self._lookup_profiles(s, batch)
         with s.lock:
             before = s.room.totals["question_groups"]
             s.room.apply(batch, scores)
+            if found:
+                self.counts["viewers_profiled"] += s.room.apply_profiles(found)
             if scores is not None:
                 for k in range(max(0, len(comments) - s.recent_comments.maxlen), len(comments)):  # type: ignore[operator]
                     s.recent_comments.append(
@@ -222,6 +270,7 @@ class LiveHub:
                 "drops": dict(room.drops),
                 "totals": {k: v for k, v in room.totals.items()},
                 "latency_p99_s": round(float(np.percentile(lat, 99)), 4),
+                "model": self.models.status(),
             }
 
     def stats(self) -> dict[str, Any]:
@@ -231,6 +280,7 @@ class LiveHub:
             "drops": dict(self.drops),
             "counts": dict(self.counts),
             "room_drops": dict(sum((s.room.drops for s in self.sessions.values()), Counter())),
+            "embeddings": self.embedder.stats() if self.embedder is not None else None,
         }
 
     # -- background worker -----------------------------------------------------------------------
@@ -241,7 +291,7 @@ class LiveHub:
 
         def loop() -> None:
             try:
-                _ = self.model  # load (or train) the comment model before the first batch arrives
+                self.models.get()  # load the model (or start training it) before the first batch arrives
             except Exception:
                 self.drops["model_unavailable"] += 1
             while not self._stop.is_set():

@@ -7,36 +7,47 @@ one vectorisation and a few sparse-dense products. Chinese needs no word segment
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.feature_extraction import FeatureHasher
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import normalize
 
+_WORD_RE = re.compile(r"[a-z][a-z0-9]+")
+
+
+def grams(text: str, max_n: int = 3) -> list[str]:
+    """Character 1..``max_n``-grams of the lower-cased text, then its English words and word bigrams
+    (marked ``#`` so a word never shares a column with the same letters as a character n-gram)."""
+    t = text.lower()
+    size = len(t)
+    out = list(t)
+    for n in range(2, max_n + 1):
+        out += [t[i : i + n] for i in range(size - n + 1)]
+    words = _WORD_RE.findall(t)
+    if words:
+        out += ["#" + w for w in words]
+        out += [f"#{a} {b}" for a, b in pairwise(words)]
+    return out
+
 
 class TextFeaturizer:
-    """Character 1–3-grams plus word 1–2-grams hashed into ``n_features`` columns, L2-normalised."""
+    """Character 1–3-grams plus English word 1–2-grams hashed into ``n_features`` columns, log counts,
+    L2-normalised: one pure-Python analyzer pass and one hashing pass per batch."""
 
-    def __init__(self, n_features: int = 2**18):
-        self.n_features = n_features
-        common: dict[str, Any] = {
-            "n_features": n_features,
-            "alternate_sign": False,
-            "norm": None,
-            "dtype": np.float32,
-            "lowercase": True,
-        }
-        self._chars = HashingVectorizer(analyzer="char", ngram_range=(1, 3), **common)
-        self._words = HashingVectorizer(
-            analyzer="word", ngram_range=(1, 2), token_pattern=r"(?u)\b[a-zA-Z]\w+\b", **common
-        )
+    def __init__(self, n_features: int = 2**18, max_n: int = 3):
+        self.n_features, self.max_n = n_features, max_n
+        self._hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False, dtype=np.float32)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        X = self._chars.transform(texts) + self._words.transform(texts)
+        max_n = self.max_n
+        X = self._hasher.transform(grams(t, max_n) for t in texts)
         X.data = np.log1p(X.data)
         return normalize(X, copy=False).tocsr()
 

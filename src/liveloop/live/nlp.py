@@ -7,7 +7,7 @@ trained by :mod:`liveloop.live.training` on the real corpora of :mod:`liveloop.l
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from liveloop.core.errors import LiveloopError
 from liveloop.live.corpora import ASPECT_NAMES
 from liveloop.live.linear import LinearHead, TextFeaturizer
 from liveloop.live.mentions import MentionMatcher
@@ -29,6 +30,14 @@ QUESTION_NEGATIVE = -0.9
 ASPECT_THRESHOLD = 0.5
 #: Characters of each training text the models see (comments are short; reviews are cut).
 TRAIN_CHARS = 200
+#: Version of the featurisation; an artifact built with another one must be retrained, never misread.
+FEATURES_VERSION = 2
+
+
+class ModelUnavailable(LiveloopError):
+    """The comment model is missing, outdated or still being trained (HTTP 503: retry later)."""
+
+    status, title, type_slug = 503, "Comment model not ready", "model-unavailable"
 
 
 @dataclass
@@ -86,10 +95,20 @@ class CommentModel:
     def features(self, texts: Sequence[object], max_chars: int = TRAIN_CHARS) -> Any:
         return self.featurizer.transform([clean(t, max_chars) for t in texts])
 
-    def fit(self, sentiment: pd.DataFrame, intent: pd.DataFrame, aspects: pd.DataFrame) -> CommentModel:
-        """Frames: text + label (0/1); text + label (intent name); text + one column per aspect."""
+    def fit(
+        self,
+        sentiment: pd.DataFrame,
+        intent: pd.DataFrame,
+        aspects: pd.DataFrame,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> CommentModel:
+        """Frames: text + label (0/1/2); text + label (intent name); text + one column per aspect."""
+        report = progress or (lambda stage, done: None)
+        report(f"fitting sentiment on {len(sentiment):,} texts", 0.1)
         self.sentiment.fit(self.features(sentiment["text"].tolist()), sentiment["label"].to_numpy())
+        report(f"fitting intent on {len(intent):,} texts", 0.6)
         self.intent.fit(self.features(intent["text"].tolist()), intent["label"].to_numpy())
+        report(f"fitting complaint aspects on {len(aspects):,} reviews", 0.8)
         asp = aspects[list(ASPECT_NAMES)].to_numpy()
         self.aspects.fit(self.features(aspects["text"].tolist()), asp, ASPECT_NAMES)
         return self
@@ -162,13 +181,24 @@ class CommentModel:
         directory.mkdir(parents=True, exist_ok=True)
         for name in ("sentiment", "intent", "aspects"):
             getattr(self, name).save(directory / f"{name}.npz")
-        meta = {"n_features": self.n_features, "seed": self.seed, **(metadata or {})}
+        meta = {
+            "n_features": self.n_features,
+            "seed": self.seed,
+            "features_version": FEATURES_VERSION,
+            **(metadata or {}),
+        }
         (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str))
         return directory
 
     @classmethod
     def load(cls, directory: Path) -> CommentModel:
         meta = json.loads((directory / "model.json").read_text())
+        if meta.get("features_version") != FEATURES_VERSION:
+            raise ModelUnavailable(
+                f"the comment model in {directory} was built by an older liveloop: "
+                "run `liveloop nlp train` to rebuild it",
+                field="model",
+            )
         model = cls(n_features=int(meta["n_features"]), seed=int(meta["seed"]))
         for name in ("sentiment", "intent", "aspects"):
             setattr(model, name, LinearHead.load(directory / f"{name}.npz"))

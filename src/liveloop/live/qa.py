@@ -1,9 +1,10 @@
 """Smart Q&A: answer viewer questions from the product knowledge base, or hand them to a human.
 
 The knowledge base holds product attributes, FAQ entries and shop policies. A question is matched
-against each entry's question by BM25 (jieba tokens) and character-bigram cosine; the blend is the
-confidence. Below the threshold, or when the advertising-law check does not pass, nothing is sent:
-the question goes to the human queue with the reason. Nothing is ever sent silently.
+against each entry's question by BM25 (jieba tokens) and character-bigram cosine and, when the
+optional embedding model is installed, by e5 embedding cosine; :func:`confidence` blends them. Below
+the threshold, or when the advertising-law check does not pass, nothing is sent: the question goes to
+the human queue with the reason. Nothing is ever sent silently.
 """
 
 from __future__ import annotations
@@ -16,11 +17,31 @@ from typing import Any
 import numpy as np
 
 from liveloop.content.compliance import ComplianceChecker
+from liveloop.live.embeddings import QUERY, Embedder
 from liveloop.live.retrieval import BM25Matrix, CharCosine, content_tokens
 from liveloop.live.text import clean
 
 THRESHOLD = 0.4
 HUMAN_QUEUE = 500
+#: e5 cosine mapped linearly from [EMB_LO, EMB_HI] to [0, 1] (e5 cosines of unrelated short questions sit
+#: around 0.8; see docs/live.md for the ATEC figures these come from), and its weight in the blend.
+EMB_LO, EMB_HI, EMB_WEIGHT = 0.80, 0.95, 0.5
+
+
+def lexical_confidence(bm25: np.ndarray, char_cos: np.ndarray) -> np.ndarray:
+    """Character cosine of the content words, raised by relative BM25; zero without a shared word."""
+    top = bm25.max() if bm25.size else 0.0
+    bm_norm = bm25 / top if top > 0 else bm25
+    return np.where(bm25 > 0, 0.7 * char_cos + 0.3 * bm_norm * char_cos, 0.0)
+
+
+def confidence(lexical: np.ndarray, embedding_cos: np.ndarray | None) -> np.ndarray:
+    """The answerer's confidence: the lexical score, blended with the rescaled e5 cosine when present."""
+    if embedding_cos is None:
+        return lexical
+    semantic = np.clip((embedding_cos - EMB_LO) / (EMB_HI - EMB_LO), 0.0, 1.0)
+    return (1 - EMB_WEIGHT) * lexical + EMB_WEIGHT * semantic
+
 
 #: Attribute keys and the questions they answer (Chinese and English phrasings).
 ATTRIBUTE_QUESTIONS: dict[str, str] = {
@@ -87,13 +108,17 @@ def entries_from_products(products: Iterable[dict[str, Any]]) -> list[Entry]:
 
 
 class Answerer:
-    """BM25 + character cosine over the knowledge base, with a confidence threshold and a human queue."""
+    """BM25 + character cosine (+ embeddings) over the knowledge base, a threshold and a human queue."""
 
     def __init__(
-        self, entries: Sequence[Entry], checker: ComplianceChecker | None = None, threshold: float = THRESHOLD
+        self,
+        entries: Sequence[Entry],
+        checker: ComplianceChecker | None = None,
+        threshold: float = THRESHOLD,
+        embedder: Embedder | None = None,
     ):
         self.entries = list(entries)
-        self.checker, self.threshold = checker, threshold
+        self.checker, self.threshold, self.embedder = checker, threshold, embedder
         self.human_queue: deque[dict[str, Any]] = deque(maxlen=HUMAN_QUEUE)
         self.dropped = 0
         texts = [e.question for e in self.entries] or [""]
@@ -101,14 +126,17 @@ class Answerer:
         self.doc_weights = self.bm25.documents(texts)
         self.chars = CharCosine().fit([" ".join(content_tokens(t)) for t in texts])
         self.char_matrix = self.chars.transform([" ".join(content_tokens(t)) for t in texts])
+        self.entry_vectors = embedder.embed(texts, QUERY) if embedder is not None and self.entries else None
 
     def scores(self, question: str) -> np.ndarray:
-        """Confidence of each entry: character cosine of the content words, zero without a shared word."""
+        """Confidence of each entry for ``question`` (see :func:`confidence`)."""
         bm = np.asarray((self.doc_weights @ self.bm25.queries([question]).T).todense()).ravel()
         content = " ".join(content_tokens(question))
         cos = np.asarray((self.char_matrix @ self.chars.transform([content]).T).todense()).ravel()
-        bm_norm = bm / bm.max() if bm.max() > 0 else bm
-        return np.where(bm > 0, 0.7 * cos + 0.3 * bm_norm * cos, 0.0)
+        emb = None
+        if self.embedder is not None and self.entry_vectors is not None:
+            emb = self.entry_vectors @ self.embedder.embed([question], QUERY)[0]
+        return confidence(lexical_confidence(bm, cos), emb)
 
     def answer(self, question: object, product_id: str | None = None) -> Answer:
         text = clean(question)
@@ -175,8 +203,13 @@ class KnowledgeBase:
             out.append(Entry(f"policy:{i}", "policy", str(p["question"]), str(p["answer"])))
         return out
 
-    def answerer(self, checker: ComplianceChecker | None = None, threshold: float = THRESHOLD) -> Answerer:
-        return Answerer(self.entries(), checker, threshold)
+    def answerer(
+        self,
+        checker: ComplianceChecker | None = None,
+        threshold: float = THRESHOLD,
+        embedder: Embedder | None = None,
+    ) -> Answerer:
+        return Answerer(self.entries(), checker, threshold, embedder)
 
 
 #: Shop policies every session starts with (editable per session).

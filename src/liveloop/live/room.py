@@ -44,6 +44,8 @@ class Viewer:
     comments: int = 0
     engagement: int = 0  # likes, shares, follows, gifts, comments
     segment: str | None = None
+    traits: tuple[str, ...] = ()  # extra talking-point segments from the profile (e.g. young_fashion)
+    profiled: bool = False  # segment from the viewer's built profile (else from event props, if any)
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -142,7 +144,7 @@ class RoomState:
             b.counts[ev.type] += 1
             self.totals[ev.type] += 1
             v = self._viewer(ev.user_id, ev.ts)
-            if v is not None and ev.props.get("segment"):
+            if v is not None and not v.profiled and ev.props.get("segment"):
                 v.segment = str(ev.props["segment"])[:40]
             if ev.type == "comment":
                 self._comment(ev, b, v, scores, k)
@@ -298,8 +300,27 @@ class RoomState:
         )
         return [g.to_dict() for g in groups[:n]]
 
-    def segments(self) -> Counter[str]:
-        return Counter(v.segment for v in self.viewers.values() if v.present and v.segment)
+    def apply_profiles(self, profiles: dict[str, tuple[str, tuple[str, ...]]]) -> int:
+        """Set viewers' segments from their built profiles (``user -> (segment, traits)``); how many set."""
+        done = 0
+        for user, (segment, traits) in profiles.items():
+            v = self.viewers.get(user)
+            if v is not None:
+                v.segment, v.traits, v.profiled = segment, traits, True
+                done += 1
+        return done
+
+    def segments(self, profiled_only: bool = False) -> Counter[str]:
+        """Present viewers per segment and trait (a viewer may count in one segment and its traits)."""
+        out: Counter[str] = Counter()
+        for v in self.viewers.values():
+            if v.present and v.segment and (v.profiled or not profiled_only):
+                out[v.segment] += 1
+                out.update(v.traits)
+        return out
+
+    def present_profiled(self) -> int:
+        return sum(1 for v in self.viewers.values() if v.present and v.profiled)
 
     def engagement_table(self) -> list[dict[str, Any]]:
         """Per viewer: watch minutes (first to last seen) and engagement; input to the lottery."""

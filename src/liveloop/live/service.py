@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from liveloop.core.errors import Conflict, NotFound, ValidationFailed
 from liveloop.live import lottery
-from liveloop.live.hub import LiveHub, LiveSession
+from liveloop.live.advisor import profile_segment
+from liveloop.live.hub import LiveHub, LiveSession, ProfileLookup
 from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
 
 if TYPE_CHECKING:
@@ -52,6 +53,25 @@ def lineup_from_warehouse(wh: Warehouse, session_id: str) -> tuple[list[dict[str
     return lineup, ended
 
 
+def profile_lookup(wh: Warehouse) -> ProfileLookup | None:
+    """Viewers' talking-point segments from the warehouse's built profiles; None when there are none."""
+    if not wh.sql("SELECT count(*) FROM profiles")[0][0]:
+        return None
+
+    def lookup(user_ids: list[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+        rows = wh.sql(
+            "SELECT p.user_id, json_extract_string(s.description, '$.archetype'), "
+            "json_extract_string(p.features, '$.age_band'), "
+            "json_extract_string(p.features, '$.top_category') "
+            "FROM profiles p LEFT JOIN segments s USING (segment_id) "
+            "WHERE p.user_id IN (SELECT unnest(?::VARCHAR[]))",
+            [user_ids],
+        )
+        return {str(u): profile_segment(arch, age, cat) for u, arch, age, cat in rows}
+
+    return lookup
+
+
 def open_session(
     hub: LiveHub,
     wh: Warehouse | None,
@@ -71,7 +91,7 @@ def open_session(
     kb = KnowledgeBase(
         products=lineup or [], faqs=faqs or [], policies=DEFAULT_POLICIES if policies is None else policies
     )
-    return hub.open(session_id, lineup or [], kb)
+    return hub.open(session_id, lineup or [], kb, profile_lookup(wh) if wh is not None else None)
 
 
 def ingest(

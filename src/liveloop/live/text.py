@@ -54,6 +54,7 @@ _EMOJI_RE = re.compile("|".join(re.escape(e) for e in sorted(EMOJI_WORDS, key=le
 _SPACE_RE = re.compile(r"\s+")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
+_LATIN3_RE = re.compile(r"[A-Za-z][^A-Za-z]*[A-Za-z][^A-Za-z]*[A-Za-z]")  # at least three Latin letters
 
 
 def to_text(value: object) -> str:
@@ -79,13 +80,7 @@ def clean(value: object, max_chars: int = MAX_CHARS) -> str:
 
 
 def language(text: str) -> str:
-    """``zh``, ``en``, ``mixed`` or ``other`` from the share of CJK and Latin letters."""
-    cjk = len(_CJK_RE.findall(text))
-    latin = len(_LATIN_RE.findall(text))
-    if cjk and latin >= 3:
-        return "mixed"
-    if cjk:
-        return "zh"
-    if latin:
-        return "en"
-    return "other"
+    """``zh``, ``en``, ``mixed`` (CJK with three or more Latin letters) or ``other``."""
+    if _CJK_RE.search(text):
+        return "mixed" if _LATIN3_RE.search(text) else "zh"
+    return "en" if _LATIN_RE.search(text) else "other"

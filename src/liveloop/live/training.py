@@ -3,16 +3,20 @@
 ``train`` reads the real corpora, holds out a seeded, stratified 20 % of every source, fits
 :class:`~liveloop.live.nlp.CommentModel` on the rest, measures it on the held-out part and writes
 ``LIVELOOP_HOME/models/nlp/<version>/`` (weights, ``model.json`` with params, data and metrics).
-``load_model`` returns the latest artifact, training one first when none exists.
+``load_model`` returns the latest artifact and, when there is none, says so (or trains one when asked,
+reporting each stage); :class:`ModelProvider` gives a long-running process the model without ever
+blocking a request: a missing model is trained in a background thread and its state is reported.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +30,17 @@ from sklearn.model_selection import train_test_split
 
 from liveloop.core.config import Settings, get_settings
 from liveloop.live import corpora
-from liveloop.live.nlp import CommentModel
+from liveloop.live.nlp import FEATURES_VERSION, CommentModel, ModelUnavailable
 
 MODEL_NAME = "nlp"
 HOLDOUT = 0.2
+MISSING = "no comment model yet: run `liveloop nlp train` (about 1–2 minutes on 2 cores)"
+log = logging.getLogger("liveloop.live")
+
+#: ``progress(stage, fraction done)``: what :func:`train` is doing, for a spinner or a log line.
+Progress = Callable[[str, float], None]
+
+__all__ = ["ModelProvider", "ModelUnavailable", "ensure_model", "load_model", "train"]
 
 
 @dataclass
@@ -165,12 +176,18 @@ def train(
     per_source: int | None = None,
     seed: int = 0,
     version: str | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """Fit on the real corpora, evaluate on the held-out 20 %, write the artifact and say how well."""
     settings = settings or get_settings()
+    report = progress or (lambda stage, done: None)
     started = time.perf_counter()
+    report("reading the corpora", 0.0)
     parts = corpora_splits(settings, per_source, seed)
-    model = CommentModel(seed=seed).fit(parts["sentiment"][0], parts["intent"][0], parts["aspects"][0])
+    model = CommentModel(seed=seed).fit(
+        parts["sentiment"][0], parts["intent"][0], parts["aspects"][0], progress=report
+    )
+    report("measuring on the held-out 20 %", 0.9)
     metrics = evaluate(model, {k: v[1] for k, v in parts.items()})
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = settings.models_dir / MODEL_NAME / version
@@ -202,6 +219,7 @@ def train(
         },
     )
     (path.parent / "LATEST").write_text(version)
+    report("written", 1.0)
     return TrainResult(version, path, seconds, metrics)
 
 
@@ -222,23 +240,154 @@ def latest_path(settings: Settings | None = None) -> Path | None:
     return path if (path / "model.json").is_file() else None
 
 
+def usable_path(settings: Settings | None = None) -> Path | None:
+    """The latest artifact if this liveloop can read it (same featurisation), else None."""
+    path = latest_path(settings)
+    if path is None:
+        return None
+    meta = json.loads((path / "model.json").read_text())
+    return path if meta.get("features_version") == FEATURES_VERSION else None
+
+
 def load_model(
-    settings: Settings | None = None, *, build_if_missing: bool = True, per_source: int | None = None
+    settings: Settings | None = None,
+    *,
+    build_if_missing: bool = False,
+    per_source: int | None = None,
+    progress: Progress | None = None,
 ) -> CommentModel:
-    """The latest trained comment model (cached per process); trains one first if there is none."""
+    """The latest trained comment model (cached per process).
+
+    Without one: :class:`ModelUnavailable` naming ``liveloop nlp train``, or, with ``build_if_missing``,
+    a model trained now (a minute or two on the full corpora), each stage reported to ``progress``.
+    """
     settings = settings or get_settings()
     with _lock:
-        path = latest_path(settings)
+        path = usable_path(settings) if build_if_missing else latest_path(settings)
         if path is None:
             if not build_if_missing:
-                from liveloop.core.errors import NotFound
-
-                raise NotFound("no comment model yet: run `liveloop nlp train`", field="model")
-            path = train(settings, per_source=per_source).path
+                raise ModelUnavailable(MISSING, field="model")
+            path = train(settings, per_source=per_source, progress=progress).path
         if path not in _cache:
             _cache.clear()
             _cache[path] = CommentModel.load(path)
         return _cache[path]
+
+
+def ensure_model(
+    settings: Settings | None = None, *, per_source: int | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Train the comment model when there is none (a visible step for the demo); what was done."""
+    started = time.perf_counter()
+    existing = usable_path(settings)
+    path = existing or train(settings, per_source=per_source, progress=progress).path
+    return {
+        "version": path.name,
+        "trained": existing is None,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+class ModelProvider:
+    """The comment model of a long-running process (the API's live hub), never blocking a request.
+
+    ``get()`` returns the model or None while it is not ready; on first use it loads the latest
+    artifact, or, when there is none and ``train_if_missing``, trains one in a background thread
+    (logged, and reported by ``status()`` as ``training`` with its stage). ``require()`` raises
+    :class:`ModelUnavailable` (503) meanwhile. A plain ``loader`` (tests, the CLI) is called
+    synchronously instead.
+    """
+
+    def __init__(
+        self,
+        loader: Callable[[], CommentModel] | None = None,
+        *,
+        settings: Settings | None = None,
+        train_if_missing: bool = True,
+        per_source: int | None = None,
+    ):
+        self.loader, self.settings = loader, settings
+        self.train_if_missing, self.per_source = train_if_missing, per_source
+        self.state, self.stage, self.error = "not_loaded", "", ""
+        self.started_at: float | None = None
+        self._model: CommentModel | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def get(self) -> CommentModel | None:
+        if self._model is not None:
+            return self._model
+        if self.loader is not None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self.loader()
+                    self.state = "ready"
+            return self._model
+        with self._lock:
+            if self._model is None and self._thread is None and self.state != "failed":
+                if usable_path(self.settings) is not None:
+                    self._model, self.state = load_model(self.settings), "ready"
+                elif not self.train_if_missing:
+                    self.state = "missing"
+                else:
+                    self._start_training()
+        return self._model
+
+    def _start_training(self) -> None:
+        self.state, self.stage, self.started_at = "training", "starting", time.monotonic()
+        log.warning(
+            "no comment model yet: training one in the background on the real corpora (about 1–2 minutes); "
+            "live rooms queue their events until it is ready (`liveloop nlp train` builds it ahead)"
+        )
+
+        def stage(name: str, done: float) -> None:
+            self.stage = name
+
+        def run() -> None:
+            try:
+                model = load_model(
+                    self.settings, build_if_missing=True, per_source=self.per_source, progress=stage
+                )
+            except Exception as exc:  # reported in status() and the log, never silent
+                self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+                log.error("training the comment model failed: %s", self.error)
+                return
+            self._model, self.state = model, "ready"
+            log.warning("comment model trained in %.0f s", time.monotonic() - (self.started_at or 0))
+
+        self._thread = threading.Thread(target=run, name="liveloop-nlp-train", daemon=True)
+        self._thread.start()
+
+    def require(self) -> CommentModel:
+        model = self.get()
+        if model is not None:
+            return model
+        status = self.status()
+        if status["state"] == "training":
+            raise ModelUnavailable(
+                f"the comment model is being trained ({status['stage']}, {status['seconds']:.0f} s so far); "
+                "retry in a minute",
+                field="model",
+                extra={"model": status, "retry_after": 30},
+            )
+        reason = f" ({self.error})" if self.error else ""
+        raise ModelUnavailable(MISSING + reason, field="model", extra={"model": status})
+
+    def wait(self, timeout: float | None = None) -> CommentModel | None:
+        """Block until a background training ends (tests, shutdown); the model or None."""
+        self.get()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._model
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state}
+        if self.state == "training":
+            out["stage"] = self.stage
+            out["seconds"] = round(time.monotonic() - (self.started_at or time.monotonic()), 1)
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 def model_info(settings: Settings | None = None) -> dict[str, Any]:

@@ -37,10 +37,11 @@ def hub_of(app: Any) -> LiveHub:
     hub: LiveHub | None = getattr(app.state, "live_hub", None)
     if hub is None:
         from liveloop.content import default_checker
-        from liveloop.live.training import load_model
+        from liveloop.live.embeddings import get_embedder
+        from liveloop.live.training import ModelProvider
 
         settings = app.state.settings
-        hub = LiveHub(lambda: load_model(settings), default_checker(settings))
+        hub = LiveHub(ModelProvider(settings=settings), default_checker(settings), embedder=get_embedder())
         hub.start()
         app.state.live_hub = hub
         _HUBS.add(hub)

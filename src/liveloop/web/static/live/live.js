@@ -62,7 +62,9 @@
     text(document.getElementById("kpi-gifts"), "¥" + w5.gift_value.toFixed(2));
     list("live-alerts", s.advisor.alerts, function (a) { return a.message; });
     list("live-advice", s.advisor.next_products, function (p) { return p.name + " (" + p.score + "): " + p.reason; });
-    list("live-points", s.advisor.talking_points, function (p) { return p.point; });
+    list("live-points", s.advisor.talking_points, function (p) {
+      return p.point + (p.reason ? " — " + p.reason : "");
+    });
     list("live-questions", s.questions, function (q) {
       var a = q.answer || {};
       return "×" + q.askers + " " + q.text + (a.status === "answered" ? " → " + a.answer : " → " + (a.status || "…"));
@@ -81,7 +83,14 @@
     ws.onopen = function () { text(statusEl, "connected"); };
     ws.onmessage = function (msg) {
       var data = JSON.parse(msg.data);
-      if (data.type === "state") { update(data); text(statusEl, "live · v" + data.version); }
+      if (data.type === "state") {
+        update(data);
+        var model = data.model || {};
+        text(statusEl, model.state === "training"
+          ? "comment model training (" + (model.stage || "") + ") · " + data.queued + " events queued"
+          : "live · v" + data.version);
+        statusEl.setAttribute("data-model", model.state || "");
+      }
       else if (data.type === "waiting") { text(statusEl, "waiting for the session"); }
     };
     ws.onclose = function () { text(statusEl, "reconnecting…"); setTimeout(connect, 2000); };

@@ -224,9 +224,17 @@ def test_segment_batches_become_events_and_users_idempotently(server):
     body = first.json()
     assert [r["status"] for r in body["results"]] == ["accepted", "accepted", "rejected"]
     assert body["results"][2]["field"]
-    resend = {"batch": [batch["batch"][0]]}  # NB: re-sending an identify currently fails in ingest (reported)
-    again = httpx.post(url, json=resend, headers=server.headers("ingest"), timeout=60).json()
-    assert again["accepted"] == 0 and again["duplicates"] == 1
+    assert [r.get("id") for r in body["results"][:2]] == [f"{tag}-1", f"{tag}-u"]  # identify: its user
+
+    def resend(_: int) -> dict:
+        resp = httpx.post(url, json=batch, headers=server.headers("ingest"), timeout=60)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    with ThreadPoolExecutor(3) as pool:  # the whole batch again, concurrently (so also group-committed)
+        for again in pool.map(resend, range(3)):
+            assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate", "rejected"]
+            assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 2, 1)
     user = httpx.get(f"{server.base_url}/v1/users/{tag}-u", headers=server.headers("analyst")).json()
     assert user["email"] == "***" and user["gender"] == "female"
     assert httpx.post(url, json={"batch": "x"}, headers=server.headers("ingest")).status_code == 422

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import time
+import weakref
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -47,8 +48,28 @@ def make_options(wh: Warehouse, source_tz: str, ts_unit: str) -> Options:
     if ts_unit not in TS_UNITS:
         raise LiveloopError(f"ts_unit must be one of {', '.join(TS_UNITS)}, not {ts_unit!r}", field="ts_unit")
     latest = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S+00")
-    labels = frozenset(r[0] for r in wh.sql("SELECT DISTINCT kind FROM label_map"))
-    return Options(source_tz=source_tz, ts_unit=ts_unit, latest=latest, labels=labels)
+    return Options(source_tz=source_tz, ts_unit=ts_unit, latest=latest, labels=label_kinds(wh))
+
+
+#: Per open warehouse: the label kinds in ``label_map`` and each table's column defaults. Both are
+#: read once (a statement costs DuckDB a millisecond or more, and the HTTP API runs one import per
+#: request); ``add_label`` forgets the kinds, and the schema changes only by migrations at open.
+_LABEL_KINDS: weakref.WeakKeyDictionary[Warehouse, frozenset[str]] = weakref.WeakKeyDictionary()
+_DEFAULTS: weakref.WeakKeyDictionary[Warehouse, dict[str, dict[str, str | None]]]
+_DEFAULTS = weakref.WeakKeyDictionary()
+
+
+def label_kinds(wh: Warehouse) -> frozenset[str]:
+    """The label kinds ``label_map`` holds (validation joins only those)."""
+    kinds = _LABEL_KINDS.get(wh)
+    if kinds is None:
+        kinds = _LABEL_KINDS[wh] = frozenset(r[0] for r in wh.sql("SELECT DISTINCT kind FROM label_map"))
+    return kinds
+
+
+def forget_labels(wh: Warehouse) -> None:
+    """Call after writing ``label_map``, so the next import reads its kinds again."""
+    _LABEL_KINDS.pop(wh, None)
 
 
 @dataclass
@@ -75,12 +96,12 @@ class Context:
     retry: bool = False  # lines are quarantine ids: update those rows instead of adding new ones
     outcomes: Outcomes | None = None
     _cipher: Cipher | None = None
-    _defaults: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def defaults(self, table: str) -> dict[str, str | None]:
-        if table not in self._defaults:
-            self._defaults[table] = _defaults(self.wh, table)
-        return self._defaults[table]
+        known = _DEFAULTS.setdefault(self.wh, {})
+        if table not in known:
+            known[table] = _defaults(self.wh, table)
+        return known[table]
 
     @property
     def cipher(self) -> Cipher:
@@ -94,24 +115,29 @@ class Context:
 def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None:
     """Validate, de-duplicate, load and quarantine one chunk atomically; update the report.
 
-    Intermediate results stay inside DuckDB (temp tables ``_val_N``, ``_cand``, ``_new``); only tables
-    with PII, and callers that need per-row outcomes, bring rows back to Python.
+    Intermediate results stay inside DuckDB (temp tables ``_val_N``; ``_new`` for derived tables); only
+    tables with PII, and callers that need per-row outcomes, bring rows back to Python. DuckDB plans
+    every statement afresh, at a cost that grows with its expressions, so a chunk runs few statements:
+    none for a target no row goes to, reasons only for bad rows.
     """
     con = ctx.wh.con
     src = chunk.table
     with ctx.wh._lock, registered(con, "_src", src):
-        vals = [f"_val_{i}" for i in range(len(targets))]
+        routed, unrouted = _route(con, targets)
+        vals = [f"_val_{i}" for i in range(len(routed))]
         try:
-            for t, val in zip(targets, vals, strict=True):
+            for t, val in zip(routed, vals, strict=True):
                 sql = validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {val} AS {sql}").fetchall()
             malformed = list(chunk.malformed)
-            if len(targets) > 1 or targets[0].where:
-                malformed += _unrouted(con, src.column_names, vals)
+            if unrouted:
+                malformed += _unrouted(con, targets)
             before = copy.deepcopy(ctx.report.__dict__)
             try:
                 with ctx.wh.transaction():
-                    for t, val in zip(targets, vals, strict=True):
+                    for t in targets:
+                        ctx.report.table(t.table)
+                    for t, val in zip(routed, vals, strict=True):
                         _load(ctx, t, val, src.column_names)
                     if malformed:
                         _quarantine_malformed(ctx, targets[0], malformed)
@@ -127,22 +153,28 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
                 ctx.report.__dict__.update(before)  # the chunk was rolled back: so are its counts
                 raise
         finally:
-            for drop in (
-                "VIEW IF EXISTS _new",
-                "TABLE IF EXISTS _new",
-                "TABLE IF EXISTS _dups",
-                *(f"TABLE IF EXISTS {v}" for v in vals),
-            ):
-                with suppress(duckdb.Error):  # a view where a table is expected, or the reverse
-                    con.execute(f"DROP {drop}").fetchall()
+            for val in vals:
+                with suppress(duckdb.Error):
+                    con.execute(f"DROP TABLE IF EXISTS {val}").fetchall()
 
 
-def _unrouted(con: duckdb.DuckDBPyConnection, src_cols: list[str], vals: list[str]) -> list[Malformed]:
-    """Rows no target took (e.g. a Segment ``alias`` message)."""
-    taken = " UNION ALL ".join(f"SELECT _line FROM {v}" for v in vals)
-    left = con.sql(f"SELECT * FROM _src WHERE _line NOT IN ({taken})").to_arrow_table()
-    if left.num_rows == 0:
-        return []
+def _routes(targets: Sequence[Target]) -> list[str]:
+    return [f"coalesce({t.where}, FALSE)" if t.where else "TRUE" for t in targets]
+
+
+def _route(con: duckdb.DuckDBPyConnection, targets: Sequence[Target]) -> tuple[list[Target], bool]:
+    """The targets some row of ``_src`` goes to, and whether a row goes to none (one count query)."""
+    if not any(t.where for t in targets):
+        return list(targets), False
+    conds = _routes(targets)
+    counts = "".join(f"count(*) FILTER ({c}), " for c in conds)
+    row = con.execute(f"SELECT {counts}count(*) FILTER (NOT ({' OR '.join(conds)})) FROM _src").fetchall()[0]
+    return [t for t, n in zip(targets, row, strict=False) if n], bool(row[-1])
+
+
+def _unrouted(con: duckdb.DuckDBPyConnection, targets: Sequence[Target]) -> list[Malformed]:
+    """Rows no target takes (e.g. a Segment ``alias`` message)."""
+    left = con.sql(f"SELECT * FROM _src WHERE NOT ({' OR '.join(_routes(targets))})").to_arrow_table()
     rows = left.drop_columns(["_line"]).to_pylist()
     return [
         Malformed(
@@ -155,41 +187,32 @@ def _unrouted(con: duckdb.DuckDBPyConnection, src_cols: list[str], vals: list[st
 def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
     """Insert the good new rows of ``val``, count the duplicates, quarantine the rest.
 
-    Only the lines of duplicates are materialised (``_dups``: repeated within the chunk or already in
-    the table); the rows to insert are the view ``_new`` over ``val``.
+    A good row is new when it is the first of its key in the chunk and the table lacks that key; the
+    other good rows are duplicates.
     """
     con, spec, report = ctx.wh.con, t.spec, ctx.report
     counts = report.table(t.table)
-    keys = ", ".join(ident(k) for k in spec.key)
-    on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT _line FROM (SELECT _line, {keys} FROM {val} "
-        f"WHERE _reason IS NULL QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line) > 1) "
-        f"UNION ALL SELECT _line FROM {val} v WHERE _reason IS NULL "
-        f"AND EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
-    ).fetchall()
-    row = con.execute(
-        "SELECT count(*), count(*) FILTER (_reason IS NULL), "
-        f"(SELECT count(DISTINCT _line) FROM _dups) FROM {val}"
-    ).fetchall()[0]
-    n_val, n_good, n_dup = (int(x) for x in row)
-    not_dup = " AND _line NOT IN (SELECT _line FROM _dups)" if n_dup else ""
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _new AS SELECT * EXCLUDE (_reason, _field) FROM {val} "
-        f"WHERE _reason IS NULL{not_dup}"
-    ).fetchall()
-    n_new = n_good - n_dup
-    if ctx.outcomes is not None:
-        cand = con.sql(
-            f"SELECT _line, {ident(spec.key[0])} AS k, _line IN (SELECT _line FROM _dups) AS dup "
-            f"FROM {val} WHERE _reason IS NULL"
-        ).to_arrow_table()
-        for line, k, dup in zip(
-            cand["_line"].to_pylist(), cand["k"].to_pylist(), cand["dup"].to_pylist(), strict=True
-        ):
-            (ctx.outcomes.dup if dup else ctx.outcomes.new)[line] = k
-    if n_new:
-        _insert(ctx, t)
+    good: list[tuple[Any, ...]] = []
+    if ctx.outcomes is not None:  # API-sized chunks: the lines come back to Python
+        keys = ", ".join(ident(k) for k in spec.key)
+        rows = con.execute(f"SELECT _line, _rule, {keys} FROM {val} ORDER BY _line").fetchall()
+        good = [r for r in rows if r[1] is None]
+        n_val, n_good = len(rows), len(good)
+    else:
+        row = con.execute(f"SELECT count(*), count(*) FILTER (_rule IS NULL) FROM {val}").fetchall()[0]
+        n_val, n_good = int(row[0]), int(row[1])
+    n_new = 0
+    if n_good:
+        repeats = ctx.outcomes is None or len({r[2:] for r in good}) < n_good
+        n_new, inserted = _insert(ctx, t, val, want_keys=ctx.outcomes is not None, repeats=repeats)
+        if ctx.outcomes is not None:
+            seen: set[tuple[Any, ...]] = set()
+            for line, _, *key in good:
+                k = tuple(key)
+                new = k in inserted and k not in seen
+                seen.add(k)
+                (ctx.outcomes.new if new else ctx.outcomes.dup)[line] = key[0]
+    n_dup = n_good - n_new
     counts.loaded += n_new
     counts.duplicates += n_dup
     report.loaded += n_new
@@ -197,7 +220,7 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
     if ctx.retry and n_good:
         con.execute(
             "UPDATE quarantine SET status = 'resolved' "
-            f"WHERE quarantine_id IN (SELECT _line FROM {val} WHERE _reason IS NULL)"
+            f"WHERE quarantine_id IN (SELECT _line FROM {val} WHERE _rule IS NULL)"
         ).fetchall()
     n_bad = n_val - n_good
     if n_bad:
@@ -206,25 +229,62 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
         report.quarantined += n_bad
 
 
-def _insert(ctx: Context, t: Target) -> None:
-    """Insert the rows of ``_new`` (PII encrypted on the way), then fill the derived tables."""
+def _insert(
+    ctx: Context, t: Target, val: str, *, want_keys: bool, repeats: bool
+) -> tuple[int, set[tuple[Any, ...]]]:
+    """Insert the new good rows of ``val`` (PII encrypted on the way), then fill the derived tables.
+
+    ``repeats``: a key may come more than once (then the first line of each key is the one inserted).
+    Returns how many rows were inserted and, when ``want_keys``, their keys. Derived tables read the
+    inserted rows as ``_new`` (a temp table, or the encrypted Arrow rows).
+    """
     con, spec = ctx.wh.con, t.spec
-    source = "_new"
-    if spec.pii_fields:
-        new = encrypt_columns(con.sql("SELECT * FROM _new").to_arrow_table(), spec, ctx.cipher)
-        con.execute("DROP VIEW _new").fetchall()
-        with registered(con, "_new_pii", new):
-            con.execute("CREATE TEMP TABLE _new AS SELECT * FROM _new_pii").fetchall()
-        del new
+    keys = ", ".join(ident(k) for k in spec.key)
+    on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
+    fresh = (
+        f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
+    )
+    if repeats:
+        fresh += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line) = 1"
     defaults = ctx.defaults(t.table)
-    cols = [c for c in con.sql(f"SELECT * FROM {source} LIMIT 0").columns if c in defaults and c != "source"]
-    col_sql = ", ".join(ident(c) for c in cols)
-    values = ", ".join(f"coalesce({ident(c)}, {defaults[c]})" if defaults[c] else ident(c) for c in cols)
-    con.execute(
-        f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM {source}", [ctx.tag]
-    ).fetchall()
+    inserted: set[tuple[Any, ...]] = set()
+
+    def insert(source: str, columns: Iterable[str]) -> int:
+        cols = [c for c in columns if c in defaults and c != "source"]
+        col_sql = ", ".join(ident(c) for c in cols)
+        values = ", ".join(f"coalesce({ident(c)}, {defaults[c]})" if defaults[c] else ident(c) for c in cols)
+        returning = f" RETURNING {keys}" if want_keys else ""
+        rows = con.execute(
+            f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM {source}{returning}",
+            [ctx.tag],
+        ).fetchall()
+        if want_keys:
+            inserted.update(rows)
+            return len(rows)
+        return int(rows[0][0]) if rows else 0
+
+    if spec.pii_fields:
+        new = encrypt_columns(con.sql(fresh).to_arrow_table(), spec, ctx.cipher)
+        with registered(con, "_new", new):
+            n = insert("_new", new.column_names)
+            _derive(ctx, t)
+        return n, inserted
+    if not t.derived:
+        return insert(f"({fresh})", (*spec.names, *t.extra)), inserted
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {fresh}").fetchall()
+    try:
+        n = insert("_new", (*spec.names, *t.extra))
+        _derive(ctx, t)
+    finally:
+        with suppress(duckdb.Error):  # after a failed statement the rollback drops it
+            con.execute("DROP TABLE IF EXISTS _new").fetchall()
+    return n, inserted
+
+
+def _derive(ctx: Context, t: Target) -> None:
     for table, sql in t.derived:
-        n = con.execute(sql, [ctx.tag]).fetchall()[0]
+        n = ctx.wh.con.execute(sql, [ctx.tag]).fetchall()[0]
         ctx.report.table(table).loaded += int(n[0]) if n else 0
 
 
@@ -255,15 +315,24 @@ def _fingerprint_sql(ctx: Context, table: str) -> str:
 
 
 def _quarantine_bad(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
-    """Quarantine the rows of ``val`` that broke a rule, with their raw source row."""
+    """Quarantine the rows of ``val`` that broke a rule, with their reason and raw source row.
+
+    The reasons are built here, by validating just those rows again with reasons asked for.
+    """
     con = ctx.wh.con
+    bad_src = f"(SELECT * FROM _src WHERE _line IN (SELECT _line FROM {val} WHERE _rule IS NOT NULL)) AS _b"
+    why = validation_sql(t, bad_src, ctx.opt, keep_window=ctx.keep_window, reasons=True)
     obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
-    bad = con.sql(
-        "SELECT _line, _reason AS reason, _field AS field, raw, "
-        f"{_fingerprint_sql(ctx, t.table)} AS fingerprint "
-        f"FROM (SELECT v._line, v._reason, v._field, CAST(json_object({obj}) AS VARCHAR) AS raw "
-        f"FROM {val} v JOIN _src s USING (_line) WHERE v._reason IS NOT NULL)"
-    ).to_arrow_table()
+    rows = con.execute(
+        f"SELECT _line, reason, field, raw, {_fingerprint_sql(ctx, t.table)} AS fingerprint "
+        "FROM (SELECT v._line, v._reason AS reason, v._field AS field, "
+        f"CAST(json_object({obj}) AS VARCHAR) AS raw "
+        f"FROM ({why}) v JOIN _src s USING (_line) WHERE v._rule IS NOT NULL) ORDER BY _line"
+    ).fetchall()
+    names = ("_line", "reason", "field", "raw", "fingerprint")
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    types = (pa.int64(), *[pa.string()] * 4)
+    bad = pa.table({n: pa.array(c, ty) for n, c, ty in zip(names, columns, types, strict=True)})
     for reason in bad["reason"].to_pylist():
         ctx.report.by_reason[reason.split(":", 1)[0]] += 1
     _store(ctx, t, bad)

@@ -259,12 +259,15 @@ def ingest_records(
     if table not in SPECS:
         raise ValidationFailed(f"unknown table {table!r}: one of {', '.join(SPECS)}", field="table")
     spec = SPECS[table]
+    # only the fields some record has (and the required ones): an absent field costs validation nothing
+    sent = set().union(*(r for r in records if isinstance(r, dict)))
+    columns = [f.name for f in spec.fields if f.required or f.name in sent]
     return _ingest(
         wh,
         table,
         records,
-        spec.names,
-        [native_target(table, spec.names)],
+        columns,
+        [native_target(table, columns)],
         source,
         f"native/native:{table}",
         lambda r: r,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from liveloop.core.errors import ValidationFailed
+from liveloop.ingest.engine import forget_labels
 from liveloop.ingest.schema import CHANNELS, EVENT_TYPES, GENDERS
 from liveloop.warehouse import Warehouse
 
@@ -35,6 +36,7 @@ def add_label(wh: Warehouse, kind: str, raw: str, canonical: str) -> dict[str, s
         "ON CONFLICT (kind, raw) DO UPDATE SET canonical = excluded.canonical",
         [kind, raw_key, canon],
     )
+    forget_labels(wh)
     return {"kind": kind, "raw": raw_key, "canonical": canon}
 
 

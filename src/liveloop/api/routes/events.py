@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,7 +77,7 @@ def _check_size(records: list[Any], name: str) -> None:
 def _check_fields(records: list[Any], allowed: frozenset[str], name: str) -> None:
     """Unknown fields are a client bug: the whole batch is refused, naming the first one (nothing loads)."""
     for i, record in enumerate(records):
-        if isinstance(record, dict):
+        if isinstance(record, dict) and not allowed.issuperset(record):
             unknown = sorted(set(record) - allowed)
             if unknown:
                 raise ValidationFailed(
@@ -97,16 +96,23 @@ def _ingest(request: Request, kind: str, records: list[Any], load: Any) -> tuple
     ):
         if n:
             INGESTED.labels(kind, outcome).inc(n)
+    results = []
+    for r in result.results:  # plain JSON types already: no jsonable_encoder (it cost ~10 µs a record)
+        item: dict[str, Any] = {"index": r.index, "status": r.status}
+        if r.id is not None:
+            item["id"] = r.id
+        if r.reason is not None:
+            item["reason"] = r.reason
+        if r.field is not None:
+            item["field"] = r.field
+        results.append(item)
     body = {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "rejected": result.rejected,
-        "results": [
-            {k: v for k, v in vars(r).items() if v is not None or k in ("index", "status")}
-            for r in result.results
-        ],
+        "results": results,
     }
-    return 200, jsonable_encoder(body)
+    return 200, body
 
 
 @router.post(

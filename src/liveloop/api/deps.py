@@ -7,7 +7,10 @@ from fastapi import Request
 from liveloop.warehouse import Warehouse
 
 
-def get_warehouse(request: Request) -> Warehouse:
-    """The app's warehouse (opened once at start-up, shared with a lock)."""
+async def get_warehouse(request: Request) -> Warehouse:
+    """The app's warehouse (opened once at start-up, shared with a lock).
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop
+    per request for an attribute read."""
     wh: Warehouse = request.app.state.warehouse
     return wh

@@ -141,6 +141,11 @@ class Entity:
     columns: tuple[str, ...]
     filters: dict[str, str]
 
+    @property
+    def get_sql(self) -> str:
+        """The point query by key."""
+        return f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE {self.key} = ?"
+
 
 ENTITIES: dict[str, Entity] = {
     "users": Entity(
@@ -255,14 +260,7 @@ def get_entity(
 ) -> dict[str, Any]:
     """One entity by id; PII masked as ``"***"`` unless ``reveal_pii`` (with the cipher)."""
     entity = _entity(kind)
-    cols = ", ".join(entity.columns)
-    cur = wh.cursor()
-    try:
-        rows = cur.execute(
-            f"SELECT {cols} FROM {entity.table} WHERE {entity.key} = ?", [entity_id]
-        ).fetchall()
-    finally:
-        cur.close()
+    rows = wh.reader().execute(entity.get_sql, [entity_id]).fetchall()
     if not rows:
         raise NotFound(f"no {kind[:-1].replace('_', ' ')} {entity_id!r}", field=entity.key)
     return _row(entity, rows[0], cipher, reveal_pii)
@@ -307,9 +305,9 @@ def list_entities(
         params.append(decode_cursor(cursor))
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     cols = ", ".join(entity.columns)
-    rows = wh.sql(
+    rows = wh.reader().execute(
         f"SELECT {cols} FROM {entity.table} {clause} ORDER BY {entity.key} LIMIT ?", [*params, limit + 1]
-    )
+    ).fetchall()
     items = [_row(entity, r, None, False) for r in rows[:limit]]
     next_cursor = encode_cursor(items[-1][entity.key]) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}

@@ -86,7 +86,7 @@ def _add_entity_routes(
         entity_id: EntityId,
         reveal_pii: Annotated[bool, Query(description="Admins only; audited.")] = False,
         wh: Warehouse = Depends(get_warehouse),
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         cipher = None
         if reveal_pii:
             principal = principal_of(request)
@@ -94,7 +94,8 @@ def _add_entity_routes(
                 raise PermissionDenied("only admins may reveal PII", field="reveal_pii")
             cipher = request.app.state.cipher
             _audit_reveal(wh, principal.key_id, kind, entity_id)
-        return await run_in_threadpool(get_entity, wh, kind, entity_id, cipher=cipher, reveal_pii=reveal_pii)
+        row = await run_in_threadpool(get_entity, wh, kind, entity_id, cipher=cipher, reveal_pii=reveal_pii)
+        return JSONResponse(row)  # JSON-ready values already (no jsonable_encoder pass)
 
     def list_all(
         query: Annotated[filter_model, Query()],  # type: ignore[valid-type]
@@ -135,6 +136,7 @@ def _add_entity_routes(
         f"{path}/{{entity_id}}",
         get_one,
         methods=["GET"],
+        response_model=dict[str, Any],
         dependencies=readers,
         tags=tag,
         summary=f"Get one by {key}",

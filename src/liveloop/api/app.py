@@ -88,8 +88,13 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
 
     from liveloop.api import routes
 
-    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+    modules = [
+        importlib.import_module(f"{routes.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name)
+    ]
+    # Routes are matched in order (a regex per route skipped, per request): a module may declare a
+    # lower ROUTE_ORDER (default 100) to put its hot serving routes first.
+    for module in sorted(modules, key=lambda m: getattr(m, "ROUTE_ORDER", 100)):
         router = getattr(module, "router", None)
         if router is not None:
             app.include_router(router)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 REASONS: dict[str, tuple[str, str]] = {
     "because_viewed": ("因为你看过「{ref}」", "because you viewed “{ref}”"),
     "similar_users": ("同类用户喜欢", "popular with people like you"),
+    "segment_popular": ("与你同类的「{ref}」用户喜欢", "popular with people like you ({ref})"),
+    "cold_start": ("新朋友推荐：大家都在买", "new here: what everyone is buying"),
     "bought_together": ("常与「{ref}」一起购买", "often bought with “{ref}”"),
     "similar_item": ("与「{ref}」相似", "similar to “{ref}”"),
+    "new_similar": ("新品，与「{ref}」相似", "new, similar to “{ref}”"),
     "popular": ("大家都在买", "popular right now"),
     "trending": ("近期热门", "trending"),
     "live_now": ("正在直播中", "live now"),
+    "in_live_now": ("直播间「{ref}」正在热卖", "on sale now in the live room “{ref}”"),
     "in_this_live": ("本场直播在售", "on sale in this live room"),
     "explore": ("为你探索新品", "something new to explore"),
     "non_personalised": ("热门推荐（非个性化）", "popular picks (not personalised)"),
@@ -30,3 +35,9 @@ def reason(code: str, ref: str | None = None) -> dict[str, Any]:
     if ref:
         out["ref"] = ref
     return out
+
+
+@lru_cache(maxsize=4096)
+def cached_reason(code: str, ref: str | None = None) -> dict[str, Any]:
+    """``reason`` memoised for the serving path: treat the result as read-only."""
+    return reason(code, ref)

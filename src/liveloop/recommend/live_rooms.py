@@ -33,11 +33,8 @@ def rooms_for_user(
 ) -> list[dict[str, Any]]:
     """Rooms to show ``user_id`` now, best first, each with its reason."""
     now = now or datetime.now(UTC)
-    _, opted_out = svc._user_flags(user_id)
-    scores: dict[str, float] = {}
-    if not opted_out:
-        personal, _ = svc._personal_scores(user_id, svc.bundle())
-        scores = personal
+    opted_out = user_id in svc.snapshot().opted_out
+    scores = svc.interest_scores(user_id)  # empty when opted out (no personal data used)
     affinity = {} if opted_out else host_affinity(svc.wh, user_id)
     out = []
     for room in live_sessions(svc.wh, now):

@@ -24,7 +24,7 @@ REPURCHASE_DAYS: dict[str, float] = {
 
 @dataclass
 class Catalogue:
-    """An in-memory snapshot of ``products``: ids, titles, categories, prices and stock."""
+    """An in-memory snapshot of ``products``: ids, titles, categories, brands, prices and stock."""
 
     ids: np.ndarray
     titles: np.ndarray
@@ -32,21 +32,36 @@ class Catalogue:
     prices: np.ndarray
     stock: np.ndarray  # -1 where unknown (treated as available)
     index: dict[str, int]
+    brands: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # Integer codes of categories and brands: removed interest tags become vectorised masks.
+        self._cat_names, self._cat_codes = np.unique(self.categories.astype(str), return_inverse=True)
+        brands = self.brands if self.brands is not None else np.full(len(self.ids), "", dtype=object)
+        self._brand_names, self._brand_codes = np.unique(brands.astype(str), return_inverse=True)
+        self.id_list: list[str] = [str(i) for i in self.ids.tolist()]  # fast scalar access on hot paths
 
     @classmethod
     def from_warehouse(cls, wh: Any) -> Catalogue:
-        rows = wh.sql(
-            "SELECT product_id, coalesce(title, title_en, product_id), coalesce(category, ''), "
-            "CAST(price AS DOUBLE), coalesce(stock, -1) FROM products ORDER BY product_id"
+        """One columnar read (no Python loop per product: 100k products load in well under a second)."""
+        t = wh.arrow(
+            "SELECT product_id, coalesce(title, title_en, product_id) AS title, "
+            "coalesce(category, '') AS category, coalesce(brand, '') AS brand, "
+            "CAST(price AS DOUBLE) AS price, coalesce(stock, -1) AS stock FROM products ORDER BY product_id"
         )
-        ids = np.array([r[0] for r in rows], dtype=object)
+
+        def col(name: str) -> np.ndarray:
+            return np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=object)
+
+        ids = col("product_id")
         return cls(
             ids=ids,
-            titles=np.array([r[1] for r in rows], dtype=object),
-            categories=np.array([r[2] for r in rows], dtype=object),
-            prices=np.array([r[3] if r[3] is not None else np.nan for r in rows], dtype=float),
-            stock=np.array([r[4] for r in rows], dtype=np.int64),
-            index={str(p): i for i, p in enumerate(ids)},
+            titles=col("title"),
+            categories=col("category"),
+            prices=np.asarray(t.column("price").to_numpy(zero_copy_only=False), dtype=float),
+            stock=np.asarray(t.column("stock").to_numpy(zero_copy_only=False), dtype=np.int64),
+            index=dict(zip(ids.tolist(), range(len(ids)), strict=True)),
+            brands=col("brand"),
         )
 
     def __len__(self) -> int:
@@ -54,6 +69,22 @@ class Catalogue:
 
     def in_stock(self) -> np.ndarray:
         return self.stock != 0
+
+    def removed_mask(self, idx: np.ndarray, removed: frozenset[str]) -> np.ndarray:
+        """Which of the products ``idx`` fall under a removed ``category:X`` / ``brand:X`` interest tag."""
+        idx = np.asarray(idx, np.int64)
+        if not removed or len(idx) == 0:
+            return np.zeros(len(idx), bool)
+        out = np.zeros(len(idx), bool)
+        for prefix, names, codes in (
+            ("category:", self._cat_names, self._cat_codes),
+            ("brand:", self._brand_names, self._brand_codes),
+        ):
+            wanted = [t[len(prefix) :] for t in removed if t.startswith(prefix)]
+            hit = np.flatnonzero(np.isin(names, wanted))
+            if len(hit):
+                out |= np.isin(codes[idx], hit)
+        return out
 
 
 def repurchase_blocked(

@@ -12,6 +12,7 @@ from liveloop.core.config import Settings
 from liveloop.core.errors import InsufficientData
 from liveloop.recommend import registry
 from liveloop.recommend.base import Retriever, mask_seen, top_k
+from liveloop.recommend.bundles import BundleIndex, mine_rules, warehouse_baskets
 from liveloop.recommend.content import ContentBased
 from liveloop.recommend.evaluate import evaluate_models
 from liveloop.recommend.factorization import ALS
@@ -41,6 +42,7 @@ class ModelBundle:
     metrics: dict[str, Any] = field(default_factory=dict)
     user_index: dict[str, int] = field(default_factory=dict)
     item_index: dict[str, int] = field(default_factory=dict)
+    bundles: BundleIndex | None = None  # association rules: "often bought with" in product contexts
 
     def precompute(self, users: np.ndarray, top_n: int) -> None:
         """(Re)compute the cached candidate lists of ``users`` from the main model."""
@@ -65,6 +67,36 @@ def _fit_models(data: Interactions, seed: int) -> tuple[Retriever, ItemKNN, ALS,
         return HybridRanker(parts, seed=seed).fit(data), knn, als, content, "hybrid"
     except InsufficientData:
         return als, knn, als, content, "als"
+
+
+def bought_together(
+    wh: Any, *, min_support: float = 0.001, min_confidence: float = 0.2, max_len: int = 3
+) -> BundleIndex | None:
+    """Association rules over the warehouse's multi-item baskets (None when there are none).
+
+    Items below ``min_support`` cannot be in a frequent itemset, so they are dropped before the one-hot
+    matrix is built (the basket count, and so every support, is unchanged): the matrix stays small
+    for a large catalogue.
+    """
+    baskets = [b for b in warehouse_baskets(wh) if len(b) > 1]
+    if not baskets:
+        return None
+    counts: dict[str, int] = {}
+    for b in baskets:
+        for item in set(b):
+            counts[item] = counts.get(item, 0) + 1
+    floor = min_support * len(baskets)
+    frequent = {i for i, n in counts.items() if n >= floor}
+    try:
+        rules = mine_rules(
+            [[i for i in b if i in frequent] for b in baskets],
+            min_support=min_support,
+            min_confidence=min_confidence,
+            max_len=max_len,
+        )
+    except InsufficientData:
+        return None
+    return BundleIndex(rules) if len(rules) else None
 
 
 def train(
@@ -109,7 +141,9 @@ def train(
         item_index=data.item_index(),
     )
     bundle.precompute(np.arange(data.n_users), n)
+    bundle.bundles = bought_together(wh)
     metrics["model"] = kind
+    metrics["bundle_rules"] = len(bundle.bundles) if bundle.bundles is not None else 0
     if isinstance(main, HybridRanker):
         metrics["feature_importance"] = main.feature_importance()
     params = {"seed": seed, "top_n": n, "model": kind, "main": main.get_params()}

@@ -35,3 +35,77 @@ def test_bundles_json_and_bad_input(settings, data_home: Path, monkeypatch, caps
 
     code, _, err = _cli(monkeypatch, capsys, "recommend", "train")
     assert code == 1 and "no product events" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_versions_show_rooms_pin_rollback(settings, data_home: Path, monkeypatch, capsys) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from liveloop.datasets.simulator import simulate_into_warehouse
+    from liveloop.warehouse import Warehouse
+
+    with Warehouse.open(settings) as wh:
+        simulate_into_warehouse(wh, scale="tiny", seed=3)
+        user = wh.sql(
+            "SELECT user_id FROM events WHERE product_id IS NOT NULL GROUP BY 1 "
+            "ORDER BY count(*) DESC, 1 LIMIT 1"
+        )[0][0]
+        sid, lineup = wh.sql("SELECT session_id, lineup FROM live_sessions ORDER BY session_id LIMIT 1")[0]
+        now = datetime.now(UTC)
+        wh.sql(
+            "UPDATE live_sessions SET start_ts = ?, end_ts = ? WHERE session_id = ?",
+            [now - timedelta(minutes=5), now + timedelta(hours=1), sid],
+        )
+
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "train", "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["model"] in ("hybrid", "als") and isinstance(first["metrics"]["holdout"], list)
+    assert {r["model"] for r in first["metrics"]["holdout"]} >= {"popularity"}
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "train", "--no-eval", "--seed", "1")
+    assert code == 0, err
+    assert "model version" in out
+    code, out, _ = _cli(monkeypatch, capsys, "recommend", "versions", "--json")
+    versions = json.loads(out)
+    assert len(versions) == 2 and [v["active"] for v in versions] == [True, False]
+    second = versions[0]["version"]
+
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "show", user, "-k", "5", "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["model_version"] == second and len(shown["items"]) == 5 and shown["mode"] == "personalised"
+    assert "explore" not in {i["reason"]["code"] for i in shown["items"]}
+    code, out, _ = _cli(monkeypatch, capsys, "recommend", "show", user, "-k", "5", "--explore", "--json")
+    assert json.loads(out)["items"][-1]["reason"]["code"] == "explore"
+    product = shown["items"][0]["product_id"]
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "show", user, "--context", f"product:{product}")
+    assert code == 0, err
+    assert f"product:{product}" in out and "与「" in out  # "similar to …" reasons, human-readable
+
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "rooms", user, "--json")
+    assert code == 0, err
+    rooms = json.loads(out)["rooms"]
+    assert rooms[0]["session_id"] == sid and rooms[0]["live_now"]
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "pin", sid, "--user", user, "--json")
+    assert code == 0, err
+    assert json.loads(out)["product"]["product_id"] in set(lineup)
+    code, _, err = _cli(monkeypatch, capsys, "recommend", "pin", "no-such-room", "--user", user)
+    assert code == 1 and err.startswith("error: unknown live session") and len(err.strip().splitlines()) == 1
+
+    code, out, err = _cli(monkeypatch, capsys, "recommend", "rollback", first["version"], "--json")
+    assert code == 0 and json.loads(out) == {"active": first["version"]}, err
+    code, out, _ = _cli(monkeypatch, capsys, "recommend", "show", user, "-k", "3", "--json")
+    assert json.loads(out)["model_version"] == first["version"]
+    code, _, err = _cli(monkeypatch, capsys, "recommend", "rollback", "nope")
+    assert code == 1 and "no recommend model version" in err
+
+
+def test_eval_on_movielens(settings, data_home: Path, monkeypatch, capsys) -> None:
+    code, out, err = _cli(
+        monkeypatch, capsys, "recommend", "eval", "--dataset", "movielens_100k", "--models",
+        "popularity,itemknn", "--protocol", "stratified", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    body = json.loads(out)
+    rows = {r["model"]: r for r in body["results"][0]["rows"]}
+    assert set(rows) == {"popularity", "itemknn"}
+    assert rows["itemknn"]["ndcg@10"] > rows["popularity"]["ndcg@10"] > 0

@@ -1,4 +1,5 @@
-"""``liveloop recommend train|eval|show|versions|rollback|bundles`` and ``liveloop evaluate recommend``."""
+"""``liveloop recommend train|eval|show|rooms|pin|versions|rollback|bundles`` and ``liveloop evaluate
+recommend|strategies``."""
 
 from __future__ import annotations
 
@@ -81,26 +82,83 @@ def show_cmd(
     user_id: str = typer.Argument(..., help="The user to recommend for (unknown users get cold start)."),
     k: int = typer.Option(10, "-k", "--k", help="How many items (1-100)."),
     context: str = typer.Option("home", help="home, live:SESSION_ID or product:PRODUCT_ID."),
+    explore: bool = typer.Option(
+        False, "--explore/--no-explore", help="Fill the last slot by Thompson sampling."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Show one user's list with the reason for each item."""
     from liveloop.recommend.service import RecommendService
 
     with open_warehouse() as wh:
-        svc = RecommendService(wh, explore=False)
+        svc = RecommendService(wh, explore=explore)
         result = svc.recommend(user_id, k, context, actor="cli")
         svc.flush_audit()
 
     def render(r: dict[str, Any]) -> None:
-        console.print(
-            f"{r['user_id']} · {r['context']} · mode {r.get('mode')} · model {r.get('model_version')}"
-        )
+        fallback = f" ({r['fallback']} fallback)" if r.get("fallback") else ""
+        mode = f"mode {r.get('mode')}{fallback}"
+        console.print(f"{r['user_id']} · {r['context']} · {mode} · model {r.get('model_version')}")
         if not r["items"]:
             console.print(r.get("reason", "no items"))
         for it in r["items"]:
             console.print(
                 f"{it['rank']:>3}. {it['product_id']}  {it['title']}  — {it['reason']['text_zh']} / "
                 f"{it['reason']['text_en']}"
+            )
+
+    emit(result, as_json, render)
+
+
+@recommend_app.command("rooms")
+def rooms_cmd(
+    user_id: str = typer.Argument(..., help="The viewer."),
+    k: int = typer.Option(5, "-k", "--k", min=1, max=50, help="How many rooms."),
+    horizon_h: float = typer.Option(24.0, min=0.1, help="Upcoming rooms within this many hours."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Live rooms to show a user now: live now first, then upcoming previews, with reasons."""
+    from liveloop.recommend.live_rooms import rooms_for_user
+    from liveloop.recommend.service import RecommendService
+
+    with open_warehouse() as wh:
+        rooms = rooms_for_user(RecommendService(wh, explore=False), user_id, k=k, horizon_h=horizon_h)
+
+    def render(r: dict[str, Any]) -> None:
+        if not r["rooms"]:
+            console.print("no live or upcoming rooms in the horizon")
+        for room in r["rooms"]:
+            when = "live now" if room["live_now"] else f"starts {room['start_ts']}"
+            console.print(
+                f"{room['session_id']}  {room['title']}  ({when}, score {room['score']}) — "
+                f"{room['reason']['text_zh']} / {room['reason']['text_en']}"
+            )
+
+    emit({"user_id": user_id, "rooms": rooms}, as_json, render)
+
+
+@recommend_app.command("pin")
+def pin_cmd(
+    session_id: str = typer.Argument(..., help="The live room."),
+    user_id: str = typer.Option(..., "--user", help="The viewer."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The lineup product to pin for one viewer inside a live room."""
+    from liveloop.recommend.live_rooms import pin_product
+    from liveloop.recommend.service import RecommendService
+
+    with open_warehouse() as wh:
+        svc = RecommendService(wh, explore=False)
+        result = pin_product(svc, user_id, session_id)
+        svc.flush_audit()
+
+    def render(r: dict[str, Any]) -> None:
+        item = r.get("product")
+        if item is None:
+            console.print(f"{r['session_id']}: nothing to pin ({r.get('reason')})")
+        else:
+            console.print(
+                f"{r['session_id']}: pin {item['product_id']}  {item['title']} — {item['reason']['text_zh']}"
             )
 
     emit(result, as_json, render)

@@ -81,6 +81,64 @@ def test_products_list_filters_and_cursor_pagination(server):
         assert ingest.post("/v1/products", json={"product_id": _id("p"), "price": "-1"}).status_code == 422
 
 
+def test_users_list_with_filters_and_cursor_pagination(server):
+    region = _id("region")  # a region no other test uses, so the list is exactly these users
+    users = [
+        {
+            "user_id": f"{region}-u{i}",
+            "region": region,
+            "gender": ("female", "male")[i % 2],
+            "city_tier": 1 + i % 3,
+        }
+        for i in range(5)
+    ]
+    with server.client("ingest") as ingest, server.client("analyst") as analyst:
+        for user in users:
+            assert ingest.post("/v1/users", json={**user, "phone": "13800002222"}).status_code == 201
+        ingest.patch(f"/v1/users/{region}-u4", json={"non_personalised": True})
+        seen, cursor, pages = [], None, 0
+        while True:
+            params = {"region": region, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = analyst.get("/v1/users", params=params).json()
+            assert len(page["items"]) <= 2 and all(u["phone"] == "***" for u in page["items"])
+            seen += [u["user_id"] for u in page["items"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == [u["user_id"] for u in users] and pages == 3
+        by = {
+            "gender": ({"gender": "female"}, [0, 2, 4]),
+            "city_tier": ({"city_tier": 2}, [1, 4]),
+            "both": ({"gender": "male", "city_tier": 2}, [1]),
+            "non_personalised": ({"non_personalised": "true"}, [4]),
+        }
+        for name, (filters, expected) in by.items():
+            got = analyst.get("/v1/users", params={"region": region, **filters}).json()["items"]
+            assert [u["user_id"] for u in got] == [f"{region}-u{i}" for i in expected], name
+        assert analyst.get("/v1/users", params={"gender": "robot"}).json()["field"] == "gender"
+        assert analyst.get("/v1/users", params={"city_tier": 9}).status_code == 422
+        assert analyst.get("/v1/users", params={"limit": 501}).json()["field"] == "limit"
+
+
+def test_hosts_list_by_category_with_pagination(server):
+    category = _id("cat")
+    with server.client("ingest") as ingest, server.client("host") as host_client:
+        for i in range(3):
+            made = ingest.post(
+                "/v1/hosts", json={"host_id": f"{category}-h{i}", "name": f"主播{i}", "category": category}
+            )
+            assert made.status_code == 201, made.text
+        first = host_client.get("/v1/hosts", params={"category": category, "limit": 2}).json()
+        assert [h["host_id"] for h in first["items"]] == [f"{category}-h0", f"{category}-h1"]
+        rest = host_client.get(
+            "/v1/hosts", params={"category": category, "limit": 2, "cursor": first["next_cursor"]}
+        ).json()
+        assert [h["host_id"] for h in rest["items"]] == [f"{category}-h2"] and rest["next_cursor"] is None
+        assert host_client.get("/v1/hosts", params={"category": _id("none")}).json()["items"] == []
+        assert host_client.get("/v1/hosts", params={"brand": "x"}).json()["field"] == "brand"
+
+
 def test_hosts_and_live_sessions(server):
     host = _id("h")
     with server.client("ingest") as ingest, server.client("host") as host_client:

@@ -238,3 +238,25 @@ def test_segment_batches_become_events_and_users_idempotently(server):
     user = httpx.get(f"{server.base_url}/v1/users/{tag}-u", headers=server.headers("analyst")).json()
     assert user["email"] == "***" and user["gender"] == "female"
     assert httpx.post(url, json={"batch": "x"}, headers=server.headers("ingest")).status_code == 422
+
+
+def test_a_segment_batch_over_1000_messages_is_413_and_writes_nothing(server):
+    tag = uuid.uuid4().hex[:8]
+    messages = [
+        {
+            "type": "track",
+            "messageId": f"{tag}-{i}",
+            "userId": "u1",
+            "event": "Product Viewed",
+            "timestamp": "2026-11-11T12:00:00Z",
+        }
+        for i in range(1001)
+    ]
+    url = f"{server.base_url}/v1/segment/batch"
+    resp = httpx.post(url, json={"batch": messages}, headers=server.headers("ingest"), timeout=60)
+    assert resp.status_code == 413, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["field"] == "batch" and "1,000" in resp.json()["detail"]
+    # nothing of the refused batch was loaded: its messages are new, not duplicates
+    first = httpx.post(url, json={"batch": messages[:1000]}, headers=server.headers("ingest"), timeout=60)
+    assert first.status_code == 200 and first.json()["accepted"] == 1000

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
+
+
+def _counter(text: str, endpoint: str, outcome: str) -> float:
+    """The ingest counter for ``endpoint``/``outcome`` in a Prometheus text page (0 when absent)."""
+    found = re.search(
+        rf'^liveloop_ingest_records_total\{{endpoint="{endpoint}",outcome="{outcome}"\}} (\S+)$', text, re.M
+    )
+    return float(found.group(1)) if found else 0.0
 
 
 def test_health_is_public(server):
@@ -31,6 +40,27 @@ def test_metrics_need_a_key_and_count_requests(server):
     assert 'liveloop_ingest_records_total{endpoint="events",outcome="accepted"}' in resp.text
     assert 'route="/v1/events"' in resp.text  # labelled by route template, not raw path
     assert "liveloop_ingest_write_queue_depth" in resp.text
+
+
+def test_metrics_count_rejected_and_duplicate_records_exactly(server):
+    def scrape() -> str:
+        return httpx.get(f"{server.base_url}/metrics", headers=server.headers("analyst")).text
+
+    tag = uuid.uuid4().hex[:8]
+    good = {"event_id": f"{tag}-ok", "ts": "2026-11-11T12:00:00Z", "user_id": "u", "type": "view"}
+    bad = [
+        {**good, "event_id": f"{tag}-bad1", "ts": "not a time"},
+        {**good, "event_id": f"{tag}-bad2", "type": "teleport"},
+        {**good, "event_id": f"{tag}-bad3", "amount": "-5"},
+    ]
+    before = scrape()
+    resp = httpx.post(
+        f"{server.base_url}/v1/events", json={"events": [good, good, *bad]}, headers=server.headers("ingest")
+    )
+    assert resp.json()["rejected"] == 3 and resp.json()["duplicates"] == 1
+    after = scrape()
+    for outcome, n in (("accepted", 1), ("duplicate", 1), ("rejected", 3)):
+        assert _counter(after, "events", outcome) - _counter(before, "events", outcome) == n, outcome
 
 
 def test_docs_page_and_its_assets_are_served_locally(server):

@@ -49,3 +49,53 @@ def test_bad_role_and_several_workers_fail_with_one_line(settings, capsys, monke
     assert code == 2 and err.count("\n") == 1 and "unknown role" in err
     code, _, err = _run(["serve", "--workers", "4"], capsys, monkeypatch)
     assert code == 2 and err.count("\n") == 1 and "DuckDB" in err
+
+
+def test_demo_serve_prints_the_url_and_an_admin_key_the_served_app_accepts(
+    settings, tmp_path, capsys, monkeypatch
+):
+    """The face of ``demo --serve``: the world build is cut to its admin-key step (the whole demo is run
+    and checked in test_api_demo, minutes of work); the serving is real, briefly, on a free port."""
+    import re
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    import liveloop.api.server
+    import liveloop.demo
+    from liveloop.api.app import create_app
+
+    monkeypatch.setattr(liveloop.demo, "STEPS", [("admin_key", liveloop.demo.step_admin_key)])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    seen: dict[str, object] = {}
+
+    def serve(*, host: str, port: int, settings) -> None:
+        printed = capsys.readouterr().out  # everything the command printed before it serves
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            url = re.search(r"serving the dashboard at (\S+)", printed).group(1)
+            key = re.search(r"admin key \(shown once\): (\S+)", printed).group(1)
+            deadline = time.monotonic() + 30
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            seen["url"], seen["home"] = url, settings.home
+            seen["login"] = httpx.get(f"{url}login", timeout=10).status_code
+            seen["keys"] = httpx.get(f"{url}v1/keys", headers={"X-API-Key": key}, timeout=10).status_code
+        finally:
+            server.should_exit = True
+            thread.join(30)
+
+    monkeypatch.setattr(liveloop.api.server, "run_server", serve)
+    home = tmp_path / "demo-home"
+    code, _, err = _run(["demo", "--serve", "--port", str(port), "--home", str(home)], capsys, monkeypatch)
+    assert code == 0, err
+    assert seen == {"url": f"http://127.0.0.1:{port}/", "home": home, "login": 200, "keys": 200}

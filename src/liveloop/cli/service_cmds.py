@@ -21,7 +21,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8765, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(
-        1, min=1, help="Worker processes (only 1: DuckDB allows one writing process)."
+        1,
+        min=1,
+        help="Worker processes: only 1 (the DuckDB warehouse admits one process; see docs/api.md).",
     ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
@@ -30,8 +32,9 @@ def serve(
 
     if workers != 1:
         raise ValidationFailed(
-            "--workers must be 1: the embedded DuckDB warehouse admits one writing process, so extra "
-            "workers could not open it (see docs/api.md)",
+            "--workers must be 1: the DuckDB warehouse file admits one process, so a second worker could "
+            "not open it; one worker serves concurrent requests (event batches are group-committed) — "
+            "for more, send more concurrent batches, or run one server per warehouse (docs/api.md)",
             field="workers",
         )
     run_server(host=host, port=port, log_level=log_level)
@@ -101,7 +104,9 @@ def demo(
         False, "--serve", help="Serve the dashboard on the demo world afterwards."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated world (same seed, same world)."),
-    scale: str = typer.Option("small", "--scale", help="Simulator preset: small (the demo) builds in about a minute."),
+    scale: str = typer.Option(
+        "small", "--scale", help="Simulator preset: small (the demo) builds in about a minute."
+    ),
     home: Path = typer.Option(
         None, "--home", help="Demo LIVELOOP_HOME (default: $LIVELOOP_HOME or ./liveloop-data)."
     ),

@@ -14,7 +14,7 @@ from liveloop.recommend.content import ContentBased
 from liveloop.recommend.factorization import ALS, BPR
 from liveloop.recommend.hybrid import HybridRanker
 from liveloop.recommend.interactions import Interactions
-from liveloop.recommend.knn import ItemKNN
+from liveloop.recommend.knn import ItemKNN, SequentialKNN
 from liveloop.recommend.metrics import ranking_metrics
 from liveloop.recommend.popularity import Popularity, Trending
 from liveloop.recommend.sequential import GRU4Rec, SASRec
@@ -29,10 +29,16 @@ PUBLISHED_MOVIELENS = {
     "BiVAE (cornac)": {"ndcg@10": 0.475},
 }
 
-#: Retrievers whose candidates and scores feed the hybrid in offline evaluation.
-HYBRID_PARTS = ("als", "itemknn")
+#: Retrievers whose candidates and scores feed the hybrid in offline evaluation (chosen on a
+#: validation split carved from MovieLens' training part, see docs/recommend.md).
+HYBRID_PARTS = ("als", "seqknn", "itemknn", "popularity", "trending")
 
-MODEL_NAMES = ("popularity", "trending", "itemknn", "als", "bpr", "content", "sasrec", "gru4rec")
+MODEL_NAMES = (
+    "popularity", "trending", "itemknn", "seqknn", "als", "bpr", "content", "sasrec", "gru4rec"
+)  # fmt: skip
+
+#: Protocols: (split, whether items the user already interacted with are removed from the lists).
+PROTOCOLS = {"time": ("time", True), "stratified": ("random", True), "time_repeat": ("time", False)}
 
 
 def make_retrievers(
@@ -43,6 +49,7 @@ def make_retrievers(
         "popularity": Popularity,
         "trending": Trending,
         "itemknn": ItemKNN,
+        "seqknn": SequentialKNN,
         "als": lambda: ALS(seed=seed),
         "bpr": lambda: BPR(seed=seed),
         "content": ContentBased,
@@ -60,9 +67,17 @@ def has_text(data: Interactions) -> bool:
 
 
 def evaluate_models(
-    train: Interactions, test: Interactions, models: list[Retriever], k: int = 10
+    train: Interactions,
+    test: Interactions,
+    models: list[Retriever],
+    k: int = 10,
+    *,
+    exclude_seen: bool = True,
 ) -> list[dict[str, Any]]:
-    """Fit each model on ``train`` and rank the whole known catalogue for every test user."""
+    """Fit each model on ``train`` and rank the whole known catalogue for every test user.
+
+    ``exclude_seen`` removes the user's training items from the lists (and so from the hits).
+    """
     users = np.intersect1d(np.unique(test.user_idx), np.unique(train.user_idx))
     counts = train.item_counts()
     known = counts > 0
@@ -76,7 +91,8 @@ def evaluate_models(
             batch = users[start : start + 256]
             s = np.array(model.score(batch), dtype=np.float32)
             s[:, ~known] = -np.inf
-            mask_seen(s, train.matrix, batch)
+            if exclude_seen:
+                mask_seen(s, train.matrix, batch)
             recs.append(top_k(s, k)[0])
         metrics = ranking_metrics(
             np.concatenate(recs),
@@ -96,23 +112,30 @@ def evaluate_models(
 def evaluate_protocol(
     data: Interactions, protocol: str, models: list[str], k: int = 10, seed: int = 0, epochs: int = 10
 ) -> dict[str, Any]:
-    """One protocol: ``time`` (last 20% of time tests) or ``stratified`` (random 75/25 per user)."""
-    if protocol == "time":
+    """One protocol: ``time`` (the last 20% of time tests), ``stratified`` (random 75/25 per user, the
+    Microsoft Recommenders protocol) or ``time_repeat`` (time split; items seen in training may be
+    recommended again and count as hits)."""
+    if protocol not in PROTOCOLS:
+        raise ValidationFailed(
+            f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}", field="protocol"
+        )
+    split, exclude_seen = PROTOCOLS[protocol]
+    if split == "time":
         train, test = time_split(data, 0.2)
-        split = "time"
-    elif protocol == "stratified":
-        train, test = stratified_split(data, 0.75, seed=42)
-        split = "random"
     else:
-        raise ValidationFailed(f"unknown protocol {protocol!r}; use time or stratified", field="protocol")
+        train, test = stratified_split(data, 0.75, seed=42)
     names = [m for m in models if m != "content" or has_text(data)]
     base = [n for n in names if n != "hybrid"]
-    retrievers = make_retrievers(base, seed, epochs=epochs)
-    evaluated = list(retrievers)
+    evaluated = make_retrievers(base, seed, epochs=epochs)
     if "hybrid" in names:
-        parts = [n for n in base if n in HYBRID_PARTS] or ["als"]
-        evaluated.append(HybridRanker(make_retrievers(parts, seed, epochs=epochs), split=split, seed=seed))
-    rows = evaluate_models(train, test, evaluated, k)
+        parts = make_retrievers(HYBRID_PARTS, seed, epochs=epochs)
+        # profile/item statistics are features on time splits only: on the random split they lowered
+        # validation NDCG (they shift when the retrievers are refitted on all the training data)
+        stats = None if split == "time" else ()
+        evaluated.append(
+            HybridRanker(parts, split=split, folds=3, stats=stats, exclude_seen=exclude_seen, seed=seed)
+        )
+    rows = evaluate_models(train, test, evaluated, k, exclude_seen=exclude_seen)
     baseline = next((r for r in rows if r["model"] == "popularity"), None)
     key = f"ndcg@{k}"
     if baseline:
@@ -120,6 +143,7 @@ def evaluate_protocol(
             r["ndcg_lift_vs_popularity"] = round(r[key] / baseline[key], 3) if baseline[key] else None
     return {
         "protocol": protocol,
+        "seen_items": "removed" if exclude_seen else "allowed",
         "train_events": len(train),
         "test_events": len(test),
         "k": k,

@@ -1,4 +1,4 @@
-"""Matrix factorisation for implicit feedback: ALS and BPR from the ``implicit`` library."""
+"""Matrix factorisation for implicit feedback: ALS (``implicit``) and BPR (uniform-negative SGD)."""
 
 from __future__ import annotations
 
@@ -111,40 +111,76 @@ class ALS(_Factorization):
         return self
 
 
-class BPR(_Factorization):
-    """Bayesian Personalised Ranking (Rendle et al. 2009) via ``implicit``."""
+class BPR(Retriever):
+    """Bayesian Personalised Ranking (Rendle et al. 2009) with item biases and uniform negatives.
+
+    Plain SGD over (user, item, sampled non-item) triples as in cornac's BPR, in mini-batches
+    (PyTorch ``index_add_``). ``implicit``'s BPR samples negatives in proportion to item popularity,
+    which on MovieLens pushes popular items down (NDCG@10 0.30 against 0.44 published).
+    """
 
     name = "bpr"
 
     def __init__(
         self,
-        factors: int = 64,
+        factors: int = 200,
         learning_rate: float = 0.01,
         regularization: float = 0.01,
-        iterations: int = 100,
-        log_weights: bool = False,
-        num_threads: int = 1,
+        iterations: int = 200,
+        batch_size: int = 4096,
         seed: int = 0,
     ):
         self.factors = factors
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.iterations = iterations
-        self.log_weights = log_weights
-        self.num_threads = num_threads
+        self.batch_size = batch_size
         self.seed = seed
 
-    def _make(self) -> Any:
-        from implicit.cpu.bpr import BayesianPersonalizedRanking
+    def fit(self, data: Interactions) -> Self:
+        import torch
 
-        return BayesianPersonalizedRanking(
-            factors=self.factors,
-            learning_rate=self.learning_rate,
-            regularization=self.regularization,
-            iterations=self.iterations,
-            num_threads=self.num_threads,
-            random_state=self.seed,
-        )
+        rng = np.random.default_rng(self.seed)
+        m = data.binary()
+        n_users, n_items = m.shape
+        users = np.repeat(np.arange(n_users), np.diff(m.indptr)).astype(np.int64)
+        items = m.indices.astype(np.int64)
+        keys = np.sort(users * n_items + items)
+        f, lr, reg = self.factors, self.learning_rate, self.regularization
+        u_f = torch.from_numpy(((rng.random((n_users, f)) - 0.5) / f).astype(np.float32))
+        i_f = torch.from_numpy(((rng.random((n_items, f)) - 0.5) / f).astype(np.float32))
+        bias = torch.zeros(n_items)
+        t_users, t_items = torch.from_numpy(users), torch.from_numpy(items)
+        n = len(users)
+        for _ in range(self.iterations if n else 0):
+            pick = rng.integers(0, n, n)
+            neg = rng.integers(0, n_items, n)
+            key = users[pick] * n_items + neg
+            ok = keys[np.minimum(np.searchsorted(keys, key), n - 1)] != key  # skip items the user has
+            pick_t, neg_t = torch.from_numpy(pick[ok]), torch.from_numpy(neg[ok])
+            for start in range(0, len(pick_t), self.batch_size):
+                idx, j = pick_t[start : start + self.batch_size], neg_t[start : start + self.batch_size]
+                u, i = t_users[idx], t_items[idx]
+                pu, qi, qj = u_f[u], i_f[i], i_f[j]
+                z = torch.sigmoid(-(bias[i] - bias[j] + (pu * (qi - qj)).sum(1)))
+                zc = z[:, None]
+                u_f.index_add_(0, u, lr * (zc * (qi - qj) - reg * pu))
+                i_f.index_add_(0, i, lr * (zc * pu - reg * qi))
+                i_f.index_add_(0, j, lr * (-zc * pu - reg * qj))
+                bias.index_add_(0, i, lr * (z - reg * bias[i]))
+                bias.index_add_(0, j, lr * (-z - reg * bias[j]))
+        self.user_factors_, self.item_factors_ = u_f.numpy(), i_f.numpy()
+        self.item_bias_ = bias.numpy()
+        self.n_items_ = n_items
+        return self
 
-    def _weights(self, data: Interactions) -> sp.csr_matrix:
-        return data.binary()
+    def score(self, users: np.ndarray) -> np.ndarray:
+        return (self.user_factors_[users] @ self.item_factors_.T + self.item_bias_).astype(np.float32)
+
+    def score_history(self, items: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Fold-in: the user vector is the weighted mean of the history's item vectors."""
+        if len(items) == 0:
+            return np.zeros(self.n_items_, np.float32)
+        w = np.ones(len(items), np.float32) if weights is None else np.asarray(weights, np.float32)
+        vec = (w[:, None] * self.item_factors_[items]).sum(axis=0) / max(float(w.sum()), 1e-6)
+        return (self.item_factors_ @ vec + self.item_bias_).astype(np.float32)

@@ -1,9 +1,11 @@
 """The hybrid: LightGBM LambdaRank over the union of every retriever's candidates.
 
-Features per (user, item): each retriever's score and rank, item popularity and trend, the
-user's activity and share of the item's category (profile), price fit, and live-now status.
-Training holds out the latest (or a random) slice of the training data as labels, fits the
-retrievers on the rest, learns the ranker, then refits the retrievers on everything.
+Features per (user, item): each retriever's score (scaled per user) and rank, item popularity, trend
+and popularity at the user's own time, the user's activity, mainstreamness and share of the item's
+category (profile), price fit, repeat signals (the user's past weight on the item and how recent it
+is, where seen items may be recommended again) and live-now status. Training holds out the latest
+(or a random) slice of the training data as labels, fits the retrievers on the rest, learns the
+ranker on their candidates, then refits the retrievers on everything.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from liveloop.core.errors import InsufficientData
 from liveloop.recommend.base import Retriever, mask_seen, top_k
 from liveloop.recommend.interactions import Interactions
 from liveloop.recommend.popularity import decayed_counts
-from liveloop.recommend.splits import stratified_split, time_split
+from liveloop.recommend.splits import stratified_split
 
 NO_RANK = 1_000.0
+DAY = 86_400.0
+#: Time bins of the "popularity at the user's time" feature.
+TIME_BINS = 32
 
 
 def _category_codes(data: Interactions) -> np.ndarray:
@@ -38,36 +43,121 @@ def _prices(data: Interactions) -> np.ndarray:
     return meta["price"].astype(float).to_numpy()
 
 
+def _row_normalise(m: sp.spmatrix) -> sp.csr_matrix:
+    totals = np.asarray(m.sum(axis=1)).ravel()
+    return (sp.diags(1.0 / np.maximum(totals, 1e-9)) @ m).tocsr()
+
+
 class ItemStats:
-    """Per-item and per-user statistics of one training window (the non-retriever features)."""
+    """Per-item, per-user and per-(user, item) statistics of one training window (non-retriever features)."""
 
     def __init__(self, data: Interactions):
-        self.popularity = np.log1p(data.item_counts()).astype(np.float32)
-        self.trend = np.log1p(decayed_counts(data, 86_400.0)).astype(np.float32)
+        n_users, n_items = data.n_users, data.n_items
+        # scale-free (shares, not counts): the ranker learns on 80% of the data and serves on all of it
+        counts = data.item_counts()
+        active = max(int((np.bincount(data.user_idx, minlength=n_users) > 0).sum()), 1)
+        self.known = counts > 0
+        self.popularity = np.log((counts + 0.5) / active).astype(np.float32)
+        trend = decayed_counts(data, DAY, distinct_users=True)
+        self.trend = np.log((trend + 1e-3) / max(float(trend.sum()), 1e-9)).astype(np.float32)
+        self.now = int(data.ts.max()) if len(data) else 0
+        last = np.full(n_items, np.nan)
+        if len(data):
+            np.fmax.at(last, data.item_idx, data.ts.astype(np.float64))
+        self.item_idle_days = ((self.now - last) / DAY).astype(np.float32)
         self.categories = _category_codes(data)
         self.price = _prices(data)
         n_cat = int(self.categories.max()) + 1 if len(self.categories) else 1
         uc = sp.csr_matrix(
-            (data.weight, (data.user_idx, self.categories[data.item_idx])), shape=(data.n_users, n_cat)
+            (data.weight, (data.user_idx, self.categories[data.item_idx])), shape=(n_users, n_cat)
         )
         totals = np.asarray(uc.sum(axis=1)).ravel()
-        self.user_activity = np.log1p(totals).astype(np.float32)
-        self.user_category = sp.diags(1.0 / np.maximum(totals, 1e-9)) @ uc
-        self.user_category = self.user_category.tocsr()
+        self.user_activity = (
+            np.log((totals + 1.0) / max(float(totals[totals > 0].mean()), 1.0))
+            if len(data)
+            else np.zeros(n_users)
+        )
+        self.user_activity = self.user_activity.astype(np.float32)
+        self.user_category = _row_normalise(uc)
+        # mainstreamness: the mean log-popularity of the user's items
+        binary = data.binary()
+        n_seen = np.maximum(np.diff(binary.indptr), 1)
+        self.user_mainstream = (np.asarray(binary @ self.popularity).ravel() / n_seen).astype(np.float32)
+        # popularity at the user's time: each item's share of the events in each time bin, weighted by
+        # how the user's own events fall in those bins
+        quantiles = np.linspace(0, 1, TIME_BINS + 1)[1:-1]
+        edges = np.unique(np.quantile(data.ts, quantiles)) if len(data) else np.zeros(0)
+        bins = np.searchsorted(edges, data.ts, side="right")
+        n_bins = len(edges) + 1
+        ub = sp.csr_matrix((np.ones(len(data)), (data.user_idx, bins)), shape=(n_users, n_bins))
+        ib = sp.csr_matrix((np.ones(len(data)), (data.item_idx, bins)), shape=(n_items, n_bins)).toarray()
+        self.user_bins = _row_normalise(ub).toarray().astype(np.float32)
+        self.item_bin_share = (ib / np.maximum(ib.sum(axis=0, keepdims=True), 1.0)).astype(np.float32)
         logp = np.log(np.where(self.price > 0, self.price, np.nan))
         w = np.where(np.isnan(logp[data.item_idx]), 0.0, data.weight)
-        num = np.bincount(
-            data.user_idx, weights=w * np.nan_to_num(logp[data.item_idx]), minlength=data.n_users
-        )
-        den = np.bincount(data.user_idx, weights=w, minlength=data.n_users)
+        num = np.bincount(data.user_idx, weights=w * np.nan_to_num(logp[data.item_idx]), minlength=n_users)
+        den = np.bincount(data.user_idx, weights=w, minlength=n_users)
         self.user_logprice = np.where(den > 0, num / np.maximum(den, 1e-9), np.nan)
         self.logprice = logp
+        # repeat signals: the user's summed weight on the item and when they last touched it
+        self.user_item = data.matrix
+        order = np.lexsort((data.ts, data.item_idx, data.user_idx))
+        u, i, t = data.user_idx[order], data.item_idx[order], data.ts[order]
+        final = np.r_[(u[1:] != u[:-1]) | (i[1:] != i[:-1]), True] if len(u) else np.zeros(0, bool)
+        self.last_touch = sp.csr_matrix(
+            (t[final] - (data.ts.min() if len(data) else 0) + 1.0, (u[final], i[final])),
+            shape=(n_users, n_items),
+        )
+        self.t0 = int(data.ts.min()) if len(data) else 0
+
+    def pair_features(self, u: np.ndarray, items: np.ndarray) -> list[np.ndarray]:
+        """Columns for (user, item) pairs, in the order of ``HybridRanker.stat_names``."""
+        cat_share = np.asarray(self.user_category[u, self.categories[items]]).ravel()
+        price_fit = -np.abs(self.logprice[items] - self.user_logprice[u])
+        local_pop = (self.user_bins[u] * self.item_bin_share[items]).sum(axis=1)
+        share = self.item_bin_share[items].mean(axis=1)
+        past = np.asarray(self.user_item[u, items]).ravel()
+        touched = np.asarray(self.last_touch[u, items]).ravel()
+        since = np.where(touched > 0, (self.now - (touched - 1.0 + self.t0)) / DAY, np.nan)
+        return [
+            self.popularity[items],
+            self.trend[items],
+            self.item_idle_days[items],
+            np.log(local_pop + 1e-7),
+            np.log((local_pop + 1e-7) / (share + 1e-7)),
+            self.user_activity[u],
+            self.popularity[items] - self.user_mainstream[u],
+            cat_share,
+            price_fit,
+            np.log1p(past),
+            since,
+        ]
 
 
 class HybridRanker(Retriever):
-    """Learning-to-rank over retriever candidates; beats each retriever by combining them."""
+    """Learning-to-rank over retriever candidates; beats each retriever by combining them.
+
+    ``exclude_seen`` (default) ranks only items the user has not interacted with; set it to False
+    where people come back to what they viewed (e-commerce browsing): seen items then compete as
+    candidates too, with their repeat signals as features. ``stats`` names the non-retriever features
+    to use (None: all; ``()``: retriever scores and ranks only). ``folds`` repeats the holdout (other
+    seeds, or earlier time slices) for more ranker training data.
+    """
 
     name = "hybrid"
+    stat_names = (
+        "item_pop",
+        "item_trend",
+        "item_idle_days",
+        "pop_at_user_time",
+        "pop_at_user_time_lift",
+        "user_activity",
+        "pop_vs_user_mainstream",
+        "user_cat_share",
+        "price_fit",
+        "past_weight",
+        "days_since_touch",
+    )
 
     def __init__(
         self,
@@ -75,9 +165,13 @@ class HybridRanker(Retriever):
         candidates: int = 50,
         holdout: float = 0.2,
         split: str = "time",
-        n_estimators: int = 100,
-        learning_rate: float = 0.05,
+        n_estimators: int = 1000,
+        learning_rate: float = 0.02,
         num_leaves: int = 7,
+        min_child_samples: int = 200,
+        folds: int = 1,
+        stats: tuple[str, ...] | None = None,
+        exclude_seen: bool = True,
         refit: bool = True,
         seed: int = 0,
     ):
@@ -88,6 +182,10 @@ class HybridRanker(Retriever):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.folds = folds
+        self.stats = stats
+        self.exclude_seen = exclude_seen
         self.refit = refit
         self.seed = seed
 
@@ -97,7 +195,10 @@ class HybridRanker(Retriever):
         names = []
         for r in self.retrievers:
             names += [f"{r.name}_score", f"{r.name}_rank"]
-        return [*names, "item_pop", "item_trend", "user_activity", "user_cat_share", "price_fit", "live_now"]
+        return [*names, "mean_score", *self._stats_used(), "live_now"]
+
+    def _stats_used(self) -> tuple[str, ...]:
+        return self.stat_names if self.stats is None else tuple(n for n in self.stat_names if n in self.stats)
 
     def _candidates(
         self,
@@ -109,59 +210,69 @@ class HybridRanker(Retriever):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidate pairs (row in ``users``, item) and their feature matrix."""
         n_items = seen.shape[1]
-        known = stats.popularity > 0
+        known = stats.known
         scores, ranks = [], []
         mask = np.zeros((len(users), n_items), dtype=bool)
+        if not self.exclude_seen:  # the user's own items are candidates too
+            r, c = seen[users].nonzero()
+            mask[r, c] = True
         for r in fitted:
             s = np.array(r.score(users), dtype=np.float32)
             s[:, ~known] = -np.inf
-            mask_seen(s, seen, users)
+            if self.exclude_seen:
+                mask_seen(s, seen, users)
             idx, _ = top_k(s, self.candidates)
+            idx = np.where(np.isfinite(np.take_along_axis(s, idx, axis=1)), idx, -1)
             rank = np.full((len(users), n_items), NO_RANK, np.float32)
-            np.put_along_axis(rank, idx, np.arange(idx.shape[1], dtype=np.float32)[None, :], axis=1)
-            np.put_along_axis(mask, idx, True, axis=1)
+            rows_i, cols_i = np.nonzero(idx >= 0)
+            rank[rows_i, idx[rows_i, cols_i]] = cols_i
+            mask[rows_i, idx[rows_i, cols_i]] = True
             scores.append(s)
             ranks.append(rank)
+        if self.exclude_seen:
+            r, c = seen[users].nonzero()
+            mask[r, c] = False
         rows, items = mask.nonzero()
-        for s in scores:  # per-user scale: each score over the user's best candidate score
-            vals = np.nan_to_num(s[rows, items], neginf=np.nan)
-            top = (
-                np.fmax.reduceat(vals, np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]))
-                if len(rows)
-                else vals
-            )
-            top_of_row = np.zeros(len(users))
-            top_of_row[np.unique(rows)] = top
-            denom = np.abs(top_of_row[rows]) + 1e-6
-            s[rows, items] = np.nan_to_num(vals / denom, nan=-1.0)
+        cols: list[np.ndarray] = []
+        zs = []
+        for s, rank in zip(scores, ranks, strict=True):
+            # per-user z-score over the user's rankable items: stable when the retriever is refitted
+            # on more data, unlike raw scores
+            finite = np.isfinite(s)
+            n = np.maximum(finite.sum(axis=1), 1)
+            clean = np.where(finite, s, 0.0)
+            mean = clean.sum(axis=1) / n
+            std = np.sqrt(np.maximum((clean**2).sum(axis=1) / n - mean**2, 0.0)) + 1e-6
+            z = np.nan_to_num((s[rows, items] - mean[rows]) / std[rows], neginf=-5.0, posinf=5.0)
+            zs.append(z)
+            cols += [z, rank[rows, items]]
+        cols.append(np.mean(zs, axis=0) if zs else np.zeros(len(rows)))
         u = users[rows]
-        cat_share = np.asarray(stats.user_category[u, stats.categories[items]]).ravel()
-        price_fit = -np.abs(stats.logprice[items] - stats.user_logprice[u])
-        live = np.zeros(len(items), np.float32) if live_now is None else live_now[items].astype(np.float32)
-        cols = [c for s, r in zip(scores, ranks, strict=True) for c in (s[rows, items], r[rows, items])]
-        cols += [
-            stats.popularity[items],
-            stats.trend[items],
-            stats.user_activity[u],
-            cat_share,
-            price_fit,
-            live,
-        ]
+        used = set(self._stats_used())
+        cols += [c for n, c in zip(self.stat_names, stats.pair_features(u, items), strict=True) if n in used]
+        cols.append(np.zeros(len(items)) if live_now is None else live_now[items].astype(np.float32))
         return rows, items, np.column_stack(cols).astype(np.float32)
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, data: Interactions) -> Self:
-        import lightgbm as lgb
+    def _holdout(self, data: Interactions, fold: int) -> tuple[Interactions, Interactions]:
+        """Fold ``fold``: a random per-user holdout (its own seed), or the time slice ``fold`` steps back."""
+        if self.split != "time":
+            return stratified_split(data, 1.0 - self.holdout, seed=self.seed + fold)
+        hi = np.quantile(data.ts, 1.0 - self.holdout * fold) if fold else np.inf
+        lo = np.quantile(data.ts, 1.0 - self.holdout * (fold + 1))
+        if not (data.ts < lo).any() or not ((data.ts >= lo) & (data.ts < hi)).any():
+            raise InsufficientData("too few distinct timestamps for the hybrid's time holdout")
+        return data.subset(data.ts < lo), data.subset((data.ts >= lo) & (data.ts < hi))
 
-        if self.split == "time":
-            base, labels = time_split(data, self.holdout)
-        else:
-            base, labels = stratified_split(data, 1.0 - self.holdout, seed=self.seed)
+    def _training_set(
+        self, base: Interactions, labels: Interactions
+    ) -> tuple[list[Retriever], ItemStats, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Retrievers fitted on ``base``, and the candidates' features, labels, groups and users."""
         fitted = [copy.deepcopy(r).fit(base) for r in self.retrievers]
         stats = ItemStats(base)
         users = np.intersect1d(np.unique(labels.user_idx), np.unique(base.user_idx))
         truth = labels.matrix
-        xs, ys, groups = [], [], []
+        xs, ys, groups, kept = [], [], [], []
         for start in range(0, len(users), 256):
             batch = users[start : start + 256]
             rows, items, x = self._candidates(fitted, stats, base.matrix, batch)
@@ -173,15 +284,41 @@ class HybridRanker(Retriever):
             xs.append(x[keep])
             ys.append(y[keep])
             groups.append(counts[has_pos])
-        y_all = np.concatenate(ys)
+            kept.append(batch[has_pos])
+        n_feat = len(self.feature_names)
+        return (
+            fitted,
+            stats,
+            np.concatenate(xs) if xs else np.zeros((0, n_feat), np.float32),
+            np.concatenate(ys) if ys else np.zeros(0, int),
+            np.concatenate(groups) if groups else np.zeros(0, int),
+            np.concatenate(kept) if kept else np.zeros(0, int),
+        )
+
+    def fit(self, data: Interactions, prefitted: list[Retriever] | None = None) -> Self:
+        """Learn the ranker on holdout folds; ``prefitted`` (the retrievers already fitted on ``data``,
+        in order) saves the final refit."""
+        import lightgbm as lgb
+
+        parts = [self._training_set(*self._holdout(data, f)) for f in range(self.folds)]
+        fitted, stats = parts[0][0], parts[0][1]
+        x_all = np.concatenate([p[2] for p in parts])
+        y_all = np.concatenate([p[3] for p in parts])
+        g_all = np.concatenate([p[4] for p in parts])
+        group_users = np.concatenate([p[5] for p in parts])
         if len(y_all) == 0 or y_all.max() == 0:
             raise InsufficientData("the hybrid ranker found no held-out positives among the candidates")
+        # a fifth of the users (in every fold) picks the number of trees: early stopping on NDCG@10
+        rng = np.random.default_rng(self.seed)
+        eval_users = rng.random(data.n_users) < 0.2
+        is_eval = eval_users[group_users] if len(g_all) >= 10 else np.zeros(len(g_all), bool)
+        row_eval = np.repeat(is_eval, g_all)
         self.ranker_ = lgb.LGBMRanker(
             objective="lambdarank",
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
-            min_child_samples=20,
+            min_child_samples=self.min_child_samples,
             subsample=0.8,
             subsample_freq=1,
             colsample_bytree=0.8,
@@ -191,8 +328,21 @@ class HybridRanker(Retriever):
             n_jobs=1,
             verbose=-1,
         )
-        self.ranker_.fit(np.concatenate(xs), y_all, group=np.concatenate(groups))
-        if self.refit:
+        fit_kw: dict[str, Any] = {}
+        if is_eval.any():
+            fit_kw = {
+                "eval_X": (x_all[row_eval],),
+                "eval_y": (y_all[row_eval],),
+                "eval_group": [g_all[is_eval]],
+                "eval_at": [10],
+                "callbacks": [lgb.early_stopping(100, first_metric_only=True, verbose=False)],
+            }
+        self.ranker_.fit(x_all[~row_eval], y_all[~row_eval], group=g_all[~is_eval], **fit_kw)
+        if prefitted is not None:
+            if len(prefitted) != len(self.retrievers):
+                raise ValueError("prefitted needs one fitted retriever per retriever")
+            self.fitted_, self.stats_ = list(prefitted), ItemStats(data)
+        elif self.refit:
             self.fitted_ = [copy.deepcopy(r).fit(data) for r in self.retrievers]
             self.stats_ = ItemStats(data)
         else:

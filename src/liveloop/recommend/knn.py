@@ -1,4 +1,8 @@
-"""Item-kNN: cosine similarity of item co-occurrence columns, pruned to each item's nearest neighbours."""
+"""Item-kNN: cosine similarity of item co-occurrence, pruned to each item's nearest neighbours.
+
+``ItemKNN`` counts co-occurrence in the same user's history; ``SequentialKNN`` only within a few
+positions of each other in the user's time line (session-based kNN), weighted by 1 / distance.
+"""
 
 from __future__ import annotations
 
@@ -31,13 +35,17 @@ class ItemKNN(Retriever):
         self.shrink = shrink
         self.binary = binary
 
-    def fit(self, data: Interactions) -> Self:
+    def _cooccurrence(self, data: Interactions) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Item x item co-occurrence (zero diagonal) and each item's norm."""
         x = data.binary() if self.binary else data.matrix.copy()
         x = x.tocsc().astype(np.float32)
         co = (x.T @ x).tocsr()
         co.setdiag(0)
         co.eliminate_zeros()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+        return co, np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+
+    def fit(self, data: Interactions) -> Self:
+        co, norms = self._cooccurrence(data)
         co = co.tocoo()
         denom = norms[co.row] * norms[co.col] + self.shrink
         sim = sp.csr_matrix((co.data / denom, (co.row, co.col)), shape=co.shape, dtype=np.float32)
@@ -60,3 +68,33 @@ class ItemKNN(Retriever):
         row = self.similarity_[item]
         order = np.lexsort((row.indices, -row.data))[:n]
         return row.indices[order], row.data[order]
+
+
+class SequentialKNN(ItemKNN):
+    """Items that people touch shortly before or after each other (within ``window`` positions)."""
+
+    name = "seqknn"
+
+    def __init__(self, window: int = 10, neighbours: int = 100, shrink: float = 10.0):
+        super().__init__(neighbours=neighbours, shrink=shrink, binary=True)
+        self.window = window
+
+    def _cooccurrence(self, data: Interactions) -> tuple[sp.csr_matrix, np.ndarray]:
+        order = np.lexsort((data.ts, data.user_idx))
+        u, i = data.user_idx[order], data.item_idx[order]
+        rows, cols, weights = [], [], []
+        for d in range(1, min(self.window, max(len(u) - 1, 0)) + 1):
+            same = u[d:] == u[:-d]
+            rows.append(i[:-d][same])
+            cols.append(i[d:][same])
+            weights.append(np.full(int(same.sum()), 1.0 / d, np.float32))
+        n = data.n_items
+        if not rows:
+            return sp.csr_matrix((n, n), dtype=np.float32), np.zeros(n)
+        co = sp.csr_matrix(
+            (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+        )
+        co = (co + co.T).tocsr()
+        co.setdiag(0)
+        co.eliminate_zeros()
+        return co, np.sqrt(np.asarray(co.sum(axis=1)).ravel())

@@ -10,17 +10,29 @@ from liveloop.recommend.base import Retriever
 from liveloop.recommend.interactions import Interactions
 
 
-def decayed_counts(data: Interactions, half_life_s: float | None, now: int | None = None) -> np.ndarray:
-    """Per-item sum of event weights, each decayed by its age (no decay when ``half_life_s`` is None)."""
+def decayed_counts(
+    data: Interactions, half_life_s: float | None, now: int | None = None, *, distinct_users: bool = False
+) -> np.ndarray:
+    """Per-item sum of event weights, each decayed by its age (no decay when ``half_life_s`` is None).
+
+    ``distinct_users`` counts each (user, item) once, at its latest event, with weight 1: one heavy
+    viewer refreshing a page then cannot make an item "trending".
+    """
     w = data.weight.astype(np.float64)
+    ts, items = data.ts, data.item_idx
+    if distinct_users and len(ts):
+        order = np.lexsort((ts, items, data.user_idx))
+        u, i = data.user_idx[order], items[order]
+        last = np.r_[(u[1:] != u[:-1]) | (i[1:] != i[:-1]), True]
+        ts, items, w = ts[order][last], i[last], np.ones(int(last.sum()))
     if half_life_s:
         ref = now if now is not None else (int(data.ts.max()) if len(data.ts) else 0)
-        w = w * np.exp2(-np.maximum(ref - data.ts, 0) / half_life_s)
-    return np.bincount(data.item_idx, weights=w, minlength=data.n_items)
+        w = w * np.exp2(-np.maximum(ref - ts, 0) / half_life_s)
+    return np.bincount(items, weights=w, minlength=data.n_items)
 
 
 class Popularity(Retriever):
-    """Items by distinct users (``half_life_s`` None) or by time-decayed weighted events (trending)."""
+    """Items by distinct users, optionally each user's latest touch decayed by its age (trending)."""
 
     name = "popularity"
 
@@ -29,7 +41,7 @@ class Popularity(Retriever):
 
     def fit(self, data: Interactions, now: int | None = None) -> Self:
         if self.half_life_s:
-            counts = decayed_counts(data, self.half_life_s, now)
+            counts = decayed_counts(data, self.half_life_s, now, distinct_users=True)
         else:
             counts = data.item_counts().astype(np.float64)
         top = counts.max() if counts.size and counts.max() > 0 else 1.0

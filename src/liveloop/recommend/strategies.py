@@ -31,14 +31,15 @@ from liveloop.recommend.splits import time_split
 COST_PER_IMPRESSION = 0.05
 
 
-def strategies(seed: int) -> dict[str, Retriever]:
+HYBRID = "hybrid (CF + deep, LambdaRank)"
+
+
+def strategies(seed: int, epochs: int = 10) -> dict[str, Retriever]:
     return {
         "manual (popularity)": Popularity(),
         "CF (ALS)": ALS(seed=seed),
-        "deep sequential (SASRec)": SASRec(epochs=20, seed=seed),
-        "hybrid (CF + deep, LambdaRank)": HybridRanker(
-            [ALS(seed=seed), ItemKNN(), SASRec(epochs=20, seed=seed)], seed=seed
-        ),
+        "deep sequential (SASRec)": SASRec(epochs=epochs, seed=seed),
+        HYBRID: HybridRanker([ALS(seed=seed), ItemKNN(), SASRec(epochs=epochs, seed=seed)], seed=seed),
     }
 
 
@@ -53,9 +54,21 @@ def _ci(per_user: np.ndarray, denom: np.ndarray | None, rng: np.random.Generator
 
 
 def evaluate_strategies(
-    scale: str = "tiny", seed: int = 7, k: int = 10, visits: int = 5, n_boot: int = 300
+    scale: str = "tiny",
+    seed: int = 7,
+    k: int = 10,
+    visits: int = 5,
+    n_boot: int = 300,
+    *,
+    users: int | None = None,
+    days: int | None = None,
+    epochs: int = 10,
 ) -> dict[str, Any]:
-    """``liveloop evaluate strategies``: exposure, CTR, CVR, GMV and ROI per strategy with 95% CIs."""
+    """``liveloop evaluate strategies``: exposure, CTR, CVR, GMV and ROI per strategy with 95% CIs.
+
+    ``users`` / ``days`` override the preset's world size; ``epochs`` trains SASRec (alone and inside
+    the hybrid, which reuses the stand-alone ALS and SASRec fitted on the same data).
+    """
     from liveloop.datasets.simulator import Oracle, simulate_into_warehouse
     from liveloop.privacy.crypto import generate_key
     from liveloop.warehouse import Warehouse
@@ -65,7 +78,7 @@ def evaluate_strategies(
         settings = replace(base, home=Path(tmp) / "home", secret_key=base.secret_key or generate_key())
         wh = Warehouse.open(settings)
         try:
-            summary = simulate_into_warehouse(wh, scale=scale, seed=seed)
+            summary = simulate_into_warehouse(wh, scale=scale, seed=seed, users=users, days=days)
             data = from_warehouse(wh)
             oracle = Oracle.load(summary["truth_dir"])
             prices = wh.df(
@@ -76,16 +89,23 @@ def evaluate_strategies(
             wh.close()
     train, _ = time_split(data, 0.2)
     day = int((train.ts.max() - data.ts.min()) // 86_400) + 1
-    users = np.flatnonzero(np.bincount(train.user_idx, minlength=train.n_users) > 0)
+    active = np.flatnonzero(np.bincount(train.user_idx, minlength=train.n_users) > 0)
     rng = np.random.default_rng(seed)
-    arms = rng.permutation(len(users)) % 4
+    arms = rng.permutation(len(active)) % 4
     known = train.item_counts() > 0
     price = prices.reindex(data.items.astype(str))["price"].fillna(0).to_numpy()
     cost = prices.reindex(data.items.astype(str))["cost"].fillna(0).to_numpy()
     rows: list[dict[str, Any]] = []
-    for arm, (name, model) in enumerate(strategies(seed).items()):
-        arm_users = users[arms == arm]
-        model.fit(train)
+    fitted: dict[str, Retriever] = {}
+    for arm, (name, model) in enumerate(strategies(seed, epochs).items()):
+        arm_users = active[arms == arm]
+        if isinstance(model, HybridRanker):  # its final ALS and SASRec are the stand-alone ones
+            model.fit(
+                train,
+                prefitted=[fitted["CF (ALS)"], ItemKNN().fit(train), fitted["deep sequential (SASRec)"]],
+            )
+        else:
+            fitted[name] = model.fit(train)
         s = np.array(model.score(arm_users), dtype=np.float32)
         s[:, ~known] = -np.inf
         mask_seen(s, train.binary(), arm_users)
@@ -121,6 +141,7 @@ def evaluate_strategies(
             }
         )
     best = max(rows, key=lambda r: float(r["roi"]))["strategy"]
+    by_truth = sorted(rows, key=lambda r: -float(r["expected_ctr"]))
     return {
         "world": {
             "scale": scale,
@@ -135,6 +156,9 @@ def evaluate_strategies(
         "note": "simulated A/B test on the market simulator (ground truth from its Oracle), not real data",
         "rows": rows,
         "best_roi": best,
+        # the Oracle's true mean click probability of each arm's lists, best first: the ordering the
+        # sampled CTRs estimate
+        "expected_ctr_order": [r["strategy"] for r in by_truth],
     }
 
 

@@ -109,3 +109,25 @@ def test_eval_on_movielens(settings, data_home: Path, monkeypatch, capsys) -> No
     rows = {r["model"]: r for r in body["results"][0]["rows"]}
     assert set(rows) == {"popularity", "itemknn"}
     assert rows["itemknn"]["ndcg@10"] > rows["popularity"]["ndcg@10"] > 0
+
+
+def test_eval_json_on_movielens(settings, data_home: Path, monkeypatch, capsys) -> None:
+    code, out, err = _cli(
+        monkeypatch, capsys, "recommend", "eval", "--dataset", "movielens_100k",
+        "--models", "popularity,seqknn,als", "--protocol", "stratified", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["dataset"] == "movielens_100k" and body["published"]["BPR (cornac)"]["ndcg@10"] == 0.442
+    (block,) = body["results"]
+    assert block["protocol"] == "stratified" and block["seen_items"] == "removed" and block["k"] == 10
+    rows = {r["model"]: r for r in block["rows"]}
+    assert set(rows) == {"popularity", "seqknn", "als"}
+    assert rows["als"]["ndcg@10"] > rows["popularity"]["ndcg@10"] > 0.2
+    assert rows["popularity"]["ndcg_lift_vs_popularity"] == 1
+    assert block["train_events"] + block["test_events"] == 100_000
+
+    code, _, err = _cli(monkeypatch, capsys, "evaluate", "recommend", "--dataset", "nope")
+    assert code != 0 and "no recommendation loader" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _cli(monkeypatch, capsys, "recommend", "eval", "--protocol", "sideways")
+    assert code != 0 and "unknown protocol" in err and "Traceback" not in err

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 from liveloop.recommend.base import Retriever
 from liveloop.recommend.content import ContentBased, tokenize
 from liveloop.recommend.evaluate import evaluate_models
-from liveloop.recommend.factorization import ALS
+from liveloop.recommend.factorization import ALS, BPR
 from liveloop.recommend.hybrid import HybridRanker
-from liveloop.recommend.knn import ItemKNN
+from liveloop.recommend.interactions import Interactions
+from liveloop.recommend.knn import ItemKNN, SequentialKNN
 from liveloop.recommend.metrics import ranking_metrics
 from liveloop.recommend.popularity import Popularity, popular_by_group
 from liveloop.recommend.sequential import GRU4Rec, SASRec
@@ -96,3 +98,53 @@ def test_popular_by_group(ml) -> None:
     assert set(groups) <= set(data.items_meta["category"]) and all(len(v) <= 3 for v in groups.values())
     drama = groups["Drama"]
     assert all(data.items_meta["category"].iloc[i] == "Drama" for i in drama)
+
+
+def _events(pairs: list[tuple[str, str, int]]) -> Interactions:
+    df = pd.DataFrame(pairs, columns=["user_id", "item_id", "ts"])
+    df["weight"] = 1.0
+    return Interactions.from_frame(df)
+
+
+def test_sequential_knn_links_items_close_in_time() -> None:
+    # every user watches a, b, c ... h in order: neighbours in the time line are similar, far ones are not
+    data = _events([(f"u{u}", it, 10 * p + u) for u in range(6) for p, it in enumerate("abcdefgh")])
+    sim = SequentialKNN(window=1, shrink=0.0).fit(data).similarity_.toarray()
+    ix = data.item_index()
+    assert sim[ix["a"], ix["b"]] > 0 and sim[ix["d"], ix["e"]] > 0 and sim[ix["a"], ix["h"]] == 0
+    assert ItemKNN(shrink=0.0).fit(data).similarity_.toarray()[ix["a"], ix["h"]] > 0
+
+
+def test_bpr_learns_two_tastes_and_is_deterministic() -> None:
+    # two groups of users with disjoint tastes; each user has seen all but one item of their group
+    pairs = []
+    for u in range(40):
+        group = "xy"[u % 2]
+        pairs += [(f"u{u}", f"{group}{i}", i) for i in range(8) if i != u % 8]
+    data = _events(pairs)
+    a = BPR(factors=8, iterations=60, learning_rate=0.05, seed=1).fit(data)
+    b = BPR(factors=8, iterations=60, learning_rate=0.05, seed=1).fit(data)
+    np.testing.assert_allclose(a.score(np.arange(4)), b.score(np.arange(4)))
+    recs, _ = a.recommend(np.arange(data.n_users), k=1, exclude=data.matrix)
+    users, items = data.users.astype(str), data.items.astype(str)
+    same_group = [items[r[0]][0] == "xy"[int(users[u][1:]) % 2] for u, r in enumerate(recs)]
+    assert np.mean(same_group) > 0.9
+    assert np.isfinite(a.score_history(np.array([0, 1]))).all()
+
+
+def test_hybrid_repeat_mode_and_prefitted(ml) -> None:
+    _, train, _ = ml
+    small = train.subset(train.user_idx < 80)
+    users = np.arange(5)
+    fresh = HybridRanker([ALS(iterations=3), Popularity()], split="random", n_estimators=20).fit(small)
+    s = np.asarray(fresh.score(users))
+    assert not np.isfinite(s[small.matrix[users].nonzero()]).any()  # seen items are not candidates
+    repeat = HybridRanker(
+        [ALS(iterations=3), Popularity()], split="time", exclude_seen=False, n_estimators=20
+    )
+    repeat.fit(small)
+    assert np.isfinite(np.asarray(repeat.score(users))[small.matrix[users].nonzero()]).all()
+    als = ALS(iterations=3).fit(small)
+    pre = HybridRanker([ALS(iterations=3), Popularity()], split="random", n_estimators=20)
+    pre.fit(small, prefitted=[als, Popularity().fit(small)])
+    assert pre.fitted_[0] is als and {"als_rank", "mean_score", "days_since_touch"} <= set(pre.feature_names)

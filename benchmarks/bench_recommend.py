@@ -20,27 +20,34 @@ import numpy as np
 
 from benchmarks.machine import machine
 
+QUALITY_MODELS = [
+    "popularity", "trending", "itemknn", "seqknn", "als", "bpr", "content", "sasrec", "gru4rec", "hybrid"
+]  # fmt: skip
+
 
 def _quality() -> dict[str, Any]:
     from liveloop.recommend.evaluate import PUBLISHED_MOVIELENS, evaluate_protocol
     from liveloop.recommend.ope import evaluate_obd
     from liveloop.recommend.sources import movielens, taobao
 
-    ml = evaluate_protocol(movielens(), "stratified", ["popularity", "itemknn", "als", "bpr", "hybrid"])
+    ml = evaluate_protocol(movielens(), "stratified", QUALITY_MODELS)
     for r in ml["rows"]:
         print(
             f"  movielens_100k stratified 75/25 {r['model']:<11} NDCG@10 {r['ndcg@10']:.4f}  "
             f"(published: BPR 0.442, BiVAE 0.475)",
             flush=True,
         )
-    tb = evaluate_protocol(taobao(), "time", ["popularity", "itemknn", "als", "bpr", "hybrid"])
-    base = next(r for r in tb["rows"] if r["model"] == "popularity")
-    for r in tb["rows"]:
-        print(
-            f"  taobao head time split {r['model']:<11} NDCG@10 {r['ndcg@10']:.4f}  HitRate@10 "
-            f"{r['hitrate@10']:.4f}  (popularity {base['ndcg@10']:.4f} / {base['hitrate@10']:.4f})",
-            flush=True,
-        )
+    data = taobao()
+    tb = {p: evaluate_protocol(data, p, QUALITY_MODELS) for p in ("time", "time_repeat")}
+    for p, block in tb.items():
+        base = next(r for r in block["rows"] if r["model"] == "popularity")
+        for r in block["rows"]:
+            print(
+                f"  taobao head {p} (seen items {block['seen_items']}) {r['model']:<11} NDCG@10 "
+                f"{r['ndcg@10']:.4f}  HitRate@10 {r['hitrate@10']:.4f}  "
+                f"(popularity {base['ndcg@10']:.4f} / {base['hitrate@10']:.4f})",
+                flush=True,
+            )
     obd = [evaluate_obd(c) for c in ("all", "men", "women")]
     for o in obd:
         print(

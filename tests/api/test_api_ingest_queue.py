@@ -34,8 +34,10 @@ class Loader:
         self.calls: list[int] = []
         self.seen: set[str] = set()
         self.gate = gate
+        self.entered = threading.Event()  # the writer is inside a load (then waits on the gate)
 
     def __call__(self, records: list[str]) -> Result:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
         if "boom" in records:
@@ -64,7 +66,7 @@ def _wait_until(condition, timeout_s: float = 20.0) -> None:
 def _blocked_writer(q: IngestQueue, loader: Loader, pool: ThreadPoolExecutor, first: list[str]):
     """Submit ``first`` and wait until the writer has taken it (it then waits on the loader's gate)."""
     future = pool.submit(q.submit, "events", first, loader)
-    _wait_until(lambda: q._thread.is_alive() and q._jobs.qsize() == 0)
+    _wait_until(loader.entered.is_set)  # not qsize() == 0: that also holds before ``first`` is queued
     return future
 
 

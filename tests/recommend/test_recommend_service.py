@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -82,9 +83,12 @@ def test_cached_lists_are_hits_and_every_served_list_is_audited(trained) -> None
     assert svc.cached_json(user, 6, "home") == first  # from the cache alone, no warehouse access
     assert svc.recommend_json(user, 6) == first and svc.cache.hits == 2
     assert svc.cached_json(user, 7, "home") is None  # another k: another entry
-    assert svc.flush_audit() == 3
+    ranked = svc.cached_json(user, 7, "home", rank=True)  # ranked in memory, no query
+    assert ranked is not None and len(json.loads(ranked)["items"]) == 7 and svc.cache.misses == 2
+    assert svc.cached_json(user, 7, "live:not-in-the-snapshot", rank=True) is None  # needs a query
+    assert svc.flush_audit() == 4
     rows = wh.sql("SELECT count(*) FROM audit_log WHERE action = 'recommend' AND subject = ?", [user])
-    assert rows[0][0] >= 3
+    assert rows[0][0] >= 4
 
 
 def test_rules_no_out_of_stock_and_no_recent_purchases(trained) -> None:

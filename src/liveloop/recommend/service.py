@@ -87,6 +87,10 @@ class _Entry:
     expires: float = float("inf")  # epoch seconds: a live room's end (its list then becomes "ended")
 
 
+class _NeedsWarehouse(Exception):
+    """Raised inside an in-memory ranking that would need a warehouse query."""
+
+
 class ResponseCache:
     """Bounded LRU of ``_Entry`` by (user, context, k), with hit/miss/eviction counters."""
 
@@ -274,16 +278,28 @@ class RecommendService:
         *,
         explore: bool | None = None,
         actor: str | None = None,
+        rank: bool = False,
     ) -> bytes | None:
-        """The response from the cache alone (no warehouse access): None when it must be computed."""
+        """The response without warehouse access, or None: from the cache, or (``rank``) ranked from
+        the in-memory snapshot when nothing needs a query (a fresh snapshot, no unknown room, no
+        profile-segment lookup). The server calls this on its event loop."""
         snap = self.state.snap
         if snap is None or not 1 <= k <= MAX_K or time.monotonic() - self.state.checked_at > STALE_S:
             return None
         key, stamp = self._key(snap, user_id, context, k)
         entry = self.cache.get(key, stamp)
         if entry is None or not snap.in_stock[entry.idx].all():
-            return None
-        self.cache.hits += 1
+            if not rank:
+                return None
+            kind, ref = parse_context(context)
+            try:
+                entry = self._build(snap, user_id, k, kind, ref, stamp, offline=True)
+            except _NeedsWarehouse:
+                return None
+            self.cache.misses += 1
+            self.cache.put(key, entry)
+        else:
+            self.cache.hits += 1
         return self._respond(snap, entry, user_id, context, k, explore, actor)
 
     def _key(
@@ -370,7 +386,15 @@ class RecommendService:
 
     # -- ranking (cache misses) ----------------------------------------------------------------
     def _build(
-        self, snap: Snapshot, user_id: str, k: int, kind: str, ref: str | None, stamp: tuple[Any, ...]
+        self,
+        snap: Snapshot,
+        user_id: str,
+        k: int,
+        kind: str,
+        ref: str | None,
+        stamp: tuple[Any, ...],
+        *,
+        offline: bool = False,
     ) -> _Entry:
         cat = snap.catalogue
         version = snap.version
@@ -394,7 +418,10 @@ class RecommendService:
             ref_idx = cat.index[ref]
         elif kind == "live":
             assert ref is not None
-            session = snap.sessions.get(ref) or self.state.session_from_db(ref, cat)
+            session = snap.sessions.get(ref)
+            if session is None and offline:
+                raise _NeedsWarehouse  # maybe created since the last snapshot: ask the warehouse
+            session = session or self.state.session_from_db(ref, cat)
             if session is None:
                 raise NotFound(f"unknown live session {ref!r}", field="context")
             if session.ended(datetime.now(UTC)):
@@ -413,7 +440,7 @@ class RecommendService:
         else:
             signals = self._personal(snap, user_id, scores)
             if not signals:
-                fallback = self._cold_start(snap, user_id, scores)
+                fallback = self._cold_start(snap, user_id, scores, offline)
             mode = "personalised" if signals else "cold_start"
             scores.add(snap.popular_idx, POPULAR_TIE * snap.popular_score, personal=False)
         if kind == "product":
@@ -530,22 +557,24 @@ class RecommendService:
                     cached_reason("new_similar", parent),
                 )
 
-    def _cold_start(self, snap: Snapshot, user_id: str, scores: _Scores) -> str:
+    def _cold_start(self, snap: Snapshot, user_id: str, scores: _Scores, offline: bool) -> str:
         """Segment-popular products when the user has a profile segment, else (implicitly) popularity."""
-        segment = self._segment(snap, user_id)
+        segment = self._segment(snap, user_id, offline)
         seg = snap.segments.get(segment) if segment else None
         if seg is None:
             return "popularity"
         scores.add(seg.items, seg.scores, cached_reason("segment_popular", seg.name))
         return "segment"
 
-    def _segment(self, snap: Snapshot, user_id: str) -> str | None:
+    def _segment(self, snap: Snapshot, user_id: str, offline: bool) -> str | None:
         if not snap.segments:
             return None
         if self._segment_gen != snap.gen:
             self._segment_cache.clear()
             self._segment_gen = snap.gen
         if user_id not in self._segment_cache:
+            if offline:
+                raise _NeedsWarehouse
             self._segment_cache[user_id] = self.state.segment_of(user_id)
             while len(self._segment_cache) > 10_000:
                 self._segment_cache.popitem(last=False)

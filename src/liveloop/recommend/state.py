@@ -31,7 +31,7 @@ MAX_NEW_ITEMS = 20_000
 #: Seconds between checks of each part (the fingerprint query is cheap; the reload happens on change).
 INTERVALS: dict[str, float] = {
     "model": 2.0,
-    "catalogue": 2.0,
+    "catalogue": 10.0,
     "stock": 1.0,
     "opted_out": 1.0,
     "sessions": 1.0,
@@ -261,8 +261,13 @@ class ServingState:
             "SELECT count(*), sum(hash(product_id, title, title_en, category, brand)) FROM products"
         )[0]
 
-    def _fp_stock(self) -> Any:  # stock moves all the time: reloaded alone, without re-ranking anything
-        return self.wh.sql("SELECT count(*), sum(hash(product_id, stock)) FROM products")[0]
+    def _fp_stock(self) -> Any:
+        """Stock moves all the time: checked every second with numbers only (no string hashing), reloaded
+        alone, without re-ranking anything."""
+        return self.wh.sql(
+            "SELECT count(*), sum(coalesce(stock, -1)), sum(coalesce(stock, -1) * (rowid % 100003 + 1)) "
+            "FROM products"
+        )[0]
 
     def _fp_opted_out(self) -> Any:
         return frozenset(r[0] for r in self.wh.sql("SELECT user_id FROM users WHERE non_personalised"))

@@ -48,7 +48,7 @@ class Upkeep:
         refit_every_s: float = 30.0,
         refit_batch: int = 64,
         retrain_every_s: float | None = None,
-        audit_every_s: float = 1.0,
+        audit_every_s: float = 2.0,
     ):
         self.svc = svc
         self.tick = tick

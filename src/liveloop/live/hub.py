@@ -34,6 +34,7 @@ MAX_SESSIONS = 64
 MAX_BATCH_REQUEST = 5_000  # events in one HTTP/WebSocket message
 MAX_PROFILE_LOOKUPS = 200_000  # viewers per session whose profile is looked up
 ANSWERS_PER_STEP = 50
+ANSWER_BUDGET_S = 0.2  # seconds of answering per processing step, so comments keep flowing
 ENDED_KEPT = 16
 #: ``lookup(user_ids) -> {user_id: (segment, traits)}`` for viewers with a built profile.
 ProfileLookup = Callable[[list[str]], dict[str, tuple[str, tuple[str, ...]]]]
@@ -233,8 +234,15 @@ class LiveHub:
         self.counts["comments"] += len(comments)
 
     def _answer_new(self, s: LiveSession, before: int) -> None:
+        """Answer unanswered question groups, most asked first, within a per-step count and time budget
+        (an embedding costs tens of ms); the rest wait for the next step."""
         groups = [g for g in s.room.questions.values() if not g.answered and g.answer is None]
-        for g in groups[-ANSWERS_PER_STEP:]:
+        groups.sort(key=lambda g: (len(g.askers), g.count), reverse=True)
+        deadline = time.monotonic() + ANSWER_BUDGET_S
+        for i, g in enumerate(groups[:ANSWERS_PER_STEP]):
+            if i and time.monotonic() > deadline:
+                self.counts["qa_deferred"] += len(groups) - i
+                break
             result = s.answerer.answer(g.text, g.product_id)
             g.answer = result.to_dict()
             g.answered = result.status == "answered"

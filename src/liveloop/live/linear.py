@@ -52,6 +52,20 @@ class TextFeaturizer:
         return normalize(X, copy=False).tocsr()
 
 
+def domain_weights(groups: Sequence[object], labels: Sequence[object]) -> np.ndarray:
+    """Sample weights giving every domain (data set or product category) the same total weight, each
+    keeping its own class mix, then every class the same total weight: big domains do not drown small
+    ones, which helps on domains never seen in training. Mean weight 1."""
+    g = np.asarray([str(x) for x in groups], dtype=object)
+    y = np.asarray([str(x) for x in labels], dtype=object)
+    _, g_codes, g_counts = np.unique(g, return_inverse=True, return_counts=True)
+    w = 1.0 / g_counts[g_codes]
+    classes, y_codes = np.unique(y, return_inverse=True)
+    per_class = np.bincount(y_codes, weights=w, minlength=len(classes))
+    w = w / per_class[y_codes]
+    return w * len(w) / w.sum()
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
@@ -88,7 +102,13 @@ class LinearHead:
             class_weight="balanced" if self.balanced else None,
         )
 
-    def fit(self, X: sp.csr_matrix, y: Any, classes: Sequence[str] | None = None) -> LinearHead:
+    def fit(
+        self,
+        X: sp.csr_matrix,
+        y: Any,
+        classes: Sequence[str] | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> LinearHead:
         if self.multilabel:
             Y = np.asarray(y)
             self.classes_ = np.asarray(classes if classes is not None else range(Y.shape[1]))
@@ -96,7 +116,7 @@ class LinearHead:
             self.W = np.column_stack([c.coef_[0] for c in cols]).astype(np.float32)
             self.b = np.array([c.intercept_[0] for c in cols], dtype=np.float32)
             return self
-        model = self._sgd().fit(X, np.asarray(y))
+        model = self._sgd().fit(X, np.asarray(y), sample_weight=sample_weight)
         self.classes_ = model.classes_
         self.W = model.coef_.T.astype(np.float32)
         self.b = model.intercept_.astype(np.float32)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from liveloop.core.errors import LiveloopError
 from liveloop.live.corpora import ASPECT_NAMES
-from liveloop.live.linear import LinearHead, TextFeaturizer
+from liveloop.live.linear import LinearHead, TextFeaturizer, domain_weights
 from liveloop.live.mentions import MentionMatcher
 from liveloop.live.text import clean, language, to_text
 
@@ -30,6 +30,8 @@ QUESTION_NEGATIVE = -0.9
 ASPECT_THRESHOLD = 0.5
 #: Characters of each training text the models see (comments are short; reviews are cut).
 TRAIN_CHARS = 200
+#: L2 penalty of the sentiment head (chosen by leave-one-category-out; see docs/live.md).
+SENTIMENT_ALPHA = 3e-6
 #: Version of the featurisation; an artifact built with another one must be retrained, never misread.
 FEATURES_VERSION = 2
 
@@ -88,7 +90,7 @@ class CommentModel:
     def __init__(self, n_features: int = 2**18, seed: int = 0):
         self.n_features, self.seed = n_features, seed
         self.featurizer = TextFeaturizer(n_features)
-        self.sentiment = LinearHead(alpha=1e-6, seed=seed, balanced=True)
+        self.sentiment = LinearHead(alpha=SENTIMENT_ALPHA, seed=seed)  # balanced by domain_weights
         self.intent = LinearHead(alpha=2e-6, seed=seed, balanced=True)
         self.aspects = LinearHead(alpha=1e-5, seed=seed, balanced=True, multilabel=True)
 
@@ -105,12 +107,20 @@ class CommentModel:
         """Frames: text + label (0/1/2); text + label (intent name); text + one column per aspect."""
         report = progress or (lambda stage, done: None)
         report(f"fitting sentiment on {len(sentiment):,} texts", 0.1)
-        self.sentiment.fit(self.features(sentiment["text"].tolist()), sentiment["label"].to_numpy())
+        self.fit_sentiment(sentiment)
         report(f"fitting intent on {len(intent):,} texts", 0.6)
         self.intent.fit(self.features(intent["text"].tolist()), intent["label"].to_numpy())
         report(f"fitting complaint aspects on {len(aspects):,} reviews", 0.8)
         asp = aspects[list(ASPECT_NAMES)].to_numpy()
         self.aspects.fit(self.features(aspects["text"].tolist()), asp, ASPECT_NAMES)
+        return self
+
+    def fit_sentiment(self, frame: pd.DataFrame, X: Any = None) -> CommentModel:
+        """The sentiment head alone (text, label, and ``group`` or ``source`` naming each row's domain)."""
+        X = self.features(frame["text"].tolist()) if X is None else X
+        domain = frame["group"] if "group" in frame.columns else frame["source"]
+        labels = frame["label"].to_numpy()
+        self.sentiment.fit(X, labels, sample_weight=domain_weights(domain.tolist(), labels.tolist()))
         return self
 
     def _polarity(self, X: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -318,7 +318,8 @@ class HybridRanker(Retriever):
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
+            # small warehouses: leaves of 1% of the rows at most, so the ranker can still split
+            min_child_samples=min(self.min_child_samples, max(5, int((~row_eval).sum()) // 100)),
             subsample=0.8,
             subsample_freq=1,
             colsample_bytree=0.8,

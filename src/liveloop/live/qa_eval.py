@@ -196,8 +196,8 @@ def qa_report(
     atec_limit: int | None = None,
     amazon_products: int | None = None,
     embedder: Embedder | None = None,
-    embedding_pairs: int = 8000,
-    embedding_products: int = 300,
+    embedding_pairs: int = 5000,
+    embedding_products: int = 200,
 ) -> dict[str, Any]:
     """Lexical figures on the whole data (or the given samples); with an embedder, every method again on
     a smaller seeded sample, the e5 cosine added."""

@@ -212,3 +212,12 @@ def dashboard_login() -> Callable[..., None]:
         page.wait_for_load_state("networkidle")
 
     return login
+
+
+@pytest.fixture(scope="session")
+def small_comment_model() -> Path:
+    """The live tests' small comment model (trained once per process on real-data subsamples)."""
+    sys.path.insert(0, str(Path(__file__).parent / "live"))
+    from live_support import model_dir
+
+    return Path(model_dir())

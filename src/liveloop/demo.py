@@ -66,6 +66,13 @@ def step_recommend(ctx: DemoContext) -> dict[str, Any]:
     return summary
 
 
+def step_comment_model(ctx: DemoContext) -> dict[str, Any]:
+    """Train the comment NLP models on the real labelled corpora if there are none yet (1–2 minutes)."""
+    from liveloop.live.demo import model_step
+
+    return model_step(ctx.settings)
+
+
 def step_live(ctx: DemoContext) -> dict[str, Any]:
     """Score the comments and replay the busiest simulated live session through the live copilot."""
     from liveloop.live.demo import demo_step
@@ -79,6 +86,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("admin_key", step_admin_key),
     ("profiles", step_profiles),
     ("recommend", step_recommend),
+    ("comment_model", step_comment_model),
     ("live", step_live),
 ]
 
@@ -89,14 +97,20 @@ def run_demo(
     seed: int = 7,
     scale: str = "small",
     on_step: Callable[[str, dict[str, Any]], None] | None = None,
+    on_start: Callable[[str, str], None] | None = None,
     **overrides: Any,
 ) -> DemoContext:
-    """Initialise ``settings.home`` (warehouse and secret key) and run every step; the warehouse is closed."""
+    """Initialise ``settings.home`` (warehouse and secret key) and run every step; the warehouse is closed.
+
+    ``on_start(name, what)`` is called before a step and ``on_step(name, summary)`` after it.
+    """
     settings.home.mkdir(parents=True, exist_ok=True)
     load_cipher(settings)  # creates the PII key file under the home unless LIVELOOP_SECRET_KEY is set
     with Warehouse.open(settings) as wh:
         ctx = DemoContext(settings=settings, wh=wh, seed=seed, scale=scale, overrides=overrides)
         for name, step in STEPS:
+            if on_start is not None:
+                on_start(name, (step.__doc__ or name).split("\n")[0])
             ctx.summary[name] = step(ctx)
             if on_step is not None:
                 on_step(name, ctx.summary[name])

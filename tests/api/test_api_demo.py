@@ -9,7 +9,8 @@ from liveloop.privacy.keys import KeyVerifier
 from liveloop.warehouse import Warehouse
 
 
-def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path):
+def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path, monkeypatch, small_comment_model):
+    monkeypatch.setenv("LIVELOOP_NLP_MODEL", str(small_comment_model))  # the full model takes minutes
     demo_settings = replace(settings, home=tmp_path / "demo-home", secret_key=None)
     seen: list[str] = []
     ctx = run_demo(demo_settings, seed=5, on_step=lambda name, _: seen.append(name), users=80, days=2)

@@ -129,7 +129,21 @@ def demo(
                 f"[green]✓[/] {name}: " + ", ".join(f"{k}={v}" for k, v in summary.items()), highlight=False
             )
 
-    ctx = run_demo(settings, seed=seed, scale=scale, on_step=show)
+    status = console.status("", spinner="dots")
+
+    def start(name: str, what: str) -> None:
+        if not as_json:
+            status.update(f"{name}: {what}")
+            status.start()
+
+    def done(name: str, summary: dict[str, Any]) -> None:
+        status.stop()
+        show(name, summary)
+
+    try:
+        ctx = run_demo(settings, seed=seed, scale=scale, on_step=done, on_start=start)
+    finally:
+        status.stop()
     url = f"http://{host}:{port}/"
     result = {
         "home": str(settings.home),

@@ -44,7 +44,18 @@ def seed_shop(wh: Warehouse, n_users: int = 80, days: int = 120, seed: int = 0) 
         ),
     )
     ev: dict[str, list] = {
-        k: [] for k in ("event_id", "ts", "user_id", "type", "session_id", "product_id", "category", "amount")
+        k: []
+        for k in (
+            "event_id",
+            "ts",
+            "user_id",
+            "type",
+            "session_id",
+            "product_id",
+            "category",
+            "amount",
+            "channel",
+        )
     }
     orders: dict[str, list] = {k: [] for k in ("order_id", "user_id", "ts", "amount", "coupon_id", "status")}
     items: dict[str, list] = {
@@ -68,6 +79,7 @@ def seed_shop(wh: Warehouse, n_users: int = 80, days: int = 120, seed: int = 0) 
             ev["product_id"].append(products[p])
             ev["category"].append(None)
             ev["amount"].append(None)
+            ev["channel"].append("live" if etype in ("enter_room", "like") else ("feed", "search")[kind % 2])
             if etype == "enter_room":
                 n += 1
                 ev["event_id"].append(f"e{n}")
@@ -78,6 +90,7 @@ def seed_shop(wh: Warehouse, n_users: int = 80, days: int = 120, seed: int = 0) 
                 ev["product_id"].append(None)
                 ev["category"].append(None)
                 ev["amount"].append(None)
+                ev["channel"].append("live")
         buys = {0: 8, 1: 4, 2: 0}[kind] + int(rng.integers(0, 2))
         for b in range(buys):
             oid = f"o{u}_{b}"

@@ -41,7 +41,29 @@ def test_profile_api_tag_removal_segments_and_rebuild(
         assert missing.json()["field"] == "user_id"
         bad = api.delete("/v1/users/u000/tags/nonsense")
         assert bad.status_code == 422 and bad.json()["field"] == "tag"
+        interest = profile["interest"]
+        assert interest["categories"] and interest["explanation"].startswith("LSTM next-category model")
+        similar = api.get("/v1/users/u000/similar", params={"k": 3})
+        assert similar.status_code == 200, similar.text
+        assert len(similar.json()["items"]) == 3 and all(i["explanation"] for i in similar.json()["items"])
+        zero = api.get("/v1/users/u000/similar", params={"k": 0})
+        assert zero.status_code == 422 and zero.json()["field"].endswith("k")
+        assert api.get("/v1/users/nobody/similar").status_code == 404
 
+    with server.client("ingest") as app_backend:  # an app removes a tag on the user's behalf
+        seen = app_backend.get("/v1/users/u002/tags")
+        assert seen.status_code == 200, seen.text
+        own_tag = seen.json()["tags"][0]["tag"]
+        gone = app_backend.delete(f"/v1/users/u002/tags/{quote(own_tag)}")
+        assert gone.status_code == 200 and own_tag not in gone.json()["tags"]
+        after_removal = app_backend.get("/v1/users/u002/tags").json()
+        assert own_tag in [t["tag"] for t in after_removal["removed_tags"]]
+        assert after_removal["removed_tags"][0]["removed_by"].startswith("api:ingest:")
+        assert app_backend.get("/v1/users/u002/profile").status_code == 403  # tags only
+        assert app_backend.get("/v1/users/u002/similar").status_code == 403
+        assert app_backend.get("/v1/users/ghost/tags").status_code == 404
+
+    with server.client("analyst") as api:
         job = api.post("/v1/profiles/rebuild")
         assert job.status_code == 202
         job_id = job.json()["job_id"]
@@ -54,6 +76,10 @@ def test_profile_api_tag_removal_segments_and_rebuild(
         assert state["result"]["users"] == 36 and state["progress"] == 1.0
         after = api.get("/v1/users/u000/profile").json()
         assert tag not in [t["tag"] for t in after["tags"]] and tag in after["removed_tags"]
+        kept_out = api.get("/v1/users/u002/profile").json()
+        assert own_tag not in [t["tag"] for t in kept_out["tags"]]  # the app's removal survives the rebuild
+        if own_tag.startswith("category:"):
+            assert own_tag[9:] not in [c["category"] for c in kept_out["interest"]["categories"]]
         assert after["model_version"] != profile["model_version"]
         segments = api.get("/v1/segments").json()["items"]
     with server.client("host") as host:
@@ -75,5 +101,10 @@ def test_profile_api_tag_removal_segments_and_rebuild(
     page.wait_for_load_state("networkidle")
     assert first not in page.locator("#user-tags").inner_text()
     assert page.locator("#user-timeline tr").count() > 0
+    assert page.locator("#user-interest tr").count() > 0 and page.locator("#user-interest-why").inner_text()
+    assert page.locator("#user-similar a").count() == 8
+    page.locator("#user-similar a").first.click()
+    page.wait_for_selector("#user-features")
+    assert "user_id=" in page.url and "u001" not in page.url
     page.screenshot(path=str(ARTIFACTS / "dashboard-user360.png"), full_page=True)
     assert page.console_errors == []

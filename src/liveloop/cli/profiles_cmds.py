@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -37,12 +39,33 @@ def build_cmd(
         None, help="Only the last N days before the cutoff (default: all history)."
     ),
     k_max: int = typer.Option(8, min=3, max=20, help="Largest number of segments to try."),
+    rules: Path = typer.Option(
+        None,
+        help="Lifecycle rules file (.toml or .json; default: $LIVELOOP_LIFECYCLE_RULES, "
+        "else LIVELOOP_HOME/lifecycle_rules.toml, else built-in).",
+    ),
+    high_value_model: str = typer.Option("auto", help="auto (higher held-out AUC of the two), rf or lgbm."),
+    interest_model: str = typer.Option("lstm", help="Real-time interest model: lstm or attention."),
+    memory_limit: str = typer.Option(
+        "auto", help="DuckDB memory limit during the build, e.g. 4GB ('auto': min(4 GB, 40% of RAM))."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Build every user's profile and the segments (replaces the previous build)."""
-    from liveloop.profiles import BuildOptions, build_profiles
+    """Build every user's profile, the segments and the profile models (replaces the previous build)."""
+    from liveloop.core.config import get_settings
+    from liveloop.profiles import BuildOptions, build_profiles, load_rules
 
-    opts = BuildOptions(cutoff=_parse_cutoff(cutoff), window_days=window_days, k_max=k_max)
+    lifecycle, source = load_rules(rules, get_settings().home)
+    opts = BuildOptions(
+        cutoff=_parse_cutoff(cutoff),
+        window_days=window_days,
+        k_max=k_max,
+        rules=lifecycle,
+        rules_source=source,
+        high_value_model=high_value_model,
+        interest_arch=interest_model,
+        memory_limit=_memory_limit(memory_limit),
+    )
     with open_warehouse() as wh:
         if as_json:
             result = build_profiles(wh, opts)
@@ -57,11 +80,44 @@ def build_cmd(
         console.print(
             f"built {r['users']:,} profiles and {r['segments']} segments, version {r['model_version']}"
         )
-        console.print(f"data window {r['data_window']}", markup=False)
+        console.print(f"data window {r['data_window']}; lifecycle rules: {r['rules']}", markup=False)
+        for name, line in _model_lines(r["models"]).items():
+            console.print(f"  {name}: {line}", markup=False)
         for key, note in r["notes"].items():
             console.print(f"  {key}: {note}", markup=False)
 
     emit(result, as_json, render)
+
+
+def _memory_limit(value: str) -> str | None:
+    if value in ("auto", "none"):
+        return None if value == "none" else value
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.IGNORECASE):
+        raise ValidationFailed(
+            f"--memory-limit must look like 4GB or 512MB (or auto, none), got {value!r}", field="memory_limit"
+        )
+    return value
+
+
+def _model_lines(models: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """One line per recorded model: what it reached on held-out data, beside its baseline."""
+    out = {}
+    for name, m in models.items():
+        if name == "segments":
+            out[name] = f"K = {m['k']} by silhouette ({m['silhouette'].get(m['k'], float('nan')):.3f})"
+        elif name == "high_value":
+            out[name] = m["reason"] + (
+                f"; F1 {m['models'][m['chosen']]['f1']:.3f} vs RFM rule {m['baseline']['f1']:.3f}"
+            )
+        elif "accuracy" in m:
+            b = m["baseline"]
+            out[name] = (
+                f"held-out accuracy {m['accuracy']:.1f}%, recall {m['recall']:.1f}% "
+                f"vs {b['name']} {b['accuracy']:.1f}% / {b['recall']:.1f}%"
+            )
+        else:
+            out[name] = ", ".join(f"{k} {v}" for k, v in m.items() if not isinstance(v, dict))
+    return out
 
 
 @segments_app.command("list")
@@ -114,7 +170,7 @@ def segments_show(
 
 @users_app.command("show")
 def users_show(user_id: str = typer.Argument(..., help="User id."), as_json: bool = JsonOpt) -> None:
-    """A user's profile: features, tags, lifecycle, segment and scores, each with its reason."""
+    """A user's profile: features, tags, lifecycle, segment, scores, next interest, each with a reason."""
     from liveloop.profiles import user_profile
 
     with open_warehouse(read_only=True) as wh:
@@ -134,6 +190,9 @@ def users_show(user_id: str = typer.Argument(..., help="User id."), as_json: boo
             f"value tier: {p['value_tier']['value']}"
         )
         console.print("tags: " + (", ".join(t["tag"] for t in p["tags"]) or "-"), markup=False)
+        interest = p["interest"]
+        cats = ", ".join(f"{c['category']} {c['probability']:.0%}" for c in interest["categories"])
+        console.print(f"next interest: {cats or '-'} ({interest['explanation']})", markup=False)
         table = Table("feature / score", "value", "why")
         for row in p["features"] + p["scores"]:
             value = row["value"]
@@ -143,6 +202,45 @@ def users_show(user_id: str = typer.Argument(..., help="User id."), as_json: boo
         console.print(table)
 
     emit(profile, as_json, render)
+
+
+@users_app.command("similar")
+def users_similar(
+    user_id: str = typer.Argument(..., help="User id."),
+    k: int = typer.Option(10, "-k", "--k", min=1, max=100, help="How many similar users."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The users most similar to a user (implicit-ALS embeddings of product interactions)."""
+    from liveloop.profiles import similar_users
+
+    with open_warehouse(read_only=True) as wh:
+        result = similar_users(wh, user_id, k)
+
+    def render(r: dict[str, Any]) -> None:
+        console.print(f"users similar to {r['user_id']}: {r['explanation']}", markup=False)
+        table = Table("user", "similarity", "why")
+        for item in r["items"]:
+            table.add_row(item["user_id"], f"{item['similarity']:.3f}", item["explanation"])
+        if r["items"]:
+            console.print(table)
+
+    emit(result, as_json, render)
+
+
+@users_app.command("tags")
+def users_tags(user_id: str = typer.Argument(..., help="User id."), as_json: bool = JsonOpt) -> None:
+    """A user's interest tags and the ones they removed."""
+    from liveloop.profiles import user_tags
+
+    with open_warehouse(read_only=True) as wh:
+        result = user_tags(wh, user_id)
+
+    def render(r: dict[str, Any]) -> None:
+        console.print("tags: " + (", ".join(t["tag"] for t in r["tags"]) or "-"), markup=False)
+        removed = ", ".join(t["tag"] for t in r["removed_tags"])
+        console.print(f"removed: {removed or '-'} ({r['explanation']})", markup=False)
+
+    emit(result, as_json, render)
 
 
 @users_app.command("remove-tag")
@@ -185,46 +283,50 @@ def evaluate_profiling_cmd(
         for name in names
     ]
 
-    def render(items: list[dict[str, Any]]) -> None:
-        for rep in items:
-            table = Table(
-                "algorithm",
-                "acc %",
-                "recall %",
-                "F1",
-                "AUC",
-                "baseline (acc / recall / F1)",
-                "reference (acc / recall / F1)",
-                "scenario",
-                title=f"{rep['dataset']}{' (synthetic)' if rep['synthetic'] else ''}",
-            )
-            for r in rep["rows"]:
-                b, ref = r["baseline"], r["reference"]
-                table.add_row(
-                    r["algorithm"],
-                    f"{r['accuracy']:.1f}",
-                    f"{r['recall']:.1f}",
-                    f"{r['f1']:.3f}",
-                    "-" if r["auc"] is None else f"{r['auc']:.3f}",
-                    f"{b['name']}: {b['accuracy']:.1f} / {b['recall']:.1f} / {b['f1']:.3f}",
-                    "-" if not ref else f"{ref['accuracy']} / {ref['recall']} / {ref['f1']}",
-                    r["scenario"],
-                )
-            console.print(table)
-            for name, why in rep["skipped"].items():
-                console.print(f"  skipped {name}: {why}", markup=False)
-            if "bgnbd_reference" in rep:
-                ref = rep["bgnbd_reference"]
-                console.print(
-                    f"  BG/NBD on the CDNOW summary: fitted {ref['fitted']} vs published {ref['published']}",
-                    markup=False,
-                )
-
     emit(
         reports if len(reports) > 1 else reports[0],
         as_json,
-        lambda r: render(r if isinstance(r, list) else [r]),
+        lambda r: render_table1(r if isinstance(r, list) else [r]),
     )
+
+
+def render_table1(items: list[dict[str, Any]]) -> None:
+    """Print Table-1 reports: each algorithm, the data it used, its figures, baseline and reference."""
+    for rep in items:
+        table = Table(
+            "algorithm",
+            "data used",
+            "acc %",
+            "recall %",
+            "F1",
+            "AUC",
+            "baseline (acc / recall / F1)",
+            "reference (acc / recall / F1)",
+            "scenario",
+            title=f"{rep['dataset']}{' (synthetic)' if rep['synthetic'] else ''}",
+        )
+        for r in rep["rows"]:
+            b, ref = r["baseline"], r["reference"]
+            table.add_row(
+                r["algorithm"],
+                r["data_used"],
+                f"{r['accuracy']:.1f}",
+                f"{r['recall']:.1f}",
+                f"{r['f1']:.3f}",
+                "-" if r["auc"] is None else f"{r['auc']:.3f}",
+                f"{b['name']}: {b['accuracy']:.1f} / {b['recall']:.1f} / {b['f1']:.3f}",
+                "-" if not ref else f"{ref['accuracy']} / {ref['recall']} / {ref['f1']}",
+                r["scenario"],
+            )
+        console.print(table)
+        for name, why in rep["skipped"].items():
+            console.print(f"  skipped {name}: {why}", markup=False)
+        if "bgnbd_reference" in rep:
+            ref = rep["bgnbd_reference"]
+            console.print(
+                f"  BG/NBD on the CDNOW summary: fitted {ref['fitted']} vs published {ref['published']}",
+                markup=False,
+            )
 
 
 def register(app: typer.Typer) -> None:

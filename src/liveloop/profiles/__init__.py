@@ -4,10 +4,18 @@ from liveloop.profiles.btyd import BetaGeoFitter, GammaGammaFitter, rfm_summary
 from liveloop.profiles.build import BuildOptions, build_profiles
 from liveloop.profiles.features import build_features
 from liveloop.profiles.interest import InterestModel, InterestState
+from liveloop.profiles.realtime import InterestTracker, predict_interest, similar_users
 from liveloop.profiles.segments import SegmentModel
-from liveloop.profiles.service import forget_user, get_segment, list_segments, user_profile, user_timeline
+from liveloop.profiles.service import (
+    forget_user,
+    get_segment,
+    list_segments,
+    user_profile,
+    user_tags,
+    user_timeline,
+)
 from liveloop.profiles.similar import SimilarUsers
-from liveloop.profiles.tags import LifecycleRules, remove_tag, restore_tag
+from liveloop.profiles.tags import LifecycleRules, load_rules, remove_tag, restore_tag
 from liveloop.profiles.value import HighValueModel
 from liveloop.profiles.window import Window
 
@@ -18,6 +26,7 @@ __all__ = [
     "HighValueModel",
     "InterestModel",
     "InterestState",
+    "InterestTracker",
     "LifecycleRules",
     "SegmentModel",
     "SimilarUsers",
@@ -27,9 +36,13 @@ __all__ = [
     "forget_user",
     "get_segment",
     "list_segments",
+    "load_rules",
+    "predict_interest",
     "remove_tag",
     "restore_tag",
     "rfm_summary",
+    "similar_users",
     "user_profile",
+    "user_tags",
     "user_timeline",
 ]

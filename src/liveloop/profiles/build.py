@@ -1,26 +1,45 @@
-"""The profile pipeline: features → tags, tiers, lifecycle → segments → scores, written as derived tables.
+"""The profile pipeline: features → tags, tiers, lifecycle → segments → scores → interest and similar-user
+models, written as derived tables and model artifacts.
 
-``build_profiles`` replaces the ``profiles`` and ``segments`` tables in one transaction; every row
-carries the data window and the model version it came from.
+``build_profiles`` replaces the ``profiles`` and ``segments`` tables and activates the new model versions
+(segments, high_value, interest, similar_users under ``LIVELOOP_HOME/models/``) in one transaction;
+every row carries the data window and the build version. Per-user work is vectorised (DuckDB, NumPy);
+models that train on users read a bounded, hash-chosen sample of them, and DuckDB runs under a memory
+limit, so time and memory grow linearly with the data.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
+import psutil
+import pyarrow as pa
 
 from liveloop.core.config import Settings, get_settings
 from liveloop.core.errors import InsufficientData
 from liveloop.core.ids import new_id
+from liveloop.profiles import artifacts
+from liveloop.profiles.artifacts import Artifact
 from liveloop.profiles.btyd import BetaGeoFitter, GammaGammaFitter, rfm_summary
-from liveloop.profiles.features import affinity, build_features, purchase_lines
+from liveloop.profiles.features import (
+    affinity,
+    build_features,
+    interaction_totals,
+    interest_events,
+    product_affinity,
+    purchase_lines,
+)
+from liveloop.profiles.interest import InterestModel, holdout_cases, recency_baseline, sequences
 from liveloop.profiles.segments import SegmentModel, describe_segment, name_segments
+from liveloop.profiles.similar import SimilarUsers, neighbour_holdout
 from liveloop.profiles.tags import (
     LifecycleRules,
     interest_tags,
@@ -28,7 +47,7 @@ from liveloop.profiles.tags import (
     previous_gap_days,
     value_tier,
 )
-from liveloop.profiles.value import HighValueModel, high_value_labels, next_window_value
+from liveloop.profiles.value import HIGH_VALUE_KINDS, fit_high_value, high_value_labels, next_window_value
 from liveloop.profiles.window import Window
 from liveloop.warehouse import Warehouse
 
@@ -43,14 +62,39 @@ HOUR_COLUMNS = [f"h{h:02d}" for h in range(24)]
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """What a build uses. ``high_value_model``: 'auto' (the higher held-out AUC of RF and LightGBM),
+    'rf' or 'lgbm'; ``interest_arch``: 'lstm' or 'attention'; ``memory_limit``: DuckDB's limit during the
+    build ('auto' = the smaller of 4 GB and 40% of RAM; None leaves it as is)."""
+
     cutoff: datetime | None = None
     window_days: float | None = None
     rules: LifecycleRules = field(default_factory=LifecycleRules)
+    rules_source: str = "defaults"
     k_min: int = 3
     k_max: int = 8
     high_value_share: float = 0.2
+    high_value_model: str = "auto"
+    interest_arch: str = "lstm"
     clv_weeks: float = 52.0
+    max_train_users: int = 200_000
+    interest_users: int = 5_000
+    memory_limit: str | None = "auto"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from liveloop.core.errors import ValidationFailed
+
+        if self.high_value_model not in ("auto", *HIGH_VALUE_KINDS):
+            raise ValidationFailed(
+                f"high-value model must be auto, rf or lgbm, got {self.high_value_model!r}",
+                field="high_value_model",
+            )
+        if self.interest_arch not in ("lstm", "attention"):
+            raise ValidationFailed(
+                f"interest model must be lstm or attention, got {self.interest_arch!r}", field="interest_arch"
+            )
+        if not 3 <= self.k_min <= self.k_max:
+            raise ValidationFailed("segment bounds need 3 <= k_min <= k_max", field="k_max")
 
 
 def data_end(wh: Warehouse) -> datetime | None:
@@ -72,9 +116,19 @@ def _noop(stage: str, fraction: float) -> None:
     return None
 
 
-def btyd_scores(wh: Warehouse, win: Window, weeks: float) -> pd.DataFrame:
-    """Churn probability (1 - P(alive)) and CLV over ``weeks`` from BG/NBD + Gamma-Gamma, per buyer."""
-    tx = purchase_lines(wh, win).select("user_id", "ts", "amount").to_pandas()
+def _sample_share(n_users: int, wanted: int) -> float | None:
+    """The user share a bounded fit reads (None: everyone)."""
+    return None if n_users <= wanted else wanted / n_users
+
+
+def btyd_scores(
+    wh: Warehouse, win: Window, weeks: float, max_fit: int = 200_000, seed: int = 0
+) -> pd.DataFrame:
+    """Churn probability (1 - P(alive)) and CLV over ``weeks`` from BG/NBD + Gamma-Gamma, per buyer.
+
+    The population parameters are fitted on a seeded sample of at most ``max_fit`` buyers; every buyer
+    is scored."""
+    tx = purchase_lines(wh, win).select("user_id", "ts", "amount").to_pyarrow().to_pandas()
     if tx.empty:
         raise InsufficientData("no purchases in the window: churn and CLV need purchase history")
     tx["ts"] = pd.to_datetime(tx["ts"], utc=True)
@@ -85,14 +139,15 @@ def btyd_scores(wh: Warehouse, win: Window, weeks: float) -> pd.DataFrame:
         )
     unit = 7.0 if span_days >= 56 else 1.0  # weeks for long histories, days for short ones
     summ = rfm_summary(tx, pd.Timestamp(win.cutoff), amount="amount", freq_days=unit)
-    bg = BetaGeoFitter().fit(summ["frequency"], summ["recency"], summ["T"])
+    fit = summ if len(summ) <= max_fit else summ.sample(max_fit, random_state=seed)
+    bg = BetaGeoFitter().fit(fit["frequency"], fit["recency"], fit["T"])
     alive = bg.probability_alive(summ["frequency"], summ["recency"], summ["T"])
     expected = bg.expected_purchases(weeks * 7 / unit, summ["frequency"], summ["recency"], summ["T"])
     if tx["amount"].fillna(0).sum() <= 0:
         avg_value = np.full(len(summ), np.nan)  # no prices in the data: CLV is not computable
     else:
         try:
-            gg = GammaGammaFitter().fit(summ["frequency"], summ["monetary_value"])
+            gg = GammaGammaFitter().fit(fit["frequency"], fit["monetary_value"])
             avg_value = gg.expected_average_value(summ["frequency"], summ["monetary_value"])
         except InsufficientData:
             avg_value = tx.groupby("user_id")["amount"].mean().reindex(summ.index).fillna(0.0).to_numpy()
@@ -106,45 +161,142 @@ def btyd_scores(wh: Warehouse, win: Window, weeks: float) -> pd.DataFrame:
     )
 
 
-def high_value_scores(
-    wh: Warehouse, win: Window, features: pd.DataFrame, opts: BuildOptions
-) -> tuple[pd.Series, HighValueModel]:
-    """Train on the previous window (cutoff - h, label = spend in [cutoff - h, cutoff)); score now."""
+def _horizon_days(wh: Warehouse, win: Window) -> float:
+    """A quarter of the data span (at most 90 days): the label window of the high-value model."""
     start = data_start(wh)
     if start is None:
         raise InsufficientData("no events or orders")
     span = (win.cutoff - start).total_seconds() / 86400
-    horizon = max(1.0, min(90.0, span / 4))
-    past = Window.ending(win.cutoff - timedelta(days=horizon), opts.window_days, win.timezone)
+    return max(1.0, min(90.0, span / 4))
+
+
+def high_value_scores(
+    wh: Warehouse, win: Window, features: pd.DataFrame, opts: BuildOptions
+) -> tuple[pd.Series, Any, dict[str, Any]]:
+    """Train on the previous window (cutoff - h, label = spend in [cutoff - h, cutoff)) for a bounded user
+    sample, compare RF and LightGBM on held-out users, score everyone now with the kept model."""
+    horizon = _horizon_days(wh, win)
+    share = _sample_share(len(features), opts.max_train_users)
+    past = Window.ending(win.cutoff - timedelta(days=horizon), opts.window_days, win.timezone, share)
     past_features = build_features(wh, past)
     value = next_window_value(wh, Window(cutoff=win.cutoff, start=past.cutoff, timezone=win.timezone))
     labels = high_value_labels(value, past_features.index, opts.high_value_share)
-    model = HighValueModel("rf", seed=opts.seed, n_estimators=100).fit(past_features, labels)
-    return model.predict_proba(features), model
+    model, report = fit_high_value(
+        past_features,
+        labels,
+        choose=opts.high_value_model,
+        top_share=opts.high_value_share,
+        seed=opts.seed,
+    )
+    report |= {"horizon_days": round(horizon, 2), "train_users_share": share or 1.0}
+    return model.predict_proba(features), model, report
+
+
+def fit_interest(wh: Warehouse, win: Window, n_active: int, opts: BuildOptions) -> tuple[InterestModel, dict]:
+    """The next-category model on the recent events of a bounded user sample: measured on the last quarter
+    of the span (trained before it), then refitted on all of it."""
+    share = _sample_share(n_active, opts.interest_users)
+    ev = interest_events(wh, Window(cutoff=win.cutoff, start=win.start, timezone=win.timezone, sample=share))
+    ranked = ev.mutate(_r=ibis.row_number().over(group_by=ev.user_id, order_by=[ev.ts.desc(), ev.ref.desc()]))
+    events = ranked.filter(ranked._r < 100).drop("_r").to_pyarrow().to_pandas()
+    if events.empty:
+        raise InsufficientData("no events with a category: real-time interest needs them")
+    split = pd.Timestamp(win.cutoff) - pd.Timedelta(days=_horizon_days(wh, win))
+    kwargs = {"arch": opts.interest_arch, "seed": opts.seed}
+    train, contexts, truth = holdout_cases(events, split, seed=opts.seed)
+    held_out = InterestModel(**kwargs).fit(train).evaluate(contexts, truth)  # type: ignore[arg-type]
+    model = InterestModel(**kwargs).fit(sequences(events))  # type: ignore[arg-type]
+    metrics = held_out | {
+        "baseline": {"name": "repeat last category / last 5 distinct"} | recency_baseline(contexts, truth),
+        "n_test": len(truth),
+        "users": int(events["user_id"].nunique()),
+        "split": split.isoformat(),
+        "metric_note": "accuracy = top-1, recall = hit@5, F1 = macro F1 of top-1",
+    }
+    return model, metrics
+
+
+def fit_similar(
+    wh: Warehouse, win: Window, opts: BuildOptions, totals: Any = None
+) -> tuple[SimilarUsers, dict[str, Any]]:
+    """Implicit ALS on every user's product interactions; held-out recall of neighbour-based items
+    on a bounded user sample (trained before the last quarter of the span, tested on it)."""
+    df = product_affinity(wh, win, totals).to_pyarrow().to_pandas()
+    if df.empty:
+        raise InsufficientData("no product interactions: similar users need them")
+    inter = df.rename(columns={"product_id": "item", "score": "weight"})
+    model = SimilarUsers(seed=opts.seed, keep_matrix=False).fit(inter)
+    split = win.cutoff - timedelta(days=_horizon_days(wh, win))
+    share = _sample_share(len(model.users_), 10_000)
+    before = Window(cutoff=split, start=win.start, timezone=win.timezone, sample=share)
+    after = Window(cutoff=win.cutoff, start=split, timezone=win.timezone, sample=share)
+    metrics: dict[str, Any] = {
+        "users": len(model.users_),
+        "items": len(model.items_),
+        "interactions": len(df),
+    }
+    try:
+        metrics |= neighbour_holdout(
+            _as_interactions(product_affinity(wh, before)),
+            _as_interactions(product_affinity(wh, after)),
+            seed=opts.seed,
+        )
+        metrics["split"] = split.isoformat()
+    except InsufficientData as exc:
+        metrics["held_out"] = f"insufficient data: {exc.detail}"
+    return model, metrics
+
+
+def _as_interactions(expr: Any) -> pd.DataFrame:
+    return expr.to_pyarrow().to_pandas().rename(columns={"product_id": "item", "score": "weight"})
 
 
 def _segment_stats(
-    features: pd.DataFrame, assigned: pd.Series, top_cats: pd.DataFrame
+    features: pd.DataFrame, assigned: pd.Series, top_cats: pd.DataFrame, channels: pd.DataFrame
 ) -> dict[str, dict[str, Any]]:
-    stats: dict[str, dict[str, Any]] = {}
+    """Per segment: size, share, spend, buyer share, top categories, channels and peak hours (vectorised)."""
     total = max(len(features), 1)
-    for seg, idx in assigned.groupby(assigned).groups.items():
-        f = features.loc[idx]
-        hours = f[HOUR_COLUMNS].sum().to_numpy()
-        cats = top_cats[top_cats["user_id"].isin(idx)].groupby("category")["score"].sum().nlargest(5)
-        channels = f["best_channel"].dropna().value_counts().head(3)
-        stats[str(seg)] = {
-            "size": len(f),
-            "share": len(f) / total,
-            "monetary_total": float(f["monetary"].sum()),
-            "monetary_mean": float(f["monetary"].mean()),
-            "monetary_quartiles": [float(q) for q in f["monetary"].quantile([0.25, 0.5, 0.75])],
-            "buyers_share": float((f["frequency"] > 0).mean()),
-            "top_categories": [str(c) for c in cats.index],
-            "preferred_channels": [str(c) for c in channels.index],
-            "peak_hours": [int(h) for h in np.argsort(-hours)[:3]] if hours.sum() > 0 else [],
+    seg = assigned.rename("segment")
+    g = features.groupby(seg)
+    money = g["monetary"]
+    quart = money.quantile([0.25, 0.5, 0.75]).unstack()
+    hours = g[HOUR_COLUMNS].sum()
+    cats = top_cats.join(seg, on="user_id").groupby(["segment", "category"])["score"].sum()
+    shop = channels.join(seg, on="user_id").groupby(["segment", "channel"])["n"].sum()
+    best = features["best_channel"].dropna().groupby(seg).value_counts()
+    buyers = g["frequency"].agg(lambda f: float((f > 0).mean()))
+
+    def top(series: pd.Series, sid: str, n: int) -> list[str]:
+        if sid not in series.index.get_level_values(0):
+            return []
+        return [str(i) for i in series.loc[sid].sort_values(ascending=False).head(n).index]
+
+    stats: dict[str, dict[str, Any]] = {}
+    for sid in g.size().index:  # one pass per segment (at most k_max), never per user
+        h = hours.loc[sid].to_numpy()
+        stats[str(sid)] = {
+            "size": int(g.size()[sid]),
+            "share": float(g.size()[sid] / total),
+            "monetary_total": float(money.sum()[sid]),
+            "monetary_mean": float(money.mean()[sid]),
+            "monetary_quartiles": [float(q) for q in quart.loc[sid]],
+            "buyers_share": buyers[sid],
+            "top_categories": top(cats, sid, 5),
+            "preferred_channels": top(best, sid, 3),
+            "shopping_channels": top(shop, sid, 3),
+            "peak_hours": [int(x) for x in np.argsort(-h)[:3]] if h.sum() > 0 else [],
         }
     return stats
+
+
+def _channel_counts(wh: Warehouse, win: Window) -> pd.DataFrame:
+    """(user_id, channel, n): the channels each user's events and orders came through."""
+    ev = win.clip(wh.table("events"))
+    ev = ev.filter(ev.channel.notnull()).select("user_id", "channel")
+    orders = win.clip(wh.table("orders"))
+    orders = orders.filter(orders.channel.notnull()).select("user_id", "channel")
+    both = ibis.union(ev, orders)
+    return both.group_by(["user_id", "channel"]).aggregate(n=both.count()).to_pyarrow().to_pandas()
 
 
 def _previous_centroids(wh: Warehouse) -> pd.DataFrame:
@@ -154,6 +306,77 @@ def _previous_centroids(wh: Warehouse) -> pd.DataFrame:
     return pd.DataFrame({sid: json.loads(c) for sid, c in rows if c}).T
 
 
+@contextmanager
+def memory_limit(wh: Warehouse, limit: str | None) -> Iterator[str | None]:
+    """DuckDB's memory limit for the duration of a build (then restored): it spills to disk beyond it."""
+    if limit is None:
+        yield None
+        return
+    if limit == "auto":
+        limit = f"{min(4.0, 0.4 * psutil.virtual_memory().total / 2**30):.1f}GB"
+    before = wh.sql("SELECT current_setting('memory_limit')")[0][0]
+    wh.sql(f"SET memory_limit = '{limit}'")
+    try:
+        yield limit
+    finally:
+        wh.sql(f"SET memory_limit = '{before}'")
+
+
+@contextmanager
+def shared_totals(wh: Warehouse, win: Window, version: str) -> Iterator[Any]:
+    """The window's ``interaction_totals`` as a temporary table for the build (one scan of the events
+    instead of one per consumer), dropped afterwards."""
+    name = "_ll_totals_" + "".join(c if c.isalnum() else "_" for c in version)
+    table = wh.ibis.create_table(name, interaction_totals(wh, win), temp=True)
+    try:
+        yield table
+    finally:
+        wh.sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
+
+def build_segments(
+    wh: Warehouse, win: Window, features: pd.DataFrame, opts: BuildOptions, art: Artifact, totals: Any = None
+) -> tuple[pd.Series, list[dict[str, Any]]]:
+    """K-means segments (K by silhouette, labels matched to the previous build), named and described."""
+    model = SegmentModel(k_min=opts.k_min, k_max=opts.k_max, seed=opts.seed).fit(features)
+    model.align_to(_previous_centroids(wh))
+    assigned = model.predict(features)
+    centroids = model.raw_centroids(features, assigned)
+    names = name_segments(model.z_centroids())
+    overall = features.reindex(columns=model.columns_).astype(float).fillna(model.fill_).mean()
+    top_cats = affinity(wh, win, "category", totals).to_pyarrow().to_pandas()
+    stats = _segment_stats(features, assigned, top_cats, _channel_counts(wh, win))
+    rows = []
+    for sid in model.ids_:
+        centre = pd.Series(centroids.loc[sid])
+        zh, en = describe_segment(centre, overall)
+        arch = names[sid]
+        rows.append(
+            {
+                "segment_id": sid,
+                "name_zh": arch.name_zh,
+                "name_en": arch.name_en,
+                "description": json.dumps({"zh": zh, "en": en, "archetype": arch.key}, ensure_ascii=False),
+                "size": int(stats.get(sid, {}).get("size", 0)),
+                "centroid": json.dumps({str(k): float(v) for k, v in centre.to_dict().items()}),
+                "stats": json.dumps(stats.get(sid, {}) | {"silhouette": model.silhouettes_.get(model.k)}),
+            }
+        )
+    model.save(art.folder / "model.pkl")
+    art.params = {
+        "k": model.k,
+        "k_bounds": [opts.k_min, opts.k_max],
+        "columns": model.columns_,
+        "seed": opts.seed,
+    }
+    art.metrics = {
+        "silhouette": model.silhouettes_,
+        "k": model.k,
+        "sizes": {r["segment_id"]: r["size"] for r in rows},
+    }
+    return assigned, rows
+
+
 def build_profiles(
     wh: Warehouse,
     opts: BuildOptions | None = None,
@@ -161,7 +384,8 @@ def build_profiles(
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Build every user's profile and the segments; returns a summary (users, segments, version, notes)."""
+    """Build every user's profile, the segments and the profile models; returns a summary (users,
+    segments, version, window, per-model metrics, notes on anything skipped for lack of data)."""
     opts = opts or BuildOptions()
     models_dir = settings.models_dir if settings else wh.path.parent / "models"  # beside the warehouse
     settings = settings or get_settings()
@@ -170,76 +394,108 @@ def build_profiles(
     win = Window.ending(cutoff, opts.window_days, settings.timezone)
     version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + new_id("p")[-6:]
     notes: dict[str, str] = {}
+    built: list[Artifact] = []
 
-    report("features", 0.05)
-    features = build_features(wh, win)
-    report("tags", 0.35)
-    tags = interest_tags(wh, win).reindex(features.index)
-    value = features["net_monetary"] if features["net_monetary"].sum() > 0 else features["frequency"]
-    tiers = value_tier(value)
-    stages = lifecycle_stage(features, previous_gap_days(wh, win), opts.rules)
+    def model(name: str, step: Callable[[Artifact], Any]) -> Any:
+        art = artifacts.new_artifact(models_dir, name, version)
+        try:
+            out = step(art)
+        except InsufficientData as exc:
+            artifacts.discard([art])
+            notes[name] = f"insufficient data: {exc.detail}"
+            return None
+        except BaseException:
+            artifacts.discard([art])
+            raise
+        artifacts.write_meta(art, version, win.label())
+        built.append(art)
+        return out
 
-    report("segments", 0.5)
-    assigned = pd.Series(None, index=features.index, dtype=object)
-    segment_rows: list[dict[str, Any]] = []
+    report("interactions", 0.02)
     try:
-        model = SegmentModel(k_min=opts.k_min, k_max=opts.k_max, seed=opts.seed).fit(features)
-        model.align_to(_previous_centroids(wh))
-        assigned = model.predict(features)
-        centroids = model.raw_centroids(features, assigned)
-        names = name_segments(model.z_centroids())
-        overall = features.reindex(columns=model.columns_).astype(float).fillna(model.fill_).mean()
-        top_cats = affinity(wh, win, "category").to_pandas()
-        stats = _segment_stats(features, assigned, top_cats)
-        for sid in model.ids_:
-            centre = pd.Series(centroids.loc[sid])
-            zh, en = describe_segment(centre, overall)
-            arch = names[sid]
-            segment_rows.append(
-                {
-                    "segment_id": sid,
-                    "name_zh": arch.name_zh,
-                    "name_en": arch.name_en,
-                    "description": json.dumps(
-                        {"zh": zh, "en": en, "archetype": arch.key}, ensure_ascii=False
-                    ),
-                    "size": int(stats.get(sid, {}).get("size", 0)),
-                    "centroid": json.dumps({str(k): float(v) for k, v in centre.to_dict().items()}),
-                    "stats": json.dumps(stats.get(sid, {}) | {"silhouette": model.silhouettes_.get(model.k)}),
+        with memory_limit(wh, opts.memory_limit) as limit, shared_totals(wh, win, version) as totals:
+            report("features", 0.1)
+            features = build_features(wh, win, totals)
+            report("tags", 0.3)
+            tags = interest_tags(wh, win, totals=totals).to_pyarrow()
+            value = features["net_monetary"] if features["net_monetary"].sum() > 0 else features["frequency"]
+            tiers = value_tier(value)
+            stages = lifecycle_stage(features, previous_gap_days(wh, win), opts.rules)
+
+            report("segments", 0.4)
+            segmented = model("segments", lambda art: build_segments(wh, win, features, opts, art, totals))
+            assigned, segment_rows = segmented or (pd.Series(None, index=features.index, dtype=object), [])
+
+            report("churn and CLV", 0.5)
+            scores = pd.DataFrame(index=features.index)
+            try:
+                scores = scores.join(btyd_scores(wh, win, opts.clv_weeks, opts.max_train_users, opts.seed))
+            except InsufficientData as exc:
+                notes["churn_clv"] = f"insufficient data: {exc.detail}"
+
+            report("high value", 0.6)
+
+            def high_value(art: Artifact) -> None:
+                proba, hv, hv_report = high_value_scores(wh, win, features, opts)
+                scores["high_value_probability"] = proba
+                hv.save(art.folder / "model.pkl")
+                art.params = {
+                    "kind": hv.kind,
+                    "choose": opts.high_value_model,
+                    "top_share": opts.high_value_share,
                 }
+                art.metrics = hv_report
+
+            model("high_value", high_value)
+
+            report("interest", 0.7)
+
+            def interest(art: Artifact) -> None:
+                im, metrics = fit_interest(wh, win, int((features["events"] > 0).sum()), opts)
+                im.save(art.folder / "model.pt")
+                art.params = {"arch": im.arch, "length": im.length, "categories": len(im.vocab_)}
+                art.metrics = metrics
+
+            model("interest", interest)
+
+            report("similar users", 0.8)
+
+            def similar(art: Artifact) -> None:
+                sm, metrics = fit_similar(wh, win, opts, totals)
+                sm.save(art.folder / "model.pkl")
+                art.params = {"factors": sm.factors, "iterations": sm.iterations, "item": "product"}
+                art.metrics = metrics
+
+            model("similar_users", similar)
+
+            report("write", 0.9)
+            _write(
+                wh,
+                features,
+                tags,
+                tiers,
+                stages,
+                assigned,
+                scores,
+                segment_rows,
+                win,
+                version,
+                notes,
+                opts,
+                built,
             )
-        path = models_dir / "segments" / version
-        path.mkdir(parents=True, exist_ok=True)
-        model.save(path / "model.pkl")
-        meta = {
-            "params": {"k": model.k, "columns": model.columns_, "seed": opts.seed},
-            "metrics": {"silhouette": model.silhouettes_},
-            "data_window": win.label(),
-        }
-        (path / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-    except InsufficientData as exc:
-        notes["segments"] = f"insufficient data: {exc.detail}"
-
-    report("scores", 0.7)
-    scores = pd.DataFrame(index=features.index)
-    try:
-        scores = scores.join(btyd_scores(wh, win, opts.clv_weeks))
-    except InsufficientData as exc:
-        notes["churn_clv"] = f"insufficient data: {exc.detail}"
-    try:
-        proba, _ = high_value_scores(wh, win, features, opts)
-        scores["high_value_probability"] = proba
-    except InsufficientData as exc:
-        notes["high_value"] = f"insufficient data: {exc.detail}"
-
-    report("write", 0.9)
-    _write(wh, features, tags, tiers, stages, assigned, scores, segment_rows, win, version, notes, opts)
+    except BaseException:
+        artifacts.discard(built)
+        raise
     report("done", 1.0)
     return {
         "users": len(features),
         "segments": len(segment_rows),
         "model_version": version,
         "data_window": win.label(),
+        "rules": opts.rules_source,
+        "memory_limit": limit,
+        "models": {a.name: a.metrics for a in built},
         "notes": notes,
     }
 
@@ -247,7 +503,7 @@ def build_profiles(
 def _write(
     wh: Warehouse,
     features: pd.DataFrame,
-    tags: pd.Series,
+    tags: pa.Table,
     tiers: pd.Series,
     stages: pd.Series,
     assigned: pd.Series,
@@ -257,15 +513,13 @@ def _write(
     version: str,
     notes: dict[str, str],
     opts: BuildOptions,
+    built: list[Artifact],
 ) -> None:
-    feats = features.drop(columns=HOUR_COLUMNS).copy()
-    feats["active_hours"] = list(np.round(features[HOUR_COLUMNS].to_numpy(), 4))
-    feats = feats.reset_index()
+    feats = features.reset_index()
     sc = scores.reindex(features.index).rename_axis("user_id").reset_index()
     meta = pd.DataFrame(
         {
             "user_id": features.index,
-            "tags": [list(t) if isinstance(t, list) else [] for t in tags.reindex(features.index)],
             "value_tier": tiers.reindex(features.index).to_numpy(),
             "lifecycle": stages.reindex(features.index).to_numpy(),
             "segment_id": assigned.reindex(features.index).to_numpy(),
@@ -274,19 +528,22 @@ def _write(
     segs = pd.DataFrame(
         segment_rows, columns=["segment_id", "name_zh", "name_en", "description", "size", "centroid", "stats"]
     )
+    hours = ", ".join(f"round(f.{h}, 4)" for h in HOUR_COLUMNS)
+    params = asdict(opts) | {"models": [a.name for a in built]}
     with wh.transaction() as con:
-        con.register("_feats", feats)
-        con.register("_scores", sc)
-        con.register("_meta", meta)
-        con.register("_segs", segs)
+        views = {"_feats": feats, "_scores": sc, "_meta": meta, "_segs": segs, "_tags": tags}
+        for name, frame in views.items():
+            con.register(name, frame)
         try:
             con.execute("DELETE FROM profiles")
             con.execute(
                 "INSERT INTO profiles (user_id, features, tags, value_tier, lifecycle, segment_id, scores, "
                 "data_window, model_version) "
-                "SELECT m.user_id, to_json(f), m.tags, m.value_tier, m.lifecycle, m.segment_id, "
-                "json_remove(to_json(s), '$.user_id'), ?, ? "
-                "FROM _meta m JOIN _feats f USING (user_id) JOIN _scores s USING (user_id)",
+                "SELECT m.user_id, to_json(f2), coalesce(t.tags, []::VARCHAR[]), m.value_tier, m.lifecycle, "
+                "m.segment_id, json_remove(to_json(s), '$.user_id'), ?, ? "
+                f"FROM _meta m JOIN (SELECT f.* EXCLUDE ({', '.join(HOUR_COLUMNS)}), "
+                f"[{hours}] AS active_hours FROM _feats f) f2 USING (user_id) JOIN _scores s USING (user_id) "
+                "LEFT JOIN _tags t USING (user_id)",
                 [win.label(), version],
             )
             con.execute("DELETE FROM segments")
@@ -303,10 +560,11 @@ def _write(
                 [
                     version,
                     json.dumps({"users": len(features), "segments": len(segment_rows), "notes": notes}),
-                    json.dumps(asdict(opts), default=str),
+                    json.dumps(params, default=str),
                     win.label(),
                 ],
             )
+            artifacts.register(con, built, version, win.label())
         finally:
-            for name in ("_feats", "_scores", "_meta", "_segs"):
+            for name in views:
                 con.unregister(name)

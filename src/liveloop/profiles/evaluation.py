@@ -14,16 +14,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, adjusted_rand_score, f1_score, recall_score, roc_auc_score
+from sklearn.metrics import adjusted_rand_score
 
 from liveloop.core.errors import InsufficientData, NotFound
 from liveloop.profiles.btyd import BetaGeoFitter, rfm_summary
 from liveloop.profiles.build import data_end, data_start
 from liveloop.profiles.features import build_features
-from liveloop.profiles.interest import InterestModel, sequences
+from liveloop.profiles.interest import InterestModel, holdout_cases, recency_baseline
+from liveloop.profiles.metrics import binary_metrics
 from liveloop.profiles.realdata import DATASETS, load_into
 from liveloop.profiles.segments import SegmentModel
-from liveloop.profiles.similar import SimilarUsers
+from liveloop.profiles.similar import neighbour_holdout
 from liveloop.profiles.value import HighValueModel, high_value_labels, next_window_value, rfm_rule
 from liveloop.profiles.window import Window
 from liveloop.warehouse import Warehouse
@@ -41,17 +42,7 @@ PUBLISHED_BGNBD = {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258, "log_
 EVAL_DATASETS = (*DATASETS, "simulator")
 
 
-def _binary(y: pd.Series, pred: pd.Series, score: pd.Series | None = None) -> dict[str, float | None]:
-    y_arr, p_arr = y.astype(int).to_numpy(), pred.astype(int).to_numpy()
-    auc = None
-    if score is not None and len(set(y_arr)) == 2:
-        auc = round(float(roc_auc_score(y_arr, score.to_numpy())), 4)
-    return {
-        "accuracy": round(100 * float(accuracy_score(y_arr, p_arr)), 2),
-        "recall": round(100 * float(recall_score(y_arr, p_arr, zero_division=0)), 2),
-        "f1": round(float(f1_score(y_arr, p_arr, zero_division=0)), 4),
-        "auc": auc,
-    }
+_binary = binary_metrics
 
 
 def _row(
@@ -165,18 +156,6 @@ def eval_segments(
     )
 
 
-def _interest_metrics(truth: list[str], top1: list[str], top5: list[list[str]]) -> dict[str, Any]:
-    hits5 = np.mean([t in p for t, p in zip(truth, top5, strict=True)]) if truth else 0.0
-    return {
-        "accuracy": round(100 * float(accuracy_score(truth, top1)), 2),
-        "recall": round(100 * float(hits5), 2),
-        "f1": round(
-            float(f1_score(truth, top1, average="macro", labels=sorted(set(truth)), zero_division=0)), 4
-        ),
-        "auc": None,
-    }
-
-
 def eval_interest(
     wh: Warehouse, w: tuple[Window, ...], seed: int = 0, max_test: int = 5000
 ) -> list[dict[str, Any]]:
@@ -185,43 +164,25 @@ def eval_interest(
     ev = (
         ev.filter(ev.category.notnull() & (ev.ts < w[3].cutoff))
         .select("user_id", "ts", "category")
+        .to_pyarrow()
         .to_pandas()
     )
     if ev.empty:
         raise InsufficientData("no events with categories")
-    ev["ts"] = pd.to_datetime(ev["ts"], utc=True)
-    train = ev[ev["ts"] < pd.Timestamp(w[2].cutoff)]
-    seqs = sequences(ev)
-    n_train = sequences(train)
-    contexts, truth = [], []
-    for user, cats in seqs.items():
-        start = len(n_train.get(user, []))
-        for i in range(max(start, 1), len(cats)):
-            contexts.append(cats[max(0, i - 20) : i])
-            truth.append(cats[i])
+    train, contexts, truth = holdout_cases(ev, pd.Timestamp(w[2].cutoff), max_test=max_test, seed=seed)
     if not truth:
         raise InsufficientData("no test-window events with a history")
-    rng = np.random.default_rng(seed)
-    if len(truth) > max_test:
-        keep = np.sort(rng.choice(len(truth), max_test, replace=False))
-        contexts, truth = [contexts[i] for i in keep], [truth[i] for i in keep]
-    last = [c[-1] for c in contexts]
-    recent5 = [list(dict.fromkeys(reversed(c)))[:5] for c in contexts]
-    base = _interest_metrics(truth, last, recent5)
+    base = recency_baseline(contexts, truth)
     rows = []
     for arch, name in (("lstm", "LSTM"), ("attention", "Self-attention")):
-        model = InterestModel(arch=arch, seed=seed).fit(n_train)
-        logits = model.scores(contexts)
-        order = np.argsort(-logits, axis=1)[:, :5]
-        cats = ["", "", *model.categories]
-        top5 = [[cats[j] for j in row] for row in order]
+        model = InterestModel(arch=arch, seed=seed).fit(train)
         rows.append(
             _row(
                 name,
                 "lstm",
                 "event sequences (last 20 categories)",
                 "real-time interest (next category)",
-                _interest_metrics(truth, [t[0] for t in top5], top5),
+                model.evaluate(contexts, truth),
                 "repeat last category / last 5 distinct",
                 base,
                 len(truth),
@@ -248,41 +209,20 @@ def eval_similar(
     wh: Warehouse, w: tuple[Window, ...], item: str, seed: int = 0, k: int = 10
 ) -> dict[str, Any]:
     """User-based CF from ALS neighbours: top-k items for the test window, vs the popularity top-k."""
-    train = _interactions(wh, w[2], item)
-    test = _interactions(wh, w[3], item)
-    model = SimilarUsers(seed=seed).fit(train)
-    popular = train.groupby("item")["weight"].sum().nlargest(k).index.astype(str).tolist()
-    truth = pd.Series({u: set(g.astype(str)) for u, g in test.groupby("user_id")["item"]}, dtype=object)
-    truth = truth[truth.index.astype(str).isin(set(model.users_))]
-    if truth.empty:
-        raise InsufficientData("no users active in both the training and the test window")
-
-    def prf(recs: Callable[[str], list[str]]) -> dict[str, Any]:
-        p, r = [], []
-        for user, items in truth.items():
-            got = recs(str(user))
-            hit = len(set(got) & items)
-            p.append(hit / k)
-            r.append(hit / len(items))
-        pm, rm = float(np.mean(p)), float(np.mean(r))
-        return {
-            "accuracy": round(100 * pm, 2),
-            "recall": round(100 * rm, 2),
-            "f1": round(2 * pm * rm / (pm + rm) if pm + rm else 0.0, 4),
-            "auc": None,
-        }
-
+    out = neighbour_holdout(_interactions(wh, w[2], item), _interactions(wh, w[3], item), k=k, seed=seed)
+    base = out.pop("baseline")
+    n_test, note = out.pop("n_test"), out.pop("metric_note")
     return _row(
         "CF (ALS neighbours)",
         "cf",
         f"user x {item} interactions",
         f"similar users (next-window {item} interactions, top {k})",
-        prf(lambda u: model.recommend_from_neighbours(u, k)),
-        f"popularity top {k}",
-        prf(lambda u: popular),
-        len(truth),
+        out,
+        base.pop("name"),
+        base,
+        n_test,
         _split_label(w),
-        metric_note=f"accuracy = precision@{k}, recall = recall@{k}, F1 of the two",
+        metric_note=note,
     )
 
 

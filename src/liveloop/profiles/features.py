@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
@@ -66,7 +67,9 @@ def _union(*tables: Any, distinct: bool = False) -> Any:
 def user_universe(wh: Warehouse, win: Window) -> Any:
     """Every user known before the cutoff: registered, or seen in events or orders."""
     users = wh.table("users")
-    registered = users.filter(users.signup_ts.isnull() | (users.signup_ts < ibis.timestamp(win.cutoff)))
+    registered = win.users(
+        users.filter(users.signup_ts.isnull() | (users.signup_ts < ibis.timestamp(win.cutoff)))
+    )
     seen = [
         registered.select("user_id"),
         win.clip(wh.table("events")).select("user_id"),
@@ -88,6 +91,15 @@ def basic_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
+def standalone_purchases(wh: Warehouse, win: Window) -> Any:
+    """``purchase`` events that do not repeat an order (matched by ``event_id`` or ``props.order_id``)."""
+    ev = win.clip(wh.table("events"))
+    pev = ev.filter(ev.type == "purchase")
+    pev = pev.mutate(_order_ref=pev.props["order_id"].str.fill_null(pev.event_id))
+    all_orders = wh.table("orders").select(_oid=ibis._.order_id)
+    return pev.anti_join(all_orders, pev._order_ref == all_orders._oid).drop("_order_ref")
+
+
 def purchase_lines(wh: Warehouse, win: Window) -> Any:
     """Completed purchases in the window: orders, plus purchase events that are not also an order."""
     orders = win.clip(wh.table("orders"))
@@ -95,10 +107,7 @@ def purchase_lines(wh: Warehouse, win: Window) -> Any:
     from_orders = paid.select(
         "user_id", "ts", amount=_f(paid.amount), coupon=paid.coupon_id.notnull().cast("int64")
     )
-    ev = win.clip(wh.table("events"))
-    all_orders = wh.table("orders").select(order_id=ibis._.order_id)
-    pev = ev.filter(ev.type == "purchase")
-    pev = pev.anti_join(all_orders, pev.event_id == all_orders.order_id)
+    pev = standalone_purchases(wh, win)
     from_events = pev.select(
         "user_id", "ts", amount=_f(pev.amount.fill_null(0)), coupon=ibis.literal(0, "int64")
     )
@@ -143,8 +152,8 @@ def price_features(wh: Warehouse, win: Window) -> Any:
             (lines.list_price.notnull() & (lines.unit_price < lines.list_price * 0.995)).cast("int64")
         ),
     )
-    ev = win.clip(wh.table("events"))
-    pev = ev.filter((ev.type == "purchase") & ev.amount.notnull() & (ev.amount > 0))
+    pev = standalone_purchases(wh, win)
+    pev = pev.filter(pev.amount.notnull() & (pev.amount > 0))
     ev_lines = pev.select(
         "user_id",
         unit_price=_f(pev.amount) / _f(pev.quantity.fill_null(1).clip(lower=1)),
@@ -157,26 +166,44 @@ def price_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def behaviour_features(wh: Warehouse, win: Window, offset_s: int | None = None) -> Any:
-    """Event counts by type, active days, local hour-of-day histogram and weekend share."""
+@ibis.udf.scalar.builtin(name="epoch")
+def _epoch(ts: dt.Timestamp(timezone="UTC")) -> dt.float64:  # type: ignore[valid-type]
+    """Seconds since 1970 of a timestamp with time zone (DuckDB's ``epoch``, without a cast per row)."""
+
+
+def _local_events(wh: Warehouse, win: Window) -> Any:
+    """Events in the window with the local day number, hour and weekday (display time zone at the cutoff)."""
     ev = win.clip(wh.table("events"))
-    offset = win.utc_offset_s if offset_s is None else offset_s
-    local_s = ev.ts.epoch_seconds() + offset
-    hour = ((local_s // 3600) % 24).cast("int64")
-    dow = ((local_s // 86400 + 3) % 7).cast("int64")  # 1970-01-01 was a Thursday; 0 = Monday
-    ev = ev.mutate(_hour=hour, _dow=dow)
-    counts = {name: (ev.type == kind).cast("int64").sum() for name, kind in _BEHAVIOUR_COUNTS.items()}
-    hours = {f"h{h:02d}": _f((ev._hour == h).cast("int64").sum()) / _f(ev.count()) for h in range(24)}
+    local_s = (_epoch(ev.ts) + win.utc_offset_s).floor()
+    return ev.mutate(
+        _day=local_s // 86400,
+        _hour=(local_s // 3600) % 24,
+        _dow=(local_s // 86400 + 3) % 7,  # 1970-01-01 was a Thursday; 0 = Monday
+    )
+
+
+def behaviour_features(wh: Warehouse, win: Window) -> Any:
+    """Event counts by type, local hour-of-day histogram and weekend share."""
+    ev = _local_events(wh, win)
+    n = _f(ev.count())
+    counts = {name: ev.count(where=ev.type == kind) for name, kind in _BEHAVIOUR_COUNTS.items()}
+    hours = {f"h{h:02d}": _f(ev.count(where=ev._hour == h)) / n for h in range(24)}
     return ev.group_by("user_id").aggregate(
         events=ev.count(),
-        active_days=ev.ts.date().nunique(),
         last_active_days=win.days_before_cutoff(ev.ts.max()),
         first_seen_days=win.days_before_cutoff(ev.ts.min()),
-        gift_amount=_f(ev.amount.fill_null(0) * (ev.type == "gift").cast("int64")).sum(),
-        weekend_share=_f((ev._dow >= 5).cast("int64").sum()) / _f(ev.count()),
+        gift_amount=_f(ev.amount.sum(where=ev.type == "gift")).fill_null(0.0),
+        weekend_share=_f(ev.count(where=ev._dow >= 5)) / n,
         **counts,
         **hours,
     )
+
+
+def active_day_features(wh: Warehouse, win: Window) -> Any:
+    """Distinct local days with an event (two plain aggregations: cheaper than COUNT DISTINCT per user)."""
+    ev = _local_events(wh, win)
+    days = ev.select("user_id", "_day").distinct()
+    return days.group_by("user_id").aggregate(active_days=days.count())
 
 
 def watch_features(wh: Warehouse, win: Window) -> Any:
@@ -223,46 +250,97 @@ def channel_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def affinity(wh: Warehouse, win: Window, key: str = "category") -> Any:
-    """Long table (user_id, <key>, score, buys): weighted interactions per category or brand.
+def interactions(wh: Warehouse, win: Window) -> Any:
+    """Interest-bearing interactions, one row each: (user_id, ts, ref, product_id, category, brand, w, buy).
 
-    Tags a user removed (``tag_overrides`` rows ``category:X`` / ``brand:X``) are excluded here, so
-    every consumer of interest (tags, shares, models) respects them.
+    Events of the types in ``INTEREST_WEIGHTS`` (a purchase event that repeats an order is left to the
+    order's lines) and paid order lines, weighted as a purchase. ``ref`` orders rows with equal ``ts``.
     """
-    ev = win.clip(wh.table("events"))
     products = wh.table("products").select("product_id", p_category=ibis._.category, p_brand=ibis._.brand)
-    ev = ev.left_join(products, "product_id")
-    value = ev.category.fill_null(ev.p_category) if key == "category" else ev.p_brand
+    ev = win.clip(wh.table("events"))
+    ev = _union(
+        ev.filter(ev.type.isin(tuple(t for t in INTEREST_WEIGHTS if t != "purchase"))),
+        standalone_purchases(wh, win),
+    ).left_join(products, "product_id")
     weight = ibis.cases(*((ev.type == t, w) for t, w in INTEREST_WEIGHTS.items()), else_=0.0)
-    ev = ev.select("user_id", item=value.cast("string"), w=weight, buy=(ev.type == "purchase").cast("int64"))
+    from_events = ev.select(
+        "user_id",
+        "ts",
+        ref=ev.event_id,
+        product_id=ev.product_id,
+        category=ev.category.fill_null(ev.p_category).cast("string"),
+        brand=ev.p_brand.cast("string"),
+        w=weight,
+        buy=(ev.type == "purchase").cast("int64"),
+    )
     orders = win.clip(wh.table("orders"))
-    paid = orders.filter(~orders.status.lower().isin(VOID_ORDER_STATUS)).select("order_id", "user_id")
+    paid = orders.filter(~orders.status.lower().isin(VOID_ORDER_STATUS)).select("order_id", "user_id", "ts")
     items = (
         wh.table("order_items")
-        .select("order_id", "product_id")
+        .select("order_id", "line_no", "product_id")
         .join(paid, "order_id")
         .left_join(products, "product_id")
     )
-    item_value = items.p_category if key == "category" else items.p_brand
     from_orders = items.select(
         "user_id",
-        item=item_value.cast("string"),
-        w=ibis.literal(INTEREST_WEIGHTS["purchase"]),
+        "ts",
+        ref=items.order_id.concat("#", items.line_no.cast("string")),
+        product_id=items.product_id,
+        category=items.p_category.cast("string"),
+        brand=items.p_brand.cast("string"),
+        w=ibis.literal(INTEREST_WEIGHTS["purchase"], "float64"),
         buy=ibis.literal(1, "int64"),
     )
-    both = _union(ev, from_orders)
-    both = both.filter(both.item.notnull() & (both.w > 0))
-    agg = both.group_by(["user_id", "item"]).aggregate(score=both.w.sum(), buys=both.buy.sum())
+    return _union(from_events, from_orders)
+
+
+def without_removed(table: Any, wh: Warehouse, kind: str) -> Any:
+    """``table`` without the rows whose ``kind`` column (category or brand) the user removed as a tag."""
     overrides = wh.table("tag_overrides")
-    removed = overrides.filter(overrides.tag.startswith(f"{key}:")).select(
-        o_user=overrides.user_id, o_item=overrides.tag.substr(len(key) + 1)
+    removed = overrides.filter(overrides.tag.startswith(f"{kind}:")).select(
+        _o_user=overrides.user_id, _o_item=overrides.tag.substr(len(kind) + 1)
     )
-    agg = agg.anti_join(removed, (agg.user_id == removed.o_user) & (agg.item == removed.o_item))
-    return agg.rename({key: "item"})
+    return table.anti_join(removed, (table.user_id == removed._o_user) & (table[kind] == removed._o_item))
 
 
-def _category_summary(wh: Warehouse, win: Window) -> Any:
-    a = affinity(wh, win, "category")
+def interaction_totals(wh: Warehouse, win: Window) -> Any:
+    """``interactions`` summed per (user_id, product_id, category, brand): everything ``affinity`` and
+    ``product_affinity`` read, small enough for a build to materialise once and share (``totals=``)."""
+    t = interactions(wh, win)
+    return t.group_by(["user_id", "product_id", "category", "brand"]).aggregate(w=t.w.sum(), buy=t.buy.sum())
+
+
+def affinity(wh: Warehouse, win: Window, key: str = "category", totals: Any = None) -> Any:
+    """Long table (user_id, <key>, score, buys): weighted interactions per category or brand.
+
+    Tags a user removed (``tag_overrides`` rows ``category:X`` / ``brand:X``) are excluded here, so
+    every consumer of interest (tags, shares, segments) respects them. ``totals``: a materialised
+    ``interaction_totals`` of the same window to read instead of the events.
+    """
+    t = interactions(wh, win) if totals is None else totals
+    t = t.filter(t[key].notnull() & (t.w > 0))
+    agg = t.group_by(["user_id", key]).aggregate(score=t.w.sum(), buys=t.buy.sum())
+    return without_removed(agg, wh, key)
+
+
+def interest_events(wh: Warehouse, win: Window) -> Any:
+    """(user_id, ts, ref, category) of every interaction with a category, the user's removed ones left out."""
+    t = interactions(wh, win)
+    t = without_removed(t.filter(t.category.notnull()), wh, "category")
+    return t.select("user_id", "ts", "ref", "category")
+
+
+def product_affinity(wh: Warehouse, win: Window, totals: Any = None) -> Any:
+    """(user_id, product_id, score): weighted interactions per product, without products in a category
+    or of a brand the user removed (the input of the similar-users model)."""
+    t = interactions(wh, win) if totals is None else totals
+    t = t.filter(t.product_id.notnull() & (t.w > 0))
+    t = without_removed(without_removed(t, wh, "category"), wh, "brand")
+    return t.group_by(["user_id", "product_id"]).aggregate(score=t.w.sum())
+
+
+def _category_summary(wh: Warehouse, win: Window, totals: Any = None) -> Any:
+    a = affinity(wh, win, "category", totals)
     ranked = a.mutate(
         _rank=ibis.row_number().over(group_by=a.user_id, order_by=[a.score.desc(), a.category]),
         _total=a.score.sum().over(group_by=a.user_id),
@@ -274,7 +352,7 @@ def _category_summary(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def feature_query(wh: Warehouse, win: Window) -> Any:
+def feature_query(wh: Warehouse, win: Window, totals: Any = None) -> Any:
     """One Ibis expression: the universe left-joined to every feature family."""
     out = user_universe(wh, win)
     for part in (
@@ -283,10 +361,11 @@ def feature_query(wh: Warehouse, win: Window) -> Any:
         refund_features(wh, win),
         price_features(wh, win),
         behaviour_features(wh, win),
+        active_day_features(wh, win),
         watch_features(wh, win),
         sentiment_features(wh, win),
         channel_features(wh, win),
-        _category_summary(wh, win),
+        _category_summary(wh, win, totals),
     ):
         out = out.left_join(part, "user_id")
         out = out.drop(*[c for c in out.columns if c.endswith("_right")])
@@ -320,9 +399,9 @@ def _safe_div(a: pd.Series, b: pd.Series) -> pd.Series:
     return (a / b.where(b > 0)).astype(float)
 
 
-def build_features(wh: Warehouse, win: Window) -> pd.DataFrame:
+def build_features(wh: Warehouse, win: Window, totals: Any = None) -> pd.DataFrame:
     """The feature table (one row per user, indexed by ``user_id``) for the window."""
-    df = feature_query(wh, win).to_pandas()
+    df = feature_query(wh, win, totals).to_pyarrow().to_pandas()
     df = df.set_index("user_id").sort_index()
     for col in df.columns:
         if col not in _TEXT_COLUMNS:

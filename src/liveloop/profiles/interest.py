@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from liveloop.core.errors import InsufficientData
+from liveloop.profiles.metrics import next_category_metrics
 
 PAD, OOV = 0, 1
 
@@ -82,9 +84,46 @@ class _AttentionNet(nn.Module):
 
 
 def sequences(events: pd.DataFrame) -> dict[str, list[str]]:
-    """Category sequence per user from events (user_id, ts, category), in time order."""
-    ev = events.dropna(subset=["category"]).sort_values(["user_id", "ts"], kind="stable")
-    return {str(u): g.astype(str).tolist() for u, g in ev.groupby("user_id", sort=False)["category"]}
+    """Category sequence per user from events (user_id, ts, category[, ref]), in time order."""
+    keys = ["user_id", "ts", "ref"] if "ref" in events.columns else ["user_id", "ts"]
+    ev = events.dropna(subset=["category"]).sort_values(keys, kind="stable")
+    users = ev["user_id"].astype(str).to_numpy()
+    cats = ev["category"].astype(str).to_numpy()
+    cuts = np.flatnonzero(users[1:] != users[:-1]) + 1
+    starts, ends = np.r_[0, cuts], np.r_[cuts, len(users)]
+    return {str(users[a]): cats[a:b].tolist() for a, b in zip(starts, ends, strict=True) if b > a}
+
+
+def holdout_cases(
+    events: pd.DataFrame, split: pd.Timestamp, *, length: int = 20, max_test: int = 5000, seed: int = 0
+) -> tuple[dict[str, list[str]], list[list[str]], list[str]]:
+    """Sequences before ``split`` (to train on) and the held-out cases: every later event's category with
+    the ``length`` categories before it as context (a seeded sample of at most ``max_test``)."""
+    ts = pd.to_datetime(events["ts"], utc=True)
+    seqs = sequences(events)
+    train = sequences(events[ts < split])
+    users = list(seqs)
+    first = np.array([max(len(train.get(u, [])), 1) for u in users], dtype=np.int64)
+    n = np.maximum(np.array([len(seqs[u]) for u in users], dtype=np.int64) - first, 0)
+    total = int(n.sum())
+    picked = np.arange(total)
+    if total > max_test:
+        picked = np.sort(np.random.default_rng(seed).choice(total, max_test, replace=False))
+    ends = np.cumsum(n)
+    which = np.searchsorted(ends, picked, side="right")
+    contexts, truth = [], []
+    for w, j in zip(which, picked - (ends - n)[which], strict=True):  # at most max_test cases
+        cats, i = seqs[users[w]], int(first[w] + j)
+        contexts.append(cats[max(0, i - length) : i])
+        truth.append(cats[i])
+    return train, contexts, truth
+
+
+def recency_baseline(contexts: list[list[str]], truth: list[str]) -> dict[str, Any]:
+    """The baseline beside every interest model: repeat the last category (top-1), the last 5 distinct."""
+    last = [c[-1] for c in contexts]
+    recent5 = [list(dict.fromkeys(reversed(c)))[:5] for c in contexts]
+    return next_category_metrics(truth, last, recent5)
 
 
 @dataclass
@@ -108,14 +147,24 @@ class InterestModel:
         return [self.vocab_.get(c, OOV) for c in cats]
 
     def _windows(self, seqs: dict[str, list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = [], []
-        for cats in seqs.values():
-            ids = self._encode(cats)
-            for i in range(1, len(ids)):
-                ctx = ids[max(0, i - self.length) : i]
-                xs.append([PAD] * (self.length - len(ctx)) + ctx)
-                ys.append(ids[i])
-        return np.asarray(xs, dtype=np.int64).reshape(-1, self.length), np.asarray(ys, dtype=np.int64)
+        """(context, next) training pairs: a seeded sample of at most ``max_windows`` transitions, each
+        context the ``length`` tokens before it (left-padded), gathered with NumPy."""
+        encoded = [np.asarray(self._encode(c), dtype=np.int64) for c in seqs.values() if len(c) > 1]
+        if not encoded:
+            return np.zeros((0, self.length), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        flat = np.concatenate(encoded)
+        lengths = np.array([len(e) for e in encoded])
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        per_seq = lengths - 1  # transitions per sequence
+        total = int(per_seq.sum())
+        picked = np.arange(total)
+        if total > self.max_windows:  # bounded training cost
+            picked = np.sort(np.random.default_rng(self.seed).choice(total, self.max_windows, replace=False))
+        seq = np.searchsorted(np.cumsum(per_seq), picked, side="right")
+        pos = starts[seq] + 1 + picked - (np.cumsum(per_seq) - per_seq)[seq]  # index of the target token
+        idx = pos[:, None] + np.arange(-self.length, 0)[None, :]
+        x = np.where(idx >= starts[seq][:, None], flat[np.maximum(idx, 0)], PAD)
+        return x.astype(np.int64), flat[pos]
 
     def _build(self) -> nn.Module:
         vocab = len(self.vocab_) + 2
@@ -135,11 +184,9 @@ class InterestModel:
             raise InsufficientData(
                 f"the interest model needs more event sequences (got {len(y)} transitions)"
             )
-        if len(y) > self.max_windows:  # bounded training cost: a seeded sample of transitions
-            keep = np.random.default_rng(self.seed).choice(len(y), self.max_windows, replace=False)
-            x, y = x[keep], y[keep]
         with _one_thread():
             self.net_ = self._train(x, y)
+        self.__dict__.pop("_numpy", None)
         return self
 
     def _train(self, x: np.ndarray, y: np.ndarray) -> nn.Module:
@@ -176,6 +223,15 @@ class InterestModel:
         logits[:, [PAD, OOV]] = -np.inf
         return logits
 
+    def evaluate(self, contexts: list[list[str]], truth: list[str]) -> dict[str, Any]:
+        """Top-1 accuracy, hit@5 and macro F1 on held-out (context, next category) cases."""
+        if not truth:
+            raise InsufficientData("no held-out events with a history to evaluate the interest model on")
+        order = np.argsort(-self.scores(contexts), axis=1)[:, :5]
+        cats = ["", "", *self.categories]
+        top5 = [[cats[j] for j in row] for row in order]
+        return next_category_metrics(truth, [t[0] for t in top5], top5)
+
     def predict_top(
         self, history: list[str], k: int = 5, exclude: set[str] | frozenset[str] = frozenset()
     ) -> list[tuple[str, float]]:
@@ -193,11 +249,20 @@ class InterestModel:
             st.update(cat)
         return st
 
+    def numpy_lstm(self) -> _NumpyLSTM | None:
+        """The LSTM's weights in NumPy (cached), or None for the attention variant."""
+        if not isinstance(self.net_, _LSTMNet):
+            return None
+        cached = self.__dict__.get("_numpy")
+        if cached is None:
+            cached = self.__dict__["_numpy"] = _NumpyLSTM(self.net_)
+        return cached
+
     def save(self, path: Path) -> None:
         buf = io.BytesIO()
         torch.save(
             {
-                "config": {k: v for k, v in self.__dict__.items() if k != "net_"},
+                "config": {k: v for k, v in self.__dict__.items() if k not in ("net_", "_numpy")},
                 "state": self.net_.state_dict() if self.net_ else None,
             },
             buf,
@@ -245,6 +310,16 @@ class _NumpyLSTM:
         self.w_out, self.b_out = sd["out.weight"], sd["out.bias"]
         self.copy = sd["copy.weight"]
         self.hidden = self.w_hh.shape[1]
+        self._initial: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def initial(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """The state after ``length`` padding steps: what the trained windows start from (cached)."""
+        if length not in self._initial:
+            h, c = np.zeros(self.hidden), np.zeros(self.hidden)
+            for _ in range(length):
+                h, c = self.step(PAD, h, c)
+            self._initial[length] = (h, c)
+        return self._initial[length]
 
     def step(self, token: int, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         gates = self.w_ih @ self.emb[token] + self.w_hh @ h + self.bias
@@ -272,12 +347,18 @@ class InterestState:
         net = model.net_
         if net is None:
             raise InsufficientData("the interest model is not fitted")
-        self._lstm = _NumpyLSTM(net) if isinstance(net, _LSTMNet) else None
-        size = self._lstm.hidden if self._lstm else 0
-        self._h, self._c = np.zeros(size), np.zeros(size)
+        self._lstm = model.numpy_lstm()
+        start = self._lstm.initial(model.length) if self._lstm else (np.zeros(0), np.zeros(0))
+        self._h: np.ndarray = start[0]
+        self._c: np.ndarray = start[1]
+        self.events_seen = 0
 
     def update(self, category: str) -> None:
+        """Advance the state by one event of ``category`` (a category removed by the user is skipped)."""
+        if str(category) in self.exclude:
+            return
         token = self.model.vocab_.get(str(category), OOV)
+        self.events_seen += 1
         self._recent.append(token)
         if self._lstm is not None:
             self._h, self._c = self._lstm.step(token, self._h, self._c)

@@ -154,12 +154,14 @@ def _matrix(features: pd.DataFrame, columns: list[str], fill: dict[str, float]) 
 
 @dataclass
 class SegmentModel:
-    """K-means on standardised segment features. ``fit`` picks K by silhouette in ``[k_min, k_max]``."""
+    """K-means on standardised segment features. ``fit`` picks K by silhouette in ``[k_min, k_max]``
+    (scored on a seeded sample of ``silhouette_sample`` users)."""
 
     k_min: int = 3
     k_max: int = 8
     seed: int = 0
     silhouette_sample: int = 5000
+    fit_sample: int = 20_000
     columns_: list[str] = field(default_factory=list)
     fill_: dict[str, float] = field(default_factory=dict)
     mean_: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -172,6 +174,7 @@ class SegmentModel:
         return (_matrix(features, self.columns_, self.fill_) - self.mean_) / self.scale_
 
     def fit(self, features: pd.DataFrame) -> SegmentModel:
+        """Scale on every user; fit the candidate K on a seeded sample of at most ``fit_sample`` users."""
         cols = [c for c in SEGMENT_FEATURES if c in features.columns]
         self.fill_ = {c: float(features[c].median()) if features[c].notna().any() else 0.0 for c in cols}
         if "recency_days" in cols:  # never bought: as far back as anyone
@@ -182,22 +185,25 @@ class SegmentModel:
         std = raw.std(axis=0)
         keep = std > 1e-9
         self.columns_ = [c for c, k in zip(cols, keep, strict=True) if k]
-        distinct = len(np.unique(raw[:, keep], axis=0)) if keep.any() else 1
+        rng = np.random.default_rng(self.seed)
+        fit_rows = raw[:, keep]
+        if len(fit_rows) > self.fit_sample:
+            fit_rows = fit_rows[rng.choice(len(fit_rows), self.fit_sample, replace=False)]
+        distinct = len(np.unique(fit_rows, axis=0)) if keep.any() else 1
         if not self.columns_ or distinct < self.k_min + 1:
             raise InsufficientData(
                 f"segments need {self.k_min + 1}+ distinct users with varying behaviour (got {distinct})"
             )
         self.mean_, self.scale_ = raw[:, keep].mean(axis=0), std[keep]
-        x = self._transform(features)
-        best: tuple[float, KMeans] | None = None
-        rng = np.random.default_rng(self.seed)
+        x = (fit_rows - self.mean_) / self.scale_
         sample = (
             x
             if len(x) <= self.silhouette_sample
             else x[rng.choice(len(x), self.silhouette_sample, replace=False)]
         )
+        best: tuple[float, KMeans] | None = None
         for k in range(self.k_min, min(self.k_max, distinct - 1) + 1):
-            km = KMeans(n_clusters=k, n_init=4, random_state=self.seed).fit(x)
+            km = KMeans(n_clusters=k, n_init=3, random_state=self.seed).fit(x)
             labels = km.predict(sample)
             score = float(silhouette_score(sample, labels)) if len(set(labels)) > 1 else -1.0
             self.silhouettes_[k] = score

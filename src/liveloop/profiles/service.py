@@ -6,7 +6,10 @@ import json
 from typing import Any
 
 from liveloop.core.errors import NotFound
+from liveloop.profiles.artifacts import active
+from liveloop.profiles.realtime import interest_tracker, predict_interest
 from liveloop.profiles.tags import LIFECYCLE_NAMES, removed_tags
+from liveloop.profiles.value import HIGH_VALUE_KINDS
 from liveloop.warehouse import Warehouse
 
 #: One-line explanations of the features shown on a profile.
@@ -31,11 +34,12 @@ FEATURE_EXPLANATIONS = {
     "region": "registered region",
     "city_tier": "registered city tier",
 }
+TAG_EXPLANATION = "top weighted interactions (buy 5, cart 3, favourite 2, view 1)"
 _SCORE_EXPLANATIONS = {
     "churn_probability": "1 - P(alive) from the BG/NBD model fitted on everyone's purchase history",
     "expected_purchases": "purchases expected in the CLV horizon (BG/NBD)",
     "clv": "expected purchases x expected order value (BG/NBD + Gamma-Gamma)",
-    "high_value_probability": "random-forest probability that next-window spend is in the top 20%",
+    "high_value_probability": "probability that next-window spend is in the top 20%",
 }
 
 
@@ -65,6 +69,8 @@ def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
     ]
     score_rows = []
     for key, why in _SCORE_EXPLANATIONS.items():
+        if key == "high_value_probability":
+            why = _high_value_explanation(wh, why)
         value = scores.get(key)
         score_rows.append(
             {
@@ -90,11 +96,7 @@ def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
         "model_version": version,
         "features": features,
         "active_hours": feats.get("active_hours"),
-        "tags": [
-            {"tag": t, "explanation": "top weighted interactions (buy 5, cart 3, favourite 2, view 1)"}
-            for t in (tags or [])
-            if t not in removed
-        ],
+        "tags": [{"tag": t, "explanation": TAG_EXPLANATION} for t in (tags or []) if t not in removed],
         "removed_tags": sorted(removed),
         "value_tier": {
             "value": tier,
@@ -108,6 +110,48 @@ def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
         },
         "segment": segment,
         "scores": score_rows,
+        "interest": predict_interest(wh, user_id),
+    }
+
+
+def _high_value_explanation(wh: Warehouse, why: str) -> str:
+    meta = active(wh, "high_value")
+    if meta is None:
+        return why
+    m = meta["metrics"]
+    kind = m.get("chosen", meta["params"].get("kind"))
+    auc = m.get("models", {}).get(kind, {}).get("auc")
+    base = m.get("baseline", {})
+    return (
+        f"{HIGH_VALUE_KINDS.get(kind, kind)} {why}"
+        + (f"; held-out AUC {auc:.2f}" if auc is not None else "")
+        + (f", F1 {m['models'][kind]['f1']:.2f} vs {base['f1']:.2f} for the RFM rule" if "f1" in base else "")
+    )
+
+
+def user_tags(wh: Warehouse, user_id: str) -> dict[str, Any]:
+    """The user's interest tags (as built, removals applied at once) and the tags they removed."""
+    known = wh.sql(
+        "SELECT (SELECT count(*) FROM users WHERE user_id = $u) + (SELECT count(*) FROM profiles WHERE "
+        "user_id = $u), (SELECT tags FROM profiles WHERE user_id = $u), "
+        "(SELECT model_version FROM profiles WHERE user_id = $u)",
+        {"u": user_id},
+    )[0]
+    if not known[0]:
+        raise NotFound(f"user {user_id!r} is unknown", field="user_id")
+    removed = wh.sql(
+        "SELECT tag, actor, ts FROM tag_overrides WHERE user_id = ? AND action = 'removed' ORDER BY tag",
+        [user_id],
+    )
+    gone = {r[0] for r in removed}
+    return {
+        "user_id": user_id,
+        "model_version": known[2],
+        "tags": [{"tag": t, "explanation": TAG_EXPLANATION} for t in (known[1] or []) if t not in gone],
+        "removed_tags": [{"tag": t, "removed_by": a, "removed_at": ts} for t, a, ts in removed],
+        "explanation": "removed tags stay out of the profile, every rebuild, segments and interest models"
+        if known[1] is not None
+        else "no profile built yet: tags appear after `liveloop profiles build`",
     }
 
 
@@ -175,11 +219,14 @@ def segment_radar(segments: list[dict[str, Any]]) -> tuple[list[str], dict[str, 
 
 
 def forget_user(wh: Warehouse, user_id: str) -> dict[str, int]:
-    """Erase a user's derived profile data (profile row, tag overrides); for the privacy erasure call."""
+    """Erase a user's derived profile data (profile row, tag overrides, the in-process interest state);
+    for the privacy erasure call. Similar-user lookups skip users without a profile row at once; the
+    next build leaves them out of the models."""
     counts: dict[str, int] = {}
     with wh.transaction() as con:
         for table in ("profiles", "tag_overrides"):
             row = con.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?", [user_id]).fetchone()
             counts[table] = int(row[0]) if row else 0
             con.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
+    interest_tracker(wh).forget(user_id)
     return counts

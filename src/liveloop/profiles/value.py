@@ -12,6 +12,7 @@ import pandas as pd
 
 from liveloop.core.errors import InsufficientData
 from liveloop.profiles.features import consumption_features
+from liveloop.profiles.metrics import binary_metrics
 from liveloop.profiles.window import Window
 from liveloop.warehouse import Warehouse
 
@@ -49,15 +50,18 @@ def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class HighValueModel:
-    """Random forest (``kind='rf'``) or LightGBM (``kind='lgbm'``) classifier of next-window high value."""
+    """Random forest (``kind='rf'``) or LightGBM (``kind='lgbm'``) classifier of next-window high value.
+
+    Each forest tree sees at most ``max_tree_samples`` bootstrap rows, so training cost is bounded."""
 
     kind: str = "rf"
     seed: int = 0
     n_estimators: int = 200
+    max_tree_samples: int = 20_000
     columns_: list[str] = field(default_factory=list)
     model_: Any = None
 
-    def _new(self) -> Any:
+    def _new(self, n_rows: int) -> Any:
         if self.kind == "rf":
             from sklearn.ensemble import RandomForestClassifier
 
@@ -65,6 +69,7 @@ class HighValueModel:
                 n_estimators=self.n_estimators,
                 min_samples_leaf=3,
                 class_weight="balanced",
+                max_samples=self.max_tree_samples if n_rows > self.max_tree_samples else None,
                 random_state=self.seed,
                 n_jobs=2,
             )
@@ -91,7 +96,7 @@ class HighValueModel:
             )
         x = model_matrix(features)
         self.columns_ = list(x.columns)
-        self.model_ = self._new().fit(x.to_numpy(), y.to_numpy())
+        self.model_ = self._new(len(x)).fit(x.to_numpy(), y.to_numpy())
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> pd.Series:
@@ -125,3 +130,58 @@ def rfm_rule(features: pd.DataFrame, top_share: float = 0.2) -> pd.Series:
     past = features["monetary"] if features["monetary"].sum() > 0 else features["frequency"]
     score = past.rank(pct=True) - 1e-6 * features["recency_days"].fillna(1e9)
     return (score >= score.quantile(1 - top_share)) & (past > 0)
+
+
+#: The high-value model kinds and their display names.
+HIGH_VALUE_KINDS = {"rf": "random forest", "lgbm": "LightGBM"}
+
+
+def fit_high_value(
+    features: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    choose: str = "auto",
+    top_share: float = 0.2,
+    test_share: float = 0.25,
+    seed: int = 0,
+    n_estimators: int = 100,
+) -> tuple[HighValueModel, dict[str, Any]]:
+    """Fit both kinds on a stratified user split, score them and the RFM rule on the held-out users, keep
+    ``choose`` ('rf', 'lgbm') or, with 'auto', the one with the higher held-out AUC. Returns the kept
+    model and a report of every candidate's held-out metrics."""
+    from sklearn.model_selection import train_test_split
+
+    if choose not in ("auto", *HIGH_VALUE_KINDS):
+        raise ValueError(f"unknown high-value model {choose!r} (auto, rf or lgbm)")
+    y = labels.reindex(features.index).fillna(False).astype(bool)
+    if y.sum() < 10 or (~y).sum() < 10:
+        raise InsufficientData(
+            f"high-value model needs 10+ users in each class (got {int(y.sum())} positives)"
+        )
+    train_idx, test_idx = train_test_split(
+        features.index.to_numpy(), test_size=test_share, stratify=y.to_numpy(), random_state=seed
+    )
+    train, test, y_test = features.loc[train_idx], features.loc[test_idx], y.loc[test_idx]
+    models: dict[str, HighValueModel] = {}
+    report: dict[str, Any] = {"models": {}, "n_train": len(train), "n_test": len(test)}
+    for kind in HIGH_VALUE_KINDS if choose == "auto" else (choose,):
+        model = HighValueModel(kind, seed=seed, n_estimators=n_estimators).fit(train, y.loc[train_idx])
+        proba = model.predict_proba(test)
+        models[kind] = model
+        report["models"][kind] = binary_metrics(y_test, proba >= 0.5, proba) | {
+            "top_features": [name for name, _ in model.importances(5)]
+        }
+    report["baseline"] = {"name": "RFM rule (top by past spend)"} | binary_metrics(
+        y_test, rfm_rule(test, top_share)
+    )
+    report["positives_test"] = int(y_test.sum())
+    kept = max(models, key=lambda k: report["models"][k]["auc"] or 0.0)
+    report["chosen"] = kept
+    report["reason"] = f"{HIGH_VALUE_KINDS[kept]}: held-out AUC {report['models'][kept]['auc']}" + (
+        " (higher than "
+        + ", ".join(f"{HIGH_VALUE_KINDS[k]} {m['auc']}" for k, m in report["models"].items() if k != kept)
+        + ")"
+        if len(models) > 1
+        else " (chosen by option)"
+    )
+    return models[kept], report

@@ -12,11 +12,15 @@ import ibis
 
 @dataclass(frozen=True)
 class Window:
-    """``[start, cutoff)`` in UTC; ``start=None`` is all history. Nothing at or after ``cutoff`` is read."""
+    """``[start, cutoff)`` in UTC; ``start=None`` is all history. Nothing at or after ``cutoff`` is read.
+
+    ``sample`` (0-1) keeps a deterministic share of users, chosen by a hash of ``user_id``: models that
+    train on a bounded number of users read only those users' rows."""
 
     cutoff: datetime
     start: datetime | None = None
     timezone: str = "Asia/Shanghai"
+    sample: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("cutoff", "start"):
@@ -25,13 +29,21 @@ class Window:
                 object.__setattr__(self, name, value.replace(tzinfo=UTC))
         if self.start is not None and self.start >= self.cutoff:
             raise ValueError("the window start must be before its cutoff")
+        if self.sample is not None and not 0 < self.sample <= 1:
+            raise ValueError("the user sample must be a share in (0, 1]")
 
     @classmethod
-    def ending(cls, cutoff: datetime, days: float | None = None, timezone: str = "Asia/Shanghai") -> Window:
+    def ending(
+        cls,
+        cutoff: datetime,
+        days: float | None = None,
+        timezone: str = "Asia/Shanghai",
+        sample: float | None = None,
+    ) -> Window:
         if cutoff.tzinfo is None:
             cutoff = cutoff.replace(tzinfo=UTC)
         start = cutoff - timedelta(days=days) if days else None
-        return cls(cutoff=cutoff, start=start, timezone=timezone)
+        return cls(cutoff=cutoff, start=start, timezone=timezone, sample=sample if sample != 1 else None)
 
     @property
     def cutoff_epoch(self) -> float:
@@ -47,13 +59,20 @@ class Window:
         start = self.start.isoformat() if self.start else "-inf"
         return f"[{start}, {self.cutoff.isoformat()})"
 
+    def users(self, table: Any) -> Any:
+        """``table`` restricted to the sampled users (all rows when the window has no sample)."""
+        if self.sample is None:
+            return table
+        buckets = 1_000_000
+        return table.filter((table.user_id.hash() % buckets).abs() < round(self.sample * buckets))
+
     def clip(self, table: Any, column: str = "ts") -> Any:
-        """``table`` restricted to rows dated inside the window."""
+        """``table`` restricted to rows dated inside the window (and to the sampled users)."""
         ts = table[column]
         cond = ts < ibis.timestamp(self.cutoff)
         if self.start is not None:
             cond &= ts >= ibis.timestamp(self.start)
-        return table.filter(cond)
+        return self.users(table.filter(cond))
 
     def days_before_cutoff(self, ts: Any) -> Any:
         """Days between ``ts`` and the cutoff, as a float Ibis expression."""

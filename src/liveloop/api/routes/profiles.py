@@ -1,17 +1,18 @@
-"""User profiles and segments: a user's profile, tag removal, the segment list, background rebuilds."""
+"""User profiles and segments: a user's profile, interest tags (seen and removed on the user's behalf),
+similar users, the segment list, background rebuilds."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from liveloop.api.auth import require_roles
+from liveloop.api.auth import principal_of, require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
-from liveloop.profiles import get_segment, list_segments, remove_tag, user_profile
+from liveloop.profiles import get_segment, list_segments, remove_tag, similar_users, user_profile, user_tags
 from liveloop.profiles.jobs import registry
 from liveloop.warehouse import Warehouse
 
@@ -19,7 +20,8 @@ router = APIRouter(prefix="/v1", tags=["profiles"])
 EntityId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 TagPath = Annotated[str, Path(min_length=3, max_length=200, description="kind:value, e.g. category:beauty")]
 READERS = Depends(require_roles(Role.ANALYST, Role.MARKETER))
-EDITORS = Depends(require_roles(Role.ANALYST, Role.MARKETER))
+#: App back-ends hold ingest keys: they show users their tags and remove them on the user's behalf.
+TAG_OWNERS = Depends(require_roles(Role.ANALYST, Role.MARKETER, Role.INGEST))
 BUILDERS = Depends(require_roles(Role.ANALYST))
 
 
@@ -32,13 +34,38 @@ def get_profile(user_id: EntityId, wh: Warehouse = Depends(get_warehouse)) -> di
     return user_profile(wh, user_id)
 
 
+@router.get(
+    "/users/{user_id}/similar",
+    dependencies=[READERS],
+    summary="The users most similar to a user (implicit-ALS embeddings), each with a reason",
+)
+def get_similar(
+    user_id: EntityId,
+    k: Annotated[int, Query(ge=1, le=100, description="How many similar users")] = 10,
+    wh: Warehouse = Depends(get_warehouse),
+) -> dict[str, Any]:
+    return similar_users(wh, user_id, k)
+
+
+@router.get(
+    "/users/{user_id}/tags",
+    dependencies=[TAG_OWNERS],
+    summary="A user's interest tags and the tags they removed (for the user to see, PIPL art. 24)",
+)
+def get_tags(user_id: EntityId, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return user_tags(wh, user_id)
+
+
 @router.delete(
     "/users/{user_id}/tags/{tag}",
-    dependencies=[EDITORS],
-    summary="Remove an interest tag (kept as an override)",
+    dependencies=[TAG_OWNERS],
+    summary="Remove an interest tag (kept as an override every build and model respects)",
 )
-def delete_tag(user_id: EntityId, tag: TagPath, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
-    return remove_tag(wh, user_id, tag, actor="api")
+def delete_tag(
+    user_id: EntityId, tag: TagPath, request: Request, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    caller = principal_of(request)
+    return remove_tag(wh, user_id, tag, actor=f"api:{caller.role.value}:{caller.name}")
 
 
 @router.get("/segments", dependencies=[READERS], summary="Every segment with size, value and description")

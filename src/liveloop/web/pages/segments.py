@@ -30,7 +30,8 @@ add_messages(
         "segments.name": {"zh": "名称", "en": "Name"},
         "segments.description": {"zh": "描述", "en": "Description"},
         "segments.top_categories": {"zh": "热门品类", "en": "Top categories"},
-        "segments.channels": {"zh": "偏好渠道", "en": "Preferred channels"},
+        "segments.channels": {"zh": "偏好触达渠道", "en": "Preferred channels (messages)"},
+        "segments.shopping": {"zh": "购物渠道", "en": "Shopping channels"},
         "segments.hours": {"zh": "活跃时段", "en": "Peak hours"},
         "segments.empty": {
             "zh": "尚无分群：请运行 liveloop profiles build",

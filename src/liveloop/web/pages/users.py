@@ -13,7 +13,7 @@ from liveloop.api.auth import require_roles
 from liveloop.core.errors import NotFound
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
-from liveloop.profiles import remove_tag, user_profile, user_timeline
+from liveloop.profiles import remove_tag, similar_users, user_profile, user_timeline
 from liveloop.web.i18n import add_messages, translate
 from liveloop.web.templating import figure, lang_of, render
 
@@ -37,6 +37,9 @@ add_messages(
         "users.value_tier": {"zh": "价值层级", "en": "Value tier"},
         "users.why": {"zh": "说明", "en": "Why"},
         "users.not_found": {"zh": "未找到该用户的画像", "en": "No profile for this user"},
+        "users.interest": {"zh": "实时兴趣（下一个品类）", "en": "Real-time interest (next categories)"},
+        "users.similar": {"zh": "相似用户", "en": "Similar users"},
+        "users.similarity": {"zh": "相似度", "en": "Similarity"},
     }
 )
 
@@ -55,13 +58,20 @@ async def users_page(
     request: Request, user_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)] = None
 ) -> HTMLResponse:
     wh = request.app.state.warehouse
-    context: dict[str, Any] = {"user_id": user_id, "profile": None, "timeline": [], "error": None}
+    context: dict[str, Any] = {
+        "user_id": user_id,
+        "profile": None,
+        "timeline": [],
+        "similar": None,
+        "error": None,
+    }
     if user_id:
         try:
             profile = await run_in_threadpool(user_profile, wh, user_id)
             context.update(
                 profile=profile,
                 timeline=await run_in_threadpool(user_timeline, wh, user_id),
+                similar=await run_in_threadpool(similar_users, wh, user_id, 8),
                 hours=_hours_chart(profile, lang_of(request)),
             )
         except NotFound as exc:

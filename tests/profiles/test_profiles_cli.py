@@ -1,0 +1,117 @@
+"""The profile commands through the CLI entry point (in process): output, JSON and one-line failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from profiles_shop import seed_shop
+from rich.console import Console
+
+from liveloop.cli import profiles_cmds
+from liveloop.cli.main import main
+from liveloop.core.config import Settings
+from liveloop.warehouse import Warehouse
+
+
+def _cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["liveloop", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _one_line_failure(code: int, err: str, *words: str) -> None:
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in err, err
+
+
+def test_build_segments_and_users_commands(settings: Settings, monkeypatch, capsys, tmp_path: Path) -> None:
+    with Warehouse.open(settings) as wh:
+        seed_shop(wh, n_users=40, days=90)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[lifecycle]\nchurn_days = 120\n")
+    code, out, err = _cli(monkeypatch, capsys, "profiles", "build", "--k-max", "4", "--rules", str(rules))
+    assert code == 0, err
+    assert "built 40 profiles" in out and f"lifecycle rules: {rules}" in out
+    for model in ("segments: K = ", "high_value: ", "interest: held-out accuracy", "similar_users: held-out"):
+        assert model in out, out
+
+    code, out, err = _cli(monkeypatch, capsys, "segments", "list", "--json")
+    assert code == 0, err
+    segments = json.loads(out)
+    assert 3 <= len(segments) <= 4 and sum(s["size"] for s in segments) == 40
+    code, out, _ = _cli(monkeypatch, capsys, "segments", "list")
+    assert all(s["segment_id"] in out for s in segments) and "top categories" in out
+    sid = segments[0]["segment_id"]
+    code, out, _ = _cli(monkeypatch, capsys, "segments", "show", sid)
+    assert code == 0 and segments[0]["name_en"] in out and "sample users:" in out
+
+    code, out, err = _cli(monkeypatch, capsys, "users", "show", "u001")
+    assert code == 0, err
+    assert "next interest: " in out and "LSTM next-category model" in out and "lifecycle:" in out
+    code, out, _ = _cli(monkeypatch, capsys, "users", "show", "u001", "--json")
+    profile = json.loads(out)
+    assert profile["interest"]["categories"] and profile["tags"]
+
+    code, out, err = _cli(monkeypatch, capsys, "users", "similar", "u001", "-k", "3", "--json")
+    assert code == 0, err
+    similar = json.loads(out)
+    assert len(similar["items"]) == 3 and all(i["user_id"] != "u001" for i in similar["items"])
+    code, out, _ = _cli(monkeypatch, capsys, "users", "similar", "u001", "-k", "3")
+    assert similar["items"][0]["user_id"] in out
+
+    tag = profile["tags"][0]["tag"]
+    code, out, err = _cli(monkeypatch, capsys, "users", "remove-tag", "u001", tag)
+    assert code == 0 and f"removed {tag}" in out, err
+    code, out, _ = _cli(monkeypatch, capsys, "users", "tags", "u001", "--json")
+    tags = json.loads(out)
+    assert tag not in [t["tag"] for t in tags["tags"]] and tags["removed_tags"][0]["tag"] == tag
+    assert tags["removed_tags"][0]["removed_by"] == "cli"
+
+    code, _, err = _cli(monkeypatch, capsys, "users", "show", "ghost")
+    _one_line_failure(code, err, "ghost")
+    code, _, err = _cli(monkeypatch, capsys, "users", "remove-tag", "u001", "beauty")
+    _one_line_failure(code, err, "category:VALUE")
+    code, _, err = _cli(monkeypatch, capsys, "segments", "show", "S99")
+    _one_line_failure(code, err, "S99")
+    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--high-value-model", "svm")
+    _one_line_failure(code, err, "high-value model")
+    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--rules", str(tmp_path / "absent.toml"))
+    _one_line_failure(code, err, "absent.toml")
+    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--memory-limit", "lots")
+    _one_line_failure(code, err, "--memory-limit")
+    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--cutoff", "yesterday")
+    _one_line_failure(code, err, "--cutoff")
+
+
+def test_evaluate_profiling_on_cdnow(settings: Settings, data_home: Path, monkeypatch, capsys) -> None:
+    code, out, err = _cli(monkeypatch, capsys, "evaluate", "profiling", "--dataset", "cdnow", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    algorithms = {r["algorithm"]: r for r in report["rows"]}
+    assert {"Random forest", "LightGBM", "K-means", "BG/NBD"} <= set(algorithms)
+    for row in report["rows"]:
+        assert row["data_used"] and row["baseline"]["name"] and row["split"] and row["n_test"] == 23570
+        assert 0 <= row["accuracy"] <= 100 and 0 <= row["f1"] <= 1
+    assert report["bgnbd_reference"]["max_relative_error"] < 0.01
+    wide = Console(file=io.StringIO(), width=400)
+    monkeypatch.setattr(profiles_cmds, "console", wide)
+    profiles_cmds.render_table1([report])  # the human table, from the same report
+    table = wide.file.getvalue()  # type: ignore[attr-defined]
+    assert "data used" in table and "purchase history (frequency, recency, T)" in table
+    assert "RFM rule" in table and "88.5 / 82.3 / 0.853" in table  # baseline and reference columns
+
+    code, _, err = _cli(monkeypatch, capsys, "evaluate", "profiling", "--dataset", "nope")
+    _one_line_failure(code, err, "nope")

@@ -18,6 +18,7 @@ from liveloop.api.auth import principal_of, require_roles, session_of
 from liveloop.api.deps import get_warehouse
 from liveloop.api.metrics import REGISTRY
 from liveloop.core.errors import LiveloopError, PermissionDenied, Unauthorized
+from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.live import service
 from liveloop.live.hub import MAX_BATCH_REQUEST, LiveHub
@@ -83,14 +84,38 @@ if not getattr(REGISTRY, "_liveloop_live_collector", False):
     REGISTRY._liveloop_live_collector = True  # type: ignore[attr-defined]
 
 
+class LineupItem(BaseModel):
+    """One product of a session's lineup (position = list order, for "3号链接" mentions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    product_id: str = Field(pattern=ID_PATTERN, max_length=128)
+    name: str = Field("", max_length=500)
+    aliases: list[str] = Field(default_factory=list, max_length=50)
+    price: float | None = Field(None, ge=0)
+    cost: float | None = Field(None, ge=0)
+    stock: int | None = Field(None, ge=0)
+    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class FaqEntry(BaseModel):
+    """A question and its answer, optionally about one product."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=2000)
+    answer: str = Field(min_length=1, max_length=5000)
+    product_id: str | None = Field(None, pattern=ID_PATTERN, max_length=128)
+
+
+def _dicts(items: list[LineupItem] | list[FaqEntry] | None) -> list[dict[str, Any]] | None:
+    return None if items is None else [i.model_dump(exclude_none=True) for i in items]
+
+
 class OpenSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lineup: list[dict[str, Any]] = Field(
-        default_factory=list, description="product_id, name, aliases, price, cost, stock, attributes"
-    )
-    faqs: list[dict[str, Any]] = Field(default_factory=list, description="question, answer, product_id")
-    policies: list[dict[str, Any]] | None = Field(
-        None, description="question, answer (default: standard shop policies)"
+    lineup: list[LineupItem] = Field(default_factory=list, max_length=500)
+    faqs: list[FaqEntry] = Field(default_factory=list, max_length=5000)
+    policies: list[FaqEntry] | None = Field(
+        None, max_length=500, description="question, answer (default: standard shop policies)"
     )
 
 
@@ -122,7 +147,7 @@ class LotteryRequest(BaseModel):
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[str] = Field(min_length=1, max_length=10_000)
-    lineup: list[dict[str, Any]] = Field(default_factory=list)
+    lineup: list[LineupItem] = Field(default_factory=list, max_length=500)
 
 
 @router.post(
@@ -135,7 +160,13 @@ async def open_live(
 ) -> dict[str, Any]:
     hub = hub_of(request.app)
     s = await run_in_threadpool(
-        service.open_session, hub, wh, session_id, body.lineup, body.faqs, body.policies
+        service.open_session,
+        hub,
+        wh,
+        session_id,
+        _dicts(body.lineup),
+        _dicts(body.faqs),
+        _dicts(body.policies),
     )
     return {"session_id": s.session_id, "lineup": list(s.room.lineup), "ended": s.ended}
 
@@ -206,7 +237,7 @@ async def score(body: ScoreRequest, request: Request) -> dict[str, Any]:
     from liveloop.live.mentions import MentionMatcher
 
     hub = hub_of(request.app)
-    matcher = MentionMatcher.from_lineup(body.lineup) if body.lineup else None
+    matcher = MentionMatcher.from_lineup(_dicts(body.lineup) or []) if body.lineup else None
     scores = await run_in_threadpool(lambda: hub.model.analyze(body.texts, matcher))
     return {"results": [scores.row(i) for i in range(len(scores))]}
 

@@ -175,7 +175,10 @@ def reads(db: str, n: str = "300") -> dict[str, Any]:
     with Warehouse(Path(db)) as wh:
         users = [
             r[0]
-            for r in wh.sql("SELECT user_id FROM profiles WHERE features->>'events' > '20' LIMIT ?", [int(n)])
+            for r in wh.sql(
+                "SELECT user_id FROM profiles WHERE CAST(features->>'events' AS DOUBLE) > 20 LIMIT ?",
+                [int(n)],
+            )
         ]
         product = wh.sql("SELECT product_id FROM products LIMIT 1")[0][0]
         cold, warm = [], []

@@ -104,3 +104,13 @@ def test_bad_rules_files_name_the_rule(tmp_path: Path, text: str, field: str) ->
     with pytest.raises(ValidationFailed) as missing:
         LifecycleRules.from_file(tmp_path / "absent.toml")
     assert missing.value.field == "rules"
+
+
+def test_a_background_rebuild_refuses_bad_home_rules(settings) -> None:
+    from liveloop.profiles.jobs import JobRegistry
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "lifecycle_rules.toml").write_text("churn_days = 0\n")
+    with pytest.raises(ValidationFailed) as err:
+        JobRegistry().start_rebuild(settings)
+    assert err.value.field == "churn_days"

@@ -221,11 +221,11 @@ def fit_similar(
 ) -> tuple[SimilarUsers, dict[str, Any]]:
     """Implicit ALS on every user's product interactions; held-out recall of neighbour-based items
     on a bounded user sample (trained before the last quarter of the span, tested on it)."""
-    df = product_affinity(wh, win, totals).to_pyarrow().to_pandas()
-    if df.empty:
+    aff = product_affinity(wh, win, totals)
+    table = aff.select("user_id", item=aff.product_id, weight=aff.score).to_pyarrow()
+    if table.num_rows == 0:
         raise InsufficientData("no product interactions: similar users need them")
-    inter = df.rename(columns={"product_id": "item", "score": "weight"})
-    model = SimilarUsers(seed=opts.seed, keep_matrix=False).fit(inter)
+    model = SimilarUsers(seed=opts.seed, keep_matrix=False).fit(table)
     split = win.cutoff - timedelta(days=_horizon_days(wh, win))
     share = _sample_share(len(model.users_), 10_000)
     before = Window(cutoff=split, start=win.start, timezone=win.timezone, sample=share)
@@ -233,7 +233,7 @@ def fit_similar(
     metrics: dict[str, Any] = {
         "users": len(model.users_),
         "items": len(model.items_),
-        "interactions": len(df),
+        "interactions": table.num_rows,
     }
     try:
         metrics |= neighbour_holdout(
@@ -252,24 +252,21 @@ def _as_interactions(expr: Any) -> pd.DataFrame:
 
 
 def _segment_stats(
-    features: pd.DataFrame, assigned: pd.Series, top_cats: pd.DataFrame, channels: pd.DataFrame
+    wh: Warehouse, win: Window, features: pd.DataFrame, assigned: pd.Series, totals: Any = None
 ) -> dict[str, dict[str, Any]]:
-    """Per segment: size, share, spend, buyer share, top categories, channels and peak hours (vectorised)."""
+    """Per segment: size, share, spend, buyer share, top categories, channels and peak hours. Per-user
+    rows stay in DuckDB (joined to the assignment there); only per-segment totals come back."""
     total = max(len(features), 1)
     seg = assigned.rename("segment")
     g = features.groupby(seg)
     money = g["monetary"]
     quart = money.quantile([0.25, 0.5, 0.75]).unstack()
     hours = g[HOUR_COLUMNS].sum()
-    cats = top_cats.join(seg, on="user_id").groupby(["segment", "category"])["score"].sum()
-    shop = channels.join(seg, on="user_id").groupby(["segment", "channel"])["n"].sum()
     best = features["best_channel"].dropna().groupby(seg).value_counts()
-    buyers = g["frequency"].agg(lambda f: float((f > 0).mean()))
-
-    def top(series: pd.Series, sid: str, n: int) -> list[str]:
-        if sid not in series.index.get_level_values(0):
-            return []
-        return [str(i) for i in series.loc[sid].sort_values(ascending=False).head(n).index]
+    buyers = (features["frequency"] > 0).groupby(seg).mean()
+    members = ibis.memtable(pd.DataFrame({"user_id": assigned.index, "segment": assigned.to_numpy()}))
+    cats = _top_per_segment(affinity(wh, win, "category", totals), members, "category", "score", 5)
+    shop = _top_per_segment(_channel_counts(wh, win), members, "channel", "n", 3)
 
     stats: dict[str, dict[str, Any]] = {}
     for sid in g.size().index:  # one pass per segment (at most k_max), never per user
@@ -280,23 +277,32 @@ def _segment_stats(
             "monetary_total": float(money.sum()[sid]),
             "monetary_mean": float(money.mean()[sid]),
             "monetary_quartiles": [float(q) for q in quart.loc[sid]],
-            "buyers_share": buyers[sid],
-            "top_categories": top(cats, sid, 5),
-            "preferred_channels": top(best, sid, 3),
-            "shopping_channels": top(shop, sid, 3),
+            "buyers_share": float(buyers[sid]),
+            "top_categories": cats.get(sid, []),
+            "preferred_channels": [str(c) for c in best.loc[sid].head(3).index] if sid in best.index else [],
+            "shopping_channels": shop.get(sid, []),
             "peak_hours": [int(x) for x in np.argsort(-h)[:3]] if h.sum() > 0 else [],
         }
     return stats
 
 
-def _channel_counts(wh: Warehouse, win: Window) -> pd.DataFrame:
+def _top_per_segment(per_user: Any, members: Any, key: str, value: str, n: int) -> dict[str, list[str]]:
+    """The ``n`` values of ``key`` with the largest summed ``value`` over each segment's members."""
+    j = per_user.join(members, "user_id")
+    agg = j.group_by(["segment", key]).aggregate(v=j[value].sum())
+    ranked = agg.mutate(_r=ibis.row_number().over(group_by=agg.segment, order_by=[agg.v.desc(), agg[key]]))
+    top = ranked.filter(ranked._r < n).order_by(["segment", "_r"]).to_pyarrow().to_pandas()
+    return {str(sid): [str(x) for x in part[key]] for sid, part in top.groupby("segment")}
+
+
+def _channel_counts(wh: Warehouse, win: Window) -> Any:
     """(user_id, channel, n): the channels each user's events and orders came through."""
     ev = win.clip(wh.table("events"))
     ev = ev.filter(ev.channel.notnull()).select("user_id", "channel")
     orders = win.clip(wh.table("orders"))
     orders = orders.filter(orders.channel.notnull()).select("user_id", "channel")
     both = ibis.union(ev, orders)
-    return both.group_by(["user_id", "channel"]).aggregate(n=both.count()).to_pyarrow().to_pandas()
+    return both.group_by(["user_id", "channel"]).aggregate(n=both.count())
 
 
 def _previous_centroids(wh: Warehouse) -> pd.DataFrame:
@@ -344,8 +350,7 @@ def build_segments(
     centroids = model.raw_centroids(features, assigned)
     names = name_segments(model.z_centroids())
     overall = features.reindex(columns=model.columns_).astype(float).fillna(model.fill_).mean()
-    top_cats = affinity(wh, win, "category", totals).to_pyarrow().to_pandas()
-    stats = _segment_stats(features, assigned, top_cats, _channel_counts(wh, win))
+    stats = _segment_stats(wh, win, features, assigned, totals)
     rows = []
     for sid in model.ids_:
         centre = pd.Series(centroids.loc[sid])

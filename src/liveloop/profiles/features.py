@@ -96,7 +96,7 @@ def standalone_purchases(wh: Warehouse, win: Window) -> Any:
     ev = win.clip(wh.table("events"))
     pev = ev.filter(ev.type == "purchase")
     pev = pev.mutate(_order_ref=pev.props["order_id"].str.fill_null(pev.event_id))
-    all_orders = wh.table("orders").select(_oid=ibis._.order_id)
+    all_orders = win.users(wh.table("orders")).select(_oid=ibis._.order_id)  # the same user's orders
     return pev.anti_join(all_orders, pev._order_ref == all_orders._oid).drop("_order_ref")
 
 

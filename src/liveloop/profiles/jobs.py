@@ -11,6 +11,7 @@ from liveloop.core.config import Settings
 from liveloop.core.errors import Conflict, LiveloopError, NotFound
 from liveloop.core.ids import new_id
 from liveloop.profiles.build import BuildOptions, build_profiles
+from liveloop.profiles.tags import load_rules
 from liveloop.warehouse import Warehouse
 
 MAX_JOBS = 50
@@ -38,7 +39,12 @@ class JobRegistry:
             self._jobs[job_id].update(fields)
 
     def start_rebuild(self, settings: Settings, opts: BuildOptions | None = None) -> dict[str, Any]:
-        """Start a rebuild on its own warehouse connection; Conflict while another one runs."""
+        """Start a rebuild on its own warehouse connection; Conflict while another one runs. Without
+        ``opts`` the lifecycle rules come from the environment or LIVELOOP_HOME (refused before the job
+        starts when they are invalid)."""
+        if opts is None:
+            rules, source = load_rules(None, settings.home)
+            opts = BuildOptions(rules=rules, rules_source=source)
         with self._lock:
             if any(j["status"] in ("queued", "running") for j in self._jobs.values()):
                 raise Conflict("a profile rebuild is already running")

@@ -30,6 +30,8 @@ INTEREST, SIMILAR = "interest", "similar_users"
 #: Far enough ahead that no event is left out of the served interest window.
 _OPEN_END = datetime(9999, 1, 1, tzinfo=UTC)
 _ARCH_NAMES = {"lstm": "LSTM", "attention": "self-attention"}
+#: Stands for the user in the compiled per-user query (replaced by a bound parameter).
+_PLACEHOLDER = "__liveloop_user_parameter__"
 
 _MODELS = ModelCache(max_models=4)
 
@@ -74,15 +76,21 @@ class InterestTracker:
             self._users.pop(user_id, None)
 
     def _events_sql(self, wh: Warehouse) -> str:
-        if self._sql is None:  # compiled once: a read only binds the user and its watermark
-            self._sql = str(ibis.to_sql(interest_events(wh, Window(cutoff=_OPEN_END)), dialect="duckdb"))
+        """One user's interest events as SQL with a ``$u`` parameter, compiled once: the user filter sits
+        on the base tables (events, orders), so a read scans only that user's rows."""
+        if self._sql is None:
+            expr = interest_events(wh, Window(cutoff=_OPEN_END, user_id=_PLACEHOLDER))
+            sql = str(ibis.to_sql(expr, dialect="duckdb"))
+            if f"'{_PLACEHOLDER}'" not in sql:
+                raise RuntimeError("the compiled interest query lost its user filter")
+            self._sql = sql.replace(f"'{_PLACEHOLDER}'", "$u")
         return self._sql
 
     def _recent(
         self, wh: Warehouse, user_id: str, after: tuple[datetime, str] | None, limit: int
     ) -> list[tuple[datetime, str, str]]:
         """The user's newest ``limit`` interest events after ``after``, newest first."""
-        cond, params = "user_id = $u", {"u": user_id, "n": limit}
+        cond, params = "TRUE", {"u": user_id, "n": limit}
         if after is not None:
             cond += " AND ts >= $t AND (ts > $t OR ref > $r)"
             params |= {"t": after[0], "r": after[1]}

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 
 from liveloop.core.errors import InsufficientData, NotFound
@@ -34,21 +36,23 @@ class SimilarUsers:
     matrix_: sparse.csr_matrix | None = None
     _idx: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def fit(self, interactions: pd.DataFrame) -> SimilarUsers:
-        """``interactions``: columns user_id, item, weight (repeated pairs are summed).
+    def fit(self, interactions: pd.DataFrame | pa.Table) -> SimilarUsers:
+        """``interactions``: columns user_id, item, weight (a DataFrame or an Arrow table; repeated pairs
+        are summed).
 
         ALS is fitted on a seeded sample of at most ``max_fit_users`` users (bounded cost); every user's
         factors are then solved exactly against the fitted item factors (one least-squares step each)."""
         from implicit.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
-        rows, users = pd.factorize(interactions["user_id"], sort=True)
-        cols, items = pd.factorize(interactions["item"], sort=True)
+        table = interactions if isinstance(interactions, pa.Table) else pa.Table.from_pandas(interactions)
+        rows, users = _codes(table["user_id"])
+        cols, items = _codes(table["item"])
         if len(users) < 2 or len(items) < 2:
             raise InsufficientData("similar users need at least two users and two items with interactions")
+        weights = table["weight"].to_numpy().astype(np.float32)
         mat = sparse.csr_matrix(  # duplicates are summed
-            (interactions["weight"].to_numpy(dtype=np.float32) * self.alpha, (rows, cols)),
-            shape=(len(users), len(items)),
+            (weights * self.alpha, (rows, cols)), shape=(len(users), len(items))
         )
         als = AlternatingLeastSquares(
             factors=self.factors,
@@ -70,7 +74,7 @@ class SimilarUsers:
                 vecs = np.asarray(als.recalculate_user(np.arange(len(users)), mat), dtype=np.float32)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         self.user_vecs_ = vecs / np.where(norms > 0, norms, 1.0)
-        self.users_, self.items_ = [str(u) for u in users], [str(i) for i in items]
+        self.users_, self.items_ = users, items
         self.matrix_ = mat if self.keep_matrix else None
         self._idx = {}
         return self
@@ -152,6 +156,16 @@ class SimilarUsers:
         if not isinstance(model, cls):
             raise TypeError(f"{path} does not hold a SimilarUsers model")
         return model
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a string column, numbered in sorted order of the values (Arrow, no Python objects
+    per row: deterministic whatever order the rows came in)."""
+    encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)], encoded.dictionary.take(order).to_pylist()
 
 
 def neighbour_holdout(

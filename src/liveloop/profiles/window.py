@@ -15,12 +15,14 @@ class Window:
     """``[start, cutoff)`` in UTC; ``start=None`` is all history. Nothing at or after ``cutoff`` is read.
 
     ``sample`` (0-1) keeps a deterministic share of users, chosen by a hash of ``user_id``: models that
-    train on a bounded number of users read only those users' rows."""
+    train on a bounded number of users read only those users' rows. ``user_id`` keeps one user's rows
+    (the served, per-user reads)."""
 
     cutoff: datetime
     start: datetime | None = None
     timezone: str = "Asia/Shanghai"
     sample: float | None = None
+    user_id: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("cutoff", "start"):
@@ -60,7 +62,9 @@ class Window:
         return f"[{start}, {self.cutoff.isoformat()})"
 
     def users(self, table: Any) -> Any:
-        """``table`` restricted to the sampled users (all rows when the window has no sample)."""
+        """``table`` restricted to the window's user or sampled users (all rows when it has neither)."""
+        if self.user_id is not None:
+            table = table.filter(table.user_id == self.user_id)
         if self.sample is None:
             return table
         buckets = 1_000_000

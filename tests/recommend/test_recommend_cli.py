@@ -99,18 +99,6 @@ def test_train_versions_show_rooms_pin_rollback(settings, data_home: Path, monke
     assert code == 1 and "no recommend model version" in err
 
 
-def test_eval_on_movielens(settings, data_home: Path, monkeypatch, capsys) -> None:
-    code, out, err = _cli(
-        monkeypatch, capsys, "recommend", "eval", "--dataset", "movielens_100k", "--models",
-        "popularity,itemknn", "--protocol", "stratified", "--json",
-    )  # fmt: skip
-    assert code == 0, err
-    body = json.loads(out)
-    rows = {r["model"]: r for r in body["results"][0]["rows"]}
-    assert set(rows) == {"popularity", "itemknn"}
-    assert rows["itemknn"]["ndcg@10"] > rows["popularity"]["ndcg@10"] > 0
-
-
 def test_eval_json_on_movielens(settings, data_home: Path, monkeypatch, capsys) -> None:
     code, out, err = _cli(
         monkeypatch, capsys, "recommend", "eval", "--dataset", "movielens_100k",

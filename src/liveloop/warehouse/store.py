@@ -200,17 +200,23 @@ class Warehouse:
             self.con.execute("COMMIT")
 
     def append(self, table: str, data: pa.Table, *, con: duckdb.DuckDBPyConnection | None = None) -> int:
-        """Insert an Arrow table by column name; columns it lacks take their defaults."""
+        """Insert an Arrow table by column name; columns it lacks take their defaults.
+
+        Without ``con`` the insert runs on the shared connection under the warehouse lock (its own
+        transaction); with ``con`` (inside ``transaction()``) it joins the caller's transaction.
+        """
         if data.num_rows == 0:
             return 0
-        target = con or self.con
+        if con is None:
+            with self._lock:
+                return self.append(table, data, con=self.con)
         view = f"_append_{threading.get_ident()}"
-        target.register(view, data)
+        con.register(view, data)
         try:
             cols = ", ".join(f'"{c}"' for c in data.column_names)
-            target.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{view}"')
+            con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{view}"')
         finally:
-            target.unregister(view)
+            con.unregister(view)
         return data.num_rows
 
     @property

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ from benchmarks.machine import machine
 SIZES = [int(s) for s in os.environ.get("BENCH_PROFILE_USERS", "100000,250000,500000,1000000").split(",")]
 DAYS = int(os.environ.get("BENCH_PROFILE_DAYS", "13"))
 CACHE = Path(os.environ.get("BENCH_PROFILE_CACHE", str(Path.home() / ".cache" / "liveloop" / "bench")))
-MEMORY = os.environ.get("BENCH_PROFILE_MEMORY", "4GB")
+MEMORY = os.environ.get("BENCH_PROFILE_MEMORY", "3GB")
 THREADS = int(os.environ.get("BENCH_PROFILE_THREADS", "2"))
 GOAL_S, GOAL_GB = 300.0, 8.0
 #: Tables a profile build reads, with the column that picks a user's rows (None: every row).
@@ -279,8 +280,10 @@ def curve() -> dict[str, Any]:
     print(f"world: {max(SIZES):,} users x {DAYS} days, {gen['events']:,} events (simulator)", flush=True)
     points = []
     for n in sorted(SIZES):
-        db = CACHE / f"profiles-{n}.duckdb"
-        db.unlink(missing_ok=True)
+        home = CACHE / f"profiles-{n}"  # the warehouse and the build's model artifacts
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        db = home / "liveloop.duckdb"
         loaded = _child("load", world, n, db)
         built = _child("build", db, MEMORY)
         point = {
@@ -294,7 +297,7 @@ def curve() -> dict[str, Any]:
             point["interest_reads"] = _child("reads", db)
             if os.environ.get("BENCH_PROFILE_PANDAS", "1") == "1":
                 point["features_vs_pandas"] = _child("features_vs_pandas", db)
-        db.unlink(missing_ok=True)
+        shutil.rmtree(home, ignore_errors=True)
         points.append(point)
         print(
             f"{n:>9,} users {loaded['events']:>11,} events: load {loaded['seconds']:6.1f} s | build "

@@ -47,7 +47,7 @@ def build_cmd(
     high_value_model: str = typer.Option("auto", help="auto (higher held-out AUC of the two), rf or lgbm."),
     interest_model: str = typer.Option("lstm", help="Real-time interest model: lstm or attention."),
     memory_limit: str = typer.Option(
-        "auto", help="DuckDB memory limit during the build, e.g. 4GB ('auto': min(4 GB, 40% of RAM))."
+        "auto", help="DuckDB memory limit during the build, e.g. 4GB ('auto': min(3 GB, 40% of RAM))."
     ),
     as_json: bool = JsonOpt,
 ) -> None:

@@ -64,7 +64,7 @@ HOUR_COLUMNS = [f"h{h:02d}" for h in range(24)]
 class BuildOptions:
     """What a build uses. ``high_value_model``: 'auto' (the higher held-out AUC of RF and LightGBM),
     'rf' or 'lgbm'; ``interest_arch``: 'lstm' or 'attention'; ``memory_limit``: DuckDB's limit during the
-    build ('auto' = the smaller of 4 GB and 40% of RAM; None leaves it as is)."""
+    build ('auto' = the smaller of 3 GB and 40% of RAM; None leaves it as is)."""
 
     cutoff: datetime | None = None
     window_days: float | None = None
@@ -76,7 +76,7 @@ class BuildOptions:
     high_value_model: str = "auto"
     interest_arch: str = "lstm"
     clv_weeks: float = 52.0
-    max_train_users: int = 200_000
+    max_train_users: int = 100_000
     interest_users: int = 5_000
     memory_limit: str | None = "auto"
     seed: int = 0
@@ -319,7 +319,7 @@ def memory_limit(wh: Warehouse, limit: str | None) -> Iterator[str | None]:
         yield None
         return
     if limit == "auto":
-        limit = f"{min(4.0, 0.4 * psutil.virtual_memory().total / 2**30):.1f}GB"
+        limit = f"{min(3.0, 0.4 * psutil.virtual_memory().total / 2**30):.1f}GB"
     before = wh.sql("SELECT current_setting('memory_limit')")[0][0]
     wh.sql(f"SET memory_limit = '{limit}'")
     try:

@@ -25,16 +25,19 @@ import pyarrow as pa
 
 from liveloop.core.errors import LiveloopError
 from liveloop.core.ids import new_id
+from liveloop.ingest.keyindex import KeyIndex, key_index
 from liveloop.ingest.pii import encrypt_columns, protect_raw
 from liveloop.ingest.readers import Chunk, Malformed
 from liveloop.ingest.report import ImportReport
 from liveloop.ingest.validate import TS_UNITS, Options, Target, ident, lit, validation_sql
 from liveloop.privacy.crypto import Cipher, load_cipher
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import TABLE_TIME, Warehouse
 
 #: Longest raw row kept in quarantine (characters): whole rows up to 64 MB (the longest line read), so
 #: a quarantined row can be shown in full and retried; only longer ones are cut, marked, and not retryable.
 MAX_RAW = 64 << 20
+#: API-sized chunks de-duplicate through the in-process key index (off: the anti-join scans the table).
+USE_KEY_INDEX = True
 
 
 def make_options(wh: Warehouse, source_tz: str, ts_unit: str) -> Options:
@@ -95,6 +98,8 @@ class Context:
     import_id: str | None = None
     retry: bool = False  # lines are quarantine ids: update those rows instead of adding new ones
     outcomes: Outcomes | None = None
+    key_index: bool = True  # False for chunks that also fill derived tables (see ``_key_index``)
+    clean: tuple[str, ...] = ()  # source columns of the chunk in flight already cleaned (``Chunk.clean``)
     _cipher: Cipher | None = None
 
     def defaults(self, table: str) -> dict[str, str | None]:
@@ -123,11 +128,13 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
     con = ctx.wh.con
     src = chunk.table
     with ctx.wh._lock, registered(con, "_src", src):
+        ctx.key_index = not any(t.derived for t in targets)
+        ctx.clean = tuple(src.column_names) if chunk.clean else ()
         routed, unrouted = _route(con, targets)
         vals = [f"_val_{i}" for i in range(len(routed))]
         try:
             for t, val in zip(routed, vals, strict=True):
-                sql = validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window)
+                sql = validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window, clean=ctx.clean)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {val} AS {sql}").fetchall()
             malformed = list(chunk.malformed)
             if unrouted:
@@ -188,21 +195,33 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
     """Insert the good new rows of ``val``, count the duplicates, quarantine the rest.
 
     A good row is new when it is the first of its key in the chunk and the table lacks that key; the
-    other good rows are duplicates.
+    other good rows are duplicates. API-sized chunks of a one-column key ask the table's key index
+    (``liveloop.ingest.keyindex``) instead of scanning the table's key column.
     """
     con, spec, report = ctx.wh.con, t.spec, ctx.report
     counts = report.table(t.table)
     good: list[tuple[Any, ...]] = []
+    index = _key_index(ctx, t)
     if ctx.outcomes is not None:  # API-sized chunks: the lines come back to Python
         keys = ", ".join(ident(k) for k in spec.key)
-        rows = con.execute(f"SELECT _line, _rule, {keys} FROM {val} ORDER BY _line").fetchall()
+        hashed = f", {index.hash_sql}" if index is not None else ""
+        rows = con.execute(f"SELECT _line, _rule, {keys}{hashed} FROM {val} ORDER BY _line").fetchall()
         good = [r for r in rows if r[1] is None]
         n_val, n_good = len(rows), len(good)
     else:
         row = con.execute(f"SELECT count(*), count(*) FILTER (_rule IS NULL) FROM {val}").fetchall()[0]
         n_val, n_good = int(row[0]), int(row[1])
     n_new = 0
-    if n_good:
+    if n_good and index is not None and ctx.outcomes is not None:
+        index.sync(con)
+        lines, hashes = index.split(con, val, [(r[0], r[2], r[3]) for r in good])
+        every = len(lines) == n_good
+        n_new, _ = _insert(ctx, t, val, want_keys=False, repeats=False, lines=lines, every=every)
+        index.add(hashes)
+        fresh = set(lines)
+        for line, _, key, _ in good:
+            (ctx.outcomes.new if line in fresh else ctx.outcomes.dup)[line] = key
+    elif n_good:
         repeats = ctx.outcomes is None or len({r[2:] for r in good}) < n_good
         n_new, inserted = _insert(ctx, t, val, want_keys=ctx.outcomes is not None, repeats=repeats)
         if ctx.outcomes is not None:
@@ -229,35 +248,63 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
         report.quarantined += n_bad
 
 
+def _key_index(ctx: Context, t: Target) -> KeyIndex | None:
+    """The key index for this target's API-sized chunk, or None (bulk chunks, compound keys, chunks
+    that fill derived tables, ``USE_KEY_INDEX`` off)."""
+    if ctx.outcomes is None or not ctx.key_index or len(t.spec.key) != 1 or not USE_KEY_INDEX:
+        return None
+    prune = TABLE_TIME.get(t.table)
+    if not any(f.name == prune and f.required for f in t.spec.fields):
+        prune = None
+    return key_index(ctx.wh, t.table, t.spec.key[0], prune)
+
+
 def _insert(
-    ctx: Context, t: Target, val: str, *, want_keys: bool, repeats: bool
+    ctx: Context,
+    t: Target,
+    val: str,
+    *,
+    want_keys: bool,
+    repeats: bool,
+    lines: list[int] | None = None,
+    every: bool = False,
 ) -> tuple[int, set[tuple[Any, ...]]]:
     """Insert the new good rows of ``val`` (PII encrypted on the way), then fill the derived tables.
 
     ``repeats``: a key may come more than once (then the first line of each key is the one inserted).
-    Returns how many rows were inserted and, when ``want_keys``, their keys. Derived tables read the
-    inserted rows as ``_new`` (a temp table, or the encrypted Arrow rows).
+    ``lines``: the key index already chose the lines to insert (``every``: all good rows), so the table
+    is not read. Returns how many rows were inserted and, when ``want_keys``, their keys. Derived tables
+    read the inserted rows as ``_new`` (a temp table, or the encrypted Arrow rows).
     """
     con, spec = ctx.wh.con, t.spec
     keys = ", ".join(ident(k) for k in spec.key)
     on = " AND ".join(f"w.{ident(k)} = v.{ident(k)}" for k in spec.key)
-    fresh = (
-        f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
-    )
-    if repeats:
-        fresh += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line) = 1"
+    params: list[Any] = []
+    if lines is not None:
+        if not lines:
+            return 0, set()
+        fresh = f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL"
+        if not every:
+            fresh += " AND list_contains(?, _line)"
+            params.append(lines)
+    else:
+        fresh = (
+            f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
+        )
+        if repeats:
+            fresh += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line) = 1"
     defaults = ctx.defaults(t.table)
     inserted: set[tuple[Any, ...]] = set()
 
-    def insert(source: str, columns: Iterable[str]) -> int:
+    def insert(source: str, columns: Iterable[str], source_params: Sequence[Any] = ()) -> int:
         cols = [c for c in columns if c in defaults and c != "source"]
         col_sql = ", ".join(ident(c) for c in cols)
         values = ", ".join(f"coalesce({ident(c)}, {defaults[c]})" if defaults[c] else ident(c) for c in cols)
         returning = f" RETURNING {keys}" if want_keys else ""
         rows = con.execute(
             f"INSERT INTO {ident(t.table)} ({col_sql}, source) SELECT {values}, ? FROM {source}{returning}",
-            [ctx.tag],
+            [ctx.tag, *source_params],
         ).fetchall()
         if want_keys:
             inserted.update(rows)
@@ -265,14 +312,14 @@ def _insert(
         return int(rows[0][0]) if rows else 0
 
     if spec.pii_fields:
-        new = encrypt_columns(con.sql(fresh).to_arrow_table(), spec, ctx.cipher)
+        new = encrypt_columns(con.sql(fresh, params=params or None).to_arrow_table(), spec, ctx.cipher)
         with registered(con, "_new", new):
             n = insert("_new", new.column_names)
             _derive(ctx, t)
         return n, inserted
     if not t.derived:
-        return insert(f"({fresh})", (*spec.names, *t.extra)), inserted
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {fresh}").fetchall()
+        return insert(f"({fresh})", (*spec.names, *t.extra), params), inserted
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {fresh}", params).fetchall()
     try:
         n = insert("_new", (*spec.names, *t.extra))
         _derive(ctx, t)
@@ -321,7 +368,7 @@ def _quarantine_bad(ctx: Context, t: Target, val: str, src_cols: list[str]) -> N
     """
     con = ctx.wh.con
     bad_src = f"(SELECT * FROM _src WHERE _line IN (SELECT _line FROM {val} WHERE _rule IS NOT NULL)) AS _b"
-    why = validation_sql(t, bad_src, ctx.opt, keep_window=ctx.keep_window, reasons=True)
+    why = validation_sql(t, bad_src, ctx.opt, keep_window=ctx.keep_window, reasons=True, clean=ctx.clean)
     obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
     rows = con.execute(
         f"SELECT _line, reason, field, raw, {_fingerprint_sql(ctx, t.table)} AS fingerprint "

@@ -324,7 +324,7 @@ def _ingest(
         opt=make_options(wh, "UTC", "auto"),
         outcomes=outcomes,
     )
-    run_chunks(ctx, [Chunk(data, bad, 0)], targets)
+    run_chunks(ctx, [Chunk(data, bad, 0, clean=True)], targets)
     result = RecordsResult(table=table)
     for i in range(1, len(records) + 1):
         if i in outcomes.new:

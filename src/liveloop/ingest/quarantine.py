@@ -109,7 +109,7 @@ def retry_quarantine(
             keep_window=keep_out_of_range or bool(opts.get("keep_out_of_range")),
             retry=True,
         )
-        run_chunks(ctx, [Chunk(data, [], 0)], targets)
+        run_chunks(ctx, [Chunk(data, [], 0, clean=True)], targets)
     return report
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from liveloop.core.errors import LiveloopError
+from liveloop.ingest.validate import clean_text
 
 #: Default rows per chunk (one transaction each) and bytes read at a time.
 CHUNK_ROWS = 500_000
@@ -43,6 +44,7 @@ class Chunk:
     table: pa.Table  # source columns (strings or native types) + _line (int64)
     malformed: list[Malformed] = field(default_factory=list)
     pos: int = 0  # bytes (or rows, for Parquet) consumed so far
+    clean: bool = False  # every column is VARCHAR cleaned by ``clean_text`` (built by ``records_table``)
 
 
 # -- encodings ------------------------------------------------------------------------------------
@@ -522,17 +524,20 @@ class WhitespaceReader(CsvReader):
 def _cell(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str):
+        return clean_text(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return clean_text(str(value))
 
 
 def records_table(
     records: Sequence[dict[str, Any]], columns: Sequence[str], lines: Sequence[int]
 ) -> pa.Table:
-    """An all-string Arrow table of ``columns`` from dict records (nested values as JSON text)."""
+    """An all-string Arrow table of ``columns`` from dict records (nested values as JSON text), each value
+    cleaned as validation would (``clean_text``): chunks of it are marked ``Chunk.clean``."""
     data = {c: pa.array([_cell(r.get(c)) for r in records], pa.string()) for c in columns}
     return pa.table({**data, "_line": pa.array(list(lines), pa.int64())})
 
@@ -564,7 +569,7 @@ class JsonLinesReader(CsvReader):
                 continue
             recs.append(self.flatten(obj))
             lines.append(block.first_line + i)
-        return Chunk(records_table(recs, self.columns, lines), bad, block.pos)
+        return Chunk(records_table(recs, self.columns, lines), bad, block.pos, clean=True)
 
     @staticmethod
     def flatten(obj: dict[str, Any]) -> dict[str, Any]:

@@ -167,6 +167,7 @@ class SegmentReader(JsonLinesReader):
                 records_table([flatten(m) for _, m in ok], COLUMNS, [n for n, _ in ok]),
                 bad,
                 min(self.size, self.size * (i + step) // max(len(self._batch), 1)),
+                clean=True,
             )
 
     @staticmethod

@@ -1,0 +1,237 @@
+"""Exact duplicate checks for API-sized chunks without scanning the table: an in-process index of key hashes.
+
+Per open warehouse and table with a one-column key (``events.event_id``, ``users.user_id`` …): a sorted
+NumPy ``uint64`` array of DuckDB ``hash(key)`` of every stored row (8 bytes a row) plus a small sorted
+*pending* array of hashes added since, merged into the main array when it passes 1/32 of it. It is built
+lazily by one scan, on the first API chunk for the table; nothing is stored on disk, so a restart
+rebuilds it.
+
+A chunk's keys whose hashes all miss are new without touching the table. Hash hits are verified
+exactly: first by a semi-join restricted to the candidates' own ``ts`` (a re-sent event has the same
+``ts``, so DuckDB prunes row groups by their zonemaps), then, for the few still unresolved (a hash
+collision, a deleted row, a re-send with another ``ts``), by the full check on the key alone. The result
+is always exact; the index only decides which rows need a look.
+
+Rows that reach the table by other paths in the process (``wh.append``, bulk imports, other modules'
+SQL) are caught up before each chunk, inside its transaction: the index remembers the highest
+``rowid`` it covers (the *high-water* row) and that row's hash; DuckDB appends new rows after every
+committed row, so the rows it lacks are exactly those above the high-water mark — one pruned read of
+(``rowid``, hash). Deleted rows leave stale hashes, which cost only an exact check. A checkpoint after
+deletes may renumber rows; then the high-water row no longer holds the remembered hash and the index is
+rebuilt (one scan).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from liveloop.ingest.validate import ident
+from liveloop.warehouse import Warehouse
+
+#: DuckDB numbers a transaction's own uncommitted rows from 2**62: never a high-water mark.
+LOCAL_ROWID = 1 << 62
+#: SQL of the hash stored per row (tests replace it with a constant to force collisions).
+HASH_SQL = "hash({})"
+#: Pending hashes are merged into the main array when they pass this many, or 1/32 of the main array.
+MIN_PENDING = 8192
+
+_EMPTY = np.empty(0, np.uint64)
+
+
+class KeyIndex:
+    """The key hashes of one table (see the module docstring). Thread-safe; a chunk calls ``sync``
+    inside its transaction, before writing the table, then ``split`` and ``add``."""
+
+    def __init__(self, table: str, key: str, prune: str | None = None):
+        self.table, self.key, self.prune = table, key, prune
+        self._main = _EMPTY
+        self._pending = _EMPTY
+        self._hw: int | None = None  # every row with rowid <= _hw is indexed; None: not built
+        self._hw_hash: int | None = None
+        self._lock = threading.Lock()
+        self.counters: Counter[str] = Counter()
+
+    @property
+    def hash_sql(self) -> str:
+        return HASH_SQL.format(ident(self.key))
+
+    # -- state ------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            n = int(self._main.size + self._pending.size)
+            return {
+                "table": self.table,
+                "keys": n,
+                "bytes": int(self._main.nbytes + self._pending.nbytes),
+                "built": self._hw is not None,
+                **dict(self.counters),
+            }
+
+    def forget(self) -> None:
+        """Drop the hashes: the next ``sync`` rebuilds (e.g. after bulk deletes, to shed stale hashes)."""
+        with self._lock:
+            self._main, self._pending, self._hw, self._hw_hash = _EMPTY, _EMPTY, None, None
+
+    # -- catching up with the table ---------------------------------------------------------------
+    def sync(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Cover every row ``con`` sees (call inside the chunk's transaction, before it writes)."""
+        with self._lock:
+            if self._hw is None:
+                self._build(con)
+                return
+            res = con.execute(
+                f"SELECT rowid AS r, {self.hash_sql} AS h FROM {ident(self.table)} "
+                f"WHERE rowid >= ? AND rowid < {LOCAL_ROWID}",
+                [max(self._hw, 0)],
+            ).fetchnumpy()
+            rid, hashes = np.asarray(res["r"], np.int64), np.asarray(res["h"], np.uint64)
+            if self._hw >= 0:
+                anchor = hashes[rid == self._hw]
+                if anchor.size != 1 or int(anchor[0]) != self._hw_hash:
+                    self.counters["rebuilds"] += 1  # rows renumbered (checkpoint after deletes)
+                    self._build(con)
+                    return
+                newer = rid > self._hw
+                rid, hashes = rid[newer], hashes[newer]
+            if rid.size:
+                self.counters["caught_up"] += int(rid.size)
+                self._add(hashes)
+                top = int(np.argmax(rid))
+                self._hw, self._hw_hash = int(rid[top]), int(hashes[top])
+
+    def _build(self, con: duckdb.DuckDBPyConnection) -> None:
+        table = ident(self.table)
+        row = con.execute(f"SELECT max(rowid) FROM {table} WHERE rowid < {LOCAL_ROWID}").fetchone()
+        hw = -1 if row is None or row[0] is None else int(row[0])
+        hashes = _EMPTY
+        anchor = None
+        if hw >= 0:
+            res = con.execute(f"SELECT {self.hash_sql} AS h FROM {table} WHERE rowid <= ?", [hw]).fetchnumpy()
+            hashes = _sorted_unique(np.asarray(res["h"], np.uint64))
+            top = con.execute(f"SELECT {self.hash_sql} FROM {table} WHERE rowid = ?", [hw]).fetchone()
+            anchor = int(top[0]) if top else None
+        self._main, self._pending = hashes, _EMPTY
+        self._hw, self._hw_hash = hw, anchor
+        self.counters["builds"] += 1
+
+    # -- membership -------------------------------------------------------------------------------
+    def add(self, hashes: Sequence[int] | np.ndarray) -> None:
+        """Note the hashes of rows just inserted (a rolled-back insert leaves them stale: harmless)."""
+        with self._lock:
+            if self._hw is not None:
+                self._add(np.asarray(hashes, np.uint64))
+
+    def _add(self, hashes: np.ndarray) -> None:
+        hashes = _sorted_unique(hashes)
+        hashes = hashes[~self._contains(hashes)]
+        if not hashes.size:
+            return
+        pending = self._pending
+        self._pending = np.insert(pending, np.searchsorted(pending, hashes), hashes)
+        if self._pending.size > max(MIN_PENDING, self._main.size >> 5):
+            main, pending = self._main, self._pending
+            self._main = np.insert(main, np.searchsorted(main, pending), pending)
+            self._pending = _EMPTY
+            self.counters["merges"] += 1
+
+    def _contains(self, hashes: np.ndarray) -> np.ndarray:
+        out = np.zeros(hashes.size, bool)
+        for arr in (self._main, self._pending):
+            if arr.size:
+                pos = np.searchsorted(arr, hashes)
+                out |= arr[np.minimum(pos, arr.size - 1)] == hashes
+        return out
+
+    def contains(self, hashes: Sequence[int] | np.ndarray) -> np.ndarray:
+        """A mask: True where the hash is (or may be: stale, collision) a stored key's."""
+        with self._lock:
+            return self._contains(np.asarray(hashes, np.uint64))
+
+    # -- the exact check --------------------------------------------------------------------------
+    def split(
+        self, con: duckdb.DuckDBPyConnection, val: str, good: Sequence[tuple[Any, ...]]
+    ) -> tuple[list[int], list[int]]:
+        """The lines of ``good`` to insert, and their hashes: the first line of each key the table lacks.
+
+        ``good`` holds ``(line, key, hash)`` in line order; ``val`` is the relation they came from (with
+        ``_line``, the key and, for pruning, ``ts``).
+        """
+        first: dict[Any, tuple[int, int]] = {}
+        for line, key, h in good:
+            first.setdefault(key, (line, h))
+        if not first:
+            return [], []
+        lines = [v[0] for v in first.values()]
+        hashes = [v[1] for v in first.values()]
+        hit = self.contains(hashes)
+        if not hit.any():
+            return lines, hashes
+        candidates = [ln for ln, h in zip(lines, hit.tolist(), strict=True) if h]
+        self.counters["hash_hits"] += len(candidates)
+        stored = self._stored(con, val, candidates)
+        keep = [i for i, ln in enumerate(lines) if ln not in stored]
+        return [lines[i] for i in keep], [hashes[i] for i in keep]
+
+    def _stored(self, con: duckdb.DuckDBPyConnection, val: str, lines: list[int]) -> set[int]:
+        """The candidate lines whose key the table holds: checked with the row's ``ts`` first."""
+        key, table = ident(self.key), ident(self.table)
+        found: set[int] = set()
+        left = lines
+        for extra in ((f" AND w.{ident(self.prune)} = v.{ident(self.prune)}",) if self.prune else ()) + ("",):
+            if not left:
+                break
+            rows = con.execute(
+                f"SELECT v._line FROM {val} v WHERE list_contains(?, v._line) "
+                f"AND EXISTS (SELECT 1 FROM {table} w WHERE w.{key} = v.{key}{extra})",
+                [left],
+            ).fetchall()
+            hits = {int(r[0]) for r in rows}
+            self.counters["pruned_checks" if extra else "full_checks"] += 1
+            found |= hits
+            left = [ln for ln in left if ln not in hits]
+        return found
+
+
+def _sorted_unique(hashes: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (``np.unique`` measured ~30x slower than a sort on 5M uint64)."""
+    out = np.sort(hashes)
+    if out.size > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
+_LOCK = threading.Lock()
+_INDEXES: weakref.WeakKeyDictionary[Warehouse, dict[str, KeyIndex]] = weakref.WeakKeyDictionary()
+
+
+def key_index(wh: Warehouse, table: str, key: str, prune: str | None = None) -> KeyIndex:
+    """The (lazily built) key index of ``table`` in this open warehouse."""
+    with _LOCK:
+        per = _INDEXES.setdefault(wh, {})
+        index = per.get(table)
+        if index is None or index.key != key:
+            index = per[table] = KeyIndex(table, key, prune)
+        return index
+
+
+def forget_key_index(wh: Warehouse, table: str | None = None) -> None:
+    """Drop the index of ``table`` (all tables when None); the next API chunk rebuilds it."""
+    with _LOCK:
+        per = _INDEXES.get(wh, {})
+        indexes = [per[table]] if table in per else list(per.values()) if table is None else []
+    for index in indexes:
+        index.forget()
+
+
+def key_index_stats() -> list[dict[str, Any]]:
+    """Size and counters of every key index of every open warehouse in the process (for /metrics)."""
+    with _LOCK:
+        indexes = [ix for per in list(_INDEXES.values()) for ix in per.values()]
+    return [ix.stats() for ix in indexes]

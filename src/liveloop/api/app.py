@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from liveloop.api.auth import document_security
 from liveloop.api.errors import install_error_handlers
 from liveloop.api.headers import SecurityHeadersMiddleware
 from liveloop.api.idempotency import IdempotencyStore
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
     if warehouse is not None:
         app.state.warehouse = warehouse
     install_error_handlers(app)
+    document_security(app)
 
     from liveloop.api import routes
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request, Security, WebSocketException
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request, WebSocketException
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -29,15 +28,31 @@ SESSION_COOKIE = "ll_session"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-_api_key_header = APIKeyHeader(
-    name="X-API-Key",
-    auto_error=False,
-    scheme_name="ApiKey",
-    description="An API key: `liveloop keys create --role ROLE --name NAME`.",
-)
-_bearer = HTTPBearer(
-    auto_error=False, scheme_name="Bearer", description="The same API key as a bearer token."
-)
+#: The OpenAPI security schemes of every route that declares roles (added by ``document_security``).
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "ApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "An API key: `liveloop keys create --role ROLE --name NAME`.",
+    },
+    "Bearer": {"type": "http", "scheme": "bearer", "description": "The same API key as a bearer token."},
+}
+
+
+def presented_key(conn: HTTPConnection) -> str | None:
+    """The API key of a request: ``X-API-Key``, else ``Authorization: Bearer``; for WebSockets also
+    the ``api_key`` query parameter (clients that cannot set WebSocket headers)."""
+    headers = conn.headers
+    key = headers.get("x-api-key")
+    if key:
+        return key
+    scheme, _, credentials = (headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    if conn.scope["type"] == "websocket":
+        return conn.query_params.get("api_key")
+    return None
 
 
 def client_address(request: HTTPConnection) -> str:
@@ -106,14 +121,10 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only callers holding one of ``roles`` (admin always allowed)."""
     allowed = frozenset(roles) | {Role.ADMIN}
 
-    async def dependency(
-        conn: HTTPConnection,
-        api_key: str | None = Security(_api_key_header),
-        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
-    ) -> Principal:
-        key = api_key or (bearer.credentials if bearer else None)
-        if key is None and conn.scope["type"] == "websocket":
-            key = conn.query_params.get("api_key")  # clients that cannot set WebSocket headers
+    async def dependency(conn: HTTPConnection) -> Principal:
+        # Headers are read here rather than through FastAPI's security classes: one dependency to solve
+        # per request instead of three (the OpenAPI schemes are added by ``document_security``).
+        key = presented_key(conn)
         try:
             principal = await authenticate(conn, key)
             conn.state.principal = principal
@@ -136,3 +147,32 @@ def principal_of(request: Request) -> Principal:
     if not isinstance(principal, Principal):
         raise Unauthorized("not authenticated")
     return principal
+
+
+def document_security(app: Any) -> None:
+    """Declare the key schemes in the app's OpenAPI document for every route that requires roles."""
+    from fastapi.routing import APIRoute
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            cached: dict[str, Any] = app.openapi_schema
+            return cached
+        schema: dict[str, Any] = generate()
+        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        requirement: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+        for route in app.routes:
+            if isinstance(route, APIRoute) and _requires_roles(route.dependant):
+                operations = schema.get("paths", {}).get(route.path_format, {})
+                for method in route.methods or ():
+                    if method.lower() in operations:
+                        operations[method.lower()]["security"] = requirement
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
+
+def _requires_roles(dependant: Any) -> bool:
+    return any(hasattr(d.call, "allowed_roles") or _requires_roles(d) for d in dependant.dependencies)

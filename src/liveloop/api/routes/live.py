@@ -14,16 +14,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import principal_of, require_roles, session_of
+from liveloop.api.auth import principal_of, require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.api.metrics import REGISTRY
-from liveloop.core.errors import LiveloopError, PermissionDenied, Unauthorized
+from liveloop.core.errors import LiveloopError, PermissionDenied
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.live import service
 from liveloop.live.hub import MAX_BATCH_REQUEST, LiveHub
 from liveloop.live.lottery import LotteryRules
-from liveloop.privacy.keys import Principal, verifier_for
+from liveloop.privacy.keys import Principal
 from liveloop.warehouse import Warehouse
 
 READ = (Role.HOST, Role.ANALYST, Role.MARKETER)
@@ -242,36 +242,10 @@ async def score(body: ScoreRequest, request: Request) -> dict[str, Any]:
     return {"results": [scores.row(i) for i in range(len(scores))]}
 
 
-async def _ws_principal(ws: WebSocket) -> Principal:
-    """API key (query ``api_key``, ``X-API-Key`` or bearer header) or the dashboard session cookie."""
-    wh = ws.app.state.warehouse
-    verifier = verifier_for(wh)
-    auth = ws.headers.get("authorization", "")
-    key = (
-        ws.query_params.get("api_key")
-        or ws.headers.get("x-api-key")
-        or (auth[7:] if auth.lower().startswith("bearer ") else None)
-    )
-    if key:
-        cached = verifier.cached(key)
-        return cached if cached is not None else await run_in_threadpool(verifier.verify, wh, key)
-    session = session_of(ws)
-    principal = await run_in_threadpool(verifier.active, wh, session.key_id) if session else None
-    if principal is None:
-        raise Unauthorized("an API key or a dashboard session is required")
-    return principal
-
-
 @router.websocket("/live/{session_id}/stream", dependencies=[Depends(require_roles(*READ, *WRITE))])
 async def stream(ws: WebSocket, session_id: str) -> None:
     """Pushes the room snapshot whenever it changes; accepts ``{"events": [...]}`` from host/ingest roles."""
-    try:
-        principal = await _ws_principal(ws)
-        if principal.role not in {*READ, *WRITE, Role.ADMIN}:
-            raise PermissionDenied("this role may not watch live rooms")
-    except LiveloopError as exc:
-        await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.detail[:120])
-        return
+    principal: Principal = ws.state.principal  # set by require_roles, which refused others before accept
     await ws.accept()
     hub = hub_of(ws.app)
     can_write = principal.role in {*WRITE, Role.ADMIN}

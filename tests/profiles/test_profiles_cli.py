@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
-import pytest
 from profiles_shop import seed_shop
 from rich.console import Console
 
 from liveloop.cli import profiles_cmds
-from liveloop.cli.main import main
 from liveloop.core.config import Settings
 from liveloop.warehouse import Warehouse
-
-
-def _cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["liveloop", *args])
-    monkeypatch.setenv("COLUMNS", "200")
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _one_line_failure(code: int, err: str, *words: str) -> None:
@@ -37,67 +20,67 @@ def _one_line_failure(code: int, err: str, *words: str) -> None:
         assert word in err, err
 
 
-def test_build_segments_and_users_commands(settings: Settings, monkeypatch, capsys, tmp_path: Path) -> None:
+def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Path) -> None:
     with Warehouse.open(settings) as wh:
         seed_shop(wh, n_users=40, days=90)
     rules = tmp_path / "rules.toml"
     rules.write_text("[lifecycle]\nchurn_days = 120\n")
-    code, out, err = _cli(monkeypatch, capsys, "profiles", "build", "--k-max", "4", "--rules", str(rules))
+    code, out, err = cli("profiles", "build", "--k-max", "4", "--rules", str(rules))
     assert code == 0, err
     assert "built 40 profiles" in out and f"lifecycle rules: {rules}" in out
     for model in ("segments: K = ", "high_value: ", "interest: held-out accuracy", "similar_users: held-out"):
         assert model in out, out
 
-    code, out, err = _cli(monkeypatch, capsys, "segments", "list", "--json")
+    code, out, err = cli("segments", "list", "--json")
     assert code == 0, err
     segments = json.loads(out)
     assert 3 <= len(segments) <= 4 and sum(s["size"] for s in segments) == 40
-    code, out, _ = _cli(monkeypatch, capsys, "segments", "list")
+    code, out, _ = cli("segments", "list")
     assert all(s["segment_id"] in out for s in segments) and "top categories" in out
     sid = segments[0]["segment_id"]
-    code, out, _ = _cli(monkeypatch, capsys, "segments", "show", sid)
+    code, out, _ = cli("segments", "show", sid)
     assert code == 0 and segments[0]["name_en"] in out and "sample users:" in out
 
-    code, out, err = _cli(monkeypatch, capsys, "users", "show", "u001")
+    code, out, err = cli("users", "show", "u001")
     assert code == 0, err
     assert "next interest: " in out and "LSTM next-category model" in out and "lifecycle:" in out
-    code, out, _ = _cli(monkeypatch, capsys, "users", "show", "u001", "--json")
+    code, out, _ = cli("users", "show", "u001", "--json")
     profile = json.loads(out)
     assert profile["interest"]["categories"] and profile["tags"]
 
-    code, out, err = _cli(monkeypatch, capsys, "users", "similar", "u001", "-k", "3", "--json")
+    code, out, err = cli("users", "similar", "u001", "-k", "3", "--json")
     assert code == 0, err
     similar = json.loads(out)
     assert len(similar["items"]) == 3 and all(i["user_id"] != "u001" for i in similar["items"])
-    code, out, _ = _cli(monkeypatch, capsys, "users", "similar", "u001", "-k", "3")
+    code, out, _ = cli("users", "similar", "u001", "-k", "3")
     assert similar["items"][0]["user_id"] in out
 
     tag = profile["tags"][0]["tag"]
-    code, out, err = _cli(monkeypatch, capsys, "users", "remove-tag", "u001", tag)
+    code, out, err = cli("users", "remove-tag", "u001", tag)
     assert code == 0 and f"removed {tag}" in out, err
-    code, out, _ = _cli(monkeypatch, capsys, "users", "tags", "u001", "--json")
+    code, out, _ = cli("users", "tags", "u001", "--json")
     tags = json.loads(out)
     assert tag not in [t["tag"] for t in tags["tags"]] and tags["removed_tags"][0]["tag"] == tag
     assert tags["removed_tags"][0]["removed_by"] == "cli"
 
-    code, _, err = _cli(monkeypatch, capsys, "users", "show", "ghost")
+    code, _, err = cli("users", "show", "ghost")
     _one_line_failure(code, err, "ghost")
-    code, _, err = _cli(monkeypatch, capsys, "users", "remove-tag", "u001", "beauty")
+    code, _, err = cli("users", "remove-tag", "u001", "beauty")
     _one_line_failure(code, err, "category:VALUE")
-    code, _, err = _cli(monkeypatch, capsys, "segments", "show", "S99")
+    code, _, err = cli("segments", "show", "S99")
     _one_line_failure(code, err, "S99")
-    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--high-value-model", "svm")
+    code, _, err = cli("profiles", "build", "--high-value-model", "svm")
     _one_line_failure(code, err, "high-value model")
-    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--rules", str(tmp_path / "absent.toml"))
+    code, _, err = cli("profiles", "build", "--rules", str(tmp_path / "absent.toml"))
     _one_line_failure(code, err, "absent.toml")
-    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--memory-limit", "lots")
+    code, _, err = cli("profiles", "build", "--memory-limit", "lots")
     _one_line_failure(code, err, "--memory-limit")
-    code, _, err = _cli(monkeypatch, capsys, "profiles", "build", "--cutoff", "yesterday")
+    code, _, err = cli("profiles", "build", "--cutoff", "yesterday")
     _one_line_failure(code, err, "--cutoff")
 
 
-def test_evaluate_profiling_on_cdnow(settings: Settings, data_home: Path, monkeypatch, capsys) -> None:
-    code, out, err = _cli(monkeypatch, capsys, "evaluate", "profiling", "--dataset", "cdnow", "--json")
+def test_evaluate_profiling_on_cdnow(cli, settings: Settings, data_home: Path, monkeypatch) -> None:
+    code, out, err = cli("evaluate", "profiling", "--dataset", "cdnow", "--json")
     assert code == 0, err
     report = json.loads(out)
     algorithms = {r["algorithm"]: r for r in report["rows"]}
@@ -113,5 +96,5 @@ def test_evaluate_profiling_on_cdnow(settings: Settings, data_home: Path, monkey
     assert "data used" in table and "purchase history (frequency, recency, T)" in table
     assert "RFM rule" in table and "88.5 / 82.3 / 0.853" in table  # baseline and reference columns
 
-    code, _, err = _cli(monkeypatch, capsys, "evaluate", "profiling", "--dataset", "nope")
+    code, _, err = cli("evaluate", "profiling", "--dataset", "nope")
     _one_line_failure(code, err, "nope")

@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
 
-from liveloop.cli.main import main
-
-
-def _cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["liveloop", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_bundles_json_and_bad_input(settings, data_home: Path, monkeypatch, capsys) -> None:
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "bundles", "--top", "3", "--json")
+def test_bundles_json_and_bad_input(cli, settings, data_home: Path) -> None:
+    code, out, err = cli("recommend", "bundles", "--top", "3", "--json")
     assert code == 0, err
     body = json.loads(out)
     assert body["rules"] == 410 and len(body["top"]) == 3 and body["top"][0]["then"] == "bottled beer"
 
-    code, _, err = _cli(monkeypatch, capsys, "recommend", "show", "someone", "-k", "0")
+    code, _, err = cli("recommend", "show", "someone", "-k", "0")
     assert code == 2 and err.startswith("error: k must be between") and "Traceback" not in err
 
-    code, _, err = _cli(monkeypatch, capsys, "recommend", "train")
+    code, _, err = cli("recommend", "train")
     assert code == 1 and "no product events" in err and len(err.strip().splitlines()) == 1
 
 
-def test_train_versions_show_rooms_pin_rollback(settings, data_home: Path, monkeypatch, capsys) -> None:
+def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     from liveloop.datasets.simulator import simulate_into_warehouse
@@ -56,52 +38,52 @@ def test_train_versions_show_rooms_pin_rollback(settings, data_home: Path, monke
             [now - timedelta(minutes=5), now + timedelta(hours=1), sid],
         )
 
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "train", "--json")
+    code, out, err = cli("recommend", "train", "--json")
     assert code == 0, err
     first = json.loads(out)
     assert first["model"] in ("hybrid", "als") and isinstance(first["metrics"]["holdout"], list)
     assert {r["model"] for r in first["metrics"]["holdout"]} >= {"popularity"}
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "train", "--no-eval", "--seed", "1")
+    code, out, err = cli("recommend", "train", "--no-eval", "--seed", "1")
     assert code == 0, err
     assert "model version" in out
-    code, out, _ = _cli(monkeypatch, capsys, "recommend", "versions", "--json")
+    code, out, _ = cli("recommend", "versions", "--json")
     versions = json.loads(out)
     assert len(versions) == 2 and [v["active"] for v in versions] == [True, False]
     second = versions[0]["version"]
 
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "show", user, "-k", "5", "--json")
+    code, out, err = cli("recommend", "show", user, "-k", "5", "--json")
     assert code == 0, err
     shown = json.loads(out)
     assert shown["model_version"] == second and len(shown["items"]) == 5 and shown["mode"] == "personalised"
     assert "explore" not in {i["reason"]["code"] for i in shown["items"]}
-    code, out, _ = _cli(monkeypatch, capsys, "recommend", "show", user, "-k", "5", "--explore", "--json")
+    code, out, _ = cli("recommend", "show", user, "-k", "5", "--explore", "--json")
     assert json.loads(out)["items"][-1]["reason"]["code"] == "explore"
     product = shown["items"][0]["product_id"]
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "show", user, "--context", f"product:{product}")
+    code, out, err = cli("recommend", "show", user, "--context", f"product:{product}")
     assert code == 0, err
     assert f"product:{product}" in out and "与「" in out  # "similar to …" reasons, human-readable
 
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "rooms", user, "--json")
+    code, out, err = cli("recommend", "rooms", user, "--json")
     assert code == 0, err
     rooms = json.loads(out)["rooms"]
     assert rooms[0]["session_id"] == sid and rooms[0]["live_now"]
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "pin", sid, "--user", user, "--json")
+    code, out, err = cli("recommend", "pin", sid, "--user", user, "--json")
     assert code == 0, err
     assert json.loads(out)["product"]["product_id"] in set(lineup)
-    code, _, err = _cli(monkeypatch, capsys, "recommend", "pin", "no-such-room", "--user", user)
+    code, _, err = cli("recommend", "pin", "no-such-room", "--user", user)
     assert code == 1 and err.startswith("error: unknown live session") and len(err.strip().splitlines()) == 1
 
-    code, out, err = _cli(monkeypatch, capsys, "recommend", "rollback", first["version"], "--json")
+    code, out, err = cli("recommend", "rollback", first["version"], "--json")
     assert code == 0 and json.loads(out) == {"active": first["version"]}, err
-    code, out, _ = _cli(monkeypatch, capsys, "recommend", "show", user, "-k", "3", "--json")
+    code, out, _ = cli("recommend", "show", user, "-k", "3", "--json")
     assert json.loads(out)["model_version"] == first["version"]
-    code, _, err = _cli(monkeypatch, capsys, "recommend", "rollback", "nope")
+    code, _, err = cli("recommend", "rollback", "nope")
     assert code == 1 and "no recommend model version" in err
 
 
-def test_eval_json_on_movielens(settings, data_home: Path, monkeypatch, capsys) -> None:
-    code, out, err = _cli(
-        monkeypatch, capsys, "recommend", "eval", "--dataset", "movielens_100k",
+def test_eval_json_on_movielens(cli, settings, data_home: Path) -> None:
+    code, out, err = cli(
+        "recommend", "eval", "--dataset", "movielens_100k",
         "--models", "popularity,seqknn,als", "--protocol", "stratified", "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -115,7 +97,7 @@ def test_eval_json_on_movielens(settings, data_home: Path, monkeypatch, capsys) 
     assert rows["popularity"]["ndcg_lift_vs_popularity"] == 1
     assert block["train_events"] + block["test_events"] == 100_000
 
-    code, _, err = _cli(monkeypatch, capsys, "evaluate", "recommend", "--dataset", "nope")
+    code, _, err = cli("evaluate", "recommend", "--dataset", "nope")
     assert code != 0 and "no recommendation loader" in err and len(err.strip().splitlines()) == 1
-    code, _, err = _cli(monkeypatch, capsys, "recommend", "eval", "--protocol", "sideways")
+    code, _, err = cli("recommend", "eval", "--protocol", "sideways")
     assert code != 0 and "unknown protocol" in err and "Traceback" not in err

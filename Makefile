@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export LIVELOOP_DATA_HOME ?= $(abspath ../shared/data)
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup system-deps demo demo-run test lint bench clean
+.PHONY: setup system-deps bench-deps demo demo-run test lint bench clean
 
 setup: $(STAMP)
 
@@ -17,11 +17,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests use for real: Chromium for the dashboard, Redis for shared online state.
+# Debian packages the tests use for real: Chromium for the dashboard.
 system-deps:
-	@command -v chromium >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium redis-server; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+# C load generators for the service benchmarks (closed loop: wrk; open loop at a fixed rate: h2load).
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 && command -v h2load >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk nghttp2-client; }
 
 demo: setup
 	$(BIN)/liveloop demo --serve
@@ -36,7 +42,7 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: setup
+bench: setup system-deps bench-deps
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -186,6 +187,33 @@ def test_every_acknowledged_event_survives_kill_9(live_server_factory):
     assert dupes == 0
     srv.start()  # and the server comes back on the same warehouse
     assert httpx.get(f"{srv.base_url}/health").status_code == 200
+    # its duplicate check starts afresh (the key index is rebuilt): a re-sent batch loads nothing twice
+    resent = httpx.post(
+        f"{srv.base_url}/v1/events",
+        json={"events": _events(200, prefix="crash0")},
+        headers=srv.headers("ingest"),
+    )
+    assert resent.status_code == 200 and resent.json()["duplicates"] == 200
+
+
+def _metric(text: str, name: str, table: str) -> float:
+    found = re.search(rf'^{name}\{{table="{table}"\}} (\S+)$', text, re.M)
+    assert found, f"{name} for {table} missing from /metrics"
+    return float(found.group(1))
+
+
+def test_the_key_index_size_and_checks_are_in_metrics(server):
+    batch = {"events": _events(30)}
+    assert _post(server, batch).json()["accepted"] == 30
+    before = httpx.get(f"{server.base_url}/metrics", headers=server.headers("analyst")).text
+    assert _post(server, batch).json()["duplicates"] == 30  # every hash hits: checked by ts
+    after = httpx.get(f"{server.base_url}/metrics", headers=server.headers("analyst")).text
+    keys = _metric(after, "liveloop_ingest_key_index_keys", "events")
+    assert keys >= 30
+    assert _metric(after, "liveloop_ingest_key_index_bytes", "events") == 8 * keys
+    hits = "liveloop_ingest_key_index_hash_hits_total"
+    assert _metric(after, hits, "events") - _metric(before, hits, "events") == 30
+    assert _metric(after, "liveloop_ingest_key_index_builds_total", "events") == 1
 
 
 def test_segment_batches_become_events_and_users_idempotently(server):

@@ -5,6 +5,7 @@ Every row read is loaded, counted as a duplicate, or quarantined with its reason
 
 from liveloop.ingest.adapters import ADAPTERS
 from liveloop.ingest.imports import import_arrow, import_file, ingest_records, ingest_segment
+from liveloop.ingest.keyindex import forget_key_index, key_index_stats
 from liveloop.ingest.labels import LABEL_KINDS, add_label, list_labels
 from liveloop.ingest.quarantine import list_quarantine, quarantine_summary, retry_quarantine, show_quarantine
 from liveloop.ingest.report import ImportReport, RecordOutcome, RecordsResult
@@ -19,10 +20,12 @@ __all__ = [
     "RecordOutcome",
     "RecordsResult",
     "add_label",
+    "forget_key_index",
     "import_arrow",
     "import_file",
     "ingest_records",
     "ingest_segment",
+    "key_index_stats",
     "list_labels",
     "list_quarantine",
     "quarantine_summary",

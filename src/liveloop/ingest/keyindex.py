@@ -39,6 +39,8 @@ from liveloop.warehouse import Warehouse
 LOCAL_ROWID = 1 << 62
 #: SQL of the hash stored per row (tests replace it with a constant to force collisions).
 HASH_SQL = "hash({})"
+#: What ``KeyIndex.counters`` counts (all start at 0).
+COUNTERS = ("builds", "rebuilds", "caught_up", "merges", "hash_hits", "pruned_checks", "full_checks")
 #: Pending hashes are merged into the main array when they pass this many, or 1/32 of the main array.
 MIN_PENDING = 8192
 
@@ -56,7 +58,7 @@ class KeyIndex:
         self._hw: int | None = None  # every row with rowid <= _hw is indexed; None: not built
         self._hw_hash: int | None = None
         self._lock = threading.Lock()
-        self.counters: Counter[str] = Counter()
+        self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
 
     @property
     def hash_sql(self) -> str:

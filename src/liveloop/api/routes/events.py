@@ -7,23 +7,67 @@ only after the accepted records are committed. Idempotent by ``event_id`` / ``me
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pydantic import BaseModel, ConfigDict, Field
 
 from liveloop.api.auth import require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.api.errors import PayloadTooLarge
 from liveloop.api.idempotency import respond
-from liveloop.api.metrics import INGESTED
+from liveloop.api.metrics import INGESTED, REGISTRY
 from liveloop.core.errors import ValidationFailed
 from liveloop.core.types import Role
 from liveloop.warehouse import Warehouse
 
 MAX_BATCH = 1000
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_roles(Role.INGEST))])
+
+
+class _KeyIndexMetrics:
+    """The ingest key indexes (``liveloop.ingest.keyindex``) in /metrics: size and checks, per table."""
+
+    _COUNTERS = ("builds", "rebuilds", "hash_hits", "pruned_checks", "full_checks")
+
+    def collect(self) -> Iterator[Metric]:
+        from liveloop.ingest import key_index_stats
+
+        size = GaugeMetricFamily(
+            "liveloop_ingest_key_index_bytes",
+            "Memory of the ingest key-hash indexes (8 B a row).",
+            labels=["table"],
+        )
+        keys = GaugeMetricFamily(
+            "liveloop_ingest_key_index_keys", "Key hashes held, by table.", labels=["table"]
+        )
+        counters = {
+            c: CounterMetricFamily(
+                f"liveloop_ingest_key_index_{c}",
+                f"Key index {c.replace('_', ' ')}, by table.",
+                labels=["table"],
+            )
+            for c in self._COUNTERS
+        }
+        totals: dict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for s in key_index_stats():
+            for name in ("bytes", "keys", *self._COUNTERS):
+                totals[s["table"]][name] += int(s.get(name, 0))
+        for table, t in sorted(totals.items()):
+            size.add_metric([table], t["bytes"])
+            keys.add_metric([table], t["keys"])
+            for c, family in counters.items():
+                family.add_metric([table], t[c])
+        yield size
+        yield keys
+        yield from counters.values()
+
+
+REGISTRY.register(_KeyIndexMetrics())
 
 _EVENT_EXAMPLE: dict[str, Any] = {
     "event_id": "evt-0001",

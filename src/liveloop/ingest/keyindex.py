@@ -35,8 +35,8 @@ import numpy as np
 from liveloop.ingest.validate import ident
 from liveloop.warehouse import Warehouse
 
-#: DuckDB numbers a transaction's own uncommitted rows from 2**62: never a high-water mark.
-LOCAL_ROWID = 1 << 62
+#: DuckDB numbers a transaction's own uncommitted rows from MAX_ROW_ID (~2**55): never a high-water mark.
+LOCAL_ROWID = 36_028_797_018_960_000
 #: SQL of the hash stored per row (tests replace it with a constant to force collisions).
 HASH_SQL = "hash({})"
 #: What ``KeyIndex.counters`` counts (all start at 0).
@@ -110,15 +110,15 @@ class KeyIndex:
 
     def _build(self, con: duckdb.DuckDBPyConnection) -> None:
         table = ident(self.table)
-        row = con.execute(f"SELECT max(rowid) FROM {table} WHERE rowid < {LOCAL_ROWID}").fetchone()
-        hw = -1 if row is None or row[0] is None else int(row[0])
+        top_id = con.execute(f"SELECT max(rowid) FROM {table} WHERE rowid < {LOCAL_ROWID}").fetchall()[0][0]
+        hw = -1 if top_id is None else int(top_id)
         hashes = _EMPTY
         anchor = None
         if hw >= 0:
             res = con.execute(f"SELECT {self.hash_sql} AS h FROM {table} WHERE rowid <= ?", [hw]).fetchnumpy()
             hashes = _sorted_unique(np.asarray(res["h"], np.uint64))
-            top = con.execute(f"SELECT {self.hash_sql} FROM {table} WHERE rowid = ?", [hw]).fetchone()
-            anchor = int(top[0]) if top else None
+            top = con.execute(f"SELECT {self.hash_sql} FROM {table} WHERE rowid = ?", [hw]).fetchall()
+            anchor = int(top[0][0]) if top else None
         self._main, self._pending = hashes, _EMPTY
         self._hw, self._hw_hash = hw, anchor
         self.counters["builds"] += 1
@@ -168,36 +168,45 @@ class KeyIndex:
         first: dict[Any, tuple[int, int]] = {}
         for line, key, h in good:
             first.setdefault(key, (line, h))
-        if not first:
-            return [], []
-        lines = [v[0] for v in first.values()]
-        hashes = [v[1] for v in first.values()]
-        hit = self.contains(hashes)
-        if not hit.any():
-            return lines, hashes
-        candidates = [ln for ln, h in zip(lines, hit.tolist(), strict=True) if h]
-        self.counters["hash_hits"] += len(candidates)
-        stored = self._stored(con, val, candidates)
-        keep = [i for i, ln in enumerate(lines) if ln not in stored]
-        return [lines[i] for i in keep], [hashes[i] for i in keep]
+        stored = self.stored(con, val, "_line", list(first.values()))
+        keep = [v for v in first.values() if v[0] not in stored]
+        return [v[0] for v in keep], [v[1] for v in keep]
 
-    def _stored(self, con: duckdb.DuckDBPyConnection, val: str, lines: list[int]) -> set[int]:
-        """The candidate lines whose key the table holds: checked with the row's ``ts`` first."""
-        key, table = ident(self.key), ident(self.table)
-        found: set[int] = set()
-        left = lines
-        for extra in ((f" AND w.{ident(self.prune)} = v.{ident(self.prune)}",) if self.prune else ()) + ("",):
-            if not left:
-                break
+    def stored(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        rel: str,
+        col: str,
+        items: Sequence[tuple[Any, int]],
+        *,
+        committed_only: bool = False,
+    ) -> set[Any]:
+        """Of ``items`` (a value of ``rel``'s column ``col``, the row's key hash), the values whose key the
+        table holds. Only hash hits are looked up: by key and ``ts`` first (row groups pruned by their
+        zonemaps), the rest by key alone. ``committed_only``: ignore this transaction's own rows."""
+        if not items:
+            return set()
+        hit = self.contains([h for _, h in items]).tolist()
+        left = [v for (v, _), x in zip(items, hit, strict=True) if x]
+        if not left:
+            return set()
+        self.counters["hash_hits"] += len(left)
+        key, table, c = ident(self.key), ident(self.table), ident(col)
+        mine = f" AND w.rowid < {LOCAL_ROWID}" if committed_only else ""
+        found: set[Any] = set()
+        prune = f" AND w.{ident(self.prune)} = v.{ident(self.prune)}" if self.prune else None
+        for extra in (prune, ""):
+            if extra is None or not left:
+                continue
             rows = con.execute(
-                f"SELECT v._line FROM {val} v WHERE list_contains(?, v._line) "
-                f"AND EXISTS (SELECT 1 FROM {table} w WHERE w.{key} = v.{key}{extra})",
+                f"SELECT v.{c} FROM {rel} v WHERE list_contains(?, v.{c}) "
+                f"AND EXISTS (SELECT 1 FROM {table} w WHERE w.{key} = v.{key}{extra}{mine})",
                 [left],
             ).fetchall()
-            hits = {int(r[0]) for r in rows}
+            hits = {r[0] for r in rows}
             self.counters["pruned_checks" if extra else "full_checks"] += 1
             found |= hits
-            left = [ln for ln in left if ln not in hits]
+            left = [v for v in left if v not in hits]
         return found
 
 

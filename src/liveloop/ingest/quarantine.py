@@ -20,7 +20,7 @@ from liveloop.ingest.pii import reveal_raw
 from liveloop.ingest.readers import Chunk, records_table
 from liveloop.ingest.report import ImportReport
 from liveloop.ingest.validate import Target
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import Warehouse, first_row
 
 _COLS = "quarantine_id, import_id, target_table, source, line, reason, field, status, created_at, feed"
 
@@ -51,7 +51,7 @@ def show_quarantine(wh: Warehouse, quarantine_id: int) -> dict[str, Any]:
     """One quarantined row with its raw source values (decrypted for tables holding PII)."""
     rows = wh.con.execute(f"SELECT {_COLS}, raw FROM quarantine WHERE quarantine_id = ?", [quarantine_id])
     names = [d[0] for d in rows.description or []]
-    row = rows.fetchone()
+    row = first_row(rows)
     if row is None:
         raise NotFound(f"no quarantined row {quarantine_id}", field="quarantine_id")
     out = dict(zip(names, row, strict=True))

@@ -10,7 +10,7 @@ from liveloop.profiles.artifacts import active
 from liveloop.profiles.realtime import interest_tracker, predict_interest
 from liveloop.profiles.tags import LIFECYCLE_NAMES, removed_tags
 from liveloop.profiles.value import HIGH_VALUE_KINDS
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import Warehouse, first_row
 
 #: One-line explanations of the features shown on a profile.
 FEATURE_EXPLANATIONS = {
@@ -225,7 +225,7 @@ def forget_user(wh: Warehouse, user_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     with wh.transaction() as con:
         for table in ("profiles", "tag_overrides"):
-            row = con.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?", [user_id]).fetchone()
+            row = first_row(con.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?", [user_id]))
             counts[table] = int(row[0]) if row else 0
             con.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
     interest_tracker(wh).forget(user_id)

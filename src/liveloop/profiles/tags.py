@@ -18,7 +18,7 @@ import pyarrow as pa
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.profiles.features import affinity, purchase_lines
 from liveloop.profiles.window import Window
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import Warehouse, first_row
 
 TAG_KINDS = ("category", "brand")
 
@@ -219,12 +219,14 @@ def remove_tag(wh: Warehouse, user_id: str, tag: str, actor: str | None = None) 
             f"a tag looks like 'category:VALUE' or 'brand:VALUE', got {tag!r}", field="tag"
         )
     with wh.transaction() as con:
-        found = con.execute("SELECT tags FROM profiles WHERE user_id = ?", [user_id]).fetchone()
-        known = con.execute(
-            "SELECT count(*) FROM (SELECT user_id FROM users WHERE user_id = ? UNION ALL "
-            "SELECT user_id FROM profiles WHERE user_id = ?)",
-            [user_id, user_id],
-        ).fetchone()
+        found = first_row(con.execute("SELECT tags FROM profiles WHERE user_id = ?", [user_id]))
+        known = first_row(
+            con.execute(
+                "SELECT count(*) FROM (SELECT user_id FROM users WHERE user_id = ? UNION ALL "
+                "SELECT user_id FROM profiles WHERE user_id = ?)",
+                [user_id, user_id],
+            )
+        )
         if not known or not known[0]:
             raise NotFound(f"no user {user_id!r}", field="user_id")
         con.execute("DELETE FROM tag_overrides WHERE user_id = ? AND tag = ?", [user_id, tag])
@@ -245,8 +247,8 @@ def remove_tag(wh: Warehouse, user_id: str, tag: str, actor: str | None = None) 
 def restore_tag(wh: Warehouse, user_id: str, tag: str) -> bool:
     """Undo a removal (the tag comes back at the next build if the behaviour still supports it)."""
     with wh.transaction() as con:
-        n = con.execute(
-            "SELECT count(*) FROM tag_overrides WHERE user_id = ? AND tag = ?", [user_id, tag]
-        ).fetchone()
+        n = first_row(
+            con.execute("SELECT count(*) FROM tag_overrides WHERE user_id = ? AND tag = ?", [user_id, tag])
+        )
         con.execute("DELETE FROM tag_overrides WHERE user_id = ? AND tag = ?", [user_id, tag])
     return bool(n and n[0])

@@ -4,7 +4,7 @@ from liveloop.warehouse.home import init_home
 from liveloop.warehouse.lake import export_parquet, import_parquet
 from liveloop.warehouse.migrations import LATEST_VERSION
 from liveloop.warehouse.status import warehouse_status
-from liveloop.warehouse.store import TABLE_KEYS, TABLE_TIME, Warehouse
+from liveloop.warehouse.store import TABLE_KEYS, TABLE_TIME, Warehouse, first_row
 
 __all__ = [
     "LATEST_VERSION",
@@ -12,6 +12,7 @@ __all__ = [
     "TABLE_TIME",
     "Warehouse",
     "export_parquet",
+    "first_row",
     "import_parquet",
     "init_home",
     "warehouse_status",

@@ -23,7 +23,7 @@ from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Gender
 from liveloop.privacy.crypto import Cipher
-from liveloop.warehouse.store import Warehouse
+from liveloop.warehouse.store import Warehouse, first_row
 
 PII = ("phone", "email", "name")
 #: Columns that cannot be cleared (NOT NULL in the schema).
@@ -305,9 +305,13 @@ def list_entities(
         params.append(decode_cursor(cursor))
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     cols = ", ".join(entity.columns)
-    rows = wh.reader().execute(
-        f"SELECT {cols} FROM {entity.table} {clause} ORDER BY {entity.key} LIMIT ?", [*params, limit + 1]
-    ).fetchall()
+    rows = (
+        wh.reader()
+        .execute(
+            f"SELECT {cols} FROM {entity.table} {clause} ORDER BY {entity.key} LIMIT ?", [*params, limit + 1]
+        )
+        .fetchall()
+    )
     items = [_row(entity, r, None, False) for r in rows[:limit]]
     next_cursor = encode_cursor(items[-1][entity.key]) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
@@ -342,19 +346,21 @@ def update_entity(
     params.append(utcnow())
     try:
         with wh.transaction() as con:
-            found = con.execute(
-                f"SELECT count(*) FROM {entity.table} WHERE {entity.key} = ?", [entity_id]
-            ).fetchone()
+            found = first_row(
+                con.execute(f"SELECT count(*) FROM {entity.table} WHERE {entity.key} = ?", [entity_id])
+            )
             if not found or not found[0]:
                 raise NotFound(f"no {kind[:-1].replace('_', ' ')} {entity_id!r}", field=entity.key)
             con.execute(
                 f"UPDATE {entity.table} SET {', '.join(sets)} WHERE {entity.key} = ?", [*params, entity_id]
             )
             if kind == "live_sessions":
-                bad = con.execute(
-                    "SELECT count(*) FROM live_sessions WHERE session_id = ? AND end_ts < start_ts",
-                    [entity_id],
-                ).fetchone()
+                bad = first_row(
+                    con.execute(
+                        "SELECT count(*) FROM live_sessions WHERE session_id = ? AND end_ts < start_ts",
+                        [entity_id],
+                    )
+                )
                 if bad and bad[0]:
                     raise ValidationFailed("end_ts is before start_ts", field="end_ts")
     except (duckdb.ConstraintException, duckdb.ConversionException, duckdb.OutOfRangeException) as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from liveloop.core.errors import LiveloopError
-from liveloop.warehouse.store import Warehouse
+from liveloop.warehouse.store import Warehouse, first_row
 
 _NEXTVAL = r"nextval\('([^']+)'"
 
@@ -79,12 +79,14 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, table: str, src: str) -
     select = ", ".join(f's."{c}"' for c in cols)
     distinct = ", ".join(f'"{k}"' for k in keys)
     on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"' for k in keys)
-    read = con.execute(f"SELECT count(*) FROM {src}").fetchone()
-    row = con.execute(
-        f'INSERT INTO "{table}" ({col_list}) SELECT {select} '
-        f"FROM (SELECT DISTINCT ON ({distinct}) * FROM {src}) s "
-        f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on})'
-    ).fetchone()
+    read = first_row(con.execute(f"SELECT count(*) FROM {src}"))
+    row = first_row(
+        con.execute(
+            f'INSERT INTO "{table}" ({col_list}) SELECT {select} '
+            f"FROM (SELECT DISTINCT ON ({distinct}) * FROM {src}) s "
+            f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on})'
+        )
+    )
     n_read, loaded = int(read[0]) if read else 0, int(row[0]) if row else 0
     return {"read": n_read, "loaded": loaded, "duplicates": n_read - loaded}
 
@@ -97,10 +99,12 @@ def _advance_sequences(con: duckdb.DuckDBPyConnection) -> None:
         [_NEXTVAL],
     ).fetchall()
     for table, column, seq in rows:
-        top = con.execute(f'SELECT coalesce(max("{column}"), 0) FROM "{table}"').fetchone()
-        last = con.execute(
-            "SELECT coalesce(last_value, 0) FROM duckdb_sequences() WHERE sequence_name = ?", [seq]
-        ).fetchone()
+        top = first_row(con.execute(f'SELECT coalesce(max("{column}"), 0) FROM "{table}"'))
+        last = first_row(
+            con.execute(
+                "SELECT coalesce(last_value, 0) FROM duckdb_sequences() WHERE sequence_name = ?", [seq]
+            )
+        )
         need = int(top[0] if top else 0) - int(last[0] if last else 0)
         if need > 0:
             con.execute(f"SELECT max(nextval('{seq}')) FROM range({need})").fetchall()

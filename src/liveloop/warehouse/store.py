@@ -51,6 +51,16 @@ TABLE_TIME: dict[str, str] = {
 }
 
 
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of an executed statement, or None, with the result read to its end.
+
+    DuckDB 2 keeps a result half-read by ``fetchone`` open, and the connection then refuses relations
+    (``con.sql``) until it is finished; every single-row read goes through here instead.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 class Warehouse:
     """A migrated DuckDB connection plus the few operations every capability needs."""
 
@@ -88,12 +98,14 @@ class Warehouse:
 
     # -- schema -------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()
+        exists = first_row(
+            self.con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+            )
+        )
         if not exists or not exists[0]:
             return 0
-        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        row = first_row(self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version"))
         return int(row[0]) if row else 0
 
     def _check_version(self) -> int:
@@ -150,11 +162,13 @@ class Warehouse:
         """The natural key of ``table``: declared in TABLE_KEYS, else its primary key, else none."""
         if table in TABLE_KEYS:
             return list(TABLE_KEYS[table])
-        row = self.con.execute(
-            "SELECT constraint_column_names FROM duckdb_constraints() "
-            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
-            [table],
-        ).fetchone()
+        row = first_row(
+            self.con.execute(
+                "SELECT constraint_column_names FROM duckdb_constraints() "
+                "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                [table],
+            )
+        )
         return list(row[0]) if row else []
 
     # -- access -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 import psutil
 
+from benchmarks.loadgen import open_loop
 from benchmarks.machine import machine
 from liveloop.core.config import Settings
 from liveloop.ingest import ingest_records
@@ -236,32 +237,20 @@ def _wrk(base: str, path: str, headers: dict[str, str], tmp: Path, server: psuti
 def _h2load(
     base: str, path: str, headers: dict[str, str], tmp: Path, server: psutil.Process
 ) -> dict[str, Any]:
-    """200 connections at a constant rate each (h2load --rps, HTTP/1.1): latency below saturation."""
-    uris = tmp / "uris.txt"
+    """200 connections at a constant rate in all, arrivals spread evenly (HTTP/1.1): latency below
+    saturation (``benchmarks.loadgen``)."""
     paths = [path % (i % USERS) for i in range(USERS)] if "%d" in path else [path]
-    uris.write_text("".join(f"{base}{p}\n" for p in paths))
-    log = tmp / "h2load.log"
-    log.unlink(missing_ok=True)
-    args = ["h2load", "--h1", "-c", str(CONCURRENCY), "--rps", str(RATE_PER_CONN), "-D", str(SECONDS)]
-    args += ["-i", str(uris), "--log-file", str(log)]
-    for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    proc, cpu = _server_cpu(
-        server, lambda: subprocess.run(args, capture_output=True, text=True, timeout=SECONDS + 60)
+    rate = CONCURRENCY * RATE_PER_CONN
+    out, cpu = _server_cpu(
+        server,
+        lambda: open_loop(
+            [f"{base}{p}" for p in paths], headers, conns=CONCURRENCY, rate=rate, seconds=SECONDS, tmp=tmp
+        ),
     )
-    rows = [line.split("\t") for line in log.read_text().splitlines()] if log.exists() else []
-    times = [int(r[2]) / 1e3 for r in rows if len(r) >= 3]
-    bad = sum(1 for r in rows if len(r) >= 3 and not r[1].startswith("2"))
-    return {
-        "tool": f"h2load --rps {RATE_PER_CONN} per connection (constant rate)",
-        "offered_per_s": CONCURRENCY * RATE_PER_CONN,
-        "requests_per_s": len(times) / SECONDS,
-        "p50_ms": _pct(times, 0.5),
-        "p99_ms": _pct(times, 0.99),
-        "non_2xx": bad,
-        "server_cpu_us_per_request": cpu / len(times) * 1e6 if times else float("nan"),
+    n = out.get("requests_with_warmup", 0)
+    return out | {
+        "server_cpu_us_per_request": cpu / n * 1e6 if n else float("nan"),
         "concurrency": CONCURRENCY,
-        "stderr": proc.stderr[-300:] if proc.returncode else "",
     }
 
 

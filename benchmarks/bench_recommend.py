@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.loadgen import open_loop
 from benchmarks.machine import machine
 
 QUALITY_MODELS = [
@@ -247,29 +248,16 @@ def _wrk(base: str, key: str, users: int, seconds: float, conns: int, tmp: Path)
 def _h2load(
     base: str, key: str, users: int, seconds: float, conns: int, rate: int, tmp: Path
 ) -> dict[str, Any]:
-    """(b) Open loop: ``conns`` connections offering ``rate`` requests/s in all, whatever the latency
-    (h2load --rps per client), latency taken per request from its log."""
-    uris = tmp / "uris.txt"
-    uris.write_text("".join(f"{base}/v1/users/u{i}/recommendations?k=10\n" for i in range(users)))
-    log = tmp / "h2load.log"
-    per_client = max(1, round(rate / conns))
-    subprocess.run(
-        ["h2load", "--h1", "-c", str(conns), "--rps", str(per_client), "-D", f"{seconds:g}",
-         "--warm-up-time", "2", "-H", f"Authorization: Bearer {key}", "-i", str(uris), f"--log-file={log}"],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
-    )  # fmt: skip
-    rows = [line.split("\t") for line in log.read_text().splitlines() if line.strip()]
-    lat = sorted(int(r[2]) / 1000 for r in rows)
-    start = min(int(r[0]) for r in rows) / 1e6
-    end = max((int(r[0]) + int(r[2])) for r in rows) / 1e6
-    return {
-        "tool": f"h2load --h1 -c {conns} --rps {per_client} (open loop)",
-        "offered_rps": per_client * conns,
-        "requests": len(rows),
-        "errors": sum(r[1] != "200" for r in rows),
-        "rps": round(len(rows) / max(end - start, 1e-9), 1),
-        "p50_ms": round(lat[len(lat) // 2], 2),
-        "p99_ms": round(lat[int(len(lat) * 0.99)], 2),
+    """(b) Open loop: ``conns`` connections offering ``rate`` requests/s in all, arrivals spread evenly,
+    whatever the latency (``benchmarks.loadgen``)."""
+    uris = [f"{base}/v1/users/u{i}/recommendations?k=10" for i in range(users)]
+    auth = {"Authorization": f"Bearer {key}"}
+    out = open_loop(uris, auth, conns=conns, rate=rate, seconds=seconds, tmp=tmp)
+    return out | {
+        "offered_rps": out["offered_per_s"],
+        "rps": out["requests_per_s"],
+        "errors": out["non_2xx"],
+        "requests": out["requests_with_warmup"],  # the CPU measured covers the warm-up too
     }
 
 

@@ -9,6 +9,7 @@ asked for (the API allows that to admins only, and it is audited).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -255,12 +256,18 @@ def _row(entity: Entity, row: tuple[Any, ...], cipher: Cipher | None, reveal_pii
     return out
 
 
+@functools.lru_cache(maxsize=len(ENTITIES))
+def _point_query(sql: str) -> duckdb.Statement:
+    """An entity's point query parsed once (parsing is ~a fifth of a point query's CPU time)."""
+    return duckdb.extract_statements(sql)[0]
+
+
 def get_entity(
     wh: Warehouse, kind: str, entity_id: str, *, cipher: Cipher | None = None, reveal_pii: bool = False
 ) -> dict[str, Any]:
     """One entity by id; PII masked as ``"***"`` unless ``reveal_pii`` (with the cipher)."""
     entity = _entity(kind)
-    rows = wh.reader().execute(entity.get_sql, [entity_id]).fetchall()
+    rows = wh.reader().execute(_point_query(entity.get_sql), [entity_id]).fetchall()
     if not rows:
         raise NotFound(f"no {kind[:-1].replace('_', ' ')} {entity_id!r}", field=entity.key)
     return _row(entity, rows[0], cipher, reveal_pii)

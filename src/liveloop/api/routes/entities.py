@@ -87,14 +87,15 @@ def _add_entity_routes(
         reveal_pii: Annotated[bool, Query(description="Admins only; audited.")] = False,
         wh: Warehouse = Depends(get_warehouse),
     ) -> JSONResponse:
-        cipher = None
         if reveal_pii:
             principal = principal_of(request)
             if principal.role != Role.ADMIN:
                 raise PermissionDenied("only admins may reveal PII", field="reveal_pii")
-            cipher = request.app.state.cipher
             _audit_reveal(wh, principal.key_id, kind, entity_id)
-        row = await run_in_threadpool(get_entity, wh, kind, entity_id, cipher=cipher, reveal_pii=reveal_pii)
+            cipher = request.app.state.cipher
+            row = await run_in_threadpool(get_entity, wh, kind, entity_id, cipher=cipher, reveal_pii=True)
+        else:  # a parsed point query on the event loop (~0.5 ms): cheaper than the thread hop it saves
+            row = get_entity(wh, kind, entity_id)
         return JSONResponse(row)  # JSON-ready values already (no jsonable_encoder pass)
 
     def list_all(

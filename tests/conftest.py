@@ -60,8 +60,13 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _free_port() -> int:
@@ -73,17 +78,26 @@ def _free_port() -> int:
 class LiveServer:
     """A `liveloop serve` subprocess on 127.0.0.1 with its own LIVELOOP_HOME and an admin key."""
 
-    def __init__(self, home: Path, *, seed: Callable[[Warehouse], Any] | None = None,
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self, home: Path, *, seed: Callable[[Warehouse], Any] | None = None, env: dict[str, str] | None = None
+    ):
         from liveloop.privacy.keys import create_key
 
         self.home = home
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "LIVELOOP_HOME": str(home), "LIVELOOP_SECRET_KEY": generate_key(),
-                    "LIVELOOP_AUTH_MAX_FAILURES": "1000", **(env or {})}
-        settings = Settings(home=home, data_home=Path(self.env.get("LIVELOOP_DATA_HOME", "../shared/data")),
-                            secret_key=self.env["LIVELOOP_SECRET_KEY"])
+        self.env = {
+            **os.environ,
+            "LIVELOOP_HOME": str(home),
+            "LIVELOOP_SECRET_KEY": generate_key(),
+            "LIVELOOP_AUTH_MAX_FAILURES": "1000",
+            **(env or {}),
+        }
+        settings = Settings(
+            home=home,
+            data_home=Path(self.env.get("LIVELOOP_DATA_HOME", "../shared/data")),
+            secret_key=self.env["LIVELOOP_SECRET_KEY"],
+        )
         with Warehouse.open(settings) as wh:
             if seed is not None:
                 seed(wh)
@@ -96,9 +110,21 @@ class LiveServer:
     def start(self, timeout_s: float = 90.0) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "liveloop.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "liveloop.cli.main",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -120,8 +146,12 @@ class LiveServer:
     def key(self, role: str) -> str:
         """An API key of ``role`` (created through the API once, then reused)."""
         if role not in self._keys:
-            resp = httpx.post(f"{self.base_url}/v1/keys", json={"role": role, "name": f"test-{role}"},
-                              headers={"X-API-Key": self.admin_key}, timeout=30)
+            resp = httpx.post(
+                f"{self.base_url}/v1/keys",
+                json={"role": role, "name": f"test-{role}"},
+                headers={"X-API-Key": self.admin_key},
+                timeout=30,
+            )
             resp.raise_for_status()
             self._keys[role] = resp.json()["key"]
         return self._keys[role]
@@ -154,8 +184,9 @@ def live_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ca
     """Start servers of your own: ``live_server_factory(seed=fn(wh), env={...})``; all stopped afterwards."""
     started: list[LiveServer] = []
 
-    def start(*, seed: Callable[[Warehouse], Any] | None = None,
-              env: dict[str, str] | None = None) -> LiveServer:
+    def start(
+        *, seed: Callable[[Warehouse], Any] | None = None, env: dict[str, str] | None = None
+    ) -> LiveServer:
         srv = LiveServer(tmp_path_factory.mktemp("server") / "home", seed=seed, env=env)
         started.append(srv)
         return srv

@@ -23,7 +23,9 @@ def test_table_has_every_strategy_and_metric(table: dict) -> None:
         assert r["users"] > 0 and r["exposure"] == r["users"] * 5 * 4
         assert 0 <= r["ctr"] <= 1 and 0 <= r["cvr"] <= 1 and r["gmv"] >= 0
         assert 0 < r["expected_ctr"] < 1
-    assert table["best_roi"] in STRATEGIES
+        assert 0 < r["all_users_expected_ctr"] < 1 and r["all_users_expected_roi"] > 0
+    assert table["best_roi"] in STRATEGIES and table["best_expected_roi"] in STRATEGIES
+    assert table["rows"][-1]["value_weight"] >= 0  # the hybrid's chosen value weight is reported
     json.dumps(table)  # what the CLI prints with --json
 
 

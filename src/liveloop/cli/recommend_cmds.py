@@ -282,11 +282,16 @@ def evaluate_strategies_cmd(
                 "CVR": f"{x['cvr']:.4f} {x['cvr_ci95']}",
                 "GMV": x["gmv"],
                 "ROI": f"{x['roi']:.3f} {x['roi_ci95']}",
+                "true ROI, all users": f"{x['all_users_expected_roi']:.3f}",
             }
             for x in r["rows"]
         ]
         _table(rows, f"Table 2 — simulated A/B test ({r['world']['scale']} world, seed {r['world']['seed']})")
         console.print(r["note"])
+        console.print(
+            "true ROI, all users: each strategy shown to every user and valued by the simulator's true "
+            f"probabilities (paired, no sampling noise); best: {r['best_expected_roi']}"
+        )
 
     emit(result, as_json, render)
 

@@ -79,7 +79,8 @@ def load_dataset(name: str) -> Interactions:
 def products_frame(wh: Any) -> pd.DataFrame:
     """The warehouse catalogue indexed by product_id, with text for content-based retrieval."""
     df = wh.df(
-        "SELECT product_id, title, title_en, category, brand, CAST(price AS DOUBLE) AS price, stock, "
+        "SELECT product_id, title, title_en, category, brand, CAST(price AS DOUBLE) AS price, "
+        "CAST(cost AS DOUBLE) AS cost, stock, "
         "CAST(attributes AS VARCHAR) AS attributes FROM products ORDER BY product_id"
     )
     parts = [df[c].fillna("").astype(str) for c in ("title", "title_en", "category", "brand")]

@@ -39,7 +39,9 @@ def strategies(seed: int, epochs: int = 10) -> dict[str, Retriever]:
         "manual (popularity)": Popularity(),
         "CF (ALS)": ALS(seed=seed),
         "deep sequential (SASRec)": SASRec(epochs=epochs, seed=seed),
-        HYBRID: HybridRanker([ALS(seed=seed), ItemKNN(), SASRec(epochs=epochs, seed=seed)], seed=seed),
+        HYBRID: HybridRanker(
+            [ALS(seed=seed), ItemKNN(), SASRec(epochs=epochs, seed=seed)], value_weight="auto", seed=seed
+        ),
     }
 
 
@@ -106,14 +108,23 @@ def evaluate_strategies(
             )
         else:
             fitted[name] = model.fit(train)
-        s = np.array(model.score(arm_users), dtype=np.float32)
-        s[:, ~known] = -np.inf
-        mask_seen(s, train.binary(), arm_users)
-        recs = top_k(s, k)[0]
-        uid = np.repeat(data.users[arm_users].astype(str), k)
-        pid = data.items[recs.ravel()].astype(str)
-        p_click = np.asarray(oracle.relevance(uid, pid, day=day)).reshape(recs.shape)
-        p_buy = np.asarray(oracle.purchase_probability(uid, pid, day=day)).reshape(recs.shape)
+
+        def truth(users: np.ndarray, model: Retriever = model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Top-k for ``users`` and the Oracle's true click and purchase probabilities of each slot."""
+            s = np.array(model.score(users), dtype=np.float32)
+            s[:, ~known] = -np.inf
+            mask_seen(s, train.binary(), users)
+            recs = top_k(s, k)[0]
+            uid = np.repeat(data.users[users].astype(str), k)
+            pid = data.items[recs.ravel()].astype(str)
+            p_click = np.asarray(oracle.relevance(uid, pid, day=day)).reshape(recs.shape)
+            p_buy = np.asarray(oracle.purchase_probability(uid, pid, day=day)).reshape(recs.shape)
+            return recs, p_click, p_buy
+
+        recs, p_click, p_buy = truth(arm_users)
+        all_recs, all_click, all_buy = truth(active)
+        all_margin = all_click * all_buy * (price[all_recs] - cost[all_recs])
+        all_spend = all_recs.size * COST_PER_IMPRESSION
         clicks = rng.random((visits, *recs.shape)) < p_click
         buys = clicks & (rng.random((visits, *recs.shape)) < p_buy)
         imp_u = np.full(len(arm_users), float(visits * k))
@@ -138,9 +149,16 @@ def evaluate_strategies(
                 "roi_ci95": _ci(margin_u, spend, rng, n_boot),
                 "expected_ctr": round(float(p_click.mean()), 5),
                 "expected_purchases_per_1k_impressions": round(float((p_click * p_buy).mean() * 1000), 4),
+                # the same strategy shown to every user, valued by the Oracle's true probabilities:
+                # a paired comparison without the arms' sampling noise
+                "all_users_expected_ctr": round(float(all_click.mean()), 5),
+                "all_users_expected_roi": round(float(all_margin.sum()) / all_spend, 4),
             }
         )
+        if isinstance(model, HybridRanker):
+            rows[-1]["value_weight"] = model.value_weight_
     best = max(rows, key=lambda r: float(r["roi"]))["strategy"]
+    best_expected = max(rows, key=lambda r: float(r["all_users_expected_roi"]))["strategy"]
     by_truth = sorted(rows, key=lambda r: -float(r["expected_ctr"]))
     return {
         "world": {
@@ -156,6 +174,7 @@ def evaluate_strategies(
         "note": "simulated A/B test on the market simulator (ground truth from its Oracle), not real data",
         "rows": rows,
         "best_roi": best,
+        "best_expected_roi": best_expected,
         # the Oracle's true mean click probability of each arm's lists, best first: the ordering the
         # sampled CTRs estimate
         "expected_ctr_order": [r["strategy"] for r in by_truth],

@@ -19,7 +19,7 @@ def test_bundles_json_and_bad_input(cli, settings, data_home: Path) -> None:
     assert code == 1 and "no product events" in err and len(err.strip().splitlines()) == 1
 
 
-def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path) -> None:
+def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, monkeypatch) -> None:
     from datetime import UTC, datetime, timedelta
 
     from liveloop.datasets.simulator import simulate_into_warehouse
@@ -79,6 +79,14 @@ def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path) 
     assert json.loads(out)["model_version"] == first["version"]
     code, _, err = cli("recommend", "rollback", "nope")
     assert code == 1 and "no recommend model version" in err
+
+    monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "lots")
+    code, _, err = cli("recommend", "train", "--no-eval")
+    assert code != 0 and "LIVELOOP_RECOMMEND_VALUE_WEIGHT must be" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "auto")
+    code, out, err = cli("recommend", "train", "--no-eval", "--json")
+    assert code == 0, err
+    assert json.loads(out)["model"] in ("hybrid", "als")
 
 
 def test_eval_json_on_movielens(cli, settings, data_home: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from liveloop.core.config import Settings
-from liveloop.core.errors import InsufficientData
+from liveloop.core.errors import InsufficientData, ValidationFailed
 from liveloop.recommend import registry
 from liveloop.recommend.base import Retriever, mask_seen, top_k
 from liveloop.recommend.bundles import BundleIndex, mine_rules, warehouse_baskets
@@ -54,6 +55,24 @@ class ModelBundle:
             self.top_items[batch], self.top_scores[batch] = idx, val
 
 
+def value_weight_setting() -> float | str:
+    """``LIVELOOP_RECOMMEND_VALUE_WEIGHT``: how much the served hybrid favours margin (docs/recommend.md):
+    a number >= 0 (default 0: relevance only) or ``auto`` (chosen on the training holdout)."""
+    raw = os.environ.get("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "0").strip().lower()
+    if raw == "auto":
+        return raw
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ValidationFailed(
+            f"LIVELOOP_RECOMMEND_VALUE_WEIGHT must be a number >= 0 or 'auto', not {raw!r}",
+            field="LIVELOOP_RECOMMEND_VALUE_WEIGHT",
+        )
+    return value
+
+
 def _fit_models(data: Interactions, seed: int) -> tuple[Retriever, ItemKNN, ALS, ContentBased | None, str]:
     knn = ItemKNN().fit(data)
     als = ALS(seed=seed).fit(data)
@@ -64,7 +83,8 @@ def _fit_models(data: Interactions, seed: int) -> tuple[Retriever, ItemKNN, ALS,
         content = None
     parts: list[Retriever] = [ALS(seed=seed), ItemKNN()]
     try:
-        return HybridRanker(parts, seed=seed).fit(data), knn, als, content, "hybrid"
+        hybrid = HybridRanker(parts, value_weight=value_weight_setting(), seed=seed)
+        return hybrid.fit(data), knn, als, content, "hybrid"
     except InsufficientData:
         return als, knn, als, content, "als"
 

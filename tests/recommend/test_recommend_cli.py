@@ -82,7 +82,8 @@ def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, 
 
     monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "lots")
     code, _, err = cli("recommend", "train", "--no-eval")
-    assert code != 0 and "LIVELOOP_RECOMMEND_VALUE_WEIGHT must be" in err and len(err.strip().splitlines()) == 1
+    assert code != 0 and "LIVELOOP_RECOMMEND_VALUE_WEIGHT must be" in err
+    assert len(err.strip().splitlines()) == 1
     monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "auto")
     code, out, err = cli("recommend", "train", "--no-eval", "--json")
     assert code == 0, err

@@ -54,15 +54,15 @@ class SimilarUsers:
         mat = sparse.csr_matrix(  # duplicates are summed
             (weights * self.alpha, (rows, cols)), shape=(len(users), len(items))
         )
-        als = AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            iterations=self.iterations,
-            random_state=self.seed,
-            num_threads=2,
-            calculate_training_loss=False,
-        )
         with threadpool_limits(1, "blas"):  # implicit runs its own threads; nested BLAS threads thrash
+            als = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=2,
+                calculate_training_loss=False,
+            )
             if len(users) <= self.max_fit_users:
                 als.fit(mat, show_progress=False)
                 vecs = np.asarray(als.user_factors, dtype=np.float32)

@@ -33,9 +33,12 @@ class _Factorization(Retriever):
         return self._transform(data.matrix)
 
     def fit(self, data: Interactions) -> Self:
-        self.model_ = self._make()
-        self.user_items_ = self._weights(data)
-        self.model_.fit(self.user_items_, show_progress=False)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):  # implicit runs its own threads; nested BLAS threads thrash
+            self.model_ = self._make()
+            self.user_items_ = self._weights(data)
+            self.model_.fit(self.user_items_, show_progress=False)
         self.n_items_ = data.n_items
         return self
 

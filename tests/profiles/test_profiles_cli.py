@@ -6,11 +6,14 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from profiles_shop import seed_shop
 from rich.console import Console
 
 from liveloop.cli import profiles_cmds
 from liveloop.core.config import Settings
+from liveloop.core.errors import ValidationFailed
+from liveloop.profiles import BuildOptions
 from liveloop.warehouse import Warehouse
 
 
@@ -74,7 +77,9 @@ def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Pa
     code, _, err = cli("profiles", "build", "--rules", str(tmp_path / "absent.toml"))
     _one_line_failure(code, err, "absent.toml")
     code, _, err = cli("profiles", "build", "--memory-limit", "lots")
-    _one_line_failure(code, err, "--memory-limit")
+    _one_line_failure(code, err, "memory limit", "lots")
+    with pytest.raises(ValidationFailed, match="memory limit"):  # the Python API checks it too
+        BuildOptions(memory_limit="1GB'; SET threads = 64; --")
     code, _, err = cli("profiles", "build", "--cutoff", "yesterday")
     _one_line_failure(code, err, "--cutoff")
 

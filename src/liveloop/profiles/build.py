@@ -11,6 +11,7 @@ limit, so time and memory grow linearly with the data.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -60,6 +61,10 @@ MIN_BTYD_DAYS = 28
 HOUR_COLUMNS = [f"h{h:02d}" for h in range(24)]
 
 
+#: A DuckDB memory limit as a build accepts it (it goes into ``SET memory_limit``).
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     """What a build uses. ``high_value_model``: 'auto' (the higher held-out AUC of RF and LightGBM),
@@ -95,6 +100,11 @@ class BuildOptions:
             )
         if not 3 <= self.k_min <= self.k_max:
             raise ValidationFailed("segment bounds need 3 <= k_min <= k_max", field="k_max")
+        limit = self.memory_limit
+        if limit not in (None, "auto") and not _MEMORY.fullmatch(str(limit)):
+            raise ValidationFailed(
+                f"memory limit must look like 4GB or 512MB (or auto), got {limit!r}", field="memory_limit"
+            )
 
 
 def data_end(wh: Warehouse) -> datetime | None:

@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from liveloop.core.errors import ValidationFailed
 from liveloop.recommend.factorization import ALS
 from liveloop.recommend.hybrid import VALUE_MIN_HITS, VALUE_WEIGHTS, HybridRanker, item_margins
 from liveloop.recommend.interactions import Interactions
 from liveloop.recommend.popularity import Popularity
 from liveloop.recommend.sources import movielens
 from liveloop.recommend.strategies import evaluate_strategies
+from liveloop.recommend.train import value_weight_setting
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +71,29 @@ def test_auto_chooses_on_the_holdout_within_the_hit_floor(priced: Interactions) 
     assert tried[str(model.value_weight_)]["intent_margin"] == best or model.value_weight_ == 0.0
 
 
-@pytest.mark.parametrize("bad", [-0.1, "max"])
+@pytest.mark.parametrize("bad", [-0.1, float("inf"), float("nan"), "max"])
 def test_a_bad_value_weight_is_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="value_weight"):
         HybridRanker([Popularity()], value_weight=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"), [(None, 0.0), ("auto", "auto"), (" AUTO ", "auto"), ("0.25", 0.25)]
+)
+def test_the_served_value_weight_setting(raw: str | None, parsed: object, monkeypatch) -> None:
+    if raw is None:
+        monkeypatch.delenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", raising=False)
+    else:
+        monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", raw)
+    assert value_weight_setting() == parsed
+
+
+@pytest.mark.parametrize("raw", ["lots", "-1", "inf", "nan"])
+def test_a_bad_served_value_weight_names_the_setting(raw: str, monkeypatch) -> None:
+    monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", raw)
+    with pytest.raises(ValidationFailed) as caught:
+        value_weight_setting()
+    assert caught.value.field == "LIVELOOP_RECOMMEND_VALUE_WEIGHT"
 
 
 def test_value_aware_hybrid_beats_cf_on_true_roi_in_the_simulator() -> None:

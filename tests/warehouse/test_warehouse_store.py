@@ -7,7 +7,7 @@ import warnings
 import pyarrow as pa
 import pytest
 
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import Warehouse, first_row
 
 
 def test_query_helpers_raise_no_duckdb_warnings(wh: Warehouse) -> None:
@@ -39,3 +39,11 @@ def test_transaction_rolls_back_on_any_exception(wh: Warehouse) -> None:
         con.execute("INSERT INTO label_map VALUES ('region', 'sh', '上海')")
         raise KeyboardInterrupt
     assert wh.sql("SELECT count(*) FROM label_map") == [(0,)]
+
+
+def test_first_row_leaves_the_connection_free_for_relations(wh: Warehouse) -> None:
+    """DuckDB 2 keeps a result half-read by fetchone open; the next relation on the connection fails."""
+    con = wh.con
+    assert first_row(con.execute("SELECT * FROM range(3)")) == (0,)
+    assert con.sql("SELECT 42").fetchall() == [(42,)]  # would raise after a bare fetchone()
+    assert first_row(con.execute("SELECT * FROM range(0)")) is None

@@ -210,8 +210,10 @@ class HybridRanker(Retriever):
         value_weight: float | str = 0.0,
         seed: int = 0,
     ):
-        if not (value_weight == "auto" or (isinstance(value_weight, int | float) and value_weight >= 0)):
-            raise ValueError("value_weight is a number >= 0 or 'auto'")
+        if not (
+            value_weight == "auto" or (isinstance(value_weight, int | float) and 0 <= value_weight < np.inf)
+        ):
+            raise ValueError("value_weight is a finite number >= 0 or 'auto'")
         self.retrievers = retrievers
         self.candidates = candidates
         self.holdout = holdout
@@ -411,8 +413,8 @@ class HybridRanker(Retriever):
         """The weight of ``VALUE_WEIGHTS`` whose top-``k`` on the holdout's ``users`` captures the most
         margin of held-out purchases and carts, keeping ``VALUE_MIN_HITS`` of the weight-0 hits; 0 when
         the holdout holds none."""
-        value = np.log1p(item_margins(base)).astype(np.float32)
         margin = item_margins(base)
+        value = np.log1p(margin).astype(np.float32)
         truth, bought = labels.binary(), _intents(labels)
         tried: dict[str, dict[str, float]] = {}
         for w in VALUE_WEIGHTS:

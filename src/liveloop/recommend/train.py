@@ -65,9 +65,9 @@ def value_weight_setting() -> float | str:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value >= 0:
+    if not 0 <= value < float("inf"):  # NaN fails too
         raise ValidationFailed(
-            f"LIVELOOP_RECOMMEND_VALUE_WEIGHT must be a number >= 0 or 'auto', not {raw!r}",
+            f"LIVELOOP_RECOMMEND_VALUE_WEIGHT must be a finite number >= 0 or 'auto', not {raw!r}",
             field="LIVELOOP_RECOMMEND_VALUE_WEIGHT",
         )
     return value

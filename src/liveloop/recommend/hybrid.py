@@ -69,12 +69,7 @@ def _intents(labels: Interactions) -> sp.csr_matrix:
     without kinds)."""
     kind = labels.kind
     mask = np.isin(kind.astype(str), VALUE_KINDS) if kind is not None else labels.weight >= 3
-    m = sp.csr_matrix(
-        (np.ones(int(mask.sum()), np.float32), (labels.user_idx[mask], labels.item_idx[mask])),
-        shape=(labels.n_users, labels.n_items),
-    )
-    m.data[:] = 1.0
-    return m
+    return labels.subset(mask).binary()
 
 
 def _row_normalise(m: sp.spmatrix) -> sp.csr_matrix:

@@ -252,3 +252,96 @@ def test_a_sync_inside_a_transaction_skips_that_transactions_own_rows(wh: Wareho
     _append(wh, ["after1"])
     assert send(wh, [_ev("own1"), _ev("after1"), _ev("t1")]) == ["duplicate", "duplicate", "accepted"]
     assert index.stats()["rebuilds"] == 0
+
+
+# -- bulk chunks (file imports) -------------------------------------------------------------------
+def _csv(path: Path, rows: list[tuple[str, int, str]]) -> Path:
+    """A native events file of (event_id, minute, user_id) rows."""
+    lines = ["event_id,ts,user_id,type"]
+    lines += [
+        f"{eid},{(T0 + timedelta(minutes=m)).strftime('%Y-%m-%d %H:%M:%S')},{u},view" for eid, m, u in rows
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _rows(wh: Warehouse) -> set[tuple[Any, ...]]:
+    return set(wh.sql("SELECT event_id, ts, user_id FROM events"))
+
+
+def _random_files(tmp_path: Path, rng: random.Random) -> list[Path]:
+    """Files whose ids repeat within a chunk, across chunks, across files, with other ``ts`` or users."""
+    files = []
+    for f in range(4):
+        rows = []
+        for _ in range(rng.randint(50, 400)):
+            i = rng.randint(0, 600)
+            rows.append((f"b{i}", i if rng.random() < 0.8 else i + 3, f"u{f}"))
+        if rng.random() < 0.5:
+            rows.append(("bad id!", 0, "u"))  # quarantined, never a key
+        files.append(_csv(tmp_path / f"events_{f}.csv", rows))
+    return files
+
+
+def test_bulk_imports_through_the_index_match_the_anti_join(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same reports, same rows (the first line of each key wins), with and without the index, over
+    chunks that repeat ids within themselves, across chunks and files, and against API rows."""
+    rng = random.Random(5)
+    files = _random_files(tmp_path, rng)
+    other = Settings(home=tmp_path / "other", secret_key=settings.secret_key)
+    a, b = Warehouse.open(settings), Warehouse.open(other)
+    try:
+        api = [_ev(f"b{i}", i) for i in rng.sample(range(600), 40)]
+        send(a, api)
+        send(b, api)
+        for path in [*files, files[0]]:  # the last one again: everything a duplicate
+            monkeypatch.setattr(engine, "USE_KEY_INDEX", True)
+            with_index = import_file(a, path, chunk_rows=37).to_dict()
+            monkeypatch.setattr(engine, "USE_KEY_INDEX", False)
+            without = import_file(b, path, chunk_rows=37).to_dict()
+            for k in ("rows_read", "loaded", "duplicates", "quarantined"):
+                assert with_index[k] == without[k], (path, k)
+        assert _rows(a) == _rows(b)
+        assert set(stored(a).values()) == {1}
+        stats = index_of(a).stats()
+        assert stats["bulk_chunks"] > 20 and stats["hash_hits"] > 0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_bulk_chunks_anti_join_past_the_limits(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _csv(tmp_path / "events.csv", [(f"m{i}", i, "u") for i in range(30)])
+    assert import_file(wh, first, chunk_rows=10).loaded == 30
+    assert index_of(wh).stats()["bulk_chunks"] == 3
+    monkeypatch.setattr(keyindex, "BULK_MAX_HITS", 4)  # a re-import hits every key: the join is cheaper
+    report = import_file(wh, first, chunk_rows=10)
+    assert (report.loaded, report.duplicates) == (0, 30)
+    assert index_of(wh).stats()["bulk_anti_joins"] == 3
+    monkeypatch.setattr(keyindex, "BULK_MAX_KEYS", 35)  # a chunk may start while it holds <= 35 keys
+    more = _csv(tmp_path / "more.csv", [(f"m{i}", i, "u") for i in range(25, 65)])
+    report = import_file(wh, more, table="events", chunk_rows=10)
+    assert (report.loaded, report.duplicates) == (35, 5)
+    # chunk 1 hits 5 keys (> 4): joins; 2 and 3 start at 30 and 35 keys; 4 finds 45: joins
+    stats = index_of(wh).stats()
+    assert (stats["bulk_anti_joins"], stats["bulk_chunks"]) == (3 + 2, 3 + 2)
+    assert len(stored(wh)) == 65 and set(stored(wh).values()) == {1}
+
+
+def test_bulk_hash_collisions_stay_exact(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keyindex, "HASH_SQL", "CAST(42 AS UBIGINT)")  # every key hashes alike
+    path = _csv(tmp_path / "events.csv", [("h1", 0, "u1"), ("h2", 1, "u1"), ("h1", 2, "u2"), ("h3", 3, "u1")])
+    report = import_file(wh, path, chunk_rows=2)
+    assert (report.loaded, report.duplicates) == (3, 1)
+    assert _rows(wh) == {
+        ("h1", T0, "u1"),
+        ("h2", T0 + timedelta(minutes=1), "u1"),
+        ("h3", T0 + timedelta(minutes=3), "u1"),
+    }
+    assert index_of(wh).stats()["bulk_chunks"] == 2

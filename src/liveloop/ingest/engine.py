@@ -36,7 +36,7 @@ from liveloop.warehouse import TABLE_TIME, Warehouse
 #: Longest raw row kept in quarantine (characters): whole rows up to 64 MB (the longest line read), so
 #: a quarantined row can be shown in full and retried; only longer ones are cut, marked, and not retryable.
 MAX_RAW = 64 << 20
-#: API-sized chunks de-duplicate through the in-process key index (off: the anti-join scans the table).
+#: Chunks de-duplicate through the in-process key index (off: the anti-join scans the table).
 USE_KEY_INDEX = True
 
 
@@ -195,8 +195,8 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
     """Insert the good new rows of ``val``, count the duplicates, quarantine the rest.
 
     A good row is new when it is the first of its key in the chunk and the table lacks that key; the
-    other good rows are duplicates. API-sized chunks of a one-column key ask the table's key index
-    (``liveloop.ingest.keyindex``) instead of scanning the table's key column.
+    other good rows are duplicates. Chunks of a one-column key ask the table's key index
+    (``liveloop.ingest.keyindex``) instead of scanning the table's key column (bulk chunks while it fits).
     """
     con, spec, report = ctx.wh.con, t.spec, ctx.report
     counts = report.table(t.table)
@@ -223,7 +223,12 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
             (ctx.outcomes.new if line in fresh else ctx.outcomes.dup)[line] = key
     elif n_good:
         repeats = ctx.outcomes is None or len({r[2:] for r in good}) < n_good
-        n_new, inserted = _insert(ctx, t, val, want_keys=ctx.outcomes is not None, repeats=repeats)
+        stored = None  # unknown: the insert anti-joins the table
+        split = index.split_bulk(con, val) if index is not None else None  # a bulk chunk
+        if split is not None:
+            stored, repeats = split
+        want = ctx.outcomes is not None
+        n_new, inserted = _insert(ctx, t, val, want_keys=want, repeats=repeats, stored=stored)
         if ctx.outcomes is not None:
             seen: set[tuple[Any, ...]] = set()
             for line, _, *key in good:
@@ -249,9 +254,9 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
 
 
 def _key_index(ctx: Context, t: Target) -> KeyIndex | None:
-    """The key index for this target's API-sized chunk, or None (bulk chunks, compound keys, chunks
-    that fill derived tables, ``USE_KEY_INDEX`` off)."""
-    if ctx.outcomes is None or not ctx.key_index or len(t.spec.key) != 1 or not USE_KEY_INDEX:
+    """The key index of this target's table, or None (compound keys, chunks that fill derived tables,
+    ``USE_KEY_INDEX`` off). API-sized chunks always use it; bulk chunks while it fits ``BULK_MAX_KEYS``."""
+    if not ctx.key_index or len(t.spec.key) != 1 or not USE_KEY_INDEX:
         return None
     prune = TABLE_TIME.get(t.table)
     if not any(f.name == prune and f.required for f in t.spec.fields):
@@ -268,13 +273,16 @@ def _insert(
     repeats: bool,
     lines: list[int] | None = None,
     every: bool = False,
+    stored: list[int] | None = None,
 ) -> tuple[int, set[tuple[Any, ...]]]:
     """Insert the new good rows of ``val`` (PII encrypted on the way), then fill the derived tables.
 
     ``repeats``: a key may come more than once (then the first line of each key is the one inserted).
     ``lines``: the key index already chose the lines to insert (``every``: all good rows), so the table
-    is not read. Returns how many rows were inserted and, when ``want_keys``, their keys. Derived tables
-    read the inserted rows as ``_new`` (a temp table, or the encrypted Arrow rows).
+    is not read. ``stored``: the key index found these lines' keys in the table (the other keys are not
+    there), so the table is not read either; None: anti-join the table. Returns how many rows were
+    inserted and, when ``want_keys``, their keys. Derived tables read the inserted rows as ``_new`` (a
+    temp table, or the encrypted Arrow rows).
     """
     con, spec = ctx.wh.con, t.spec
     keys = ", ".join(ident(k) for k in spec.key)
@@ -288,10 +296,12 @@ def _insert(
             fresh += " AND list_contains(?, _line)"
             params.append(lines)
     else:
-        fresh = (
-            f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
-        )
+        fresh = f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL"
+        if stored is None:
+            fresh += f" AND NOT EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
+        elif stored:
+            fresh += " AND NOT list_contains(?, _line)"
+            params.append(stored)
         if repeats:
             fresh += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line) = 1"
     defaults = ctx.defaults(t.table)

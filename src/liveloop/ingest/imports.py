@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 from liveloop.core.errors import LiveloopError, ValidationFailed
@@ -22,6 +25,7 @@ from liveloop.ingest.readers import (
     Malformed,
     ParquetReader,
     WhitespaceReader,
+    prefetched,
     records_table,
 )
 from liveloop.ingest.report import ImportReport, RecordOutcome, RecordsResult
@@ -79,7 +83,7 @@ def import_file(
     import_id = start_import(wh, str(path), adapter, options)
     report = ImportReport(import_id=import_id, source=str(path), adapter=adapter)
     try:
-        with bounded_memory(wh):
+        with bounded_memory(wh), _interrupt_between_chunks() as stop:
             _import_jobs(
                 wh,
                 jobs,
@@ -91,10 +95,14 @@ def import_file(
                 keep_out_of_range=keep_out_of_range,
                 progress=progress,
                 chunk_rows=chunk_rows,
+                stop=stop,
             )
     except KeyboardInterrupt:
         finish_import(wh, report, options, "interrupted")
         raise
+    except duckdb.InterruptException as exc:  # Ctrl-C while DuckDB ran a statement
+        finish_import(wh, report, options, "interrupted")
+        raise KeyboardInterrupt from exc
     except Exception:
         finish_import(wh, report, options, "failed")
         raise
@@ -130,6 +138,7 @@ def _import_jobs(
     keep_out_of_range: bool,
     progress: bool,
     chunk_rows: int | None,
+    stop: threading.Event,
 ) -> None:
     for file, feed in jobs:
         reader = open_reader(file, feed, encoding=encoding, chunk_rows=chunk_rows or CHUNK_ROWS)
@@ -155,7 +164,43 @@ def _import_jobs(
             import_id=report.import_id,
         )
         with _progress(progress, file, reader.size) as advance:
-            run_chunks(ctx, reader, targets, advance)
+            run_chunks(ctx, _until(stop, prefetched(reader)), targets, advance)
+
+
+@contextmanager
+def _interrupt_between_chunks() -> Iterator[threading.Event]:
+    """While a file imports in the main thread, the first Ctrl-C stops it after the chunk in flight
+    (which commits), a second one at once. Interrupted mid-statement, DuckDB and its Arrow scans turn
+    the ``KeyboardInterrupt`` into their own errors, which would report the import as failed."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # installed outside Python
+        previous = signal.default_int_handler
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+T = TypeVar("T")
+
+
+def _until(stop: threading.Event, items: Iterable[T]) -> Iterator[T]:
+    """``items`` until ``stop`` is set, then ``KeyboardInterrupt`` (checked before each item: an import
+    whose last chunk was in flight completes)."""
+    for item in items:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        yield item
 
 
 def _tag(adapter: str, file: Path) -> str:

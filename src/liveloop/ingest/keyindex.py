@@ -1,9 +1,9 @@
-"""Exact duplicate checks for API-sized chunks without scanning the table: an in-process index of key hashes.
+"""Exact duplicate checks without scanning the table: an in-process index of key hashes.
 
 Per open warehouse and table with a one-column key (``events.event_id``, ``users.user_id`` …): a sorted
 NumPy ``uint64`` array of DuckDB ``hash(key)`` of every stored row (8 bytes a row) plus a small sorted
 *pending* array of hashes added since, merged into the main array when it passes 1/32 of it. It is built
-lazily by one scan, on the first API chunk for the table; nothing is stored on disk, so a restart
+lazily by one scan, on the first chunk for the table; nothing is stored on disk, so a restart
 rebuilds it.
 
 A chunk's keys whose hashes all miss are new without touching the table. Hash hits are verified
@@ -12,11 +12,17 @@ exactly: first by a semi-join restricted to the candidates' own ``ts`` (a re-sen
 collision, a deleted row, a re-send with another ``ts``), by the full check on the key alone. The result
 is always exact; the index only decides which rows need a look.
 
-Rows that reach the table by other paths in the process (``wh.append``, bulk imports, other modules'
-SQL) are caught up before each chunk, inside its transaction: the index remembers the highest
-``rowid`` it covers (the *high-water* row) and that row's hash; DuckDB appends new rows after every
-committed row, so the rows it lacks are exactly those above the high-water mark — one pruned read of
-(``rowid``, hash). Deleted rows leave stale hashes, which cost only an exact check. A checkpoint after
+API-sized chunks always use it. Bulk chunks (file imports) use it while it holds at most
+``BULK_MAX_KEYS`` keys and the chunk has at most ``BULK_MAX_HITS`` hash hits; otherwise they anti-join
+the table, as they all did before: that join reads the whole key column once per chunk, so an import's
+cost grew with the square of the table (at 10M rows, 0.5 CPU-s a chunk). Only the line and hash of each
+good row come back to Python.
+
+Rows that reach the table by other paths in the process (``wh.append``, other modules' SQL, a bulk
+chunk's own insert) are caught up before each chunk, inside its transaction: the index remembers the
+highest ``rowid`` it covers (the *high-water* row) and that row's hash; DuckDB appends new rows after
+every committed row, so the rows it lacks are exactly those above the high-water mark — one pruned read
+of (``rowid``, hash). Deleted rows leave stale hashes, which cost only an exact check. A checkpoint after
 deletes may renumber rows; then the high-water row no longer holds the remembered hash and the index is
 rebuilt (one scan).
 """
@@ -40,9 +46,25 @@ LOCAL_ROWID = 36_028_797_018_960_000
 #: SQL of the hash stored per row (tests replace it with a constant to force collisions).
 HASH_SQL = "hash({})"
 #: What ``KeyIndex.counters`` counts (all start at 0).
-COUNTERS = ("builds", "rebuilds", "caught_up", "merges", "hash_hits", "pruned_checks", "full_checks")
+COUNTERS = (
+    "builds",
+    "rebuilds",
+    "caught_up",
+    "merges",
+    "hash_hits",
+    "pruned_checks",
+    "full_checks",
+    "bulk_chunks",  # bulk chunks de-duplicated through the index
+    "bulk_anti_joins",  # bulk chunks left to the anti-join (see ``KeyIndex.split_bulk``)
+)
 #: Pending hashes are merged into the main array when they pass this many, or 1/32 of the main array.
 MIN_PENDING = 8192
+#: Bulk chunks use the index while it holds at most this many keys (8 bytes each: 128 MiB), so a file
+#: larger than memory still imports in bounded memory; past it they anti-join the table (exact, slower).
+BULK_MAX_KEYS = 16_000_000
+#: A bulk chunk with more hash hits than this (a re-import, overlapping exports) anti-joins the table:
+#: the exact check of that many candidates costs more than the join.
+BULK_MAX_HITS = 256
 
 _EMPTY = np.empty(0, np.uint64)
 
@@ -65,6 +87,14 @@ class KeyIndex:
         return HASH_SQL.format(ident(self.key))
 
     # -- state ------------------------------------------------------------------------------------
+    def fits(self, con: duckdb.DuckDBPyConnection, limit: int) -> bool:
+        """Whether the index holds (or, not built yet, would hold) at most ``limit`` keys."""
+        with self._lock:
+            if self._hw is not None:
+                return int(self._main.size + self._pending.size) <= limit
+        rows = con.execute(f"SELECT count(*) FROM {ident(self.table)}").fetchall()
+        return int(rows[0][0]) <= limit
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             n = int(self._main.size + self._pending.size)
@@ -132,24 +162,31 @@ class KeyIndex:
 
     def _add(self, hashes: np.ndarray) -> None:
         hashes = _sorted_unique(hashes)
-        hashes = hashes[~self._contains(hashes)]
+        hashes = hashes[~self._contains_sorted(hashes)]
         if not hashes.size:
             return
-        pending = self._pending
-        self._pending = np.insert(pending, np.searchsorted(pending, hashes), hashes)
+        self._pending = _merge(self._pending, hashes)
         if self._pending.size > max(MIN_PENDING, self._main.size >> 5):
-            main, pending = self._main, self._pending
-            self._main = np.insert(main, np.searchsorted(main, pending), pending)
-            self._pending = _EMPTY
+            self._main, self._pending = _merge(self._main, self._pending), _EMPTY
             self.counters["merges"] += 1
 
     def _contains(self, hashes: np.ndarray) -> np.ndarray:
-        out = np.zeros(hashes.size, bool)
+        if hashes.size <= 1024:
+            return self._contains_sorted(hashes)
+        # looked up in sorted order: a bulk chunk's random probes into a large array miss the cache
+        # (measured 10x slower for 375k probes into 10M hashes)
+        order = np.argsort(hashes)
+        out = np.empty(hashes.size, bool)
+        out[order] = self._contains_sorted(hashes[order])
+        return out
+
+    def _contains_sorted(self, probes: np.ndarray) -> np.ndarray:
+        found = np.zeros(probes.size, bool)
         for arr in (self._main, self._pending):
             if arr.size:
-                pos = np.searchsorted(arr, hashes)
-                out |= arr[np.minimum(pos, arr.size - 1)] == hashes
-        return out
+                pos = np.searchsorted(arr, probes)
+                found |= arr[np.minimum(pos, arr.size - 1)] == probes
+        return found
 
     def contains(self, hashes: Sequence[int] | np.ndarray) -> np.ndarray:
         """A mask: True where the hash is (or may be: stale, collision) a stored key's."""
@@ -171,6 +208,32 @@ class KeyIndex:
         stored = self.stored(con, val, "_line", list(first.values()))
         keep = [v for v in first.values() if v[0] not in stored]
         return [v[0] for v in keep], [v[1] for v in keep]
+
+    def split_bulk(self, con: duckdb.DuckDBPyConnection, val: str) -> tuple[list[int], bool] | None:
+        """For a bulk chunk ``val`` (good rows have ``_rule IS NULL``): the lines of good rows whose key the
+        table holds (exact) and whether a key hash comes twice in the chunk. None when the chunk should
+        anti-join the table instead: the index would pass ``BULK_MAX_KEYS``, or the chunk's hash hits
+        pass ``BULK_MAX_HITS``. Call inside the chunk's transaction, before it writes.
+
+        Only the hashes come back to Python (the line and one ``uint64`` per row), not the rows."""
+        if not self.fits(con, BULK_MAX_KEYS):
+            self.counters["bulk_anti_joins"] += 1
+            return None
+        self.sync(con)  # also takes in the rows the previous chunk inserted
+        res = con.execute(f"SELECT _line, {self.hash_sql} AS h FROM {val} WHERE _rule IS NULL").fetchnumpy()
+        lines, hashes = np.asarray(res["_line"], np.int64), np.asarray(res["h"], np.uint64)
+        order = np.argsort(hashes)
+        ordered = hashes[order]
+        repeats = bool(ordered.size > 1 and (ordered[1:] == ordered[:-1]).any())
+        hit = np.empty(hashes.size, bool)
+        with self._lock:
+            hit[order] = self._contains_sorted(ordered)
+        if int(hit.sum()) > BULK_MAX_HITS:
+            self.counters["bulk_anti_joins"] += 1
+            return None
+        self.counters["bulk_chunks"] += 1
+        items = list(zip(lines[hit].tolist(), hashes[hit].tolist(), strict=True))
+        return sorted(self.stored(con, val, "_line", items)), repeats
 
     def stored(
         self,
@@ -208,6 +271,14 @@ class KeyIndex:
             found |= hits
             left = [v for v in left if v not in hits]
         return found
+
+
+def _merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two sorted arrays as one: NumPy's stable sort (timsort) merges the two runs in linear time,
+    measured 5x faster than ``np.insert`` of 375k hashes into 10M."""
+    out = np.concatenate((a, b))
+    out.sort(kind="stable")
+    return out
 
 
 def _sorted_unique(hashes: np.ndarray) -> np.ndarray:

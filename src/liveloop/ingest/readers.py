@@ -11,11 +11,13 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +47,56 @@ class Chunk:
     malformed: list[Malformed] = field(default_factory=list)
     pos: int = 0  # bytes (or rows, for Parquet) consumed so far
     clean: bool = False  # every column is VARCHAR cleaned by ``clean_text`` (built by ``records_table``)
+
+
+T = TypeVar("T")
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """``items``, read by a background thread at most ``depth`` ahead of the caller.
+
+    Reading and parsing the next chunk (pyarrow and NumPy release the GIL) then overlaps the caller's
+    work on the current one (DuckDB releases it too); memory grows by ``depth`` + 1 chunks at most.
+    The reader's errors reach the caller in order; when the caller stops early (an error, Ctrl-C),
+    the thread stops after the chunk in hand and closes the reader.
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            with suppress(queue.Full):
+                box.put((kind, value), timeout=0.05)
+                return True
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not put("item", item):
+                    return
+            put("done", None)
+        except BaseException as exc:  # handed to the caller, raised there
+            put("error", exc)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="liveloop-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 # -- encodings ------------------------------------------------------------------------------------

@@ -377,14 +377,16 @@ def _quarantine_bad(ctx: Context, t: Target, val: str, src_cols: list[str]) -> N
     The reasons are built here, by validating just those rows again with reasons asked for.
     """
     con = ctx.wh.con
-    bad_src = f"(SELECT * FROM _src WHERE _line IN (SELECT _line FROM {val} WHERE _rule IS NOT NULL)) AS _b"
-    why = validation_sql(t, bad_src, ctx.opt, keep_window=ctx.keep_window, reasons=True, clean=ctx.clean)
+    why = validation_sql(t, "_b", ctx.opt, keep_window=ctx.keep_window, reasons=True, clean=ctx.clean)
     obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
+    # the bad rows' source read once (materialized): a scan of the Arrow chunk converts every column
     rows = con.execute(
+        f"WITH _b AS MATERIALIZED (SELECT * FROM _src WHERE _line IN "
+        f"(SELECT _line FROM {val} WHERE _rule IS NOT NULL)) "
         f"SELECT _line, reason, field, raw, {_fingerprint_sql(ctx, t.table)} AS fingerprint "
         "FROM (SELECT v._line, v._reason AS reason, v._field AS field, "
         f"CAST(json_object({obj}) AS VARCHAR) AS raw "
-        f"FROM ({why}) v JOIN _src s USING (_line) WHERE v._rule IS NOT NULL) ORDER BY _line"
+        f"FROM ({why}) v JOIN _b s USING (_line) WHERE v._rule IS NOT NULL) ORDER BY _line"
     ).fetchall()
     names = ("_line", "reason", "field", "raw", "fingerprint")
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)

@@ -48,7 +48,9 @@ def test_reads_at_most_depth_ahead_and_an_early_stop_closes_the_source() -> None
     items = prefetched(source(), depth=2)
     assert next(items) == 0
     time.sleep(0.3)  # the thread runs ahead as far as it may
-    # taken 1, queued 2, one more read and waiting for room in the queue
+    assert len(produced) == 3  # the one taken and two waiting; the next is not started
+    assert next(items) == 1
+    time.sleep(0.3)
     assert len(produced) == 4
     items.close()  # the caller stops (an error, Ctrl-C)
     assert closed.wait(2)

@@ -49,8 +49,8 @@ _register()
 
 #: Ctrl-C: imports commit whole chunks (one transaction each), so what finished before stays.
 INTERRUPTED = (
-    "interrupted: work committed before Ctrl-C is kept (an import keeps its finished chunks, the chunk "
-    "in flight was rolled back); re-run the same command to complete it"
+    "interrupted: work committed before Ctrl-C is kept (an import stops after the chunk in flight; "
+    "a second Ctrl-C stops it at once, rolling that chunk back); re-run the same command to complete it"
 )
 
 

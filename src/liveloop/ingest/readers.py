@@ -56,29 +56,32 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     """``items``, read by a background thread at most ``depth`` ahead of the caller.
 
     Reading and parsing the next chunk (pyarrow and NumPy release the GIL) then overlaps the caller's
-    work on the current one (DuckDB releases it too); memory grows by ``depth`` + 1 chunks at most.
-    The reader's errors reach the caller in order; when the caller stops early (an error, Ctrl-C),
-    the thread stops after the chunk in hand and closes the reader.
+    work on the current one (DuckDB releases it too). The thread starts an item only when fewer than
+    ``depth`` wait, so memory holds the caller's chunk and ``depth`` more. The reader's errors reach the
+    caller in order; when the caller stops early (an error, Ctrl-C), the thread stops after the item in
+    hand and closes the reader.
     """
-    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    box: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    room = threading.Semaphore(depth)
     stop = threading.Event()
-
-    def put(kind: str, value: Any) -> bool:
-        while not stop.is_set():
-            with suppress(queue.Full):
-                box.put((kind, value), timeout=0.05)
-                return True
-        return False
 
     def produce() -> None:
         it = iter(items)
         try:
-            for item in it:
-                if not put("item", item):
+            while True:
+                while not room.acquire(timeout=0.05):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
                     return
-            put("done", None)
+                try:
+                    item = next(it)
+                except StopIteration:
+                    box.put(("done", None))
+                    return
+                box.put(("item", item))
         except BaseException as exc:  # handed to the caller, raised there
-            put("error", exc)
+            box.put(("error", exc))
         finally:
             close = getattr(it, "close", None)
             if close is not None:
@@ -93,6 +96,7 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
                 return
             if kind == "error":
                 raise value
+            room.release()
             yield value
     finally:
         stop.set()

@@ -81,7 +81,7 @@ def test_failures_are_one_line_and_non_zero(tmp_path: Path) -> None:
 def test_ctrl_c_says_what_was_kept_and_exits_130(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Ctrl-C inside a command (Typer hands back exit code 130): one line saying finished chunks are kept."""
+    """Ctrl-C inside a command (Typer hands back exit code 130): one line saying committed chunks are kept."""
     import liveloop.ingest
     from liveloop.cli.main import main
 
@@ -97,7 +97,7 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(
         main()
     assert exit_info.value.code == 130
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "finished chunks" in err[0] and "re-run the same command" in err[0]
+    assert len(err) == 1 and "after the chunk in flight" in err[0] and "re-run the same command" in err[0]
     assert "nothing partial" not in err[0]
 
 

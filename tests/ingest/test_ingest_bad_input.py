@@ -185,3 +185,35 @@ def test_values_spanning_lines_are_quarantined_with_exact_line_numbers(wh: Wareh
         (4, "malformed_row"),
     ]
     assert _events(wh) == {"e3"}
+
+
+def test_ids_checked_by_the_reader_still_quarantine_bad_ones(wh: Warehouse, write, ev) -> None:
+    """The reader checks id columns per chunk with Arrow, and validation skips the per-row regex only
+    for a chunk where every value passed: a bad id in one chunk is caught, a padded one trimmed."""
+    lines = [ev(f"e{i}") for i in range(6)]
+    lines[3] = ev("e 3")  # chunk 2 of 3: not an id
+    lines[4] = ev(" e4")  # chunk 3: fails the reader's check, trimmed by validation, loads
+    report = import_file(wh, write("events.csv", lines), chunk_rows=2)
+    assert (report.loaded, report.quarantined) == (5, 1)
+    [(line, reason, field)] = _quarantine(wh)
+    assert (line, field) == (5, "event_id") and reason.startswith("bad_id: event_id=e 3")
+    assert _events(wh) == {"e0", "e1", "e2", "e4", "e5"}
+
+
+def test_the_reader_marks_the_chunks_whose_ids_are_all_well_formed(write, ev) -> None:
+    from liveloop.ingest.readers import CsvReader
+
+    reader = CsvReader(write("events.csv", [ev("e1", user="u 1"), ev("e2"), ev("e3"), ev("")]), chunk_rows=2)
+    reader.check_ids = ("event_id", "user_id")
+    assert [c.ids_ok for c in reader] == [frozenset({"event_id"}), frozenset({"event_id", "user_id"})]
+
+
+def test_validation_skips_the_id_regex_only_for_checked_columns() -> None:
+    from liveloop.ingest.adapters.native import native_target
+    from liveloop.ingest.validate import Options, id_sources, validation_sql
+
+    target = native_target("events", ["event_id", "ts", "user_id", "type"])
+    assert id_sources([target], ["event_id", "ts", "user_id", "type"]) == ("event_id", "user_id")
+    sql = validation_sql(target, "_src", Options(latest="2030-01-01 00:00:00+00"), ids_ok=["event_id"])
+    assert 'regexp_full_match("_s_event_id"' not in sql and 'regexp_full_match("_s_user_id"' in sql
+    assert '"_s_event_id" IS NULL THEN' in sql  # still required

@@ -100,6 +100,7 @@ class Context:
     outcomes: Outcomes | None = None
     key_index: bool = True  # False for chunks that also fill derived tables (see ``_key_index``)
     clean: tuple[str, ...] = ()  # source columns of the chunk in flight already cleaned (``Chunk.clean``)
+    ids_ok: tuple[str, ...] = ()  # source columns of the chunk in flight holding only ids (``Chunk.ids_ok``)
     _cipher: Cipher | None = None
 
     def defaults(self, table: str) -> dict[str, str | None]:
@@ -130,11 +131,14 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
     with ctx.wh._lock, registered(con, "_src", src):
         ctx.key_index = not any(t.derived for t in targets)
         ctx.clean = tuple(src.column_names) if chunk.clean else ()
+        ctx.ids_ok = tuple(chunk.ids_ok)
         routed, unrouted = _route(con, targets)
         vals = [f"_val_{i}" for i in range(len(routed))]
         try:
             for t, val in zip(routed, vals, strict=True):
-                sql = validation_sql(t, "_src", ctx.opt, keep_window=ctx.keep_window, clean=ctx.clean)
+                sql = validation_sql(
+                    t, "_src", ctx.opt, keep_window=ctx.keep_window, clean=ctx.clean, ids_ok=ctx.ids_ok
+                )
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {val} AS {sql}").fetchall()
             malformed = list(chunk.malformed)
             if unrouted:
@@ -377,7 +381,9 @@ def _quarantine_bad(ctx: Context, t: Target, val: str, src_cols: list[str]) -> N
     The reasons are built here, by validating just those rows again with reasons asked for.
     """
     con = ctx.wh.con
-    why = validation_sql(t, "_b", ctx.opt, keep_window=ctx.keep_window, reasons=True, clean=ctx.clean)
+    why = validation_sql(
+        t, "_b", ctx.opt, keep_window=ctx.keep_window, reasons=True, clean=ctx.clean, ids_ok=ctx.ids_ok
+    )
     obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
     # the bad rows' source read once (materialized): a scan of the Arrow chunk converts every column
     rows = con.execute(

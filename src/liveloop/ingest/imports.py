@@ -30,6 +30,7 @@ from liveloop.ingest.readers import (
 )
 from liveloop.ingest.report import ImportReport, RecordOutcome, RecordsResult
 from liveloop.ingest.schema import SPECS
+from liveloop.ingest.validate import id_sources
 from liveloop.warehouse import Warehouse
 
 
@@ -153,6 +154,8 @@ def _import_jobs(
             reader.close()
             raise
         _warn_ignored(report, file, feed, reader.columns, targets)
+        if isinstance(reader, CsvReader):
+            reader.check_ids = id_sources(targets, reader.columns)
         report.encoding = report.encoding or reader.encoding
         ctx = Context(
             wh,

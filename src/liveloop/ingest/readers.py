@@ -21,10 +21,11 @@ from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from liveloop.core.errors import LiveloopError
-from liveloop.ingest.validate import clean_text
+from liveloop.ingest.validate import WELL_FORMED_IDS, clean_text
 
 #: Default rows per chunk (one transaction each) and bytes read at a time.
 CHUNK_ROWS = 500_000
@@ -47,6 +48,7 @@ class Chunk:
     malformed: list[Malformed] = field(default_factory=list)
     pos: int = 0  # bytes (or rows, for Parquet) consumed so far
     clean: bool = False  # every column is VARCHAR cleaned by ``clean_text`` (built by ``records_table``)
+    ids_ok: frozenset[str] = frozenset()  # columns whose every value is empty or an id (``WELL_FORMED_IDS``)
 
 
 T = TypeVar("T")
@@ -358,7 +360,13 @@ def _header(fh: BinaryIO, encoding: str, delimiter: str, name: str) -> list[str]
 
 
 class CsvReader:
-    """Delimited text in chunks; every column read as a string, malformed lines kept verbatim."""
+    """Delimited text in chunks; every column read as a string, malformed lines kept verbatim.
+
+    ``check_ids`` (set before iterating) names columns to check for ids with Arrow, here in the reader
+    (thread) rather than per row in the validation query: see ``Chunk.ids_ok``.
+    """
+
+    check_ids: Sequence[str] = ()
 
     def __init__(
         self,
@@ -452,8 +460,8 @@ class CsvReader:
             # lone CR: go line by line, so that every line is one row and line numbers stay exact
             return self._parse_lines(data, block, base)
         lines = _line_numbers(table.num_rows, skipped) + (block.first_line - 1)
-        table = table.append_column("_line", pa.array(lines, pa.int64()))
-        return Chunk(_drop_blank(table, cols), bad, block.pos)
+        table = _drop_blank(table.append_column("_line", pa.array(lines, pa.int64())), cols)
+        return Chunk(table, bad, block.pos, ids_ok=_ids_ok(table, self.check_ids))
 
     def _parse_lines(self, data: bytes, block: _Block, bad: list[Malformed]) -> Chunk:
         """The exact, slower path: each line parsed on its own, as values may not span lines."""
@@ -486,6 +494,13 @@ class CsvReader:
             }
         )
         return Chunk(_drop_blank(table, cols), bad, block.pos)
+
+
+def _ids_ok(table: pa.Table, columns: Sequence[str]) -> frozenset[str]:
+    """Of string ``columns``, those whose every value is empty or a well-formed id."""
+    return frozenset(
+        c for c in columns if pc.all(pc.match_substring_regex(table[c], WELL_FORMED_IDS)).as_py() is not False
+    )
 
 
 def _valid_utf8(data: bytes) -> bool:

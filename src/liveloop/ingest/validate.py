@@ -25,6 +25,8 @@ _ID_SHAPE = re.fullmatch(r"\^(\[[^\]]+\])\{1,(\d+)\}\$", ID_PATTERN)
 if _ID_SHAPE is None:
     raise RuntimeError(f"ID_PATTERN changed shape: {ID_PATTERN}")
 _ID_CHARS, _ID_MAX = _ID_SHAPE.group(1) + "+", int(_ID_SHAPE.group(2))
+#: A value that is empty or a whole id: what a reader checks on a column with Arrow (see ``id_sources``).
+WELL_FORMED_IDS = "^(?:" + ID_PATTERN[1:-1] + ")?$"
 _PHONE_RE = r"\+?[0-9][0-9 ()-]{4,24}"
 _EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _NUM_RE = r"-?[0-9]+(\.[0-9]+)?"
@@ -138,13 +140,14 @@ def _show(s: str) -> str:
 
 
 def _checks(
-    f: Field, spec: TableSpec, opt: Options, window: tuple[str, str | None] | None
+    f: Field, spec: TableSpec, opt: Options, window: tuple[str, str | None] | None, *, id_ok: bool = False
 ) -> list[tuple[str, str]]:
-    """(bad-if SQL, reason SQL) for field ``f``, first failing wins. ``s`` is the raw string column."""
+    """(bad-if SQL, reason SQL) for field ``f``, first failing wins. ``s`` is the raw string column.
+    ``id_ok``: the reader found every value of the field's source column a well-formed id (or empty)."""
     s, v, name = ident("_s_" + f.name), ident(f.name), f.name
     out: list[tuple[str, str]] = []
     k = f.kind
-    if k == "id":
+    if k == "id" and not id_ok:
         out.append(
             (
                 f"length({s}) > {_ID_MAX} OR NOT regexp_full_match({s}, {lit(_ID_CHARS)})",
@@ -276,6 +279,7 @@ def validation_sql(
     keep_window: bool = False,
     reasons: bool = False,
     clean: Collection[str] = (),
+    ids_ok: Collection[str] = (),
 ) -> str:
     """The query over relation ``source`` (which has ``_line``) that parses and checks each row.
 
@@ -283,6 +287,9 @@ def validation_sql(
     ``reasons`` also ``_reason`` and ``_field`` of the broken rule. ``clean`` names source columns that
     are already VARCHAR and cleaned (``clean_text``): a field read straight from one skips the cast and
     the cleaning expression, which cost DuckDB more to plan than to run on an API-sized chunk.
+    ``ids_ok`` names source columns whose every value the reader found empty or a well-formed id
+    (``WELL_FORMED_IDS``, checked by Arrow in the reader thread): an id field read straight from one
+    skips its per-row regular expression.
     """
     spec = target.spec
     if target.refund:
@@ -321,7 +328,8 @@ def validation_sql(
                 rules.append(("TRUE", lit(f"missing_required: {f.name} is empty"), f.name))
             continue
         window = target.window if (f.name in target.window_fields and not keep_window) else None
-        rules.extend((c, r, f.name) for c, r in _checks(f, spec, opt, window))
+        id_ok = cols[f.name] in {ident(c) for c in ids_ok}
+        rules.extend((c, r, f.name) for c, r in _checks(f, spec, opt, window, id_ok=id_ok))
     rules.extend(spec.checks)
     rules.extend(target.checks)
     # the rules run once, giving the number of the first broken one; its text is built for bad rows only
@@ -342,3 +350,12 @@ def validation_sql(
         f"r AS (SELECT *, {rule} AS _rule FROM p) "
         f"SELECT _line, {outcome}, {names}{extra_names} FROM r"
     )
+
+
+def id_sources(targets: Collection[Target], columns: Collection[str]) -> tuple[str, ...]:
+    """The source ``columns`` that some target reads straight into an id field (a reader can check
+    them for ``validation_sql``'s ``ids_ok``)."""
+    straight = {
+        t.columns[f.name] for t in targets for f in t.spec.fields if f.kind == "id" and f.name in t.columns
+    }
+    return tuple(c for c in columns if ident(c) in straight)

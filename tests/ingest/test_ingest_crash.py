@@ -86,3 +86,58 @@ def test_interrupted_import_is_consistent_and_rerun_completes(
         assert wh.sql("SELECT count(*) FROM quarantine")[0][0] == bad_total
         statuses = dict(wh.sql("SELECT status, count(*) FROM imports GROUP BY 1"))
         assert statuses == {"interrupted": 1, "done": 1}
+
+
+def _sigint_during_chunk(monkeypatch: pytest.MonkeyPatch, which: int) -> None:
+    """Send this process SIGINT while chunk number ``which`` (1-based) is being loaded."""
+    from liveloop.ingest import engine
+
+    original, seen = engine.process_chunk, [0]
+
+    def chunk(ctx: object, c: object, targets: object) -> None:
+        seen[0] += 1
+        if seen[0] == which:
+            os.kill(os.getpid(), signal.SIGINT)
+        original(ctx, c, targets)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "process_chunk", chunk)
+
+
+def test_ctrl_c_finishes_the_chunk_in_flight_then_stops(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "events.csv"
+    _write(src)
+    _sigint_during_chunk(monkeypatch, 2)
+    with Warehouse.open(settings) as wh:
+        with pytest.raises(KeyboardInterrupt):
+            import_file(wh, src, chunk_rows=CHUNK)
+        status, rows_read = wh.sql("SELECT status, rows_read FROM imports")[0]
+        assert (status, rows_read) == ("interrupted", 2 * CHUNK)  # the second chunk committed
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_ctrl_c_during_the_last_chunk_completes_the_import_and_still_stops_the_caller(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "events.csv"
+    _write(src)
+    _sigint_during_chunk(monkeypatch, ROWS // CHUNK)
+    with Warehouse.open(settings) as wh:
+        with pytest.raises(KeyboardInterrupt):
+            import_file(wh, src, chunk_rows=CHUNK)
+        assert wh.sql("SELECT status, rows_read FROM imports")[0] == ("done", ROWS)
+
+
+def test_an_ignored_sigint_stays_ignored(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "events.csv"
+    _write(src)
+    _sigint_during_chunk(monkeypatch, 2)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # e.g. a background job
+    try:
+        with Warehouse.open(settings) as wh:
+            assert import_file(wh, src, chunk_rows=CHUNK).rows_read == ROWS
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -345,3 +345,23 @@ def test_bulk_hash_collisions_stay_exact(
         ("h3", T0 + timedelta(minutes=3), "u1"),
     }
     assert index_of(wh).stats()["bulk_chunks"] == 2
+
+
+def test_an_index_forgotten_mid_chunk_gives_no_false_news(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``forget_key_index`` from another thread between a chunk's catch-up and its probe: the chunk
+    checks the table instead of trusting an empty index."""
+    path = _csv(tmp_path / "events.csv", [(f"g{i}", i, "u") for i in range(20)])
+    assert import_file(wh, path, chunk_rows=10).loaded == 20
+    original = keyindex.KeyIndex.sync
+
+    def sync_then_forget(self: keyindex.KeyIndex, con: Any) -> None:
+        original(self, con)
+        self.forget()
+
+    monkeypatch.setattr(keyindex.KeyIndex, "sync", sync_then_forget)
+    report = import_file(wh, path, chunk_rows=10)  # bulk chunks
+    assert (report.loaded, report.duplicates) == (0, 20)
+    assert send(wh, [_ev("g3", 3), _ev("g99")]) == ["duplicate", "accepted"]  # the API path
+    assert set(stored(wh).values()) == {1}

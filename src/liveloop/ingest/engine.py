@@ -2,7 +2,8 @@
 rows that are new, count the duplicates and quarantine the rest, and record progress.
 
 A crash or Ctrl-C loses at most the chunk in flight (rolled back); re-running the import skips what
-is already loaded (anti-join on the table's key) and what is already quarantined (fingerprint).
+is already loaded (the table's key, through the key index or an anti-join) and what is already
+quarantined (fingerprint).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -108,6 +108,8 @@ def import_file(
         finish_import(wh, report, options, "failed")
         raise
     finish_import(wh, report, options, "done")
+    if stop.is_set():  # Ctrl-C while the last chunk loaded: the import is complete, the caller stops
+        raise KeyboardInterrupt
     return report
 
 
@@ -154,7 +156,7 @@ def _import_jobs(
             reader.close()
             raise
         _warn_ignored(report, file, feed, reader.columns, targets)
-        if isinstance(reader, CsvReader):
+        if type(reader) is CsvReader:  # its subclasses parse otherwise and do not check ids
             reader.check_ids = id_sources(targets, reader.columns)
         report.encoding = report.encoding or reader.encoding
         ctx = Context(
@@ -167,8 +169,8 @@ def _import_jobs(
             keep_window=keep_out_of_range,
             import_id=report.import_id,
         )
-        with _progress(progress, file, reader.size) as advance:
-            run_chunks(ctx, _until(stop, prefetched(reader)), targets, advance)
+        with _progress(progress, file, reader.size) as advance, closing(prefetched(reader)) as chunks:
+            run_chunks(ctx, _until(stop, chunks), targets, advance)
 
 
 @contextmanager
@@ -177,12 +179,11 @@ def _interrupt_between_chunks() -> Iterator[threading.Event]:
     (which commits), a second one at once. Interrupted mid-statement, DuckDB and its Arrow scans turn
     the ``KeyboardInterrupt`` into their own errors, which would report the import as failed."""
     stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if previous is None or previous == signal.SIG_IGN:  # not the main thread, set outside Python, ignored
         yield stop
         return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # installed outside Python
-        previous = signal.default_int_handler
 
     def handler(signum: int, frame: Any) -> None:
         stop.set()

@@ -60,8 +60,10 @@ COUNTERS = (
 #: Pending hashes are merged into the main array when they pass this many, or 1/2**PENDING_SHIFT of it.
 MIN_PENDING = 8192
 PENDING_SHIFT = 3
-#: Bulk chunks use the index while it holds at most this many keys (8 bytes each: 128 MiB), so a file
-#: larger than memory still imports in bounded memory; past it they anti-join the table (exact, slower).
+#: Bulk chunks use the index while it holds at most this many keys (8 bytes each: 128 MB, twice that for a
+#: moment at a merge), so a file larger than memory still imports in bounded memory; past it they
+#: anti-join the table (exact, slower). A chunk checks it before catching up, so the index can pass it
+#: by what other paths wrote since the last chunk (one chunk's rows, in a file import).
 BULK_MAX_KEYS = 16_000_000
 #: A bulk chunk with more hash hits than this (a re-import, overlapping exports) anti-joins the table:
 #: the exact check of that many candidates costs more than the join.
@@ -233,6 +235,9 @@ class KeyIndex:
         repeats = bool(ordered.size > 1 and (ordered[1:] == ordered[:-1]).any())
         hit = np.empty(hashes.size, bool)
         with self._lock:
+            if self._hw is None:  # forgotten since the sync (``forget_key_index``): no verdicts
+                self.counters["bulk_anti_joins"] += 1
+                return None
             hit[order] = self._contains_sorted(ordered)
         if int(hit.sum()) > BULK_MAX_HITS:
             self.counters["bulk_anti_joins"] += 1
@@ -255,7 +260,9 @@ class KeyIndex:
         zonemaps), the rest by key alone. ``committed_only``: ignore this transaction's own rows."""
         if not items:
             return set()
-        hit = self.contains([h for _, h in items]).tolist()
+        with self._lock:  # forgotten since the sync (``forget_key_index``): every item is a candidate
+            built = self._hw is not None
+        hit = self.contains([h for _, h in items]).tolist() if built else [True] * len(items)
         left = [v for (v, _), x in zip(items, hit, strict=True) if x]
         if not left:
             return set()
@@ -319,7 +326,8 @@ def key_index(wh: Warehouse, table: str, key: str, prune: str | None = None) -> 
 
 
 def forget_key_index(wh: Warehouse, table: str | None = None) -> None:
-    """Drop the index of ``table`` (all tables when None); the next API chunk rebuilds it."""
+    """Drop the index of ``table`` (all tables when None); the next chunk that uses it rebuilds it (a
+    chunk in flight checks its keys in the table instead)."""
     with _LOCK:
         per = _INDEXES.get(wh, {})
         indexes = [per[table]] if table in per else list(per.values()) if table is None else []

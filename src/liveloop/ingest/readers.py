@@ -13,7 +13,7 @@ import io
 import json
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,22 +54,23 @@ class Chunk:
 T = TypeVar("T")
 
 
-def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+def prefetched(items: Iterable[T], depth: int = 1) -> Generator[T, None, None]:
     """``items``, read by a background thread at most ``depth`` ahead of the caller.
 
     Reading and parsing the next chunk (pyarrow and NumPy release the GIL) then overlaps the caller's
     work on the current one (DuckDB releases it too). The thread starts an item only when fewer than
     ``depth`` wait, so memory holds the caller's chunk and ``depth`` more. The reader's errors reach the
-    caller in order; when the caller stops early (an error, Ctrl-C), the thread stops after the item in
-    hand and closes the reader.
+    caller in order. When the caller stops early (an error, Ctrl-C), close this generator (e.g.
+    ``contextlib.closing``): the thread stops after the item in hand and closes the reader's iterator.
     """
     box: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
     room = threading.Semaphore(depth)
     stop = threading.Event()
 
     def produce() -> None:
-        it = iter(items)
+        it: Iterator[T] | None = None
         try:
+            it = iter(items)
             while True:
                 while not room.acquire(timeout=0.05):
                     if stop.is_set():
@@ -87,7 +88,7 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
         finally:
             close = getattr(it, "close", None)
             if close is not None:
-                close()
+                close()  # a reader's generator closes its file
 
     worker = threading.Thread(target=produce, name="liveloop-reader", daemon=True)
     worker.start()
@@ -669,14 +670,16 @@ class ParquetReader:
 
     def __iter__(self) -> Iterator[Chunk]:
         start = 0
-        for batch in self._file.iter_batches(batch_size=self.chunk_rows):
-            n = batch.num_rows
-            table = _nested_as_json(pa.Table.from_batches([batch])).append_column(
-                "_line", pa.array(np.arange(start + 1, start + n + 1), pa.int64())
-            )
-            start += n
-            yield Chunk(table, [], start)
-        self.close()
+        try:
+            for batch in self._file.iter_batches(batch_size=self.chunk_rows):
+                n = batch.num_rows
+                table = _nested_as_json(pa.Table.from_batches([batch])).append_column(
+                    "_line", pa.array(np.arange(start + 1, start + n + 1), pa.int64())
+                )
+                start += n
+                yield Chunk(table, [], start)
+        finally:
+            self.close()
 
 
 def _nested_as_json(table: pa.Table) -> pa.Table:

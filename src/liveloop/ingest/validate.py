@@ -359,3 +359,12 @@ def id_sources(targets: Collection[Target], columns: Collection[str]) -> tuple[s
         t.columns[f.name] for t in targets for f in t.spec.fields if f.kind == "id" and f.name in t.columns
     }
     return tuple(c for c in columns if ident(c) in straight)
+
+
+def present_fields(target: Target) -> frozenset[str]:
+    """The fields of ``target``'s table a source row gives a value (the key, when derived, included);
+    the others are NULL in every row."""
+    names = set(target.columns)
+    if target.spec.derive_key:
+        names.add(target.spec.key[0])
+    return frozenset(names)

@@ -103,30 +103,27 @@ def _sigint_during_chunk(monkeypatch: pytest.MonkeyPatch, which: int) -> None:
     monkeypatch.setattr(engine, "process_chunk", chunk)
 
 
-def test_ctrl_c_finishes_the_chunk_in_flight_then_stops(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("chunk", "status", "rows_read"),
+    [(2, "interrupted", 2 * CHUNK), (ROWS // CHUNK, "done", ROWS)],
+    ids=["the chunk in flight commits, then the import stops", "in the last chunk: complete, caller stops"],
+)
+def test_ctrl_c_in_process(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+    status: str,
+    rows_read: int,
 ) -> None:
     src = tmp_path / "events.csv"
     _write(src)
-    _sigint_during_chunk(monkeypatch, 2)
+    _sigint_during_chunk(monkeypatch, chunk)
     with Warehouse.open(settings) as wh:
         with pytest.raises(KeyboardInterrupt):
             import_file(wh, src, chunk_rows=CHUNK)
-        status, rows_read = wh.sql("SELECT status, rows_read FROM imports")[0]
-        assert (status, rows_read) == ("interrupted", 2 * CHUNK)  # the second chunk committed
+        assert wh.sql("SELECT status, rows_read FROM imports")[0] == (status, rows_read)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
-
-
-def test_ctrl_c_during_the_last_chunk_completes_the_import_and_still_stops_the_caller(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    src = tmp_path / "events.csv"
-    _write(src)
-    _sigint_during_chunk(monkeypatch, ROWS // CHUNK)
-    with Warehouse.open(settings) as wh:
-        with pytest.raises(KeyboardInterrupt):
-            import_file(wh, src, chunk_rows=CHUNK)
-        assert wh.sql("SELECT status, rows_read FROM imports")[0] == ("done", ROWS)
 
 
 def test_an_ignored_sigint_stays_ignored(

@@ -3,7 +3,9 @@
 Generates ``LIVELOOP_BENCH_ROWS`` rows (default 10M) of realistic events with ~0.6% bad rows
 (unknown types, millisecond timestamps, negative amounts, malformed lines) and ~0.3% duplicate ids,
 then times, each in a fresh subprocess on the same file, ``LIVELOOP_BENCH_REPEAT`` (default 3) pairs back
-to back (the median pair is reported: this machine's speed moves between runs):
+to back (the median pair is reported: this machine's speed moves between runs). With
+``LIVELOOP_BENCH_BASELINE=DIR`` (the ``src`` folder of an older checkout) each round also runs that
+liveloop's import, so a change is measured against the code before it on the same minutes:
 
 - ``liveloop``: ``import_file`` — parse, validate every field, de-duplicate against the warehouse,
   quarantine the bad rows, one transaction per chunk;
@@ -121,13 +123,13 @@ DUCKDB_CHILD = textwrap.dedent(
 )
 
 
-def _child(code: str, *args: str) -> dict[str, Any]:
+def _child(code: str, *args: str, src: str | None = None) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter (``src``: import liveloop from that source tree instead)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if src:
+        env["PYTHONPATH"] = src
     out = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False, env=env
     )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
@@ -144,6 +146,15 @@ def _pair(tmp: Path, path: Path, run: int) -> tuple[dict[str, Any], dict[str, An
     return duck, ours
 
 
+def _baseline(tmp: Path, path: Path, run: int, src: str) -> dict[str, Any]:
+    """The same import by another liveloop (``LIVELOOP_BENCH_BASELINE``: the ``src`` folder of an older
+    checkout, e.g. ``git worktree add /tmp/old REV``), right after the pair on the same file."""
+    os.environ["LIVELOOP_HOME"] = str(tmp / f"base_home{run}")
+    base = _child(LIVELOOP_CHILD, str(tmp / f"base{run}.duckdb"), str(path), src=src)
+    (tmp / f"base{run}.duckdb").unlink(missing_ok=True)
+    return base
+
+
 def run() -> dict[str, Any]:
     rows = int(os.environ.get("LIVELOOP_BENCH_ROWS", "10000000"))
     # this machine's speed moves between runs (a shared VM): pairs run back to back, the median pair counts
@@ -153,7 +164,12 @@ def run() -> dict[str, Any]:
         path = Path(tmp) / "events.csv"
         extra = generate(path, rows)
         size_mb = path.stat().st_size / 2**20
-        pairs = [_pair(Path(tmp), path, i) for i in range(repeat)]
+        baseline_src = os.environ.get("LIVELOOP_BENCH_BASELINE")
+        pairs, bases = [], []
+        for i in range(repeat):
+            pairs.append(_pair(Path(tmp), path, i))
+            if baseline_src:
+                bases.append(_baseline(Path(tmp), path, i, baseline_src))
     lines = rows + extra["malformed_lines"]
     ratios = [(d["seconds"] / o["seconds"]) for d, o in pairs]
     duck, ours = pairs[sorted(range(repeat), key=ratios.__getitem__)[repeat // 2]]
@@ -181,6 +197,20 @@ def run() -> dict[str, Any]:
             for k in ("rows_read", "loaded", "duplicates", "quarantined", "by_reason", "balanced")
         },
     }
+    if bases:  # each run of the older code beside the DuckDB run and the liveloop run of its round
+        result["baseline"] = {
+            "src": baseline_src,
+            "seconds_each_run": [round(b["seconds"], 2) for b in bases],
+            "cpu_seconds_each_run": [round(b["cpu"], 2) for b in bases],
+            "peak_rss_mb_each_run": [round(b["peak_rss_mb"]) for b in bases],
+            "speed_vs_duckdb_each_run": [
+                round(d["seconds"] / b["seconds"] * lines / d["rows"], 3)
+                for (d, _), b in zip(pairs, bases, strict=True)
+            ],
+            "speedup_each_run": [
+                round(b["seconds"] / o["seconds"], 2) for (_, o), b in zip(pairs, bases, strict=True)
+            ],
+        }
     print(f"rows {lines:,} ({result['file_mb']} MB CSV), {repeat} back-to-back pairs, the median shown")
     print(
         f"liveloop import (full validation): {result['liveloop_rows_per_s']:,} rows/s "
@@ -195,6 +225,13 @@ def run() -> dict[str, Any]:
         f"(runs: {', '.join(f'{r:.0%}' for r in result['speed_vs_duckdb_each_run'])}), "
         f"{result['cpu_speed_vs_duckdb']:.0%} by CPU time (goal >= 50%)"
     )
+    if bases:
+        b = result["baseline"]
+        print(
+            f"baseline {baseline_src}: {', '.join(f'{x} s' for x in b['seconds_each_run'])} "
+            f"({', '.join(f'{r:.0%}' for r in b['speed_vs_duckdb_each_run'])} of DuckDB); "
+            f"liveloop is {', '.join(f'{x}x' for x in b['speedup_each_run'])} as fast"
+        )
     print(
         f"accounted: read {report['rows_read']:,} = loaded {report['loaded']:,} + duplicates "
         f"{report['duplicates']:,} + quarantined {report['quarantined']:,}"

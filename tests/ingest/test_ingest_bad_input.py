@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,20 @@ def test_validation_skips_the_id_regex_only_for_checked_columns() -> None:
     sql = validation_sql(target, "_src", Options(latest="2030-01-01 00:00:00+00"), ids_ok=["event_id"])
     assert 'regexp_full_match("_s_event_id"' not in sql and 'regexp_full_match("_s_user_id"' in sql
     assert '"_s_event_id" IS NULL THEN' in sql  # still required
+
+
+def test_columns_the_file_lacks_get_the_table_defaults(wh: Warehouse, write) -> None:
+    """Fields no source row fills are left out of the insert: NOT NULL columns take their defaults,
+    the others stay NULL, and the columns the file has are stored as given."""
+    path = write(
+        "orders.csv",
+        ["o1,u1,2024-05-01 10:00:00,19.90", "o2,u2,2024-05-01 11:00:00,5.00"],
+        header="order_id,user_id,ts,amount",
+    )
+    assert import_file(wh, path).loaded == 2
+    rows = wh.sql("SELECT order_id, status, currency, amount, channel, source FROM orders ORDER BY 1")
+    assert [r[:5] for r in rows] == [
+        ("o1", "paid", "CNY", Decimal("19.90"), None),
+        ("o2", "paid", "CNY", Decimal("5.00"), None),
+    ]
+    assert {r[5] for r in rows} == {"orders.csv"}

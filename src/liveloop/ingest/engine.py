@@ -102,6 +102,9 @@ class Context:
     key_index: bool = True  # False for chunks that also fill derived tables (see ``_key_index``)
     clean: tuple[str, ...] = ()  # source columns of the chunk in flight already cleaned (``Chunk.clean``)
     ids_ok: tuple[str, ...] = ()  # source columns of the chunk in flight holding only ids (``Chunk.ids_ok``)
+    ts_parsed: tuple[
+        str, ...
+    ] = ()  # source columns of the chunk in flight the reader parsed (``Chunk.ts_parsed``)
     _cipher: Cipher | None = None
 
     def defaults(self, table: str) -> dict[str, str | None]:
@@ -133,24 +136,23 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
         ctx.key_index = not any(t.derived for t in targets)
         ctx.clean = tuple(src.column_names) if chunk.clean else ()
         ctx.ids_ok = tuple(chunk.ids_ok)
+        ctx.ts_parsed = tuple(chunk.ts_parsed)
         routed, unrouted = _route(con, targets)
         vals = [f"_val_{i}" for i in range(len(routed))]
         try:
             for t, val in zip(routed, vals, strict=True):
-                sql = validation_sql(
-                    t, "_src", ctx.opt, keep_window=ctx.keep_window, clean=ctx.clean, ids_ok=ctx.ids_ok
-                )
+                sql = _validation(ctx, t, "_src")
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {val} AS {sql}").fetchall()
             malformed = list(chunk.malformed)
             if unrouted:
-                malformed += _unrouted(con, targets)
+                malformed += _unrouted(con, targets, chunk.source_columns)
             before = copy.deepcopy(ctx.report.__dict__)
             try:
                 with ctx.wh.transaction():
                     for t in targets:
                         ctx.report.table(t.table)
                     for t, val in zip(routed, vals, strict=True):
-                        _load(ctx, t, val, src.column_names)
+                        _load(ctx, t, val, chunk.source_columns)
                     if malformed:
                         _quarantine_malformed(ctx, targets[0], malformed)
                     ctx.report.rows_read += src.num_rows + len(chunk.malformed)
@@ -170,6 +172,20 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
                     con.execute(f"DROP TABLE IF EXISTS {val}").fetchall()
 
 
+def _validation(ctx: Context, t: Target, source: str, *, reasons: bool = False) -> str:
+    """The validation query of target ``t`` over ``source``, given what the reader found of the chunk."""
+    return validation_sql(
+        t,
+        source,
+        ctx.opt,
+        keep_window=ctx.keep_window,
+        reasons=reasons,
+        clean=ctx.clean,
+        ids_ok=ctx.ids_ok,
+        ts_parsed=ctx.ts_parsed,
+    )
+
+
 def _routes(targets: Sequence[Target]) -> list[str]:
     return [f"coalesce({t.where}, FALSE)" if t.where else "TRUE" for t in targets]
 
@@ -184,9 +200,12 @@ def _route(con: duckdb.DuckDBPyConnection, targets: Sequence[Target]) -> tuple[l
     return [t for t, n in zip(targets, row, strict=False) if n], bool(row[-1])
 
 
-def _unrouted(con: duckdb.DuckDBPyConnection, targets: Sequence[Target]) -> list[Malformed]:
-    """Rows no target takes (e.g. a Segment ``alias`` message)."""
-    left = con.sql(f"SELECT * FROM _src WHERE NOT ({' OR '.join(_routes(targets))})").to_arrow_table()
+def _unrouted(
+    con: duckdb.DuckDBPyConnection, targets: Sequence[Target], src_cols: list[str]
+) -> list[Malformed]:
+    """Rows no target takes (e.g. a Segment ``alias`` message); ``src_cols``: the columns to show."""
+    cols = ", ".join(ident(c) for c in ["_line", *src_cols])
+    left = con.sql(f"SELECT {cols} FROM _src WHERE NOT ({' OR '.join(_routes(targets))})").to_arrow_table()
     rows = left.drop_columns(["_line"]).to_pylist()
     return [
         Malformed(
@@ -385,9 +404,7 @@ def _quarantine_bad(ctx: Context, t: Target, val: str, src_cols: list[str]) -> N
     The reasons are built here, by validating just those rows again with reasons asked for.
     """
     con = ctx.wh.con
-    why = validation_sql(
-        t, "_b", ctx.opt, keep_window=ctx.keep_window, reasons=True, clean=ctx.clean, ids_ok=ctx.ids_ok
-    )
+    why = _validation(ctx, t, "_b", reasons=True)
     obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
     # the bad rows' source read once (materialized): a scan of the Arrow chunk converts every column
     rows = con.execute(

@@ -30,7 +30,7 @@ from liveloop.ingest.readers import (
 )
 from liveloop.ingest.report import ImportReport, RecordOutcome, RecordsResult
 from liveloop.ingest.schema import SPECS
-from liveloop.ingest.validate import id_sources
+from liveloop.ingest.validate import id_sources, ts_sources
 from liveloop.warehouse import Warehouse
 
 
@@ -158,6 +158,7 @@ def _import_jobs(
         _warn_ignored(report, file, feed, reader.columns, targets)
         if type(reader) is CsvReader:  # its subclasses parse otherwise and do not check ids
             reader.check_ids = id_sources(targets, reader.columns)
+            reader.parse_ts = ts_sources(targets, reader.columns)
         report.encoding = report.encoding or reader.encoding
         ctx = Context(
             wh,

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from liveloop.core.errors import LiveloopError
-from liveloop.ingest.validate import WELL_FORMED_IDS, clean_text
+from liveloop.ingest.validate import PARSED_TS, WELL_FORMED_IDS, clean_text
 
 #: Default rows per chunk (one transaction each) and bytes read at a time.
 CHUNK_ROWS = 500_000
@@ -49,6 +49,15 @@ class Chunk:
     pos: int = 0  # bytes (or rows, for Parquet) consumed so far
     clean: bool = False  # every column is VARCHAR cleaned by ``clean_text`` (built by ``records_table``)
     ids_ok: frozenset[str] = frozenset()  # columns whose every value is empty or an id (``WELL_FORMED_IDS``)
+    ts_parsed: frozenset[str] = (
+        frozenset()
+    )  # columns beside which the table holds ``PARSED_TS`` (``parse_ts``)
+
+    @property
+    def source_columns(self) -> list[str]:
+        """The columns read from the source (without ``_line`` and the reader's parses)."""
+        added = {"_line", *(PARSED_TS.format(c) for c in self.ts_parsed)}
+        return [c for c in self.table.column_names if c not in added]
 
 
 T = TypeVar("T")
@@ -364,10 +373,12 @@ class CsvReader:
     """Delimited text in chunks; every column read as a string, malformed lines kept verbatim.
 
     ``check_ids`` (set before iterating) names columns to check for ids with Arrow, here in the reader
-    (thread) rather than per row in the validation query: see ``Chunk.ids_ok``.
+    (thread) rather than per row in the validation query: see ``Chunk.ids_ok``. ``parse_ts`` likewise
+    names columns whose timestamps Arrow parses here (``Chunk.ts_parsed``).
     """
 
     check_ids: Sequence[str] = ()
+    parse_ts: Sequence[str] = ()
 
     def __init__(
         self,
@@ -462,7 +473,9 @@ class CsvReader:
             return self._parse_lines(data, block, base)
         lines = _line_numbers(table.num_rows, skipped) + (block.first_line - 1)
         table = _drop_blank(table.append_column("_line", pa.array(lines, pa.int64())), cols)
-        return Chunk(table, bad, block.pos, ids_ok=_ids_ok(table, self.check_ids))
+        ids_ok = _ids_ok(table, self.check_ids)
+        table, parsed = _parse_ts(table, self.parse_ts)
+        return Chunk(table, bad, block.pos, ids_ok=ids_ok, ts_parsed=parsed)
 
     def _parse_lines(self, data: bytes, block: _Block, bad: list[Malformed]) -> Chunk:
         """The exact, slower path: each line parsed on its own, as values may not span lines."""
@@ -502,6 +515,37 @@ def _ids_ok(table: pa.Table, columns: Sequence[str]) -> frozenset[str]:
     return frozenset(
         c for c in columns if pc.all(pc.match_substring_regex(table[c], WELL_FORMED_IDS)).as_py() is not False
     )
+
+
+#: The one timestamp shape Arrow parses for the validation query: ``YYYY-MM-DD HH:MM:SS`` (or ``T``), each
+#: field in its range (Arrow refuses 24:00:00, which DuckDB reads as the next day).
+_TS_SHAPE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+
+
+def _parse_ts(table: pa.Table, columns: Sequence[str]) -> tuple[pa.Table, frozenset[str]]:
+    """``table`` with, beside each string column of ``columns``, ``PARSED_TS``: its naive timestamps of
+    the common shape parsed by Arrow (NULL for any other value, which the validation query parses).
+
+    Where Arrow parses a value DuckDB's cast gives the same time (tests/ingest compare them); a column
+    with a value of the shape Arrow refuses (a 30 February) is left to the validation query whole."""
+    done: list[str] = []
+    for c in columns:
+        name = PARSED_TS.format(c)
+        if name in table.column_names or not pa.types.is_string(table[c].type):
+            continue
+        values = table[c]
+        shaped = pc.equal(pc.binary_length(values), 19)  # cheap; the rare odd value is caught below
+        try:
+            parsed = pc.cast(pc.if_else(shaped, values, pa.scalar(None, pa.string())), pa.timestamp("us"))
+        except pa.ArrowInvalid:
+            try:  # some value of 19 characters is not a time of that shape: parse the ones that are
+                shaped = pc.match_substring_regex(values, _TS_SHAPE)
+                parsed = pc.cast(pc.if_else(shaped, values, pa.scalar(None, pa.string())), pa.timestamp("us"))
+            except pa.ArrowInvalid:  # a value of the shape that is no time (30 February)
+                continue
+        table = table.append_column(name, parsed)
+        done.append(c)
+    return table, frozenset(done)
 
 
 def _valid_utf8(data: bytes) -> bool:

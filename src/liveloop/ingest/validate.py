@@ -55,7 +55,12 @@ class Options:
     labels: frozenset[str] = field(default_factory=frozenset)  # label kinds present in label_map
 
 
-def _ts_parse(s: str, opt: Options) -> str:
+#: The column a reader adds beside source column ``c`` when it parsed its timestamps (``Chunk.ts_parsed``).
+PARSED_TS = "_ts_{}"
+
+
+def _ts_parse(s: str, opt: Options, pre: str | None = None) -> str:
+    """SQL of the timestamp in string ``s``; ``pre``: the reader's parse of it (NULL where it did not)."""
     num = f"TRY_CAST({s} AS DOUBLE)"
     scale = {"s": "1", "ms": "1000", "us": "1000000"}.get(opt.ts_unit)
     if scale is None:  # auto: pick the unit by magnitude
@@ -68,7 +73,16 @@ def _ts_parse(s: str, opt: Options) -> str:
             f"CASE WHEN regexp_matches({s}, {lit(_OFFSET_RE)}) THEN TRY_CAST({s} AS TIMESTAMPTZ) "
             f"ELSE timezone({lit(opt.source_tz)}, TRY_CAST({s} AS TIMESTAMP)) END"
         )
-    return f"CASE WHEN regexp_full_match({s}, {lit(_NUM_RE)}) THEN {epoch} ELSE {text} END"
+    parsed = f"CASE WHEN regexp_full_match({s}, {lit(_NUM_RE)}) THEN {epoch} ELSE {text} END"
+    if pre is None:
+        return parsed
+    # a naive time the reader parsed (``YYYY-MM-DD HH:MM:SS``) means what the same text cast here means
+    zoned = (
+        f"CAST({pre} AS TIMESTAMPTZ)"
+        if opt.source_tz.upper() == "UTC"
+        else f"timezone({lit(opt.source_tz)}, {pre})"
+    )
+    return f"CASE WHEN {pre} IS NOT NULL THEN {zoned} ELSE {parsed} END"
 
 
 #: The SQL type of each kind's parsed value (a field the source lacks is a NULL of this type).
@@ -82,8 +96,9 @@ _TYPES = {
 }
 
 
-def _parse(f: Field, s: str, opt: Options) -> str:
-    """SQL giving the typed, cleaned value of field ``f`` from its trimmed string ``s``."""
+def _parse(f: Field, s: str, opt: Options, pre: str | None = None) -> str:
+    """SQL giving the typed, cleaned value of field ``f`` from its trimmed string ``s`` (``pre``: the
+    reader's parse of a timestamp field)."""
     k = f.kind
     if k == "enum":
         base = f"lower({s})"
@@ -94,7 +109,7 @@ def _parse(f: Field, s: str, opt: Options) -> str:
     if k == "label":
         return f"coalesce({ident('lm_' + f.name)}.canonical, {s})" if f.label in opt.labels else s
     if k == "ts":
-        return _ts_parse(s, opt)
+        return _ts_parse(s, opt, pre)
     if k == "money":
         return f"TRY_CAST({s} AS DECIMAL(18,2))"
     if k == "int":
@@ -140,10 +155,17 @@ def _show(s: str) -> str:
 
 
 def _checks(
-    f: Field, spec: TableSpec, opt: Options, window: tuple[str, str | None] | None, *, id_ok: bool = False
+    f: Field,
+    spec: TableSpec,
+    opt: Options,
+    window: tuple[str, str | None] | None,
+    *,
+    id_ok: bool = False,
+    pre: str | None = None,
 ) -> list[tuple[str, str]]:
     """(bad-if SQL, reason SQL) for field ``f``, first failing wins. ``s`` is the raw string column.
-    ``id_ok``: the reader found every value of the field's source column a well-formed id (or empty)."""
+    ``id_ok``: the reader found every value of the field's source column a well-formed id (or empty).
+    ``pre``: the reader's parse of a timestamp field (a value it parsed is not a number)."""
     s, v, name = ident("_s_" + f.name), ident(f.name), f.name
     out: list[tuple[str, str]] = []
     k = f.kind
@@ -170,6 +192,8 @@ def _checks(
     elif k == "ts":
         # the regex first: a failed TRY_CAST on every ISO string is far slower
         num = f"regexp_full_match({s}, {lit(_NUM_RE)}) AND abs(TRY_CAST({s} AS DOUBLE))"
+        if pre is not None:
+            num = f"{pre} IS NULL AND {num}"
         if opt.ts_unit == "s":
             out.append(
                 (
@@ -280,6 +304,7 @@ def validation_sql(
     reasons: bool = False,
     clean: Collection[str] = (),
     ids_ok: Collection[str] = (),
+    ts_parsed: Collection[str] = (),
 ) -> str:
     """The query over relation ``source`` (which has ``_line``) that parses and checks each row.
 
@@ -289,7 +314,9 @@ def validation_sql(
     the cleaning expression, which cost DuckDB more to plan than to run on an API-sized chunk.
     ``ids_ok`` names source columns whose every value the reader found empty or a well-formed id
     (``WELL_FORMED_IDS``, checked by Arrow in the reader thread): an id field read straight from one
-    skips its per-row regular expression.
+    skips its per-row regular expression and its trim. ``ts_parsed`` names source columns beside which
+    the reader added ``PARSED_TS`` (their timestamps it parsed, NULL where it did not): a timestamp field
+    read straight from one parses only those NULL rows here.
     """
     spec = target.spec
     if target.refund:
@@ -300,13 +327,27 @@ def validation_sql(
         parts = ", ".join(f"coalesce(CAST({cols[n]} AS VARCHAR), '')" for n in natural if n in cols)
         cols[spec.key[0]] = f"'{prefix}_' || left(md5(concat_ws(chr(31), {parts})), 24)"
     present = [f for f in spec.fields if f.name in cols]
-    stage = "".join(f", {ident('_s_' + f.name)}" for f in present)
-    ready = {ident(c) for c in clean}
-    s_select = "".join(
-        f", {cols[f.name] if cols[f.name] in ready else _clean(f'CAST({cols[f.name]} AS VARCHAR)')} "
-        f"AS {ident('_s_' + f.name)}"
+    # timestamp fields read straight from a column the reader parsed: field -> that parse's source column
+    pre_src = {
+        f.name: PARSED_TS.format(c)
         for f in present
-    )
+        for c in ts_parsed
+        if f.kind == "ts" and cols[f.name] == ident(c)
+    }
+    pre = {name: ident("_p_" + name) for name in pre_src}
+    stage = "".join(f", {ident('_s_' + f.name)}" for f in present) + "".join(f", {p}" for p in pre.values())
+    ready = {ident(c) for c in clean}
+    trimmed = {ident(c) for c in ids_ok}  # an id has no spaces: only an empty value needs cleaning
+
+    def staged(expr: str) -> str:
+        if expr in ready:
+            return expr
+        if expr in trimmed:
+            return f"NULLIF(CAST({expr} AS VARCHAR), '')"
+        return _clean(f"CAST({expr} AS VARCHAR)")
+
+    s_select = "".join(f", {staged(cols[f.name])} AS {ident('_s_' + f.name)}" for f in present)
+    s_select += "".join(f", {ident(pre_src[n])} AS {p}" for n, p in pre.items())
     extra = "".join(f", {expr} AS {ident(name)}" for name, expr in target.extra.items())
     where = f" WHERE {target.where}" if target.where else ""
     joins = "".join(
@@ -316,7 +357,7 @@ def validation_sql(
         if f.label and f.label in opt.labels
     )
     p_select = ", ".join(
-        f"{_parse(f, ident('_s_' + f.name), opt)} AS {ident(f.name)}"
+        f"{_parse(f, ident('_s_' + f.name), opt, pre.get(f.name))} AS {ident(f.name)}"
         if f.name in cols
         else f"CAST(NULL AS {_TYPES.get(f.kind, 'VARCHAR')}) AS {ident(f.name)}"
         for f in spec.fields
@@ -329,7 +370,8 @@ def validation_sql(
             continue
         window = target.window if (f.name in target.window_fields and not keep_window) else None
         id_ok = cols[f.name] in {ident(c) for c in ids_ok}
-        rules.extend((c, r, f.name) for c, r in _checks(f, spec, opt, window, id_ok=id_ok))
+        checks = _checks(f, spec, opt, window, id_ok=id_ok, pre=pre.get(f.name))
+        rules.extend((c, r, f.name) for c, r in checks)
     rules.extend(spec.checks)
     rules.extend(target.checks)
     # the rules run once, giving the number of the first broken one; its text is built for bad rows only
@@ -355,8 +397,18 @@ def validation_sql(
 def id_sources(targets: Collection[Target], columns: Collection[str]) -> tuple[str, ...]:
     """The source ``columns`` that some target reads straight into an id field (a reader can check
     them for ``validation_sql``'s ``ids_ok``)."""
+    return _straight(targets, columns, "id")
+
+
+def ts_sources(targets: Collection[Target], columns: Collection[str]) -> tuple[str, ...]:
+    """The source ``columns`` that some target reads straight into a timestamp field (a reader can
+    parse them for ``validation_sql``'s ``ts_parsed``)."""
+    return _straight(targets, columns, "ts")
+
+
+def _straight(targets: Collection[Target], columns: Collection[str], kind: str) -> tuple[str, ...]:
     straight = {
-        t.columns[f.name] for t in targets for f in t.spec.fields if f.kind == "id" and f.name in t.columns
+        t.columns[f.name] for t in targets for f in t.spec.fields if f.kind == kind and f.name in t.columns
     }
     return tuple(c for c in columns if ident(c) in straight)
 

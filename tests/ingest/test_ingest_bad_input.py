@@ -218,6 +218,16 @@ def test_validation_skips_the_id_regex_only_for_checked_columns() -> None:
     sql = validation_sql(target, "_src", Options(latest="2030-01-01 00:00:00+00"), ids_ok=["event_id"])
     assert 'regexp_full_match("_s_event_id"' not in sql and 'regexp_full_match("_s_user_id"' in sql
     assert '"_s_event_id" IS NULL THEN' in sql  # still required
+    assert """NULLIF(CAST("event_id" AS VARCHAR), '')""" in sql  # an id has no spaces to trim
+    assert """CAST("user_id" AS VARCHAR) LIKE ' %'""" in sql
+
+
+def test_an_empty_id_in_a_checked_column_is_still_missing(wh: Warehouse, write, ev) -> None:
+    """The reader's id check passes an empty value; validation then skips the trim, not the rule."""
+    report = import_file(wh, write("events.csv", [ev("e1"), ev("")]))
+    assert (report.loaded, report.quarantined) == (1, 1)
+    [(line, reason, field)] = _quarantine(wh)
+    assert (line, field) == (3, "event_id") and reason.startswith("missing_required")
 
 
 def test_columns_the_file_lacks_get_the_table_defaults(wh: Warehouse, write) -> None:

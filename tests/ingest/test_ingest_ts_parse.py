@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +44,7 @@ _NEAR = st.text(alphabet="0123456789-: T+Z", min_size=17, max_size=21)
 
 
 def _verdicts(
-    path: Path, zone: str
+    wh: Warehouse, path: Path, zone: str
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], frozenset[str]]:
     """(line, rule, ts, reason) per row, with the reader's parse and without, and what it parsed."""
     reader = CsvReader(path, chunk_rows=10_000)
@@ -53,13 +52,13 @@ def _verdicts(
     reader.parse_ts = ts_sources([target], reader.columns)
     [chunk] = list(reader)
     opt = Options(source_tz=zone, latest="2030-01-01 00:00:00+00")
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = wh.con  # the warehouse's DuckDB file, session time zone UTC
     con.register("_src", chunk.table)
     out = []
     for parsed in (chunk.ts_parsed, ()):
         sql = validation_sql(target, "_src", opt, reasons=True, ts_parsed=parsed)
         out.append(con.execute(f"SELECT _line, _rule, ts, _reason FROM ({sql}) ORDER BY _line").fetchall())
+    con.unregister("_src")
     return out[0], out[1], chunk.ts_parsed
 
 
@@ -84,21 +83,21 @@ def test_a_value_of_the_shape_that_is_no_time_leaves_the_column_to_validation(wr
     assert chunk.ts_parsed == frozenset() and chunk.source_columns == reader.columns
 
 
-def test_tricky_timestamps_get_the_same_verdicts(write, ev) -> None:
+def test_tricky_timestamps_get_the_same_verdicts(wh: Warehouse, write, ev) -> None:
     for zone in ("UTC", "Asia/Shanghai"):
         good = [v for v in TRICKY if v != "2023-02-29 00:00:00"]
-        with_parse, without, parsed = _verdicts(_file(write, ev, good), zone)
+        with_parse, without, parsed = _verdicts(wh, _file(write, ev, good), zone)
         assert parsed == frozenset({"ts"})
         assert with_parse == without
         assert sum(r[1] is None for r in with_parse) >= 4  # some rows load, some do not
-        with_parse, without, parsed = _verdicts(_file(write, ev, TRICKY), zone)
+        with_parse, without, parsed = _verdicts(wh, _file(write, ev, TRICKY), zone)
         assert parsed == frozenset() and with_parse == without
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.one_of(_SHAPED, _NEAR), min_size=1, max_size=12))
-def test_any_timestamp_text_gets_the_same_verdict(write, ev, values: list[str]) -> None:
-    with_parse, without, _ = _verdicts(_file(write, ev, values), "UTC")
+def test_any_timestamp_text_gets_the_same_verdict(wh: Warehouse, write, ev, values: list[str]) -> None:
+    with_parse, without, _ = _verdicts(wh, _file(write, ev, values), "UTC")
     assert with_parse == without
 
 

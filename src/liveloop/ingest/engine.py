@@ -102,9 +102,8 @@ class Context:
     key_index: bool = True  # False for chunks that also fill derived tables (see ``_key_index``)
     clean: tuple[str, ...] = ()  # source columns of the chunk in flight already cleaned (``Chunk.clean``)
     ids_ok: tuple[str, ...] = ()  # source columns of the chunk in flight holding only ids (``Chunk.ids_ok``)
-    ts_parsed: tuple[
-        str, ...
-    ] = ()  # source columns of the chunk in flight the reader parsed (``Chunk.ts_parsed``)
+    # source columns of the chunk in flight whose timestamps the reader parsed (``Chunk.ts_parsed``)
+    ts_parsed: tuple[str, ...] = ()
     _cipher: Cipher | None = None
 
     def defaults(self, table: str) -> dict[str, str | None]:

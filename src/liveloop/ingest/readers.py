@@ -49,9 +49,8 @@ class Chunk:
     pos: int = 0  # bytes (or rows, for Parquet) consumed so far
     clean: bool = False  # every column is VARCHAR cleaned by ``clean_text`` (built by ``records_table``)
     ids_ok: frozenset[str] = frozenset()  # columns whose every value is empty or an id (``WELL_FORMED_IDS``)
-    ts_parsed: frozenset[str] = (
-        frozenset()
-    )  # columns beside which the table holds ``PARSED_TS`` (``parse_ts``)
+    # columns beside which the table holds their timestamps as parsed by the reader (``PARSED_TS``)
+    ts_parsed: frozenset[str] = frozenset()
 
     @property
     def source_columns(self) -> list[str]:
@@ -534,18 +533,21 @@ def _parse_ts(table: pa.Table, columns: Sequence[str]) -> tuple[pa.Table, frozen
         if name in table.column_names or not pa.types.is_string(table[c].type):
             continue
         values = table[c]
-        shaped = pc.equal(pc.binary_length(values), 19)  # cheap; the rare odd value is caught below
-        try:
-            parsed = pc.cast(pc.if_else(shaped, values, pa.scalar(None, pa.string())), pa.timestamp("us"))
+        try:  # a length check is cheap; the rare odd value of 19 characters is caught below
+            parsed = _cast_where(values, pc.equal(pc.binary_length(values), 19))
         except pa.ArrowInvalid:
             try:  # some value of 19 characters is not a time of that shape: parse the ones that are
-                shaped = pc.match_substring_regex(values, _TS_SHAPE)
-                parsed = pc.cast(pc.if_else(shaped, values, pa.scalar(None, pa.string())), pa.timestamp("us"))
+                parsed = _cast_where(values, pc.match_substring_regex(values, _TS_SHAPE))
             except pa.ArrowInvalid:  # a value of the shape that is no time (30 February)
                 continue
         table = table.append_column(name, parsed)
         done.append(c)
     return table, frozenset(done)
+
+
+def _cast_where(values: Any, shaped: Any) -> Any:
+    """``values`` cast to timestamps where ``shaped``, NULL elsewhere (raises ``ArrowInvalid``)."""
+    return pc.cast(pc.if_else(shaped, values, pa.scalar(None, pa.string())), pa.timestamp("us"))
 
 
 def _valid_utf8(data: bytes) -> bool:

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liveloop.core.errors import LiveloopError
 from liveloop.ingest import import_file
@@ -207,6 +209,31 @@ def test_the_reader_marks_the_chunks_whose_ids_are_all_well_formed(write, ev) ->
     reader = CsvReader(write("events.csv", [ev("e1", user="u 1"), ev("e2"), ev("e3"), ev("")]), chunk_rows=2)
     reader.check_ids = ("event_id", "user_id")
     assert [c.ids_ok for c in reader] == [frozenset({"event_id"}), frozenset({"event_id", "user_id"})]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="ab9_.:@-", max_size=130),  # ids, and ids too long by a character or two
+            st.text(max_size=6),  # anything: spaces, non-ASCII, control characters
+        ),
+        max_size=8,
+    ),
+    st.integers(0, 3),
+)
+def test_the_readers_byte_check_of_ids_gives_the_regexs_verdict(values: list[str], start: int) -> None:
+    """``_all_ids`` (one pass over the values' bytes) agrees with ``WELL_FORMED_IDS`` on every array,
+    sliced ones too (their data starts inside the buffer)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from liveloop.ingest.readers import _all_ids
+    from liveloop.ingest.validate import WELL_FORMED_IDS
+
+    values = pa.array(values, pa.string()).slice(min(start, len(values)))
+    expected = pc.all(pc.match_substring_regex(values, WELL_FORMED_IDS)).as_py() is not False
+    assert _all_ids(values) is expected
 
 
 def test_validation_skips_the_id_regex_only_for_checked_columns() -> None:

@@ -332,19 +332,20 @@ def test_bulk_chunks_anti_join_past_the_limits(
     assert len(stored(wh)) == 65 and set(stored(wh).values()) == {1}
 
 
+@pytest.mark.parametrize("chunk_rows", [2, 4])  # the repeat of h1 in the next chunk, or in the same one
 def test_bulk_hash_collisions_stay_exact(
-    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
     monkeypatch.setattr(keyindex, "HASH_SQL", "CAST(42 AS UBIGINT)")  # every key hashes alike
     path = _csv(tmp_path / "events.csv", [("h1", 0, "u1"), ("h2", 1, "u1"), ("h1", 2, "u2"), ("h3", 3, "u1")])
-    report = import_file(wh, path, chunk_rows=2)
+    report = import_file(wh, path, chunk_rows=chunk_rows)
     assert (report.loaded, report.duplicates) == (3, 1)
     assert _rows(wh) == {
         ("h1", T0, "u1"),
         ("h2", T0 + timedelta(minutes=1), "u1"),
         ("h3", T0 + timedelta(minutes=3), "u1"),
     }
-    assert index_of(wh).stats()["bulk_chunks"] == 2
+    assert index_of(wh).stats()["bulk_chunks"] == 4 // chunk_rows
 
 
 def test_an_index_forgotten_mid_chunk_gives_no_false_news(

@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from liveloop.core.errors import LiveloopError
 from liveloop.core.ids import new_id
@@ -151,7 +152,7 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
                     for t in targets:
                         ctx.report.table(t.table)
                     for t, val in zip(routed, vals, strict=True):
-                        _load(ctx, t, val, chunk.source_columns)
+                        _load(ctx, t, val, chunk)
                     if malformed:
                         _quarantine_malformed(ctx, targets[0], malformed)
                     ctx.report.rows_read += src.num_rows + len(chunk.malformed)
@@ -214,8 +215,9 @@ def _unrouted(
     ]
 
 
-def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
-    """Insert the good new rows of ``val``, count the duplicates, quarantine the rest.
+def _load(ctx: Context, t: Target, val: str, chunk: Chunk) -> None:
+    """Insert the good new rows of ``val`` (validated from ``chunk``), count the duplicates, quarantine
+    the rest.
 
     A good row is new when it is the first of its key in the chunk and the table lacks that key; the
     other good rows are duplicates. Chunks of a one-column key ask the table's key index
@@ -246,12 +248,11 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
             (ctx.outcomes.new if line in fresh else ctx.outcomes.dup)[line] = key
     elif n_good:
         repeats = ctx.outcomes is None or len({r[2:] for r in good}) < n_good
-        stored = None  # unknown: the insert anti-joins the table
-        split = index.split_bulk(con, val) if index is not None else None  # a bulk chunk
-        if split is not None:
-            stored, repeats = split
+        skip = index.split_bulk(con, val) if index is not None else None  # a bulk chunk
+        if skip is not None:
+            repeats = False  # the key index left out each repeat too
         want = ctx.outcomes is not None
-        n_new, inserted = _insert(ctx, t, val, want_keys=want, repeats=repeats, stored=stored)
+        n_new, inserted = _insert(ctx, t, val, want_keys=want, repeats=repeats, skip=skip)
         if ctx.outcomes is not None:
             seen: set[tuple[Any, ...]] = set()
             for line, _, *key in good:
@@ -271,7 +272,7 @@ def _load(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
         ).fetchall()
     n_bad = n_val - n_good
     if n_bad:
-        _quarantine_bad(ctx, t, val, src_cols)
+        _quarantine_bad(ctx, t, val, chunk)
         counts.quarantined += n_bad
         report.quarantined += n_bad
 
@@ -296,14 +297,15 @@ def _insert(
     repeats: bool,
     lines: list[int] | None = None,
     every: bool = False,
-    stored: list[int] | None = None,
+    skip: list[int] | None = None,
 ) -> tuple[int, set[tuple[Any, ...]]]:
     """Insert the new good rows of ``val`` (PII encrypted on the way), then fill the derived tables.
 
     ``repeats``: a key may come more than once (then the first line of each key is the one inserted).
     ``lines``: the key index already chose the lines to insert (``every``: all good rows), so the table
-    is not read. ``stored``: the key index found these lines' keys in the table (the other keys are not
-    there), so the table is not read either; None: anti-join the table. Returns how many rows were
+    is not read. ``skip``: the key index chose the good lines not to insert (their keys are in the table
+    or on an earlier line), so the table is not read either; None: anti-join the table. Lists of lines
+    are semi-joined (``list_contains`` compares each row with every item). Returns how many rows were
     inserted and, when ``want_keys``, their keys. Derived tables read the inserted rows as ``_new`` (a
     temp table, or the encrypted Arrow rows).
     """
@@ -316,15 +318,15 @@ def _insert(
             return 0, set()
         fresh = f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL"
         if not every:
-            fresh += " AND list_contains(?, _line)"
+            fresh += " AND _line IN (SELECT unnest(?))"
             params.append(lines)
     else:
         fresh = f"SELECT * EXCLUDE (_rule) FROM {val} v WHERE _rule IS NULL"
-        if stored is None:
+        if skip is None:
             fresh += f" AND NOT EXISTS (SELECT 1 FROM {ident(t.table)} w WHERE {on})"
-        elif stored:
-            fresh += " AND NOT list_contains(?, _line)"
-            params.append(stored)
+        elif skip:
+            fresh += " AND _line NOT IN (SELECT unnest(?))"
+            params.append(skip)
         if repeats:
             fresh += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line) = 1"
     defaults = ctx.defaults(t.table)
@@ -397,23 +399,23 @@ def _fingerprint_sql(ctx: Context, table: str) -> str:
     return f"md5({lit(table + '|' + ctx.feed + '|' + name + '|')} || _line || '|' || coalesce(raw, ''))"
 
 
-def _quarantine_bad(ctx: Context, t: Target, val: str, src_cols: list[str]) -> None:
+def _quarantine_bad(ctx: Context, t: Target, val: str, chunk: Chunk) -> None:
     """Quarantine the rows of ``val`` that broke a rule, with their reason and raw source row.
 
-    The reasons are built here, by validating just those rows again with reasons asked for.
+    The reasons are built here, by validating just those rows of the chunk again with reasons asked for
+    (the rows picked by Arrow: a scan of the chunk in SQL converts every column of every row).
     """
-    con = ctx.wh.con
+    con, src = ctx.wh.con, chunk.table
+    lines = con.execute(f"SELECT _line FROM {val} WHERE _rule IS NOT NULL").fetchnumpy()["_line"]
     why = _validation(ctx, t, "_b", reasons=True)
-    obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in src_cols if c != "_line")
-    # the bad rows' source read once (materialized): a scan of the Arrow chunk converts every column
-    rows = con.execute(
-        f"WITH _b AS MATERIALIZED (SELECT * FROM _src WHERE _line IN "
-        f"(SELECT _line FROM {val} WHERE _rule IS NOT NULL)) "
-        f"SELECT _line, reason, field, raw, {_fingerprint_sql(ctx, t.table)} AS fingerprint "
-        "FROM (SELECT v._line, v._reason AS reason, v._field AS field, "
-        f"CAST(json_object({obj}) AS VARCHAR) AS raw "
-        f"FROM ({why}) v JOIN _b s USING (_line) WHERE v._rule IS NOT NULL) ORDER BY _line"
-    ).fetchall()
+    obj = ", ".join(f"{lit(c)}, s.{ident(c)}" for c in chunk.source_columns)
+    with registered(con, "_b", src.filter(pc.is_in(src["_line"], value_set=pa.array(lines)))):
+        rows = con.execute(
+            f"SELECT _line, reason, field, raw, {_fingerprint_sql(ctx, t.table)} AS fingerprint "
+            "FROM (SELECT v._line, v._reason AS reason, v._field AS field, "
+            f"CAST(json_object({obj}) AS VARCHAR) AS raw "
+            f"FROM ({why}) v JOIN _b s USING (_line) WHERE v._rule IS NOT NULL) ORDER BY _line"
+        ).fetchall()
     names = ("_line", "reason", "field", "raw", "fingerprint")
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     types = (pa.int64(), *[pa.string()] * 4)

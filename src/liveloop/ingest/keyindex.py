@@ -217,22 +217,23 @@ class KeyIndex:
         keep = [v for v in first.values() if v[0] not in stored]
         return [v[0] for v in keep], [v[1] for v in keep]
 
-    def split_bulk(self, con: duckdb.DuckDBPyConnection, val: str) -> tuple[list[int], bool] | None:
-        """For a bulk chunk ``val`` (good rows have ``_rule IS NULL``): the lines of good rows whose key the
-        table holds (exact) and whether a key hash comes twice in the chunk. None when the chunk should
-        anti-join the table instead: the index would pass ``BULK_MAX_KEYS``, or the chunk's hash hits
-        pass ``BULK_MAX_HITS``. Call inside the chunk's transaction, before it writes.
+    def split_bulk(self, con: duckdb.DuckDBPyConnection, val: str) -> list[int] | None:
+        """For a bulk chunk ``val`` (good rows have ``_rule IS NULL``): the lines of good rows not to insert
+        (exact), in order: those whose key the table holds, and each repeat of a key after its first line
+        in the chunk. None when the chunk should anti-join the table instead: the index would pass
+        ``BULK_MAX_KEYS``, or the chunk's hash hits pass ``BULK_MAX_HITS``. Call inside the chunk's
+        transaction, before it writes.
 
-        Only the hashes come back to Python (the line and one ``uint64`` per row), not the rows."""
+        Only the hashes come back to Python (the line and one ``uint64`` per row), and the keys of the
+        rows whose hash comes twice (a repeat, or rarely a collision), not the rows."""
         if not self.fits(con, BULK_MAX_KEYS):
             self.counters["bulk_anti_joins"] += 1
             return None
         self.sync(con)  # also takes in the rows the previous chunk inserted
         res = con.execute(f"SELECT _line, {self.hash_sql} AS h FROM {val} WHERE _rule IS NULL").fetchnumpy()
         lines, hashes = np.asarray(res["_line"], np.int64), np.asarray(res["h"], np.uint64)
-        order = np.argsort(hashes)
+        order = np.argsort(hashes, kind="stable")
         ordered = hashes[order]
-        repeats = bool(ordered.size > 1 and (ordered[1:] == ordered[:-1]).any())
         hit = np.empty(hashes.size, bool)
         with self._lock:
             if self._hw is None:  # forgotten since the sync (``forget_key_index``): no verdicts
@@ -244,7 +245,33 @@ class KeyIndex:
             return None
         self.counters["bulk_chunks"] += 1
         items = list(zip(lines[hit].tolist(), hashes[hit].tolist(), strict=True))
-        return sorted(self.stored(con, val, "_line", items)), repeats
+        skip = self.stored(con, val, "_line", items)
+        skip.update(self._repeats(con, val, lines[order], ordered))
+        return sorted(skip)
+
+    def _repeats(
+        self, con: duckdb.DuckDBPyConnection, val: str, lines: np.ndarray, hashes: np.ndarray
+    ) -> list[int]:
+        """Of good rows (``lines`` ordered by their ``hashes``), the lines that repeat a key of an earlier
+        line; only rows whose hash comes twice are looked at, by their keys (equal hashes, other keys: a
+        collision, both kept)."""
+        same = hashes[1:] == hashes[:-1]
+        if not same.any():
+            return []
+        twice = np.zeros(hashes.size, bool)
+        twice[1:] |= same
+        twice[:-1] |= same
+        rows = con.execute(
+            f"SELECT _line, {ident(self.key)} FROM {val} WHERE _line IN (SELECT unnest(?)) ORDER BY _line",
+            [lines[twice].tolist()],
+        ).fetchall()
+        seen: set[Any] = set()
+        later = []
+        for line, key in rows:
+            if key in seen:
+                later.append(line)
+            seen.add(key)
+        return later
 
     def stored(
         self,
@@ -275,7 +302,7 @@ class KeyIndex:
             if extra is None or not left:
                 continue
             rows = con.execute(
-                f"SELECT v.{c} FROM {rel} v WHERE list_contains(?, v.{c}) "
+                f"SELECT v.{c} FROM {rel} v WHERE v.{c} IN (SELECT unnest(?)) "
                 f"AND EXISTS (SELECT 1 FROM {table} w WHERE w.{key} = v.{key}{extra}{mine})",
                 [left],
             ).fetchall()

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from liveloop.core.errors import LiveloopError
-from liveloop.ingest.validate import PARSED_TS, WELL_FORMED_IDS, clean_text
+from liveloop.ingest.validate import ID_BYTES, ID_MAX, PARSED_TS, WELL_FORMED_IDS, clean_text
 
 #: Default rows per chunk (one transaction each) and bytes read at a time.
 CHUNK_ROWS = 500_000
@@ -304,7 +304,7 @@ def _line_blocks(
             continue
         block, buf = buf[:cut], buf[cut:]
         pos = raw.tell() - (len(buf) if raw is fh else 0)
-        n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        n = min(lines, chunk_rows) + (0 if block.endswith(b"\n") else 1)  # the newlines up to the cut
         bad: list[Malformed] = []
         if not utf8:
             try:
@@ -464,7 +464,7 @@ class CsvReader:
         table: pa.Table | None = None
         with suppress(pa.ArrowInvalid):
             table = pcsv.read_csv(
-                io.BytesIO(data), read_options=read, parse_options=parse, convert_options=conv
+                pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=conv
             )
         if table is None or table.num_rows + len(skipped) != block.lines or _bare_cr(data):
             # pyarrow joined lines (a quote left open, a quoted value spanning lines) or split one at a
@@ -510,10 +510,28 @@ class CsvReader:
 
 
 def _ids_ok(table: pa.Table, columns: Sequence[str]) -> frozenset[str]:
-    """Of string ``columns``, those whose every value is empty or a well-formed id."""
-    return frozenset(
-        c for c in columns if pc.all(pc.match_substring_regex(table[c], WELL_FORMED_IDS)).as_py() is not False
-    )
+    """Of string ``columns``, those whose every value is empty or a well-formed id (``WELL_FORMED_IDS``)."""
+    return frozenset(c for c in columns if all(_all_ids(a) for a in table[c].chunks))
+
+
+#: The bytes an id may hold, for ``bytes.translate`` (which deletes them: ids leave nothing).
+_ID_BYTES = bytes(sorted(ID_BYTES))
+
+
+def _all_ids(values: pa.Array) -> bool:
+    """Whether every value of a string array is empty or an id: the values' data holds only id bytes and
+    no value is longer than ``ID_MAX`` (``bytes.translate``, ~20x faster than the regular expression,
+    which stays for arrays with nulls, whose slots may hold any bytes)."""
+    if values.null_count or not pa.types.is_string(values.type):
+        return pc.all(pc.match_substring_regex(values, WELL_FORMED_IDS)).as_py() is not False
+    if not len(values):
+        return True
+    _, offsets_buf, data_buf = values.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32)[values.offset : values.offset + len(values) + 1]
+    if int(np.diff(offsets).max()) > ID_MAX:
+        return False
+    start, end = int(offsets[0]), int(offsets[-1])
+    return start == end or not bytes(memoryview(data_buf)[start:end]).translate(None, _ID_BYTES)
 
 
 #: The one timestamp shape Arrow parses for the validation query: ``YYYY-MM-DD HH:MM:SS`` (or ``T``), each

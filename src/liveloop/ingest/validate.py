@@ -25,8 +25,11 @@ _ID_SHAPE = re.fullmatch(r"\^(\[[^\]]+\])\{1,(\d+)\}\$", ID_PATTERN)
 if _ID_SHAPE is None:
     raise RuntimeError(f"ID_PATTERN changed shape: {ID_PATTERN}")
 _ID_CHARS, _ID_MAX = _ID_SHAPE.group(1) + "+", int(_ID_SHAPE.group(2))
-#: A value that is empty or a whole id: what a reader checks on a column with Arrow (see ``id_sources``).
+#: A value that is empty or a whole id: what a reader checks on a column (see ``id_sources``).
 WELL_FORMED_IDS = "^(?:" + ID_PATTERN[1:-1] + ")?$"
+#: The same check byte by byte: the bytes an id may hold (all ASCII), and its longest length.
+ID_BYTES = frozenset(b for b in range(128) if re.fullmatch(_ID_SHAPE.group(1), chr(b)))
+ID_MAX = _ID_MAX
 _PHONE_RE = r"\+?[0-9][0-9 ()-]{4,24}"
 _EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _NUM_RE = r"-?[0-9]+(\.[0-9]+)?"

@@ -272,3 +272,15 @@ def test_columns_the_file_lacks_get_the_table_defaults(wh: Warehouse, write) -> 
         ("o2", "paid", "CNY", Decimal("5.00"), None),
     ]
     assert {r[5] for r in rows} == {"orders.csv"}
+
+
+def test_validation_yields_only_the_fields_the_source_fills_when_asked() -> None:
+    from liveloop.ingest.adapters.native import native_target
+    from liveloop.ingest.validate import Options, validation_sql
+
+    target = native_target("events", ["event_id", "ts", "user_id", "type"])
+    opt = Options(latest="2030-01-01 00:00:00+00")
+    every = validation_sql(target, "_src", opt).rsplit(" FROM r", 1)[0]
+    some = validation_sql(target, "_src", opt, present_only=True).rsplit(" FROM r", 1)[0]
+    assert '"category"' in every and '"props"' in every
+    assert some.endswith('SELECT _line, _rule, "event_id", "ts", "user_id", "type"')

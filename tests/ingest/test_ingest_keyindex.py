@@ -11,8 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from liveloop.core.config import Settings
 from liveloop.ingest import engine, import_arrow, import_file, ingest_records, keyindex
@@ -366,3 +370,14 @@ def test_an_index_forgotten_mid_chunk_gives_no_false_news(
     assert (report.loaded, report.duplicates) == (0, 20)
     assert send(wh, [_ev("g3", 3), _ev("g99")]) == ["duplicate", "accepted"]  # the API path
     assert set(stored(wh).values()) == {1}
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 63))
+def test_the_hash_order_sorts_like_an_argsort(values: list[int], shift: int) -> None:
+    """Any hashes, also many equal in their top bits (``shift`` clears low bits of some)."""
+    hashes = np.array(values, np.uint64)
+    hashes[::3] = hashes[::3] >> np.uint64(shift) << np.uint64(shift)
+    order, ordered = keyindex._hash_order(hashes)
+    assert np.array_equal(ordered, np.sort(hashes)) and np.array_equal(hashes[order], ordered)
+    assert sorted(order.tolist()) == list(range(hashes.size))

@@ -173,7 +173,8 @@ def process_chunk(ctx: Context, chunk: Chunk, targets: Sequence[Target]) -> None
 
 
 def _validation(ctx: Context, t: Target, source: str, *, reasons: bool = False) -> str:
-    """The validation query of target ``t`` over ``source``, given what the reader found of the chunk."""
+    """The validation query of target ``t`` over ``source``, given what the reader found of the chunk.
+    Only derived tables read the fields no source column fills (as NULL), so only they get them."""
     return validation_sql(
         t,
         source,
@@ -183,6 +184,7 @@ def _validation(ctx: Context, t: Target, source: str, *, reasons: bool = False) 
         clean=ctx.clean,
         ids_ok=ctx.ids_ok,
         ts_parsed=ctx.ts_parsed,
+        present_only=not t.derived,
     )
 
 

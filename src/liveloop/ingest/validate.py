@@ -308,13 +308,16 @@ def validation_sql(
     clean: Collection[str] = (),
     ids_ok: Collection[str] = (),
     ts_parsed: Collection[str] = (),
+    present_only: bool = False,
 ) -> str:
     """The query over relation ``source`` (which has ``_line``) that parses and checks each row.
 
     It yields ``_line``, ``_rule`` (NULL for a good row), the parsed columns and the extras; with
-    ``reasons`` also ``_reason`` and ``_field`` of the broken rule. ``clean`` names source columns that
-    are already VARCHAR and cleaned (``clean_text``): a field read straight from one skips the cast and
-    the cleaning expression, which cost DuckDB more to plan than to run on an API-sized chunk.
+    ``reasons`` also ``_reason`` and ``_field`` of the broken rule. ``present_only``: of the parsed
+    columns only those a source column fills (``present_fields``), not the all-NULL others. ``clean``
+    names source columns that are already VARCHAR and cleaned (``clean_text``): a field read straight
+    from one skips the cast and the cleaning expression, which cost DuckDB more to plan than to run on
+    an API-sized chunk.
     ``ids_ok`` names source columns whose every value the reader found empty or a well-formed id
     (``WELL_FORMED_IDS``, checked by Arrow in the reader thread): an id field read straight from one
     skips its per-row regular expression and its trim. ``ts_parsed`` names source columns beside which
@@ -380,7 +383,7 @@ def validation_sql(
     # the rules run once, giving the number of the first broken one; its text is built for bad rows only
     rule = " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(rules, 1))
     rule = f"CASE {rule} END" if rules else "CAST(NULL AS INTEGER)"
-    names = ", ".join(ident(f.name) for f in spec.fields)
+    names = ", ".join(ident(f.name) for f in (present if present_only else spec.fields))
     extra_names = "".join(f", {ident(n)}" for n in target.extra)
     outcome = "_rule"
     if reasons and not rules:

@@ -326,8 +326,8 @@ def _member(arr: np.ndarray, probes: np.ndarray) -> np.ndarray:
 def _hash_order(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The permutation that sorts ``hashes``, and the sorted hashes: one sort of each hash's top bits
     packed with its position, measured at half an argsort (NumPy sorts plain integers with SIMD).
-    Hashes equal in their top bits but out of order below (rare: ~1 chunk of 200 at 400k rows) fall
-    back to the argsort."""
+    Hashes equal in their top bits but out of order below (rare: under 1 chunk in 200 at 400k rows)
+    fall back to the argsort."""
     n = hashes.size
     bits = max(1, (n - 1).bit_length())
     if n < 2 or bits > 32:

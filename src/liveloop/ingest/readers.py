@@ -520,8 +520,8 @@ _ID_BYTES = bytes(sorted(ID_BYTES))
 
 def _all_ids(values: pa.Array) -> bool:
     """Whether every value of a string array is empty or an id: the values' data holds only id bytes and
-    no value is longer than ``ID_MAX`` (``bytes.translate``, ~20x faster than the regular expression,
-    which stays for arrays with nulls, whose slots may hold any bytes)."""
+    no value is longer than ``ID_MAX`` (``bytes.translate``, measured ~10x cheaper than the regular
+    expression, which stays for arrays with nulls, whose slots may hold any bytes)."""
     if values.null_count or not pa.types.is_string(values.type):
         return pc.all(pc.match_substring_regex(values, WELL_FORMED_IDS)).as_py() is not False
     if not len(values):

@@ -24,12 +24,11 @@ from liveloop.ingest.schema import Field, TableSpec
 _ID_SHAPE = re.fullmatch(r"\^(\[[^\]]+\])\{1,(\d+)\}\$", ID_PATTERN)
 if _ID_SHAPE is None:
     raise RuntimeError(f"ID_PATTERN changed shape: {ID_PATTERN}")
-_ID_CHARS, _ID_MAX = _ID_SHAPE.group(1) + "+", int(_ID_SHAPE.group(2))
+_ID_CHARS, ID_MAX = _ID_SHAPE.group(1) + "+", int(_ID_SHAPE.group(2))
 #: A value that is empty or a whole id: what a reader checks on a column (see ``id_sources``).
 WELL_FORMED_IDS = "^(?:" + ID_PATTERN[1:-1] + ")?$"
-#: The same check byte by byte: the bytes an id may hold (all ASCII), and its longest length.
+#: The same check byte by byte: the bytes an id may hold (all ASCII), with ``ID_MAX`` its longest length.
 ID_BYTES = frozenset(b for b in range(128) if re.fullmatch(_ID_SHAPE.group(1), chr(b)))
-ID_MAX = _ID_MAX
 _PHONE_RE = r"\+?[0-9][0-9 ()-]{4,24}"
 _EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _NUM_RE = r"-?[0-9]+(\.[0-9]+)?"
@@ -175,7 +174,7 @@ def _checks(
     if k == "id" and not id_ok:
         out.append(
             (
-                f"length({s}) > {_ID_MAX} OR NOT regexp_full_match({s}, {lit(_ID_CHARS)})",
+                f"length({s}) > {ID_MAX} OR NOT regexp_full_match({s}, {lit(_ID_CHARS)})",
                 f"'bad_id: {name}=' || {_show(s)} || ' (letters, digits, _ . : @ - ; at most 128)'",
             )
         )
@@ -319,7 +318,7 @@ def validation_sql(
     from one skips the cast and the cleaning expression, which cost DuckDB more to plan than to run on
     an API-sized chunk.
     ``ids_ok`` names source columns whose every value the reader found empty or a well-formed id
-    (``WELL_FORMED_IDS``, checked by Arrow in the reader thread): an id field read straight from one
+    (``WELL_FORMED_IDS``, checked in the reader thread): an id field read straight from one
     skips its per-row regular expression and its trim. ``ts_parsed`` names source columns beside which
     the reader added ``PARSED_TS`` (their timestamps it parsed, NULL where it did not): a timestamp field
     read straight from one parses only those NULL rows here.

@@ -48,10 +48,14 @@ def load(settings: Settings | None = None) -> pd.DataFrame:
     """
     with _labels_file().open("r", encoding="utf-8") as fh:
         labels = pd.read_csv(fh, dtype={"text_sha1": str}, keep_default_na=False)
-    source = pd.read_csv(data_file(DATASET, "danmaku.csv.gz", settings), usecols=["room_id", "delta_s", "text"])
+    source = pd.read_csv(
+        data_file(DATASET, "danmaku.csv.gz", settings), usecols=["room_id", "delta_s", "text"]
+    )
     rows = labels["row"].to_numpy()
     if rows.max() >= len(source):
-        raise LiveloopError(f"{DATASET}/danmaku.csv.gz has {len(source)} rows; the labels need {rows.max() + 1}")
+        raise LiveloopError(
+            f"{DATASET}/danmaku.csv.gz has {len(source)} rows; the labels need {rows.max() + 1}"
+        )
     texts = source["text"].astype(str).to_numpy()[rows]
     digests = np.array([text_digest(t) for t in texts])
     wrong = int((digests != labels["text_sha1"].to_numpy()).sum())

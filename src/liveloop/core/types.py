@@ -60,3 +60,17 @@ class Gender(StrEnum):
     MALE = "male"
     OTHER = "other"
     UNKNOWN = "unknown"
+
+
+#: What a live comment does (the intent labels of the comment models and the annotated set).
+COMMENT_INTENTS: tuple[str, ...] = (
+    "question",
+    "purchase_intent",
+    "price_question",
+    "logistics_question",
+    "complaint",
+    "praise",
+    "chit_chat",
+)
+#: The intents that ask something (a question, or its price / logistics kinds).
+QUESTION_INTENTS: tuple[str, ...] = ("question", "price_question", "logistics_question")

@@ -20,13 +20,13 @@ from sklearn.metrics import cohen_kappa_score
 
 from liveloop.core.config import Settings
 from liveloop.core.errors import LiveloopError
+from liveloop.core.types import QUESTION_INTENTS
 from liveloop.datasets import data_file
 
 DATASET = "bilibili_live_room_events_20211230"
 TRAIN_ROOM = 11365
 #: Contiguous time blocks of the training room, the folds every setting is chosen on.
 DEV_FOLDS = 5
-QUESTION_INTENTS = ("question", "price_question", "logistics_question")
 LABELS = ("sentiment", "intent", "aspects")
 
 

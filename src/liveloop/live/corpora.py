@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from liveloop.core.config import Settings
+from liveloop.core.types import COMMENT_INTENTS as INTENTS
 from liveloop.datasets import data_file
 
 #: Aspect categories of the zhijiang labels the copilot tracks, with their English names.
@@ -29,15 +30,10 @@ ASPECTS: dict[str, str] = {
 }
 ASPECT_NAMES: tuple[str, ...] = tuple(ASPECTS.values())
 
-INTENTS: tuple[str, ...] = (
-    "question",
-    "purchase_intent",
-    "price_question",
-    "logistics_question",
-    "complaint",
-    "praise",
-    "chit_chat",
-)
+#: Aspects of live comments beside the product ones (the annotated set labels them).
+LIVE_ASPECTS: tuple[str, ...] = ("stream", "host")
+#: Every aspect the comment model reports.
+ALL_ASPECTS: tuple[str, ...] = (*ASPECT_NAMES, *LIVE_ASPECTS)
 
 #: Rules that derive intent labels from real text (applied to questions, reviews and danmaku).
 INTENT_RULES = {

@@ -1,14 +1,24 @@
-"""The comment model: sentiment, intent and complaint aspects from one featurisation of a batch.
+"""The comment model: sentiment, questions, intent and complaint aspects of live comments, and the
+polarity of reviews, from one featurisation of a batch.
 
 ``CommentModel`` follows the scikit-learn shape (``fit`` / ``analyze`` / ``save`` / ``load``); it is
-trained by :mod:`liveloop.live.training` on the real corpora of :mod:`liveloop.live.corpora`.
+trained by :mod:`liveloop.live.training` on the annotated live comments (:mod:`liveloop.live.annotated`)
+and the real review and question corpora (:mod:`liveloop.live.corpora`). Heads:
+
+- ``sentiment``: positive / neutral / negative of a live comment (three classes, a prior shift per class
+  chosen on development folds);
+- ``question``: is the comment phrased as a question (binary, its threshold chosen on development folds);
+- ``intent``: the seven intents; a question's kind comes from the question classes, any other comment's
+  from the rest;
+- ``aspects``: what a negative comment is about (multi-label: the six product aspects, stream, host);
+- ``polarity``: positive against negative for reviews and long product comments (IDF-weighted features).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +26,34 @@ import numpy as np
 import pandas as pd
 
 from liveloop.core.errors import LiveloopError
-from liveloop.live.corpora import ASPECT_NAMES
-from liveloop.live.linear import LinearHead, TextFeaturizer, domain_weights
+from liveloop.core.types import COMMENT_INTENTS, QUESTION_INTENTS
+from liveloop.live.linear import LinearHead, TextFeaturizer, finish
 from liveloop.live.mentions import MentionMatcher
 from liveloop.live.text import clean, language, to_text
 
-#: |P(positive) - P(negative)| below which a comment is reported ``neutral``.
-NEUTRAL_BAND = 0.3
-#: Intents that ask something: neutral unless the polarity is at least this negative (then a grievance).
-QUESTION_INTENTS = frozenset({"question", "price_question", "logistics_question"})
-QUESTION_NEGATIVE = -0.9
-#: Aspect probability above which an aspect is reported.
+#: Aspect probability above which an aspect is reported (on negative comments and complaints).
 ASPECT_THRESHOLD = 0.5
-#: Characters of each training text the models see (comments are short; reviews are cut).
+#: Characters of each training review the models see (comments are short; reviews are cut).
 TRAIN_CHARS = 200
-#: L2 penalty of the sentiment head (chosen by leave-one-category-out; see docs/live.md).
-SENTIMENT_ALPHA = 3e-6
-#: Version of the featurisation; an artifact built with another one must be retrained, never misread.
-FEATURES_VERSION = 2
+#: Version of the featurisation and heads; an artifact built with another one must be retrained.
+FEATURES_VERSION = 3
+SENTIMENTS = ("negative", "neutral", "positive")
+HEADS = ("sentiment", "question", "intent", "aspects", "polarity")
+KINDS = ("live", "review")
 
 
 class ModelUnavailable(LiveloopError):
     """The comment model is missing, outdated or still being trained (HTTP 503: retry later)."""
 
     status, title, type_slug = 503, "Comment model not ready", "model-unavailable"
+
+
+@dataclass
+class Settings:
+    """What :mod:`liveloop.live.training` chose on development folds, saved with the heads."""
+
+    sentiment_bias: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SENTIMENTS, 0.0))
+    question_threshold: float = 0.5
 
 
 @dataclass
@@ -83,95 +97,104 @@ class CommentScores:
             "product_mention": self.product_mention[i],
         }
 
+    def take(self, codes: np.ndarray) -> CommentScores:
+        """Rows by index (repeated comments scored once, copied back)."""
+        return CommentScores(
+            text=[self.text[c] for c in codes],
+            lang=[self.lang[c] for c in codes],
+            sentiment=self.sentiment[codes],
+            sentiment_score=self.sentiment_score[codes],
+            intent=self.intent[codes],
+            intent_score=self.intent_score[codes],
+            aspects=[self.aspects[c] for c in codes],
+            product_mention=[self.product_mention[c] for c in codes],
+        )
+
 
 class CommentModel:
-    """Sentiment (binary with a neutral band), intent (7 classes) and aspects (multi-label)."""
+    """Five linear heads over one featurisation (see the module docstring)."""
 
     def __init__(self, n_features: int = 2**18, seed: int = 0):
         self.n_features, self.seed = n_features, seed
+        self.version: str | None = None  # the artifact's version once loaded
         self.featurizer = TextFeaturizer(n_features)
-        self.sentiment = LinearHead(alpha=SENTIMENT_ALPHA, seed=seed)  # balanced by domain_weights
-        self.intent = LinearHead(alpha=2e-6, seed=seed, balanced=True)
-        self.aspects = LinearHead(alpha=1e-5, seed=seed, balanced=True, multilabel=True)
+        self.sentiment = LinearHead()
+        self.question = LinearHead()
+        self.intent = LinearHead()
+        self.aspects = LinearHead(multilabel=True)
+        self.polarity = LinearHead()
+        self.idf = np.ones(n_features, dtype=np.float32)
+        self.settings = Settings()
 
-    def features(self, texts: Sequence[object], max_chars: int = TRAIN_CHARS) -> Any:
-        return self.featurizer.transform([clean(t, max_chars) for t in texts])
+    # -- features ------------------------------------------------------------------------------
+    def features(self, texts: Sequence[object], domain: str = "live", max_chars: int = TRAIN_CHARS) -> Any:
+        """Normalised features of raw texts (cleaned here), for the live heads."""
+        return self.featurizer.transform([clean(t, max_chars) for t in texts], domain)
 
-    def fit(
-        self,
-        sentiment: pd.DataFrame,
-        intent: pd.DataFrame,
-        aspects: pd.DataFrame,
-        progress: Callable[[str, float], None] | None = None,
-    ) -> CommentModel:
-        """Frames: text + label (0/1/2); text + label (intent name); text + one column per aspect."""
-        report = progress or (lambda stage, done: None)
-        report(f"fitting sentiment on {len(sentiment):,} texts", 0.1)
-        self.fit_sentiment(sentiment)
-        report(f"fitting intent on {len(intent):,} texts", 0.6)
-        self.intent.fit(self.features(intent["text"].tolist()), intent["label"].to_numpy())
-        report(f"fitting complaint aspects on {len(aspects):,} reviews", 0.8)
-        asp = aspects[list(ASPECT_NAMES)].to_numpy()
-        self.aspects.fit(self.features(aspects["text"].tolist()), asp, ASPECT_NAMES)
-        return self
+    def polarity_features(self, texts: Sequence[object], max_chars: int = TRAIN_CHARS) -> Any:
+        return finish(self.featurizer.counts([clean(t, max_chars) for t in texts], "review"), self.idf)
 
-    def fit_sentiment(self, frame: pd.DataFrame, X: Any = None) -> CommentModel:
-        """The sentiment head alone (text, label, and ``group`` or ``source`` naming each row's domain)."""
-        X = self.features(frame["text"].tolist()) if X is None else X
-        domain = frame["group"] if "group" in frame.columns else frame["source"]
-        labels = frame["label"].to_numpy()
-        self.sentiment.fit(X, labels, sample_weight=domain_weights(domain.tolist(), labels.tolist()))
-        return self
-
-    def _polarity(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(P(positive), P(negative)) per row; classes are 0 negative, 1 positive, 2 neutral."""
-        p = self.sentiment.predict_proba(X)
-        if p.shape[1] == 1:  # a binary head (positive vs negative only)
-            return p[:, 0], 1 - p[:, 0]
-        classes = list(self.sentiment.classes_)
-        return p[:, classes.index(1)], p[:, classes.index(0)]
-
+    # -- reading -------------------------------------------------------------------------------
     def sentiment_proba(self, texts: Sequence[object]) -> np.ndarray:
-        """P(positive | polar) per text: positive against negative, the neutral class set aside."""
-        pos, neg = self._polarity(self.features(texts))
-        return pos / np.maximum(pos + neg, 1e-12)
+        """P(positive | polar) per text from the review polarity head."""
+        return self.polarity.predict_proba(self.polarity_features(texts))[:, 0]
 
-    def analyze(self, texts: Sequence[object], matcher: MentionMatcher | None = None) -> CommentScores:
-        """Score a batch: one featurisation, three matrix products, one regex pass for mentions.
+    def sentiment_live(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(label, P(positive) - P(negative)) of live comments from their features."""
+        z = self.sentiment.decision(X)
+        classes = [str(c) for c in self.sentiment.classes_]
+        z = z + np.array([self.settings.sentiment_bias.get(c, 0.0) for c in classes], dtype=np.float32)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        label = np.asarray(classes, dtype=object)[p.argmax(axis=1)]
+        return label, p[:, classes.index("positive")] - p[:, classes.index("negative")]
 
-        Repeated comments ("哈哈哈", "？？？", "来了") are scored once per batch and copied back.
+    def is_question(self, X: Any) -> np.ndarray:
+        return self.question.predict_proba(X)[:, 0] >= self.settings.question_threshold
+
+    def intents(self, X: Any, asks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each comment's intent among the question kinds when it asks, else among the other intents."""
+        p = self.intent.predict_proba(X)
+        classes = [str(c) for c in self.intent.classes_]
+        ask_cols = np.array([c in QUESTION_INTENTS for c in classes])
+        masked = np.where(asks[:, None] == ask_cols[None, :], p, -1.0)
+        best = masked.argmax(axis=1)
+        out = np.asarray(classes, dtype=object)[best]
+        # a question kind the head never saw in training still falls back to "question"
+        if "question" not in classes:
+            out[asks] = "question"
+        return out, p[np.arange(len(p)), best]
+
+    def analyze(
+        self, texts: Sequence[object], matcher: MentionMatcher | None = None, kind: str = "live"
+    ) -> CommentScores:
+        """Score a batch: one featurisation, a few matrix products, one regex pass for mentions.
+
+        ``kind="review"`` reads sentiment with the review polarity head (positive / negative). Repeated
+        comments ("哈哈哈", "？？？", "来了") are scored once per batch and copied back.
         """
+        if kind not in KINDS:
+            raise LiveloopError(f"kind must be one of {', '.join(KINDS)}", field="kind")
         keys = [t if isinstance(t, str) else to_text(t) for t in texts]
         codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
-        unique = self._analyze_unique([clean(t) for t in uniques], matcher)
-        if len(uniques) == len(keys):
-            return unique
-        return CommentScores(
-            text=[unique.text[c] for c in codes],
-            lang=[unique.lang[c] for c in codes],
-            sentiment=unique.sentiment[codes],
-            sentiment_score=unique.sentiment_score[codes],
-            intent=unique.intent[codes],
-            intent_score=unique.intent_score[codes],
-            aspects=[unique.aspects[c] for c in codes],
-            product_mention=[unique.product_mention[c] for c in codes],
-        )
+        unique = self._analyze_unique([clean(t) for t in uniques], matcher, kind)
+        return unique if len(uniques) == len(keys) else unique.take(codes)
 
-    def _analyze_unique(self, cleaned: list[str], matcher: MentionMatcher | None) -> CommentScores:
-        X = self.featurizer.transform(cleaned)
+    def _analyze_unique(self, cleaned: list[str], matcher: MentionMatcher | None, kind: str) -> CommentScores:
+        X = self.featurizer.transform(cleaned, "live")
         empty = np.fromiter((not t for t in cleaned), dtype=bool, count=len(cleaned))
-        pos, neg = self._polarity(X)
-        score = pos - neg
-        score[empty] = 0.0
-        label = np.full(len(cleaned), "neutral", dtype=object)
-        label[score >= NEUTRAL_BAND] = "positive"
-        label[score <= -NEUTRAL_BAND] = "negative"
-        p_int = self.intent.predict_proba(X)
-        intent = self.intent.classes_[p_int.argmax(axis=1)].astype(object)
+        label, score = self.sentiment_live(X)
+        if kind == "review":
+            pos = self.polarity.predict_proba(finish(self.featurizer.counts(cleaned, "review"), self.idf))[
+                :, 0
+            ]
+            label, score = np.where(pos >= 0.5, "positive", "negative").astype(object), 2 * pos - 1
+        label[empty], score[empty] = "neutral", 0.0
+        asks = self.is_question(X) & ~empty
+        intent, intent_score = self.intents(X, asks)
         intent[empty] = "chit_chat"
-        asks = np.isin(intent, list(QUESTION_INTENTS)) & (score > QUESTION_NEGATIVE)
-        label[asks] = "neutral"
-        p_asp = self.aspects.predict_proba(X) >= ASPECT_THRESHOLD
+        negative = (label == "negative") | (intent == "complaint")
+        p_asp = (self.aspects.predict_proba(X) >= ASPECT_THRESHOLD) & negative[:, None]
         names = [str(a) for a in self.aspects.classes_]
         aspects: list[list[str]] = [[] for _ in cleaned]
         for i, j in zip(*np.nonzero(p_asp), strict=True):
@@ -180,21 +203,28 @@ class CommentModel:
             text=cleaned,
             lang=[language(t) for t in cleaned],
             sentiment=label,
-            sentiment_score=score,
+            sentiment_score=score.astype(np.float64),
             intent=intent,
-            intent_score=p_int.max(axis=1),
+            intent_score=intent_score.astype(np.float64),
             aspects=aspects,
             product_mention=matcher.match(cleaned) if matcher else [None] * len(cleaned),
         )
 
+    # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: Path, metadata: dict[str, Any] | None = None) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        for name in ("sentiment", "intent", "aspects"):
+        for name in HEADS:
             getattr(self, name).save(directory / f"{name}.npz")
+        np.save(directory / "idf.npy", self.idf.astype(np.float16))
         meta = {
             "n_features": self.n_features,
             "seed": self.seed,
             "features_version": FEATURES_VERSION,
+            "settings": {
+                "sentiment_bias": self.settings.sentiment_bias,
+                "question_threshold": self.settings.question_threshold,
+            },
+            "intents": list(COMMENT_INTENTS),
             **(metadata or {}),
         }
         (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str))
@@ -210,6 +240,17 @@ class CommentModel:
                 field="model",
             )
         model = cls(n_features=int(meta["n_features"]), seed=int(meta["seed"]))
-        for name in ("sentiment", "intent", "aspects"):
+        for name in HEADS:
             setattr(model, name, LinearHead.load(directory / f"{name}.npz"))
+        model.idf = np.load(directory / "idf.npy").astype(np.float32)
+        chosen = meta.get("settings") or {}
+        model.settings = Settings(
+            sentiment_bias={k: float(v) for k, v in (chosen.get("sentiment_bias") or {}).items()},
+            question_threshold=float(chosen.get("question_threshold", 0.5)),
+        )
+        model.version = str(meta.get("version") or directory.name)
         return model
+
+
+#: ``progress(stage, fraction done)``: what training is doing, for a spinner or a log line.
+Progress = Callable[[str, float], None]

@@ -1,8 +1,9 @@
 """Training the comment model reproducibly, recording held-out metrics with the artifact.
 
-``train`` reads the real corpora, holds out a seeded, stratified 20 % of every source, fits
-:class:`~liveloop.live.nlp.CommentModel` on the rest, measures it on the held-out part and writes
-``LIVELOOP_HOME/models/nlp/<version>/`` (weights, ``model.json`` with params, data and metrics).
+``train`` reads the annotated live comments (training room only) and the real corpora (a seeded,
+stratified 20 % of every review source held out), fits :class:`~liveloop.live.nlp.CommentModel`
+(:mod:`liveloop.live.fitting`), measures it on the annotated test rooms and the held-out reviews and
+writes ``LIVELOOP_HOME/models/nlp/<version>/`` (weights, ``model.json`` with params, data and metrics).
 ``load_model`` returns the latest artifact and, when there is none, says so (or trains one when asked,
 reporting each stage); :class:`ModelProvider` gives a long-running process the model without ever
 blocking a request: a missing model is trained in a background thread and its state is reported.
@@ -29,8 +30,9 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from sklearn.model_selection import train_test_split
 
 from liveloop.core.config import Settings, get_settings
-from liveloop.live import corpora
+from liveloop.live import annotated, corpora, fitting
 from liveloop.live.nlp import FEATURES_VERSION, CommentModel, ModelUnavailable
+from liveloop.live.scoring import live_report
 
 MODEL_NAME = "nlp"
 HOLDOUT = 0.2
@@ -93,80 +95,50 @@ def per_class(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, d
     }
 
 
-def corpora_splits(
+def review_splits(
     settings: Settings | None, per_source: int | None, seed: int
-) -> dict[str, tuple[pd.DataFrame, ...]]:
-    """Train/held-out frames for sentiment, intent and aspects."""
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Train/held-out frames of the review corpora (polarity) and the zhijiang aspects."""
     sent = cap(corpora.sentiment_corpus(settings), "source", per_source, seed)
-    simulated = corpora.simulator_comments(min(per_source or 3000, 3000), seed)
-    simulated = simulated.assign(
-        label=simulated["sentiment"].map({"negative": 0, "positive": 1, "neutral": 2})
-    )
-    sent = pd.concat(
-        [
-            sent,
-            corpora.neutral_corpus(settings, n=min(per_source or 6000, 6000), seed=seed),
-            simulated[["text", "label", "source"]].assign(group="simulator"),
-        ],
-        ignore_index=True,
-    )
-    intent = corpora.intent_corpus(
-        settings, per_class=min(per_source or 4000, 4000), seed=seed, simulated=min(per_source or 3000, 3000)
-    )
     asp = corpora.zhijiang_aspects(settings)
     return {
-        "sentiment": split(sent, sent["source"] + sent["label"].astype(str), seed),
-        "intent": split(intent, intent["label"] + intent["source"].eq("simulator").astype(str), seed),
+        "reviews": split(sent, sent["source"] + sent["label"].astype(str), seed),
         "aspects": split(asp, asp["logistics"].astype(str) + asp["negative"].astype(str), seed),
     }
 
 
-def evaluate(model: CommentModel, held: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """Held-out metrics: sentiment per source, intent and aspects per class."""
-    every = held["sentiment"]
-    polar = (every["label"].to_numpy() != 2) & every["source"].ne("simulator").to_numpy()
-    sent = every[polar]
-    pred = (model.sentiment_proba(sent["text"].tolist()) >= 0.5).astype(int)
-    y = sent["label"].to_numpy()
-    neutral = model.sentiment.predict(model.features(every.loc[every["label"] == 2, "text"].tolist()))
+def evaluate(
+    model: CommentModel, live_test: pd.DataFrame, reviews: pd.DataFrame, aspects: pd.DataFrame
+) -> dict[str, Any]:
+    """Held-out figures: the annotated test rooms (every live head), reviews per source (polarity) and
+    the zhijiang aspects."""
+    live = live_report(live_test, model.analyze(live_test["text"].tolist()), corpora.ALL_ASPECTS)
+    pred = (model.sentiment_proba(reviews["text"].tolist()) >= 0.5).astype(int)
+    y = reviews["label"].to_numpy()
     by_source = {
         src: binary_metrics(y[m], pred[m])
-        for src in sorted(sent["source"].unique())
-        for m in [sent["source"].to_numpy() == src]
+        for src in sorted(reviews["source"].unique())
+        for m in [reviews["source"].to_numpy() == src]
     }
-    everything = held["intent"]
-    sim = everything["source"].eq("simulator").to_numpy()
-    ipred_all = model.intent.predict(model.features(everything["text"].tolist()))
-    intent, ipred = everything[~sim], ipred_all[~sim]
-    asp = held["aspects"]
-    apred = model.aspects.predict(model.features(asp["text"].tolist()))
-    ytrue = asp[list(corpora.ASPECT_NAMES)].to_numpy()
-    aspects = {}
-    for j, name in enumerate(corpora.ASPECT_NAMES):
+    X = model.features(aspects["text"].tolist(), "review")
+    apred = model.aspects.predict(X)
+    names = [str(a) for a in model.aspects.classes_]
+    zhijiang = {}
+    for name in corpora.ASPECT_NAMES:
+        j = names.index(name)
         p, r, f, _ = precision_recall_fscore_support(
-            ytrue[:, j], apred[:, j], average="binary", zero_division=0
+            aspects[name].to_numpy(), apred[:, j], average="binary", zero_division=0
         )
-        aspects[name] = {
+        zhijiang[name] = {
             "precision": round(float(p), 4),
             "recall": round(float(r), 4),
             "f1": round(float(f), 4),
-            "support": int(ytrue[:, j].sum()),
+            "support": int(aspects[name].sum()),
         }
     return {
-        "sentiment": {
-            "overall": binary_metrics(y, pred),
-            "by_source": by_source,
-            "neutral_recall": round(float(np.mean(neutral == 2)), 4) if len(neutral) else None,
-        },
-        "intent": {
-            "accuracy": round(float(accuracy_score(intent["label"], ipred)), 4),
-            "macro_f1": round(float(f1_score(intent["label"], ipred, average="macro")), 4),
-            "per_class": per_class(intent["label"].to_numpy(), ipred, list(corpora.INTENTS)),
-            "simulator": per_class(everything["label"].to_numpy()[sim], ipred_all[sim], list(corpora.INTENTS))
-            if sim.any()
-            else {},
-        },
-        "aspects": aspects,
+        "live_test_rooms": live,
+        "reviews": {"overall": binary_metrics(y, pred), "by_source": by_source},
+        "aspects_reviews": zhijiang,
     }
 
 
@@ -178,17 +150,26 @@ def train(
     version: str | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
-    """Fit on the real corpora, evaluate on the held-out 20 %, write the artifact and say how well."""
+    """Fit on the annotated training room and the real corpora, evaluate on the test rooms and held-out
+    reviews, write the artifact and say how well."""
     settings = settings or get_settings()
     report = progress or (lambda stage, done: None)
     started = time.perf_counter()
-    report("reading the corpora", 0.0)
-    parts = corpora_splits(settings, per_source, seed)
-    model = CommentModel(seed=seed).fit(
-        parts["sentiment"][0], parts["intent"][0], parts["aspects"][0], progress=report
+    report("reading the annotated live comments and the corpora", 0.0)
+    live = annotated.load(settings)
+    parts = review_splits(settings, per_source, seed)
+    data = fitting.training_data(
+        settings,
+        live=live,
+        reviews=parts["reviews"][0],
+        aspects=parts["aspects"][0],
+        per_source=per_source,
+        seed=seed,
     )
-    report("measuring on the held-out 20 %", 0.9)
-    metrics = evaluate(model, {k: v[1] for k, v in parts.items()})
+    model, choice = fitting.fit(data, seed=seed, progress=report)
+    report("measuring on the test rooms and the held-out reviews", 0.9)
+    metrics = evaluate(model, live[live["split"] == "test"], parts["reviews"][1], parts["aspects"][1])
+    metrics["development"] = choice.dev
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = settings.models_dir / MODEL_NAME / version
     seconds = time.perf_counter() - started
@@ -198,14 +179,28 @@ def train(
             "name": MODEL_NAME,
             "version": version,
             "created_at": datetime.now(UTC).isoformat(),
-            "params": {"per_source": per_source, "seed": seed, "holdout": HOLDOUT},
-            "data": {k: {"train": len(v[0]), "held_out": len(v[1])} for k, v in parts.items()},
+            "params": {
+                "per_source": per_source,
+                "seed": seed,
+                "holdout": HOLDOUT,
+                "sentiment_C": choice.sentiment_C,
+                "question_C": choice.question_C,
+                "review_weight": fitting.REVIEW_WEIGHT,
+                "aux_intent_weight": fitting.AUX_INTENT_WEIGHT,
+                "polarity_C": fitting.POLARITY_C,
+            },
+            "data": {
+                **data.sizes,
+                "live_test": int((live["split"] == "test").sum()),
+                "reviews_held_out": len(parts["reviews"][1]),
+                "aspects_held_out": len(parts["aspects"][1]),
+            },
             "sources": sorted(
                 [
                     *corpora.SENTIMENT_SOURCES,
                     "atec_cs_question_pairs",
                     "amazon_qa_appliances",
-                    "bilibili_live_room_events_20211230",
+                    "bilibili_live_room_events_20211230 (annotated set)",
                     "zhijiang_cosmetics_review_opinion_mining",
                 ]
             ),
@@ -379,6 +374,10 @@ class ModelProvider:
         if self._thread is not None:
             self._thread.join(timeout)
         return self._model
+
+    def version(self) -> str | None:
+        """The version of the model in use (None until one is loaded)."""
+        return self._model.version if self._model is not None else None
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"state": self.state}

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-INTENTS = (
-    "question",
-    "purchase_intent",
-    "price_question",
-    "logistics_question",
-    "complaint",
-    "praise",
-    "chit_chat",
-)
+from liveloop.core.types import COMMENT_INTENTS as INTENTS
 
 #: (intent, sentiment, language, template). ``{m}`` = a product mention.
 BANK: tuple[tuple[str, str, str, str], ...] = (

@@ -18,6 +18,8 @@ import numpy as np
 
 from liveloop.content.compliance import ComplianceChecker
 from liveloop.live.embeddings import QUERY, Embedder
+from liveloop.live.lineup_qa import resolve
+from liveloop.live.mentions import MentionMatcher
 from liveloop.live.retrieval import BM25Matrix, CharCosine, content_tokens
 from liveloop.live.text import clean
 
@@ -66,6 +68,21 @@ ATTRIBUTE_QUESTIONS: dict[str, str] = {
     "skin": "敏感肌能用吗 什么肤质 sensitive skin",
     "weight": "多重 净含量 weight volume",
 }
+
+
+#: How an answer names each product fact (Chinese first; the lineup's own values follow).
+FACT_LABELS: dict[str, str] = {
+    "size": "尺码/尺寸",
+    "color": "颜色",
+    "material": "材质",
+    "origin": "产地",
+    "weight": "规格",
+    "skin": "适用肤质",
+    "shelf_life": "保质期",
+    "warranty": "保修",
+}
+#: Confidence of an answer read straight from the lineup or a keyed policy.
+DIRECT_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -120,7 +137,8 @@ def entries_from_products(products: Iterable[dict[str, Any]]) -> list[Entry]:
 
 
 class Answerer:
-    """BM25 + character cosine (+ embeddings) over the knowledge base, a threshold and a human queue."""
+    """Lineup facts and keyed policies first (:mod:`liveloop.live.lineup_qa`), then BM25 + character
+    cosine (+ embeddings) over the knowledge base; a threshold and a human queue."""
 
     def __init__(
         self,
@@ -128,9 +146,14 @@ class Answerer:
         checker: ComplianceChecker | None = None,
         threshold: float = THRESHOLD,
         embedder: Embedder | None = None,
+        products: Sequence[dict[str, Any]] = (),
+        policies: dict[str, str] | None = None,
     ):
         self.entries = list(entries)
         self.checker, self.threshold, self.embedder = checker, threshold, embedder
+        self.products = {str(p["product_id"]): p for p in products}
+        self.matcher = MentionMatcher.from_lineup(list(products)) if products else None
+        self.policies = dict(policies or {})
         self.human_queue: deque[dict[str, Any]] = deque(maxlen=HUMAN_QUEUE)
         self.dropped = 0
         texts = [e.question for e in self.entries] or [""]
@@ -151,10 +174,24 @@ class Answerer:
         lexical = lexical_confidence(bm, cos)
         return ranking(lexical, emb), confidence(lexical, emb)
 
-    def answer(self, question: object, product_id: str | None = None) -> Answer:
+    def answer(
+        self,
+        question: object,
+        product_id: str | None = None,
+        *,
+        on_stage: str | None = None,
+        stock: dict[str, int] | None = None,
+    ) -> Answer:
+        """Answer ``question`` about ``product_id`` (named by the viewer), else the ``on_stage`` product;
+        ``stock`` holds the units left now (else the lineup's stock is used)."""
         text = clean(question)
-        if not text or not self.entries:
-            return self._human(Answer(text, "human", 0.0, reason="empty question or empty knowledge base"))
+        if not text:
+            return self._human(Answer(text, "human", 0.0, reason="empty question"))
+        direct = self._direct(text, product_id, on_stage, stock)
+        if direct is not None:
+            return direct
+        if not self.entries:
+            return self._human(Answer(text, "human", 0.0, reason="empty knowledge base"))
         rank, conf = self.scores(text)
         if product_id is not None:  # entries of other products cannot answer a question about this one
             other = np.array([e.product_id not in (None, product_id) for e in self.entries])
@@ -193,6 +230,75 @@ class Answerer:
             compliance=result.to_dict() if result else None,
         )
 
+    def _direct(
+        self, text: str, product_id: str | None, on_stage: str | None, stock: dict[str, int] | None
+    ) -> Answer | None:
+        """An answer read from the lineup or a keyed policy, a hand-off when the question asks a product
+        fact the data cannot answer, or None (the FAQ matcher decides)."""
+        found = resolve(text, self.matcher, on_stage)
+        pid = product_id if product_id in self.products else found.product_id
+        if found.kind == "policy" and found.slot in self.policies:
+            return self._send(
+                text, self.policies[found.slot], f"policy:{found.slot}", f"shop policy ({found.slot})"
+            )
+        if found.kind != "product" or not self.products:
+            return None
+        product = self.products.get(pid or "")
+        if product is None:
+            return self._human(
+                Answer(
+                    text,
+                    "human",
+                    0.0,
+                    reason=f"asks {found.slot} but names no lineup product and none is on stage",
+                )
+            )
+        name = str(product.get("name") or pid)
+        slot = str(found.slot)
+        value: Any
+        if slot == "price":
+            value = product.get("price")
+            reply = f"{name}：直播间价 ¥{float(value):.2f}" if value is not None else None
+        elif slot == "stock":
+            value = (stock or {}).get(str(pid), product.get("stock"))
+            reply = (
+                None
+                if value is None
+                else (f"{name}：已售罄" if int(value) <= 0 else f"{name}：还有 {int(value)} 件")
+            )
+        else:
+            value = (product.get("attributes") or {}).get(slot)
+            reply = f"{name}{FACT_LABELS.get(slot, slot)}：{value}" if value not in (None, "") else None
+        if reply is None:
+            return self._human(
+                Answer(text, "human", 0.0, entry_id=f"{pid}:{slot}", reason=f"{name} lists no {slot}")
+            )
+        return self._send(text, reply, f"{pid}:{slot}", f"lineup fact ({slot} of {name})")
+
+    def _send(self, text: str, reply: str, entry_id: str, source: str) -> Answer:
+        """A direct answer, held for a human when the advertising-law check does not pass."""
+        result = self.checker.check(reply) if self.checker else None
+        if result is not None and not result.allowed:
+            return self._human(
+                Answer(
+                    text,
+                    "human",
+                    DIRECT_CONFIDENCE,
+                    entry_id=entry_id,
+                    reason=f"answer held: {result.reason}",
+                    compliance=result.to_dict(),
+                )
+            )
+        return Answer(
+            text,
+            "answered",
+            DIRECT_CONFIDENCE,
+            reply,
+            entry_id,
+            reason=f"answered from the {source}",
+            compliance=result.to_dict() if result else None,
+        )
+
     def _human(self, answer: Answer) -> Answer:
         if len(self.human_queue) == self.human_queue.maxlen:
             self.dropped += 1
@@ -213,8 +319,12 @@ class KnowledgeBase:
         for i, f in enumerate(self.faqs):
             out.append(Entry(f"faq:{i}", "faq", str(f["question"]), str(f["answer"]), f.get("product_id")))
         for i, p in enumerate(self.policies):
-            out.append(Entry(f"policy:{i}", "policy", str(p["question"]), str(p["answer"])))
+            out.append(Entry(f"policy:{p.get('key') or i}", "policy", str(p["question"]), str(p["answer"])))
         return out
+
+    def keyed_policies(self) -> dict[str, str]:
+        """Policies with a ``key`` (shipping, free_shipping, returns, authentic, coupon): answered as is."""
+        return {str(p["key"]): str(p["answer"]) for p in self.policies if p.get("key")}
 
     def answerer(
         self,
@@ -222,28 +332,40 @@ class KnowledgeBase:
         threshold: float = THRESHOLD,
         embedder: Embedder | None = None,
     ) -> Answerer:
-        return Answerer(self.entries(), checker, threshold, embedder)
+        return Answerer(
+            self.entries(),
+            checker,
+            threshold,
+            embedder,
+            products=self.products,
+            policies=self.keyed_policies(),
+        )
 
 
 #: Shop policies every session starts with (editable per session).
 DEFAULT_POLICIES = [
     {
+        "key": "shipping",
         "question": "什么时候发货 几天到 发什么快递 when will it ship",
         "answer": "付款后48小时内发货，默认中通/圆通快递，一般3-5天送达。Ships within 48 h.",
     },
     {
+        "key": "free_shipping",
         "question": "包邮吗 运费多少 is shipping free",
         "answer": "全场包邮（偏远地区除外）。Free shipping except remote areas.",
     },
     {
+        "key": "returns",
         "question": "可以退货吗 退换货 七天无理由 return refund",
         "answer": "支持七天无理由退换货，质量问题运费由店铺承担。7-day returns.",
     },
     {
+        "key": "authentic",
         "question": "是正品吗 真假 authentic genuine",
         "answer": "店铺商品均为品牌授权正品，可查验防伪码。Authorised genuine goods.",
     },
     {
+        "key": "coupon",
         "question": "有优惠券吗 满减 怎么领券 coupon discount",
         "answer": "直播间领券满199减20，规则见商品页公示。Coupon rules are on the product page.",
     },

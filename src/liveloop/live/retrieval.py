@@ -58,6 +58,9 @@ STOP = frozenset(
 QUESTION_WORDS = frozenset(
     [
         "什么",
+        "什么时候",
+        "啥时候",
+        "时候",
         "怎么",
         "怎样",
         "如何",

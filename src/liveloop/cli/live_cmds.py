@@ -9,12 +9,15 @@ from typing import Any
 
 import typer
 
-from liveloop.cli.common import JsonOpt, console, emit, err_console
+from liveloop.cli.common import JsonOpt, console, emit, err_console, open_warehouse
 from liveloop.cli.evaluate import evaluate_app
 from liveloop.core.errors import LiveloopError, ValidationFailed
 
 nlp_app = typer.Typer(help="Comment NLP: train the models, score a comments file.", no_args_is_help=True)
-live_app = typer.Typer(help="Live copilot: replay a recorded live room.", no_args_is_help=True)
+live_app = typer.Typer(
+    help="Live copilot: replay a recorded live room, list sessions, show a finished one.",
+    no_args_is_help=True,
+)
 
 
 @nlp_app.command("train")
@@ -56,6 +59,12 @@ def nlp_score(
     lineup: Path | None = typer.Option(
         None, "--lineup", help="JSON list of {product_id, name, aliases} for mentions."
     ),
+    encoding: str | None = typer.Option(
+        None, "--encoding", help="Text encoding, e.g. gbk (default: detected, as `liveloop import` does)."
+    ),
+    kind: str = typer.Option(
+        "live", "--kind", help="live (comments, 弹幕) or review (product reviews: review polarity)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Score every comment: sentiment label and score, intent, complaint aspects, product mention."""
@@ -69,10 +78,14 @@ def nlp_score(
             raise ValidationFailed(f"cannot read lineup {lineup}: {exc}", field="lineup") from None
         if not isinstance(products, list):
             raise ValidationFailed("lineup must be a JSON list of products", field="lineup")
+    if kind not in ("live", "review"):
+        raise ValidationFailed("--kind must be live or review", field="kind")
     _ensure_model()
-    scored, summary = score_file(file, text_column, out, lineup=products)
+    scored, summary = score_file(file, text_column, out, lineup=products, encoding=encoding, kind=kind)
 
     def render(s: dict[str, Any]) -> None:
+        if s["encoding"] not in (None, "utf-8", "utf-8-sig", "ascii"):
+            err_console.print(f"read as {s['encoding']} (pass --encoding if that is wrong)", markup=False)
         console.print(f"scored {s['rows']} comments" + (f" → {s['out']}" if s["out"] else ""))
         console.print(f"sentiment: {s['sentiment']}")
         console.print(f"intent: {s['intent']}")
@@ -104,9 +117,15 @@ def live_replay(
     api_key: str | None = typer.Option(
         None, "--api-key", envvar="LIVELOOP_API_KEY", help="API key for --url."
     ),
+    record: bool = typer.Option(
+        True,
+        "--record/--no-record",
+        help="Keep the room's data in the warehouse (in process; --url always does).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Replay a recorded live room at real or scaled speed through the live copilot."""
+    """Replay a recorded live room at real or scaled speed through the live copilot; the room's comments,
+    minutes, questions, alerts and summary are kept in the warehouse."""
     from liveloop.live import replay as rp
 
     if speed < 0:
@@ -119,7 +138,7 @@ def live_replay(
         sink, finish = _http_sink(url.rstrip("/"), session, api_key)
     else:
         _ensure_model()
-        sink, finish = _local_sink(session)
+        sink, finish = _local_sink(session, record)
     last = [0.0]
 
     def tick(stats: rp.ReplayStats) -> None:
@@ -143,24 +162,40 @@ def live_replay(
             )
             for q in snap["questions"][:5]:
                 console.print(f"  Q×{q['askers']}: {q['text'][:50]} → {(q['answer'] or {}).get('status')}")
+        if r.get("recorded"):
+            console.print(f"kept in the warehouse: `liveloop live show {session}`")
 
     emit(result, as_json, render)
 
 
-def _local_sink(session: str) -> tuple[Any, Any]:
+def _local_sink(session: str, record: bool) -> tuple[Any, Any]:
     from liveloop.content import default_checker
+    from liveloop.live import service
     from liveloop.live.embeddings import get_embedder
     from liveloop.live.hub import LiveHub
+    from liveloop.live.record import RoomRecorder
     from liveloop.live.training import load_model
 
-    hub = LiveHub(load_model, default_checker(), embedder=get_embedder())
-    hub.open(session)
+    wh = open_warehouse() if record else None
+    hub = LiveHub(
+        load_model,
+        default_checker(),
+        embedder=get_embedder(),
+        recorder=RoomRecorder(wh) if wh is not None else None,
+    )
+    service.open_session(hub, wh, session)
     hub.start()
 
     def finish() -> dict[str, Any]:
-        hub.process()
-        hub.stop()
-        return {"snapshot": hub.snapshot(session), "stats": hub.stats()}
+        try:
+            ended = service.end_session(hub, wh, session)
+            hub.stop()
+            stats = hub.stats()
+        finally:
+            if wh is not None:
+                wh.close()
+        summary = ended.pop("summary", None)
+        return {"snapshot": ended, "summary": summary, "stats": stats, "recorded": wh is not None}
 
     return (lambda batch: hub.submit(session, batch)), finish
 
@@ -275,6 +310,103 @@ def evaluate_live(
         console.print(f"[bold]Q&A[/bold] {json.dumps(r['qa'], ensure_ascii=False)}")
 
     emit(report, as_json, render)
+
+
+@live_app.command("sessions")
+def live_sessions(
+    status: str = typer.Option("all", "--status", help="live | ended | scheduled | all"),
+    limit: int = typer.Option(20, "--limit", min=1, max=500),
+    offset: int = typer.Option(0, "--offset", min=0),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Live sessions, newest first: the copilot's finished ones with their figures, then the rest."""
+    from rich.table import Table
+
+    from liveloop.core.clock import display_time
+    from liveloop.core.config import get_settings
+    from liveloop.live import sessions
+
+    with open_warehouse(read_only=True) as wh:
+        found = sessions.list_sessions(wh, status=status, limit=limit, offset=offset)
+    zone = get_settings().timezone
+
+    def render(r: dict[str, Any]) -> None:
+        table = Table(
+            "session", "status", "title", "start", "end", "comments", "GMV (¥)", "peak viewers",
+            title=f"{r['total']} sessions (times in {zone})",
+        )  # fmt: skip
+        for s in r["items"]:
+            table.add_row(
+                s["session_id"],
+                s["status"],
+                s["title"] or "—",
+                display_time(s["start_ts"], zone),
+                display_time(s["end_ts"], zone),
+                "—" if s["comments"] is None else f"{s['comments']:,}",
+                "—" if s["gmv"] is None else f"{s['gmv']:,.2f}",
+                "—" if s["peak_viewers"] is None else f"{s['peak_viewers']:,}",
+            )
+        console.print(table)
+        if r["total"] > r["offset"] + len(r["items"]):
+            console.print(f"more: --offset {r['offset'] + len(r['items'])}")
+
+    emit(found, as_json, render)
+
+
+@live_app.command("show")
+def live_show(
+    session: str = typer.Argument(..., help="A finished session (see `liveloop live sessions`)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A finished session as the copilot kept it: figures, top questions, products, alerts."""
+    from rich.table import Table
+
+    from liveloop.core.clock import display_time
+    from liveloop.core.config import get_settings
+    from liveloop.live import sessions
+
+    with open_warehouse(read_only=True) as wh:
+        found = sessions.finished(wh, session)
+    zone = get_settings().timezone
+
+    def render(r: dict[str, Any]) -> None:
+        s = r["summary"]
+        console.print(
+            f"[bold]{session}[/bold]  {display_time(s['start_ts'], zone)} → {display_time(s['end_ts'], zone)}"
+            f"  ({s['minutes']} min)"
+        )
+        figures = Table(
+            "GMV (¥)", "orders", "peak viewers", "avg viewers", "comments", "comments/min", "sentiment"
+        )
+        figures.add_row(
+            f"{s['gmv']:,.2f}",
+            f"{s['orders']:,}",
+            f"{s['peak_viewers']:,}",
+            f"{s['avg_viewers']:,.1f}",
+            f"{s['comments']:,}",
+            f"{s['comments_per_min']:,.1f}",
+            f"{s['sentiment']['index']:+.1f}",
+        )
+        console.print(figures)
+        questions = Table("asked by", "question", "answer", title="top questions")
+        for q in r["questions"][:10]:
+            questions.add_row(str(q["askers"]), q["text"][:40], q["answer"] or f"→ {q['status']}")
+        console.print(questions)
+        products = Table(
+            "product", "clicks", "orders", "units", "GMV (¥)", "GMV on stage (¥)", title="products"
+        )
+        for p in s["products"]:
+            products.add_row(
+                p["name"], f"{p['clicks']:,}", f"{p['purchases']:,}", f"{p['units']:,}", f"{p['gmv']:,.2f}",
+                f"{p['gmv_on_stage']:,.2f}",
+            )  # fmt: skip
+        console.print(products)
+        for a in r["alerts"]:
+            console.print(
+                f"alert {display_time(a['ts'], zone)} [{a['severity']}] {a['message']}", markup=False
+            )
+
+    emit(found, as_json, render)
 
 
 def register(app: typer.Typer) -> None:

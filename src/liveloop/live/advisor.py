@@ -145,6 +145,7 @@ def alerts(room: RoomState, stock: dict[str, int] | None = None) -> list[dict[st
         found.append(
             {
                 "kind": "negative_spike",
+                "subject": str(int(room.now) // 300),  # one alert per five minutes at most
                 "severity": "high",
                 "message": f"负面评论激增 negative comments {share1:.0%} last minute (5 min: {share5:.0%})",
             }
@@ -154,6 +155,7 @@ def alerts(room: RoomState, stock: dict[str, int] | None = None) -> list[dict[st
             found.append(
                 {
                     "kind": "unanswered_question",
+                    "subject": g["text"][:80],
                     "severity": "medium",
                     "message": f"{g['askers']} viewers asked: 「{g['text'][:40]}」 — not answered yet",
                 }
@@ -166,7 +168,8 @@ def alerts(room: RoomState, stock: dict[str, int] | None = None) -> list[dict[st
         if left <= max(LOW_STOCK // 4, int(0.1 * int(initial))):
             found.append(
                 {
-                    "kind": "low_stock",
+                    "kind": "low_stock" if left > 0 else "sold_out",
+                    "subject": pid,
                     "severity": "high" if left <= 0 else "medium",
                     "message": f"{info.get('name') or pid}: {max(left, 0)} left in stock",
                 }
@@ -179,6 +182,7 @@ def alerts(room: RoomState, stock: dict[str, int] | None = None) -> list[dict[st
             found.append(
                 {
                     "kind": "viewer_surge",
+                    "subject": str(int(room.now) // 300),
                     "severity": "info",
                     "message": f"viewer surge: +{now_delta} in the last minute",
                 }
@@ -187,6 +191,7 @@ def alerts(room: RoomState, stock: dict[str, int] | None = None) -> list[dict[st
         found.append(
             {
                 "kind": "viewer_surge",
+                "subject": str(int(room.now) // 300),
                 "severity": "info",
                 "message": f"viewer surge: {now} now vs {before} five minutes ago",
             }

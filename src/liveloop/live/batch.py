@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,23 +12,42 @@ import pandas as pd
 
 from liveloop.core.config import Settings
 from liveloop.core.errors import ValidationFailed
+from liveloop.ingest.readers import check_encoding, detect_encoding
 from liveloop.live.mentions import MentionMatcher
 from liveloop.live.training import load_model
 
 CHUNK = 20_000
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV / JSON-lines / Parquet file as a DataFrame; unreadable input is a ValidationFailed."""
+def read_table(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """A CSV / JSON-lines / Parquet file as a DataFrame, and the text encoding it was read with.
+
+    Text files are decoded as ``encoding`` or, without one, as detected the way ``liveloop import``
+    detects it (GBK / GB18030 files are common); a byte that does not decode is an error naming the
+    encoding to try, never mojibake. Unreadable input is a ValidationFailed.
+    """
     if not path.is_file():
         raise ValidationFailed(f"no such file: {path}", field="file")
     name = path.name.lower()
+    if name.endswith(".parquet"):
+        try:
+            return pd.read_parquet(path), None
+        except (ValueError, OSError) as exc:
+            raise ValidationFailed(
+                f"cannot read {path.name}: {str(exc).splitlines()[0]}", field="file"
+            ) from None
+    enc = check_encoding(encoding) if encoding else detect_encoding(path)
     try:
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path)
         if name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
-            return pd.read_json(path, lines=True)
-        return pd.read_csv(path, encoding_errors="replace", dtype=str, keep_default_na=False)
+            return pd.read_json(path, lines=True, encoding=enc), enc
+        return pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False), enc
+    except UnicodeDecodeError as exc:
+        other = "utf-8" if codecs.lookup(enc).name != "utf-8" else "gb18030"
+        raise ValidationFailed(
+            f"cannot read {path.name} as {enc}: byte {exc.start + 1} of a line does not decode; "
+            f"pass --encoding (e.g. {other})",
+            field="encoding",
+        ) from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise ValidationFailed(f"cannot read {path.name}: {str(exc).splitlines()[0]}", field="file") from None
 
@@ -40,9 +60,12 @@ def score_file(
     lineup: list[dict[str, Any]] | None = None,
     settings: Settings | None = None,
     progress: Callable[[int, int], None] | None = None,
+    encoding: str | None = None,
+    kind: str = "live",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score every row's ``text_column``; write ``out`` atomically (whole file or nothing) when given."""
-    df = read_table(path)
+    """Score every row's ``text_column`` (``kind``: live comments, or reviews for sentiment by the review
+    polarity head); write ``out`` atomically (whole file or nothing) when given."""
+    df, used = read_table(path, encoding)
     if text_column not in df.columns:
         raise ValidationFailed(
             f"column {text_column!r} not in {path.name} (columns: {', '.join(map(str, df.columns[:20]))})",
@@ -53,7 +76,7 @@ def score_file(
     texts = df[text_column].tolist()
     parts = []
     for start in range(0, len(texts), CHUNK):
-        parts.append(model.analyze(texts[start : start + CHUNK], matcher).frame())
+        parts.append(model.analyze(texts[start : start + CHUNK], matcher, kind=kind).frame())
         if progress:
             progress(min(start + CHUNK, len(texts)), len(texts))
     scored = (
@@ -69,6 +92,8 @@ def score_file(
     summary = {
         "rows": len(scored),
         "out": str(out) if out else None,
+        "encoding": used,
+        "kind": kind,
         "sentiment": scored["sentiment"].value_counts().to_dict() if len(scored) else {},
         "intent": scored["intent"].value_counts().to_dict() if len(scored) else {},
     }

@@ -12,6 +12,7 @@ from liveloop.live import service
 from liveloop.live.embeddings import get_embedder
 from liveloop.live.events import EVENT_TYPES
 from liveloop.live.hub import BATCH, LiveHub
+from liveloop.live.record import RoomRecorder
 from liveloop.live.training import Progress, ensure_model, load_model
 
 if TYPE_CHECKING:
@@ -50,8 +51,23 @@ def score_comments(wh: Warehouse, settings: Settings | None = None, chunk: int =
         done += len(rows)
 
 
+def stage_events(wh: Warehouse, session_id: str) -> list[dict[str, Any]]:
+    """When each lineup product went on stage, from the session's slot schedule (the simulator's
+    ``props.slot_seconds``): one ``stage`` event per slot, so "这个多少钱" means the product presented."""
+    rows = wh.sql(
+        "SELECT epoch(start_ts), lineup, json_extract(props, '$.slot_seconds')::DOUBLE FROM live_sessions "
+        "WHERE session_id = ?",
+        [session_id],
+    )
+    if not rows or rows[0][0] is None or not rows[0][1] or not rows[0][2]:
+        return []
+    start, lineup, slot = rows[0]
+    return [{"type": "stage", "ts": start + i * slot, "product_id": pid} for i, pid in enumerate(lineup)]
+
+
 def replay_busiest_session(wh: Warehouse, settings: Settings | None = None) -> dict[str, Any]:
-    """Replay the simulated session with the most comments through the copilot; a summary of the room."""
+    """Replay the simulated session with the most comments through the copilot, keeping the room's data
+    in the warehouse (comments, minutes, questions, alerts, the summary); a summary of the room."""
     top = wh.sql(
         "SELECT session_id, count(*) AS n FROM events WHERE type = 'comment' AND session_id IS NOT NULL "
         "GROUP BY 1 ORDER BY n DESC, session_id LIMIT 1"
@@ -61,33 +77,44 @@ def replay_busiest_session(wh: Warehouse, settings: Settings | None = None) -> d
     session_id = str(top[0][0])
     kinds = sorted(EVENT_TYPES)
     rows = wh.sql(
-        "SELECT epoch(ts), user_id, type, product_id, CAST(amount AS DOUBLE), quantity, text FROM events "
-        "WHERE session_id = ? AND type IN (SELECT unnest(?::VARCHAR[])) ORDER BY ts",
+        "SELECT event_id, epoch(ts), user_id, type, product_id, CAST(amount AS DOUBLE), quantity, text "
+        "FROM events WHERE session_id = ? AND type IN (SELECT unnest(?::VARCHAR[])) ORDER BY ts",
         [session_id, kinds],
     )
     events = [
         {
-            "ts": r[0],
-            "user_id": r[1],
-            "type": r[2],
-            "product_id": r[3],
-            "amount": r[4] or 0.0,
-            "quantity": r[5] or 1,
-            "text": r[6] or "",
+            "event_id": r[0],
+            "ts": r[1],
+            "user_id": r[2],
+            "type": r[3],
+            "product_id": r[4],
+            "amount": r[5] or 0.0,
+            "quantity": r[6] or 1,
+            "text": r[7] or "",
         }
         for r in rows
     ]
-    hub = LiveHub(lambda: load_model(settings), default_checker(settings), embedder=get_embedder())
+    events = sorted([*events, *stage_events(wh, session_id)], key=lambda e: e["ts"])
+    hub = LiveHub(
+        lambda: load_model(settings),
+        default_checker(settings),
+        embedder=get_embedder(),
+        recorder=RoomRecorder(wh),
+    )
     service.open_session(hub, wh, session_id)
     for i in range(0, len(events), BATCH):
         hub.submit(session_id, events[i : i + BATCH])
         hub.process()
-    snap = hub.end(session_id)
+    snap = service.end_session(hub, wh, session_id)
+    hub.stop()
     five = snap["windows"]["5min"]
+    summary = snap["summary"] or {}
     return {
         "session_id": session_id,
         "replayed": snap["processed"],
         "comments": snap["totals"].get("comment", 0),
+        "gmv": summary.get("gmv"),
+        "peak_viewers": summary.get("peak_viewers"),
         "last_5min_sentiment_index": five["sentiment_index"],
         "top_question": (snap["questions"][0]["text"] if snap["questions"] else None),
         "next_product": (

@@ -30,6 +30,22 @@ EVENT_TYPES: dict[str, str] = {
     "purchase": "purchase",
     "viewers": "viewers",
     "online": "viewers",
+    "stage": "stage",
+    "present": "stage",
+    "explain": "stage",
+}
+#: Room event types as the warehouse's ``events`` table names them (the others are not user events).
+WAREHOUSE_TYPES: dict[str, str] = {
+    "comment": "comment",
+    "enter": "enter_room",
+    "leave": "leave_room",
+    "like": "like",
+    "share": "share",
+    "follow": "follow",
+    "gift": "gift",
+    "click": "click",
+    "cart": "add_to_cart",
+    "purchase": "purchase",
 }
 MAX_ID = 128
 
@@ -48,6 +64,7 @@ class RoomEvent:
     count: int = 0
     props: dict[str, Any] = field(default_factory=dict)
     received: float = 0.0  # monotonic time it reached the copilot (latency measurement)
+    event_id: str | None = None  # the client's id (idempotency in the warehouse), if it sent one
 
 
 def _ts(value: Any, index: int) -> float:
@@ -94,6 +111,7 @@ def parse_event(raw: dict[str, Any], index: int = 0, received: float = 0.0) -> R
         )
     user = to_text(raw.get("user_id"))[:MAX_ID]
     product = raw.get("product_id")
+    event_id = raw.get("event_id")
     return RoomEvent(
         type=etype,
         ts=_ts(raw.get("ts"), index),
@@ -105,4 +123,5 @@ def parse_event(raw: dict[str, Any], index: int = 0, received: float = 0.0) -> R
         count=int(_number(raw, "count", 0, index)),
         props=props if isinstance(props := raw.get("props"), dict) else {},
         received=received,
+        event_id=to_text(event_id)[:MAX_ID] if event_id not in (None, "") else None,
     )

@@ -8,6 +8,7 @@ capped; what does not fit is dropped and counted (exposed on /metrics by the API
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter, deque
@@ -21,11 +22,13 @@ from liveloop.content.compliance import ComplianceChecker
 from liveloop.core.errors import Conflict, NotFound, ValidationFailed
 from liveloop.live import advisor
 from liveloop.live.embeddings import Embedder
-from liveloop.live.events import RoomEvent, parse_event
+from liveloop.live.events import WAREHOUSE_TYPES, RoomEvent, parse_event
 from liveloop.live.mentions import MentionMatcher
 from liveloop.live.nlp import CommentModel
 from liveloop.live.qa import DEFAULT_POLICIES, Answerer, KnowledgeBase
+from liveloop.live.record import RoomRecorder, event_id, utc
 from liveloop.live.room import RoomState
+from liveloop.live.summary import summarize
 from liveloop.live.training import ModelProvider
 
 QUEUE_CAP = 50_000  # events waiting per session
@@ -36,6 +39,8 @@ MAX_PROFILE_LOOKUPS = 200_000  # viewers per session whose profile is looked up
 ANSWERS_PER_STEP = 50
 ANSWER_BUDGET_S = 0.2  # seconds of answering per processing step, so comments keep flowing
 ENDED_KEPT = 16
+QUESTIONS_WRITE_S = 5.0  # how often a room's question groups are written while it runs
+MAX_ALERTS = 500  # alerts remembered per session (for its summary)
 #: ``lookup(user_ids) -> {user_id: (segment, traits)}`` for viewers with a built profile.
 ProfileLookup = Callable[[list[str]], dict[str, tuple[str, tuple[str, ...]]]]
 
@@ -53,11 +58,18 @@ class LiveSession:
     version: int = 0
     received: int = 0
     processed: int = 0
-    current_product: str | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
     recent_comments: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=30))
     profiles: ProfileLookup | None = None
     looked_up: set[str] = field(default_factory=set)
+    alerts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # raised, first time each
+    questions_written: float = 0.0
+    summary: dict[str, Any] | None = None
+
+
+def stock_left(s: LiveSession) -> dict[str, int]:
+    """Units left per lineup product with a known stock (the lineup's stock less what sold)."""
+    return {pid: max(n - s.room.sold[pid], 0) for pid, n in s.stock.items()}
 
 
 class LiveHub:
@@ -71,11 +83,13 @@ class LiveHub:
         queue_cap: int = QUEUE_CAP,
         max_sessions: int = MAX_SESSIONS,
         embedder: Embedder | None = None,
+        recorder: RoomRecorder | None = None,
     ):
         """``model``: a :class:`ModelProvider` (the service: never blocks) or a plain loader function;
-        ``embedder``: sentence embeddings for smart Q&A (None: lexical matching only)."""
+        ``embedder``: sentence embeddings for smart Q&A (None: lexical matching only); ``recorder``: keeps
+        what the rooms produce in the warehouse (None: nothing outlives the process)."""
         self.models = model if isinstance(model, ModelProvider) else ModelProvider(model)
-        self.checker, self.embedder = checker, embedder
+        self.checker, self.embedder, self.recorder = checker, embedder, recorder
         self.queue_cap, self.max_sessions = queue_cap, max_sessions
         self.sessions: dict[str, LiveSession] = {}
         self.drops: Counter[str] = Counter()
@@ -134,14 +148,40 @@ class LiveHub:
         return session
 
     def end(self, session_id: str) -> dict[str, Any]:
+        """End the session: process what is queued, close its last minute, write its summary and everything
+        still pending to the warehouse (before returning), and refuse later events."""
         session = self.get(session_id)
         self.process(session)
         with session.lock:
             if session.queue:  # the model never became ready: what is left is dropped, and counted
                 self.drops["model_unavailable"] += len(session.queue)
                 session.queue.clear()
+            if not session.ended:
+                session.room.finish()
+                self._record_state(session, final=True)
+                session.summary = summarize(
+                    session.room,
+                    alerts=list(session.alerts.values()),
+                    answered=sum(1 for g in session.room.questions.values() if g.answered),
+                    handed_off=sum(1 for g in session.room.questions.values() if g.answer and not g.answered),
+                    model=self.models.version(),
+                )
+                if self.recorder is not None:
+                    self.recorder.put("summaries", [self._summary_row(session.summary)])
             session.ended = True
-        return self.snapshot(session_id)
+        if self.recorder is not None:
+            self.recorder.flush()
+        return {**self.snapshot(session_id), "summary": session.summary}
+
+    @staticmethod
+    def _summary_row(summary: dict[str, Any]) -> dict[str, Any]:
+        start, end = summary["start_ts"], summary["end_ts"]
+        return {
+            "session_id": summary["session_id"],
+            "start_ts": utc(start) if start is not None else None,
+            "end_ts": utc(end) if end is not None else None,
+            "summary": json.dumps(summary, ensure_ascii=False, default=str),
+        }
 
     # -- intake ----------------------------------------------------------------------------------
     def submit(self, session_id: str, raw_events: list[dict[str, Any]]) -> dict[str, int]:
@@ -223,15 +263,134 @@ class LiveHub:
                         {**scores.row(k), "user_id": comments[k].user_id, "ts": comments[k].ts}
                     )
             self._answer_new(s, before)
-            for ev in batch:
-                if ev.type == "click" and ev.product_id:
-                    s.current_product = ev.product_id if ev.props.get("on_stage") else s.current_product
+            self._raise_alerts(s)
+            if self.recorder is not None:
+                self._record_batch(s, batch, comments, scores)
+                self._record_state(s)
             now = time.monotonic()
             s.latencies.extend(now - e.received for e in comments[-200:])
             s.processed += len(batch)
             s.version += 1
         self.counts["processed"] += len(batch)
         self.counts["comments"] += len(comments)
+
+    def _raise_alerts(self, s: LiveSession) -> None:
+        """Remember each alert the first time it is raised (kind and subject), with the room time."""
+        for alert in advisor.alerts(s.room, s.stock):
+            key = (alert["kind"], str(alert.get("subject", "")))
+            if key in s.alerts:
+                continue
+            if len(s.alerts) >= MAX_ALERTS:
+                self.drops["alert_cap"] += 1
+                return
+            s.alerts[key] = {**alert, "ts": s.room.now}
+            if self.recorder is not None:
+                self.recorder.put(
+                    "alerts",
+                    [
+                        {
+                            "session_id": s.session_id,
+                            "ts": utc(s.room.now),
+                            "kind": alert["kind"],
+                            "subject": key[1],
+                            "severity": alert["severity"],
+                            "message": alert["message"],
+                        }
+                    ],
+                )
+
+    def _record_batch(
+        self, s: LiveSession, batch: list[RoomEvent], comments: list[RoomEvent], scores: Any
+    ) -> None:
+        """The batch's user events (to ``events``) and scored comments (to ``comments``)."""
+        assert self.recorder is not None
+        events, ids, seen = [], {}, Counter[tuple[Any, ...]]()
+        for ev in batch:
+            kind = WAREHOUSE_TYPES.get(ev.type)
+            if kind is None or not ev.user_id:
+                continue
+            fields = (ev.ts, ev.user_id, ev.type, ev.text, ev.product_id, ev.amount, ev.quantity, ev.count)
+            seen[fields] += 1
+            eid = ev.event_id or event_id(s.session_id, fields, seen[fields])
+            ids[id(ev)] = eid
+            row: dict[str, Any] = {
+                "event_id": eid,
+                "ts": ev.ts,
+                "user_id": ev.user_id,
+                "type": kind,
+                "session_id": s.session_id,
+                "channel": "live",
+            }
+            if ev.product_id:
+                row["product_id"] = ev.product_id
+            if kind in ("gift", "purchase") and ev.amount:
+                row["amount"] = round(ev.amount, 2)
+            if kind == "purchase":
+                row["quantity"] = max(ev.quantity, 1)
+            if kind == "comment":
+                row["text"] = ev.text[:2000]
+            events.append(row)
+        self.recorder.put("events", events)
+        if scores is None:
+            return
+        rows = []
+        for k, ev in enumerate(comments):
+            comment_id = ids.get(id(ev))
+            if comment_id is None:  # an anonymous comment: counted in the room, not a user's event
+                continue
+            rows.append(
+                {
+                    "comment_id": comment_id,
+                    "session_id": s.session_id,
+                    "user_id": ev.user_id,
+                    "ts": utc(ev.ts),
+                    "text": ev.text[:2000] or " ",
+                    "lang": scores.lang[k],
+                    "sentiment": str(scores.sentiment[k]),
+                    "sentiment_score": float(scores.sentiment_score[k]),
+                    "intent": str(scores.intent[k]),
+                    "aspects": list(scores.aspects[k]),
+                    "product_mention": scores.product_mention[k] or ev.product_id,
+                    "source": "live",
+                }
+            )
+        self.recorder.put("comments", rows)
+
+    def _record_state(self, s: LiveSession, final: bool = False) -> None:
+        """Closed minutes, and the question groups every few seconds (and at the end)."""
+        if self.recorder is None:
+            return
+        minutes = []
+        while s.room.minutes:
+            m = s.room.minutes.popleft()
+            minutes.append({**m, "session_id": s.session_id, "minute": utc(m["minute"])})
+        self.recorder.put("minutes", minutes)
+        now = time.monotonic()
+        if not final and now - s.questions_written < QUESTIONS_WRITE_S:
+            return
+        s.questions_written = now
+        rows = []
+        for key, g in s.room.questions.items():
+            answer = g.answer or {}
+            rows.append(
+                {
+                    "session_id": s.session_id,
+                    "group_id": key,
+                    "text": g.text,
+                    "intent": g.intent,
+                    "product_id": g.product_id,
+                    "asks": g.count,
+                    "askers": len(g.askers),
+                    "first_ts": utc(g.first_ts),
+                    "last_ts": utc(g.last_ts),
+                    "status": answer.get("status") or "pending",
+                    "answer": answer.get("answer"),
+                    "confidence": answer.get("confidence"),
+                    "entry_id": answer.get("entry_id"),
+                    "reason": answer.get("reason"),
+                }
+            )
+        self.recorder.put("questions", rows)
 
     def _answer_new(self, s: LiveSession, before: int) -> None:
         """Answer unanswered question groups, most asked first, within a per-step count and time budget
@@ -243,7 +402,7 @@ class LiveHub:
             if i and time.monotonic() > deadline:
                 self.counts["qa_deferred"] += len(groups) - i
                 break
-            result = s.answerer.answer(g.text, g.product_id)
+            result = s.answerer.answer(g.text, g.product_id, on_stage=s.room.on_stage, stock=stock_left(s))
             g.answer = result.to_dict()
             g.answered = result.status == "answered"
             self.counts[f"qa_{result.status}"] += 1
@@ -273,7 +432,9 @@ class LiveHub:
                 "questions": room.top_questions(10),
                 "recent_questions": list(room.recent_questions)[-10:],
                 "recent_comments": list(s.recent_comments)[-15:],
-                "advisor": advisor.advise(room, s.stock, s.current_product),
+                "on_stage": room.on_stage,
+                "advisor": advisor.advise(room, s.stock, room.on_stage),
+                "stock_left": stock_left(s),
                 "human_queue": list(s.answerer.human_queue)[-10:],
                 "drops": dict(room.drops),
                 "totals": {k: v for k, v in room.totals.items()},
@@ -289,6 +450,7 @@ class LiveHub:
             "counts": dict(self.counts),
             "room_drops": dict(sum((s.room.drops for s in self.sessions.values()), Counter())),
             "embeddings": self.embedder.stats() if self.embedder is not None else None,
+            "recorder": self.recorder.stats() if self.recorder is not None else None,
         }
 
     # -- background worker -----------------------------------------------------------------------
@@ -319,3 +481,5 @@ class LiveHub:
         if self._worker is not None:
             self._worker.join(timeout=5)
             self._worker = None
+        if self.recorder is not None:
+            self.recorder.close()

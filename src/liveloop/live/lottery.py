@@ -130,6 +130,20 @@ def past_winners(wh: Warehouse) -> set[str]:
     return out
 
 
+def draw_row(result: DrawResult, actor: str) -> dict[str, Any]:
+    """The draw as a ``live_draws`` row (kept with the session's other room data)."""
+    return {
+        "session_id": result.session_id,
+        "seed": result.seed,
+        "candidates": result.candidates,
+        "eligible": result.eligible,
+        "digest": result.digest,
+        "rules": json.dumps(result.rules, ensure_ascii=False),
+        "winners": json.dumps(result.winners, ensure_ascii=False),
+        "actor": actor,
+    }
+
+
 def record(wh: Warehouse, result: DrawResult, actor: str = "live-copilot") -> None:
     """Write the draw to the audit log (seed, rules, eligible digest, winners and their reasons)."""
     wh.sql(

@@ -13,14 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from liveloop.core.types import QUESTION_INTENTS
 from liveloop.live.events import RoomEvent
-from liveloop.live.nlp import QUESTION_INTENTS, CommentScores
+from liveloop.live.lineup_qa import resolve
+from liveloop.live.nlp import CommentScores
 
 WINDOWS = {"10s": 10, "1min": 60, "5min": 300}
 HORIZON = 300  # seconds of one-second buckets kept
 MAX_VIEWERS = 200_000  # viewers tracked individually (for watch time and the lottery)
 MAX_QUESTION_GROUPS = 200
+MAX_PRODUCTS = 200  # products outside the lineup tracked per session (the rest are counted as drops)
 RECENT_QUESTIONS = 50
+MINUTES_KEPT = 720  # closed per-minute rows waiting to be written (the recorder drains them)
+CURVE_KEPT = 1440  # per-minute points of the session kept for its summary (24 hours)
 SIMILARITY = 0.5  # char-bigram Jaccard at which two questions are "the same question"
 
 
@@ -32,6 +37,7 @@ class Bucket:
     counts: Counter[str] = field(default_factory=Counter)
     sentiment_sum: float = 0.0
     gift_value: float = 0.0
+    gmv: float = 0.0
     product: dict[str, Counter[str]] = field(default_factory=dict)
     viewers: int | None = None
 
@@ -97,6 +103,12 @@ class RoomState:
         self.drops: Counter[str] = Counter()
         self.now = 0.0
         self.sentiment_series: deque[tuple[int, float, int]] = deque(maxlen=HORIZON // 10 * 6)
+        self.on_stage: str | None = None  # the product the host is presenting (``stage`` events)
+        self.products: dict[str, Counter[str]] = {}  # per product totals, split by "while on stage"
+        self.minutes: deque[dict[str, Any]] = deque(maxlen=MINUTES_KEPT)  # closed minutes, oldest first
+        self.curve: deque[dict[str, Any]] = deque(maxlen=CURVE_KEPT)  # every closed minute, for the summary
+        self._minute: int | None = None  # the minute (epoch // 60) now being counted
+        self.first_ts: float | None = None
 
     # -- updating --------------------------------------------------------------------------------
     def _bucket(self, ts: float) -> Bucket:
@@ -109,8 +121,56 @@ class RoomState:
             return self.buckets[-1]
         if not self.buckets or second > self.buckets[-1].second:
             self._close_series()
+            if self._minute is not None and second // 60 > self._minute:
+                self._close_minute()
+            self._minute = second // 60
             self.buckets.append(Bucket(second))
         return self.buckets[-1]
+
+    def _close_minute(self) -> None:
+        """Sum the buckets of the minute being counted into one row of :attr:`minutes`."""
+        minute = self._minute
+        if minute is None:
+            return
+        win = [b for b in self.buckets if b.second // 60 == minute]
+        c: Counter[str] = Counter()
+        for b in win:
+            c.update(b.counts)
+            for pc in b.product.values():
+                c.update({k: v for k, v in pc.items() if k in ("click", "cart", "purchase")})
+        n = c["comment"]
+        reported = [b.viewers for b in win if b.viewers is not None]
+        if len(self.minutes) == self.minutes.maxlen:
+            self.drops["minute_rows"] += 1
+        row = {
+            "minute": minute * 60,
+            "viewers": reported[-1] if reported else self.viewer_count(),
+            "comments": n,
+            "positive": c["sent_positive"],
+            "negative": c["sent_negative"],
+            "neutral": c["sent_neutral"],
+            "sentiment_index": round(100 * sum(b.sentiment_sum for b in win) / n, 1) if n else None,
+            "questions": sum(c[f"intent_{i}"] for i in QUESTION_INTENTS),
+            "likes": c["like"],
+            "enters": c["enter"],
+            "leaves": c["leave"],
+            "shares": c["share"],
+            "follows": c["follow"],
+            "gifts": c["gift"],
+            "gift_value": round(sum(b.gift_value for b in win), 2),
+            "clicks": c["click"],
+            "carts": c["cart"],
+            "purchases": c["purchase"],
+            "gmv": round(sum(b.gmv for b in win), 2),
+            "on_stage": self.on_stage,
+        }
+        self.minutes.append(row)
+        self.curve.append(row)
+
+    def finish(self) -> None:
+        """Close the minute being counted (at the end of the session)."""
+        self._close_minute()
+        self._minute = None
 
     def _close_series(self) -> None:
         """Append the last finished 10-second point of the sentiment line."""
@@ -140,6 +200,8 @@ class RoomState:
         k = 0
         for ev in events:
             self.now = max(self.now, ev.ts)
+            if self.first_ts is None or ev.ts < self.first_ts:
+                self.first_ts = ev.ts
             b = self._bucket(ev.ts)
             b.counts[ev.type] += 1
             self.totals[ev.type] += 1
@@ -158,12 +220,51 @@ class RoomState:
             elif ev.type == "gift":
                 b.gift_value += ev.amount
                 self.totals["gift_value"] += round(ev.amount * 100)
+            elif ev.type == "stage" or (ev.type == "click" and ev.props.get("on_stage")):
+                self.on_stage = ev.product_id
             if ev.type in ("like", "share", "follow", "gift") and v is not None:
                 v.engagement += 1
             if ev.type in ("click", "cart", "purchase") and ev.product_id:
                 self._product(b, ev.product_id)[ev.type] += 1
                 if ev.type == "purchase":
-                    self.sold[ev.product_id] += max(ev.quantity, 1)
+                    units = max(ev.quantity, 1)
+                    self.sold[ev.product_id] += units
+                    b.gmv += ev.amount
+                    self.totals["gmv_cents"] += round(ev.amount * 100)
+                self._product_totals(ev)
+
+    def _product_totals(self, ev: RoomEvent) -> None:
+        """Session totals per product, with the part that happened while it was on stage."""
+        pid = str(ev.product_id)
+        totals = self.products.get(pid)
+        if totals is None:
+            if pid not in self.lineup and len(self.products) - len(self.lineup) >= MAX_PRODUCTS:
+                self.drops["product_cap"] += 1
+                return
+            totals = self.products[pid] = Counter()
+        staged = pid == self.on_stage
+        add = {ev.type: 1}
+        if ev.type == "purchase":
+            add.update(units=max(ev.quantity, 1), gmv_cents=round(ev.amount * 100))
+        for key, n in add.items():
+            totals[key] += n
+            if staged:
+                totals[f"{key}_on_stage"] += n
+
+    def product_totals(self) -> list[dict[str, Any]]:
+        """Per product (lineup first, in order): clicks, carts, purchases, units and GMV, all and on stage."""
+        order = [*self.lineup, *(p for p in self.products if p not in self.lineup)]
+        out = []
+        for pid in order:
+            c = self.products.get(pid, Counter())
+            row: dict[str, Any] = {"product_id": pid, "name": self.lineup.get(pid, {}).get("name") or pid}
+            for key in ("click", "cart", "purchase", "units"):
+                row[f"{key}s" if key != "units" else key] = c[key]
+                row[f"{key}s_on_stage" if key != "units" else "units_on_stage"] = c[f"{key}_on_stage"]
+            row["gmv"] = c["gmv_cents"] / 100
+            row["gmv_on_stage"] = c["gmv_cents_on_stage"] / 100
+            out.append(row)
+        return out
 
     def _product(self, b: Bucket, pid: str) -> Counter[str]:
         if pid not in b.product:
@@ -193,11 +294,17 @@ class RoomState:
             self._question(scores.text[k], intent, pid, ev)
 
     def _question(self, text: str, intent: str, pid: str | None, ev: RoomEvent) -> None:
+        """Count a question into the group of the same question about the same product (a question about
+        a product fact that names none is about the product on stage)."""
         if sum(ch.isalnum() for ch in text) < 2:  # "？？？" is a reaction, not a question to answer
             return
+        if pid is None and self.on_stage is not None and resolve(text, None, self.on_stage).kind == "product":
+            pid = self.on_stage
         grams = _bigrams(text)
         best, best_sim = None, 0.0
         for key, group in self.questions.items():
+            if group.product_id != pid:
+                continue
             inter = len(grams & group.grams)
             sim = inter / max(len(grams | group.grams), 1)
             if sim > best_sim:

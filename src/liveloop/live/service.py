@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from liveloop.core.errors import Conflict, NotFound, ValidationFailed
-from liveloop.live import lottery
+from liveloop.live import lottery, sessions
 from liveloop.live.advisor import profile_segment
-from liveloop.live.hub import LiveHub, LiveSession, ProfileLookup
+from liveloop.live.hub import LiveHub, LiveSession, ProfileLookup, stock_left
 from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
 
 if TYPE_CHECKING:
@@ -91,7 +91,18 @@ def open_session(
     kb = KnowledgeBase(
         products=lineup or [], faqs=faqs or [], policies=DEFAULT_POLICIES if policies is None else policies
     )
-    return hub.open(session_id, lineup or [], kb, profile_lookup(wh) if wh is not None else None)
+    session = hub.open(session_id, lineup or [], kb, profile_lookup(wh) if wh is not None else None)
+    if wh is not None:
+        sessions.register(wh, session_id, [str(p["product_id"]) for p in lineup or []])
+    return session
+
+
+def end_session(hub: LiveHub, wh: Warehouse | None, session_id: str) -> dict[str, Any]:
+    """End a session: its summary and every pending row are in the warehouse when this returns."""
+    result = hub.end(session_id)
+    if wh is not None:
+        sessions.mark_ended(wh, session_id)
+    return result
 
 
 def ingest(
@@ -111,8 +122,11 @@ def ingest(
 
 
 def ask(hub: LiveHub, session_id: str, question: str, product_id: str | None = None) -> dict[str, Any]:
-    answer = hub.get(session_id).answerer.answer(question, product_id)
-    return answer.to_dict()
+    """Answer a question now, about ``product_id`` or else the product on stage."""
+    session = hub.get(session_id)
+    with session.lock:
+        on_stage, stock = session.room.on_stage, stock_left(session)
+    return session.answerer.answer(question, product_id, on_stage=on_stage, stock=stock).to_dict()
 
 
 def run_lottery(
@@ -130,4 +144,6 @@ def run_lottery(
         candidates = session.room.engagement_table()
     result = lottery.draw(session_id, candidates, rules, seed, lottery.past_winners(wh))
     lottery.record(wh, result, actor)
+    if hub.recorder is not None:
+        hub.recorder.put("draws", [lottery.draw_row(result, actor)])
     return result.to_dict()

@@ -255,11 +255,84 @@ V3_INGEST = """
 ALTER TABLE quarantine ADD COLUMN feed VARCHAR;
 """
 
+V4_LIVE = """
+CREATE TABLE live_minutes (
+    session_id   VARCHAR NOT NULL,
+    minute       TIMESTAMPTZ NOT NULL,
+    viewers      INTEGER,
+    comments     INTEGER NOT NULL DEFAULT 0,
+    positive     INTEGER NOT NULL DEFAULT 0,
+    negative     INTEGER NOT NULL DEFAULT 0,
+    neutral      INTEGER NOT NULL DEFAULT 0,
+    sentiment_index DOUBLE,
+    questions    INTEGER NOT NULL DEFAULT 0,
+    likes        INTEGER NOT NULL DEFAULT 0,
+    enters       INTEGER NOT NULL DEFAULT 0,
+    leaves       INTEGER NOT NULL DEFAULT 0,
+    shares       INTEGER NOT NULL DEFAULT 0,
+    follows      INTEGER NOT NULL DEFAULT 0,
+    gifts        INTEGER NOT NULL DEFAULT 0,
+    gift_value   DECIMAL(18,2) NOT NULL DEFAULT 0,
+    clicks       INTEGER NOT NULL DEFAULT 0,
+    carts        INTEGER NOT NULL DEFAULT 0,
+    purchases    INTEGER NOT NULL DEFAULT 0,
+    gmv          DECIMAL(18,2) NOT NULL DEFAULT 0,
+    on_stage     VARCHAR,
+    PRIMARY KEY (session_id, minute)
+);
+CREATE TABLE live_questions (
+    session_id   VARCHAR NOT NULL,
+    group_id     VARCHAR NOT NULL,
+    text         VARCHAR NOT NULL,
+    intent       VARCHAR,
+    product_id   VARCHAR,
+    asks         INTEGER NOT NULL,
+    askers       INTEGER NOT NULL,
+    first_ts     TIMESTAMPTZ,
+    last_ts      TIMESTAMPTZ,
+    status       VARCHAR NOT NULL,
+    answer       VARCHAR,
+    confidence   DOUBLE,
+    entry_id     VARCHAR,
+    reason       VARCHAR,
+    PRIMARY KEY (session_id, group_id)
+);
+CREATE TABLE live_alerts (
+    session_id   VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL,
+    kind         VARCHAR NOT NULL,
+    subject      VARCHAR NOT NULL,
+    severity     VARCHAR NOT NULL,
+    message      VARCHAR NOT NULL,
+    PRIMARY KEY (session_id, kind, subject)
+);
+CREATE TABLE live_draws (
+    session_id   VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL DEFAULT now(),
+    seed         BIGINT NOT NULL,
+    candidates   INTEGER NOT NULL,
+    eligible     INTEGER NOT NULL,
+    digest       VARCHAR NOT NULL,
+    rules        JSON,
+    winners      JSON,
+    actor        VARCHAR,
+    PRIMARY KEY (session_id, seed, digest)
+);
+CREATE TABLE live_summaries (
+    session_id   VARCHAR PRIMARY KEY,
+    start_ts     TIMESTAMPTZ,
+    end_ts       TIMESTAMPTZ,
+    ended_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    summary      JSON NOT NULL
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
     (2, "profiles: tag overrides, derived profiles and segments", V2_PROFILES),
     (3, "ingest: quarantine.feed, the adapter feed that reads a quarantined row back", V3_INGEST),
+    (4, "live: per-minute room snapshots, question groups, alerts, draws, session summaries", V4_LIVE),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -36,6 +36,11 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "label_map": ("kind", "raw"),
     "api_keys": ("key_id",),
     "model_versions": ("name", "version"),
+    "live_minutes": ("session_id", "minute"),
+    "live_questions": ("session_id", "group_id"),
+    "live_alerts": ("session_id", "kind", "subject"),
+    "live_draws": ("session_id", "seed", "digest"),
+    "live_summaries": ("session_id",),
 }
 
 #: Timestamp column that dates each table's rows (for status and partitioned export).
@@ -48,6 +53,9 @@ TABLE_TIME: dict[str, str] = {
     "messages": "created_at",
     "audit_log": "ts",
     "quarantine": "created_at",
+    "live_minutes": "minute",
+    "live_alerts": "ts",
+    "live_summaries": "start_ts",
 }
 
 

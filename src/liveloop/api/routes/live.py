@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +20,7 @@ from liveloop.api.metrics import REGISTRY
 from liveloop.core.errors import LiveloopError, PermissionDenied
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
-from liveloop.live import service
+from liveloop.live import service, sessions
 from liveloop.live.hub import MAX_BATCH_REQUEST, LiveHub
 from liveloop.live.lottery import LotteryRules
 from liveloop.privacy.keys import Principal
@@ -39,10 +39,16 @@ def hub_of(app: Any) -> LiveHub:
     if hub is None:
         from liveloop.content import default_checker
         from liveloop.live.embeddings import get_embedder
+        from liveloop.live.record import RoomRecorder
         from liveloop.live.training import ModelProvider
 
         settings = app.state.settings
-        hub = LiveHub(ModelProvider(settings=settings), default_checker(settings), embedder=get_embedder())
+        hub = LiveHub(
+            ModelProvider(settings=settings),
+            default_checker(settings),
+            embedder=get_embedder(),
+            recorder=RoomRecorder(app.state.warehouse),
+        )
         hub.start()
         app.state.live_hub = hub
         _HUBS.add(hub)
@@ -68,6 +74,12 @@ class _LiveCollector:
             n_processed += stats["counts"].get("processed", 0)
             n_queued += stats["queued"]
             n_open += stats["sessions_open"]
+        for hub in list(_HUBS):
+            recorder = hub.stats()["recorder"] or {}
+            for kind, n in recorder.get("dropped", {}).items():
+                totals[f"recorder_{kind}"] = totals.get(f"recorder_{kind}", 0) + n
+            for kind, n in recorder.get("failed", {}).items():
+                totals[f"recorder_failed_{kind}"] = totals.get(f"recorder_failed_{kind}", 0) + n
         for reason in ("queue_full", "unknown_session", "ended_session", *sorted(totals)):
             if reason not in totals:
                 totals[reason] = 0
@@ -193,11 +205,41 @@ async def live_state(session_id: str, request: Request) -> dict[str, Any]:
 
 @router.post(
     "/live/{session_id}/end",
-    summary="End a live session (further events are refused)",
+    summary="End a live session: its summary and room data are written to the warehouse",
     dependencies=[Depends(require_roles(Role.HOST))],
 )
-async def end_live(session_id: str, request: Request) -> dict[str, Any]:
-    return await run_in_threadpool(hub_of(request.app).end, session_id)
+async def end_live(
+    session_id: str, request: Request, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    return await run_in_threadpool(service.end_session, hub_of(request.app), wh, session_id)
+
+
+@router.get(
+    "/live/sessions",
+    summary="Live sessions: live now, finished (with their figures), scheduled",
+    dependencies=[Depends(require_roles(*READ))],
+)
+async def list_live_sessions(
+    request: Request,
+    status: str = Query("all", description="live | ended | scheduled | all"),
+    limit: int = Query(50, ge=1, le=sessions.MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+    wh: Warehouse = Depends(get_warehouse),
+) -> dict[str, Any]:
+    hub = hub_of(request.app)
+    live = [k for k, s in hub.sessions.items() if not s.ended]
+    return await run_in_threadpool(
+        sessions.list_sessions, wh, live=live, status=status, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/live/{session_id}/summary",
+    summary="A finished session from the warehouse: summary, minutes, questions, alerts, draws",
+    dependencies=[Depends(require_roles(*READ))],
+)
+async def live_summary(session_id: str, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return await run_in_threadpool(sessions.finished, wh, session_id)
 
 
 @router.post(

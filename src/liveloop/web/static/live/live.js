@@ -6,6 +6,7 @@
   var session = statusEl.getAttribute("data-session");
   if (!session) { return; }
   var drawn = false;
+  var reloading = false;
   var updates = 0;
 
   function text(el, value) { if (el) { el.textContent = value; } }
@@ -90,8 +91,12 @@
           ? "comment model training (" + (model.stage || "") + ") · " + data.queued + " events queued"
           : "live · v" + data.version);
         statusEl.setAttribute("data-model", model.state || "");
+        if (data.ended && !reloading) {  // the session ended: show its review, read from the warehouse
+          reloading = true;
+          setTimeout(function () { location.reload(); }, 1500);
+        }
       }
-      else if (data.type === "waiting") { text(statusEl, "waiting for the session"); }
+      else if (data.type === "waiting") { text(statusEl, statusEl.getAttribute("data-waiting") || "…"); }
     };
     ws.onclose = function () { text(statusEl, "reconnecting…"); setTimeout(connect, 2000); };
   }

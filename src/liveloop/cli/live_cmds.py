@@ -28,7 +28,10 @@ def nlp_train(
     seed: int = typer.Option(0, "--seed", min=0),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train sentiment, intent and aspect models on the real corpora; write them with their metrics."""
+    """Train the comment models on the annotated live comments and the real corpora; write them with
+    their metrics (the annotated test rooms and held-out reviews)."""
+    from rich.table import Table
+
     from liveloop.live.training import train
 
     with err_console.status("training comment models on the real corpora…", spinner="dots") as status:
@@ -36,17 +39,21 @@ def nlp_train(
 
     def render(r: Any) -> None:
         m = r.metrics
+        live, dev = m["live_test_rooms"], m["development"]
         console.print(f"model {r.version} written to {r.path} in {r.seconds:.0f} s")
-        console.print(
-            f"sentiment held-out accuracy {m['sentiment']['overall']['accuracy']:.3f}, "
-            f"intent accuracy {m['intent']['accuracy']:.3f}"
+        table = Table(
+            "figure", "test rooms", "development folds", title=f"live comments ({live['n']} in test rooms)"
         )
-        for src, v in m["sentiment"]["by_source"].items():
-            console.print(f"  {src:26s} acc {v['accuracy']:.3f}  macro-F1 {v['macro_f1']:.3f}  (n={v['n']})")
-        for name, v in m["intent"]["per_class"].items():
-            console.print(
-                f"  intent {name:20s} P {v['precision']:.3f}  R {v['recall']:.3f}  (n={v['support']})"
-            )
+        table.add_row(
+            "sentiment macro-F1", f"{live['sentiment']['macro_f1']:.3f}", f"{dev['sentiment_macro_f1']:.3f}"
+        )
+        table.add_row("question F1", f"{live['question']['f1']:.3f}", f"{dev['question_f1']:.3f}")
+        table.add_row("aspects micro-F1", f"{live['aspects']['micro']['f1']:.3f}", "—")
+        console.print(table)
+        reviews = Table("review source", "accuracy", "macro-F1", "n", title="reviews (held-out 20 %)")
+        for src, v in m["reviews"]["by_source"].items():
+            reviews.add_row(src, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}", f"{v['n']:,}")
+        console.print(reviews)
 
     emit(result.to_dict() if as_json else result, as_json, render)
 
@@ -86,9 +93,14 @@ def nlp_score(
     def render(s: dict[str, Any]) -> None:
         if s["encoding"] not in (None, "utf-8", "utf-8-sig", "ascii"):
             err_console.print(f"read as {s['encoding']} (pass --encoding if that is wrong)", markup=False)
-        console.print(f"scored {s['rows']} comments" + (f" → {s['out']}" if s["out"] else ""))
-        console.print(f"sentiment: {s['sentiment']}")
-        console.print(f"intent: {s['intent']}")
+        console.print(f"scored {s['rows']:,} comments" + (f" → {s['out']}" if s["out"] else ""))
+        from rich.table import Table
+
+        for name in ("sentiment", "intent"):
+            table = Table(name, "comments", "share")
+            for label, n in s[name].items():
+                table.add_row(str(label), f"{n:,}", f"{n / max(s['rows'], 1):.1%}")
+            console.print(table)
         if not s["out"]:
             console.print(scored.head(20).to_string(max_colwidth=40))
 

@@ -43,6 +43,8 @@ THRESHOLD_GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 REVIEW_WEIGHT = 0.2
 #: Total weight of the rule-labelled and simulated rows in the intent head, relative to the live rows.
 AUX_INTENT_WEIGHT = 0.5
+#: The same rows in the question head (the training room has few product questions: 多少钱, 包邮吗 …).
+AUX_QUESTION_WEIGHT = 0.3
 #: Review rows added to the live sentiment head (a seeded, source-stratified sample).
 REVIEW_ROWS = 20_000
 #: Regularisation of the review polarity head (dev domains: C=1 0.885, C=3 0.887, C=10 0.887 mean
@@ -58,7 +60,7 @@ class TrainingData:
 
     live: pd.DataFrame  # text, sentiment, intent, aspects, fold (training room only)
     reviews: pd.DataFrame  # text, label (1 positive), group, source
-    intent_aux: pd.DataFrame  # text, label, source, domain
+    intent_aux: pd.DataFrame  # text, label, source
     aspects: pd.DataFrame  # zhijiang: text and one 0/1 column per product aspect
     sizes: dict[str, int] = field(default_factory=dict)
 
@@ -66,13 +68,7 @@ class TrainingData:
 def rule_intents(settings: AppSettings | None, per_class: int, seed: int, simulated: int) -> pd.DataFrame:
     """Rule-labelled intents from real questions and reviews, plus simulator phrases (no danmaku)."""
     df = corpora.intent_corpus(settings, per_class=per_class, seed=seed, simulated=simulated)
-    df = df[df["source"] != "bilibili"]
-    domain = np.where(
-        df["source"].isin(["atec", "amazon_qa"]),
-        "question",
-        np.where(df["source"] == "simulator", "live", "review"),
-    )
-    return df.assign(domain=domain).reset_index(drop=True)
+    return df[df["source"] != "bilibili"].reset_index(drop=True)
 
 
 def training_data(
@@ -92,11 +88,8 @@ def training_data(
     return data
 
 
-def _fit(
-    X: sp.csr_matrix, y: Any, w: np.ndarray | None, C: float, *, multilabel: bool = False, classes: Any = None
-) -> LinearHead:
-    head = LinearHead(C=C, multilabel=multilabel, balanced=multilabel)
-    return head.fit(X, y, classes=classes, sample_weight=w)
+def _fit(X: sp.csr_matrix, y: Any, w: np.ndarray | None, C: float) -> LinearHead:
+    return LinearHead(C=C).fit(X, y, sample_weight=w)
 
 
 def _with_aux(
@@ -135,12 +128,21 @@ class Choice:
     dev: dict[str, Any]
 
 
-def choose(X: sp.csr_matrix, live: pd.DataFrame, Xr: sp.csr_matrix, yr: np.ndarray, report: Report) -> Choice:
-    """Settings by out-of-fold predictions on the training room's five time blocks."""
+def choose(
+    X: sp.csr_matrix,
+    live: pd.DataFrame,
+    Xr: sp.csr_matrix,
+    yr: np.ndarray,
+    Xa: sp.csr_matrix,
+    yqa: np.ndarray,
+    report: Report,
+) -> Choice:
+    """Settings by out-of-fold predictions on the training room's five time blocks (auxiliary rows
+    train every fold, they are never predicted)."""
     folds = live["fold"].to_numpy()
     ys = live["sentiment"].to_numpy().astype(object)
     yq = annotated.is_question(live["intent"]).astype(int)
-    wr = np.ones(len(yr))
+    wr, wqa = np.ones(len(yr)), balanced_weights(yqa)
     best: dict[str, Any] = {}
     for C in C_GRID:
         z = np.zeros((len(live), len(SENTIMENTS)))
@@ -152,7 +154,10 @@ def choose(X: sp.csr_matrix, live: pd.DataFrame, Xr: sp.csr_matrix, yr: np.ndarr
             head = _fit(Xs, ys_, ws, C)
             order = [list(head.classes_).index(c) for c in SENTIMENTS]
             z[~tr] = head.decision(X[~tr])[:, order]
-            pq[~tr] = _fit(X[tr], yq[tr], balanced_weights(yq[tr]), C).predict_proba(X[~tr])[:, 0]
+            Xq, yq_, wq = _with_aux(
+                X[tr], yq[tr], balanced_weights(yq[tr]), Xa, yqa, wqa, AUX_QUESTION_WEIGHT
+            )
+            pq[~tr] = _fit(Xq, yq_, wq, C).predict_proba(X[~tr])[:, 0]
         # the prior shift: grid over negative and positive, neutral fixed
         scored = []
         for neg, pos in product(BIAS_GRID, BIAS_GRID):
@@ -195,7 +200,14 @@ def fit(data: TrainingData, *, seed: int = 0, progress: Report | None = None) ->
     Xr = fz.add_marks(finish(counts[sample]), [rev_text[i] for i in sample])
     yr = np.where(data.reviews["label"].to_numpy()[sample] == 1, "positive", "negative").astype(object)
 
-    choice = choose(X, live, Xr, yr, report)
+    # auxiliary intent and aspect rows carry the live domain token: a token of their own would let the
+    # heads learn "live comments are never price questions or logistics complaints"
+    aux = data.intent_aux
+    Xa = fz.transform([clean(t) for t in aux["text"]], "live")
+    ya = aux["label"].to_numpy().astype(object)
+    yqa = annotated.is_question(ya).astype(int)
+
+    choice = choose(X, live, Xr, yr, Xa, yqa, report)
     model.settings = choice.settings
     ys = live["sentiment"].to_numpy().astype(object)
     report("fitting the sentiment head", 0.45)
@@ -204,14 +216,12 @@ def fit(data: TrainingData, *, seed: int = 0, progress: Report | None = None) ->
     )
     report("fitting the question head", 0.55)
     yq = annotated.is_question(live["intent"]).astype(int)
-    model.question = _fit(X, yq, balanced_weights(yq), choice.question_C)
+    model.question = _fit(
+        *_with_aux(X, yq, balanced_weights(yq), Xa, yqa, balanced_weights(yqa), AUX_QUESTION_WEIGHT),
+        choice.question_C,
+    )
 
     report("fitting the intent head", 0.6)
-    aux = data.intent_aux
-    Xa = sp.vstack(
-        [fz.transform([clean(t) for t in part["text"]], dom) for dom, part in aux.groupby("domain")]
-    ).tocsr()
-    ya = np.concatenate([part["label"].to_numpy() for _, part in aux.groupby("domain")]).astype(object)
     yi = live["intent"].to_numpy().astype(object)
     model.intent = _fit(
         *_with_aux(X, yi, balanced_weights(yi), Xa, ya, balanced_weights(ya), AUX_INTENT_WEIGHT), HEAD_C
@@ -219,14 +229,19 @@ def fit(data: TrainingData, *, seed: int = 0, progress: Report | None = None) ->
 
     report("fitting the complaint aspects", 0.7)
     asp = data.aspects
-    Xz = fz.transform([clean(t, TRAIN_CHARS) for t in asp["text"]], "review")
+    Xz = fz.transform([clean(t, TRAIN_CHARS) for t in asp["text"]], "live")
     Y = np.zeros((len(live) + len(asp), len(corpora.ALL_ASPECTS)), dtype=int)
+    rows = np.zeros(Y.shape, dtype=bool)
     for j, name in enumerate(corpora.ALL_ASPECTS):
         Y[: len(live), j] = live["aspects"].map(lambda a, n=name: n in a).to_numpy()
-        if name in asp.columns:
+        if name in asp.columns:  # a product aspect: the reviews, and the live comments that name one
             Y[len(live) :, j] = asp[name].to_numpy()
-    model.aspects = _fit(
-        sp.vstack([X, Xz]).tocsr(), Y, None, HEAD_C, multilabel=True, classes=corpora.ALL_ASPECTS
+            rows[len(live) :, j] = True
+            rows[: len(live), j] = Y[: len(live), j] == 1
+        else:  # stream, host: live comments only (no review is about a broadcast)
+            rows[: len(live), j] = True
+    model.aspects = LinearHead(C=HEAD_C, multilabel=True, balanced=True).fit(
+        sp.vstack([X, Xz]).tocsr(), Y, classes=corpora.ALL_ASPECTS, rows=rows
     )
 
     report("fitting the review polarity head", 0.8)

@@ -53,7 +53,8 @@ class LiveSession:
     answerer: Answerer
     stock: dict[str, int]
     queue: deque[RoomEvent] = field(default_factory=deque)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the room state and the queue
+    busy: threading.Lock = field(default_factory=threading.Lock)  # held while batches are applied (outer)
     ended: bool = False
     version: int = 0
     received: int = 0
@@ -151,7 +152,15 @@ class LiveHub:
         """End the session: process what is queued, close its last minute, write its summary and everything
         still pending to the warehouse (before returning), and refuse later events."""
         session = self.get(session_id)
-        self.process(session)
+        with session.busy:  # a batch the worker took is applied before the session closes
+            if self.models.get() is not None:
+                self._drain(session)
+            self._close(session)
+        if self.recorder is not None:
+            self.recorder.flush()
+        return {**self.snapshot(session_id), "summary": session.summary}
+
+    def _close(self, session: LiveSession) -> None:
         with session.lock:
             if session.queue:  # the model never became ready: what is left is dropped, and counted
                 self.drops["model_unavailable"] += len(session.queue)
@@ -169,9 +178,6 @@ class LiveHub:
                 if self.recorder is not None:
                     self.recorder.put("summaries", [self._summary_row(session.summary)])
             session.ended = True
-        if self.recorder is not None:
-            self.recorder.flush()
-        return {**self.snapshot(session_id), "summary": session.summary}
 
     @staticmethod
     def _summary_row(summary: dict[str, Any]) -> dict[str, Any]:
@@ -221,11 +227,18 @@ class LiveHub:
             return 0
         done = 0
         for s in [session] if session else list(self.sessions.values()):
-            while s.queue:
-                with s.lock:
-                    batch = [s.queue.popleft() for _ in range(min(BATCH, len(s.queue)))]
-                self._apply(s, batch)
-                done += len(batch)
+            with s.busy:
+                done += self._drain(s)
+        return done
+
+    def _drain(self, s: LiveSession) -> int:
+        """Apply the session's queued events batch by batch (the caller holds ``s.busy``)."""
+        done = 0
+        while s.queue:
+            with s.lock:
+                batch = [s.queue.popleft() for _ in range(min(BATCH, len(s.queue)))]
+            self._apply(s, batch)
+            done += len(batch)
         return done
 
     def _lookup_profiles(

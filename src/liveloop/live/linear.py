@@ -188,23 +188,35 @@ class LinearHead:
         y: Any,
         classes: Sequence[str] | None = None,
         sample_weight: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> LinearHead:
+        """``rows`` (multilabel only): a boolean matrix shaped like ``y`` saying which rows train each
+        label (a label the rows of one source never carry is learnt from the others only)."""
+        # fit on the columns the rows use only (a few tens of thousands of the 2^18): the solver's dense
+        # vectors shrink as much, and a column no row uses gets weight 0 either way
+        used = np.unique(X.indices)
+        Xu = X[:, used]
         if self.multilabel:
             Y = np.asarray(y)
             self.classes_ = np.asarray(classes if classes is not None else range(Y.shape[1]))
             W, b = np.zeros((X.shape[1], Y.shape[1]), np.float32), np.zeros(Y.shape[1], np.float32)
+            R = np.ones(Y.shape, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
             for j in range(Y.shape[1]):
-                if 0 < Y[:, j].sum() < len(Y):
-                    w = balanced_weights(Y[:, j]) if self.balanced else sample_weight
-                    col = self._lr().fit(X, Y[:, j], sample_weight=w)
-                    W[:, j], b[j] = col.coef_[0], col.intercept_[0]
+                y_j, X_j = Y[R[:, j], j], Xu[R[:, j]]
+                if 0 < y_j.sum() < len(y_j):
+                    w = balanced_weights(y_j) if self.balanced else None
+                    if w is None and sample_weight is not None:
+                        w = sample_weight[R[:, j]]
+                    col = self._lr().fit(X_j, y_j, sample_weight=w)
+                    W[used, j], b[j] = col.coef_[0], col.intercept_[0]
                 else:  # a label never (or always) seen: a constant column
-                    b[j] = -30.0 if Y[:, j].sum() == 0 else 30.0
+                    b[j] = -30.0 if y_j.sum() == 0 else 30.0
             self.W, self.b = W, b
             return self
-        model = self._lr().fit(X, np.asarray(y), sample_weight=sample_weight)
+        model = self._lr().fit(Xu, np.asarray(y), sample_weight=sample_weight)
         self.classes_ = model.classes_
-        self.W = model.coef_.T.astype(np.float32)
+        self.W = np.zeros((X.shape[1], model.coef_.shape[0]), np.float32)
+        self.W[used] = model.coef_.T
         self.b = model.intercept_.astype(np.float32)
         return self
 

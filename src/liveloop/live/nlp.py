@@ -17,6 +17,7 @@ and the real review and question corpora (:mod:`liveloop.live.corpora`). Heads:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,11 @@ from liveloop.live.text import clean, language, to_text
 
 #: Aspect probability above which an aspect is reported (on negative comments and complaints).
 ASPECT_THRESHOLD = 0.5
+_WORDS = re.compile(r"[A-Za-z]{2,}")
+#: English comments of three words or more (the annotated live set has none) take their sentiment from
+#: the review polarity head: positive at or above this probability, negative at or below one minus it,
+#: else neutral.
+ENGLISH_POLAR = 0.75
 #: Characters of each training review the models see (comments are short; reviews are cut).
 TRAIN_CHARS = 200
 #: Version of the featurisation and heads; an artifact built with another one must be retrained.
@@ -183,12 +189,19 @@ class CommentModel:
     def _analyze_unique(self, cleaned: list[str], matcher: MentionMatcher | None, kind: str) -> CommentScores:
         X = self.featurizer.transform(cleaned, "live")
         empty = np.fromiter((not t for t in cleaned), dtype=bool, count=len(cleaned))
+        langs = [language(t) for t in cleaned]
         label, score = self.sentiment_live(X)
-        if kind == "review":
-            pos = self.polarity.predict_proba(finish(self.featurizer.counts(cleaned, "review"), self.idf))[
-                :, 0
-            ]
-            label, score = np.where(pos >= 0.5, "positive", "negative").astype(object), 2 * pos - 1
+        english = np.array(
+            [lang == "en" and len(_WORDS.findall(t)) >= 3 for lang, t in zip(langs, cleaned, strict=True)]
+        )
+        if kind == "review" or english.any():
+            rows = np.flatnonzero(english) if kind == "live" else np.arange(len(cleaned))
+            pos = self.polarity.predict_proba(
+                finish(self.featurizer.counts([cleaned[i] for i in rows], "review"), self.idf)
+            )[:, 0]
+            band = 0.5 if kind == "review" else ENGLISH_POLAR
+            label[rows] = np.where(pos >= band, "positive", np.where(pos <= 1 - band, "negative", "neutral"))
+            score[rows] = 2 * pos - 1
         label[empty], score[empty] = "neutral", 0.0
         asks = self.is_question(X) & ~empty
         intent, intent_score = self.intents(X, asks)
@@ -201,7 +214,7 @@ class CommentModel:
             aspects[i].append(names[j])
         return CommentScores(
             text=cleaned,
-            lang=[language(t) for t in cleaned],
+            lang=langs,
             sentiment=label,
             sentiment_score=score.astype(np.float64),
             intent=intent,

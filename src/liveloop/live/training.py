@@ -120,7 +120,7 @@ def evaluate(
         for src in sorted(reviews["source"].unique())
         for m in [reviews["source"].to_numpy() == src]
     }
-    X = model.features(aspects["text"].tolist(), "review")
+    X = model.features(aspects["text"].tolist(), "live")
     apred = model.aspects.predict(X)
     names = [str(a) for a in model.aspects.classes_]
     zhijiang = {}

@@ -4,7 +4,9 @@ and the real Bilibili evening replayed end to end through a real server (comment
 Environment knobs (defaults = the full run): LIVE_BENCH_SPEED (50), LIVE_BENCH_LIMIT_S (none: whole
 evening), LIVE_BENCH_SAMPLE (1000 test rows per data set / category for the SnowNLP comparison),
 LIVE_BENCH_EMBED_PAIRS / LIVE_BENCH_EMBED_PRODUCTS (5000 ATEC pairs / 200 Amazon products embedded
-for the Q&A figures with embeddings: e5 costs ~25 ms of CPU per short text).
+for the Q&A figures with embeddings: e5 costs ~25 ms of CPU per short text), LIVELOOP_BENCH_BASELINE
+(the ``src`` folder of an older checkout: its comment model is trained and scored on the same annotated
+test rooms, the "previous model" column).
 """
 
 from __future__ import annotations
@@ -213,7 +215,27 @@ def end_to_end(model_dir: Path, speed: float, limit_s: float | None) -> dict[str
     stop.set()
     for t in threads:
         t.join(5)
+    ended_at = time.monotonic()
+    client.post("/v1/live/bili/end").raise_for_status()
+    end_s = time.monotonic() - ended_at
+    kept = client.get("/v1/live/bili/summary").json()
+    metrics = client.get("/metrics").text
+    recorder_drops = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('liveloop_live_dropped_total{reason="recorder_')
+    ]
     srv.stop()
+    from liveloop.warehouse import Warehouse
+
+    with Warehouse(srv.home / "liveloop.duckdb", read_only=True) as wh:
+        written = {
+            "events": wh.sql("SELECT count(*) FROM events WHERE session_id = 'bili'")[0][0],
+            "comments": wh.sql("SELECT count(*) FROM comments WHERE session_id = 'bili'")[0][0],
+            "live_minutes": wh.sql("SELECT count(*) FROM live_minutes WHERE session_id = 'bili'")[0][0],
+            "live_questions": wh.sql("SELECT count(*) FROM live_questions WHERE session_id = 'bili'")[0][0],
+            "live_alerts": wh.sql("SELECT count(*) FROM live_alerts WHERE session_id = 'bili'")[0][0],
+        }
     seen_t = np.array([s[0] for s in seen])
     seen_n = np.array([s[1] for s in seen])
     lat, weights = [], []
@@ -239,26 +261,82 @@ def end_to_end(model_dir: Path, speed: float, limit_s: float | None) -> dict[str
         "goal_p99_s": 1.0,
         "server_rss_mib_first_mid_last_third": [round(float(t.mean()), 1) for t in thirds if len(t)],
         "server_rss_mib_max": round(max(mem), 1) if mem else None,
+        "end_seconds": round(end_s, 2),
+        "written_to_warehouse": written,
+        "summary": {k: kept["summary"][k] for k in ("minutes", "comments", "peak_viewers", "gift_value")},
+        "recorder_drops": recorder_drops,
     }
+
+
+_PREVIOUS = """
+import json, sys
+from pathlib import Path
+from liveloop.core.config import Settings
+from liveloop.live.training import load_model, train
+home, data_home, texts = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(Path(sys.argv[3]).read_text())
+settings = Settings(home=home, data_home=data_home)
+train(settings)
+s = load_model(settings).analyze(texts)
+print(json.dumps({"sentiment": [str(x) for x in s.sentiment], "intent": [str(x) for x in s.intent],
+                  "aspects": [list(a) for a in s.aspects]}, ensure_ascii=False))
+"""
+
+
+def previous_model(settings: Settings) -> dict[str, Any] | None:
+    """The older checkout's comment model (``LIVELOOP_BENCH_BASELINE``), trained as that checkout trains it
+    and run on the annotated test rooms' comments: its predictions, in order."""
+    from liveloop.live import annotated
+
+    src = os.environ.get("LIVELOOP_BENCH_BASELINE")
+    if not src:
+        return None
+    df = annotated.load(settings)
+    texts = df.loc[df["split"] == "test", "text"].tolist()
+    work = Path(tempfile.mkdtemp(prefix="liveloop-bench-previous-"))
+    (work / "texts.json").write_text(json.dumps(texts, ensure_ascii=False))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PREVIOUS,
+            str(work / "home"),
+            str(settings.data_home),
+            str(work / "texts.json"),
+        ],
+        env={**os.environ, "PYTHONPATH": src},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the previous model failed: {done.stderr[-2000:]}")
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
 
 
 def quality(settings: Settings, sample: int) -> dict[str, Any]:
     from liveloop.live.embeddings import get_embedder
-    from liveloop.live.evaluation import sentiment_report
+    from liveloop.live.evaluation import live_comments_report, sentiment_report
+    from liveloop.live.lineup_eval import lineup_report
     from liveloop.live.qa_eval import qa_report
-    from liveloop.live.training import model_info
+    from liveloop.live.training import load_model, model_info
 
     info = model_info(settings)
+    embedder = get_embedder()
     return {
         "model": {
             "version": info.get("version"),
             "train_seconds": info.get("train_seconds"),
             "metrics": info.get("metrics"),
         },
-        "sentiment_vs_snownlp": sentiment_report(settings, sample=sample),
+        "live_comments": live_comments_report(
+            load_model(settings), settings, previous=previous_model(settings)
+        ),
+        "lineup_qa": lineup_report(settings, embedder=embedder),
+        "reviews": sentiment_report(settings, sample=sample),
         "qa_vs_plain_bm25": qa_report(
             settings,
-            embedder=get_embedder(),
+            embedder=embedder,
             embedding_pairs=int(os.environ.get("LIVE_BENCH_EMBED_PAIRS", "5000")),
             embedding_products=int(os.environ.get("LIVE_BENCH_EMBED_PRODUCTS", "200")),
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from liveloop.demo import STEPS, run_demo
+from liveloop.live import sessions
 from liveloop.privacy.keys import KeyVerifier
 from liveloop.warehouse import Warehouse
 
@@ -22,6 +23,12 @@ def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path, monkeypatch,
         assert wh.sql("SELECT count(*) FROM users")[0][0] == 80
         principal = KeyVerifier().verify(wh, ctx.admin_key)
         assert wh.sql("SELECT count(*) FROM profiles")[0][0] == 80  # the demo built every profile
+        # the replayed live session is kept: the Live Monitor opens it from the warehouse
+        replayed = ctx.summary["live"]["session_id"]
+        stored = sessions.finished(wh, replayed)
+        assert stored["summary"]["comments"] == ctx.summary["live"]["comments"] > 0
+        assert len(stored["minutes"]) == stored["summary"]["minutes"] > 0
+        assert sessions.list_sessions(wh, status="ended")["items"][0]["session_id"] == replayed
     assert principal.role.value == "admin"
     assert ctx.summary["profiles"]["users"] == 80
     assert ctx.summary["recommend"]["version"]  # a recommender version the service will serve

@@ -151,6 +151,25 @@ def test_api_websocket_and_live_monitor_during_a_replay(
     assert "liveloop_live_processed_total" in metrics
     ended = host.post("/v1/live/room1/end")
     assert ended.status_code == 200 and ended.json()["ended"] is True
+    summary = ended.json()["summary"]
+    assert summary["comments"] > 100 and summary["peak_viewers"] > 0 and summary["minutes"] >= 1
+    # the room's data outlives end: listed, read back from the warehouse, shown by the Live Monitor
+    listed = srv.client("analyst").get("/v1/live/sessions", params={"status": "ended"}).json()
+    assert listed["items"][0]["session_id"] == "room1" and listed["items"][0]["comments"] > 100
+    kept = srv.client("analyst").get("/v1/live/room1/summary").json()
+    assert kept["summary"]["comments"] == summary["comments"] and len(kept["minutes"]) == summary["minutes"]
+    assert kept["questions"] and all(q["askers"] >= 1 for q in kept["questions"])
+    bad = srv.client("analyst").get("/v1/live/sessions", params={"status": "soon"})
+    assert bad.status_code == 422 and bad.json()["field"] == "status"
+    assert srv.client("analyst").get("/v1/live/ghost/summary").status_code == 404
+    page.goto(f"{srv.base_url}/live")
+    page.click("#recent-sessions a[href='/live?session=room1']")
+    page.wait_for_selector("#finished-session")
+    assert page.inner_text("#kpi-comments") == f"{summary['comments']:,}"
+    page.wait_for_selector("#finished-session ~ section .main-svg")
+    assert page.locator("#finished-questions tbody tr").count() >= 1
+    assert "直播复盘" in page.inner_text("h1") and page.console_errors == []
+    page.screenshot(path=str(tmp_path / "live-review.png"), full_page=True)
     late = srv.client("ingest").post("/v1/live/room1/events", json={"events": [{"type": "like", "ts": 1}]})
     assert late.status_code == 409
     assert 'reason="ended_session"' in srv.client("analyst").get("/metrics").text

@@ -145,17 +145,20 @@ def demo(
     finally:
         status.stop()
     url = f"http://{host}:{port}/"
+    replayed = (ctx.summary.get("live") or {}).get("session_id")
     result = {
         "home": str(settings.home),
         "summary": ctx.summary,
         "admin_key": ctx.admin_key,
         "url": url if serve_after else None,
+        "live_monitor": f"{url}live?session={replayed}" if serve_after and replayed else None,
     }
     emit(
         result,
         as_json,
         lambda r: console.print(
-            f"demo world ready in {r['home']} (simulated data)\nadmin key (shown once): {r['admin_key']}",
+            f"demo world ready in {r['home']} (simulated data)\nadmin key (shown once): {r['admin_key']}"
+            + (f"\nthe replayed live session: {r['live_monitor']}" if r["live_monitor"] else ""),
             highlight=False,
             soft_wrap=True,
         ),

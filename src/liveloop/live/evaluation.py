@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 
 from liveloop.core.config import Settings
 from liveloop.live import corpora
@@ -202,3 +203,100 @@ def sentiment_report(
             settings, per_source=per_source, sample=sample, seed=seed
         ),
     }
+
+
+#: The simple question baseline of issue 13 (a one-line regular expression).
+QUESTION_REGEX = r"[?？]|吗|什么|怎么|能不能|谁|为什么|哪"
+
+
+def snownlp_three_way(train: pd.DataFrame, test_texts: list[str]) -> tuple[list[str], dict[str, float]]:
+    """SnowNLP as a three-class baseline: P(positive) above ``hi`` positive, below ``lo`` negative, else
+    neutral, the two cut-offs chosen on the training room (macro-F1), never on the test rooms."""
+    p_train = snownlp_proba(train["text"].astype(str).tolist())
+    y = train["sentiment"].to_numpy()
+    grid = np.round(np.arange(0.05, 1.0, 0.05), 2)
+    best = max(
+        (
+            (f1_score(y, np.where(p_train >= hi, "positive", np.where(p_train <= lo, "negative", "neutral")),
+                      average="macro", labels=list(SENTIMENTS_3), zero_division=0), lo, hi)
+            for lo in grid for hi in grid if lo < hi
+        ),
+    )  # fmt: skip
+    _, lo, hi = best
+    p = snownlp_proba(test_texts)
+    pred = np.where(p >= hi, "positive", np.where(p <= lo, "negative", "neutral"))
+    return pred.tolist(), {"lo": float(lo), "hi": float(hi)}
+
+
+def bootstrap_interval(
+    gold: pd.DataFrame, pred: Any, metric: Any, *, rounds: int = 1000, seed: int = 0
+) -> list[float]:
+    """A 95 % percentile bootstrap interval of ``metric(gold, pred)`` over the test comments."""
+    rng = np.random.default_rng(seed)
+    pred = np.asarray(pred, dtype=object)
+    values = []
+    for _ in range(rounds):
+        idx = rng.integers(0, len(gold), len(gold))
+        values.append(metric(gold.iloc[idx], pred[idx]))
+    return [round(float(np.percentile(values, 2.5)), 4), round(float(np.percentile(values, 97.5)), 4)]
+
+
+def live_comments_report(
+    model: CommentModel, settings: Settings | None = None, *, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The annotated test rooms (never trained on): liveloop beside the majority class, SnowNLP, the
+    question regular expression and, when given, the previous model's predictions (``previous``: lists
+    ``sentiment``, ``intent`` and ``aspects`` for the test texts, in order); 95 % bootstrap intervals."""
+    from liveloop.live import annotated
+    from liveloop.live.scoring import aspect_report, question_report, sentiment_report
+
+    df = annotated.load(settings)
+    test, train = df[df["split"] == "test"].reset_index(drop=True), df[df["split"] == "train"]
+    texts = test["text"].tolist()
+    ours = model.analyze(texts)
+    ours_asks = np.isin(np.asarray(ours.intent, dtype=object), annotated.QUESTION_INTENTS)
+    snow, cuts = snownlp_three_way(train, texts)
+    regex = test["text"].str.contains(QUESTION_REGEX, regex=True).to_numpy()
+
+    def sent_f1(g: pd.DataFrame, p: Any) -> float:
+        return float(sentiment_report(g["sentiment"], p)["macro_f1"])
+
+    def q_f1(g: pd.DataFrame, p: Any) -> float:
+        return float(question_report(g["intent"], p.astype(bool))["f1"])
+
+    out: dict[str, Any] = {
+        "test_rooms": sorted(int(r) for r in test["room_id"].unique()),
+        "n": len(test),
+        "sentiment": {
+            "liveloop": {**sentiment_report(test["sentiment"], ours.sentiment),
+                         "ci95_macro_f1": bootstrap_interval(test, ours.sentiment, sent_f1)},
+            "majority_neutral": sentiment_report(test["sentiment"], ["neutral"] * len(test)),
+            "snownlp": {**sentiment_report(test["sentiment"], snow), "cutoffs_from_training_room": cuts},
+        },
+        "question": {
+            "liveloop": {**question_report(test["intent"], ours_asks),
+                         "ci95_f1": bootstrap_interval(test, ours_asks, q_f1)},
+            "regex": question_report(test["intent"], regex),
+            "never": question_report(test["intent"], np.zeros(len(test), dtype=bool)),
+        },
+        "intent": intent_counts(test, ours.intent),
+        "aspects": aspect_report(test["aspects"].tolist(), list(ours.aspects), corpora.ALL_ASPECTS),
+    }  # fmt: skip
+    if previous is not None:
+        prev_asks = np.isin(np.asarray(previous["intent"], dtype=object), annotated.QUESTION_INTENTS)
+        out["sentiment"]["previous_model"] = sentiment_report(test["sentiment"], previous["sentiment"])
+        out["question"]["previous_model"] = question_report(test["intent"], prev_asks)
+        out["aspects_previous_model"] = aspect_report(
+            test["aspects"].tolist(), previous["aspects"], corpora.ALL_ASPECTS
+        )
+    return out
+
+
+SENTIMENTS_3 = ("negative", "neutral", "positive")
+
+
+def intent_counts(test: pd.DataFrame, pred: Any) -> dict[str, Any]:
+    """Per-intent precision and recall (purchase intent included) on the test rooms."""
+    from liveloop.live.scoring import intent_report
+
+    return intent_report(test["intent"], pred)

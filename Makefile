@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export LIVELOOP_DATA_HOME ?= $(abspath ../shared/data)
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup system-deps bench-deps demo demo-run test lint bench clean
+.PHONY: setup system-deps bench-deps demo demo-run test test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests use for real: Chromium for the dashboard.
+# Debian packages the tests use for real: Chromium for the dashboard, and a CJK font so Chinese pages
+# (and their screenshots) render as text, not boxes.
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-cjk >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk; }
 
 # C load generators for the service benchmarks (closed loop: wrk; open loop at a fixed rate: h2load).
 bench-deps:
@@ -37,6 +38,10 @@ demo-run: setup
 
 test: setup system-deps lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The quick loop: no browser, no real server, no model training (`make test` runs everything).
+test-fast: setup
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow and not browser"
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

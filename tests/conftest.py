@@ -273,3 +273,25 @@ def cli(
         return code, out.out, out.err
 
     return run
+
+
+#: Fixtures that make a test a browser test (headless Chromium) or a slow one (a real server, a trained
+#: comment model, a simulated world): ``make test-fast`` leaves those out, ``make test`` runs everything.
+BROWSER_FIXTURES = frozenset({"browser", "browser_page"})
+SLOW_FIXTURES = frozenset({"live_server_factory", "server", "small_comment_model", "demo_world"})
+#: Test modules whose every test trains or loads a real model first.
+SLOW_MODULES = frozenset(
+    {"test_live_nlp", "test_live_room", "test_live_record", "test_live_faces", "test_live_cli"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if (
+            fixtures & (SLOW_FIXTURES | BROWSER_FIXTURES)
+            or item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES
+        ):
+            item.add_marker(pytest.mark.slow)

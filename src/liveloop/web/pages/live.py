@@ -80,6 +80,8 @@ add_messages(
         "live.status.scheduled": {"zh": "未开始", "en": "scheduled"},
         "live.status.open": {"zh": "进行中", "en": "open"},
         "live.times_in": {"zh": "时间均为", "en": "Times in"},
+        "live.older": {"zh": "更早的场次", "en": "Older sessions"},
+        "live.newer": {"zh": "较新的场次", "en": "Newer sessions"},
     }
 )
 
@@ -116,7 +118,9 @@ def _finished_charts(data: dict[str, Any], lang: str, zone: str) -> dict[str, An
 
 
 @router.get("/live", response_class=HTMLResponse)
-async def live_page(request: Request, session: str = Query("", max_length=128)) -> HTMLResponse:
+async def live_page(
+    request: Request, session: str = Query("", max_length=128), offset: int = Query(0, ge=0, le=1_000_000)
+) -> HTMLResponse:
     session_id = session if re.fullmatch(ID_PATTERN, session) else ""
     wh = request.app.state.warehouse
     zone = request.app.state.settings.timezone
@@ -141,7 +145,11 @@ async def live_page(request: Request, session: str = Query("", max_length=128)) 
     if context["mode"] == "picker" and session_id:
         context["mode"] = "live"
     if context["mode"] == "picker":
-        listed = await run_in_threadpool(sessions.list_sessions, wh, live=live, limit=PICKER_SIZE)
+        listed = await run_in_threadpool(
+            sessions.list_sessions, wh, live=live, limit=PICKER_SIZE, offset=offset
+        )
+        context["older"] = offset + PICKER_SIZE if listed["total"] > offset + PICKER_SIZE else None
+        context["newer"] = max(offset - PICKER_SIZE, 0) if offset else None
         context["live_now"] = [i for i in listed["items"] if i["status"] == "live"]
         context["recent"] = [
             {**i, "start": display_time(i["start_ts"], zone), "end": display_time(i["end_ts"], zone)}

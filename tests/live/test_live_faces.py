@@ -251,3 +251,33 @@ def test_a_fresh_server_trains_its_model_in_the_background(live_server_factory: 
     state = srv.client("host").get("/v1/live/r/state").json()
     assert state["model"]["state"] == "training" and state["queued"] == 1 and state["processed"] == 0
     assert "training one in the background" in srv.log_tail()
+
+
+def test_a_server_stopping_writes_what_its_rooms_had_pending(
+    live_server_factory: Callable[..., Any], data_home: Path
+) -> None:
+    """SIGTERM mid-session: the hub stops and its recorder writes every processed event before the
+    warehouse closes (the recorder flushes about once a second; a stop must not lose that second)."""
+    from liveloop.core.config import Settings
+    from liveloop.warehouse import Warehouse
+
+    srv = live_server_factory(env={"LIVELOOP_NLP_MODEL": str(model_dir())})
+    ingest = srv.client("ingest")
+    assert ingest.post("/v1/live/stopme/open", json={"lineup": LINEUP}).status_code == 200
+    t0 = time.time()
+    events = [{"type": "comment", "ts": t0 + i, "user_id": f"v{i}", "text": "好看"} for i in range(50)]
+    assert ingest.post("/v1/live/stopme/events", json={"events": events}).json()["accepted"] == 50
+    deadline = time.monotonic() + 30
+    while srv.client("host").get("/v1/live/stopme/state").json()["processed"] < 50:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    srv.stop()
+    settings = Settings(home=srv.home, data_home=data_home, secret_key=srv.env["LIVELOOP_SECRET_KEY"])
+    with Warehouse.open(settings, read_only=True) as wh:
+        assert wh.sql("SELECT count(*) FROM events WHERE session_id = 'stopme'")[0][0] == 50
+        assert (
+            wh.sql("SELECT count(*) FROM comments WHERE session_id = 'stopme' AND sentiment IS NOT NULL")[0][
+                0
+            ]
+            == 50
+        )

@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
         try:
             yield
         finally:
+            hub = getattr(app.state, "live_hub", None)
+            if hub is not None:  # live rooms: stop processing and write what is pending before closing
+                hub.stop()
             if warehouse is None:
                 wh.close()
 

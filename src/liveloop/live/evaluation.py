@@ -23,7 +23,7 @@ from liveloop.core.config import Settings
 from liveloop.live import corpora
 from liveloop.live.fitting import POLARITY_C
 from liveloop.live.linear import LinearHead, finish, idf_weights
-from liveloop.live.nlp import TRAIN_CHARS, CommentModel
+from liveloop.live.nlp import SENTIMENTS, TRAIN_CHARS, CommentModel
 from liveloop.live.text import clean
 from liveloop.live.training import binary_metrics, cap, split
 
@@ -218,7 +218,7 @@ def snownlp_three_way(train: pd.DataFrame, test_texts: list[str]) -> tuple[list[
     best = max(
         (
             (f1_score(y, np.where(p_train >= hi, "positive", np.where(p_train <= lo, "negative", "neutral")),
-                      average="macro", labels=list(SENTIMENTS_3), zero_division=0), lo, hi)
+                      average="macro", labels=list(SENTIMENTS), zero_division=0), lo, hi)
             for lo in grid for hi in grid if lo < hi
         ),
     )  # fmt: skip
@@ -248,7 +248,7 @@ def live_comments_report(
     question regular expression and, when given, the previous model's predictions (``previous``: lists
     ``sentiment``, ``intent`` and ``aspects`` for the test texts, in order); 95 % bootstrap intervals."""
     from liveloop.live import annotated
-    from liveloop.live.scoring import aspect_report, question_report, sentiment_report
+    from liveloop.live.scoring import aspect_report, intent_report, question_report, sentiment_report
 
     df = annotated.load(settings)
     test, train = df[df["split"] == "test"].reset_index(drop=True), df[df["split"] == "train"]
@@ -265,6 +265,7 @@ def live_comments_report(
         return float(question_report(g["intent"], p.astype(bool))["f1"])
 
     out: dict[str, Any] = {
+        "annotated_set": {"agreement": annotated.agreement(df), "splits": annotated.summary(df)},
         "test_rooms": sorted(int(r) for r in test["room_id"].unique()),
         "n": len(test),
         "sentiment": {
@@ -279,7 +280,7 @@ def live_comments_report(
             "regex": question_report(test["intent"], regex),
             "never": question_report(test["intent"], np.zeros(len(test), dtype=bool)),
         },
-        "intent": intent_counts(test, ours.intent),
+        "intent": intent_report(test["intent"], ours.intent),
         "aspects": aspect_report(test["aspects"].tolist(), list(ours.aspects), corpora.ALL_ASPECTS),
     }  # fmt: skip
     if previous is not None:
@@ -291,12 +292,3 @@ def live_comments_report(
         )
     return out
 
-
-SENTIMENTS_3 = ("negative", "neutral", "positive")
-
-
-def intent_counts(test: pd.DataFrame, pred: Any) -> dict[str, Any]:
-    """Per-intent precision and recall (purchase intent included) on the test rooms."""
-    from liveloop.live.scoring import intent_report
-
-    return intent_report(test["intent"], pred)

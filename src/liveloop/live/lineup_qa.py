@@ -64,10 +64,6 @@ PRODUCT_SLOTS: dict[str, re.Pattern[str]] = {
 _BARE_HOW_MUCH = re.compile(r"多少[?？!！~。\s]*$")
 #: Questions about the host, not a product ("主播多高", "主播体重").
 _ABOUT_HOST = re.compile(r"主播(?:你)?(?:多高|多重|身高|体重|几岁|多大了|穿多大|穿什么码)")
-#: Words that point at the product on stage.
-_DEICTIC = re.compile(r"这个|这款|这件|这双|这瓶|这条|这套|它|this one|this|it\b", re.I)
-
-
 @dataclass(frozen=True)
 class Resolved:
     """Which product a question is about (None: none named or on stage) and which fact it asks."""
@@ -93,8 +89,3 @@ def resolve(question: str, matcher: MentionMatcher | None, on_stage: str | None 
     if named is not None and _BARE_HOW_MUCH.search(question):
         return Resolved(product, "price", "product", True)
     return Resolved(product, None, None, named is not None)
-
-
-def refers_to_stage(question: str) -> bool:
-    """Whether the question points at "this" product (这个 / 这款 / this one)."""
-    return bool(_DEICTIC.search(question))

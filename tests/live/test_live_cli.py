@@ -14,7 +14,9 @@ _cli = run_cli
 
 def test_nlp_train_writes_an_artifact_with_its_metrics(tmp_path: Path, data_home: Path) -> None:
     home = tmp_path / "home"
-    done = _cli("nlp", "train", "--per-source", "200", "--seed", "3", "--json", home=home, model=False)
+    done = _cli(
+        "nlp", "train", "--per-source", "200", "--seed", "3", "--json", home=home, model=False, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     path = Path(result["path"])
@@ -29,7 +31,7 @@ def test_nlp_train_writes_an_artifact_with_its_metrics(tmp_path: Path, data_home
     assert meta["params"]["sentiment_C"] in (10.0, 30.0) and meta["params"]["question_C"] in (10.0, 30.0)
     assert meta["metrics"] == result["metrics"] and result["metrics"]["reviews"]["overall"]["n"] > 0
     assert result["metrics"]["live_test_rooms"]["n"] > 200
-    bad = _cli("nlp", "train", "--per-source", "5", home=home, model=False)
+    bad = _cli("nlp", "train", "--per-source", "5", home=home, model=False, timeout=600)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
 

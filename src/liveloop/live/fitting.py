@@ -245,11 +245,14 @@ def fit(data: TrainingData, *, seed: int = 0, progress: Report | None = None) ->
     )
 
     report("fitting the review polarity head", 0.8)
-    model.idf = idf_weights(counts)
-    model.polarity = _fit(
-        finish(counts, model.idf), data.reviews["label"].to_numpy().astype(int), None, POLARITY_C
-    )
+    model.idf, model.polarity = fit_polarity(counts, data.reviews["label"].to_numpy().astype(int))
     return model, choice
+
+
+def fit_polarity(counts: sp.csr_matrix, labels: np.ndarray) -> tuple[np.ndarray, LinearHead]:
+    """The review polarity head on raw review n-gram counts: IDF from these rows, then the head."""
+    idf = idf_weights(counts)
+    return idf, _fit(finish(counts, idf), labels, None, POLARITY_C)
 
 
 def _review_sample(reviews: pd.DataFrame, seed: int) -> np.ndarray:

@@ -140,20 +140,6 @@ def balanced_weights(labels: Any) -> np.ndarray:
     return w * len(w) / w.sum()
 
 
-def domain_weights(groups: Sequence[object], labels: Sequence[object]) -> np.ndarray:
-    """Sample weights giving every domain (data set or product category) the same total weight, each
-    keeping its own class mix, then every class the same total weight: big domains do not drown small
-    ones, which helps on domains never seen in training. Mean weight 1."""
-    g = np.asarray([str(x) for x in groups], dtype=object)
-    y = np.asarray([str(x) for x in labels], dtype=object)
-    _, g_codes, g_counts = np.unique(g, return_inverse=True, return_counts=True)
-    w = 1.0 / g_counts[g_codes]
-    classes, y_codes = np.unique(y, return_inverse=True)
-    per_class = np.bincount(y_codes, weights=w, minlength=len(classes))
-    w = w / per_class[y_codes]
-    return w * len(w) / w.sum()
-
-
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 

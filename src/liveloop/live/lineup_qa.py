@@ -64,6 +64,8 @@ PRODUCT_SLOTS: dict[str, re.Pattern[str]] = {
 _BARE_HOW_MUCH = re.compile(r"多少[?？!！~。\s]*$")
 #: Questions about the host, not a product ("主播多高", "主播体重").
 _ABOUT_HOST = re.compile(r"主播(?:你)?(?:多高|多重|身高|体重|几岁|多大了|穿多大|穿什么码)")
+
+
 @dataclass(frozen=True)
 class Resolved:
     """Which product a question is about (None: none named or on stage) and which fact it asks."""

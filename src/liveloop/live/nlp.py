@@ -28,12 +28,16 @@ import pandas as pd
 
 from liveloop.core.errors import LiveloopError
 from liveloop.core.types import COMMENT_INTENTS, QUESTION_INTENTS
+from liveloop.live.corpora import INTENT_RULES
 from liveloop.live.linear import LinearHead, TextFeaturizer, finish
 from liveloop.live.mentions import MentionMatcher
 from liveloop.live.text import clean, language, to_text
 
 #: Aspect probability above which an aspect is reported (on negative comments and complaints).
 ASPECT_THRESHOLD = 0.5
+#: Aspects a negative comment names by word are reported whatever the head says (发货太慢, 太贵了):
+#: the training data has few short live complaints about shipping or price.
+NAMED_ASPECTS = {name: INTENT_RULES[name] for name in ("logistics", "price")}
 _WORDS = re.compile(r"[A-Za-z]{2,}")
 #: English comments of three words or more (the annotated live set has none) take their sentiment from
 #: the review polarity head: positive at or above this probability, negative at or below one minus it,
@@ -207,8 +211,13 @@ class CommentModel:
         intent, intent_score = self.intents(X, asks)
         intent[empty] = "chit_chat"
         negative = (label == "negative") | (intent == "complaint")
-        p_asp = (self.aspects.predict_proba(X) >= ASPECT_THRESHOLD) & negative[:, None]
         names = [str(a) for a in self.aspects.classes_]
+        p_asp = self.aspects.predict_proba(X) >= ASPECT_THRESHOLD
+        neg_rows = np.flatnonzero(negative)
+        for name, pattern in NAMED_ASPECTS.items():
+            hits = np.fromiter((bool(pattern.search(cleaned[i])) for i in neg_rows), bool, len(neg_rows))
+            p_asp[neg_rows[hits], names.index(name)] = True
+        p_asp &= negative[:, None]
         aspects: list[list[str]] = [[] for _ in cleaned]
         for i, j in zip(*np.nonzero(p_asp), strict=True):
             aspects[i].append(names[j])

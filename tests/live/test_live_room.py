@@ -35,6 +35,10 @@ def test_windows_count_comments_heat_and_group_questions(data_home: Path) -> Non
     events += [_ev("comment", 1 + i, f"v{i}", text="3号链接什么时候发货") for i in range(6)]
     events += [_ev("comment", 2 + i, f"v{i}", text="3号链接什么时候发货啊？") for i in range(6, 9)]
     events += [_ev("comment", 20 + i, f"v{i}", text="质量太差了，退货") for i in range(5)]
+    events += [
+        _ev("comment", 25, "v20", text="大衣今天是最低价吗🔥🔥🔥"),
+        _ev("comment", 26, "v21", text="大衣今天最低价吗"),
+    ]
     events += [_ev("click", 30 + i, f"v{i}", product_id="p-coat") for i in range(10)]
     events += [_ev("purchase", 40 + i, f"v{i}", product_id="p-coat") for i in range(4)]
     events += [_ev("gift", 50, "v1", amount=30.0), _ev("leave", 55, "v29")]
@@ -42,7 +46,7 @@ def test_windows_count_comments_heat_and_group_questions(data_home: Path) -> Non
     hub.process()
     snap = hub.snapshot("s1")
     five = snap["windows"]["5min"]
-    assert five["comments"] == 14 and five["negative"] >= 4 and five["gift_value"] == 30.0
+    assert five["comments"] == 16 and five["negative"] >= 4 and five["gift_value"] == 30.0
     assert snap["viewers"] == 29
     coat = next(h for h in snap["product_heat"] if h["product_id"] == "p-coat")
     assert coat["clicks"] == 10 and coat["purchases"] == 4 and coat["conversion"] == 0.4
@@ -51,6 +55,8 @@ def test_windows_count_comments_heat_and_group_questions(data_home: Path) -> Non
     top = snap["questions"][0]
     assert top["askers"] == 9 and top["product_id"] == "p-fryer"  # near-duplicates grouped
     assert top["answered"] and "48" in top["answer"]["answer"]  # the shipping policy
+    lowest = next(q for q in snap["questions"] if q["product_id"] == "p-coat")
+    assert lowest["text"] == "大衣今天是最低价吗🔥🔥🔥" and lowest["askers"] == 2  # shown as written
     assert snap["windows"]["10s"]["comments"] == 0  # the 10-second window only holds the last seconds
 
 

@@ -295,12 +295,14 @@ class RoomState:
 
     def _question(self, text: str, intent: str, pid: str | None, ev: RoomEvent) -> None:
         """Count a question into the group of the same question about the same product (a question about
-        a product fact that names none is about the product on stage)."""
+        a product fact that names none is about the product on stage). Groups are matched on the cleaned
+        text and show the first asker's words as written (emoji kept)."""
         if sum(ch.isalnum() for ch in text) < 2:  # "？？？" is a reaction, not a question to answer
             return
         if pid is None and self.on_stage is not None and resolve(text, None, self.on_stage).kind == "product":
             pid = self.on_stage
         grams = _bigrams(text)
+        shown = " ".join(ev.text.split())[:140] or text
         best, best_sim = None, 0.0
         for key, group in self.questions.items():
             if group.product_id != pid:
@@ -315,7 +317,7 @@ class RoomState:
                 self.drops["question_group_evicted"] += 1
             best = f"q{self.totals['question_groups']}"
             self.totals["question_groups"] += 1
-            self.questions[best] = QuestionGroup(text, grams, intent, pid, ev.ts, ev.ts)
+            self.questions[best] = QuestionGroup(shown, grams, intent, pid, ev.ts, ev.ts)
         group = self.questions[best]
         self.questions.move_to_end(best)
         group.count += 1
@@ -323,7 +325,13 @@ class RoomState:
         if len(group.askers) < 1000 and ev.user_id:
             group.askers.add(ev.user_id)
         self.recent_questions.append(
-            {"text": text[:140], "intent": intent, "product_id": pid, "ts": ev.ts, "group": best}
+            {
+                "text": shown,
+                "intent": intent,
+                "product_id": pid,
+                "ts": ev.ts,
+                "group": best,
+            }
         )
 
     # -- reading ---------------------------------------------------------------------------------

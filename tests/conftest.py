@@ -93,7 +93,7 @@ class LiveServer:
             "LIVELOOP_AUTH_MAX_FAILURES": "1000",
             **(env or {}),
         }
-        settings = Settings(
+        self.settings = settings = Settings(
             home=home,
             data_home=Path(self.env.get("LIVELOOP_DATA_HOME", "../shared/data")),
             secret_key=self.env["LIVELOOP_SECRET_KEY"],

@@ -1,7 +1,8 @@
 """Authorisation: every route declares the roles it allows with ``require_roles``.
 
-A caller presents an API key (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) or the
-dashboard's session cookie. No or a bad key → 401; a key whose role is not allowed → 403; both as
+A caller presents an API key (``Authorization: Bearer KEY``, ``X-API-Key: KEY``, or HTTP Basic with the
+key as user name and an empty password, as Segment's SDKs send their write key) or the dashboard's
+session cookie. No or a bad key → 401; a key whose role is not allowed → 403; both as
 problem+json. WebSocket routes use the same dependency (there the key may also come as the
 ``api_key`` query parameter): a refused socket is closed before it is accepted (4401, 4403, 4429).
 A browser session making a state-changing request must also send its CSRF token (``X-CSRF-Token``
@@ -11,6 +12,8 @@ Admin is always allowed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,12 +40,17 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "description": "An API key: `liveloop keys create --role ROLE --name NAME`.",
     },
     "Bearer": {"type": "http", "scheme": "bearer", "description": "The same API key as a bearer token."},
+    "Basic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "The same API key as the user name, password empty (Segment SDKs' write key).",
+    },
 }
 
 
 def presented_key(conn: HTTPConnection) -> str | None:
-    """The API key of a request: ``X-API-Key``, else ``Authorization: Bearer``; for WebSockets also
-    the ``api_key`` query parameter (clients that cannot set WebSocket headers)."""
+    """The API key of a request: ``X-API-Key``, else ``Authorization: Bearer`` or ``Basic`` (the user
+    name); for WebSockets also the ``api_key`` query parameter (clients that cannot set WebSocket headers)."""
     headers = conn.headers
     key = headers.get("x-api-key")
     if key:
@@ -50,9 +58,21 @@ def presented_key(conn: HTTPConnection) -> str | None:
     scheme, _, credentials = (headers.get("authorization") or "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
+    if scheme.lower() == "basic" and credentials.strip():
+        return _basic_user(credentials.strip())
     if conn.scope["type"] == "websocket":
         return conn.query_params.get("api_key")
     return None
+
+
+def _basic_user(credentials: str) -> str:
+    """The user name of HTTP Basic credentials (base64 of ``user:password``); a malformed value is
+    returned as it came, so the key check refuses it with 401."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return credentials
+    return decoded.partition(":")[0] or credentials
 
 
 def client_address(request: HTTPConnection) -> str:
@@ -83,7 +103,10 @@ async def authenticate(request: HTTPConnection, key: str | None) -> Principal:
             raise
     session = session_of(request)
     if session is None:
-        raise Unauthorized("an API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")
+        raise Unauthorized(
+            "an API key is required: send `Authorization: Bearer KEY`, `X-API-Key: KEY` or Basic auth "
+            "with the key as user name"
+        )
     principal = await run_in_threadpool(verifier.active, wh, session.key_id)
     if principal is None:
         raise Unauthorized("the session's API key has been revoked; log in again")

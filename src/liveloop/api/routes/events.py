@@ -1,4 +1,6 @@
-"""Event collection: ``POST /v1/events`` (native schema) and ``POST /v1/segment/batch`` (Segment spec).
+"""Event collection: ``POST /v1/events`` (native schema), ``POST /v1/segment/batch`` (Segment spec) and the
+Segment tracking API's own paths (``/v1/batch``, ``/v1/track``, ``/v1/identify``, ``/v1/page``), so an app
+using a Segment SDK only changes the SDK's host and write key (an ingest key, sent as Basic auth).
 
 Each record comes back accepted, duplicate or rejected with its reason and field; the response is sent
 only after the accepted records are committed. Idempotent by ``event_id`` / ``messageId``, and by the
@@ -9,9 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pydantic import BaseModel, ConfigDict, Field
@@ -182,6 +185,27 @@ def post_events(batch: EventBatch, request: Request, wh: Warehouse = Depends(get
     )
 
 
+#: Single-message calls of the Segment tracking API (``POST /v1/track`` …), each a message of that type.
+SEGMENT_CALLS = ("track", "identify", "page")
+
+
+def _segment(request: Request, wh: Warehouse, messages: list[Any]) -> JSONResponse:
+    from liveloop.ingest import ingest_segment
+    from liveloop.ingest.adapters.segment import stamp_received
+
+    _check_size(messages, "batch")
+    return respond(  # stamped after the Idempotency-Key check, which compares the body as sent
+        request,
+        messages,
+        lambda: _ingest(
+            request,
+            "segment",
+            stamp_received(messages, datetime.now(UTC)),
+            lambda recs: ingest_segment(wh, recs, source="api:segment"),
+        ),
+    )
+
+
 @router.post(
     "/segment/batch",
     response_model=IngestResult,
@@ -191,13 +215,38 @@ def post_events(batch: EventBatch, request: Request, wh: Warehouse = Depends(get
 def post_segment_batch(
     batch: SegmentBatch, request: Request, wh: Warehouse = Depends(get_warehouse)
 ) -> JSONResponse:
-    from liveloop.ingest import ingest_segment
+    return _segment(request, wh, batch.batch)
 
-    _check_size(batch.batch, "batch")
-    return respond(
-        request,
-        batch.batch,
-        lambda: _ingest(
-            request, "segment", batch.batch, lambda recs: ingest_segment(wh, recs, source="api:segment")
-        ),
-    )
+
+@router.post(
+    "/batch",
+    response_model=IngestResult,
+    summary="Segment tracking API: a batch (what Segment's SDKs send; Basic auth with an ingest key)",
+    responses={413: {"description": "Too many messages or too large a body"}},
+)
+def post_batch(batch: SegmentBatch, request: Request, wh: Warehouse = Depends(get_warehouse)) -> JSONResponse:
+    return _segment(request, wh, batch.batch)
+
+
+def _single_call(call: str) -> Any:
+    def post_message(
+        request: Request,
+        message: dict[str, Any] = Body(description=f"One Segment `{call}` message."),
+        wh: Warehouse = Depends(get_warehouse),
+    ) -> JSONResponse:
+        kind = message.setdefault("type", call)
+        if kind != call:
+            raise ValidationFailed(f"a message sent to /v1/{call} must be a {call!r} message", field="type")
+        return _segment(request, wh, [message])
+
+    post_message.__name__ = f"post_{call}"
+    return post_message
+
+
+for _call in SEGMENT_CALLS:
+    router.post(
+        f"/{_call}",
+        response_model=IngestResult,
+        summary=f"Segment tracking API: one `{_call}` message",
+        responses={413: {"description": "Too large a body"}},
+    )(_single_call(_call))

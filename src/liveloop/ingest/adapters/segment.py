@@ -8,7 +8,9 @@ types (alias, group, screen) are quarantined as unsupported.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,18 @@ EVENT_NAMES = {
     "email link clicked": "message_click",
 }
 _MAX_BATCH_FILE = 256 << 20
+
+
+def stamp_received(messages: list[Any], received_at: datetime) -> list[Any]:
+    """What Segment's tracking API fills in for messages sent without them: a ``messageId`` (then a
+    re-send is a new message, as with Segment) and the ``timestamp`` (the time the server received it)."""
+    for msg in messages:
+        if isinstance(msg, dict):
+            if not msg.get("messageId"):
+                msg["messageId"] = f"api-{uuid.uuid4().hex}"
+            if not msg.get("timestamp"):
+                msg["timestamp"] = msg.get("originalTimestamp") or received_at.isoformat()
+    return messages
 
 
 def flatten(msg: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ ROWS, BAD_EVERY, CHUNK = 24_000, 400, 3_000
 
 CHILD = textwrap.dedent(
     """
-    import sys
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # not inherited as ignored (`cmd &` in sh)
     from liveloop.ingest import engine, import_file
     from liveloop.warehouse import Warehouse
 
@@ -86,6 +88,15 @@ def test_interrupted_import_is_consistent_and_rerun_completes(
         assert wh.sql("SELECT count(*) FROM quarantine")[0][0] == bad_total
         statuses = dict(wh.sql("SELECT status, count(*) FROM imports GROUP BY 1"))
         assert statuses == {"interrupted": 1, "done": 1}
+
+
+@pytest.fixture(autouse=True)
+def _sigint_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt during each test, whatever the test runner was started with (a
+    background job of a non-interactive shell starts with SIGINT ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 def _sigint_during_chunk(monkeypatch: pytest.MonkeyPatch, which: int) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+import typer.core
 
 from liveloop.core.errors import LiveloopError
 
@@ -15,6 +17,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _hide_flag_types() -> None:
+    """Typer ≥ 0.29 prints a Python type after every option in ``--help``; a flag takes no value, so
+    ``--json <bool>`` reads as if it wanted one. Flags are shown bare (value options keep ``<str>``…)."""
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if option is None or shown is None:
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return (
+            None
+            if getattr(self, "is_flag", False) and not getattr(self, "count", False)
+            else shown(self, ctx)
+        )
+
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
 
 
 def _register() -> None:

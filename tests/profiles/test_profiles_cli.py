@@ -43,6 +43,7 @@ def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Pa
     sid = segments[0]["segment_id"]
     code, out, _ = cli("segments", "show", sid)
     assert code == 0 and segments[0]["name_en"] in out and "sample users:" in out
+    assert "[" not in out and "None" not in out and "top categories: " in out  # no Python reprs
 
     code, out, err = cli("users", "show", "u001")
     assert code == 0, err

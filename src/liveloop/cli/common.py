@@ -42,11 +42,32 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, default=_default, ensure_ascii=False, indent=2)
 
 
+def human(value: Any) -> str:
+    """A value as people read it: numbers rounded with separators, lists joined, nothing as "—"."""
+    if value is None or (isinstance(value, list | tuple | dict) and not value):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float | Decimal):
+        number = float(value)
+        return f"{number:,.2f}" if abs(number) >= 1 or number == 0 else f"{number:.3g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(human(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {human(v)}" for k, v in value.items())
+    return str(value)
+
+
 def emit(obj: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
-    """Print ``obj`` as JSON when asked, else through ``render`` (or pretty-printed)."""
+    """Print ``obj`` as JSON when asked, else through ``render`` (or one ``key: value`` line each)."""
     if as_json:
         sys.stdout.write(to_json(obj) + "\n")
     elif render is not None:
         render(obj)
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            console.print(f"{key}: {human(value)}", markup=False)
     else:
-        console.print(obj)
+        console.print(human(obj), markup=False)

@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from liveloop.cli.common import JsonOpt, console, emit, err_console, open_warehouse
+from liveloop.cli.common import JsonOpt, console, emit, err_console, human, open_warehouse
 from liveloop.cli.evaluate import evaluate_app
 from liveloop.core.errors import ValidationFailed
 
@@ -156,7 +156,7 @@ def segments_show(
         console.print(f"[bold]{s['segment_id']} {s['name_zh']} {s['name_en']}[/bold] — {s['size']:,} users")
         console.print(f"{s['description_zh']}\n{s['description']}", markup=False)
         for key, value in (s["stats"] or {}).items():
-            console.print(f"  {key}: {value}", markup=False)
+            console.print(f"  {key.replace('_', ' ')}: {human(value)}", markup=False)
         console.print(f"  sample users: {', '.join(s['sample_users'])}", markup=False)
 
     emit(seg, as_json, render)

@@ -139,6 +139,17 @@ def test_cli_scores_a_real_csv_and_rejects_a_bad_column(tmp_path: Path, data_hom
     assert bad.returncode != 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.csv").exists()
 
+    lines = tmp_path / "danmaku.txt"  # one real comment a line, no column to name
+    texts = corpora.danmaku()["text"].astype(str).head(60).tolist()
+    lines.write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n\n", encoding="utf-8")
+    done = _cli("nlp", "score", str(lines), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"] == sum(1 for t in texts if t.strip())
+    two = tmp_path / "two.csv"
+    pd.DataFrame({"who": ["a"], "said": ["好看"]}).to_csv(two, index=False)
+    unsure = _cli("nlp", "score", str(two))
+    assert unsure.returncode == 2 and "--text-column" in unsure.stderr and "who, said" in unsure.stderr
+
 
 def test_review_polarity_on_a_category_it_never_saw(data_home: Path) -> None:
     """Leave-one-category-out, cheaply: no water-heater review is trained on; beside SnowNLP on the rows it

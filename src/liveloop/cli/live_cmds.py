@@ -60,8 +60,14 @@ def nlp_train(
 
 @nlp_app.command("score")
 def nlp_score(
-    file: Path = typer.Argument(..., help="CSV, JSON lines or Parquet file of comments."),
-    text_column: str = typer.Option(..., "--text-column", help="Column holding the comment text."),
+    file: Path = typer.Argument(
+        ..., help="CSV, JSON lines, Parquet, or a .txt file with one comment a line."
+    ),
+    text_column: str | None = typer.Option(
+        None,
+        "--text-column",
+        help="Column holding the comment text (default: the only column, or text / comment / content …).",
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write the scored table here (CSV or .parquet)."),
     lineup: Path | None = typer.Option(
         None, "--lineup", help="JSON list of {product_id, name, aliases} for mentions."

@@ -17,10 +17,13 @@ from liveloop.live.mentions import MentionMatcher
 from liveloop.live.training import load_model
 
 CHUNK = 20_000
+#: Columns taken as the comment text when ``--text-column`` is not given (the first present wins).
+TEXT_COLUMNS = ("text", "comment", "content", "danmaku", "弹幕", "评论", "内容")
 
 
 def read_table(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, str | None]:
-    """A CSV / JSON-lines / Parquet file as a DataFrame, and the text encoding it was read with.
+    """A CSV / JSON-lines / Parquet / plain-text file (one comment a line, column ``text``) as a
+    DataFrame, and the text encoding it was read with.
 
     Text files are decoded as ``encoding`` or, without one, as detected the way ``liveloop import``
     detects it (GBK / GB18030 files are common); a byte that does not decode is an error naming the
@@ -40,6 +43,9 @@ def read_table(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, s
     try:
         if name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
             return pd.read_json(path, lines=True, encoding=enc), enc
+        if name.endswith(".txt"):
+            lines = path.read_text(encoding=enc).splitlines()
+            return pd.DataFrame({"text": [line for line in lines if line.strip()]}), enc
         return pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False), enc
     except UnicodeDecodeError as exc:
         other = "utf-8" if codecs.lookup(enc).name != "utf-8" else "gb18030"
@@ -52,9 +58,30 @@ def read_table(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, s
         raise ValidationFailed(f"cannot read {path.name}: {str(exc).splitlines()[0]}", field="file") from None
 
 
+def text_column_of(df: pd.DataFrame, text_column: str | None, name: str) -> str:
+    """The column holding the comments: the one asked for, else the only column, else a usual name."""
+    columns = [str(c) for c in df.columns]
+    if text_column is None:
+        if len(columns) == 1:
+            return columns[0]
+        text_column = next((c for c in TEXT_COLUMNS if c in columns), None)
+        if text_column is None:
+            raise ValidationFailed(
+                f"which column of {name} holds the comments? pass --text-column "
+                f"(columns: {', '.join(columns[:20])})",
+                field="text_column",
+            )
+    if text_column not in columns:
+        raise ValidationFailed(
+            f"column {text_column!r} not in {name} (columns: {', '.join(columns[:20])})",
+            field="text_column",
+        )
+    return text_column
+
+
 def score_file(
     path: Path,
-    text_column: str,
+    text_column: str | None,
     out: Path | None = None,
     *,
     lineup: list[dict[str, Any]] | None = None,
@@ -63,14 +90,11 @@ def score_file(
     encoding: str | None = None,
     kind: str = "live",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score every row's ``text_column`` (``kind``: live comments, or reviews for sentiment by the review
-    polarity head); write ``out`` atomically (whole file or nothing) when given."""
+    """Score every row's ``text_column`` (None: see :func:`text_column_of`; ``kind``: live comments, or
+    reviews for sentiment by the review polarity head); write ``out`` atomically (whole file or nothing)
+    when given."""
     df, used = read_table(path, encoding)
-    if text_column not in df.columns:
-        raise ValidationFailed(
-            f"column {text_column!r} not in {path.name} (columns: {', '.join(map(str, df.columns[:20]))})",
-            field="text_column",
-        )
+    text_column = text_column_of(df, text_column, path.name)
     model = load_model(settings)
     matcher = MentionMatcher.from_lineup(lineup) if lineup else None
     texts = df[text_column].tolist()

@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml
 # Debian packages the tests use for real: Chromium for the dashboard, and a CJK font so Chinese pages
 # (and their screenshots) render as text, not boxes.
 system-deps:
-	@{ command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-cjk >/dev/null 2>&1; } || { \
+	@{ command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk fonts-noto-color-emoji; }
 
 # C load generators for the service benchmarks (closed loop: wrk; open loop at a fixed rate: h2load).
 bench-deps:

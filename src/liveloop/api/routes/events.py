@@ -212,19 +212,15 @@ def _segment(request: Request, wh: Warehouse, messages: list[Any]) -> JSONRespon
     summary="Collect a Segment-spec batch",
     responses={413: {"description": "Too many messages or too large a body"}},
 )
-def post_segment_batch(
-    batch: SegmentBatch, request: Request, wh: Warehouse = Depends(get_warehouse)
-) -> JSONResponse:
-    return _segment(request, wh, batch.batch)
-
-
 @router.post(
     "/batch",
     response_model=IngestResult,
     summary="Segment tracking API: a batch (what Segment's SDKs send; Basic auth with an ingest key)",
     responses={413: {"description": "Too many messages or too large a body"}},
 )
-def post_batch(batch: SegmentBatch, request: Request, wh: Warehouse = Depends(get_warehouse)) -> JSONResponse:
+def post_segment_batch(
+    batch: SegmentBatch, request: Request, wh: Warehouse = Depends(get_warehouse)
+) -> JSONResponse:
     return _segment(request, wh, batch.batch)
 
 

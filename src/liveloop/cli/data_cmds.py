@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ import typer
 from rich.table import Table
 
 from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
+from liveloop.core.clock import display_time
+from liveloop.core.config import get_settings
 from liveloop.core.errors import LiveloopError
 
 quarantine_app = typer.Typer(help="Rows rejected on import: list, show, retry.", no_args_is_help=True)
@@ -158,11 +161,17 @@ def status_cmd(as_json: bool = JsonOpt) -> None:
     with open_warehouse(read_only=True) as wh:
         status = warehouse_status(wh)
 
+    zone = get_settings().timezone
+
+    def shown(iso: str | None) -> str:
+        return display_time(datetime.fromisoformat(iso), zone) if iso else ""
+
     def render(s: dict[str, Any]) -> None:
         table = Table("table", "rows", "from", "to", title=f"{s['path']} (schema v{s['schema_version']})")
         for name, e in s["tables"].items():
-            table.add_row(name, f"{e['rows']:,}", (e.get("from") or "")[:19], (e.get("to") or "")[:19])
+            table.add_row(name, f"{e['rows']:,}", shown(e.get("from")), shown(e.get("to")))
         console.print(table)
+        console.print(f"times in {zone} (LIVELOOP_TIMEZONE)", markup=False)
         console.print(f"quarantine: {s['quarantine_open']:,} open rows", markup=False)
         for reason, n in s["quarantine_by_reason"].items():
             console.print(f"  {n:,}  {reason}", markup=False)

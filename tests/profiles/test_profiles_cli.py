@@ -44,6 +44,13 @@ def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Pa
     code, out, _ = cli("segments", "show", sid)
     assert code == 0 and segments[0]["name_en"] in out and "sample users:" in out
     assert "[" not in out and "None" not in out and "top categories: " in out  # no Python reprs
+    code, out, _ = cli("users", "list", "--segment", sid, "--limit", "3", "--json")
+    listed = json.loads(out)
+    assert code == 0 and listed["total"] == segments[0]["size"] and len(listed["users"]) == 3
+    code, out, _ = cli("users", "list", "--segment", sid, "--limit", "3")
+    assert listed["users"][0]["user_id"] in out and f"of {segments[0]['size']} users" in out
+    code, _, err = cli("users", "list", "--value-tier", "gold")
+    assert code == 2 and "value tier" in err and "Traceback" not in err
 
     code, out, err = cli("users", "show", "u001")
     assert code == 0, err

@@ -108,3 +108,56 @@ def test_profile_api_tag_removal_segments_and_rebuild(
     assert "user_id=" in page.url and "u001" not in page.url
     page.screenshot(path=str(ARTIFACTS / "dashboard-user360.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_user_directory_finds_users_by_segment_stage_tier_id_and_phone(
+    live_server_factory, browser_page, dashboard_login
+) -> None:
+    server = live_server_factory(seed=_seed)
+    with server.client("admin") as admin:
+        assert admin.patch("/v1/users/u005", json={"phone": "13800138005"}).status_code == 200
+    with server.client("analyst") as api:
+        everyone = api.get("/v1/profiles", params={"limit": 200}).json()
+        assert everyone["total"] == 36 and len(everyone["users"]) == 36 and everyone["next_offset"] is None
+        spend = [u["spend"] or 0 for u in everyone["users"]]
+        assert spend == sorted(spend, reverse=True)  # biggest spenders first
+        seg = everyone["users"][0]["segment_id"]
+        members = api.get("/v1/profiles", params={"segment": seg, "limit": 5}).json()
+        size = next(s["size"] for s in api.get("/v1/segments").json()["items"] if s["segment_id"] == seg)
+        assert members["total"] == size and all(u["segment_id"] == seg for u in members["users"])
+        page2 = api.get("/v1/profiles", params={"segment": seg, "limit": 5, "offset": 5}).json()
+        assert not {u["user_id"] for u in page2["users"]} & {u["user_id"] for u in members["users"]}
+        stage = everyone["users"][-1]["lifecycle"]
+        staged = api.get("/v1/profiles", params={"lifecycle": stage, "value_tier": "none"}).json()
+        assert all(u["lifecycle"] == stage and u["value_tier"] == "none" for u in staged["users"])
+        by_phone = api.get("/v1/profiles", params={"q": "+86 138 0013 8005"}).json()
+        assert [u["user_id"] for u in by_phone["users"]] == ["u005"]  # through the blind index
+        by_id = api.get("/v1/profiles", params={"q": "U01"}).json()
+        assert {u["user_id"] for u in by_id["users"]} == {f"u01{i}" for i in range(10)}
+        bad = api.get("/v1/profiles", params={"lifecycle": "asleep"})
+        assert bad.status_code == 422 and bad.json()["field"] == "lifecycle"
+        assert api.get("/v1/profiles", params={"limit": 0}).status_code == 422
+    with server.client("host") as host:
+        assert host.get("/v1/profiles").status_code == 403
+
+    page = browser_page
+    dashboard_login(page, server, "analyst")
+    page.context.add_cookies([{"name": "ll_lang", "value": "zh", "url": server.base_url}])
+    page.goto(f"{server.base_url}/segments")
+    page.locator("#segment-table tbody tr a").first.click()
+    page.wait_for_selector("#user-list")
+    first_seg = page.locator("#user-filter select[name=segment]").input_value()
+    assert f"segment={first_seg}" in page.url and page.locator("#user-list tbody tr").count() > 0
+    assert "共" in page.locator("#user-count").inner_text()
+    page.fill("#user-filter input[name=q]", "13800138005")
+    page.select_option("#user-filter select[name=segment]", "")
+    page.click("#user-filter button[type=submit]")
+    page.wait_for_selector("#user-list")
+    assert page.locator("#user-list tbody tr").count() == 1
+    page.locator("#user-list tbody tr a").first.click()
+    page.wait_for_selector("#user-features")
+    assert "user_id=u005" in page.url
+    assert page.console_errors == []
+    refused = page.goto(f"{server.base_url}/users?lifecycle=asleep")
+    assert refused is not None and refused.status == 422
+    assert "asleep" in page.locator("#user-error").inner_text()

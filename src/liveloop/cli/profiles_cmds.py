@@ -17,7 +17,7 @@ from liveloop.core.errors import ValidationFailed
 
 profiles_app = typer.Typer(help="User profiles: features, tags, lifecycle, scores.", no_args_is_help=True)
 segments_app = typer.Typer(help="K-means user segments with readable names.", no_args_is_help=True)
-users_app = typer.Typer(help="One user's profile (User 360).", no_args_is_help=True)
+users_app = typer.Typer(help="Find users, and one user's profile (User 360).", no_args_is_help=True)
 
 
 def _parse_cutoff(value: str | None) -> datetime | None:
@@ -160,6 +160,49 @@ def segments_show(
         console.print(f"  sample users: {', '.join(s['sample_users'])}", markup=False)
 
     emit(seg, as_json, render)
+
+
+@users_app.command("list")
+def users_list(
+    segment: str | None = typer.Option(None, "--segment", help="Segment id, e.g. S1."),
+    lifecycle: str | None = typer.Option(None, "--lifecycle", help="new, active, loyal, at_risk …"),
+    value_tier: str | None = typer.Option(None, "--value-tier", help="high, medium, low or none."),
+    search: str | None = typer.Option(None, "--search", "-q", help="Part of a user id, or a phone number."),
+    limit: int = typer.Option(20, "--limit", help="Users a page (at most 200)."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many (the page after: the next offset shown)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Find users: profiled users by segment, lifecycle stage, value tier, id or phone; biggest spenders
+    first."""
+    from liveloop.core.config import get_settings
+    from liveloop.privacy.crypto import load_cipher
+    from liveloop.profiles import UserQuery, list_users
+
+    query = UserQuery(segment, lifecycle, value_tier, search, limit, offset)
+    with open_warehouse(read_only=True) as wh:
+        page = list_users(wh, query, cipher=load_cipher(get_settings(), create=False))
+
+    def render(r: dict[str, Any]) -> None:
+        table = Table()
+        table.add_column("user", no_wrap=True)  # the one thing to copy: never cut
+        for name in ("segment", "lifecycle", "value tier", "spend", "purchases", "top category"):
+            table.add_column(name, justify="right" if name in ("spend", "purchases") else "left")
+        for u in r["users"]:
+            table.add_row(
+                u["user_id"],
+                f"{u['segment_id'] or '—'} {u['segment_zh'] or ''}",
+                u["lifecycle_zh"] or u["lifecycle"] or "—",
+                u["value_tier"] or "—",
+                human(u["spend"]),
+                human(u["purchases"]),
+                u["top_category"] or "—",
+            )
+        console.print(table)
+        shown = f"{r['offset'] + 1:,}–{r['offset'] + len(r['users']):,}" if r["users"] else "none"
+        more = f"; next page: --offset {r['next_offset']}" if r["next_offset"] is not None else ""
+        console.print(f"{shown} of {r['total']:,} users{more}", markup=False)
+
+    emit(page, as_json, render)
 
 
 @users_app.command("show")

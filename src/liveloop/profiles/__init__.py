@@ -2,6 +2,7 @@
 
 from liveloop.profiles.btyd import BetaGeoFitter, GammaGammaFitter, rfm_summary
 from liveloop.profiles.build import BuildOptions, build_profiles
+from liveloop.profiles.directory import UserQuery, list_users
 from liveloop.profiles.features import build_features
 from liveloop.profiles.interest import InterestModel, InterestState
 from liveloop.profiles.realtime import InterestTracker, predict_interest, similar_users
@@ -30,12 +31,14 @@ __all__ = [
     "LifecycleRules",
     "SegmentModel",
     "SimilarUsers",
+    "UserQuery",
     "Window",
     "build_features",
     "build_profiles",
     "forget_user",
     "get_segment",
     "list_segments",
+    "list_users",
     "load_rules",
     "predict_interest",
     "remove_tag",

@@ -12,7 +12,17 @@ from liveloop.api.auth import principal_of, require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
-from liveloop.profiles import get_segment, list_segments, remove_tag, similar_users, user_profile, user_tags
+from liveloop.profiles import (
+    UserQuery,
+    get_segment,
+    list_segments,
+    list_users,
+    remove_tag,
+    similar_users,
+    user_profile,
+    user_tags,
+)
+from liveloop.profiles.directory import MAX_LIMIT
 from liveloop.profiles.jobs import registry
 from liveloop.warehouse import Warehouse
 
@@ -23,6 +33,27 @@ READERS = Depends(require_roles(Role.ANALYST, Role.MARKETER))
 #: App back-ends hold ingest keys: they show users their tags and remove them on the user's behalf.
 TAG_OWNERS = Depends(require_roles(Role.ANALYST, Role.MARKETER, Role.INGEST))
 BUILDERS = Depends(require_roles(Role.ANALYST))
+
+
+@router.get(
+    "/profiles",
+    dependencies=[READERS],
+    summary="The user directory: profiled users by segment, lifecycle stage, value tier, id or phone",
+)
+def get_profiles(
+    request: Request,
+    segment: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=64, description="e.g. S1")] = None,
+    lifecycle: Annotated[str | None, Query(max_length=32, description="new, active, at_risk …")] = None,
+    value_tier: Annotated[str | None, Query(max_length=16, description="high, medium, low, none")] = None,
+    q: Annotated[
+        str | None, Query(max_length=64, description="part of a user id, or a phone number (blind index)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    wh: Warehouse = Depends(get_warehouse),
+) -> dict[str, Any]:
+    query = UserQuery(segment, lifecycle, value_tier, q, limit, offset)
+    return list_users(wh, query, cipher=request.app.state.cipher)
 
 
 @router.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -10,10 +11,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.api.auth import require_roles
-from liveloop.core.errors import NotFound
+from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
-from liveloop.profiles import remove_tag, similar_users, user_profile, user_timeline
+from liveloop.profiles import (
+    UserQuery,
+    list_segments,
+    list_users,
+    remove_tag,
+    similar_users,
+    user_profile,
+    user_timeline,
+)
+from liveloop.profiles.tags import LIFECYCLE_NAMES, VALUE_TIERS
 from liveloop.web.i18n import add_messages, translate
 from liveloop.web.templating import figure, lang_of, render
 
@@ -40,8 +50,27 @@ add_messages(
         "users.interest": {"zh": "实时兴趣（下一个品类）", "en": "Real-time interest (next categories)"},
         "users.similar": {"zh": "相似用户", "en": "Similar users"},
         "users.similarity": {"zh": "相似度", "en": "Similarity"},
+        "users.directory": {"zh": "用户列表", "en": "Users"},
+        "users.search": {"zh": "用户ID或手机号", "en": "User id or phone"},
+        "users.filter": {"zh": "筛选", "en": "Filter"},
+        "users.any": {"zh": "全部", "en": "Any"},
+        "users.spend": {"zh": "消费金额", "en": "Spend"},
+        "users.purchases": {"zh": "购买次数", "en": "Purchases"},
+        "users.top_category": {"zh": "偏好品类", "en": "Top category"},
+        "users.count": {
+            "zh": "共 {total} 位用户，第 {first}–{last} 位",
+            "en": "{first}–{last} of {total} users",
+        },
+        "users.none": {"zh": "没有符合条件的用户", "en": "No user matches"},
+        "users.next": {"zh": "下一页", "en": "Next page"},
+        "users.previous": {"zh": "上一页", "en": "Previous page"},
+        "tier.high": {"zh": "高", "en": "high"},
+        "tier.medium": {"zh": "中", "en": "medium"},
+        "tier.low": {"zh": "低", "en": "low"},
+        "tier.none": {"zh": "无消费", "en": "none"},
     }
 )
+PAGE = 50
 
 
 def _hours_chart(profile: dict[str, Any], lang: str) -> Any:
@@ -55,7 +84,13 @@ def _hours_chart(profile: dict[str, Any], lang: str) -> Any:
 
 @router.get("/users", response_class=HTMLResponse)
 async def users_page(
-    request: Request, user_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)] = None
+    request: Request,
+    user_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,  # "" from the form's "any"
+    lifecycle: Annotated[str | None, Query(max_length=32)] = None,
+    value_tier: Annotated[str | None, Query(max_length=16)] = None,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     wh = request.app.state.warehouse
     context: dict[str, Any] = {
@@ -64,18 +99,34 @@ async def users_page(
         "timeline": [],
         "similar": None,
         "error": None,
+        "directory": None,
     }
-    if user_id:
+    if not user_id:  # the directory: find a user by segment, stage, tier, id or phone
+        query = UserQuery(segment or None, lifecycle or None, value_tier or None, q, PAGE, offset)
         try:
-            profile = await run_in_threadpool(user_profile, wh, user_id)
-            context.update(
-                profile=profile,
-                timeline=await run_in_threadpool(user_timeline, wh, user_id),
-                similar=await run_in_threadpool(similar_users, wh, user_id, 8),
-                hours=_hours_chart(profile, lang_of(request)),
-            )
-        except NotFound as exc:
+            page = await run_in_threadpool(list_users, wh, query, request.app.state.cipher)
+        except ValidationFailed as exc:
             context["error"] = exc.detail
+        else:
+            filters = {"segment": segment, "lifecycle": lifecycle, "value_tier": value_tier, "q": q}
+            context["directory"] = page | {
+                "filters": filters,
+                "query": urlencode({k: v for k, v in filters.items() if v}),
+                "segments": await run_in_threadpool(list_segments, wh),
+                "stages": LIFECYCLE_NAMES,
+                "tiers": VALUE_TIERS,
+            }
+        return render(request, "profiles/users.html", context, status_code=422 if context["error"] else 200)
+    try:
+        profile = await run_in_threadpool(user_profile, wh, user_id)
+        context.update(
+            profile=profile,
+            timeline=await run_in_threadpool(user_timeline, wh, user_id),
+            similar=await run_in_threadpool(similar_users, wh, user_id, 8),
+            hours=_hours_chart(profile, lang_of(request)),
+        )
+    except NotFound as exc:
+        context["error"] = exc.detail
     return render(request, "profiles/users.html", context, status_code=404 if context["error"] else 200)
 
 

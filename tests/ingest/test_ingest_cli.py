@@ -119,8 +119,6 @@ def test_quarantine_show_shortens_a_huge_raw_row_on_screen_only(
     src = tmp_path / "events.csv"
     src.write_text("event_id,ts,user_id,type,text\ne1,2024-05-01 10:00:00,u1,comment," + "好" * 50_000 + "\n")
     assert _run("import", str(src))["quarantined"] == 1
-    human = runner.invoke(app, ["status"], terminal_width=160, env={"LIVELOOP_TIMEZONE": "Asia/Shanghai"})
-    assert "2024-05-01 18:00 CST" in human.output and "times in Asia/Shanghai" in human.output  # not UTC
     [row] = _run("quarantine", "list")
     assert len(json.loads(_run("quarantine", "show", str(row["quarantine_id"]))["raw"])["text"]) == 50_000
     human = runner.invoke(app, ["quarantine", "show", str(row["quarantine_id"])], catch_exceptions=False)

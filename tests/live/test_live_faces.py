@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -108,6 +109,8 @@ def test_api_websocket_and_live_monitor_during_a_replay(
         assert page.locator("#chart-heat .main-svg").count() > 0
         ticks = page.eval_on_selector_all("#chart-heat .xtick text", "els => els.map(e => e.textContent)")
         assert {p["name"] for p in LINEUP} <= set(ticks)
+        legend = page.eval_on_selector_all("#chart-heat .legendtext", "els => els.map(e => e.textContent)")
+        assert legend == ["提及", "点击", "购买"]  # the page's language, not the data's keys
         # alerts: the sold-out air fryer raises a stock alert
         alerts = page.locator("#live-alerts li:not(.empty)").all_inner_texts()
         assert any("空气炸锅" in a and "0 left" in a for a in alerts)
@@ -168,6 +171,8 @@ def test_api_websocket_and_live_monitor_during_a_replay(
     assert page.inner_text("#kpi-comments") == f"{summary['comments']:,}"
     page.wait_for_selector("#finished-session ~ section .main-svg")
     assert page.locator("#finished-questions tbody tr").count() >= 1
+    dates = " ".join(page.eval_on_selector_all(".xtick text", "els => els.map(e => e.textContent)"))
+    assert dates and not re.search(r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec", dates)  # zh-CN locale
     assert "直播复盘" in page.inner_text("h1") and page.console_errors == []
     page.screenshot(path=str(tmp_path / "live-review.png"), full_page=True)
     late = srv.client("ingest").post("/v1/live/room1/events", json={"events": [{"type": "like", "ts": 1}]})

@@ -70,6 +70,8 @@ add_messages(
         "live.pending": {"zh": "待回答", "en": "pending"},
         "live.product": {"zh": "商品", "en": "Product"},
         "live.clicks": {"zh": "点击", "en": "Clicks"},
+        "live.mentions": {"zh": "提及", "en": "Mentions"},
+        "live.purchases": {"zh": "购买", "en": "Purchases"},
         "live.units": {"zh": "件数", "en": "Units"},
         "live.gmv_on_stage": {"zh": "讲解时成交额", "en": "GMV while presented"},
         "live.time": {"zh": "时间", "en": "Time"},

@@ -30,20 +30,27 @@
     });
   }
 
+  // Trace names in the page's language, from the chart's data-names (set by the template).
+  function names(id) {
+    var el = document.getElementById(id);
+    try { return JSON.parse(el.getAttribute("data-names") || "{}"); } catch (e) { return {}; }
+  }
+
   function charts(s) {
     if (typeof Plotly === "undefined") { return; }
+    var sn = names("chart-sentiment"), hn = names("chart-heat");
     var line = s.sentiment_line || [];
     var xs = line.map(function (p) { return new Date(p.ts * 1000).toISOString(); });
-    var sentiment = [{x: xs, y: line.map(function (p) { return p.index; }), mode: "lines", name: "sentiment",
+    var sentiment = [{x: xs, y: line.map(function (p) { return p.index; }), mode: "lines", name: sn.sentiment || "sentiment",
                       line: {color: "#e4393c"}}];
     var heat = s.product_heat || [];
     var bars = [
-      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.mentions; }), type: "bar", name: "mentions"},
-      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.clicks; }), type: "bar", name: "clicks"},
-      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.purchases; }), type: "bar", name: "purchases"}
+      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.mentions; }), type: "bar", name: hn.mentions || "mentions"},
+      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.clicks; }), type: "bar", name: hn.clicks || "clicks"},
+      {x: heat.map(function (h) { return h.name; }), y: heat.map(function (h) { return h.purchases; }), type: "bar", name: hn.purchases || "purchases"}
     ];
     var layout = {height: 300, margin: {l: 40, r: 10, t: 10, b: 40}};
-    var config = {displaylogo: false, responsive: true};
+    var config = window.liveloopPlotConfig ? window.liveloopPlotConfig() : {displaylogo: false, responsive: true};
     if (!drawn) {
       Plotly.newPlot("chart-sentiment", sentiment, Object.assign({yaxis: {range: [-100, 100]}}, layout), config);
       Plotly.newPlot("chart-heat", bars, Object.assign({barmode: "group"}, layout), config);

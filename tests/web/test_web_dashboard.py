@@ -30,6 +30,17 @@ def test_login_overview_charts_language_switch_and_screenshot(
     assert int(page.locator("#data-status td.num").first.inner_text().replace(",", "")) > 0
     assert page.locator("nav.sidebar a[href='/overview']").count() == 1
     assert page.locator("h1").inner_text() == "概览"  # the browser asked for zh-CN
+
+    def texts(selector: str) -> list[str]:  # SVG text has no innerText
+        return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent)")
+
+    money_ticks = texts(".chart >> nth=1 >> .ytick text")
+    assert money_ticks and all(t.startswith("¥") for t in money_ticks) and money_ticks[0] == "¥0"
+    assert texts(".chart >> nth=1 >> .y2tick text")[0] == "0"  # amounts start at zero
+    top_ticks = texts(".chart >> nth=2 >> .xtick text")
+    assert top_ticks and all(t.startswith("¥") for t in top_ticks)
+    dates = " ".join(texts(".chart >> nth=1 >> .xtick text"))
+    assert dates and "Nov" not in dates and "Dec" not in dates  # zh-CN dates
     page.click("#lang-switch")
     page.wait_for_selector(".chart .main-svg")
     assert page.locator("h1").inner_text() == "Overview"

@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: How money is shown per currency code (``LIVELOOP_CURRENCY``); another code is shown as ``CODE 1.00``.
+CURRENCY_SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$", "TWD": "NT$"}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -28,6 +31,15 @@ class Settings:
             currency=env.get("LIVELOOP_CURRENCY", defaults.currency),
             secret_key=env.get("LIVELOOP_SECRET_KEY") or None,
         )
+
+    @property
+    def currency_symbol(self) -> str:
+        """``¥`` for CNY (the default), ``$`` for USD …; an unknown code followed by a space."""
+        return CURRENCY_SYMBOLS.get(self.currency.upper(), f"{self.currency} ")
+
+    def money(self, amount: float | None) -> str:
+        """An amount as shown to people: ``¥1,691.08``; ``—`` when there is none."""
+        return "—" if amount is None else f"{self.currency_symbol}{float(amount):,.2f}"
 
     @property
     def db_path(self) -> Path:

@@ -70,6 +70,7 @@ def render(
         "current_path": request.url.path,
         "csrf_token": signer.csrf_token(session) if session else "",
         "json": json.dumps,
+        "money": request.app.state.settings.money,
     }
     page.update(context or {})
     return HTMLResponse(env.get_template(template).render(page), status_code=status_code)

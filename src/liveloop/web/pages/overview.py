@@ -20,7 +20,8 @@ NAV = {"path": "/overview", "zh": "概览", "en": "Overview", "order": 10, "role
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_roles(*ROLES))])
 
 
-def _charts(data: Overview, lang: str) -> dict[str, object]:
+def _charts(data: Overview, lang: str, symbol: str) -> dict[str, object]:
+    """The three charts; money axes carry the currency symbol and every amount axis starts at zero."""
     t = lambda key: translate(key, lang)  # noqa: E731
     events = go.Figure(
         go.Bar(
@@ -46,8 +47,8 @@ def _charts(data: Overview, lang: str) -> dict[str, object]:
         line_color="#1f6feb",
     )
     gmv.update_layout(
-        yaxis2={"overlaying": "y", "side": "right", "title": t("overview.orders")},
-        yaxis={"title": t("overview.gmv")},
+        yaxis2={"overlaying": "y", "side": "right", "title": t("overview.orders"), "rangemode": "tozero"},
+        yaxis={"title": t("overview.gmv"), "tickprefix": symbol, "rangemode": "tozero"},
         legend={"orientation": "h"},
         xaxis={"type": "date", "tickformat": "%m-%d", "dtick": 86_400_000},
     )
@@ -61,7 +62,8 @@ def _charts(data: Overview, lang: str) -> dict[str, object]:
             name=t("overview.gmv"),
         )
     )
-    products.update_layout(yaxis={"automargin": True})
+    products.update_layout(yaxis={"automargin": True}, xaxis={"tickprefix": symbol, "rangemode": "tozero"})
+    events.update_layout(yaxis={"rangemode": "tozero"})
     return {"events": figure(events), "gmv": figure(gmv), "top": figure(products, height=420)}
 
 
@@ -78,7 +80,7 @@ async def overview_page(request: Request) -> HTMLResponse:
         "overview.html",
         {
             "status": status,
-            "charts": _charts(data, lang),
+            "charts": _charts(data, lang, settings.currency_symbol),
             "gmv_source": data.gmv_source,
             "empty": data.row_counts.get("events", 0) == 0,
         },

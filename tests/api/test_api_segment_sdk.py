@@ -52,6 +52,10 @@ def test_segment_sdk_tracks_identifies_and_pages_with_its_write_key(live_server_
     bad_key = {"Authorization": "Basic " + base64.b64encode(b"not-a-key:").decode()}
     refused = httpx.post(f"{srv.base_url}/v1/batch", json={"batch": [msg]}, headers=bad_key, timeout=30)
     assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    garbled = httpx.post(
+        f"{srv.base_url}/v1/batch", json={"batch": [msg]}, headers={"Authorization": "Basic %%%"}, timeout=30
+    )
+    assert garbled.status_code == 401  # malformed Basic credentials: refused, never a 500
     analyst = Client(srv.key("analyst"), host=srv.base_url, sync_mode=True, max_retries=0)
     with pytest.raises(APIError) as refused_sdk:  # an analyst key may not ingest
         analyst.track("u-seg-3", "Product Viewed", {"product_id": "p-9"})

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from liveloop.core.errors import ValidationFailed
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 
 if TYPE_CHECKING:
     from liveloop.warehouse import Warehouse
@@ -122,10 +124,8 @@ def draw(
 
 def past_winners(wh: Warehouse) -> set[str]:
     """Every user who won an earlier recorded draw."""
-    rows = wh.sql("SELECT details FROM audit_log WHERE action = ?", [AUDIT_ACTION])
     out: set[str] = set()
-    for (details,) in rows:
-        data = json.loads(details) if isinstance(details, str) else details
+    for data in audit.details_of(wh, AUDIT_ACTION):
         out.update(w["user_id"] for w in data.get("winners", []))
     return out
 
@@ -146,14 +146,14 @@ def draw_row(result: DrawResult, actor: str) -> dict[str, Any]:
 
 def record(wh: Warehouse, result: DrawResult, actor: str = "live-copilot") -> None:
     """Write the draw to the audit log (seed, rules, eligible digest, winners and their reasons)."""
-    wh.sql(
-        "INSERT INTO audit_log (actor, action, subject, decision, reason, details) VALUES (?, ?, ?, ?, ?, ?)",
-        [
+    audit.record(
+        wh,
+        AuditEntry(
             actor,
             AUDIT_ACTION,
             result.session_id,
             f"{len(result.winners)} winners",
             f"seeded draw among {result.eligible} eligible of {result.candidates}",
-            json.dumps(result.to_dict(), ensure_ascii=False, default=str),
-        ],
+            result.to_dict(),
+        ),
     )

@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 
 from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 from liveloop.profiles.features import affinity, purchase_lines
 from liveloop.profiles.window import Window
 from liveloop.warehouse import Warehouse, first_row
@@ -237,9 +239,10 @@ def remove_tag(wh: Warehouse, user_id: str, tag: str, actor: str | None = None) 
         )
         remaining = [t for t in (found[0] if found and found[0] else []) if t != tag]
         con.execute("UPDATE profiles SET tags = ? WHERE user_id = ?", [remaining, user_id])
-        con.execute(
-            "INSERT INTO audit_log (actor, action, subject, decision, reason) VALUES (?, ?, ?, ?, ?)",
-            [actor, "profiles.remove_tag", user_id, tag, "the user removed an interest tag"],
+        audit.record(
+            wh,
+            AuditEntry(actor, "profiles.remove_tag", user_id, tag, "the user removed an interest tag"),
+            con=con,
         )
     return {"user_id": user_id, "removed": tag, "tags": remaining}
 

@@ -26,6 +26,8 @@ import pyarrow as pa
 from liveloop.core.config import Settings, get_settings
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.ids import new_id
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 from liveloop.recommend.explain import cached_reason
 from liveloop.recommend.interactions import EVENT_WEIGHTS
 from liveloop.recommend.online import FEEDBACK_WEIGHTS, OnlineState
@@ -203,7 +205,7 @@ class RecommendService:
         self._rand_lock = threading.Lock()
         self.audit_batch = audit_batch
         self.audit_max = 200_000
-        self._audit: deque[tuple[Any, ...]] = deque()
+        self._audit: deque[AuditEntry] = deque()
         self._audit_lock = threading.Lock()
         self._segment_cache: OrderedDict[str, str | None] = OrderedDict()
         self._segment_gen = -1
@@ -849,7 +851,9 @@ class RecommendService:
         actor: str | None,
     ) -> None:
         details = orjson.dumps({"context": context, "version": version, "reasons": codes}).decode()
-        self._audit.append((time.time(), actor or "recommend", user_id, ",".join(pids), mode, details))
+        self._audit.append(
+            AuditEntry(actor or "recommend", "recommend", user_id, ",".join(pids), mode, details)
+        )
         n = len(self._audit)
         if n >= self.audit_max or (n >= self.audit_batch and self.upkeep is None):
             self.flush_audit()  # without the worker (or when it falls behind): write inline
@@ -862,20 +866,7 @@ class RecommendService:
             batch = [self._audit.popleft() for _ in range(len(self._audit))]
             if not batch:
                 return 0
-            ts, actor, subject, decision, reason, details = zip(*batch, strict=True)
-            table = pa.table(
-                {
-                    "ts": pa.array((np.array(ts) * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
-                    "actor": list(actor),
-                    "action": ["recommend"] * len(batch),
-                    "subject": list(subject),
-                    "decision": list(decision),
-                    "reason": list(reason),
-                    "details": list(details),
-                }
-            )
-            with self.wh.transaction() as con:
-                self.wh.append("audit_log", table, con=con)
+            audit.write(self.wh, batch)
             self.counters["audit_written"] += len(batch)
         return len(batch)
 

@@ -8,12 +8,11 @@ import os
 import re
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
-
 from liveloop.core.errors import LiveloopError, ValidationFailed
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 
 log = logging.getLogger("liveloop.recommend")
 
@@ -136,21 +135,16 @@ class Upkeep:
             "model": result["model"],
             "seconds": round(time.monotonic() - started, 1),
         }
-        with self.svc.wh.transaction() as con:
-            self.svc.wh.append(
-                "audit_log",
-                pa.table(
-                    {
-                        "ts": [datetime.now(UTC)],
-                        "actor": ["recommend.schedule"],
-                        "action": ["recommend.retrain"],
-                        "subject": [result["version"]],
-                        "decision": ["activated"],
-                        "reason": [f"scheduled full retrain every {self.retrain_every_s:g} s"],
-                    }
-                ),
-                con=con,
-            )
+        audit.record(
+            self.svc.wh,
+            AuditEntry(
+                "recommend.schedule",
+                "recommend.retrain",
+                result["version"],
+                "activated",
+                f"scheduled full retrain every {self.retrain_every_s:g} s",
+            ),
+        )
         self.svc.refresh()
         self.wake()
         return self.last_retrain

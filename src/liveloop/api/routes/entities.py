@@ -18,6 +18,8 @@ from liveloop.api.idempotency import respond
 from liveloop.core.errors import Conflict, PermissionDenied, ValidationFailed
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 from liveloop.warehouse import Warehouse
 from liveloop.warehouse.entities import (
     ENTITIES,
@@ -153,9 +155,15 @@ def _add_entity_routes(
 
 
 def _audit_reveal(wh: Warehouse, actor: str, kind: str, entity_id: str) -> None:
-    wh.sql(
-        "INSERT INTO audit_log (actor, action, subject, decision, reason) VALUES (?, ?, ?, ?, ?)",
-        [actor, "pii.reveal", f"{kind}:{entity_id}", "allowed", "admin asked for plaintext PII over the API"],
+    audit.record(
+        wh,
+        AuditEntry(
+            actor,
+            "pii.reveal",
+            f"{kind}:{entity_id}",
+            "allowed",
+            "admin asked for plaintext PII over the API",
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from liveloop.cli.bridge import lent_warehouse
 from liveloop.core.config import get_settings
 from liveloop.warehouse import Warehouse
 
@@ -23,7 +24,8 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON output.")
 
 
 def open_warehouse(*, read_only: bool = False) -> Warehouse:
-    return Warehouse.open(get_settings(), read_only=read_only)
+    """The warehouse: the server's when the command runs inside ``liveloop serve`` (``cli.bridge``)."""
+    return lent_warehouse() or Warehouse.open(get_settings(), read_only=read_only)
 
 
 def _default(obj: Any) -> Any:

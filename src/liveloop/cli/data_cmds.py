@@ -291,9 +291,28 @@ def labels_list(kind: str = typer.Option(None, "--kind"), as_json: bool = JsonOp
     emit(rows, as_json, render)
 
 
+def examples_cmd(
+    to: Path = typer.Option(Path("."), "--to", help="Folder to copy them into."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace files of the same name."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Copy the README tour's example files (lifecycle rules, events, live comments) into a folder."""
+    from liveloop.examples import FILES, copy_examples
+
+    copied = copy_examples(to, overwrite=overwrite)
+    result = {"copied": [{"file": str(p), "for": FILES[p.name]} for p in copied]}
+
+    def render(r: dict[str, Any]) -> None:
+        for c in r["copied"]:
+            console.print(f"{c['file']}  {c['for']}", markup=False)
+
+    emit(result, as_json, render)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
     app.command("init")(init_cmd)
+    app.command("examples")(examples_cmd)
     app.command("import")(import_cmd)
     app.command("import-parquet")(import_parquet_cmd)
     app.command("export")(export_cmd)

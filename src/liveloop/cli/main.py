@@ -8,7 +8,9 @@ from typing import Any
 import typer
 import typer.core
 
-from liveloop.core.errors import LiveloopError
+from liveloop.cli import bridge
+from liveloop.core.config import get_settings
+from liveloop.core.errors import LiveloopError, WarehouseInUse
 
 app = typer.Typer(
     name="liveloop",
@@ -77,35 +79,57 @@ INTERRUPTED = (
 )
 
 
-def main() -> None:
-    """Entry point: run the app, turning known failures into one line and a non-zero exit."""
+def run(args: list[str]) -> int:
+    """Run one command line; known failures become one line on stderr and a non-zero code."""
     try:
-        code = app(standalone_mode=False)
+        code = app(args, prog_name="liveloop", standalone_mode=False)
+    except WarehouseInUse as exc:
+        return _forwarded(args, exc) if bridge.lent_warehouse() is None else _fail(exc)
     except LiveloopError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        sys.exit(2 if exc.status in (400, 422) else 1)
+        return _fail(exc)
     except KeyboardInterrupt:
         typer.echo(INTERRUPTED, err=True)
-        sys.exit(130)
+        return 130
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return int(exc.exit_code)
     except typer.Abort:
         typer.echo("aborted", err=True)
-        sys.exit(1)
+        return 1
     except Exception as exc:  # usage errors from Typer's bundled click, OS errors
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             typer.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(int(exc.exit_code))
+            return int(exc.exit_code)
         if isinstance(exc, OSError):
             where = getattr(exc, "filename", "") or ""
             typer.echo(f"error: {exc.strerror or exc}: {where}".rstrip(": "), err=True)
-            sys.exit(1)
+            return 1
         raise
     # without standalone mode Typer returns exit codes instead of exiting (Ctrl-C in a command: 130)
     if isinstance(code, int) and not isinstance(code, bool) and code:
         if code == 130:
             typer.echo(INTERRUPTED, err=True)
-        sys.exit(code)
+        return code
+    return 0
+
+
+def _fail(exc: LiveloopError) -> int:
+    typer.echo(f"error: {exc.detail}", err=True)
+    return 2 if exc.status in (400, 422) else 1
+
+
+def _forwarded(args: list[str], exc: WarehouseInUse) -> int:
+    """The warehouse is held by ``liveloop serve``: run the command there (see ``cli.bridge``)."""
+    result = bridge.forward(get_settings(), typer.main.get_command(app), args)
+    if result is None:
+        return _fail(exc)
+    sys.stdout.write(str(result.get("stdout", "")))
+    sys.stderr.write(str(result.get("stderr", "")))
+    return int(result.get("code", 1))
+
+
+def main() -> None:
+    """Entry point: ``liveloop`` with the process's arguments."""
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

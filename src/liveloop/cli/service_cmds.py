@@ -27,7 +27,7 @@ def serve(
     ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
-    """Run the API and dashboard on uvicorn."""
+    """Run the API and dashboard on uvicorn; other `liveloop` commands then run through it."""
     from liveloop.api.server import run_server
 
     if workers != 1:
@@ -37,7 +37,19 @@ def serve(
             "for more, send more concurrent batches, or run one server per warehouse (docs/api.md)",
             field="workers",
         )
-    run_server(host=host, port=port, log_level=log_level)
+    from liveloop.cli import serving
+    from liveloop.cli.main import run
+
+    settings = get_settings()
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
+    run_server(
+        host=host,
+        port=port,
+        log_level=log_level,
+        settings=settings,
+        configure=lambda app: serving.mount(app, settings, url, run),
+    )
 
 
 @keys_app.command("create")

@@ -55,6 +55,10 @@ class Unauthorized(LiveloopError):
     status, title, type_slug = 401, "Unauthorized", "unauthorized"
 
 
+class WarehouseInUse(Conflict):
+    """Another process (usually ``liveloop serve``) holds the warehouse file."""
+
+
 class DataMissing(LiveloopError):
     """A public data set file is absent from LIVELOOP_DATA_HOME."""
 

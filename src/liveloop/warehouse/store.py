@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from liveloop.core.config import Settings, get_settings
-from liveloop.core.errors import LiveloopError, WarehouseVersionError
+from liveloop.core.errors import LiveloopError, WarehouseInUse, WarehouseVersionError
 from liveloop.warehouse.migrations import LATEST_VERSION, MIGRATIONS
 
 #: The natural key of each table, used for de-duplication on import and restore.
@@ -83,7 +83,7 @@ class Warehouse:
         except duckdb.IOException as exc:
             msg = str(exc).splitlines()[0]
             if "lock" in msg.lower():
-                raise LiveloopError(
+                raise WarehouseInUse(
                     f"the warehouse {self.path} is in use by another process (stop `liveloop serve` "
                     "or use the API)"
                 ) from exc

@@ -98,7 +98,7 @@ class Upkeep:
             now = time.monotonic()
             self.counters["ticks"] += 1
             self._guard(self.svc.state.refresh)
-            if len(self.svc._audit) >= self.svc.audit_batch or now - last_audit >= self.audit_every_s:
+            if self.svc.audit.due() or now - last_audit >= self.audit_every_s:
                 self._guard(self.svc.flush_audit)
                 last_audit = now
             pending = self.svc.pending_refits()

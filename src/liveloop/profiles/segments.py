@@ -256,7 +256,8 @@ ARCHETYPES: tuple[Archetype, ...] = (
     ),
 )
 
-_DESCRIBE = {
+#: How each segment feature is named in descriptions: feature -> (zh, en).
+FEATURE_LABELS = {
     "monetary": ("消费金额", "spend"),
     "frequency": ("购买次数", "purchases"),
     "aov": ("客单价", "order value"),
@@ -426,7 +427,7 @@ class SegmentName:
 def _fallback(profile: SegmentProfile, taken: set[str]) -> SegmentName:
     """A name from the segment's largest trait, else "Regular users" (numbered when taken)."""
     for col in profile.traits:
-        zh, en = _DESCRIBE[col]
+        zh, en = FEATURE_LABELS[col]
         name = SegmentName(f"high_{col}", f"{zh}偏高", f"Above-average {en}")
         if name.name_en not in taken:
             return name
@@ -466,10 +467,9 @@ def describe_segment(profile: SegmentProfile, top: int = 3) -> tuple[str, str]:
     average (or, without one, its largest shortfalls), then the lifecycle stage most members are in; a
     feature the segment has at zero is never named."""
     cols = profile.traits[:top] or profile.shortfalls[:top]
-    zh = "，".join(f"{_DESCRIBE[c][0]}为平均的{_times(profile.ratio[c])}倍" for c in cols) or "与平均用户相近"
-    en = ", ".join(f"{_DESCRIBE[c][1]} {_times(profile.ratio[c])}x average" for c in cols) or (
-        "close to the average user"
-    )
+    times = {c: _times(profile.ratio[c]) for c in cols}
+    zh = "，".join(f"{FEATURE_LABELS[c][0]}为平均的{times[c]}倍" for c in cols) or "与平均用户相近"
+    en = ", ".join(f"{FEATURE_LABELS[c][1]} {times[c]}x average" for c in cols) or "close to the average user"
     stage, share = max(profile.stages.items(), key=lambda kv: kv[1], default=("", 0.0))
     if share >= MAJORITY and stage in LIFECYCLE_NAMES:
         stage_zh, stage_en = LIFECYCLE_NAMES[stage]

@@ -117,7 +117,10 @@ def check_segments(wh: Warehouse, priced: bool) -> list[dict[str, Any]]:
         # the description: each named feature as its true multiple of the average, never one at zero
         traits = [t["feature"] for t in st["traits"]]
         main, _, stage_clause = s["description"].partition("; ")
-        named = [] if main == "close to the average user" else main.split(", ")
+        idle = re.fullmatch(r"(\d+)% without any activity in the window", main)
+        if idle:  # said of a segment without a trait or shortfall, where most members did nothing
+            assert not traits and int(idle[1]) == round(100 * (m["events"].fillna(0) <= 0).mean()), where
+        named = [] if main == "close to the average user" or idle else main.split(", ")
         features = []
         for item in named:
             found = _ITEM.match(item)
@@ -129,7 +132,10 @@ def check_segments(wh: Warehouse, priced: bool) -> list[dict[str, Any]]:
             assert abs(float(found["ratio"]) - ratio) <= max(0.051, 0.01 * ratio), (where, ratio)
             if traits:
                 assert ratio > 1, f"{where}: a trait must be a positive difference"
-        assert features == traits[:3] or (not traits and features), where
+            else:  # a shortfall: most members have some of it
+                assert ratio < 1 and (m[feature] > 0).mean() >= 0.5, f"{where}: {feature} is mostly 0"
+        if traits:
+            assert features == traits[:3], where
         if stage_clause:
             stage = m["lifecycle"].value_counts(normalize=True)
             assert stage_clause.startswith(f"{stage.iloc[0]:.0%} "), (where, stage.to_dict())

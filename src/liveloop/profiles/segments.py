@@ -64,13 +64,15 @@ MAJORITY = 0.5
 class SegmentProfile:
     """What sets a segment's members apart from everyone: per segment feature the standardised mean
     difference (``smd``, on the log1p scale of heavy-tailed features; left out where fewer than half the
-    members have a value), the members' mean and its ratio to everyone's mean; and the shares of value
+    members have a value), the members' mean, its ratio to everyone's mean and the share of members above
+    zero (``nonzero``); and the shares of value
     tiers, lifecycle stages and buyers among the members."""
 
     size: int
     smd: dict[str, float]
     mean: dict[str, float]
     ratio: dict[str, float]
+    nonzero: dict[str, float]
     tiers: dict[str, float]
     stages: dict[str, float]
     buyers: float
@@ -87,11 +89,13 @@ class SegmentProfile:
 
     @property
     def shortfalls(self) -> list[str]:
-        """Features the segment has clearly less of (but not zero), largest difference first."""
+        """Features the segment has clearly less of, but most members above zero; largest difference first."""
         found = [
             c
             for c, d in self.smd.items()
-            if d <= -TRAIT_SMD and self.mean.get(c, 0.0) > 0 and self.ratio.get(c, 1.0) <= 1 / TRAIT_RATIO
+            if d <= -TRAIT_SMD
+            and self.nonzero.get(c, 0.0) >= MAJORITY
+            and self.ratio.get(c, 1.0) <= 1 / TRAIT_RATIO
         ]
         return sorted(found, key=lambda c: self.smd[c])
 
@@ -123,6 +127,7 @@ def profile_segments(
     seg = assigned.reindex(features.index).rename("segment")
     seg_scaled, seg_raw = scaled.groupby(seg).mean(), raw.groupby(seg).mean()
     coverage = raw.notna().groupby(seg).mean()
+    nonzero = (raw > 0).groupby(seg).mean()
     tier_share = pd.crosstab(seg, tiers.reindex(features.index).rename("tier"), normalize="index")
     stage_share = pd.crosstab(seg, stages.reindex(features.index).rename("stage"), normalize="index")
     buyers = (features["frequency"].fillna(0) > 0).groupby(seg).mean()
@@ -140,6 +145,7 @@ def profile_segments(
             smd=smd,
             mean=mean,
             ratio={c: v / float(everyone[c]) for c, v in mean.items() if everyone[c] > 0},
+            nonzero={c: float(nonzero.at[sid, c]) for c in cols},
             tiers={str(k): float(v) for k, v in tier_share.loc[sid].items()},
             stages={str(k): float(v) for k, v in stage_share.loc[sid].items()},
             buyers=float(buyers[sid]),
@@ -464,12 +470,16 @@ def _times(ratio: float) -> str:
 
 def describe_segment(profile: SegmentProfile, top: int = 3) -> tuple[str, str]:
     """Bilingual one-liner of what sets a segment apart: its ``top`` largest traits as a multiple of the
-    average (or, without one, its largest shortfalls), then the lifecycle stage most members are in; a
-    feature the segment has at zero is never named."""
+    average (or, without one, its largest shortfalls; or how many members did nothing in the window), then
+    the lifecycle stage most members are in. A feature the segment has at zero is never named."""
     cols = profile.traits[:top] or profile.shortfalls[:top]
     times = {c: _times(profile.ratio[c]) for c in cols}
-    zh = "，".join(f"{FEATURE_LABELS[c][0]}为平均的{times[c]}倍" for c in cols) or "与平均用户相近"
-    en = ", ".join(f"{FEATURE_LABELS[c][1]} {times[c]}x average" for c in cols) or "close to the average user"
+    zh = "，".join(f"{FEATURE_LABELS[c][0]}为平均的{times[c]}倍" for c in cols)
+    en = ", ".join(f"{FEATURE_LABELS[c][1]} {times[c]}x average" for c in cols)
+    idle = 1.0 - profile.nonzero.get("events", 1.0)
+    if not cols and idle >= MAJORITY:
+        zh, en = f"{idle:.0%}在窗口内无任何行为", f"{idle:.0%} without any activity in the window"
+    zh, en = zh or "与平均用户相近", en or "close to the average user"
     stage, share = max(profile.stages.items(), key=lambda kv: kv[1], default=("", 0.0))
     if share >= MAJORITY and stage in LIFECYCLE_NAMES:
         stage_zh, stage_en = LIFECYCLE_NAMES[stage]

@@ -91,6 +91,8 @@ def test_profile_api_tag_removal_segments_and_rebuild(
     page.wait_for_selector(".chart .main-svg")
     assert page.locator(".chart").count() == 3
     assert page.locator("#segment-table tbody tr").count() == len(segments)
+    no_messages = {"no channel data (no messages sent)", "无触达数据（未向该群发送消息）"}
+    assert page.locator("#segment-table td.channels").first.inner_text() in no_messages  # never a bare dash
     assert page.locator(".chart").nth(1).locator("g.trace").count() == len(segments)  # one radar trace each
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-segments.png"), full_page=True)

@@ -24,11 +24,15 @@ HISTORIES = {
     "churned": ([300, 200], "churned"),  # none for 200 days (> 180)
     "won_back": ([400, 10], "won_back"),  # back 10 days ago after a 390-day gap (> 180)
     "prospect": ([], "prospect"),  # registered, never bought
+    "many_recent": (list(range(1, 16)), "loyal"),  # 15 purchases, the first 15 days ago: not new
 }
 
 
 def _seed(wh: Warehouse) -> None:
-    wh.append("users", pa.table({"user_id": list(HISTORIES), "signup_ts": [NOW - timedelta(days=500)] * 7}))
+    wh.append(
+        "users",
+        pa.table({"user_id": list(HISTORIES), "signup_ts": [NOW - timedelta(days=500)] * len(HISTORIES)}),
+    )
     rows = [(u, d) for u, (days, _) in HISTORIES.items() for d in days]
     wh.append(
         "orders",

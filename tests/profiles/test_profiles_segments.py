@@ -16,7 +16,7 @@ from profiles_shop import CATEGORIES, START
 from scipy.optimize import linear_sum_assignment
 
 from liveloop.profiles import BuildOptions, build_profiles, list_segments
-from liveloop.profiles.segments import ARCHETYPES, SegmentModel
+from liveloop.profiles.segments import ARCHETYPES, FEATURE_LABELS, SegmentModel
 from liveloop.warehouse import Warehouse
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -80,13 +80,14 @@ def test_k_names_descriptions_and_per_segment_stats(shop: Warehouse) -> None:
     best = max(silhouettes, key=lambda k: silhouettes[k])
     assert meta["metrics"]["k"] == best == summary["segments"] == len(segments)
     known = {(a.name_zh, a.name_en) for a in ARCHETYPES}
+    trait_names = {(f"{zh}偏高", f"Above-average {en}") for zh, en in FEATURE_LABELS.values()}
     assert len({s["name_en"] for s in segments}) == len(segments)  # one archetype each
     hours = {u: json.loads(f)["active_hours"] for u, f in shop.sql("SELECT user_id, features FROM profiles")}
     members: dict[str, list[str]] = {}
     for user, sid in _assignment(shop).items():
         members.setdefault(sid, []).append(user)
     for s in segments:
-        assert (s["name_zh"], s["name_en"]) in known and CJK.search(s["name_zh"])
+        assert (s["name_zh"], s["name_en"]) in known | trait_names and CJK.search(s["name_zh"])
         assert not CJK.search(s["name_en"])
         zh = s["description_zh"]
         assert CJK.search(zh) and ("倍" in zh or "相近" in zh)
@@ -95,7 +96,7 @@ def test_k_names_descriptions_and_per_segment_stats(shop: Warehouse) -> None:
         assert stats["size"] == s["size"] == len(members[s["segment_id"]])
         assert stats["top_categories"] and set(stats["top_categories"]) <= set(CATEGORIES)
         assert set(stats["shopping_channels"]) <= {"live", "feed", "search"} and stats["shopping_channels"]
-        assert set(stats["preferred_channels"]) <= {"sms", "app_push"}
+        assert set(stats["preferred_channels"]) <= {"sms", "app_push"} and stats["channel_data"] is True
         summed = np.sum([hours[u] for u in members[s["segment_id"]]], axis=0)
         assert stats["peak_hours"][0] == int(np.argmax(summed))
         assert all(0 <= h <= 23 for h in stats["peak_hours"])

@@ -133,8 +133,8 @@ def segments_list(as_json: bool = JsonOpt) -> None:
                 s["segment_id"],
                 f"{s['name_zh']} {s['name_en']}",
                 f"{s['size']:,}",
-                f"{stats.get('monetary_mean', 0):.2f}",
-                ", ".join(stats.get("top_categories", [])[:3]),
+                "no prices" if stats.get("monetary_mean") is None else f"{stats['monetary_mean']:.2f}",
+                ", ".join((stats.get("top_category_names_en") or stats.get("top_categories", []))[:3]),
                 s["description"] or "",
             )
         console.print(table)

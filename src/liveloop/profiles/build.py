@@ -39,7 +39,14 @@ from liveloop.profiles.features import (
     purchase_lines,
 )
 from liveloop.profiles.interest import InterestModel, holdout_cases, recency_baseline, sequences
-from liveloop.profiles.segments import SegmentModel, describe_segment, name_segments
+from liveloop.profiles.segments import (
+    SegmentModel,
+    SegmentProfile,
+    category_name,
+    describe_segment,
+    name_segments,
+    profile_segments,
+)
 from liveloop.profiles.similar import SimilarUsers, neighbour_holdout
 from liveloop.profiles.tags import (
     LifecycleRules,
@@ -262,38 +269,89 @@ def _as_interactions(expr: Any) -> pd.DataFrame:
 
 
 def _segment_stats(
-    wh: Warehouse, win: Window, features: pd.DataFrame, assigned: pd.Series, totals: Any = None
+    wh: Warehouse,
+    win: Window,
+    features: pd.DataFrame,
+    assigned: pd.Series,
+    profiles: dict[str, SegmentProfile],
+    totals: Any = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per segment: size, share, spend, buyer share, top categories, channels and peak hours. Per-user
-    rows stay in DuckDB (joined to the assignment there); only per-segment totals come back."""
+    """Per segment: size, share, spend (``None`` when the data carry no prices: unknown, not zero),
+    purchases, buyer share, value-tier and lifecycle shares, traits, the categories over-represented in
+    it, channels and peak hours. Per-user rows stay in DuckDB (joined to the assignment there); only
+    per-segment totals come back."""
     total = max(len(features), 1)
     seg = assigned.rename("segment")
     g = features.groupby(seg)
+    priced = bool(features["monetary"].sum() > 0)
     money = g["monetary"]
     quart = money.quantile([0.25, 0.5, 0.75]).unstack()
     hours = g[HOUR_COLUMNS].sum()
     best = features["best_channel"].dropna().groupby(seg).value_counts()
-    buyers = (features["frequency"] > 0).groupby(seg).mean()
+    channel_data = bool(features["messages_sent"].sum() > 0)
     members = ibis.memtable(pd.DataFrame({"user_id": assigned.index, "segment": assigned.to_numpy()}))
-    cats = _top_per_segment(affinity(wh, win, "category", totals), members, "category", "score", 5)
+    cats = _category_lift(affinity(wh, win, "category", totals), members, g.size(), 5)
     shop = _top_per_segment(_channel_counts(wh, win), members, "channel", "n", 3)
 
     stats: dict[str, dict[str, Any]] = {}
     for sid in g.size().index:  # one pass per segment (at most k_max), never per user
         h = hours.loc[sid].to_numpy()
+        p = profiles[str(sid)]
+        top = cats.get(str(sid), [])
         stats[str(sid)] = {
             "size": int(g.size()[sid]),
             "share": float(g.size()[sid] / total),
-            "monetary_total": float(money.sum()[sid]),
-            "monetary_mean": float(money.mean()[sid]),
-            "monetary_quartiles": [float(q) for q in quart.loc[sid]],
-            "buyers_share": float(buyers[sid]),
-            "top_categories": cats.get(sid, []),
+            "monetary_total": float(money.sum()[sid]) if priced else None,
+            "monetary_mean": float(money.mean()[sid]) if priced else None,
+            "monetary_quartiles": [float(q) for q in quart.loc[sid]] if priced else None,
+            "purchases_mean": float(g["frequency"].mean()[sid]),
+            "buyers_share": p.buyers,
+            "value_tiers": p.tiers,
+            "lifecycle": p.stages,
+            "traits": [
+                {"feature": c, "smd": round(p.smd[c], 3), "ratio": round(p.ratio[c], 3)} for c in p.traits
+            ],
+            "top_categories": [c for c, _ in top],
+            "top_category_lift": [round(lift, 3) for _, lift in top],
+            "top_category_names_zh": [category_name(c, "zh") for c, _ in top],
+            "top_category_names_en": [category_name(c, "en") for c, _ in top],
+            "channel_data": channel_data,
             "preferred_channels": [str(c) for c in best.loc[sid].head(3).index] if sid in best.index else [],
             "shopping_channels": shop.get(sid, []),
             "peak_hours": [int(x) for x in np.argsort(-h)[:3]] if h.sum() > 0 else [],
         }
     return stats
+
+
+def _category_lift(
+    per_user: Any, members: Any, sizes: pd.Series, n: int
+) -> dict[str, list[tuple[str, float]]]:
+    """Per segment the ``n`` categories most over-represented in its members' weighted interest, with
+    their lift (the category's share of the segment's interest / its share of everyone's). Only
+    categories with lift >= 1 that at least ``max(3, 2% of the members)`` members show interest in count
+    (at least 3 where none reaches 2%); a segment with none shows its largest categories."""
+    j = per_user.join(members, "user_id")
+    agg = j.group_by(["segment", "category"]).aggregate(v=j.score.sum(), m=j.count()).to_pyarrow().to_pandas()
+    if agg.empty:
+        return {}
+    agg["segment"] = agg["segment"].astype(str)
+    share = agg["v"] / agg.groupby("segment")["v"].transform("sum")
+    everyone = agg.groupby("category")["v"].transform("sum") / agg["v"].sum()
+    agg["lift"] = share / everyone
+    sizes = sizes.rename(index=str)
+    agg["support"] = agg["m"] >= np.maximum(3, np.ceil(0.02 * agg["segment"].map(sizes)))
+    out = {}
+    for sid, part in agg.groupby("segment"):
+        over = part[part["lift"] >= 1.0]
+        over = over[over["support"]] if over["support"].any() else over[over["m"] >= 3]
+        ranked = (
+            over.sort_values(["lift", "v", "category"], ascending=[False, False, True])
+            if not over.empty
+            else part.sort_values(["v", "category"], ascending=[False, True])
+        )
+        top = ranked.head(n)
+        out[str(sid)] = [(str(c), float(x)) for c, x in zip(top["category"], top["lift"], strict=True)]
+    return out
 
 
 def _top_per_segment(per_user: Any, members: Any, key: str, value: str, n: int) -> dict[str, list[str]]:
@@ -351,27 +409,35 @@ def shared_totals(wh: Warehouse, win: Window, version: str) -> Iterator[Any]:
 
 
 def build_segments(
-    wh: Warehouse, win: Window, features: pd.DataFrame, opts: BuildOptions, art: Artifact, totals: Any = None
+    wh: Warehouse,
+    win: Window,
+    features: pd.DataFrame,
+    tiers: pd.Series,
+    stages: pd.Series,
+    opts: BuildOptions,
+    art: Artifact,
+    totals: Any = None,
 ) -> tuple[pd.Series, list[dict[str, Any]]]:
-    """K-means segments (K by silhouette, labels matched to the previous build), named and described."""
+    """K-means segments (K by silhouette, labels matched to the previous build), named after what sets
+    them apart and only with names their members' value tiers and lifecycle stages bear out."""
     model = SegmentModel(k_min=opts.k_min, k_max=opts.k_max, seed=opts.seed).fit(features)
     model.align_to(_previous_centroids(wh))
     assigned = model.predict(features)
     centroids = model.raw_centroids(features, assigned)
-    names = name_segments(model.z_centroids())
-    overall = features.reindex(columns=model.columns_).astype(float).fillna(model.fill_).mean()
-    stats = _segment_stats(wh, win, features, assigned, totals)
+    profiles = profile_segments(features, assigned, tiers, stages)
+    names = name_segments(profiles)
+    stats = _segment_stats(wh, win, features, assigned, profiles, totals)
     rows = []
     for sid in model.ids_:
         centre = pd.Series(centroids.loc[sid])
-        zh, en = describe_segment(centre, overall)
-        arch = names[sid]
+        zh, en = describe_segment(profiles[sid])
+        name = names[sid]
         rows.append(
             {
                 "segment_id": sid,
-                "name_zh": arch.name_zh,
-                "name_en": arch.name_en,
-                "description": json.dumps({"zh": zh, "en": en, "archetype": arch.key}, ensure_ascii=False),
+                "name_zh": name.name_zh,
+                "name_en": name.name_en,
+                "description": json.dumps({"zh": zh, "en": en, "archetype": name.key}, ensure_ascii=False),
                 "size": int(stats.get(sid, {}).get("size", 0)),
                 "centroid": json.dumps({str(k): float(v) for k, v in centre.to_dict().items()}),
                 "stats": json.dumps(stats.get(sid, {}) | {"silhouette": model.silhouettes_.get(model.k)}),
@@ -438,7 +504,9 @@ def build_profiles(
             stages = lifecycle_stage(features, previous_gap_days(wh, win), opts.rules)
 
             report("segments", 0.4)
-            segmented = model("segments", lambda art: build_segments(wh, win, features, opts, art, totals))
+            segmented = model(
+                "segments", lambda art: build_segments(wh, win, features, tiers, stages, opts, art, totals)
+            )
             assigned, segment_rows = segmented or (pd.Series(None, index=features.index, dtype=object), [])
 
             report("churn and CLV", 0.5)

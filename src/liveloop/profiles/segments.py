@@ -1,4 +1,5 @@
-"""K-means segments on standardised features: K by silhouette, stable labels across rebuilds, names."""
+"""K-means segments on standardised features: K by silhouette, stable labels across rebuilds, and names and
+descriptions from what sets each segment apart, checked against its members' value tiers and lifecycle."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
 from liveloop.core.errors import InsufficientData
+from liveloop.datasets.simulator.config import CATEGORIES as SIM_CATEGORIES
+from liveloop.profiles.tags import LIFECYCLE_NAMES
 
 #: Features segments are built on; heavy-tailed ones are log1p-transformed before scaling.
 SEGMENT_FEATURES = (
@@ -49,82 +52,218 @@ _LOG_FEATURES = {
     "n_categories",
 }
 
-Z = dict[str, float]
+#: Smallest standardised mean difference (segment vs everyone) that makes a feature a segment's trait.
+TRAIT_SMD = 0.3
+#: Smallest ratio of the segment's mean to everyone's for a trait (its inverse bounds a shortfall).
+TRAIT_RATIO = 1.1
+#: Share of the members a name that claims a value tier, a lifecycle stage or buying must hold for.
+MAJORITY = 0.5
 
 
-def _z(z: Z, name: str) -> float:
-    return z.get(name, 0.0)
+@dataclass(frozen=True)
+class SegmentProfile:
+    """What sets a segment's members apart from everyone: per segment feature the standardised mean
+    difference (``smd``, on the log1p scale of heavy-tailed features; left out where fewer than half the
+    members have a value), the members' mean, its ratio to everyone's mean and the share of members above
+    zero (``nonzero``); and the shares of value
+    tiers, lifecycle stages and buyers among the members."""
+
+    size: int
+    smd: dict[str, float]
+    mean: dict[str, float]
+    ratio: dict[str, float]
+    nonzero: dict[str, float]
+    tiers: dict[str, float]
+    stages: dict[str, float]
+    buyers: float
+
+    @property
+    def traits(self) -> list[str]:
+        """Features the segment has clearly more of than everyone (never one it has at 0), largest first."""
+        found = [
+            c
+            for c, d in self.smd.items()
+            if d >= TRAIT_SMD and self.mean.get(c, 0.0) > 0 and self.ratio.get(c, 0.0) >= TRAIT_RATIO
+        ]
+        return sorted(found, key=lambda c: -self.smd[c])
+
+    @property
+    def shortfalls(self) -> list[str]:
+        """Features the segment has clearly less of, but most members above zero; largest difference first."""
+        found = [
+            c
+            for c, d in self.smd.items()
+            if d <= -TRAIT_SMD
+            and self.nonzero.get(c, 0.0) >= MAJORITY
+            and self.ratio.get(c, 1.0) <= 1 / TRAIT_RATIO
+        ]
+        return sorted(found, key=lambda c: self.smd[c])
+
+    def d(self, name: str) -> float:
+        return self.smd.get(name, 0.0)
+
+    def has(self, *names: str) -> bool:
+        traits = self.traits
+        return any(n in traits for n in names)
+
+    def tier(self, *names: str) -> float:
+        return sum(self.tiers.get(n, 0.0) for n in names)
+
+    def stage(self, *names: str) -> float:
+        return sum(self.stages.get(n, 0.0) for n in names)
+
+
+def profile_segments(
+    features: pd.DataFrame, assigned: pd.Series, tiers: pd.Series, stages: pd.Series
+) -> dict[str, SegmentProfile]:
+    """Each segment's :class:`SegmentProfile` against every user (one grouped pass, no loop over users)."""
+    cols = [c for c in SEGMENT_FEATURES if c in features.columns]
+    raw = features[cols].astype(float)
+    scaled = raw.copy()
+    for c in cols:
+        if c in _LOG_FEATURES:
+            scaled[c] = np.log1p(raw[c].clip(lower=0))
+    mu, sd, everyone = scaled.mean(), scaled.std(ddof=0), raw.mean()
+    seg = assigned.reindex(features.index).rename("segment")
+    seg_scaled, seg_raw = scaled.groupby(seg).mean(), raw.groupby(seg).mean()
+    coverage = raw.notna().groupby(seg).mean()
+    nonzero = (raw > 0).groupby(seg).mean()
+    tier_share = pd.crosstab(seg, tiers.reindex(features.index).rename("tier"), normalize="index")
+    stage_share = pd.crosstab(seg, stages.reindex(features.index).rename("stage"), normalize="index")
+    buyers = (features["frequency"].fillna(0) > 0).groupby(seg).mean()
+    sizes = seg.value_counts()
+    out = {}
+    for sid in seg_scaled.index:
+        smd = {
+            c: float((seg_scaled.at[sid, c] - mu[c]) / sd[c])
+            for c in cols
+            if sd[c] > 1e-12 and coverage.at[sid, c] >= MAJORITY and pd.notna(seg_scaled.at[sid, c])
+        }
+        mean = {c: float(seg_raw.at[sid, c]) for c in cols if pd.notna(seg_raw.at[sid, c])}
+        out[str(sid)] = SegmentProfile(
+            size=int(sizes[sid]),
+            smd=smd,
+            mean=mean,
+            ratio={c: v / float(everyone[c]) for c, v in mean.items() if everyone[c] > 0},
+            nonzero={c: float(nonzero.at[sid, c]) for c in cols},
+            tiers={str(k): float(v) for k, v in tier_share.loc[sid].items()},
+            stages={str(k): float(v) for k, v in stage_share.loc[sid].items()},
+            buyers=float(buyers[sid]),
+        )
+    return out
 
 
 @dataclass(frozen=True)
 class Archetype:
+    """A segment name with the rule it must pass: ``fits`` (what the name claims holds for the segment)
+    and ``score`` (how strongly, to choose among the names that fit)."""
+
     key: str
     name_zh: str
     name_en: str
-    score: Callable[[Z], float]
+    fits: Callable[[SegmentProfile], bool]
+    score: Callable[[SegmentProfile], float]
 
 
-#: Named segment archetypes; each cluster gets the distinct archetype its centroid fits best.
+_ACTIVITY = ("events", "active_days", "views", "frequency", "watch_minutes", "social_actions")
+
+#: Named segment archetypes; each segment gets the distinct fitting archetype that scores best overall.
 ARCHETYPES: tuple[Archetype, ...] = (
     Archetype(
         "high_value_loyal",
         "高价值忠诚",
         "High-value loyal",
-        lambda z: _z(z, "monetary") + _z(z, "frequency") - 0.5 * _z(z, "recency_days"),
+        lambda p: p.tier("high") >= MAJORITY and p.stage("loyal", "active", "won_back") >= MAJORITY,
+        lambda p: 3 + p.d("monetary") + p.d("frequency"),
     ),
     Archetype(
-        "price_sensitive",
-        "价格敏感",
-        "Price-sensitive",
-        lambda z: _z(z, "price_sensitivity") + _z(z, "coupon_rate"),
+        "high_value",
+        "高价值",
+        "High value",
+        lambda p: p.tier("high") >= MAJORITY,
+        lambda p: 2 + p.d("monetary") + p.d("frequency"),
     ),
     Archetype(
-        "impulse",
-        "冲动型",
-        "Impulse buyers",
-        lambda z: _z(z, "conversion_rate") + 0.5 * _z(z, "aov") - 0.5 * _z(z, "views"),
-    ),
-    Archetype(
-        "silent_viewers",
-        "潜水观众",
-        "Silent viewers",
-        lambda z: (
-            _z(z, "watch_minutes") + 0.5 * _z(z, "views") - _z(z, "social_actions") - 0.5 * _z(z, "frequency")
-        ),
-    ),
-    Archetype(
-        "engaged_fans", "互动达人", "Engaged fans", lambda z: _z(z, "social_actions") + _z(z, "gift_amount")
-    ),
-    Archetype(
-        "window_shoppers",
-        "浏览加购型",
-        "Window shoppers",
-        lambda z: 0.5 * (_z(z, "views") + _z(z, "carts") + _z(z, "favorites")) - _z(z, "frequency"),
+        "loyal",
+        "忠诚复购",
+        "Loyal repeat buyers",
+        lambda p: p.stage("loyal") >= MAJORITY,
+        lambda p: 2 + p.d("frequency"),
     ),
     Archetype(
         "dormant",
         "沉睡用户",
         "Dormant",
-        lambda z: _z(z, "recency_days") - 0.5 * _z(z, "events") - 0.5 * _z(z, "active_days"),
+        lambda p: p.stage("at_risk", "churned") >= MAJORITY,
+        lambda p: 2 + p.stage("at_risk", "churned"),
+    ),
+    Archetype(
+        "price_sensitive",
+        "价格敏感",
+        "Price-sensitive",
+        lambda p: p.buyers >= MAJORITY and p.has("price_sensitivity", "coupon_rate"),
+        lambda p: 1 + max(p.d("price_sensitivity"), p.d("coupon_rate")),
+    ),
+    Archetype(
+        "impulse",
+        "冲动型",
+        "Impulse buyers",
+        lambda p: p.buyers >= MAJORITY and p.has("conversion_rate") and not p.has("views"),
+        lambda p: 1 + p.d("conversion_rate") - 0.5 * max(p.d("views"), 0.0),
+    ),
+    Archetype(
+        "active_buyers",
+        "活跃买家",
+        "Active buyers",
+        lambda p: p.buyers >= MAJORITY and p.has("frequency"),
+        lambda p: 1 + p.d("frequency"),
+    ),
+    Archetype(
+        "engaged_fans",
+        "互动达人",
+        "Engaged fans",
+        lambda p: p.has("social_actions", "gift_amount"),
+        lambda p: 1 + max(p.d("social_actions"), p.d("gift_amount")),
+    ),
+    Archetype(
+        "silent_viewers",
+        "潜水观众",
+        "Silent viewers",
+        lambda p: p.has("watch_minutes") and not p.has("social_actions", "gift_amount"),
+        lambda p: 1 + p.d("watch_minutes") - max(p.d("social_actions"), 0.0),
+    ),
+    Archetype(
+        "window_shoppers",
+        "浏览加购型",
+        "Window shoppers",
+        lambda p: p.buyers < MAJORITY and p.has("carts", "favorites"),
+        lambda p: 1 + max(p.d("carts"), p.d("favorites")),
     ),
     Archetype(
         "explorers",
         "多品类探索",
         "Category explorers",
-        lambda z: _z(z, "n_categories") - 0.3 * _z(z, "frequency"),
+        lambda p: p.has("n_categories"),
+        lambda p: 1 + p.d("n_categories"),
+    ),
+    Archetype(
+        "new_customers",
+        "新客",
+        "New customers",
+        lambda p: p.stage("new") >= MAJORITY,
+        lambda p: 0.5 + p.stage("new"),
     ),
     Archetype(
         "light",
         "轻度用户",
         "Light users",
-        lambda z: -0.3 * (_z(z, "events") + _z(z, "frequency") + _z(z, "active_days")),
+        lambda p: p.d("events") < 0 and not p.has(*_ACTIVITY),
+        lambda p: 0.5 - p.d("events"),
     ),
-    Archetype("regular", "普通用户", "Regular users", lambda z: 0.0),
-    Archetype("regular_b", "普通用户B", "Regular users B", lambda z: -0.01),
-    Archetype("regular_c", "普通用户C", "Regular users C", lambda z: -0.02),
 )
 
-_DESCRIBE = {
+#: How each segment feature is named in descriptions: feature -> (zh, en).
+FEATURE_LABELS = {
     "monetary": ("消费金额", "spend"),
     "frequency": ("购买次数", "purchases"),
     "aov": ("客单价", "order value"),
@@ -142,6 +281,17 @@ _DESCRIBE = {
     "active_days": ("活跃天数", "active days"),
     "n_categories": ("品类数", "categories"),
 }
+
+
+#: Display names of the built-in live-commerce category codes (the simulator's catalogue): code -> (zh, en).
+CATEGORY_NAMES: dict[str, tuple[str, str]] = {code: (zh, en) for code, zh, en, *_ in SIM_CATEGORIES}
+
+
+def category_name(code: str, lang: str = "en") -> str:
+    """A category as people read it: its name where one is known (``beauty`` -> 美妆 / Beauty), else as
+    stored (e.g. Taobao's numeric category ids, which carry no names)."""
+    names = CATEGORY_NAMES.get(code)
+    return code if names is None else names[0 if lang == "zh" else 1]
 
 
 def _matrix(features: pd.DataFrame, columns: list[str], fill: dict[str, float]) -> np.ndarray:
@@ -273,27 +423,66 @@ class SegmentModel:
         return model
 
 
-def name_segments(z_centroids: pd.DataFrame) -> dict[str, Archetype]:
-    """A distinct archetype for each segment: Hungarian assignment maximising the archetypes' scores."""
-    zs = [dict(row) for _, row in z_centroids.iterrows()]
-    scores = np.array([[a.score(z) for a in ARCHETYPES] for z in zs])
-    rows, cols = linear_sum_assignment(-scores)
-    return {str(z_centroids.index[r]): ARCHETYPES[c] for r, c in zip(rows, cols, strict=True)}
+@dataclass(frozen=True)
+class SegmentName:
+    key: str
+    name_zh: str
+    name_en: str
 
 
-def describe_segment(centroid: pd.Series, overall: pd.Series, top: int = 3) -> tuple[str, str]:
-    """Bilingual one-liner of what sets a segment apart: its most different features vs the average."""
-    parts_zh, parts_en = [], []
-    ratios = {}
-    for col in centroid.index:
-        base = overall.get(col, np.nan)
-        if col in _DESCRIBE and pd.notna(base) and base > 0:
-            ratios[col] = float(centroid[col]) / float(base)
-    ranked = sorted(ratios.items(), key=lambda kv: abs(np.log(max(kv[1], 1e-3))), reverse=True)[:top]
-    for col, ratio in ranked:
-        zh, en = _DESCRIBE[col]
-        parts_zh.append(f"{zh}为平均的{ratio:.1f}倍")
-        parts_en.append(f"{en} {ratio:.1f}x average")
-    if not parts_en:
-        return "与平均用户相近", "close to the average user"
-    return "，".join(parts_zh), ", ".join(parts_en)
+def _fallback(profile: SegmentProfile, taken: set[str]) -> SegmentName:
+    """A name from the segment's largest trait, else "Regular users" (numbered when taken)."""
+    for col in profile.traits:
+        zh, en = FEATURE_LABELS[col]
+        name = SegmentName(f"high_{col}", f"{zh}偏高", f"Above-average {en}")
+        if name.name_en not in taken:
+            return name
+    name, n = SegmentName("regular", "普通用户", "Regular users"), 1
+    while name.name_en in taken:
+        n += 1
+        name = SegmentName(f"regular_{n}", f"普通用户{n}", f"Regular users {n}")
+    return name
+
+
+def name_segments(profiles: dict[str, SegmentProfile]) -> dict[str, SegmentName]:
+    """A distinct name for each segment: the Hungarian assignment of archetypes that fit (the name's claim
+    holds) maximising their scores; a segment no archetype fits is named after its largest trait."""
+    ids = list(profiles)
+    fits = np.array([[a.fits(profiles[s]) for a in ARCHETYPES] for s in ids], dtype=bool)
+    scores = np.array([[a.score(profiles[s]) for a in ARCHETYPES] for s in ids], dtype=float)
+    rows, cols = linear_sum_assignment(-np.where(fits, scores, -1e6))
+    out: dict[str, SegmentName] = {}
+    for r, c in zip(rows, cols, strict=True):
+        if fits[r, c]:
+            a = ARCHETYPES[c]
+            out[ids[r]] = SegmentName(a.key, a.name_zh, a.name_en)
+    taken = {n.name_en for n in out.values()}
+    for sid in ids:
+        if sid not in out:
+            out[sid] = _fallback(profiles[sid], taken)
+            taken.add(out[sid].name_en)
+    return out
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}" if ratio >= 0.1 else f"{ratio:.2g}"
+
+
+def describe_segment(profile: SegmentProfile, top: int = 3) -> tuple[str, str]:
+    """Bilingual one-liner of what sets a segment apart: its ``top`` largest traits as a multiple of the
+    average (or, without one, its largest shortfalls; or how many members did nothing in the window), then
+    the lifecycle stage most members are in. A feature the segment has at zero is never named."""
+    cols = profile.traits[:top] or profile.shortfalls[:top]
+    times = {c: _times(profile.ratio[c]) for c in cols}
+    zh = "，".join(f"{FEATURE_LABELS[c][0]}为平均的{times[c]}倍" for c in cols)
+    en = ", ".join(f"{FEATURE_LABELS[c][1]} {times[c]}x average" for c in cols)
+    idle = 1.0 - profile.nonzero.get("events", 1.0)
+    if not cols and idle >= MAJORITY:
+        zh, en = f"{idle:.0%}在窗口内无任何行为", f"{idle:.0%} without any activity in the window"
+    zh, en = zh or "与平均用户相近", en or "close to the average user"
+    stage, share = max(profile.stages.items(), key=lambda kv: kv[1], default=("", 0.0))
+    if share >= MAJORITY and stage in LIFECYCLE_NAMES:
+        stage_zh, stage_en = LIFECYCLE_NAMES[stage]
+        zh += f"；{share:.0%}为{stage_zh}"
+        en += f"; {share:.0%} {stage_en.lower()}"
+    return zh, en

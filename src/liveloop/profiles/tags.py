@@ -47,7 +47,8 @@ RULES_FILE = "lifecycle_rules.toml"
 class LifecycleRules:
     """Thresholds (days, purchase counts) of the lifecycle stages; tune them to the business's cycle.
 
-    Evaluated in order: prospect (no purchase), new (first purchase within ``new_days``), won back
+    Evaluated in order: prospect (no purchase), new (first purchase within ``new_days`` and fewer than
+    ``loyal_orders`` purchases: a user who already bought that often is not new), won back
     (bought within ``active_days`` after a gap longer than ``won_back_gap_days``, default
     ``churn_days``), churned (no purchase for ``churn_days``), at risk (none for ``active_days``), loyal
     (``loyal_orders`` or more purchases), active.
@@ -150,7 +151,7 @@ def lifecycle_stage(features: pd.DataFrame, prev_gap_days: pd.Series, rules: Lif
     gap = prev_gap_days.reindex(features.index)
     conditions = [
         freq <= 0,
-        first <= rules.new_days,
+        (first <= rules.new_days) & (freq < rules.loyal_orders),
         (recency <= rules.active_days) & (gap > rules.gap_days),
         recency > rules.churn_days,
         recency > rules.active_days,

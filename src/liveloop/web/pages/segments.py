@@ -31,6 +31,11 @@ add_messages(
         "segments.description": {"zh": "描述", "en": "Description"},
         "segments.top_categories": {"zh": "热门品类", "en": "Top categories"},
         "segments.channels": {"zh": "偏好触达渠道", "en": "Preferred channels (messages)"},
+        "segments.no_channel_data": {
+            "zh": "无触达数据（未向该群发送消息）",
+            "en": "no channel data (no messages sent)",
+        },
+        "segments.no_prices": {"zh": "无价格数据", "en": "no price data"},
         "segments.shopping": {"zh": "购物渠道", "en": "Shopping channels"},
         "segments.hours": {"zh": "活跃时段", "en": "Peak hours"},
         "segments.empty": {

@@ -26,6 +26,8 @@ def _one_line_failure(code: int, err: str, *words: str) -> None:
 def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Path) -> None:
     with Warehouse.open(settings) as wh:
         seed_shop(wh, n_users=40, days=90)
+    code, out, _ = cli("users", "list")
+    assert code == 0 and "no profiles yet: run `liveloop profiles build`" in out
     rules = tmp_path / "rules.toml"
     rules.write_text("[lifecycle]\nchurn_days = 120\n")
     code, out, err = cli("profiles", "build", "--k-max", "4", "--rules", str(rules))
@@ -49,6 +51,7 @@ def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Pa
     assert code == 0 and listed["total"] == segments[0]["size"] and len(listed["users"]) == 3
     code, out, _ = cli("users", "list", "--segment", sid, "--limit", "3")
     assert listed["users"][0]["user_id"] in out and f"of {segments[0]['size']} users" in out
+    assert "no profiles yet" not in out
     code, _, err = cli("users", "list", "--value-tier", "gold")
     assert code == 2 and "value tier" in err and "Traceback" not in err
 

@@ -380,11 +380,11 @@ def live_sessions(
 
     with open_warehouse(read_only=True) as wh:
         found = sessions.list_sessions(wh, status=status, limit=limit, offset=offset)
-    zone = get_settings().timezone
+    zone, cur = get_settings().timezone, get_settings().currency_symbol
 
     def render(r: dict[str, Any]) -> None:
         table = Table(
-            "session", "status", "title", "start", "end", "comments", "GMV (¥)", "peak viewers",
+            "session", "status", "title", "start", "end", "comments", f"GMV ({cur})", "peak viewers",
             title=f"{r['total']} sessions (times in {zone})",
         )  # fmt: skip
         for s in r["items"]:
@@ -419,7 +419,7 @@ def live_show(
 
     with open_warehouse(read_only=True) as wh:
         found = sessions.finished(wh, session)
-    zone = get_settings().timezone
+    zone, cur = get_settings().timezone, get_settings().currency_symbol
 
     def render(r: dict[str, Any]) -> None:
         s = r["summary"]
@@ -428,7 +428,7 @@ def live_show(
             f"  ({s['minutes']} min)"
         )
         figures = Table(
-            "GMV (¥)", "orders", "peak viewers", "avg viewers", "comments", "comments/min", "sentiment"
+            f"GMV ({cur})", "orders", "peak viewers", "avg viewers", "comments", "comments/min", "sentiment"
         )
         figures.add_row(
             f"{s['gmv']:,.2f}",
@@ -445,7 +445,7 @@ def live_show(
             questions.add_row(str(q["askers"]), q["text"][:40], q["answer"] or f"→ {q['status']}")
         console.print(questions)
         products = Table(
-            "product", "clicks", "orders", "units", "GMV (¥)", "GMV on stage (¥)", title="products"
+            "product", "clicks", "orders", "units", f"GMV ({cur})", f"GMV on stage ({cur})", title="products"
         )
         for p in s["products"]:
             products.add_row(

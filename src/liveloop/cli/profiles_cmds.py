@@ -201,6 +201,8 @@ def users_list(
         shown = f"{r['offset'] + 1:,}–{r['offset'] + len(r['users']):,}" if r["users"] else "none"
         more = f"; next page: --offset {r['next_offset']}" if r["next_offset"] is not None else ""
         console.print(f"{shown} of {r['total']:,} users{more}", markup=False)
+        if not r["profiled"]:
+            console.print("no profiles yet: run `liveloop profiles build`", markup=False)
 
     emit(page, as_json, render)
 

@@ -59,7 +59,8 @@ def _phone_forms(text: str) -> list[str]:
 
 
 def list_users(wh: Warehouse, query: UserQuery, cipher: Cipher | None = None) -> dict[str, Any]:
-    """One page of profiled users matching ``query``, with the total and the next offset (None: last).
+    """One page of profiled users matching ``query``, with the total, the next offset (None: last) and
+    ``profiled`` (all profiled users: 0 means profiles were never built).
 
     ``cipher`` turns a phone-number search into a blind-index lookup; without it a search is by id only.
     """
@@ -121,4 +122,5 @@ def list_users(wh: Warehouse, query: UserQuery, cipher: Cipher | None = None) ->
         "offset": query.offset,
         "limit": query.limit,
         "next_offset": end if end < total else None,
+        "profiled": total if condition == "TRUE" else int(wh.sql("SELECT count(*) FROM profiles")[0][0]),
     }

@@ -285,6 +285,13 @@ def test_talking_points_from_profiles_built_on_a_simulated_world(wh: Warehouse, 
     assert set(p["segment"] for p in points) <= set(advisor.TALKING_POINTS)
 
 
+def test_every_named_segment_archetype_has_a_talking_point() -> None:
+    from liveloop.profiles.segments import ARCHETYPES
+
+    missing = [a.key for a in ARCHETYPES if a.key not in advisor.TALKING_POINTS | advisor.ARCHETYPE_ALIASES]
+    assert not missing, f"segment names without a host talking point: {missing}"
+
+
 def test_service_lottery_draws_from_room_state_and_audits(wh: Warehouse, data_home: Path) -> None:
     hub = _hub()
     service.open_session(hub, wh, "s-lot", LINEUP)

@@ -24,7 +24,7 @@ from liveloop.api.limits import BODY_IDLE_TIMEOUT_S, MAX_BODY_BYTES, BodyLimitMi
 from liveloop.api.metrics import MetricsMiddleware
 from liveloop.api.ratelimit import FailureLimiter
 from liveloop.core.config import Settings, get_settings
-from liveloop.privacy.crypto import load_cipher
+from liveloop.core.crypto import load_cipher
 from liveloop.privacy.sessions import SessionSigner
 from liveloop.warehouse import Warehouse
 

@@ -43,8 +43,8 @@ import psutil
 from benchmarks.loadgen import open_loop
 from benchmarks.machine import machine
 from liveloop.core.config import Settings
+from liveloop.core.crypto import generate_key
 from liveloop.ingest import ingest_records
-from liveloop.privacy.crypto import generate_key
 from liveloop.privacy.keys import create_key
 from liveloop.warehouse import Warehouse
 from liveloop.warehouse.entities import get_entity

@@ -106,7 +106,7 @@ class _Server:
     """A `liveloop serve` subprocess on a fresh home, with an ingest key."""
 
     def __init__(self, model_dir: Path):
-        from liveloop.privacy.crypto import generate_key
+        from liveloop.core.crypto import generate_key
         from liveloop.privacy.keys import create_key
         from liveloop.warehouse import Warehouse
 

@@ -321,7 +321,7 @@ def _serving(
     import psutil
 
     from liveloop.core.config import Settings
-    from liveloop.privacy.crypto import generate_key
+    from liveloop.core.crypto import generate_key
     from liveloop.privacy.keys import create_key
     from liveloop.recommend.train import train
     from liveloop.warehouse import Warehouse
@@ -459,8 +459,8 @@ async def _load_all(base_url: str, key: str, users: int, conns: int) -> dict[str
 
 def _feedback_latency(trials: int = 20) -> dict[str, Any]:
     from liveloop.core.config import Settings
+    from liveloop.core.crypto import generate_key
     from liveloop.datasets.simulator import simulate_into_warehouse
-    from liveloop.privacy.crypto import generate_key
     from liveloop.recommend.service import RecommendService
     from liveloop.recommend.train import train
     from liveloop.warehouse import Warehouse

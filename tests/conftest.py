@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from liveloop.core.config import Settings
-from liveloop.privacy.crypto import generate_key
+from liveloop.core.crypto import generate_key
 from liveloop.warehouse import Warehouse
 
 

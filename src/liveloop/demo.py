@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liveloop.core.config import Settings
+from liveloop.core.crypto import load_cipher
 from liveloop.core.errors import LiveloopError
-from liveloop.privacy.crypto import load_cipher
 from liveloop.privacy.keys import create_key
 from liveloop.warehouse import Warehouse
 

@@ -60,13 +60,14 @@ def test_demo_serve_prints_the_url_and_an_admin_key_the_served_app_accepts(
     import socket
     import threading
     import time
+    from dataclasses import replace
 
     import httpx
     import uvicorn
 
-    import liveloop.api.server
+    import liveloop.cli.service_cmds
     import liveloop.demo
-    from liveloop.api.app import create_app
+    from liveloop.server import create_app
 
     monkeypatch.setattr(liveloop.demo, "STEPS", [("admin_key", liveloop.demo.step_admin_key)])
     with socket.socket() as sock:
@@ -74,10 +75,12 @@ def test_demo_serve_prints_the_url_and_an_admin_key_the_served_app_accepts(
         port = sock.getsockname()[1]
     seen: dict[str, object] = {}
 
-    def serve(*, host: str, port: int, settings) -> None:
+    def serve(*, host: str, port: int, home) -> None:
         printed = capsys.readouterr().out  # everything the command printed before it serves
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+            uvicorn.Config(
+                create_app(replace(settings, home=home)), host=host, port=port, log_level="warning"
+            )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -87,14 +90,14 @@ def test_demo_serve_prints_the_url_and_an_admin_key_the_served_app_accepts(
             deadline = time.monotonic() + 30
             while not server.started and time.monotonic() < deadline:
                 time.sleep(0.05)
-            seen["url"], seen["home"] = url, settings.home
+            seen["url"], seen["home"] = url, home
             seen["login"] = httpx.get(f"{url}login", timeout=10).status_code
             seen["keys"] = httpx.get(f"{url}v1/keys", headers={"X-API-Key": key}, timeout=10).status_code
         finally:
             server.should_exit = True
             thread.join(30)
 
-    monkeypatch.setattr(liveloop.api.server, "run_server", serve)
+    monkeypatch.setattr(liveloop.cli.service_cmds, "run_server", serve)
     home = tmp_path / "demo-home"
     code, _, err = _run(["demo", "--serve", "--port", str(port), "--home", str(home)], capsys, monkeypatch)
     assert code == 0, err

@@ -13,10 +13,10 @@ import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
-from liveloop.api.app import PUBLIC_PATHS, create_app
 from liveloop.core.config import Settings
+from liveloop.core.crypto import generate_key
 from liveloop.core.types import Role
-from liveloop.privacy.crypto import generate_key
+from liveloop.server import PUBLIC_PATHS, create_app
 
 
 def _allowed_roles(dependant: Any) -> frozenset[Role] | None:

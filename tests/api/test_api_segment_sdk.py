@@ -11,7 +11,7 @@ import pytest
 from segment.analytics import Client
 from segment.analytics.request import APIError
 
-from liveloop.privacy.crypto import load_cipher
+from liveloop.core.crypto import load_cipher
 from liveloop.warehouse import Warehouse
 
 

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from liveloop.cli.main import app
 from liveloop.core.config import Settings
+from liveloop.core.crypto import generate_key
 from liveloop.core.errors import ValidationFailed
 from liveloop.datasets import catalog, import_dataset
 from liveloop.datasets.loader import IMPORT_FILES
 from liveloop.ingest import ADAPTERS
-from liveloop.privacy.crypto import generate_key
 from liveloop.warehouse import Warehouse
 
 runner = CliRunner()

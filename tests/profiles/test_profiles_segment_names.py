@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from liveloop.core.config import Settings
-from liveloop.privacy.crypto import generate_key
+from liveloop.core.crypto import generate_key
 from liveloop.profiles import build_profiles, list_segments
 from liveloop.profiles.build import data_end
 from liveloop.profiles.features import affinity

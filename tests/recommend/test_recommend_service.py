@@ -14,9 +14,9 @@ import pyarrow as pa
 import pytest
 
 from liveloop.core.config import Settings
+from liveloop.core.crypto import generate_key
 from liveloop.core.errors import InsufficientData, NotFound, ValidationFailed
 from liveloop.datasets.simulator import simulate_into_warehouse
-from liveloop.privacy.crypto import generate_key
 from liveloop.profiles.tags import remove_tag, restore_tag
 from liveloop.recommend import registry
 from liveloop.recommend.factorization import ALS

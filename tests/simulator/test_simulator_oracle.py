@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from liveloop.core.errors import NotFound, ValidationFailed
-from liveloop.datasets.simulator import Oracle, phrases
+from liveloop.core.types import COMMENT_INTENTS
+from liveloop.datasets.simulator import Oracle
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_comment_labels_agree_with_text(small_world: dict[str, Any]) -> None:
     comments = pd.read_parquet(root / "comments.parquet").merge(
         pd.read_parquet(root / "truth" / "comment_labels.parquet"), on="comment_id"
     )
-    assert set(comments["intent"]) == set(phrases.INTENTS)  # every intent occurs
+    assert set(comments["intent"]) == set(COMMENT_INTENTS)  # every intent occurs
     numbered = comments[comments["text"].str.contains("号链接") & comments["product_mention"].notna()]
     assert len(numbered) > 20
     slots = numbered["text"].str.extract(r"(\d+)号链接")[0].astype(int)

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 
 from liveloop.core.config import Settings
+from liveloop.core.crypto import load_cipher
 from liveloop.ingest import import_file, ingest_records, ingest_segment
-from liveloop.privacy.crypto import load_cipher
 from liveloop.warehouse import Warehouse
 
 PHONES = [f"+86 139{i:08d}" for i in range(40)]

@@ -1,5 +1,6 @@
-"""HTTP face (FastAPI): routers per capability under ``liveloop.api.routes``."""
+"""HTTP API face (FastAPI): routers per capability under ``liveloop.api.routes``, mounted by
+``liveloop.server.create_app``."""
 
-from liveloop.api.app import create_app
+from liveloop.api.app import DESCRIPTION, mount_api
 
-__all__ = ["create_app"]
+__all__ = ["DESCRIPTION", "mount_api"]

@@ -25,6 +25,8 @@ from liveloop.core.config import Settings
 from liveloop.warehouse import Warehouse
 
 HANDLE_FILE = "serve.json"
+#: The URL `liveloop serve` listens on, handed to the app it starts (``liveloop.server.serving_app``).
+SERVE_URL_ENV = "LIVELOOP_SERVE_URL"
 TOKEN_HEADER = "x-liveloop-cli-token"
 PATH = "/v1/cli"
 #: Commands that never run inside the server (they would start another server or replace its world).

@@ -175,7 +175,7 @@ def users_list(
     """Find users: profiled users by segment, lifecycle stage, value tier, id or phone; biggest spenders
     first."""
     from liveloop.core.config import get_settings
-    from liveloop.privacy.crypto import load_cipher
+    from liveloop.core.crypto import load_cipher
     from liveloop.profiles import UserQuery, list_users
 
     query = UserQuery(segment, lifecycle, value_tier, search, limit, offset)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from rich.table import Table
 from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
 from liveloop.core.config import get_settings
 from liveloop.core.errors import ValidationFailed
+
+#: The app ``serve`` runs, named by import string: the CLI imports neither the API nor the dashboard.
+APP_FACTORY = "liveloop.server:serving_app"
 
 keys_app = typer.Typer(
     help="API keys and roles (admin, analyst, marketer, host, ingest).", no_args_is_help=True
@@ -28,8 +32,6 @@ def serve(
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Run the API and dashboard on uvicorn; other `liveloop` commands then run through it."""
-    from liveloop.api.server import run_server
-
     if workers != 1:
         raise ValidationFailed(
             "--workers must be 1: the DuckDB warehouse file admits one process, so a second worker could "
@@ -37,18 +39,33 @@ def serve(
             "for more, send more concurrent batches, or run one server per warehouse (docs/api.md)",
             field="workers",
         )
-    from liveloop.cli import serving
-    from liveloop.cli.main import run
+    run_server(host=host, port=port, log_level=log_level)
 
-    settings = get_settings()
+
+def run_server(*, host: str, port: int, log_level: str = "info", home: Path | None = None) -> None:
+    """Serve ``APP_FACTORY`` until interrupted, in one process (the warehouse has one writer). The app
+    reads its settings from the environment; ``home`` overrides LIVELOOP_HOME."""
+    import uvicorn
+
+    from liveloop.cli.bridge import SERVE_URL_ENV
+    from liveloop.warehouse import Warehouse
+
+    if home is not None:
+        os.environ["LIVELOOP_HOME"] = str(home)
+    Warehouse.open(get_settings()).close()  # held by another process: one line here, not a failed start-up
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    url = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
-    run_server(
+    os.environ[SERVE_URL_ENV] = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
         host=host,
         port=port,
         log_level=log_level,
-        settings=settings,
-        configure=lambda app: serving.mount(app, settings, url, run),
+        workers=1,
+        timeout_keep_alive=20,
+        limit_concurrency=2048,
+        backlog=2048,
+        server_header=False,
     )
 
 
@@ -176,13 +193,11 @@ def demo(
         ),
     )
     if serve_after:
-        from liveloop.api.server import run_server
-
         console.print(
             f"serving the dashboard at [bold]{url}[/] — log in with the admin key above; Ctrl+C stops",
             highlight=False,
         )
-        run_server(host=host, port=port, settings=settings)
+        run_server(host=host, port=port, home=settings.home)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Copy and script generation, and the advertising-law compliance checker."""
+"""The advertising-law compliance checker (every live Q&A answer passes it)."""
 
 from liveloop.content.compliance import ComplianceChecker, ComplianceResult, check_text, default_checker
 

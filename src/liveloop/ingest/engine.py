@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from liveloop.core.crypto import Cipher, load_cipher
 from liveloop.core.errors import LiveloopError
 from liveloop.core.ids import new_id
 from liveloop.ingest.keyindex import KeyIndex, key_index
@@ -32,7 +33,6 @@ from liveloop.ingest.pii import encrypt_columns, protect_raw
 from liveloop.ingest.readers import Chunk, Malformed
 from liveloop.ingest.report import ImportReport
 from liveloop.ingest.validate import TS_UNITS, Options, Target, ident, lit, present_fields, validation_sql
-from liveloop.privacy.crypto import Cipher, load_cipher
 from liveloop.warehouse import TABLE_TIME, Warehouse
 
 #: Longest raw row kept in quarantine (characters): whole rows up to 64 MB (the longest line read), so

@@ -6,8 +6,8 @@ import base64
 
 import pyarrow as pa
 
+from liveloop.core.crypto import Cipher
 from liveloop.ingest.schema import TableSpec
-from liveloop.privacy.crypto import Cipher
 
 _INDEXED = ("phone", "email")
 

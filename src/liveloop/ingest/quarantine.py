@@ -149,6 +149,6 @@ def _filters(status: str | None, table: str | None) -> tuple[str, list[Any]]:
 
 def _cipher() -> Any:
     from liveloop.core.config import get_settings
-    from liveloop.privacy.crypto import load_cipher
+    from liveloop.core.crypto import load_cipher
 
     return load_cipher(get_settings(), create=False)

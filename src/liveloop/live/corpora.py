@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from liveloop.core.config import Settings
-from liveloop.core.types import COMMENT_INTENTS as INTENTS
+from liveloop.core.types import COMMENT_INTENTS
 from liveloop.datasets import data_file
 
 #: Aspect categories of the zhijiang labels the copilot tracks, with their English names.
@@ -259,7 +259,7 @@ def intent_corpus(
 
     pool = pd.concat([questions, reviews[["text", "source", "label"]], chat], ignore_index=True)
     parts = []
-    for label in INTENTS:
+    for label in COMMENT_INTENTS:
         rows = pool[pool["label"] == label]
         if len(rows) > per_class:
             rows = rows.iloc[rng.choice(len(rows), per_class, replace=False)]

@@ -1,5 +1,4 @@
-"""Privacy by construction: PII encryption, consent, erasure, audit, access control."""
+"""Privacy by construction: API keys and roles, dashboard sessions, the audit log.
 
-from liveloop.privacy.crypto import Cipher, create_key_file, load_cipher
-
-__all__ = ["Cipher", "create_key_file", "load_cipher"]
+The encryption primitives (AES-GCM, blind indexes) are on the ground floor, ``liveloop.core.crypto``,
+so that the warehouse can encrypt PII without importing this package."""

@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from liveloop.privacy.crypto import Cipher
+from liveloop.core.crypto import Cipher
 
 SESSION_TTL_S = 12 * 3600
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from liveloop.core.crypto import Cipher
 from liveloop.core.errors import ValidationFailed
-from liveloop.privacy.crypto import Cipher
 from liveloop.profiles.tags import LIFECYCLE_NAMES, VALUE_TIERS
 from liveloop.warehouse import Warehouse
 

@@ -5,7 +5,7 @@ user's events newer than the last one it applied, one ``update`` per event, when
 events arriving through any path (API ingest, imports, feedback) are picked up at the next read with
 no re-reading of history. At most ``length`` events are applied per read; a user with more new events
 than that is re-seeded from the latest ``length`` (what the model was trained on). The state lives in
-this process: one API process needs nothing else; several would share it through Redis (DESIGN §4).
+this process: one API process needs nothing else (a store shared by several is not built).
 """
 
 from __future__ import annotations

@@ -3,10 +3,8 @@ descriptions from what sets each segment apart, checked against its members' val
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,7 @@ from sklearn.metrics import silhouette_score
 from liveloop.core.errors import InsufficientData
 from liveloop.datasets.simulator.config import CATEGORIES as SIM_CATEGORIES
 from liveloop.profiles.tags import LIFECYCLE_NAMES
+from liveloop.warehouse.artifacts import Pickled
 
 #: Features segments are built on; heavy-tailed ones are log1p-transformed before scaling.
 SEGMENT_FEATURES = (
@@ -303,7 +302,7 @@ def _matrix(features: pd.DataFrame, columns: list[str], fill: dict[str, float]) 
 
 
 @dataclass
-class SegmentModel:
+class SegmentModel(Pickled):
     """K-means on standardised segment features. ``fit`` picks K by silhouette in ``[k_min, k_max]``
     (scored on a seeded sample of ``silhouette_sample`` users)."""
 
@@ -411,16 +410,6 @@ class SegmentModel:
         mapping = dict(zip(self.ids_, new_ids, strict=True))
         self.ids_ = new_ids
         return mapping
-
-    def save(self, path: Path) -> None:
-        Path(path).write_bytes(pickle.dumps(self))
-
-    @classmethod
-    def load(cls, path: Path) -> SegmentModel:
-        model = pickle.loads(Path(path).read_bytes())
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} does not hold a SegmentModel")
-        return model
 
 
 @dataclass(frozen=True)

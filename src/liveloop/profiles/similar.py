@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,10 +12,11 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from liveloop.core.errors import InsufficientData, NotFound
+from liveloop.warehouse.artifacts import Pickled
 
 
 @dataclass
-class SimilarUsers:
+class SimilarUsers(Pickled):
     """ALS user embeddings from (user, item, weight) interactions; ``similar`` returns nearest users.
 
     ``keep_matrix=False`` drops the interaction matrix after fitting (smaller artifact; no
@@ -146,16 +145,6 @@ class SimilarUsers:
             for r, items in enumerate(top):
                 out.append([self.items_[j] for j in items if scores[r, j] > 0])
         return out
-
-    def save(self, path: Path) -> None:
-        Path(path).write_bytes(pickle.dumps(self))
-
-    @classmethod
-    def load(cls, path: Path) -> SimilarUsers:
-        model = pickle.loads(Path(path).read_bytes())
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} does not hold a SimilarUsers model")
-        return model
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

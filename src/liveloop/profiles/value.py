@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +13,7 @@ from liveloop.profiles.features import consumption_features
 from liveloop.profiles.metrics import binary_metrics
 from liveloop.profiles.window import Window
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.artifacts import Pickled
 
 #: Non-numeric or bookkeeping columns never used as model inputs.
 _EXCLUDE = {"age_band", "gender", "region", "top_category", "price_band", "best_channel"}
@@ -49,7 +48,7 @@ def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass
-class HighValueModel:
+class HighValueModel(Pickled):
     """Random forest (``kind='rf'``) or LightGBM (``kind='lgbm'``) classifier of next-window high value.
 
     Each forest tree sees at most ``max_tree_samples`` bootstrap rows, so training cost is bounded."""
@@ -113,16 +112,6 @@ class HighValueModel:
         imp = imp / imp.sum() if imp.sum() > 0 else imp
         order = np.argsort(-imp)[:top]
         return [(self.columns_[i], float(imp[i])) for i in order]
-
-    def save(self, path: Path) -> None:
-        Path(path).write_bytes(pickle.dumps(self))
-
-    @classmethod
-    def load(cls, path: Path) -> HighValueModel:
-        model = pickle.loads(Path(path).read_bytes())
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} does not hold a HighValueModel")
-        return model
 
 
 def rfm_rule(features: pd.DataFrame, top_share: float = 0.2) -> pd.Series:

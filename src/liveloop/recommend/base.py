@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, Self
 
@@ -10,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from liveloop.recommend.interactions import Interactions
+from liveloop.warehouse.artifacts import load_object, save_object
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,18 +63,10 @@ class Retriever:
         return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
 
     def save(self, path: Path | str) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        return path
+        return save_object(self, path)
 
     @classmethod
     def load(cls, path: Path | str) -> Self:
-        with open(path, "rb") as fh:
-            obj = pickle.load(fh)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
-        return obj
+        return load_object(path, cls)
 
     n_items_: int = 0

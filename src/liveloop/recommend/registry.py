@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from liveloop.core.config import Settings
 from liveloop.core.errors import NotFound
+from liveloop.warehouse.artifacts import load_object, save_object
 
 NAME = "recommend"
 
@@ -33,8 +33,7 @@ def save_version(
     models_dir = settings.models_dir if settings else Path(wh.path).parent / "models"
     folder = models_dir / NAME / version
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "model.pkl", "wb") as fh:
-        pickle.dump(bundle, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    save_object(bundle, folder / "model.pkl")
     meta = {
         "version": version,
         "metrics": metrics,
@@ -81,8 +80,7 @@ def active_version(wh: Any) -> tuple[str, str] | None:
 
 
 def load_bundle(path: str | Path) -> Any:
-    with open(Path(path) / "model.pkl", "rb") as fh:
-        return pickle.load(fh)
+    return load_object(Path(path) / "model.pkl", object)
 
 
 def list_versions(wh: Any) -> list[dict[str, Any]]:

@@ -71,8 +71,8 @@ def evaluate_strategies(
     ``users`` / ``days`` override the preset's world size; ``epochs`` trains SASRec (alone and inside
     the hybrid, which reuses the stand-alone ALS and SASRec fitted on the same data).
     """
+    from liveloop.core.crypto import generate_key
     from liveloop.datasets.simulator import Oracle, simulate_into_warehouse
-    from liveloop.privacy.crypto import generate_key
     from liveloop.warehouse import Warehouse
 
     base = get_settings()

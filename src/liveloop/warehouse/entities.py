@@ -20,10 +20,10 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from liveloop.core.clock import utcnow
+from liveloop.core.crypto import Cipher
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Gender
-from liveloop.privacy.crypto import Cipher
 from liveloop.warehouse.store import Warehouse, first_row
 
 PII = ("phone", "email", "name")

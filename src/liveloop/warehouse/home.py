@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from liveloop.core.config import Settings
-from liveloop.privacy.crypto import create_key_file
+from liveloop.core.crypto import create_key_file
 from liveloop.warehouse.store import Warehouse
 
 

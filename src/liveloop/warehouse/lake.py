@@ -1,4 +1,4 @@
-"""Parquet export and import of every table; events partitioned by UTC date (the lake Spark shares)."""
+"""Parquet export and import of every table; events partitioned Hive-style by UTC date."""
 
 from __future__ import annotations
 

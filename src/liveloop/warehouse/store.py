@@ -243,7 +243,7 @@ class Warehouse:
 
     @property
     def ibis(self) -> Any:
-        """An Ibis backend on this connection, for analytics written once for DuckDB and Spark."""
+        """An Ibis backend on this connection (analytics are written as Ibis expressions)."""
         if self._ibis is None:
             import ibis
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import SESSION_COOKIE, client_address
-from liveloop.api.errors import TooManyRequests
 from liveloop.core.errors import Unauthorized
+from liveloop.http.auth import SESSION_COOKIE, client_address
+from liveloop.http.errors import TooManyRequests
 from liveloop.privacy.keys import verifier_for
 from liveloop.privacy.sessions import SESSION_TTL_S
 from liveloop.web.i18n import LANG_COOKIE, LANGS

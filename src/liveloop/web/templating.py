@@ -58,7 +58,7 @@ def render(
     lang = lang_of(request)
     principal = getattr(request.state, "principal", None)
     signer = request.app.state.session_signer
-    from liveloop.api.auth import session_of
+    from liveloop.http.auth import session_of
 
     session = session_of(request)
     page = {

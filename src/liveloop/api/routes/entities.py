@@ -12,12 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import principal_of, require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.api.idempotency import respond
 from liveloop.core.errors import Conflict, PermissionDenied, ValidationFailed
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.http.auth import principal_of, require_roles
 from liveloop.privacy import audit
 from liveloop.privacy.audit import AuditEntry
 from liveloop.warehouse import Warehouse

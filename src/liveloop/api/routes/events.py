@@ -19,13 +19,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pydantic import BaseModel, ConfigDict, Field
 
-from liveloop.api.auth import require_roles
 from liveloop.api.deps import get_warehouse
-from liveloop.api.errors import PayloadTooLarge
 from liveloop.api.idempotency import respond
 from liveloop.api.metrics import INGESTED, REGISTRY
 from liveloop.core.errors import ValidationFailed
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
+from liveloop.http.errors import PayloadTooLarge
 from liveloop.warehouse import Warehouse
 
 MAX_BATCH = 1000

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from liveloop.api.auth import require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 from liveloop.privacy.keys import create_key, list_keys, revoke_key
 from liveloop.warehouse import Warehouse
 

@@ -14,12 +14,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import principal_of, require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.api.metrics import REGISTRY
 from liveloop.core.errors import LiveloopError, PermissionDenied
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.http.auth import principal_of, require_roles
 from liveloop.live import service, sessions
 from liveloop.live.hub import MAX_BATCH_REQUEST, LiveHub
 from liveloop.live.lottery import LotteryRules

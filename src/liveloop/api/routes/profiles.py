@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from liveloop.api.auth import principal_of, require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.http.auth import principal_of, require_roles
 from liveloop.profiles import (
     UserQuery,
     get_segment,

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import require_roles
 from liveloop.api.deps import get_warehouse
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 from liveloop.recommend.bundles import product_bundles
 from liveloop.recommend.live_rooms import pin_product, rooms_for_user
 from liveloop.recommend.service import MAX_K, RecommendService, get_service

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from liveloop.api.auth import require_roles
 from liveloop.api.metrics import render
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 
 router = APIRouter(tags=["service"])
 

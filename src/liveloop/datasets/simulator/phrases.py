@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liveloop.core.types import COMMENT_INTENTS as INTENTS
+from liveloop.core.types import COMMENT_INTENTS
 
 #: (intent, sentiment, language, template). ``{m}`` = a product mention.
 BANK: tuple[tuple[str, str, str, str], ...] = (
@@ -67,7 +67,7 @@ BANK: tuple[tuple[str, str, str, str], ...] = (
     ("chit_chat", "neutral", "en", "lol"),
 )
 
-_INTENT_OF = np.array([INTENTS.index(b[0]) for b in BANK])
+_INTENT_OF = np.array([COMMENT_INTENTS.index(b[0]) for b in BANK])
 _HAS_MENTION = np.array(["{m}" in b[3] for b in BANK])
 _LANG_EN = np.array([b[2] == "en" for b in BANK])
 #: Intent mix with no product on stage, and while a product is being presented.
@@ -136,10 +136,10 @@ def pick_templates(rng: np.random.Generator, on_stage: np.ndarray, english: np.n
         np.searchsorted(cum_stage, u * cum_stage[-1], side="right"),
         np.searchsorted(cum_idle, u * cum_idle[-1], side="right"),
     )
-    intent = np.minimum(intent, len(INTENTS) - 1)
+    intent = np.minimum(intent, len(COMMENT_INTENTS) - 1)
     out = np.empty(n, dtype=np.int64)
     pick = rng.random(n)
-    for i in range(len(INTENTS)):
+    for i in range(len(COMMENT_INTENTS)):
         for en in (False, True):
             mask = (intent == i) & (english == en)
             if not mask.any():

@@ -7,7 +7,7 @@ A module ``liveloop/web/pages/<name>.py`` exposes:
 ``router``
     A FastAPI ``APIRouter`` serving the page (HTML) and any form posts. Every route declares its roles
     exactly like an API route: ``dependencies=[Depends(require_roles(Role.ANALYST, ...))]`` from
-    ``liveloop.api.auth`` (admin is always allowed). A browser without a session is redirected to
+    ``liveloop.http.auth`` (admin is always allowed). A browser without a session is redirected to
     ``/login``. Forms must include ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">``;
     ``require_roles`` rejects a state-changing request from a session without it (403).
 ``NAV``

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import require_roles
 from liveloop.core.clock import display_time
 from liveloop.core.errors import NotFound
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 from liveloop.live import sessions
 from liveloop.web.i18n import add_messages, translate
 from liveloop.web.templating import figure, lang_of, render

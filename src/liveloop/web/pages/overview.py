@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.analytics.overview import Overview, overview
-from liveloop.api.auth import require_roles
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 from liveloop.web.i18n import translate
 from liveloop.web.templating import figure, lang_of, render
 

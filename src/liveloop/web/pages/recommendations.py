@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import require_roles
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 from liveloop.recommend.dashboard import page_data
 from liveloop.web.i18n import add_messages
 from liveloop.web.templating import figure, render

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import require_roles
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 from liveloop.profiles import list_segments
 from liveloop.profiles.service import segment_radar
 from liveloop.web.i18n import add_messages, translate

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.api.auth import require_roles
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
+from liveloop.http.auth import require_roles
 from liveloop.profiles import (
     UserQuery,
     list_segments,

@@ -21,9 +21,9 @@ from fastapi import Request, WebSocketException
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from liveloop.api.ratelimit import FailureLimiter
 from liveloop.core.errors import LiveloopError, PermissionDenied, Unauthorized
 from liveloop.core.types import Role
+from liveloop.http.ratelimit import FailureLimiter
 from liveloop.privacy.keys import Principal, verifier_for
 from liveloop.privacy.sessions import Session, SessionSigner
 

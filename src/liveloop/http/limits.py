@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from liveloop.api.errors import PROBLEM, http_problem
+from liveloop.http.errors import PROBLEM, http_problem
 
 #: Default body cap: a full batch of 1,000 rich events fits with room to spare.
 MAX_BODY_BYTES = 4 * 1024 * 1024

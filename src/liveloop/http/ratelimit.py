@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 
-from liveloop.api.errors import TooManyRequests
+from liveloop.http.errors import TooManyRequests
 
 
 class FailureLimiter:

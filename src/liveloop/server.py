@@ -1,0 +1,95 @@
+"""The composition root: one FastAPI app serving the API (``liveloop.api``) and the dashboard
+(``liveloop.web``). The only module that imports both faces; ``liveloop serve`` runs it on uvicorn by
+its import string, ``liveloop.server:serving_app`` (the app plus the CLI's bridge, ``cli.bridge``).
+
+The app opens the warehouse once at start-up (DuckDB allows one writing process, so one app process
+owns it) and shares it between requests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from liveloop.api import DESCRIPTION, mount_api
+from liveloop.api.metrics import MetricsMiddleware
+from liveloop.core.config import Settings, get_settings
+from liveloop.http import install_http
+from liveloop.http.headers import SecurityHeadersMiddleware
+from liveloop.http.limits import BODY_IDLE_TIMEOUT_S, MAX_BODY_BYTES, BodyLimitMiddleware
+from liveloop.warehouse import Warehouse
+from liveloop.web import mount_dashboard
+
+#: Paths anyone may reach without a key (checked by the route-matrix test): keep this list short.
+PUBLIC_PATHS = frozenset(
+    {
+        "/health",
+        "/openapi.json",
+        "/docs",
+        "/docs/assets",
+        "/login",
+        "/logout",
+        "/lang",
+        "/static",
+        "/static/vendor/plotly.min.js",
+        "/favicon.ico",
+    }
+)
+
+
+def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None = None) -> FastAPI:
+    """Build the service. Pass ``warehouse`` to serve an already open one (it is then not closed)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        wh = warehouse or Warehouse.open(settings)
+        app.state.warehouse = wh
+        try:
+            yield
+        finally:
+            hub = getattr(app.state, "live_hub", None)
+            if hub is not None:  # live rooms: stop processing and write what is pending before closing
+                hub.stop()
+            if warehouse is None:
+                wh.close()
+
+    app = FastAPI(
+        title="liveloop",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if warehouse is not None:
+        app.state.warehouse = warehouse
+    install_http(app, settings)
+    mount_api(app)
+    mount_dashboard(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=int(os.environ.get("LIVELOOP_MAX_BODY_BYTES", MAX_BODY_BYTES)),
+        idle_timeout_s=float(os.environ.get("LIVELOOP_BODY_TIMEOUT_S", BODY_IDLE_TIMEOUT_S)),
+    )
+    app.add_middleware(MetricsMiddleware)
+    return app
+
+
+def serving_app() -> FastAPI:
+    """What ``liveloop serve`` runs: the app, plus ``POST /v1/cli`` so other ``liveloop`` commands run
+    through the server while it holds the warehouse (``cli.bridge``)."""
+    from liveloop.cli import serving
+    from liveloop.cli.bridge import SERVE_URL_ENV
+    from liveloop.cli.main import run
+
+    settings = get_settings()
+    app = create_app(settings)
+    url = os.environ.get(SERVE_URL_ENV)
+    if url:
+        serving.mount(app, settings, url, run)
+    return app

@@ -1,0 +1,40 @@
+"""One way to keep a fitted estimator on disk: save_object / load_object and the Pickled mixin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liveloop.profiles.similar import SimilarUsers
+from liveloop.warehouse.artifacts import Pickled, load_object, save_object
+
+
+@dataclass
+class Centroids(Pickled):
+    k: int
+    centres_: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def test_a_pickled_estimator_round_trips_into_a_new_folder(tmp_path: Path):
+    model = Centroids(3, np.arange(6.0).reshape(3, 2))
+    path = model.save(tmp_path / "models" / "v1" / "model.pkl")
+    again = Centroids.load(path)
+    assert again.k == 3 and np.array_equal(again.centres_, model.centres_)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.pkl"]  # no partial file left behind
+
+
+def test_saving_again_replaces_the_file(tmp_path: Path):
+    path = save_object({"version": 1}, tmp_path / "a.pkl")
+    save_object({"version": 2}, path)
+    assert load_object(path, dict) == {"version": 2}
+
+
+def test_a_file_of_another_kind_is_refused(tmp_path: Path):
+    path = Centroids(2).save(tmp_path / "model.pkl")
+    with pytest.raises(TypeError, match="holds a Centroids, not a SimilarUsers"):
+        SimilarUsers.load(path)
+    with pytest.raises(TypeError, match="not a dict"):
+        load_object(path, dict)

@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "liveloop"
 FLOORS: dict[str, int] = {
     "": 0,  # liveloop/__init__.py: the version only
     "core": 0,  # settings, errors, ids, clock, domain enums, encryption primitives
+    "examples": 0,  # the example files of the README tour (data, and a copy function)
     "warehouse": 1,
     "privacy": 2,
     "datasets": 3,

@@ -20,6 +20,7 @@ from liveloop.core.config import Settings, get_settings
 from liveloop.http import install_http
 from liveloop.http.headers import SecurityHeadersMiddleware
 from liveloop.http.limits import BODY_IDLE_TIMEOUT_S, MAX_BODY_BYTES, BodyLimitMiddleware
+from liveloop.http.redact import install_log_redaction
 from liveloop.warehouse import Warehouse
 from liveloop.web import mount_dashboard
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
     if warehouse is not None:
         app.state.warehouse = warehouse
     install_http(app, settings)
+    install_log_redaction()
     mount_api(app)
     mount_dashboard(app)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -288,3 +288,55 @@ def test_a_segment_batch_over_1000_messages_is_413_and_writes_nothing(server):
     # nothing of the refused batch was loaded: its messages are new, not duplicates
     first = httpx.post(url, json={"batch": messages[:1000]}, headers=server.headers("ingest"), timeout=60)
     assert first.status_code == 200 and first.json()["accepted"] == 1000
+
+
+def _raw_post(server, path: str, body: bytes):
+    headers = {**server.headers("ingest"), "Content-Type": "application/json"}
+    return httpx.post(f"{server.base_url}{path}", content=body, headers=headers, timeout=60)
+
+
+def test_lone_surrogates_and_odd_traits_are_kept_or_rejected_never_a_500(server):
+    tag = uuid.uuid4().hex[:8]
+    events = [
+        {"event_id": f"{tag}-1", "ts": "2026-11-11T12:00:00+08:00", "user_id": "u\ud800", "type": "view"},
+        {"event_id": f"{tag}-2", "ts": "2026-11-11T12:00:00+08:00", "user_id": f"{tag}-u", "type": "comment",
+         "text": "\udcff lone"},
+    ]  # fmt: skip
+    body = json.dumps({"events": events}).encode()  # ASCII JSON with the lone surrogates as escapes
+    r = _raw_post(server, "/v1/events", body)
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == ["rejected", "accepted"]
+    assert r.json()["results"][0]["field"] == "user_id"
+    messages = [
+        {"type": "identify", "userId": f"{tag}-s", "traits": "just a string", "messageId": f"{tag}-m1"},
+        {
+            "type": "track",
+            "userId": f"{tag}-s",
+            "event": "x\ud800",
+            "properties": [1],
+            "messageId": f"{tag}-m2",
+        },
+        {
+            "type": "identify",
+            "userId": f"{tag}-p",
+            "messageId": f"{tag}-m3",
+            "traits": {
+                "address": {"street": "1 Secret Road", "city": "杭州"},
+                "birthday": "1990-01-01",
+                "Mobile": "13800001111",
+                "Email": "A@b.cn",
+            },
+        },
+    ]
+    r = _raw_post(server, "/v1/batch", json.dumps({"batch": messages}).encode())
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == ["accepted", "rejected", "accepted"]
+    assert r.json()["results"][1]["field"] == "type"  # "x\ufffd" is no event type
+    analyst = server.headers("analyst")
+    user = httpx.get(f"{server.base_url}/v1/users/{tag}-p", headers=analyst).json()
+    assert user["phone"] == "***" and user["email"] == "***" and user["region"] == "杭州"
+    shown = json.dumps(user, ensure_ascii=False)
+    for secret in ("Secret Road", "1990-01-01", "13800001111", "A@b.cn"):
+        assert secret not in shown
+    odd = httpx.get(f"{server.base_url}/v1/users/{tag}-s", headers=analyst).json()
+    assert odd["props"] == {"value": "just a string"}

@@ -18,6 +18,8 @@ from websockets.sync.client import connect
 
 from liveloop.live.replay import bilibili_events
 
+EARLY = 1_640_000_000.0  # 2021-12-20: before the replayed evening (2021-12-30)
+
 
 def test_bilibili_evening_parses_into_real_events(data_home: Path) -> None:
     df = bilibili_events(11365)
@@ -67,27 +69,30 @@ def test_api_websocket_and_live_monitor_during_a_replay(
     srv = live_server_factory(env={"LIVELOOP_NLP_MODEL": str(model_dir())})
     host, ingest = srv.client("host"), srv.client("ingest")
     # bad input first: unknown session, bad event, wrong role
-    r = ingest.post("/v1/live/ghost/events", json={"events": [{"type": "like", "ts": 1}]})
+    r = ingest.post("/v1/live/ghost/events", json={"events": [{"type": "like", "ts": EARLY}]})
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["field"] == "session_id"
     assert ingest.post("/v1/live/room1/open", json={"lineup": LINEUP}).status_code == 200
-    r = ingest.post("/v1/live/room1/events", json={"events": [{"type": "teleport", "ts": 1}]})
+    r = ingest.post("/v1/live/room1/events", json={"events": [{"type": "teleport", "ts": EARLY}]})
     assert r.status_code == 422 and r.json()["field"] == "events[0].type"
+    for ts in (1e20, -5, 1, "9999-12-31T00:00:00Z", "0001-01-01"):  # a bad time never moves the room clock
+        r = ingest.post("/v1/live/room1/events", json={"events": [{"type": "like", "ts": ts}]})
+        assert r.status_code == 422 and r.json()["field"] == "events[0].ts", (ts, r.text)
     assert (
         srv.client("marketer")
-        .post("/v1/live/room1/events", json={"events": [{"type": "like", "ts": 1}]})
+        .post("/v1/live/room1/events", json={"events": [{"type": "like", "ts": EARLY}]})
         .status_code
         == 403
     )
     odd = [
-        {"type": "comment", "ts": 1.0 + i, "user_id": f"x{i}", "text": t}
+        {"type": "comment", "ts": EARLY + i, "user_id": f"x{i}", "text": t}
         for i, t in enumerate(["", "   ", "x" * 100_000, "😀😀", "\ufffd broken"])
     ]
     assert ingest.post("/v1/live/room1/events", json={"events": odd}).json()["accepted"] == 5
-    surrogate = b'{"events": [{"type": "comment", "ts": 9, "user_id": "s", "text": "\\udcff lone"}]}'
+    surrogate = b'{"events": [{"type": "comment", "ts": 1640000009, "user_id": "s", "text": "\\udcff lone"}]}'
     r = ingest.post("/v1/live/room1/events", content=surrogate, headers={"content-type": "application/json"})
     assert r.status_code == 200 and r.json()["accepted"] == 1
-    invalid = b'{"events": [{"type": "comment", "ts": 9, "user_id": "s", "text": "\xff\xfe"}]}'
+    invalid = b'{"events": [{"type": "comment", "ts": 1640000009, "user_id": "s", "text": "\xff\xfe"}]}'
     r = ingest.post("/v1/live/room1/events", content=invalid, headers={"content-type": "application/json"})
     assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith("application/problem+json")
 
@@ -175,7 +180,9 @@ def test_api_websocket_and_live_monitor_during_a_replay(
     assert dates and not re.search(r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec", dates)  # zh-CN locale
     assert "直播复盘" in page.inner_text("h1") and page.console_errors == []
     page.screenshot(path=str(tmp_path / "live-review.png"), full_page=True)
-    late = srv.client("ingest").post("/v1/live/room1/events", json={"events": [{"type": "like", "ts": 1}]})
+    late = srv.client("ingest").post(
+        "/v1/live/room1/events", json={"events": [{"type": "like", "ts": EARLY}]}
+    )
     assert late.status_code == 409
     assert 'reason="ended_session"' in srv.client("analyst").get("/metrics").text
     with httpx.Client(base_url=srv.base_url) as anon:

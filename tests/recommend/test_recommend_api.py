@@ -123,6 +123,12 @@ def test_recommendation_endpoints_and_page(
         assert any(i["reason"]["code"] == "because_viewed" for i in after["items"])
         bad = c.post("/v1/feedback", json={"user_id": newcomer, "product_id": before[0], "type": "teleport"})
         assert bad.status_code == 422
+        for ts in ("9999-01-01T00:00:00Z", "0001-01-01T00:00:00Z", -86400):  # the range /v1/events keeps
+            late = c.post(
+                "/v1/feedback",
+                json={"user_id": newcomer, "product_id": before[0], "type": "click", "ts": ts},
+            )
+            assert late.status_code == 422 and late.json()["field"] == "ts", (ts, late.text)
 
     with srv.client("host") as c:  # hosts may read lists but not write feedback
         assert (

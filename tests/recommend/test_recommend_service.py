@@ -443,8 +443,11 @@ def test_live_rooms_and_pinning(trained) -> None:
         "UPDATE live_sessions SET start_ts = ?, end_ts = ? WHERE session_id = ?",
         [now - timedelta(minutes=5), now + timedelta(hours=2), sid],
     )
+    wh.sql("INSERT INTO live_sessions (session_id) VALUES ('unscheduled')")  # no start time given yet
     svc = _svc(trained, explore=False)
     rooms = rooms_for_user(svc, user, now=now)
+    assert "unscheduled" not in {r["session_id"] for r in rooms}
+    wh.sql("DELETE FROM live_sessions WHERE session_id = 'unscheduled'")
     live = {r["session_id"] for r in rooms if r["live_now"]}
     assert sid in live and all(r["start_ts"] > now for r in rooms if not r["live_now"])
     assert all(r["session_id"] != sid or r["reason"]["code"] == "live_now" for r in rooms)

@@ -47,3 +47,28 @@ def test_first_row_leaves_the_connection_free_for_relations(wh: Warehouse) -> No
     assert first_row(con.execute("SELECT * FROM range(3)")) == (0,)
     assert con.sql("SELECT 42").fetchall() == [(42,)]  # would raise after a bare fetchone()
     assert first_row(con.execute("SELECT * FROM range(0)")) is None
+
+
+def test_schema_lookups_are_safe_beside_other_threads(wh: Warehouse) -> None:
+    """tables()/columns()/key_columns() share the connection's lock with sql() (they used it bare)."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for _ in range(150):
+                if i % 2:
+                    assert "events" in wh.tables() and "user_id" in wh.columns("events")
+                    assert wh.key_columns("schema_version") == ["version"]
+                else:
+                    wh.sql("SELECT count(*) FROM events")
+        except BaseException as exc:  # collected and re-raised on the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

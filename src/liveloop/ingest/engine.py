@@ -17,7 +17,6 @@ import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from liveloop.core.clock import latest
 from liveloop.core.crypto import Cipher, load_cipher
 from liveloop.core.errors import LiveloopError
 from liveloop.core.ids import new_id
@@ -52,8 +52,8 @@ def make_options(wh: Warehouse, source_tz: str, ts_unit: str) -> Options:
         ) from exc
     if ts_unit not in TS_UNITS:
         raise LiveloopError(f"ts_unit must be one of {', '.join(TS_UNITS)}, not {ts_unit!r}", field="ts_unit")
-    latest = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S+00")
-    return Options(source_tz=source_tz, ts_unit=ts_unit, latest=latest, labels=label_kinds(wh))
+    upto = latest().strftime("%Y-%m-%d %H:%M:%S+00")
+    return Options(source_tz=source_tz, ts_unit=ts_unit, latest=upto, labels=label_kinds(wh))
 
 
 #: Per open warehouse: the label kinds in ``label_map`` and each table's column defaults. Both are

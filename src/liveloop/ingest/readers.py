@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from liveloop.core.errors import LiveloopError
+from liveloop.core.text import storable
 from liveloop.ingest.validate import ID_BYTES, ID_MAX, PARSED_TS, WELL_FORMED_IDS, clean_text
 
 #: Default rows per chunk (one transaction each) and bytes read at a time.
@@ -661,9 +662,9 @@ def _cell(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return clean_text(value)
+        return clean_text(storable(value))
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
+        return storable(json.dumps(value, ensure_ascii=False))
     if isinstance(value, bool):
         return "true" if value else "false"
     return clean_text(str(value))

@@ -16,6 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from liveloop.core.clock import EARLIEST
 from liveloop.core.ids import ID_PATTERN
 from liveloop.ingest.schema import Field, TableSpec
 
@@ -35,7 +36,7 @@ _NUM_RE = r"-?[0-9]+(\.[0-9]+)?"
 _OFFSET_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 TS_UNITS = ("s", "ms", "us", "auto")
 #: Sanity range of any timestamp (UTC). Feeds may declare a narrower window (e.g. a data set's days).
-DEFAULT_RANGE = ("1990-01-01 00:00:00+00", None)
+DEFAULT_RANGE = (EARLIEST.strftime("%Y-%m-%d %H:%M:%S+00"), None)
 
 
 def lit(value: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from liveloop.core.clock import checked_time
 from liveloop.core.errors import ValidationFailed
 from liveloop.live.text import to_text
 
@@ -68,18 +70,11 @@ class RoomEvent:
 
 
 def _ts(value: Any, index: int) -> float:
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
+    """Epoch seconds of an event time, inside the range every write path shares (``core.clock``)."""
     if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    if isinstance(value, datetime):
-        return value.timestamp()
-    raise ValidationFailed(
-        f"event {index}: ts must be epoch seconds or ISO 8601", field=f"events[{index}].ts"
-    )
+        with contextlib.suppress(ValueError):  # not ISO 8601: checked_time names the field
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return checked_time(value, f"events[{index}].ts").timestamp()
 
 
 def _number(raw: dict[str, Any], key: str, default: float, index: int) -> float:

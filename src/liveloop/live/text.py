@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from liveloop.core.text import storable
+
 #: Longest comment text the copilot keeps (characters); the rest is cut, never an error.
 MAX_CHARS = 280
 
@@ -65,10 +67,7 @@ def to_text(value: object) -> str:
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, float) and value != value:  # NaN from pandas
         return ""
-    text = str(value)
-    if not text.isascii():  # lone surrogates (from JSON "\udcff" escapes) cannot be encoded: replace them
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
+    return storable(str(value))
 
 
 def clean(value: object, max_chars: int = MAX_CHARS) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from liveloop.core.clock import checked_time
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.ids import new_id
 from liveloop.recommend.interactions import EVENT_WEIGHTS
@@ -48,7 +49,7 @@ class FeedbackUpdates:
             "SELECT 1 FROM products WHERE product_id = ?", [product_id]
         ):
             raise NotFound(f"unknown product {product_id!r}", field="product_id")
-        when = ts or datetime.now(UTC)
+        when = checked_time(ts, "ts") if ts is not None else datetime.now(UTC)
         event_id = event_id or new_id("fb")
         if self.wh.sql("SELECT 1 FROM events WHERE event_id = ?", [event_id]):
             return {"event_id": event_id, "status": "duplicate"}

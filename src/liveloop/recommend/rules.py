@@ -121,10 +121,11 @@ def category_cap(items: list[int], categories: np.ndarray, k: int, cap: int | No
 
 
 def live_sessions(wh: Any, now: datetime) -> list[dict[str, Any]]:
-    """Sessions not yet ended (live now or upcoming), with host and lineup."""
+    """Sessions not yet ended (live now or upcoming), with host and lineup; one with no start time is
+    not scheduled yet and is left out."""
     rows = wh.sql(
         "SELECT session_id, host_id, title, start_ts, end_ts, lineup FROM live_sessions "
-        "WHERE end_ts IS NULL OR end_ts > ? ORDER BY start_ts",
+        "WHERE start_ts IS NOT NULL AND (end_ts IS NULL OR end_ts > ?) ORDER BY start_ts",
         [now],
     )
     return [

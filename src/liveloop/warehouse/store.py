@@ -152,31 +152,30 @@ class Warehouse:
         return applied
 
     def tables(self) -> list[str]:
-        rows = self.con.execute(
+        rows = self.sql(  # under the lock: the shared connection is not safe across threads
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND table_type = 'BASE TABLE' AND table_name <> 'schema_version' ORDER BY table_name"
-        ).fetchall()
+        )
         return [r[0] for r in rows]
 
     def columns(self, table: str) -> list[str]:
-        rows = self.con.execute(
+        rows = self.sql(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
             "ORDER BY ordinal_position",
             [table],
-        ).fetchall()
+        )
         return [r[0] for r in rows]
 
     def key_columns(self, table: str) -> list[str]:
         """The natural key of ``table``: declared in TABLE_KEYS, else its primary key, else none."""
         if table in TABLE_KEYS:
             return list(TABLE_KEYS[table])
-        row = first_row(
-            self.con.execute(
-                "SELECT constraint_column_names FROM duckdb_constraints() "
-                "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
-                [table],
-            )
+        found = self.sql(
+            "SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [table],
         )
+        row = found[0] if found else None
         return list(row[0]) if row else []
 
     # -- access -------------------------------------------------------------------------------

@@ -64,6 +64,44 @@ def stamp_received(messages: list[Any], received_at: datetime) -> list[Any]:
     return messages
 
 
+#: Trait names (compared lower-case, without ``_``/``-``) that carry PII: the encrypted columns they fill,
+#: or None for those liveloop does not keep (a street address, a birthday: never stored in plaintext).
+PII_TRAITS: dict[str, str | None] = {
+    "email": "email",
+    "phone": "phone",
+    "mobile": "phone",
+    "phonenumber": "phone",
+    "mobilephone": "phone",
+    "name": "name",
+    "firstname": "firstName",
+    "lastname": "lastName",
+    "address": None,
+    "birthday": None,
+    "birthdate": None,
+    "idcard": None,
+    "idnumber": None,
+}
+
+
+def _traits(value: Any) -> Any:
+    """Traits with PII under the names the encrypted columns read, whatever their case, and nothing else
+    personal left in them; a non-object is kept as ``{"value": …}`` (valid JSON, nothing lost)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return {"value": value}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        canonical = PII_TRAITS.get(str(key).lower().replace("_", "").replace("-", ""), str(key))
+        if canonical is None:
+            if str(key).lower() == "address" and isinstance(item, dict) and item.get("city"):
+                out.setdefault("city", item["city"])  # the city is a profile field, not a street address
+            continue
+        if canonical not in out or out[canonical] in (None, ""):
+            out[canonical] = item
+    return out
+
+
 def flatten(msg: dict[str, Any]) -> dict[str, Any]:
     """The columns liveloop reads from one Segment message (context only for its channel)."""
     out = {c: msg.get(c) for c in COLUMNS if c not in ("channel",)}
@@ -72,6 +110,9 @@ def flatten(msg: dict[str, Any]) -> dict[str, Any]:
     out["channel"] = (props or {}).get("channel") or (ctx.get("channel") if isinstance(ctx, dict) else None)
     if msg.get("type") == "identify" and out.get("traits") is None and isinstance(ctx, dict):
         out["traits"] = ctx.get("traits")
+    out["traits"] = _traits(out.get("traits"))
+    if out.get("properties") is not None and not isinstance(out["properties"], dict):
+        out["properties"] = {"value": out["properties"]}
     return out
 
 
@@ -122,7 +163,7 @@ def targets(_columns: Sequence[str] = COLUMNS, _table: str | None = None) -> tup
             "signup_ts": _trait("createdAt"),
             "gender": _trait("gender"),
             "age_band": _trait("age_band"),
-            "region": f"coalesce({_trait('region')}, {_trait('address.city')}, {_trait('city')})",
+            "region": f"coalesce({_trait('region')}, {_trait('city')})",
             "phone": _trait("phone"),
             "email": _trait("email"),
             "name": f"coalesce({_trait('name')}, NULLIF(trim(concat_ws(' ', {_trait('firstName')}, "

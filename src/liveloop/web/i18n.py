@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -75,6 +76,20 @@ def when(value: datetime | float | str | None, lang: str, zone: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return format_datetime(moment, "medium", tzinfo=ZoneInfo(zone), locale=LOCALES[lang])
+
+
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)?")
+
+
+def data_window(text: str | None, lang: str, zone: str) -> str:
+    """A model's data window (``[-inf, 2026-11-11T16:00:11+00:00)`` or ``start/end``) as ``start – end`` in
+    the locale's dates (an open start shown as "…")."""
+    if not text:
+        return "—"
+    moments = [when(m.replace("Z", "+00:00"), lang, zone) for m in _ISO_MOMENT.findall(text)]
+    if len(moments) == 1:
+        return f"… – {moments[0]}"
+    return " – ".join(moments) if moments else text
 
 
 def pick_lang(cookie: str | None, accept_language: str | None) -> str:

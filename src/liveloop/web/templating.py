@@ -20,8 +20,8 @@ from markupsafe import Markup
 
 from liveloop.core.types import Role
 from liveloop.privacy.keys import Principal
-from liveloop.web.i18n import LANG_COOKIE, LANGS, gettext_for, number, percent, pick_lang, when
-from liveloop.web.vocab import label, tag_label
+from liveloop.web.i18n import LANG_COOKIE, LANGS, data_window, gettext_for, number, percent, pick_lang, when
+from liveloop.web.vocab import label, label_or_data, tag_label
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -41,6 +41,7 @@ def _environment(lang: str) -> Environment:
         percent=partial(percent, lang=lang),
         label=partial(label, lang=lang),
         tag_label=partial(tag_label, lang=lang),
+        label_or_data=partial(label_or_data, lang=lang),
         tr=gettext_for(lang).gettext,  # a marked string that came as data (no %-formatting)
     )
     return env
@@ -96,6 +97,7 @@ def render(
         "request": request,
         "lang": lang,
         "when": partial(when, lang=lang, zone=request.app.state.settings.timezone),
+        "data_window": partial(data_window, lang=lang, zone=request.app.state.settings.timezone),
         "principal": principal,
         "nav": nav_for(request, principal),
         "current_path": request.url.path,

@@ -89,6 +89,31 @@ VOCAB: dict[str, str] = {
     "expected_purchases": N_("expected purchases"),
     "clv": N_("customer lifetime value"),
     "high_value_probability": N_("high-value probability"),
+    "views": N_("views"),
+    "carts": N_("add-to-carts"),
+    "favorites": N_("favourites"),
+    "conversion_rate": N_("conversion rate"),
+    "gift_amount": N_("gift value"),
+    "active_days": N_("active days"),
+    "n_categories": N_("categories bought"),
+    "coupon_rate": N_("coupon use rate"),
+    "discount_share": N_("discount share"),
+    # recommender models and modes
+    "popularity": N_("popularity"),
+    "trending": N_("trending"),
+    "als": N_("ALS matrix factorisation"),
+    "bpr": N_("BPR matrix factorisation"),
+    "itemknn": N_("item k-NN"),
+    "seqknn": N_("sequence k-NN"),
+    "content": N_("content-based"),
+    "hybrid": N_("hybrid ranker"),
+    "sasrec": N_("self-attention sequence model (SASRec)"),
+    "gru4rec": N_("GRU sequence model (GRU4Rec)"),
+    "personalised": N_("personalised"),
+    "non_personalised": N_("not personalised (the user switched it off)"),
+    "cold_start": N_("cold start (popular items)"),
+    "popular": N_("popular items"),
+    "empty": N_("nothing to recommend"),
     # value tiers, genders, bands
     "high": N_("high"),
     "medium": N_("medium"),
@@ -131,6 +156,13 @@ VOCAB: dict[str, str] = {
     "host": N_("host"),
     "ingest": N_("ingest"),
 }
+
+
+def label_or_data(value: object, lang: str) -> Markup:
+    """A known slug's name, else the value marked as data (a region, a city from the data)."""
+    if value is None or value == "" or str(value) in VOCAB:
+        return Markup.escape(label(value, lang))
+    return Markup("<span data-user-content>{}</span>").format(value)
 
 
 def label(slug: object, lang: str) -> str:

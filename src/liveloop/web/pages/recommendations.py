@@ -14,7 +14,8 @@ from liveloop.core.i18n import N_
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.recommend.dashboard import page_data
-from liveloop.web.templating import figure, render
+from liveloop.web.templating import figure, lang_of, render
+from liveloop.web.vocab import label
 
 ROLES = (Role.ANALYST, Role.MARKETER)
 NAV = {"path": "/recommendations", "label": N_("Recommendations"), "order": 40, "roles": ROLES}
@@ -33,7 +34,7 @@ async def recommendations_page(
     if data["holdout"]:
         fig = go.Figure(
             go.Bar(
-                x=[r["model"] for r in data["holdout"]],
+                x=[label(r["model"], lang_of(request)) for r in data["holdout"]],
                 y=[r["ndcg@10"] for r in data["holdout"]],
                 marker_color="#e4393c",
                 name="NDCG@10",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from page_walk import untranslated, walk
+from page_walk import texts, untranslated, walk
 
 from liveloop.core.config import Settings
 from liveloop.demo import STEPS, DemoContext
@@ -38,11 +38,16 @@ def test_every_page_in_both_languages(
     if not os.environ.get("LIVELOOP_NLP_MODEL"):  # a given comment model is used as is; else the small one
         monkeypatch.setenv("LIVELOOP_NLP_MODEL", str(request.getfixturevalue("small_comment_model")))
     server = live_server_factory(seed=_demo_world)
-    page = browser_page
-    dashboard_login(page, server, "admin")
     shots = Path(SHOTS) if SHOTS else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
+    page = browser_page
+    for lang in ("zh", "en"):  # the login page, before a session
+        page.goto(f"{server.base_url}/lang?lang={lang}&next=/login")
+        assert untranslated(texts(page), lang) == [] and page.locator("#login-form").count() == 1
+        if shots:
+            page.screenshot(path=str(shots / f"login-{lang}.png"))
+    dashboard_login(page, server, "admin")
     for lang in ("zh", "en"):
         found = walk(page, server.base_url, lang, shots)
         visited = found.pop("_visited")

@@ -72,9 +72,14 @@
     text(document.getElementById("kpi-cpm"), String(w1.comments_per_min));
     text(document.getElementById("kpi-sentiment"), String(w1.sentiment_index));
     text(document.getElementById("kpi-gifts"), "¥" + w5.gift_value.toFixed(2));
-    list("live-alerts", s.advisor.alerts, function (a) {
-      return a.kind ? word(a.kind) + (a.kind === "unanswered_question" || a.kind === "low_stock" || a.kind === "sold_out"
-        ? ": " + a.subject : "") : a.message;
+    var names = {};
+    (s.product_heat || []).forEach(function (h) { names[h.product_id] = h.name; });
+    list("live-alerts", s.advisor.alerts, function (a) {  // the alert's kind in the page's language
+      if (a.kind === "low_stock" || a.kind === "sold_out") {
+        var left = (s.stock_left || {})[a.subject];
+        return word(a.kind) + ": " + (names[a.subject] || a.subject) + (typeof left === "number" ? " · " + left : "");
+      }
+      return word(a.kind) + (a.kind === "unanswered_question" ? ": " + a.subject : "");
     });
     list("live-advice", s.advisor.next_products, function (p) { return p.name + " (" + p.score + "): " + p.reason; });
     list("live-points", s.advisor.talking_points, function (p) {

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export LIVELOOP_DATA_HOME ?= $(abspath ../shared/data)
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup system-deps bench-deps demo demo-run test test-fast lint bench clean
+.PHONY: setup system-deps bench-deps demo demo-run test test-fast lint bench clean i18n
 
 setup: $(STAMP)
 
@@ -49,6 +49,15 @@ lint: setup
 
 bench: setup system-deps bench-deps
 	$(BIN)/python -m benchmarks
+
+# The dashboard's catalogue: extract every marked string (babel.cfg) into messages.pot and merge it into
+# each language's .po; then translate the new (empty) entries. The .po is compiled when the app loads it.
+LOCALE := src/liveloop/web/locale
+i18n: setup
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project liveloop \
+	  --copyright-holder "liveloop contributors" -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching \
+	  --ignore-obsolete --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) liveloop-data .mypy_cache .ruff_cache .pytest_cache

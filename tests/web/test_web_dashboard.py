@@ -52,7 +52,7 @@ def test_login_overview_charts_language_switch_and_screenshot(
     assert (ARTIFACTS / "dashboard-overview.png").stat().st_size > 10_000
     cookie = next(c for c in page.context.cookies() if c["name"] == "ll_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
-    page.click("header form button[type=submit]")  # log out (a CSRF-protected form)
+    page.click("#logout-form button[type=submit]")  # log out (a CSRF-protected form)
     page.wait_for_url("**/login")
     page.goto(f"{server.base_url}/overview")
     assert "/login" in page.url

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from liveloop.analytics.catalog import paid_lines
 from liveloop.warehouse import Warehouse, warehouse_status
 
 #: Tables whose row counts the overview shows, in this order.
@@ -83,32 +84,24 @@ def gmv_per_day(wh: Warehouse, tz: str, days: int = 30) -> tuple[list[tuple[Any,
 
 def top_products(wh: Warehouse, n: int = 10, days: int = 30) -> list[dict[str, Any]]:
     """The products with the most GMV in the last ``days`` days of orders (or purchase events)."""
-    if wh.sql("SELECT count(*) FROM order_items")[0][0] > 0:
-        source = (
-            f"SELECT i.product_id, i.amount, i.quantity FROM order_items i JOIN orders o USING (order_id) "
-            f"WHERE o.{_PAID} AND o.ts > (SELECT max(ts) FROM orders) - to_days(CAST(? AS INTEGER))"
-        )
-    else:
-        source = (
-            "SELECT product_id, amount, coalesce(quantity, 1) AS quantity FROM events "
-            "WHERE type = 'purchase' AND product_id IS NOT NULL "
-            "AND ts > (SELECT max(ts) FROM events WHERE type = 'purchase') - to_days(CAST(? AS INTEGER))"
-        )
     rows = wh.sql(
-        f"SELECT s.product_id, any_value(p.title), any_value(p.category), coalesce(sum(s.amount), 0) AS gmv, "
-        f"sum(s.quantity) FROM ({source}) s LEFT JOIN products p USING (product_id) "
-        f"GROUP BY s.product_id ORDER BY gmv DESC, s.product_id LIMIT ?",
+        f"WITH s AS {paid_lines(wh)} "
+        "SELECT s.product_id, any_value(p.title), any_value(p.title_en), any_value(p.category), "
+        "coalesce(sum(s.amount), 0) AS gmv, sum(s.quantity) FROM s LEFT JOIN products p USING (product_id) "
+        "WHERE s.ts > (SELECT max(ts) FROM s) - to_days(CAST(? AS INTEGER)) "
+        "GROUP BY s.product_id ORDER BY gmv DESC, s.product_id LIMIT ?",
         [days, n],
     )
     return [
         {
             "product_id": pid,
             "title": title or pid,
+            "title_en": title_en or title or pid,
             "category": cat,
             "gmv": Decimal(gmv),
             "units": int(units or 0),
         }
-        for pid, title, cat, gmv, units in rows
+        for pid, title, title_en, cat, gmv, units in rows
     ]
 
 

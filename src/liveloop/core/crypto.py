@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -47,6 +48,19 @@ class Cipher:
             return None
         norm = value.strip().lower().replace(" ", "")
         return hmac.new(self._index_key, norm.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+_PHONE = re.compile(r"^\+?[\d\s-]{7,20}$")
+
+
+def phone_forms(text: str) -> list[str]:
+    """The ways a phone number a search spells may have been stored: as typed, digits only, and without
+    or with China's +86 (none when the text is not a phone number). Look each up by ``blind_index``."""
+    if not _PHONE.match(text):
+        return []
+    digits = re.sub(r"\D", "", text)
+    local = digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+    return list(dict.fromkeys([text, digits, local, f"+86{local}", f"86{local}"]))
 
 
 def _decode_key(text: str) -> bytes:

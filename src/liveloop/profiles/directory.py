@@ -8,17 +8,15 @@ spenders first.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from liveloop.core.crypto import Cipher
+from liveloop.core.crypto import Cipher, phone_forms
 from liveloop.core.errors import ValidationFailed
 from liveloop.profiles.tags import LIFECYCLE_NAMES, VALUE_TIERS
 from liveloop.warehouse import Warehouse
 
 MAX_LIMIT = 200
-_PHONE = re.compile(r"^\+?[\d\s-]{7,20}$")
 
 
 @dataclass(frozen=True)
@@ -48,16 +46,6 @@ class UserQuery:
             raise ValidationFailed("offset must be 0 or more", field="offset")
 
 
-def _phone_forms(text: str) -> list[str]:
-    """The ways a phone number a search spells may have been stored: as typed, digits only, and without
-    or with China's +86 (none when the text is not a phone number)."""
-    if not _PHONE.match(text):
-        return []
-    digits = re.sub(r"\D", "", text)
-    local = digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
-    return list(dict.fromkeys([text, digits, local, f"+86{local}", f"86{local}"]))
-
-
 def list_users(wh: Warehouse, query: UserQuery, cipher: Cipher | None = None) -> dict[str, Any]:
     """One page of profiled users matching ``query``, with the total, the next offset (None: last) and
     ``profiled`` (all profiled users: 0 means profiles were never built).
@@ -77,7 +65,7 @@ def list_users(wh: Warehouse, query: UserQuery, cipher: Cipher | None = None) ->
             params.append(value)
     search = (query.search or "").strip()
     if search:
-        phones = [cipher.blind_index(f) for f in _phone_forms(search)] if cipher is not None else []
+        phones = [cipher.blind_index(f) for f in phone_forms(search)] if cipher is not None else []
         if phones:
             marks = ", ".join("?" for _ in phones)
             where.append(f"(u.phone_index IN ({marks}) OR contains(lower(p.user_id), lower(?)))")

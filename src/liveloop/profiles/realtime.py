@@ -19,6 +19,7 @@ from typing import Any
 import ibis
 
 from liveloop.core.errors import InsufficientData, NotFound
+from liveloop.core.i18n import N_
 from liveloop.profiles.artifacts import ModelCache, active
 from liveloop.profiles.features import interest_events
 from liveloop.profiles.interest import InterestModel, InterestState
@@ -110,9 +111,11 @@ class InterestTracker:
             raise NotFound(f"user {user_id!r} is unknown", field="user_id")
         meta = active(wh, INTEREST)
         if opted_out:
-            return _no_interest("not computed: the user switched personalisation off", meta)
+            return _no_interest(N_("not computed: the user switched personalisation off"), meta)
         if meta is None or meta["path"] is None:
-            return _no_interest("insufficient data: no interest model yet (run `liveloop profiles build`)")
+            return _no_interest(
+                N_("insufficient data: no interest model yet (run `liveloop profiles build`)")
+            )
         model: InterestModel = _MODELS.get(meta["path"] / "model.pt", InterestModel.load)
         with self._lock:
             self.counters["reads"] += 1
@@ -140,7 +143,7 @@ class InterestTracker:
             try:
                 top = entry.state.top(k)
             except InsufficientData:
-                return _no_interest("insufficient data: no events with a category yet", meta)
+                return _no_interest(N_("insufficient data: no events with a category yet"), meta)
             seen = entry.state.events_seen
             latest = entry.latest
         m = meta["metrics"]
@@ -205,17 +208,17 @@ def similar_users(wh: Warehouse, user_id: str, k: int = 10) -> dict[str, Any]:
         "model_version": meta["version"] if meta else None,
     }
     if opted_out:
-        return out | {"explanation": "not computed: the user switched personalisation off"}
+        return out | {"explanation": N_("not computed: the user switched personalisation off")}
     if meta is None or meta["path"] is None:
         return out | {
-            "explanation": "insufficient data: no similar-users model yet (run `liveloop profiles build`)"
+            "explanation": N_("insufficient data: no similar-users model yet (run `liveloop profiles build`)")
         }
     model: SimilarUsers = _MODELS.get(meta["path"] / "model.pkl", SimilarUsers.load)
     try:
         near = model.similar(user_id, 3 * k + 10)
     except NotFound:
         return out | {
-            "explanation": "insufficient data: the user had no product interactions in the build window"
+            "explanation": N_("insufficient data: the user had no product interactions in the build window")
         }
     ids = [u for u, _ in near]
     excluded = {
@@ -248,5 +251,7 @@ def similar_users(wh: Warehouse, user_id: str, k: int = 10) -> dict[str, Any]:
         )
     return out | {
         "items": items,
-        "explanation": "nearest users by cosine of implicit-ALS embeddings of weighted product interactions",
+        "explanation": N_(
+            "nearest users by cosine of implicit-ALS embeddings of weighted product interactions"
+        ),
     }

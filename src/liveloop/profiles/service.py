@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from liveloop.core.errors import NotFound
+from liveloop.core.i18n import N_
 from liveloop.profiles.artifacts import active
 from liveloop.profiles.realtime import interest_tracker, predict_interest
 from liveloop.profiles.tags import LIFECYCLE_NAMES, removed_tags
@@ -14,32 +15,32 @@ from liveloop.warehouse import Warehouse, first_row
 
 #: One-line explanations of the features shown on a profile.
 FEATURE_EXPLANATIONS = {
-    "frequency": "purchases in the data window",
-    "monetary": "total spend in the data window",
-    "aov": "average order value (spend / purchases)",
-    "recency_days": "days since the last purchase, at the cutoff",
-    "refunds": "refunds and cancelled orders",
-    "price_sensitivity": "0-1: coupon use, discount share and cheapness of what the user buys",
-    "price_band": "tertile of the average paid unit price among buyers",
-    "sessions_watched": "live sessions entered",
-    "watch_minutes": "minutes watched (first enter to last leave per session)",
-    "social_actions": "likes + comments + shares + follows + gifts",
-    "comment_sentiment": "mean sentiment score of the user's comments (live copilot NLP)",
-    "peak_hour": "local hour with most activity",
-    "best_channel": "channel with the highest open+click rate",
-    "open_rate": "messages opened / messages sent",
-    "top_category": "category with the highest weighted interest",
-    "age_band": "registered age band",
-    "gender": "registered gender",
-    "region": "registered region",
-    "city_tier": "registered city tier",
+    "frequency": N_("purchases in the data window"),
+    "monetary": N_("total spend in the data window"),
+    "aov": N_("average order value (spend / purchases)"),
+    "recency_days": N_("days since the last purchase, at the cutoff"),
+    "refunds": N_("refunds and cancelled orders"),
+    "price_sensitivity": N_("0-1: coupon use, discount share and cheapness of what the user buys"),
+    "price_band": N_("tertile of the average paid unit price among buyers"),
+    "sessions_watched": N_("live sessions entered"),
+    "watch_minutes": N_("minutes watched (first enter to last leave per session)"),
+    "social_actions": N_("likes + comments + shares + follows + gifts"),
+    "comment_sentiment": N_("mean sentiment score of the user's comments (live copilot NLP)"),
+    "peak_hour": N_("local hour with most activity"),
+    "best_channel": N_("channel with the highest open+click rate"),
+    "open_rate": N_("messages opened / messages sent"),
+    "top_category": N_("category with the highest weighted interest"),
+    "age_band": N_("registered age band"),
+    "gender": N_("registered gender"),
+    "region": N_("registered region"),
+    "city_tier": N_("registered city tier"),
 }
-TAG_EXPLANATION = "top weighted interactions (buy 5, cart 3, favourite 2, view 1)"
+TAG_EXPLANATION = N_("top weighted interactions (buy 5, cart 3, favourite 2, view 1)")
 _SCORE_EXPLANATIONS = {
-    "churn_probability": "1 - P(alive) from the BG/NBD model fitted on everyone's purchase history",
-    "expected_purchases": "purchases expected in the CLV horizon (BG/NBD)",
-    "clv": "expected purchases x expected order value (BG/NBD + Gamma-Gamma)",
-    "high_value_probability": "probability that next-window spend is in the top 20%",
+    "churn_probability": N_("1 - P(alive) from the BG/NBD model fitted on everyone's purchase history"),
+    "expected_purchases": N_("purchases expected in the CLV horizon (BG/NBD)"),
+    "clv": N_("expected purchases x expected order value (BG/NBD + Gamma-Gamma)"),
+    "high_value_probability": N_("probability that next-window spend is in the top 20%"),
 }
 
 
@@ -77,6 +78,7 @@ def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
                 "name": key,
                 "value": value,
                 "explanation": why if value is not None else "insufficient data: " + why,
+                "reason": _SCORE_EXPLANATIONS[key],  # the fixed part of the explanation, for translation
             }
         )
     segment = None

@@ -1,63 +1,95 @@
-"""Chinese and English labels for the dashboard. Pages add their own strings with ``add_messages``."""
+"""The dashboard's languages: a gettext catalogue (Babel), and numbers and dates in the page's locale.
+
+Source strings are English, marked in templates with ``{{ _("…") }}`` / ``{% trans %}`` and in Python with
+``N_("…")`` (``liveloop.core.i18n``); ``locale/zh/LC_MESSAGES/messages.po`` holds their Chinese. The
+``.po`` is compiled in memory the first time it is needed, so no binary catalogue is committed. To add a
+string, see docs/dashboard.md (``make i18n`` extracts and updates; the test of the catalogue fails on any
+string without a translation).
+"""
 
 from __future__ import annotations
+
+import gettext
+import io
+import re
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 LANG_COOKIE = "ll_lang"
-
-_MESSAGES: dict[str, dict[str, str]] = {
-    "app.title": {"zh": "liveloop 直播营销引擎", "en": "liveloop live-commerce marketing"},
-    "nav.menu": {"zh": "导航", "en": "Navigation"},
-    "login.title": {"zh": "登录", "en": "Log in"},
-    "login.key": {"zh": "API 密钥", "en": "API key"},
-    "login.submit": {"zh": "登录", "en": "Log in"},
-    "login.invalid": {"zh": "密钥无效或已吊销。", "en": "The key is invalid or revoked."},
-    "login.csrf": {"zh": "表单已过期，请重试。", "en": "The form expired; please try again."},
-    "login.hint": {
-        "zh": "使用 `liveloop keys create` 创建的密钥登录。",
-        "en": "Use a key made by `liveloop keys create`.",
-    },
-    "logout": {"zh": "退出", "en": "Log out"},
-    "role": {"zh": "角色", "en": "Role"},
-    "lang.switch": {"zh": "English", "en": "中文"},
-    "overview.title": {"zh": "概览", "en": "Overview"},
-    "overview.data_status": {"zh": "数据状态", "en": "Data status"},
-    "overview.table": {"zh": "数据表", "en": "Table"},
-    "overview.rows": {"zh": "行数", "en": "Rows"},
-    "overview.last_event": {"zh": "最近事件时间", "en": "Last event"},
-    "overview.quarantine": {"zh": "隔离区（待处理）", "en": "Quarantine (open)"},
-    "overview.events_per_hour": {"zh": "每小时事件数", "en": "Events per hour"},
-    "overview.gmv_per_day": {"zh": "每日 GMV 与订单数", "en": "GMV and orders per day"},
-    "overview.top_products": {"zh": "热销商品", "en": "Top products"},
-    "overview.gmv": {"zh": "GMV", "en": "GMV"},
-    "overview.orders": {"zh": "订单数", "en": "Orders"},
-    "overview.events": {"zh": "事件数", "en": "Events"},
-    "overview.empty": {
-        "zh": "暂无数据。运行 `liveloop demo` 生成演示数据。",
-        "en": "No data yet. Run `liveloop demo` to load the demo world.",
-    },
-    "overview.gmv_source": {"zh": "数据来源", "en": "Source"},
-    "error.title": {"zh": "出错了", "en": "Something went wrong"},
-    "error.back": {"zh": "返回概览", "en": "Back to the overview"},
-}
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+#: The Babel locale of each page language.
+LOCALES = {"zh": Locale.parse("zh_Hans_CN"), "en": Locale.parse("en_US")}
 
 
-def add_messages(messages: dict[str, dict[str, str]]) -> None:
-    """Register a page's labels: ``{"key": {"zh": "…", "en": "…"}}`` (both languages required)."""
-    for key, labels in messages.items():
-        missing = [lang for lang in LANGS if lang not in labels]
-        if missing:
-            raise ValueError(f"label {key!r} lacks {', '.join(missing)}")
-        _MESSAGES[key] = dict(labels)
+@cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``lang`` (English is the source language: strings pass through)."""
+    po = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if lang == "en" or not po.exists():
+        return gettext.NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=lang, domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return gettext.GNUTranslations(buf)
 
 
-def translate(key: str, lang: str) -> str:
-    """The label for ``key`` in ``lang`` (the key itself when unknown, so gaps are visible)."""
-    labels = _MESSAGES.get(key)
-    if labels is None:
-        return key
-    return labels.get(lang) or labels[DEFAULT_LANG]
+def gettext_for(lang: str) -> gettext.NullTranslations:
+    """The translations of a page language (unknown languages get the default)."""
+    return translations(lang if lang in LANGS else DEFAULT_LANG)
+
+
+def number(value: float | int | None, lang: str, digits: int = 0) -> str:
+    """``value`` with the locale's grouping and ``digits`` decimals ("—" when missing)."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=LOCALES[lang])
+
+
+def percent(value: float | None, lang: str) -> str:
+    """A 0–1 share as a percentage in the locale's style."""
+    return "—" if value is None else format_percent(value, locale=LOCALES[lang])
+
+
+def when(value: datetime | float | str | None, lang: str, zone: str) -> str:
+    """A moment (a datetime, epoch seconds or ISO text; naive means UTC) in ``zone``, in the locale's
+    medium date-time style ("—" when missing)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment, "medium", tzinfo=ZoneInfo(zone), locale=LOCALES[lang])
+
+
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)?")
+
+
+def data_window(text: str | None, lang: str, zone: str) -> str:
+    """A model's data window (``[-inf, 2026-11-11T16:00:11+00:00)`` or ``start/end``) as ``start – end`` in
+    the locale's dates (an open start shown as "…")."""
+    if not text:
+        return "—"
+    moments = [when(m.replace("Z", "+00:00"), lang, zone) for m in _ISO_MOMENT.findall(text)]
+    if len(moments) == 1:
+        return f"… – {moments[0]}"
+    return " – ".join(moments) if moments else text
 
 
 def pick_lang(cookie: str | None, accept_language: str | None) -> str:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.core.errors import Unauthorized
+from liveloop.core.i18n import N_
 from liveloop.http.auth import SESSION_COOKIE, client_address
 from liveloop.http.errors import TooManyRequests
 from liveloop.privacy.keys import verifier_for
@@ -71,15 +72,21 @@ async def login(
     try:
         app.state.auth_limiter.check(client)
     except TooManyRequests as exc:
-        return _login_page(request, safe_next(next), exc.detail, 429, {"Retry-After": str(exc.retry_after)})
+        return _login_page(
+            request,
+            safe_next(next),
+            N_("Too many failed log-ins; try again later."),
+            429,
+            {"Retry-After": str(exc.retry_after)},
+        )
     if not app.state.session_signer.check_login_token(request.cookies.get(LOGIN_COOKIE), csrf_token):
-        return _login_page(request, safe_next(next), "login.csrf", 403)
+        return _login_page(request, safe_next(next), N_("The form expired; please try again."), 403)
     wh = app.state.warehouse
     try:
         principal = await run_in_threadpool(verifier_for(wh).verify, wh, key)
     except Unauthorized:
         app.state.auth_limiter.fail(client)
-        return _login_page(request, safe_next(next), "login.invalid", 401)
+        return _login_page(request, safe_next(next), N_("The key is invalid or revoked."), 401)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -11,13 +11,15 @@ A module ``liveloop/web/pages/<name>.py`` exposes:
     ``/login``. Forms must include ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">``;
     ``require_roles`` rejects a state-changing request from a session without it (403).
 ``NAV``
-    ``dict(path="/segments", zh="用户分群", en="Segments", order=30, roles=(Role.ANALYST, Role.MARKETER))``
+    ``dict(path="/segments", label=N_("Segments"), order=30, roles=(Role.ANALYST, Role.MARKETER))``
     — the menu entry built by ``base.html``; ``roles`` decides who sees it, ``order`` its place
     (Overview is 10). A module may set ``NAV = None`` to serve routes without a menu entry.
 
 Render with ``liveloop.web.templating.render(request, "<name>.html", {...})``; the template
-``{% extends "base.html" %}`` and fills ``{% block content %}``. Context always has ``t`` (labels:
-``{{ t("overview.title") }}``; register yours with ``liveloop.web.i18n.add_messages``), ``lang``,
+``{% extends "base.html" %}`` and fills ``{% block content %}``. Strings are English, translated by the
+catalogue (docs/dashboard.md): ``{{ _("Top products") }}`` in templates, ``gettext_of(request)(...)`` for
+chart legends, ``N_`` (``liveloop.core.i18n``) for a menu label; ``label``, ``number``, ``percent`` and
+``when(...)`` format slugs, numbers and times for the page's locale. Context always has ``lang``,
 ``principal``, ``csrf_token``. Charts: pass ``figure(plotly_fig)`` from ``liveloop.web.templating``
 and write ``{{ chart }}`` — Plotly is served locally, never from a CDN. Page queries belong in the
 capability package (e.g. ``liveloop.analytics``), never in the page module. Live updates open a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -9,70 +10,46 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from liveloop.core.i18n import N_
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
 from liveloop.profiles import list_segments
 from liveloop.profiles.service import segment_radar
-from liveloop.web.i18n import add_messages, translate
-from liveloop.web.templating import figure, lang_of, render
+from liveloop.web.templating import figure, gettext_of, lang_of, render
+from liveloop.web.vocab import label
 
 ROLES = (Role.ANALYST, Role.MARKETER)
-NAV = {"path": "/segments", "zh": "用户分群", "en": "Segments", "order": 30, "roles": ROLES}
+NAV = {"path": "/segments", "label": N_("Segments"), "order": 30, "roles": ROLES}
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_roles(*ROLES))])
-
-add_messages(
-    {
-        "segments.title": {"zh": "用户分群", "en": "Segments"},
-        "segments.sizes": {"zh": "分群规模", "en": "Segment sizes"},
-        "segments.radar": {"zh": "分群特征雷达（相对平均）", "en": "Centroid radar (vs average)"},
-        "segments.value": {"zh": "人均消费", "en": "Spend per user"},
-        "segments.users": {"zh": "用户数", "en": "Users"},
-        "segments.name": {"zh": "名称", "en": "Name"},
-        "segments.description": {"zh": "描述", "en": "Description"},
-        "segments.top_categories": {"zh": "热门品类", "en": "Top categories"},
-        "segments.channels": {"zh": "偏好触达渠道", "en": "Preferred channels (messages)"},
-        "segments.no_channel_data": {
-            "zh": "无触达数据（未向该群发送消息）",
-            "en": "no channel data (no messages sent)",
-        },
-        "segments.no_prices": {"zh": "无价格数据", "en": "no price data"},
-        "segments.shopping": {"zh": "购物渠道", "en": "Shopping channels"},
-        "segments.hours": {"zh": "活跃时段", "en": "Peak hours"},
-        "segments.empty": {
-            "zh": "尚无分群：请运行 liveloop profiles build",
-            "en": "No segments yet: run `liveloop profiles build`",
-        },
-    }
-)
 
 
 def _label(seg: dict[str, Any], lang: str) -> str:
     return f"{seg['segment_id']} {seg['name_zh'] if lang == 'zh' else seg['name_en']}"
 
 
-def _charts(segments: list[dict[str, Any]], lang: str) -> dict[str, Any]:
-    t = lambda key: translate(key, lang)  # noqa: E731
+def _charts(segments: list[dict[str, Any]], lang: str, gettext: Callable[[str], str]) -> dict[str, Any]:
     labels = [_label(s, lang) for s in segments]
     sizes = go.Figure(
-        go.Bar(x=labels, y=[s["size"] for s in segments], marker_color="#e4393c", name=t("segments.users"))
+        go.Bar(x=labels, y=[s["size"] for s in segments], marker_color="#e4393c", name=gettext("Users"))
     )
     value = go.Figure(
         go.Bar(
             x=labels,
             y=[(s["stats"] or {}).get("monetary_mean", 0.0) for s in segments],
             marker_color="#1f6feb",
-            name=t("segments.value"),
+            name=gettext("Spend per user"),
         )
     )
     features, radar = segment_radar(segments)
+    names = [label(f, lang) for f in features]
     polar = go.Figure()
-    for seg, label in zip(segments, labels, strict=True):
+    for seg, seg_label in zip(segments, labels, strict=True):
         values = radar.get(seg["segment_id"], [])
         polar.add_trace(
             go.Scatterpolar(
                 r=[*values, values[0]] if values else [],
-                theta=[*features, features[0]] if features else [],
-                name=label,
+                theta=[*names, names[0]] if names else [],
+                name=seg_label,
                 fill="toself",
                 opacity=0.5,
             )
@@ -88,5 +65,5 @@ async def segments_page(request: Request) -> HTMLResponse:
     return render(
         request,
         "profiles/segments.html",
-        {"segments": segments, "charts": _charts(segments, lang) if segments else None},
+        {"segments": segments, "charts": _charts(segments, lang, gettext_of(request)) if segments else None},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.core.i18n import N_
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
@@ -24,61 +26,19 @@ from liveloop.profiles import (
     user_timeline,
 )
 from liveloop.profiles.tags import LIFECYCLE_NAMES, VALUE_TIERS
-from liveloop.web.i18n import add_messages, translate
-from liveloop.web.templating import figure, lang_of, render
+from liveloop.web.templating import figure, gettext_of, render
 
 ROLES = (Role.ANALYST, Role.MARKETER)
-NAV = {"path": "/users", "zh": "用户360", "en": "User 360", "order": 35, "roles": ROLES}
+NAV = {"path": "/users", "label": N_("User 360"), "order": 35, "roles": ROLES}
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_roles(*ROLES))])
 
-add_messages(
-    {
-        "users.title": {"zh": "用户360", "en": "User 360"},
-        "users.lookup": {"zh": "查询用户", "en": "Look up a user"},
-        "users.go": {"zh": "查看", "en": "Show"},
-        "users.profile": {"zh": "画像", "en": "Profile"},
-        "users.predictions": {"zh": "预测", "en": "Predictions"},
-        "users.timeline": {"zh": "行为时间线", "en": "Event timeline"},
-        "users.tags": {"zh": "兴趣标签", "en": "Interest tags"},
-        "users.remove": {"zh": "移除", "en": "Remove"},
-        "users.hours": {"zh": "活跃时段", "en": "Active hours"},
-        "users.segment": {"zh": "分群", "en": "Segment"},
-        "users.lifecycle": {"zh": "生命周期", "en": "Lifecycle"},
-        "users.value_tier": {"zh": "价值层级", "en": "Value tier"},
-        "users.why": {"zh": "说明", "en": "Why"},
-        "users.not_found": {"zh": "未找到该用户的画像", "en": "No profile for this user"},
-        "users.interest": {"zh": "实时兴趣（下一个品类）", "en": "Real-time interest (next categories)"},
-        "users.similar": {"zh": "相似用户", "en": "Similar users"},
-        "users.similarity": {"zh": "相似度", "en": "Similarity"},
-        "users.directory": {"zh": "用户列表", "en": "Users"},
-        "users.search": {"zh": "用户ID或手机号", "en": "User id or phone"},
-        "users.filter": {"zh": "筛选", "en": "Filter"},
-        "users.any": {"zh": "全部", "en": "Any"},
-        "users.spend": {"zh": "消费金额", "en": "Spend"},
-        "users.purchases": {"zh": "购买次数", "en": "Purchases"},
-        "users.top_category": {"zh": "偏好品类", "en": "Top category"},
-        "users.count": {
-            "zh": "共 {total} 位用户，第 {first}–{last} 位",
-            "en": "{first}–{last} of {total} users",
-        },
-        "users.none": {"zh": "没有符合条件的用户", "en": "No user matches"},
-        "users.next": {"zh": "下一页", "en": "Next page"},
-        "users.previous": {"zh": "上一页", "en": "Previous page"},
-        "tier.high": {"zh": "高", "en": "high"},
-        "tier.medium": {"zh": "中", "en": "medium"},
-        "tier.low": {"zh": "低", "en": "low"},
-        "tier.none": {"zh": "无消费", "en": "none"},
-    }
-)
 PAGE = 50
 
 
-def _hours_chart(profile: dict[str, Any], lang: str) -> Any:
+def _hours_chart(profile: dict[str, Any], gettext: Callable[[str], str]) -> Any:
     hours = profile.get("active_hours") or [0.0] * 24
-    fig = go.Figure(
-        go.Bar(x=list(range(24)), y=hours, marker_color="#e4393c", name=translate("users.hours", lang))
-    )
-    fig.update_layout(xaxis={"title": "hour", "dtick": 2})
+    fig = go.Figure(go.Bar(x=list(range(24)), y=hours, marker_color="#e4393c", name=gettext("Active hours")))
+    fig.update_layout(xaxis={"title": gettext("Hour of the day"), "dtick": 2})
     return figure(fig, height=260)
 
 
@@ -123,7 +83,7 @@ async def users_page(
             profile=profile,
             timeline=await run_in_threadpool(user_timeline, wh, user_id),
             similar=await run_in_threadpool(similar_users, wh, user_id, 8),
-            hours=_hours_chart(profile, lang_of(request)),
+            hours=_hours_chart(profile, gettext_of(request)),
         )
     except NotFound as exc:
         context["error"] = exc.detail

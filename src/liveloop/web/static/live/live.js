@@ -5,6 +5,9 @@
   if (!statusEl) { return; }
   var session = statusEl.getAttribute("data-session");
   if (!session) { return; }
+  var L = {};  // the page's words (messages and slugs), from data-labels
+  try { L = JSON.parse(statusEl.getAttribute("data-labels") || "{}"); } catch (e) { L = {}; }
+  function word(slug) { return L[slug] || slug; }
   var drawn = false;
   var reloading = false;
   var updates = 0;
@@ -25,6 +28,7 @@
     items.forEach(function (item) {
       var li = document.createElement("li");
       li.textContent = render(item);
+      li.setAttribute("data-user-content", "");  // names and comment texts from the data
       if (item.severity) { li.className = "sev-" + item.severity; }
       el.appendChild(li);
     });
@@ -68,17 +72,25 @@
     text(document.getElementById("kpi-cpm"), String(w1.comments_per_min));
     text(document.getElementById("kpi-sentiment"), String(w1.sentiment_index));
     text(document.getElementById("kpi-gifts"), "¥" + w5.gift_value.toFixed(2));
-    list("live-alerts", s.advisor.alerts, function (a) { return a.message; });
+    var names = {};
+    (s.product_heat || []).forEach(function (h) { names[h.product_id] = h.name; });
+    list("live-alerts", s.advisor.alerts, function (a) {  // the alert's kind in the page's language
+      if (a.kind === "low_stock" || a.kind === "sold_out") {
+        var left = (s.stock_left || {})[a.subject];
+        return word(a.kind) + ": " + (names[a.subject] || a.subject) + (typeof left === "number" ? " · " + left : "");
+      }
+      return word(a.kind) + (a.kind === "unanswered_question" ? ": " + a.subject : "");
+    });
     list("live-advice", s.advisor.next_products, function (p) { return p.name + " (" + p.score + "): " + p.reason; });
     list("live-points", s.advisor.talking_points, function (p) {
       return p.point + (p.reason ? " — " + p.reason : "");
     });
     list("live-questions", s.questions, function (q) {
       var a = q.answer || {};
-      return "×" + q.askers + " " + q.text + (a.status === "answered" ? " → " + a.answer : " → " + (a.status || "…"));
+      return "×" + q.askers + " " + q.text + (a.status === "answered" ? " → " + a.answer : " " + word(a.status || "pending"));
     });
     list("live-comments", (s.recent_comments || []).slice().reverse(), function (c) {
-      return "[" + c.sentiment + "/" + c.intent + "] " + c.text;
+      return "[" + word(c.sentiment) + "/" + word(c.intent) + "] " + c.text;
     });
     charts(s);
     statusEl.setAttribute("data-updates", String(updates));
@@ -88,24 +100,24 @@
   function connect() {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(proto + location.host + "/v1/live/" + encodeURIComponent(session) + "/stream");
-    ws.onopen = function () { text(statusEl, "connected"); };
+    ws.onopen = function () { text(statusEl, word("connected")); };
     ws.onmessage = function (msg) {
       var data = JSON.parse(msg.data);
       if (data.type === "state") {
         update(data);
         var model = data.model || {};
         text(statusEl, model.state === "training"
-          ? "comment model training (" + (model.stage || "") + ") · " + data.queued + " events queued"
-          : "live · v" + data.version);
+          ? word("training") + " (" + (model.stage || "") + ") · " + data.queued + " " + word("queued")
+          : word("live") + " · v" + data.version);
         statusEl.setAttribute("data-model", model.state || "");
         if (data.ended && !reloading) {  // the session ended: show its review, read from the warehouse
           reloading = true;
           setTimeout(function () { location.reload(); }, 1500);
         }
       }
-      else if (data.type === "waiting") { text(statusEl, statusEl.getAttribute("data-waiting") || "…"); }
+      else if (data.type === "waiting") { text(statusEl, word("waiting")); }
     };
-    ws.onclose = function () { text(statusEl, "reconnecting…"); setTimeout(connect, 2000); };
+    ws.onclose = function () { text(statusEl, word("reconnecting")); setTimeout(connect, 2000); };
   }
   connect();
 })();

@@ -55,12 +55,15 @@ def run_server(*, host: str, port: int, log_level: str = "info", home: Path | No
     Warehouse.open(get_settings()).close()  # held by another process: one line here, not a failed start-up
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     os.environ[SERVE_URL_ENV] = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
+    trusted = os.environ.get("LIVELOOP_TRUSTED_PROXIES", "").strip()  # "": no proxy's header is believed
     uvicorn.run(
         APP_FACTORY,
         factory=True,
         host=host,
         port=port,
         log_level=log_level,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         workers=1,
         timeout_keep_alive=20,
         limit_concurrency=2048,

@@ -76,7 +76,15 @@ def _basic_user(credentials: str) -> str:
 
 
 def client_address(request: HTTPConnection) -> str:
+    """The peer's address (a proxy's X-Forwarded-For counts only for ``LIVELOOP_TRUSTED_PROXIES``)."""
     return request.client.host if request.client else "unknown"
+
+
+def attempt_of(request: HTTPConnection, key: str) -> str:
+    """What failed key checks are counted by: the address and the key's id (``ll_ID.SECRET``), so
+    guessing one key's secret is limited without locking out other keys used from the same address
+    (everyone behind one proxy)."""
+    return f"{client_address(request)} {key.partition('.')[0][:40]}"
 
 
 def session_of(request: HTTPConnection) -> Session | None:
@@ -91,7 +99,7 @@ async def authenticate(request: HTTPConnection, key: str | None) -> Principal:
     verifier = verifier_for(wh)
     if key:
         limiter: FailureLimiter = request.app.state.auth_limiter
-        client = client_address(request)
+        client = attempt_of(request, key)
         cached = verifier.cached(key)
         if cached is not None:
             return cached

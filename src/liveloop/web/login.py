@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from liveloop.core.errors import Unauthorized
 from liveloop.core.i18n import N_
-from liveloop.http.auth import SESSION_COOKIE, client_address
+from liveloop.http.auth import SESSION_COOKIE, attempt_of
 from liveloop.http.errors import TooManyRequests
 from liveloop.privacy.keys import verifier_for
 from liveloop.privacy.sessions import SESSION_TTL_S
@@ -68,7 +68,7 @@ async def login(
     next: Annotated[str, Form(max_length=512)] = "/",
 ) -> Response:
     app = request.app
-    client = client_address(request)
+    client = attempt_of(request, key)
     try:
         app.state.auth_limiter.check(client)
     except TooManyRequests as exc:

@@ -41,7 +41,7 @@ def step_simulate(ctx: DemoContext) -> dict[str, Any]:
 
 def step_admin_key(ctx: DemoContext) -> dict[str, Any]:
     """An admin key for the dashboard (a new one each run; printed once)."""
-    created = create_key(ctx.wh, "admin", "demo-admin")
+    created = create_key(ctx.wh, "admin", "demo-admin", actor="demo")
     ctx.admin_key = created.key
     return {"key_id": created.key_id}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -72,3 +73,15 @@ def test_schema_lookups_are_safe_beside_other_threads(wh: Warehouse) -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_a_new_home_and_warehouse_are_private(tmp_path: Path) -> None:
+    import stat
+
+    from liveloop.core.config import Settings
+    from liveloop.warehouse import init_home
+
+    settings = Settings(home=tmp_path / "new-home")
+    init_home(settings)
+    assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700  # the WAL and models inherit the folder
+    assert stat.S_IMODE(settings.db_path.stat().st_mode) == 0o600

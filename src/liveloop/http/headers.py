@@ -17,6 +17,11 @@ _CSP = (
 )
 
 
+#: The same headers as text, for responses made outside this middleware (a 500 is rendered by the
+#: outermost error middleware, after this one has been left).
+COMMON_HEADERS = {k.decode(): v.decode() for k, v in [*_COMMON, (b"content-security-policy", _CSP)]}
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: Any):
         self.app = app

@@ -25,6 +25,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from liveloop.core.clock import utcnow
 from liveloop.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from liveloop.core.types import Role
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 from liveloop.warehouse import Warehouse
 
 KEY_PREFIX = "ll_"
@@ -58,17 +60,20 @@ def parse_role(role: str) -> Role:
         raise ValidationFailed(f"unknown role {role!r}; choose one of {allowed}", field="role") from None
 
 
-def create_key(wh: Warehouse, role: str | Role, name: str) -> CreatedKey:
-    """Create a key for ``role``; the plaintext is in the result and nowhere else."""
+def create_key(wh: Warehouse, role: str | Role, name: str, *, actor: str = "cli") -> CreatedKey:
+    """Create a key for ``role``; the plaintext is in the result and nowhere else. Audited (``actor``)."""
     the_role = parse_role(str(role))
     if not _NAME_RE.match(name or ""):
         raise ValidationFailed("name must be 1-80 letters, digits, spaces or . : @ / - _", field="name")
     key_id = secrets.token_hex(6)
     key = f"{KEY_PREFIX}{key_id}.{secrets.token_urlsafe(32)}"
-    wh.sql(
-        "INSERT INTO api_keys (key_id, name, role, hash) VALUES (?, ?, ?, ?)",
-        [key_id, name, the_role.value, _HASHER.hash(key)],
-    )
+    digest = _HASHER.hash(key)
+    with wh.transaction() as con:
+        con.execute(
+            "INSERT INTO api_keys (key_id, name, role, hash) VALUES (?, ?, ?, ?)",
+            [key_id, name, the_role.value, digest],
+        )
+        audit.record(wh, AuditEntry(actor, "keys.create", key_id, the_role.value, f"key for {name}"), con=con)
     return CreatedKey(key_id, name, the_role, key)
 
 
@@ -82,15 +87,17 @@ def list_keys(wh: Warehouse) -> list[dict[str, Any]]:
     return [dict(zip(cols, row, strict=True)) for row in rows]
 
 
-def revoke_key(wh: Warehouse, key_id: str) -> dict[str, Any]:
-    """Revoke a key at once (also in this process's cache). Revoking twice is a conflict."""
+def revoke_key(wh: Warehouse, key_id: str, *, actor: str = "cli") -> dict[str, Any]:
+    """Revoke a key at once (also in this process's cache). Revoking twice is a conflict. Audited."""
     row = wh.sql("SELECT revoked_at FROM api_keys WHERE key_id = ?", [key_id])
     if not row:
         raise NotFound(f"no API key {key_id!r}", field="key_id")
     if row[0][0] is not None:
         raise Conflict(f"API key {key_id!r} was already revoked at {row[0][0].isoformat()}", field="key_id")
     now = utcnow()
-    wh.sql("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [now, key_id])
+    with wh.transaction() as con:
+        con.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [now, key_id])
+        audit.record(wh, AuditEntry(actor, "keys.revoke", key_id, "revoked", None), con=con)
     verifier_for(wh).invalidate(key_id)
     return {"key_id": key_id, "revoked_at": now}
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from liveloop.core.config import Settings
 from liveloop.core.crypto import create_key_file
-from liveloop.warehouse.store import Warehouse
+from liveloop.warehouse.store import Warehouse, private_dir
 
 
 def init_home(settings: Settings) -> dict[str, Any]:
     """Create what is missing (idempotent) and say what is there."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     with Warehouse.open(settings) as wh:
         version = wh.schema_version()
     if settings.secret_key:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -69,13 +71,26 @@ def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     return rows[0] if rows else None
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0700): the warehouse, its WAL, keys and models hold
+    personal data. An existing folder is left as its owner set it."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        _owner_only(path, 0o700)
+
+
+def _owner_only(path: Path, mode: int = 0o600) -> None:
+    with contextlib.suppress(OSError):  # a file owned by someone else (read through a shared mount)
+        os.chmod(path, mode)
+
+
 class Warehouse:
     """A migrated DuckDB connection plus the few operations every capability needs."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False, migrate: bool = True):
         self.path = Path(path)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
         elif not self.path.exists():
             raise LiveloopError(f"no warehouse at {self.path}: run `liveloop init` first")
         try:
@@ -88,6 +103,8 @@ class Warehouse:
                     "or use the API)"
                 ) from exc
             raise LiveloopError(f"cannot open the warehouse {self.path}: {msg}") from exc
+        if not read_only:
+            _owner_only(self.path)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self._lock = threading.RLock()

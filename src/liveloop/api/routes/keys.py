@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from liveloop.api.deps import get_warehouse
 from liveloop.core.types import Role
-from liveloop.http.auth import require_roles
+from liveloop.http.auth import principal_of, require_roles
 from liveloop.privacy.keys import create_key, list_keys, revoke_key
 from liveloop.warehouse import Warehouse
 
@@ -40,8 +40,8 @@ class CreatedKeyOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=CreatedKeyOut, summary="Create an API key")
-def create(body: KeyIn, wh: Warehouse = Depends(get_warehouse)) -> Any:
-    created = create_key(wh, body.role, body.name)
+def create(body: KeyIn, request: Request, wh: Warehouse = Depends(get_warehouse)) -> Any:
+    created = create_key(wh, body.role, body.name, actor=f"key:{principal_of(request).key_id}")
     return CreatedKeyOut(key_id=created.key_id, name=created.name, role=created.role, key=created.key)
 
 
@@ -51,5 +51,7 @@ def index(wh: Warehouse = Depends(get_warehouse)) -> Any:
 
 
 @router.delete("/{key_id}", summary="Revoke an API key at once")
-def revoke(key_id: str = Path(pattern=r"^[0-9a-f]{12}$"), wh: Warehouse = Depends(get_warehouse)) -> Any:
-    return revoke_key(wh, key_id)
+def revoke(
+    request: Request, key_id: str = Path(pattern=r"^[0-9a-f]{12}$"), wh: Warehouse = Depends(get_warehouse)
+) -> Any:
+    return revoke_key(wh, key_id, actor=f"key:{principal_of(request).key_id}")

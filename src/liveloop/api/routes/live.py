@@ -23,7 +23,7 @@ from liveloop.http.auth import principal_of, require_roles
 from liveloop.live import service, sessions
 from liveloop.live.hub import MAX_BATCH_REQUEST, LiveHub
 from liveloop.live.lottery import LotteryRules
-from liveloop.privacy.keys import Principal
+from liveloop.privacy.keys import Principal, verifier_for
 from liveloop.warehouse import Warehouse
 
 READ = (Role.HOST, Role.ANALYST, Role.MARKETER)
@@ -31,6 +31,8 @@ WRITE = (Role.HOST, Role.INGEST)
 router = APIRouter(prefix="/v1", tags=["live"])
 _HUBS: weakref.WeakSet[LiveHub] = weakref.WeakSet()
 PUSH_INTERVAL = 0.25
+#: How often an open stream re-checks that its key is still valid (a revoked key's stream is closed).
+KEY_RECHECK_S = 2.0
 
 
 def hub_of(app: Any) -> LiveHub:
@@ -284,14 +286,33 @@ async def score(body: ScoreRequest, request: Request) -> dict[str, Any]:
     return {"results": [scores.row(i) for i in range(len(scores))]}
 
 
+async def _push_state(ws: WebSocket, hub: LiveHub, session_id: str, sent_version: int) -> int:
+    """Send the room's snapshot if it changed since ``sent_version`` (or that it has not opened yet)."""
+    session = hub.sessions.get(session_id)
+    if session is None:
+        if sent_version == -1:
+            await ws.send_json({"type": "waiting", "session_id": session_id})
+        return -2
+    if session.version != sent_version:
+        snap = await run_in_threadpool(hub.snapshot, session_id)
+        await ws.send_json({"type": "state", **snap})
+        return int(snap["version"])
+    return sent_version
+
+
 @router.websocket("/live/{session_id}/stream", dependencies=[Depends(require_roles(*READ, *WRITE))])
 async def stream(ws: WebSocket, session_id: str) -> None:
-    """Pushes the room snapshot whenever it changes; accepts ``{"events": [...]}`` from host/ingest roles."""
+    """Pushes the room snapshot whenever it changes to the roles that may read it (as ``/state``);
+    accepts ``{"events": [...]}`` from host/ingest roles; closes (4401) once the key is revoked."""
     principal: Principal = ws.state.principal  # set by require_roles, which refused others before accept
     await ws.accept()
     hub = hub_of(ws.app)
+    wh = ws.app.state.warehouse
     can_write = principal.role in {*WRITE, Role.ADMIN}
+    can_read = principal.role in {*READ, Role.ADMIN}
     sent_version = -1
+    loop = asyncio.get_running_loop()
+    checked = loop.time()
 
     async def receive() -> None:
         while True:
@@ -319,15 +340,13 @@ async def stream(ws: WebSocket, session_id: str) -> None:
     receiver = asyncio.create_task(receive())
     try:
         while not receiver.done():
-            session = hub.sessions.get(session_id)
-            if session is None:
-                if sent_version == -1:
-                    await ws.send_json({"type": "waiting", "session_id": session_id})
-                    sent_version = -2
-            elif session.version != sent_version:
-                snap = await run_in_threadpool(hub.snapshot, session_id)
-                sent_version = snap["version"]
-                await ws.send_json({"type": "state", **snap})
+            if loop.time() - checked >= KEY_RECHECK_S:
+                checked = loop.time()
+                if await run_in_threadpool(verifier_for(wh).active, wh, principal.key_id) is None:
+                    await ws.close(code=4401, reason="the key has been revoked")
+                    break
+            if can_read:
+                sent_version = await _push_state(ws, hub, session_id, sent_version)
             await asyncio.wait({receiver}, timeout=PUSH_INTERVAL)
     except (WebSocketDisconnect, RuntimeError):
         pass

@@ -40,9 +40,13 @@ def test_session_login_csrf_and_safe_redirects(server):
         refused = admin.post("/v1/keys", json=body)
         assert refused.status_code == 403 and refused.json()["field"] == "csrf_token"
         assert admin.post("/v1/keys", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201
+        copied = admin.cookies.get("ll_session")
+        assert admin.post("/logout", data={"csrf_token": "forged"}).status_code == 403  # no logout CSRF
         out = admin.post("/logout", data={"csrf_token": csrf})
         assert out.status_code == 303
         assert admin.get("/overview", headers={"accept": "text/html"}).status_code == 303
+    with httpx.Client(base_url=server.base_url, cookies={"ll_session": copied}) as replay:
+        assert replay.get("/metrics").status_code == 401  # the logged-out cookie is dead on the server
 
 
 def test_login_without_the_form_token_is_refused(server):

@@ -12,12 +12,16 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from liveloop.core.crypto import Cipher
 
 SESSION_TTL_S = 12 * 3600
+#: Ended sessions remembered until they would have expired anyway (bounded: the oldest go first).
+MAX_ENDED = 100_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class SessionSigner:
         # A keyed hash of a fixed label: a signing key bound to the secret key, never the key itself.
         label = cipher.blind_index("liveloop-dashboard-session-signing-key-v1") or ""
         self._key = hashlib.sha256(label.encode()).digest()
+        self._ended: OrderedDict[str, int] = OrderedDict()  # nonce → expiry of sessions logged out
+        self._lock = threading.Lock()
 
     def issue(self, key_id: str, ttl_s: int = SESSION_TTL_S) -> str:
         payload = {"k": key_id, "n": secrets.token_urlsafe(12), "e": int(time.time()) + ttl_s}
@@ -54,7 +60,18 @@ class SessionSigner:
             session = Session(str(payload["k"]), str(payload["n"]), int(payload["e"]))
         except (ValueError, KeyError, TypeError):
             return None
-        return session if session.expires > time.time() else None
+        if session.expires <= time.time():
+            return None
+        with self._lock:
+            return None if session.nonce in self._ended else session
+
+    def end(self, session: Session) -> None:
+        """Log the session out here (its cookie stops working even if a copy of it is replayed)."""
+        now = int(time.time())
+        with self._lock:
+            self._ended[session.nonce] = session.expires
+            while self._ended and (len(self._ended) > MAX_ENDED or next(iter(self._ended.values())) <= now):
+                self._ended.popitem(last=False)
 
     def csrf_token(self, session: Session) -> str:
         """The CSRF token for forms in this session (bound to its nonce)."""

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from liveloop.core.errors import Unauthorized
 from liveloop.core.i18n import N_
-from liveloop.http.auth import SESSION_COOKIE, attempt_of
+from liveloop.http.auth import SESSION_COOKIE, attempt_of, session_of
 from liveloop.http.errors import TooManyRequests
 from liveloop.privacy.keys import verifier_for
 from liveloop.privacy.sessions import SESSION_TTL_S
@@ -102,7 +102,15 @@ async def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """End the session on the server too (a copied cookie stops working); the form's CSRF token is
+    required, so another site cannot log a user out."""
+    session = session_of(request)
+    if session is not None:
+        signer = request.app.state.session_signer
+        if not signer.check_csrf(session, csrf_token):
+            return Response("the form expired; reload the page", status_code=403, media_type="text/plain")
+        signer.end(session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -125,6 +125,7 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path, data_home: Path) -> Non
     assert not (home / "serve.json").exists(), "serve left its handle behind"
 
 
+@pytest.mark.slow
 def test_the_bridge_refuses_a_wrong_token_and_runs_paths_from_the_callers_folder(tmp_path: Path) -> None:
     home, cwd = tmp_path / "home", tmp_path / "work"
     cwd.mkdir()

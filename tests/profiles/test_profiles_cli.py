@@ -23,6 +23,7 @@ def _one_line_failure(code: int, err: str, *words: str) -> None:
         assert word in err, err
 
 
+@pytest.mark.slow
 def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Path) -> None:
     with Warehouse.open(settings) as wh:
         seed_shop(wh, n_users=40, days=90)
@@ -95,6 +96,7 @@ def test_build_segments_and_users_commands(cli, settings: Settings, tmp_path: Pa
     _one_line_failure(code, err, "--cutoff")
 
 
+@pytest.mark.slow
 def test_evaluate_profiling_on_cdnow(cli, settings: Settings, data_home: Path, monkeypatch) -> None:
     code, out, err = cli("evaluate", "profiling", "--dataset", "cdnow", "--json")
     assert code == 0, err

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from liveloop.profiles import BuildOptions, Window, build_features, build_profiles, user_profile
 from liveloop.warehouse import Warehouse
@@ -13,6 +14,7 @@ from liveloop.warehouse import Warehouse
 CUTOFF = datetime(2026, 3, 1, tzinfo=UTC)
 
 
+@pytest.mark.slow
 def test_events_after_the_cutoff_do_not_change_features(shop: Warehouse) -> None:
     win = Window.ending(CUTOFF)
     before = build_features(shop, win)
@@ -96,6 +98,7 @@ def test_profiles_build_for_users_without_events_purchases_or_demographics(wh: W
     assert user_profile(wh, "registered_only")["segment"] is None
 
 
+@pytest.mark.slow
 def test_one_user_and_an_empty_warehouse_still_build(wh: Warehouse) -> None:
     assert build_profiles(wh)["users"] == 0
     wh.append(

@@ -51,6 +51,7 @@ def _stages(wh: Warehouse) -> dict[str, str]:
     return {u: user_profile(wh, u)["lifecycle"]["value"] for u in HISTORIES}
 
 
+@pytest.mark.slow
 def test_every_stage_with_the_default_rules(wh: Warehouse) -> None:
     _seed(wh)
     build_profiles(wh, BuildOptions(cutoff=NOW))
@@ -58,6 +59,7 @@ def test_every_stage_with_the_default_rules(wh: Warehouse) -> None:
     assert user_profile(wh, "won_back")["lifecycle"]["name_zh"] == "已召回"
 
 
+@pytest.mark.slow
 def test_rules_from_a_toml_file_change_the_stages(wh: Warehouse, tmp_path: Path) -> None:
     _seed(wh)
     path = tmp_path / "rules.toml"

@@ -8,6 +8,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from liveloop.profiles import (
     BuildOptions,
@@ -50,6 +51,7 @@ def test_segment_labels_are_stable_across_rebuilds() -> None:
     assert (before == after).mean() > 0.95  # every user type keeps its segment id
 
 
+@pytest.mark.slow
 def test_removed_tags_are_respected_by_every_consumer(shop: Warehouse) -> None:
     opts = BuildOptions(k_max=4)
     build_profiles(shop, opts)
@@ -120,6 +122,7 @@ def test_interest_windows_are_a_bounded_sample_of_transitions() -> None:
         assert all((b - a) % 4 == 1 for a, b in pairwise([*tokens, target]))
 
 
+@pytest.mark.slow
 def test_high_value_choice_on_held_out_users() -> None:
     rng = np.random.default_rng(0)
     n = 600

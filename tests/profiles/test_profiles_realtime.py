@@ -63,6 +63,7 @@ def built(built_file: tuple[Path, dict], tmp_path: Path) -> Iterator[tuple[Wareh
         yield wh, summary
 
 
+@pytest.mark.slow
 def test_the_build_records_every_profile_model(built) -> None:
     wh, summary = built
     version = summary["model_version"]

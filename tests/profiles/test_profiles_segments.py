@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from profiles_shop import CATEGORIES, START
 from scipy.optimize import linear_sum_assignment
 
@@ -26,6 +27,7 @@ def _assignment(wh: Warehouse) -> dict[str, str]:
     return dict(wh.sql("SELECT user_id, segment_id FROM profiles"))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_labels_stay_with_the_same_users_across_builds(shop: Warehouse) -> None:
     build_profiles(shop, BuildOptions(k_min=3, k_max=3))
     first = _assignment(shop)
@@ -55,6 +57,7 @@ def test_labels_stay_with_the_same_users_across_builds(shop: Warehouse) -> None:
     assert {s["segment_id"]: s["name_en"] for s in list_segments(shop)} == names
 
 
+@pytest.mark.slow
 def test_k_names_descriptions_and_per_segment_stats(shop: Warehouse) -> None:
     later = datetime(2026, 4, 1, tzinfo=UTC)
     senders = [f"u{i:03d}" for i in range(0, 80, 2)]

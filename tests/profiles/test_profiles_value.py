@@ -24,6 +24,7 @@ def cdnow(data_home: Path, tmp_path_factory: pytest.TempPathFactory):
     wh.close()
 
 
+@pytest.mark.slow
 def test_rf_and_lightgbm_beat_the_rfm_rule_on_a_later_window(cdnow) -> None:
     wh, w = cdnow
     rows = {r["algorithm"]: r for r in eval_high_value(wh, w)}
@@ -40,6 +41,7 @@ def test_rf_and_lightgbm_beat_the_rfm_rule_on_a_later_window(cdnow) -> None:
         assert r["f1"] > r["majority"]["f1"] == 0.0
 
 
+@pytest.mark.slow
 def test_the_build_keeps_the_better_model_on_held_out_users(cdnow) -> None:
     wh, w = cdnow
     feats = build_features(wh, w[0])

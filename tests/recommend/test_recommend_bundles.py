@@ -14,6 +14,7 @@ def rules(data_home):
     return mine_rules(groceries_baskets(), min_support=0.001, min_confidence=0.8)
 
 
+@pytest.mark.slow
 def test_groceries_rules_match_arules(rules) -> None:
     baskets = groceries_baskets()
     assert len(baskets) == 9835 and sum(map(len, baskets)) == 43_367

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 
 def test_bundles_json_and_bad_input(cli, settings, data_home: Path) -> None:
     code, out, err = cli("recommend", "bundles", "--top", "3", "--json")
@@ -19,6 +21,7 @@ def test_bundles_json_and_bad_input(cli, settings, data_home: Path) -> None:
     assert code == 1 and "no product events" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, monkeypatch) -> None:
     from datetime import UTC, datetime, timedelta
 

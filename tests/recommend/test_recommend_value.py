@@ -96,6 +96,7 @@ def test_a_bad_served_value_weight_names_the_setting(raw: str, monkeypatch) -> N
     assert caught.value.field == "LIVELOOP_RECOMMEND_VALUE_WEIGHT"
 
 
+@pytest.mark.slow
 def test_value_aware_hybrid_beats_cf_on_true_roi_in_the_simulator() -> None:
     """Table 2 on the small world: every strategy valued by the Oracle on every user (paired)."""
     table = evaluate_strategies("small", seed=7, k=10, visits=2, n_boot=50)

@@ -113,8 +113,9 @@ class Upkeep:
             self.retrain()
 
     def retrain(self) -> dict[str, Any] | None:
-        """One full retrain: a new version is recorded and activated; serving switches to it at the next
-        snapshot refresh (one reference swap: no request is dropped or waits)."""
+        """One full retrain: a new version is recorded and, when it passes the activation gate, activated;
+        serving switches to it at the next snapshot refresh (one reference swap: no request is dropped or
+        waits)."""
         from liveloop.recommend.train import train
 
         started = time.monotonic()
@@ -135,6 +136,8 @@ class Upkeep:
             "version": result["version"],
             "model": result["model"],
             "seconds": round(time.monotonic() - started, 1),
+            "activated": result["activated"],
+            "gate": result["gate"]["reason"],
         }
         with self.svc.wh.transaction() as con:
             self.svc.wh.append(
@@ -145,8 +148,10 @@ class Upkeep:
                         "actor": ["recommend.schedule"],
                         "action": ["recommend.retrain"],
                         "subject": [result["version"]],
-                        "decision": ["activated"],
-                        "reason": [f"scheduled full retrain every {self.retrain_every_s:g} s"],
+                        "decision": ["activated" if result["activated"] else "not activated"],
+                        "reason": [
+                            f"scheduled retrain every {self.retrain_every_s:g} s; {result['gate']['reason']}"
+                        ],
                     }
                 ),
                 con=con,

@@ -268,6 +268,17 @@ def test_cold_start_uses_the_profile_segment_else_popularity(trained) -> None:
         wh.sql("DELETE FROM segments WHERE segment_id = 'seg-t'")
 
 
+def test_live_now_is_a_trained_feature_of_the_hybrid(trained) -> None:
+    """The simulator's rooms drive sales while live: the ranker learns a weight for the live-now share."""
+    wh, _ = trained
+    (version,) = [v for v in registry.list_versions(wh) if v["active"]]
+    metrics = version["metrics"]
+    assert metrics["model"] == "hybrid" and metrics["feature_importance"]["live_now"] > 0
+    bundle = _svc(trained).bundle()
+    assert bundle.live_boost == metrics["live_boost"] and bundle.live_boost > 0
+    assert bundle.live_now is not None and bundle.live_now.shape == (len(bundle.items),)
+
+
 def test_home_lists_boost_products_of_rooms_live_now(trained) -> None:
     wh, _ = trained
     user = _active_user(wh, 6)
@@ -287,7 +298,9 @@ def test_home_lists_boost_products_of_rooms_live_now(trained) -> None:
         after = {i["product_id"]: i for i in svc.recommend(user, 10)["items"]}
         boosted = after[target["product_id"]]
         assert boosted["reason"]["code"] == "in_live_now" and boosted["reason"]["session_id"] == sid
-        assert boosted["score"] == pytest.approx(target["score"] + LIVE_BOOST, abs=1e-4)
+        learned = svc.bundle().live_boost  # the hybrid's live-now weight, on serving's scale
+        assert learned is not None and 0 < learned < LIVE_BOOST
+        assert boosted["score"] == pytest.approx(target["score"] + learned, abs=1e-4)
         assert boosted["rank"] <= target["rank"]
     finally:
         wh.sql(

@@ -72,6 +72,13 @@ def _intents(labels: Interactions) -> sp.csr_matrix:
     return labels.subset(mask).binary()
 
 
+def live_window_share(labels: Interactions) -> np.ndarray:
+    """Per item: the share of the labels' time window during which it was on sale in a live room."""
+    if not len(labels):
+        return np.zeros(labels.n_items, np.float32)
+    return labels.live_share(float(labels.ts.min()), float(labels.ts.max()) + 1.0)
+
+
 def _row_normalise(m: sp.spmatrix) -> sp.csr_matrix:
     totals = np.asarray(m.sum(axis=1)).ravel()
     return (sp.diags(1.0 / np.maximum(totals, 1e-9)) @ m).tocsr()
@@ -307,10 +314,11 @@ class HybridRanker(Retriever):
         stats = ItemStats(base)
         users = np.intersect1d(np.unique(labels.user_idx), np.unique(base.user_idx))
         truth = labels.matrix
+        live = live_window_share(labels)
         xs, ys, groups, kept = [], [], [], []
         for start in range(0, len(users), 256):
             batch = users[start : start + 256]
-            rows, items, x = self._candidates(fitted, stats, base.matrix, batch)
+            rows, items, x = self._candidates(fitted, stats, base.matrix, batch, live)
             w = np.asarray(truth[batch[rows], items]).ravel()
             y = (w > 0).astype(int) + (w >= 3) + (w >= 5)
             counts = np.bincount(rows, minlength=len(batch))
@@ -378,7 +386,9 @@ class HybridRanker(Retriever):
         if self.value_weight == "auto":
             base, labels = self._holdout(data, 0)
             fold0 = parts[0]
-            self.value_choice_ = self._choose_value_weight(fold0[0], fold0[1], base, labels, fold0[5])
+            self.value_choice_ = self._choose_value_weight(
+                fold0[0], fold0[1], base, labels, fold0[5], live_window_share(labels)
+            )
             self.value_weight_ = float(self.value_choice_["chosen"])
         else:
             self.value_weight_ = float(self.value_weight)
@@ -393,6 +403,9 @@ class HybridRanker(Retriever):
             self.fitted_, self.stats_ = fitted, stats
         self.seen_ = data.matrix
         self.n_items_ = data.n_items
+        _, labels0 = self._holdout(data, 0)
+        self.live_window_s_ = float(labels0.ts.max() - labels0.ts.min() + 1) if len(labels0) else DAY
+        self.live_learned_ = bool(any(p[2][:, -1].any() for p in parts))  # the feature varied in training
         self.value_ = np.log1p(item_margins(data)).astype(np.float32)
         return self
 
@@ -403,6 +416,7 @@ class HybridRanker(Retriever):
         base: Interactions,
         labels: Interactions,
         users: np.ndarray,
+        live_now: np.ndarray | None = None,
         k: int = 10,
     ) -> dict[str, Any]:
         """The weight of ``VALUE_WEIGHTS`` whose top-``k`` on the holdout's ``users`` captures the most
@@ -416,7 +430,7 @@ class HybridRanker(Retriever):
             hits = captured = 0.0
             for start in range(0, len(users), 256):
                 batch = users[start : start + 256]
-                s = self._ranked(fitted, stats, base.matrix, batch, None, value, w)
+                s = self._ranked(fitted, stats, base.matrix, batch, live_now, value, w)
                 idx, _ = top_k(s, k)
                 rows = np.repeat(np.arange(len(batch)), idx.shape[1])
                 ok = np.isfinite(s[rows, idx.ravel()])
@@ -455,6 +469,28 @@ class HybridRanker(Retriever):
         value = getattr(self, "value_", np.zeros(self.n_items_, np.float32))  # models saved before it
         weight = getattr(self, "value_weight_", 0.0)
         return self._ranked(self.fitted_, self.stats_, self.seen_, users, live_now, value, weight)
+
+    def live_now_effect(self, users: np.ndarray) -> np.ndarray | None:
+        """Per user of ``users``: the mean ranker-score change of their candidates when the item is live
+        (``live_now`` 1 against 0), over the user's score range; None where the feature never varied in
+        training (no live rooms in the data: nothing was learned)."""
+        if not getattr(self, "live_learned_", False):
+            return None
+        users = np.asarray(users, dtype=np.int64)
+        rows, _, x = self._candidates(self.fitted_, self.stats_, self.seen_, users)
+        if not len(rows):
+            return None
+        base = np.asarray(self.ranker_.predict(x, num_threads=1), np.float64)
+        x[:, -1] = 1.0
+        delta = np.asarray(self.ranker_.predict(x, num_threads=1), np.float64) - base
+        n = np.bincount(rows, minlength=len(users))
+        lo = np.full(len(users), np.inf)
+        hi = np.full(len(users), -np.inf)
+        np.minimum.at(lo, rows, base)
+        np.maximum.at(hi, rows, base)
+        mean = np.bincount(rows, weights=delta, minlength=len(users)) / np.maximum(n, 1)
+        spread = np.where(hi > lo, hi - lo, 1.0)
+        return np.where(n > 0, mean / spread, 0.0)
 
     def feature_importance(self) -> dict[str, float]:
         gains = self.ranker_.booster_.feature_importance("gain")

@@ -35,7 +35,7 @@ from liveloop.recommend.state import ServingState, Snapshot
 MAX_K = 100
 FEEDBACK_TYPES = tuple(FEEDBACK_WEIGHTS)
 ONLINE_BOOST = 2.0  # weight of the recent-items signal against the (normalised) model score
-LIVE_BOOST = 0.3  # home lists: a candidate on sale in a room live now
+LIVE_BOOST = 0.3  # home lists: a candidate on sale in a room live now (unless the model learned one)
 POPULAR_TIE = 0.01  # popularity's weight when it only fills and breaks ties
 STALE_S = 3.0  # a cache hit needs a snapshot checked this recently (else: the refreshing path)
 EXPLORE_DRAWS = 32  # random candidates for the Thompson draw
@@ -658,11 +658,13 @@ class RecommendService:
     ) -> np.ndarray:
         """Home lists: candidates on sale in a room live now rise, and say so (in place on ``total``)."""
         rid = rid.copy()
+        learned = getattr(snap.bundle, "live_boost", None)  # the hybrid's learned live-now weight
+        boost = LIVE_BOOST if learned is None else learned
         for pos, i in enumerate(idx.tolist()):
             session = snap.live_items.get(i)
             if session is None:
                 continue
-            total[pos] += LIVE_BOOST
+            total[pos] += boost
             current = scores.reasons[rid[pos]]["code"] if rid[pos] >= 0 else ""
             if _PRIORITY.get(current, 1) < _PRIORITY["in_live_now"]:
                 scores.reasons.append(

@@ -44,12 +44,20 @@ class ModelBundle:
     user_index: dict[str, int] = field(default_factory=dict)
     item_index: dict[str, int] = field(default_factory=dict)
     bundles: BundleIndex | None = None  # association rules: "often bought with" in product contexts
+    #: the hybrid's live-now feature at training time: each item's share of the next window on sale live
+    live_now: np.ndarray | None = None
+    #: serving's boost for a product in a room live now, learned by the hybrid (None: the fixed default)
+    live_boost: float | None = None
 
     def precompute(self, users: np.ndarray, top_n: int) -> None:
         """(Re)compute the cached candidate lists of ``users`` from the main model."""
+        live = getattr(self, "live_now", None)  # bundles saved before it
         for start in range(0, len(users), 256):
             batch = users[start : start + 256]
-            s = np.array(self.main.score(batch), dtype=np.float32)
+            if isinstance(self.main, HybridRanker):
+                s = np.array(self.main.score(batch, live_now=live), dtype=np.float32)
+            else:
+                s = np.array(self.main.score(batch), dtype=np.float32)
             mask_seen(s, self.seen, batch)
             idx, val = top_k(s, top_n)
             self.top_items[batch], self.top_scores[batch] = idx, val
@@ -143,6 +151,19 @@ def _fit_models(
         return hybrid.fit(data, prefitted=prefitted), knn, als, content, spec
     except InsufficientData:
         return als, knn, als, content, ModelSpec((), 0.0, "als")
+
+
+def learned_live_boost(model: HybridRanker, data: Interactions, sample: int = 512) -> float | None:
+    """Serving's boost for a product in a room live now, on its 0-1 score scale: the median over (up to
+    ``sample``) users of what the hybrid's live-now feature adds to their candidates' scores, over each
+    user's score range, at least 0. None where the data had no live rooms (nothing was learned)."""
+    users = np.flatnonzero(np.bincount(data.user_idx, minlength=data.n_users) > 0)
+    if len(users) > sample:
+        users = np.random.default_rng(0).choice(users, sample, replace=False)
+    effect = model.live_now_effect(np.sort(users))
+    if effect is None:
+        return None
+    return round(float(np.clip(np.median(effect), 0.0, 1.0)), 4)
 
 
 def bought_together(
@@ -312,6 +333,10 @@ def train(
         user_index=data.user_index(),
         item_index=data.item_index(),
     )
+    if isinstance(main, HybridRanker):
+        now = float(data.ts.max())
+        bundle.live_now = data.live_share(now, now + main.live_window_s_)
+        bundle.live_boost = learned_live_boost(main, data)
     bundle.precompute(np.arange(data.n_users), n)
     bundle.bundles = bought_together(wh)
     metrics["model"] = kind
@@ -320,6 +345,7 @@ def train(
     if isinstance(main, HybridRanker):
         metrics["feature_importance"] = main.feature_importance()
         metrics["value_weight"] = main.value_weight_
+    metrics["live_boost"] = bundle.live_boost
     params = {"seed": seed, "top_n": n, "model": kind, "spec": spec.to_dict(), "main": main.get_params()}
     path = registry.save_version(
         wh,

@@ -276,7 +276,7 @@ def test_live_now_is_a_trained_feature_of_the_hybrid(trained) -> None:
     assert metrics["model"] == "hybrid" and metrics["feature_importance"]["live_now"] > 0
     bundle = _svc(trained).bundle()
     assert bundle.live_boost == metrics["live_boost"] and bundle.live_boost > 0
-    assert bundle.live_now is not None and bundle.live_now.shape == (len(bundle.items),)
+    assert bundle.main.live and bundle.main.live_next_.shape == (len(bundle.items),)  # the schedule's share
 
 
 def test_home_lists_boost_products_of_rooms_live_now(trained) -> None:

@@ -210,6 +210,7 @@ class HybridRanker(Retriever):
         exclude_seen: bool = True,
         refit: bool = True,
         value_weight: float | str = 0.0,
+        live: bool = True,
         seed: int = 0,
     ):
         if not (
@@ -229,6 +230,7 @@ class HybridRanker(Retriever):
         self.exclude_seen = exclude_seen
         self.refit = refit
         self.value_weight = value_weight
+        self.live = live
         self.seed = seed
 
     # -- features ------------------------------------------------------------------------------
@@ -314,7 +316,7 @@ class HybridRanker(Retriever):
         stats = ItemStats(base)
         users = np.intersect1d(np.unique(labels.user_idx), np.unique(base.user_idx))
         truth = labels.matrix
-        live = live_window_share(labels)
+        live = live_window_share(labels) if self.live else None
         xs, ys, groups, kept = [], [], [], []
         for start in range(0, len(users), 256):
             batch = users[start : start + 256]
@@ -387,7 +389,7 @@ class HybridRanker(Retriever):
             base, labels = self._holdout(data, 0)
             fold0 = parts[0]
             self.value_choice_ = self._choose_value_weight(
-                fold0[0], fold0[1], base, labels, fold0[5], live_window_share(labels)
+                fold0[0], fold0[1], base, labels, fold0[5], live_window_share(labels) if self.live else None
             )
             self.value_weight_ = float(self.value_choice_["chosen"])
         else:
@@ -403,9 +405,12 @@ class HybridRanker(Retriever):
             self.fitted_, self.stats_ = fitted, stats
         self.seen_ = data.matrix
         self.n_items_ = data.n_items
-        _, labels0 = self._holdout(data, 0)
-        self.live_window_s_ = float(labels0.ts.max() - labels0.ts.min() + 1) if len(labels0) else DAY
         self.live_learned_ = bool(any(p[2][:, -1].any() for p in parts))  # the feature varied in training
+        self.live_next_: np.ndarray | None = None
+        if self.live_learned_:  # scored by default with the share of the next window by the room schedule
+            _, labels0 = self._holdout(data, 0)
+            now = float(data.ts.max())
+            self.live_next_ = data.live_share(now, now + float(labels0.ts.max() - labels0.ts.min() + 1))
         self.value_ = np.log1p(item_margins(data)).astype(np.float32)
         return self
 
@@ -464,8 +469,11 @@ class HybridRanker(Retriever):
 
     def score(self, users: np.ndarray, live_now: np.ndarray | None = None) -> np.ndarray:
         """Ranker scores (value-aware when ``value_weight``) on candidates; -inf elsewhere (not retrieved,
-        already seen or unknown)."""
+        already seen or unknown). ``live_now`` defaults to each item's share of the window after training
+        on sale in a live room, by the schedule known at training."""
         users = np.asarray(users, dtype=np.int64)
+        if live_now is None:
+            live_now = getattr(self, "live_next_", None)
         value = getattr(self, "value_", np.zeros(self.n_items_, np.float32))  # models saved before it
         weight = getattr(self, "value_weight_", 0.0)
         return self._ranked(self.fitted_, self.stats_, self.seen_, users, live_now, value, weight)

@@ -44,20 +44,14 @@ class ModelBundle:
     user_index: dict[str, int] = field(default_factory=dict)
     item_index: dict[str, int] = field(default_factory=dict)
     bundles: BundleIndex | None = None  # association rules: "often bought with" in product contexts
-    #: the hybrid's live-now feature at training time: each item's share of the next window on sale live
-    live_now: np.ndarray | None = None
     #: serving's boost for a product in a room live now, learned by the hybrid (None: the fixed default)
     live_boost: float | None = None
 
     def precompute(self, users: np.ndarray, top_n: int) -> None:
         """(Re)compute the cached candidate lists of ``users`` from the main model."""
-        live = getattr(self, "live_now", None)  # bundles saved before it
         for start in range(0, len(users), 256):
             batch = users[start : start + 256]
-            if isinstance(self.main, HybridRanker):
-                s = np.array(self.main.score(batch, live_now=live), dtype=np.float32)
-            else:
-                s = np.array(self.main.score(batch), dtype=np.float32)
+            s = np.array(self.main.score(batch), dtype=np.float32)
             mask_seen(s, self.seen, batch)
             idx, val = top_k(s, top_n)
             self.top_items[batch], self.top_scores[batch] = idx, val
@@ -96,35 +90,45 @@ class ModelSpec:
     retrievers: tuple[str, ...] = ("als", "itemknn")
     value_weight: float | str = 0.0
     model: str = "hybrid"
+    live: bool = True  # the live-now feature (learned where the data has live rooms)
 
     @property
     def label(self) -> str:
         if self.model != "hybrid":
             return self.model
         value = f", value weight {self.value_weight}" if self.value_weight else ""
-        return f"hybrid ({'+'.join(self.retrievers)}{value})"
+        live = "" if self.live else ", no live-now"
+        return f"hybrid ({'+'.join(self.retrievers)}{value}{live})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "retrievers": list(self.retrievers), "value_weight": self.value_weight}
+        return {
+            "model": self.model,
+            "retrievers": list(self.retrievers),
+            "value_weight": self.value_weight,
+            "live": self.live,
+        }
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ModelSpec | None:
         """The configuration a recorded version was trained with (versions before specs: from its params)."""
         spec = params.get("spec")
         if isinstance(spec, dict):
-            return cls(tuple(spec["retrievers"]), spec["value_weight"], spec["model"])
+            return cls(tuple(spec["retrievers"]), spec["value_weight"], spec["model"], spec.get("live", True))
         if params.get("model") == "als":
             return cls((), 0.0, "als")
         main = params.get("main")
         if params.get("model") == "hybrid" and isinstance(main, dict):
-            return cls(tuple(main.get("retrievers", ("als", "itemknn"))), main.get("value_weight", 0.0))
+            # its live-now feature was 0 in training: nothing learned
+            return cls(
+                tuple(main.get("retrievers", ("als", "itemknn"))), main.get("value_weight", 0.0), live=False
+            )
         return None
 
     def build(self, seed: int, epochs: int = SASREC_EPOCHS) -> Retriever:
         if self.model == "als":
             return ALS(seed=seed)
         parts = make_retrievers(self.retrievers, seed, epochs=epochs)
-        return HybridRanker(parts, value_weight=self.value_weight, seed=seed)
+        return HybridRanker(parts, value_weight=self.value_weight, live=self.live, seed=seed)
 
 
 def _fit_models(
@@ -226,9 +230,17 @@ def compare_on_holdout(
         _holdout_row(train_part, test_part, ALS(seed=seed), "als", k),
     ]
     by_spec: dict[ModelSpec, dict[str, Any]] = {}
-    for names in CANDIDATE_SETS:
-        spec = ModelSpec(names, value_weight)
+
+    def fit(spec: ModelSpec) -> float:
         by_spec[spec] = _holdout_row(train_part, test_part, spec.build(seed, epochs), spec.label, k)
+        return float(by_spec[spec].get(key, -1.0))
+
+    # live-now stays where it helps (tried on the smallest set, only where the data has live rooms)
+    with_live = fit(ModelSpec(CANDIDATE_SETS[0], value_weight, live=True))
+    has_rooms = data.live is not None and len(data.live) > 0
+    live = not has_rooms or with_live >= fit(ModelSpec(CANDIDATE_SETS[0], value_weight, live=False))
+    for names in CANDIDATE_SETS[1:]:
+        fit(ModelSpec(names, value_weight, live=live))
     ok = [s for s in by_spec if key in by_spec[s]]
     # ties go to the smaller set (listed first)
     candidate = max(ok, key=lambda s: by_spec[s][key]) if ok else ModelSpec((), 0.0, "als")
@@ -334,8 +346,6 @@ def train(
         item_index=data.item_index(),
     )
     if isinstance(main, HybridRanker):
-        now = float(data.ts.max())
-        bundle.live_now = data.live_share(now, now + main.live_window_s_)
         bundle.live_boost = learned_live_boost(main, data)
     bundle.precompute(np.arange(data.n_users), n)
     bundle.bundles = bought_together(wh)

@@ -3,7 +3,9 @@
 Features per (user, item): each retriever's score (scaled per user) and rank, item popularity, trend
 and popularity at the user's own time, the user's activity, mainstreamness and share of the item's
 category (profile), price fit, repeat signals (the user's past weight on the item and how recent it
-is, where seen items may be recommended again) and live-now status. Training holds out the latest
+is, where seen items may be recommended again) and live-now status (``live``: each item's share of the
+label window on sale in a live room; scored with its share of the window after training by the room
+schedule). Training holds out the latest
 (or a random) slice of the training data as labels, fits the retrievers on the rest, learns the
 ranker on their candidates, then refits the retrievers on everything.
 

@@ -88,7 +88,13 @@ def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, 
     monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "auto")
     code, out, err = cli("recommend", "train", "--no-eval", "--json")
     assert code == 0, err
-    assert json.loads(out)["model"] in ("hybrid", "als")
+    unevaluated = json.loads(out)
+    assert unevaluated["model"] in ("hybrid", "als") and not unevaluated["activated"]
+    assert err.startswith("warning: not activated: not evaluated")
+
+    code, out, err = cli("recommend", "train", "--epochs", "1")  # the human-readable summary
+    assert code == 0, err
+    assert "hold-out (latest 20% of time)" in out and "activated: ndcg@10 candidate" in out, out
 
 
 def test_eval_json_on_movielens(cli, settings, data_home: Path) -> None:

@@ -66,7 +66,10 @@ def train_cmd(
         console.print(f"model version {r['version']} ({r['model']}, {state}) at {r['path']}")
         console.print(gate_summary(r["gate"]))
         if isinstance(r["metrics"].get("holdout"), list):
-            _table(r["metrics"]["holdout"], "hold-out (last 20% of the training data's time line)")
+            holdout = r["metrics"]["holdout"]
+            cols = ("model", "users", "ndcg@10", "recall@10", "hitrate@10", "mrr@10", "fit_s", "error")
+            shown = [c for c in cols if any(c in row for row in holdout)]
+            _table([{c: row.get(c, "") for c in shown} for row in holdout], "hold-out (latest 20% of time)")
 
     emit(result, as_json, render)
 

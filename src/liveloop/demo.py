@@ -59,7 +59,12 @@ def step_recommend(ctx: DemoContext) -> dict[str, Any]:
     from liveloop.recommend import train
 
     result = train(ctx.wh, ctx.settings, seed=ctx.seed)
-    summary: dict[str, Any] = {"version": result["version"], "model": result["model"]}
+    summary: dict[str, Any] = {
+        "version": result["version"],
+        "model": result["model"],
+        "activated": result["activated"],
+        "gate": result["gate"]["reason"],
+    }
     holdout = result["metrics"].get("holdout")
     if isinstance(holdout, list):
         summary.update({f"ndcg@10 {row['model']}": row["ndcg@10"] for row in holdout if "ndcg@10" in row})

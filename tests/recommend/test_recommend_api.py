@@ -14,7 +14,7 @@ PICKED: dict[str, str] = {}  # users chosen while seeding (the server then holds
 
 def _seed(wh) -> None:
     simulate_into_warehouse(wh, scale="tiny", seed=5)
-    train(wh, evaluate=False)
+    train(wh, evaluate=False, force=True)
     active = wh.sql(
         "SELECT user_id FROM events WHERE product_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 3"
     )

@@ -41,12 +41,13 @@ def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, 
             [now - timedelta(minutes=5), now + timedelta(hours=1), sid],
         )
 
-    code, out, err = cli("recommend", "train", "--json")
+    code, out, err = cli("recommend", "train", "--epochs", "1", "--json")
     assert code == 0, err
     first = json.loads(out)
+    assert first["activated"] and first["gate"]["passed"], first["gate"]  # the first model beats popularity
     assert first["model"] in ("hybrid", "als") and isinstance(first["metrics"]["holdout"], list)
     assert {r["model"] for r in first["metrics"]["holdout"]} >= {"popularity"}
-    code, out, err = cli("recommend", "train", "--no-eval", "--seed", "1")
+    code, out, err = cli("recommend", "train", "--no-eval", "--force", "--seed", "1")
     assert code == 0, err
     assert "model version" in out
     code, out, _ = cli("recommend", "versions", "--json")
@@ -90,7 +91,13 @@ def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, 
     monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "auto")
     code, out, err = cli("recommend", "train", "--no-eval", "--json")
     assert code == 0, err
-    assert json.loads(out)["model"] in ("hybrid", "als")
+    unevaluated = json.loads(out)
+    assert unevaluated["model"] in ("hybrid", "als") and not unevaluated["activated"]
+    assert err.startswith("warning: not activated: not evaluated")
+
+    code, out, err = cli("recommend", "train", "--epochs", "1")  # the human-readable summary
+    assert code == 0, err
+    assert "hold-out (latest 20% of time)" in out and "activated: ndcg@10 candidate" in out, out
 
 
 def test_eval_json_on_movielens(cli, settings, data_home: Path) -> None:

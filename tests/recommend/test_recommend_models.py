@@ -15,7 +15,7 @@ from liveloop.recommend.evaluate import evaluate_models
 from liveloop.recommend.factorization import ALS, BPR
 from liveloop.recommend.hybrid import HybridRanker
 from liveloop.recommend.interactions import Interactions
-from liveloop.recommend.knn import ItemKNN, SequentialKNN
+from liveloop.recommend.knn import EASE, ItemKNN, SequentialKNN
 from liveloop.recommend.metrics import ranking_metrics
 from liveloop.recommend.popularity import Popularity, popular_by_group
 from liveloop.recommend.sequential import GRU4Rec, SASRec
@@ -55,6 +55,22 @@ def test_als_and_itemknn_beat_popularity_on_ndcg(ml) -> None:
     assert rows["als"]["ndcg@10"] > rows["popularity"]["ndcg@10"] + 0.1
     assert rows["itemknn"]["ndcg@10"] > rows["popularity"]["ndcg@10"]
     assert rows["als"]["coverage"] > rows["popularity"]["coverage"]
+
+
+def test_ease_beats_popularity_and_caps_its_catalogue(ml, tmp_path: Path) -> None:
+    _, train, test = ml
+    rows = {r["model"]: r for r in evaluate_models(train, test, [Popularity(), EASE()], k=10)}
+    assert rows["ease"]["ndcg@10"] > rows["popularity"]["ndcg@10"] + 0.1
+    capped = EASE(max_items=200).fit(train)
+    s = np.asarray(capped.score(np.arange(5)))
+    outside = np.setdiff1d(np.arange(train.n_items), capped.kept_)
+    assert len(capped.kept_) == 200 and s.shape == (5, train.n_items) and not s[:, outside].any()
+    counts = train.item_counts()
+    assert counts[capped.kept_].min() >= counts[outside].max()  # the most-interacted items take part
+    again = EASE.load(capped.save(tmp_path / "ease.pkl"))
+    np.testing.assert_allclose(np.asarray(again.score(np.arange(5))), s)
+    hist = capped.score_history(train.item_idx[train.user_idx == 0])
+    assert hist.shape == (train.n_items,) and not hist[outside].any()
 
 
 def test_als_is_deterministic_and_round_trips(ml, tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_a_bad_value_weight_is_refused(bad: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "parsed"), [(None, 0.0), ("auto", "auto"), (" AUTO ", "auto"), ("0.25", 0.25)]
+    ("raw", "parsed"), [(None, "auto"), ("0", 0.0), ("auto", "auto"), (" AUTO ", "auto"), ("0.25", 0.25)]
 )
 def test_the_served_value_weight_setting(raw: str | None, parsed: object, monkeypatch) -> None:
     if raw is None:

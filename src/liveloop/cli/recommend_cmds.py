@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
+from liveloop.cli.common import JsonOpt, console, emit, err_console, open_warehouse
 
 recommend_app = typer.Typer(
     help="Recommendations: train, evaluate, show a user's list, bundles.", no_args_is_help=True
@@ -28,22 +28,48 @@ def _table(rows: list[dict[str, Any]], title: str) -> None:
     console.print(table)
 
 
+def _product(item: dict[str, Any]) -> str:
+    """``ID  TITLE``, or the id once for an untitled product (its title is its id)."""
+    title = str(item.get("title") or "")
+    return item["product_id"] if title in ("", item["product_id"]) else f"{item['product_id']}  {title}"
+
+
 @recommend_app.command("train")
 def train_cmd(
     seed: int = typer.Option(0, help="Random seed (results are deterministic for a seed)."),
-    no_eval: bool = typer.Option(False, "--no-eval", help="Skip the time-split hold-out evaluation."),
+    no_eval: bool = typer.Option(
+        False,
+        "--no-eval",
+        help="Skip the hold-out comparison (the model is then activated only with --force).",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Activate the new model even when it does not beat popularity and the active one.",
+    ),
+    epochs: int = typer.Option(10, min=1, help="Epochs of SASRec inside the candidate hybrid."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Fit the retrievers and the hybrid ranker on the warehouse; record and activate a model version."""
+    """Train the candidate hybrid, compare it with popularity and the active model on a hold-out carved from
+    the training data, record the version and activate it only when it beats both (or with --force)."""
+    from liveloop.recommend.registry import gate_summary
     from liveloop.recommend.train import train
 
     with open_warehouse() as wh:
-        result = train(wh, seed=seed, evaluate=not no_eval)
+        result = train(wh, seed=seed, evaluate=not no_eval, force=force, epochs=epochs)
+    gate = result["gate"]
+    if gate.get("warning"):
+        err_console.print(f"warning: {gate['warning']}")
 
     def render(r: dict[str, Any]) -> None:
-        console.print(f"model version {r['version']} ({r['model']}) at {r['path']}")
+        state = "active" if r["activated"] else "recorded, not active"
+        console.print(f"model version {r['version']} ({r['model']}, {state}) at {r['path']}")
+        console.print(gate_summary(r["gate"]))
         if isinstance(r["metrics"].get("holdout"), list):
-            _table(r["metrics"]["holdout"], "hold-out (last 20% of time)")
+            holdout = r["metrics"]["holdout"]
+            cols = ("model", "users", "ndcg@10", "recall@10", "hitrate@10", "mrr@10", "fit_s", "error")
+            shown = [c for c in cols if any(c in row for row in holdout)]
+            _table([{c: row.get(c, "") for c in shown} for row in holdout], "hold-out (latest 20% of time)")
 
     emit(result, as_json, render)
 
@@ -103,8 +129,7 @@ def show_cmd(
             console.print(r.get("reason", "no items"))
         for it in r["items"]:
             console.print(
-                f"{it['rank']:>3}. {it['product_id']}  {it['title']}  — {it['reason']['text_zh']} / "
-                f"{it['reason']['text_en']}"
+                f"{it['rank']:>3}. {_product(it)}  — {it['reason']['text_zh']} / {it['reason']['text_en']}"
             )
 
     emit(result, as_json, render)
@@ -157,9 +182,7 @@ def pin_cmd(
         if item is None:
             console.print(f"{r['session_id']}: nothing to pin ({r.get('reason')})")
         else:
-            console.print(
-                f"{r['session_id']}: pin {item['product_id']}  {item['title']} — {item['reason']['text_zh']}"
-            )
+            console.print(f"{r['session_id']}: pin {_product(item)} — {item['reason']['text_zh']}")
 
     emit(result, as_json, render)
 
@@ -174,7 +197,9 @@ def versions_cmd(as_json: bool = JsonOpt) -> None:
     emit(
         rows,
         as_json,
-        lambda r: _table([{k: v for k, v in x.items() if k != "metrics"} for x in r], "versions"),
+        lambda r: _table(
+            [{k: v for k, v in x.items() if k not in ("metrics", "gate")} for x in r], "versions"
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from liveloop.recommend.content import ContentBased
 from liveloop.recommend.factorization import ALS, BPR
 from liveloop.recommend.hybrid import HybridRanker
 from liveloop.recommend.interactions import Interactions
-from liveloop.recommend.knn import ItemKNN, SequentialKNN
+from liveloop.recommend.knn import EASE, ItemKNN, SequentialKNN
 from liveloop.recommend.metrics import ranking_metrics
 from liveloop.recommend.popularity import Popularity, Trending
 from liveloop.recommend.sequential import GRU4Rec, SASRec
@@ -32,9 +32,11 @@ PUBLISHED_MOVIELENS = {
 #: Retrievers whose candidates and scores feed the hybrid in offline evaluation (chosen on a
 #: validation split carved from MovieLens' training part, see docs/recommend.md).
 HYBRID_PARTS = ("als", "seqknn", "itemknn", "popularity", "trending")
+#: Retrievers the hybrid adds where they raise NDCG on the validation split (``choose_hybrid_features``).
+HYBRID_OPTIONAL = ("ease",)
 
 MODEL_NAMES = (
-    "popularity", "trending", "itemknn", "seqknn", "als", "bpr", "content", "sasrec", "gru4rec"
+    "popularity", "trending", "itemknn", "seqknn", "ease", "als", "bpr", "content", "sasrec", "gru4rec"
 )  # fmt: skip
 
 #: Protocols: (split, whether items the user already interacted with are removed from the lists).
@@ -50,6 +52,7 @@ def make_retrievers(
         "trending": Trending,
         "itemknn": ItemKNN,
         "seqknn": SequentialKNN,
+        "ease": EASE,
         "als": lambda: ALS(seed=seed),
         "bpr": lambda: BPR(seed=seed),
         "content": ContentBased,
@@ -110,38 +113,48 @@ def evaluate_models(
 
 
 def _hybrid(
-    split: str, exclude_seen: bool, stats: tuple[str, ...] | None, seed: int, epochs: int
+    split: str,
+    exclude_seen: bool,
+    stats: tuple[str, ...] | None,
+    seed: int,
+    epochs: int,
+    parts: tuple[str, ...] = HYBRID_PARTS,
 ) -> HybridRanker:
-    parts = make_retrievers(HYBRID_PARTS, seed, epochs=epochs)
-    return HybridRanker(parts, split=split, folds=3, stats=stats, exclude_seen=exclude_seen, seed=seed)
+    retrievers = make_retrievers(parts, seed, epochs=epochs)
+    return HybridRanker(retrievers, split=split, folds=3, stats=stats, exclude_seen=exclude_seen, seed=seed)
 
 
 def choose_hybrid_features(
     train: Interactions, split: str, exclude_seen: bool, k: int, seed: int, epochs: int
 ) -> dict[str, Any]:
-    """Whether the hybrid uses the profile/item statistics or only the retrievers' scores and ranks,
-    decided on a validation split carved from ``train`` with the same protocol (never the test split).
+    """Whether the hybrid uses the profile/item statistics or only the retrievers' scores and ranks, and
+    whether it adds ``HYBRID_OPTIONAL`` to its retrievers, decided on a validation split carved from
+    ``train`` with the same protocol (never the test split).
 
-    They help where the signal is in them (Taobao: trend, repeats) and hurt where they shift when the
-    retrievers are refitted on all the training data (MovieLens).
+    The statistics help where the signal is in them (Taobao: trend, repeats) and hurt where they shift
+    when the retrievers are refitted on all the training data (MovieLens).
     """
     if split == "time":
         fit_part, val_part = time_split(train, 0.2)
     else:
         fit_part, val_part = stratified_split(train, 0.75, seed=seed + 1)
     key = f"ndcg@{k}"
-    scores = {}
-    for label, stats in (("all", None), ("retrievers only", ())):
-        (row,) = evaluate_models(
-            fit_part,
-            val_part,
-            [_hybrid(split, exclude_seen, stats, seed, epochs)],
-            k,
-            exclude_seen=exclude_seen,
-        )
-        scores[label] = row[key]
+
+    def score(stats: tuple[str, ...] | None, parts: tuple[str, ...]) -> float:
+        model = _hybrid(split, exclude_seen, stats, seed, epochs, parts)
+        (row,) = evaluate_models(fit_part, val_part, [model], k, exclude_seen=exclude_seen)
+        return float(row[key])
+
+    scores = {label: score(stats, HYBRID_PARTS) for label, stats in (("all", None), ("retrievers only", ()))}
     best = max(scores, key=lambda label: scores[label])
-    return {"validation_" + key: scores, "features": best, "stats": None if best == "all" else ()}
+    stats = None if best == "all" else ()
+    parts: tuple[str, ...] = HYBRID_PARTS
+    for extra in HYBRID_OPTIONAL:
+        label = f"{best} + {extra}"
+        scores[label] = score(stats, (*parts, extra))
+        if scores[label] > scores[best]:
+            best, parts = label, (*parts, extra)
+    return {"validation_" + key: scores, "features": best, "stats": stats, "parts": list(parts)}
 
 
 def evaluate_protocol(
@@ -165,7 +178,8 @@ def evaluate_protocol(
     validation = None
     if "hybrid" in names:
         validation = choose_hybrid_features(train, split, exclude_seen, k, seed, epochs)
-        evaluated.append(_hybrid(split, exclude_seen, validation["stats"], seed, epochs))
+        parts = tuple(validation["parts"])
+        evaluated.append(_hybrid(split, exclude_seen, validation["stats"], seed, epochs, parts))
     rows = evaluate_models(train, test, evaluated, k, exclude_seen=exclude_seen)
     baseline = next((r for r in rows if r["model"] == "popularity"), None)
     key = f"ndcg@{k}"

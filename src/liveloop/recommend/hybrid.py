@@ -3,7 +3,9 @@
 Features per (user, item): each retriever's score (scaled per user) and rank, item popularity, trend
 and popularity at the user's own time, the user's activity, mainstreamness and share of the item's
 category (profile), price fit, repeat signals (the user's past weight on the item and how recent it
-is, where seen items may be recommended again) and live-now status. Training holds out the latest
+is, where seen items may be recommended again) and live-now status (``live``: each item's share of the
+label window on sale in a live room; scored with its share of the window after training by the room
+schedule). Training holds out the latest
 (or a random) slice of the training data as labels, fits the retrievers on the rest, learns the
 ranker on their candidates, then refits the retrievers on everything.
 
@@ -70,6 +72,13 @@ def _intents(labels: Interactions) -> sp.csr_matrix:
     kind = labels.kind
     mask = np.isin(kind.astype(str), VALUE_KINDS) if kind is not None else labels.weight >= 3
     return labels.subset(mask).binary()
+
+
+def live_window_share(labels: Interactions) -> np.ndarray:
+    """Per item: the share of the labels' time window during which it was on sale in a live room."""
+    if not len(labels):
+        return np.zeros(labels.n_items, np.float32)
+    return labels.live_share(float(labels.ts.min()), float(labels.ts.max()) + 1.0)
 
 
 def _row_normalise(m: sp.spmatrix) -> sp.csr_matrix:
@@ -203,6 +212,7 @@ class HybridRanker(Retriever):
         exclude_seen: bool = True,
         refit: bool = True,
         value_weight: float | str = 0.0,
+        live: bool = True,
         seed: int = 0,
     ):
         if not (
@@ -222,6 +232,7 @@ class HybridRanker(Retriever):
         self.exclude_seen = exclude_seen
         self.refit = refit
         self.value_weight = value_weight
+        self.live = live
         self.seed = seed
 
     # -- features ------------------------------------------------------------------------------
@@ -307,10 +318,11 @@ class HybridRanker(Retriever):
         stats = ItemStats(base)
         users = np.intersect1d(np.unique(labels.user_idx), np.unique(base.user_idx))
         truth = labels.matrix
+        live = live_window_share(labels) if self.live else None
         xs, ys, groups, kept = [], [], [], []
         for start in range(0, len(users), 256):
             batch = users[start : start + 256]
-            rows, items, x = self._candidates(fitted, stats, base.matrix, batch)
+            rows, items, x = self._candidates(fitted, stats, base.matrix, batch, live)
             w = np.asarray(truth[batch[rows], items]).ravel()
             y = (w > 0).astype(int) + (w >= 3) + (w >= 5)
             counts = np.bincount(rows, minlength=len(batch))
@@ -378,7 +390,9 @@ class HybridRanker(Retriever):
         if self.value_weight == "auto":
             base, labels = self._holdout(data, 0)
             fold0 = parts[0]
-            self.value_choice_ = self._choose_value_weight(fold0[0], fold0[1], base, labels, fold0[5])
+            self.value_choice_ = self._choose_value_weight(
+                fold0[0], fold0[1], base, labels, fold0[5], live_window_share(labels) if self.live else None
+            )
             self.value_weight_ = float(self.value_choice_["chosen"])
         else:
             self.value_weight_ = float(self.value_weight)
@@ -393,6 +407,12 @@ class HybridRanker(Retriever):
             self.fitted_, self.stats_ = fitted, stats
         self.seen_ = data.matrix
         self.n_items_ = data.n_items
+        self.live_learned_ = bool(any(p[2][:, -1].any() for p in parts))  # the feature varied in training
+        self.live_next_: np.ndarray | None = None
+        if self.live_learned_:  # scored by default with the share of the next window by the room schedule
+            _, labels0 = self._holdout(data, 0)
+            now = float(data.ts.max())
+            self.live_next_ = data.live_share(now, now + float(labels0.ts.max() - labels0.ts.min() + 1))
         self.value_ = np.log1p(item_margins(data)).astype(np.float32)
         return self
 
@@ -403,6 +423,7 @@ class HybridRanker(Retriever):
         base: Interactions,
         labels: Interactions,
         users: np.ndarray,
+        live_now: np.ndarray | None = None,
         k: int = 10,
     ) -> dict[str, Any]:
         """The weight of ``VALUE_WEIGHTS`` whose top-``k`` on the holdout's ``users`` captures the most
@@ -416,7 +437,7 @@ class HybridRanker(Retriever):
             hits = captured = 0.0
             for start in range(0, len(users), 256):
                 batch = users[start : start + 256]
-                s = self._ranked(fitted, stats, base.matrix, batch, None, value, w)
+                s = self._ranked(fitted, stats, base.matrix, batch, live_now, value, w)
                 idx, _ = top_k(s, k)
                 rows = np.repeat(np.arange(len(batch)), idx.shape[1])
                 ok = np.isfinite(s[rows, idx.ravel()])
@@ -450,11 +471,36 @@ class HybridRanker(Retriever):
 
     def score(self, users: np.ndarray, live_now: np.ndarray | None = None) -> np.ndarray:
         """Ranker scores (value-aware when ``value_weight``) on candidates; -inf elsewhere (not retrieved,
-        already seen or unknown)."""
+        already seen or unknown). ``live_now`` defaults to each item's share of the window after training
+        on sale in a live room, by the schedule known at training."""
         users = np.asarray(users, dtype=np.int64)
+        if live_now is None:
+            live_now = getattr(self, "live_next_", None)
         value = getattr(self, "value_", np.zeros(self.n_items_, np.float32))  # models saved before it
         weight = getattr(self, "value_weight_", 0.0)
         return self._ranked(self.fitted_, self.stats_, self.seen_, users, live_now, value, weight)
+
+    def live_now_effect(self, users: np.ndarray) -> np.ndarray | None:
+        """Per user of ``users``: the mean ranker-score change of their candidates when the item is live
+        (``live_now`` 1 against 0), over the user's score range; None where the feature never varied in
+        training (no live rooms in the data: nothing was learned)."""
+        if not getattr(self, "live_learned_", False):
+            return None
+        users = np.asarray(users, dtype=np.int64)
+        rows, _, x = self._candidates(self.fitted_, self.stats_, self.seen_, users)
+        if not len(rows):
+            return None
+        base = np.asarray(self.ranker_.predict(x, num_threads=1), np.float64)
+        x[:, -1] = 1.0
+        delta = np.asarray(self.ranker_.predict(x, num_threads=1), np.float64) - base
+        n = np.bincount(rows, minlength=len(users))
+        lo = np.full(len(users), np.inf)
+        hi = np.full(len(users), -np.inf)
+        np.minimum.at(lo, rows, base)
+        np.maximum.at(hi, rows, base)
+        mean = np.bincount(rows, weights=delta, minlength=len(users)) / np.maximum(n, 1)
+        spread = np.where(hi > lo, hi - lo, 1.0)
+        return np.where(n > 0, mean / spread, 0.0)
 
     def feature_importance(self) -> dict[str, float]:
         gains = self.ranker_.booster_.feature_importance("gain")

@@ -41,6 +41,7 @@ class Interactions:
     weight: np.ndarray  # float32 per event
     items_meta: pd.DataFrame | None = None
     kind: np.ndarray | None = None  # event type per event (optional)
+    live: np.ndarray | None = None  # (n, 3) int64: item index, start, end (unix s) of each live-room sale
     _matrix: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
 
     # -- construction ------------------------------------------------------------------------
@@ -106,6 +107,17 @@ class Interactions:
         )
 
     # -- views -------------------------------------------------------------------------------
+    def live_share(self, start: float, end: float) -> np.ndarray:
+        """Per item: the share of [start, end) during which it was on sale in a live room (0 without
+        rooms; overlapping rooms count once at most)."""
+        out = np.zeros(self.n_items, np.float32)
+        if self.live is None or not len(self.live) or end <= start:
+            return out
+        item, lo, hi = self.live[:, 0], self.live[:, 1], self.live[:, 2]
+        overlap = np.clip(np.minimum(hi, end) - np.maximum(lo, start), 0, None) / (end - start)
+        np.add.at(out, item, overlap.astype(np.float32))
+        return np.minimum(out, 1.0)
+
     @property
     def n_users(self) -> int:
         return len(self.users)

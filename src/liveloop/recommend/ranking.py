@@ -19,7 +19,7 @@ from liveloop.recommend.rules import category_cap, repurchase_blocked
 from liveloop.recommend.scores import PRIORITY, Scores
 from liveloop.recommend.state import ServingState, Snapshot
 
-LIVE_BOOST = 0.3  # home lists: a candidate on sale in a room live now
+LIVE_BOOST = 0.3  # home lists: a candidate on sale in a room live now (unless the model learned one)
 POPULAR_TIE = 0.01  # popularity's weight when it only fills and breaks ties
 
 
@@ -177,11 +177,13 @@ class Ranker:
     ) -> np.ndarray:
         """Home lists: candidates on sale in a room live now rise, and say so (in place on ``total``)."""
         rid = rid.copy()
+        learned = getattr(snap.bundle, "live_boost", None)  # the hybrid's learned live-now weight
+        boost = LIVE_BOOST if learned is None else learned
         for pos, i in enumerate(idx.tolist()):
             session = snap.live_items.get(i)
             if session is None:
                 continue
-            total[pos] += LIVE_BOOST
+            total[pos] += boost
             current = scores.reasons[rid[pos]]["code"] if rid[pos] >= 0 else ""
             if PRIORITY.get(current, 1) < PRIORITY["in_live_now"]:
                 scores.reasons.append(

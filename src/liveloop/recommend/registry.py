@@ -79,6 +79,26 @@ def active_version(wh: Any) -> tuple[str, str] | None:
     return (rows[0][0], rows[0][1]) if rows else None
 
 
+def version_params(wh: Any, version: str) -> dict[str, Any]:
+    """The training parameters recorded with ``version`` (empty when there are none)."""
+    rows = wh.sql(
+        "SELECT CAST(params AS VARCHAR) FROM model_versions WHERE name = ? AND version = ?", [NAME, version]
+    )
+    return json.loads(rows[0][0] or "{}") if rows else {}
+
+
+def gate_summary(gate: dict[str, Any] | None) -> str:
+    """One line on a version's activation gate: the decision and candidate vs popularity vs active."""
+    if not gate:
+        return "no gate (trained before it)"
+    key = gate.get("metric", "ndcg@10")
+    parts = [
+        f"{name} {gate[name].get(key)}" for name in ("candidate", "popularity", "active") if gate.get(name)
+    ]
+    decision = "forced" if gate.get("forced") else "activated" if gate.get("activated") else "not activated"
+    return f"{decision}: {key} " + " vs ".join(parts) if parts else f"{decision}: {gate.get('reason', '')}"
+
+
 def load_bundle(path: str | Path) -> Any:
     return load_object(Path(path) / "model.pkl", object)
 
@@ -89,16 +109,22 @@ def list_versions(wh: Any) -> list[dict[str, Any]]:
         "WHERE name = ? ORDER BY created_at DESC",
         [NAME],
     )
-    return [
-        {
-            "version": r[0],
-            "created_at": r[1],
-            "active": r[2],
-            "metrics": json.loads(r[3] or "{}"),
-            "data_window": r[4],
-        }
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        metrics = json.loads(r[3] or "{}")
+        gate = metrics.get("gate")
+        out.append(
+            {
+                "version": r[0],
+                "created_at": r[1],
+                "active": r[2],
+                "metrics": metrics,
+                "data_window": r[4],
+                "gate": gate,
+                "decision": gate_summary(gate),
+            }
+        )
+    return out
 
 
 def activate(wh: Any, version: str) -> None:

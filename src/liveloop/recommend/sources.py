@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -117,4 +118,20 @@ def from_warehouse(wh: Any, *, until: Any = None) -> Interactions:
             "purchase …); import some first, e.g. `liveloop data import` or `liveloop simulate`"
         )
     meta = products_frame(wh)
-    return Interactions.from_frame(df, items_meta=meta, kind="type")
+    data = Interactions.from_frame(df, items_meta=meta, kind="type")
+    return replace(data, live=live_windows(wh, data.items))
+
+
+def live_windows(wh: Any, items: np.ndarray) -> np.ndarray:
+    """(n, 3) int64: (index in the sorted ``items``, start, end in unix s) per lineup product per live room
+    with a start and an end."""
+    df = wh.df(
+        "SELECT product_id, epoch(start_ts)::BIGINT AS start_s, epoch(end_ts)::BIGINT AS end_s FROM "
+        "(SELECT unnest(lineup) AS product_id, start_ts, end_ts FROM live_sessions "
+        "WHERE start_ts IS NOT NULL AND end_ts IS NOT NULL AND end_ts > start_ts)"
+    )
+    ids, pids = items.astype(str), df["product_id"].astype(str).to_numpy()
+    pos = np.searchsorted(ids, pids)
+    ok = (pos < len(ids)) & (ids[np.minimum(pos, max(len(ids) - 1, 0))] == pids)
+    cols = [pos[ok], df["start_s"].to_numpy()[ok], df["end_s"].to_numpy()[ok]]
+    return np.column_stack(cols).astype(np.int64) if ok.any() else np.zeros((0, 3), np.int64)

@@ -112,8 +112,9 @@ class Upkeep:
             self.retrain()
 
     def retrain(self) -> dict[str, Any] | None:
-        """One full retrain: a new version is recorded and activated; serving switches to it at the next
-        snapshot refresh (one reference swap: no request is dropped or waits)."""
+        """One full retrain: a new version is recorded and, when it passes the activation gate, activated;
+        serving switches to it at the next snapshot refresh (one reference swap: no request is dropped or
+        waits)."""
         from liveloop.recommend.train import train
 
         started = time.monotonic()
@@ -134,6 +135,8 @@ class Upkeep:
             "version": result["version"],
             "model": result["model"],
             "seconds": round(time.monotonic() - started, 1),
+            "activated": result["activated"],
+            "gate": result["gate"]["reason"],
         }
         audit.record(
             self.svc.wh,
@@ -141,8 +144,8 @@ class Upkeep:
                 "recommend.schedule",
                 "recommend.retrain",
                 result["version"],
-                "activated",
-                f"scheduled full retrain every {self.retrain_every_s:g} s",
+                "activated" if result["activated"] else "not activated",
+                f"scheduled retrain every {self.retrain_every_s:g} s; {result['gate']['reason']}",
             ),
         )
         self.svc.refresh()

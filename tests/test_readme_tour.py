@@ -80,10 +80,13 @@ class Tour:
 
 
 @pytest.mark.slow
-def test_the_readme_tour_runs_as_written(tmp_path: Path, data_home: Path) -> None:
+def test_the_readme_tour_runs_as_written(tmp_path: Path, data_home: Path, small_comment_model: Path) -> None:
     home, cwd = tmp_path / "home", tmp_path / "work"
     cwd.mkdir()
     env = {**os.environ, "LIVELOOP_HOME": str(home), "LIVELOOP_DATA_HOME": str(data_home.resolve())}
+    # the comment commands use the tests' small model (as the other live tests do); `nlp train` still
+    # trains and writes the full one
+    env["LIVELOOP_NLP_MODEL"] = str(small_comment_model)
     env.pop("LIVELOOP_SECRET_KEY", None)
     tour = Tour(cwd, env)
     server: subprocess.Popen[str] | None = None

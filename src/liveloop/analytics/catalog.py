@@ -12,6 +12,7 @@ from typing import Any
 
 from liveloop.core.crypto import Cipher, phone_forms
 from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.core.paging import page
 from liveloop.warehouse import Warehouse
 
 MAX_LIMIT = 200
@@ -76,15 +77,7 @@ def list_products(wh: Warehouse, query: ProductQuery) -> dict[str, Any]:
         "ORDER BY coalesce(s.gmv, 0) DESC, p.product_id LIMIT ? OFFSET ?",
         [*params, query.limit, query.offset],
     )
-    items = [_product(r) for r in rows]
-    end = query.offset + len(items)
-    return {
-        "items": items,
-        "total": total,
-        "offset": query.offset,
-        "limit": query.limit,
-        "next_offset": end if end < total else None,
-    }
+    return page("items", [_product(r) for r in rows], total, query.offset, query.limit)
 
 
 def _product(row: tuple[Any, ...]) -> dict[str, Any]:

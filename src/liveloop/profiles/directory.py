@@ -13,6 +13,7 @@ from typing import Any
 
 from liveloop.core.crypto import Cipher, phone_forms
 from liveloop.core.errors import ValidationFailed
+from liveloop.core.paging import page
 from liveloop.profiles.tags import LIFECYCLE_NAMES, VALUE_TIERS
 from liveloop.warehouse import Warehouse
 
@@ -103,12 +104,5 @@ def list_users(wh: Warehouse, query: UserQuery, cipher: Cipher | None = None) ->
         }
         for uid, sid, zh, en, stage, tier, spend, purchases, top in rows
     ]
-    end = query.offset + len(users)
-    return {
-        "users": users,
-        "total": total,
-        "offset": query.offset,
-        "limit": query.limit,
-        "next_offset": end if end < total else None,
-        "profiled": total if condition == "TRUE" else int(wh.sql("SELECT count(*) FROM profiles")[0][0]),
-    }
+    profiled = total if condition == "TRUE" else int(wh.sql("SELECT count(*) FROM profiles")[0][0])
+    return {**page("users", users, total, query.offset, query.limit), "profiled": profiled}

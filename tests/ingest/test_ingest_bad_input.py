@@ -284,3 +284,18 @@ def test_validation_yields_only_the_fields_the_source_fills_when_asked() -> None
     some = validation_sql(target, "_src", opt, present_only=True).rsplit(" FROM r", 1)[0]
     assert '"category"' in every and '"props"' in every
     assert some.endswith('SELECT _line, _rule, "event_id", "ts", "user_id", "type"')
+
+
+def test_non_finite_numbers_in_props_are_stored_as_valid_json(wh) -> None:
+    from liveloop.ingest import ingest_records
+
+    record = {
+        "event_id": "nan-1",
+        "ts": "2026-11-11T12:00:00+08:00",
+        "user_id": "u1",
+        "type": "view",
+        "props": {"x": float("nan"), "y": [1, float("inf")], "z": "ok"},
+    }
+    assert ingest_records(wh, "events", [record], source="t").accepted == 1
+    props, valid = wh.sql("SELECT CAST(props AS VARCHAR), json_valid(props) FROM events")[0]
+    assert valid and json.loads(props) == {"x": None, "y": [1, None], "z": "ok"}

@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import queue
 import threading
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -658,13 +659,32 @@ class WhitespaceReader(CsvReader):
 
 
 # -- JSON lines -----------------------------------------------------------------------------------
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and ±Infinity (which JSON cannot hold) as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_text(value: Any) -> str:
+    """Valid JSON text of a nested value (Python's parser accepts NaN, which DuckDB's JSON refuses)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False)
+
+
 def _cell(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
         return clean_text(storable(value))
     if isinstance(value, dict | list):
-        return storable(json.dumps(value, ensure_ascii=False))
+        return storable(_json_text(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     return clean_text(str(value))

@@ -299,3 +299,20 @@ def test_non_finite_numbers_in_props_are_stored_as_valid_json(wh) -> None:
     assert ingest_records(wh, "events", [record], source="t").accepted == 1
     props, valid = wh.sql("SELECT CAST(props AS VARCHAR), json_valid(props) FROM events")[0]
     assert valid and json.loads(props) == {"x": None, "y": [1, None], "z": "ok"}
+
+
+def test_a_header_that_never_ends_or_is_too_wide_is_one_clear_error(wh: Warehouse, tmp_path: Path) -> None:
+    import gzip
+
+    from liveloop.ingest.readers import MAX_COLUMNS, MAX_HEADER_BYTES
+
+    zeros = tmp_path / "events.csv.gz"
+    with gzip.open(zeros, "wb", compresslevel=1) as fh:  # NUL bytes, no line end: read in bounded memory
+        fh.write(b"\0" * (MAX_HEADER_BYTES * 3))
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)) + "\n1\n")
+    for path, words in ((zeros, "longer than"), (wide, "columns")):
+        with pytest.raises(LiveloopError) as refused:
+            import_file(wh, path, adapter="native", table="events")
+        assert words in refused.value.detail and refused.value.field == "header"
+    assert wh.sql("SELECT count(*) FROM events") == [(0,)]

@@ -14,6 +14,7 @@ import json
 import math
 import queue
 import threading
+from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -352,19 +353,35 @@ def _line_numbers(n: int, skipped: Sequence[int]) -> np.ndarray:
 
 
 # -- CSV ------------------------------------------------------------------------------------------
+#: Limits of a header line: longer or wider is not a table liveloop can import (and reading it whole
+#: would take unbounded memory: a file of NUL bytes has no line end at all).
+MAX_HEADER_BYTES = 1 << 20
+MAX_COLUMNS = 4096
+
+
 def _header(fh: BinaryIO, encoding: str, delimiter: str, name: str) -> list[str]:
-    first = fh.readline()
-    if not first.strip():
+    first = fh.readline(MAX_HEADER_BYTES + 1)
+    if len(first) > MAX_HEADER_BYTES:
+        raise LiveloopError(
+            f"the header line of {name} is longer than {MAX_HEADER_BYTES >> 20} MB: not a delimited text "
+            "file?",
+            field="header",
+        )
+    if not first.strip(b" \t\r\n\x00"):
         return []
     try:
         text = first.decode(encoding).rstrip("\r\n")
+        names = next(csv.reader([text], delimiter=delimiter))
     except UnicodeDecodeError:
         raise LiveloopError(
             f"the header line of {name} is not valid {encoding}: pass the file's --encoding", field="encoding"
         ) from None
-    names = next(csv.reader([text], delimiter=delimiter))
+    except csv.Error as exc:
+        raise LiveloopError(f"the header line of {name} cannot be read: {exc}", field="header") from None
+    if len(names) > MAX_COLUMNS:
+        raise LiveloopError(f"{name} has {len(names):,} columns (at most {MAX_COLUMNS:,})", field="header")
     cols = [n.strip() or f"column_{i + 1}" for i, n in enumerate(names)]
-    dupes = sorted({c for c in cols if cols.count(c) > 1})
+    dupes = sorted(c for c, n in Counter(cols).items() if n > 1)
     if dupes:
         raise LiveloopError(f"duplicate column names in the header: {', '.join(dupes)}", field="header")
     return cols
@@ -406,7 +423,7 @@ class CsvReader:
             first_line = 2
         else:
             if skip_header:
-                self._fh.readline()
+                self._fh.readline(MAX_HEADER_BYTES)
                 first_line = 2
             self.columns = list(columns)
         self._blocks = _line_blocks(

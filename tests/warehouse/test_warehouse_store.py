@@ -85,3 +85,24 @@ def test_a_new_home_and_warehouse_are_private(tmp_path: Path) -> None:
     init_home(settings)
     assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700  # the WAL and models inherit the folder
     assert stat.S_IMODE(settings.db_path.stat().st_mode) == 0o600
+
+
+def test_duckdb_gets_a_memory_limit_and_a_bad_one_is_one_clear_error(tmp_path: Path) -> None:
+    from liveloop.core.config import Settings
+    from liveloop.core.errors import LiveloopError
+
+    with Warehouse.open(Settings(home=tmp_path / "a", duckdb_memory="1GB")) as wh:
+        assert wh.sql("SELECT current_setting('memory_limit')")[0][0].startswith("953")  # 1 GB in MiB
+    import duckdb
+
+    def size(text: str) -> float:
+        number, unit = text.split()
+        return float(number) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
+
+    with Warehouse.open(Settings(home=tmp_path / "b")) as wh:  # the default: half the RAM, not 80%
+        ours = size(wh.sql("SELECT current_setting('memory_limit')")[0][0])
+    duckdbs = size(duckdb.connect().sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    assert abs(ours / duckdbs - 0.5 / 0.8) < 0.02
+    with pytest.raises(LiveloopError) as bad:
+        Warehouse.open(Settings(home=tmp_path / "c", duckdb_memory="lots"))
+    assert bad.value.field == "LIVELOOP_DUCKDB_MEMORY"

@@ -19,6 +19,9 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
     secret_key: str | None = None
+    #: DuckDB's memory limit (``LIVELOOP_DUCKDB_MEMORY``: ``50%`` of RAM by default, or ``4GB``…): the
+    #: rest stays for the models and the server (DuckDB alone would take 80%).
+    duckdb_memory: str = "50%"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +33,7 @@ class Settings:
             timezone=env.get("LIVELOOP_TIMEZONE", defaults.timezone),
             currency=env.get("LIVELOOP_CURRENCY", defaults.currency),
             secret_key=env.get("LIVELOOP_SECRET_KEY") or None,
+            duckdb_memory=env.get("LIVELOOP_DUCKDB_MEMORY") or defaults.duckdb_memory,
         )
 
     @property

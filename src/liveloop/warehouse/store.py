@@ -87,7 +87,14 @@ def _owner_only(path: Path, mode: int = 0o600) -> None:
 class Warehouse:
     """A migrated DuckDB connection plus the few operations every capability needs."""
 
-    def __init__(self, path: Path | str, *, read_only: bool = False, migrate: bool = True):
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        migrate: bool = True,
+        memory_limit: str | None = None,
+    ):
         self.path = Path(path)
         if not read_only:
             private_dir(self.path.parent)
@@ -107,6 +114,15 @@ class Warehouse:
             _owner_only(self.path)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
+        if memory_limit:
+            try:
+                self.con.execute("SET memory_limit = ?", [memory_limit])
+            except duckdb.Error:
+                self.con.close()
+                raise LiveloopError(
+                    f"LIVELOOP_DUCKDB_MEMORY={memory_limit!r} is not a memory size (e.g. 50%, 4GB)",
+                    field="LIVELOOP_DUCKDB_MEMORY",
+                ) from None
         self._lock = threading.RLock()
         self._readers = threading.local()
         self._reader_cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
@@ -119,6 +135,7 @@ class Warehouse:
     @classmethod
     def open(cls, settings: Settings | None = None, **kwargs: Any) -> Warehouse:
         settings = settings or get_settings()
+        kwargs.setdefault("memory_limit", settings.duckdb_memory)
         return cls(settings.db_path, **kwargs)
 
     # -- schema -------------------------------------------------------------------------------

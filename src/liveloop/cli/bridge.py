@@ -29,8 +29,9 @@ HANDLE_FILE = "serve.json"
 SERVE_URL_ENV = "LIVELOOP_SERVE_URL"
 TOKEN_HEADER = "x-liveloop-cli-token"
 PATH = "/v1/cli"
-#: Commands that never run inside the server (they would start another server or replace its world).
-NOT_FORWARDED = frozenset({"serve", "demo"})
+#: Commands that never run inside the server (they would start another server, replace its world or
+#: swap the warehouse file under it).
+NOT_FORWARDED = frozenset({"serve", "demo", "restore"})
 
 _lent: ContextVar[Warehouse | None] = ContextVar("liveloop_cli_lent_warehouse", default=None)
 

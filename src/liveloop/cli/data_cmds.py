@@ -309,6 +309,47 @@ def examples_cmd(
     emit(result, as_json, render)
 
 
+def backup_cmd(
+    to: Path = typer.Option(..., "--to", help="The backup file to write (a DuckDB file)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A consistent copy of the warehouse, also while `liveloop serve` runs (it is taken there)."""
+    from liveloop.warehouse.backup import backup
+
+    with open_warehouse() as wh:
+        result = backup(wh, to, overwrite=overwrite)
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"backed up {r['rows']:,} rows of {len(r['tables'])} tables to {r['path']} "
+            f"({r['bytes'] / 1e6:,.1f} MB, {r['seconds']} s)",
+            markup=False,
+        ),
+    )
+
+
+def restore_cmd(
+    source: Path = typer.Argument(..., help="A file written by `liveloop backup`."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Make a backup the warehouse (stop `liveloop serve` first); the replaced file is kept beside it."""
+    from liveloop.core.config import get_settings
+    from liveloop.warehouse.backup import restore
+
+    result = restore(get_settings(), source)
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"restored {r['rows']:,} rows from {r['restored']} into {r['warehouse']}"
+            + (f" (the previous file is kept as {r['kept']})" if r["kept"] else ""),
+            markup=False,
+        ),
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the main app."""
     app.command("init")(init_cmd)
@@ -316,6 +357,8 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_cmd)
     app.command("import-parquet")(import_parquet_cmd)
     app.command("export")(export_cmd)
+    app.command("backup")(backup_cmd)
+    app.command("restore")(restore_cmd)
     app.command("status")(status_cmd)
     app.add_typer(quarantine_app, name="quarantine")
     app.add_typer(labels_app, name="labels")

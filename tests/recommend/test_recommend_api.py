@@ -123,6 +123,11 @@ def test_recommendation_endpoints_and_page(
         assert any(i["reason"]["code"] == "because_viewed" for i in after["items"])
         bad = c.post("/v1/feedback", json={"user_id": newcomer, "product_id": before[0], "type": "teleport"})
         assert bad.status_code == 422
+        told = c.get(f"/v1/users/{newcomer}/decisions", params={"lang": "en"})  # PIPL art. 24
+        assert told.status_code == 200, told.text
+        lists = [d for d in told.json()["decisions"] if d["action"] == "recommend"]
+        assert len(lists) >= 2 and all(d["explanation"].startswith("10 products recommended") for d in lists)
+        assert c.get(f"/v1/users/{newcomer}/decisions", params={"lang": "fr"}).json()["field"] == "lang"
         for ts in ("9999-01-01T00:00:00Z", "0001-01-01T00:00:00Z", -86400):  # the range /v1/events keeps
             late = c.post(
                 "/v1/feedback",

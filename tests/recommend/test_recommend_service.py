@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,11 @@ def test_known_user_gets_personal_list_with_reasons(trained) -> None:
         "SELECT decision, details FROM audit_log WHERE action = 'recommend' AND subject = ?", [out["user_id"]]
     )
     assert logged and logged[-1][0] == ",".join(_ids(out))
+    from liveloop.privacy.audit import decisions  # the list, explained to its user (PIPL art. 24)
+
+    zh, en = (decisions(wh, out["user_id"], lang=lang)[0]["explanation"] for lang in ("zh", "en"))
+    assert zh.startswith("为你推荐了 8 件商品（个性化推荐）") and en.startswith("8 products recommended")
+    assert not re.search(r"[\u4e00-\u9fff]", en)
 
 
 def test_cached_lists_are_hits_and_every_served_list_is_audited(trained) -> None:

@@ -157,3 +157,19 @@ def record(wh: Warehouse, result: DrawResult, actor: str = "live-copilot") -> No
             result.to_dict(),
         ),
     )
+
+
+def _explain_draw(user_id: str, _decision: str | None, _reason: str | None, details: Any, lang: str) -> str:
+    """A draw as one candidate reads it: drawn (with the prize and why) or not."""
+    data = details or {}
+    session = data.get("session_id", "")
+    won = next((w for w in data.get("winners", []) if w.get("user_id") == user_id), None)
+    zh = lang == "zh"
+    head = f"直播间 {session} 抽奖：" if zh else f"lottery in live room {session}: "
+    if won is None:
+        return head + ("未中奖" if zh else "not drawn")
+    prize, rank, why = won.get("prize"), won.get("rank"), won.get("reason")
+    return head + (f"中奖（{prize}），第 {rank} 位；{why}" if zh else f"drawn ({prize}), rank {rank}; {why}")
+
+
+audit.register_explainer(AUDIT_ACTION, _explain_draw, names_users_in_details=True)

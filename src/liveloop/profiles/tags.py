@@ -256,3 +256,10 @@ def restore_tag(wh: Warehouse, user_id: str, tag: str) -> bool:
         )
         con.execute("DELETE FROM tag_overrides WHERE user_id = ? AND tag = ?", [user_id, tag])
     return bool(n and n[0])
+
+
+def _explain_removal(_user: str, tag: str | None, _reason: str | None, _details: Any, lang: str) -> str:
+    return f"你移除了兴趣标签「{tag}」" if lang == "zh" else f"you removed the interest tag “{tag}”"
+
+
+audit.register_explainer("profiles.remove_tag", _explain_removal)

@@ -7,13 +7,17 @@ retrievers in their modules (``popularity``, ``knn``, ``factorization``, ``conte
 ``hybrid``).
 """
 
+from liveloop.privacy import audit
 from liveloop.recommend.bundles import mine_rules, product_bundles
 from liveloop.recommend.evaluate import evaluate_dataset
+from liveloop.recommend.explain import explain_list
 from liveloop.recommend.live_rooms import pin_product, rooms_for_user
 from liveloop.recommend.ope import evaluate_obd
 from liveloop.recommend.service import RecommendService, get_service
 from liveloop.recommend.strategies import evaluate_strategies
 from liveloop.recommend.train import train
+
+audit.register_explainer("recommend", explain_list)
 
 __all__ = [
     "RecommendService",

@@ -41,3 +41,31 @@ def reason(code: str, ref: str | None = None) -> dict[str, Any]:
 def cached_reason(code: str, ref: str | None = None) -> dict[str, Any]:
     """``reason`` memoised for the serving path: treat the result as read-only."""
     return reason(code, ref)
+
+
+#: Reasons as a person reads them back later, without the item they named at the time.
+GENERIC = {
+    "because_viewed": ("因为你看过相关商品", "because you viewed related products"),
+    "segment_popular": ("与你同类的用户喜欢", "popular with people like you"),
+    "bought_together": ("常被一起购买", "often bought together"),
+    "similar_item": ("与你看过的商品相似", "similar to products you viewed"),
+    "new_similar": ("新品，与你看过的商品相似", "new, similar to products you viewed"),
+    "in_live_now": ("直播间正在热卖", "on sale in a live room now"),
+}
+MODES = {
+    "personalised": ("个性化推荐", "personalised"),
+    "non_personalised": ("非个性化推荐：你已关闭个性化", "not personalised: you opted out"),
+    "cold_start": ("新用户推荐", "for a new visitor"),
+}
+
+
+def explain_list(_user: str, decision: str | None, reason: str | None, details: Any, lang: str) -> str:
+    """An audited recommendation list as its user reads it: how many items, how, and why."""
+    at = 0 if lang == "zh" else 1
+    items = [p for p in (decision or "").split(",") if p]
+    codes = [c for c in dict.fromkeys((details or {}).get("reasons") or []) if c in REASONS]
+    why = [GENERIC.get(c, REASONS[c])[at] for c in codes]
+    mode = MODES.get(reason or "", (reason or "", reason or ""))[at]
+    if lang == "zh":
+        return f"为你推荐了 {len(items)} 件商品（{mode}）" + (f"：{'；'.join(why)}" if why else "")
+    return f"{len(items)} products recommended ({mode})" + (f": {'; '.join(why)}" if why else "")

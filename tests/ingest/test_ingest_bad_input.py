@@ -316,3 +316,17 @@ def test_a_header_that_never_ends_or_is_too_wide_is_one_clear_error(wh: Warehous
             import_file(wh, path, adapter="native", table="events")
         assert words in refused.value.detail and refused.value.field == "header"
     assert wh.sql("SELECT count(*) FROM events") == [(0,)]
+
+
+def test_an_offset_no_place_has_is_a_bad_timestamp(wh: Warehouse, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_id,ts,user_id,type\n"
+        "o1,2026-11-11 12:00:00+99:00,u1,view\n"
+        "o2,2026-11-11 12:00:00+15:00,u1,view\n"
+        "o3,2026-11-11 12:00:00+14:00,u1,view\n"
+        "o4,2026-11-11T12:00:00-0330,u1,view\n"
+    )
+    report = import_file(wh, path, adapter="native")
+    assert (report.loaded, report.quarantined) == (2, 2)
+    assert set(report.by_reason) == {"bad_timestamp"}

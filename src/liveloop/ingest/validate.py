@@ -34,6 +34,8 @@ _PHONE_RE = r"\+?[0-9][0-9 ()-]{4,24}"
 _EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _NUM_RE = r"-?[0-9]+(\.[0-9]+)?"
 _OFFSET_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+#: A UTC offset no place has (beyond ±14:00, e.g. ``+99:00``, which DuckDB's cast would accept).
+_BAD_OFFSET_RE = r"[0-9][+-](1[5-9]|[2-9][0-9])(:?[0-9]{2})?$"
 TS_UNITS = ("s", "ms", "us", "auto")
 #: Sanity range of any timestamp (UTC). Feeds may declare a narrower window (e.g. a data set's days).
 DEFAULT_RANGE = (EARLIEST.strftime("%Y-%m-%d %H:%M:%S+00"), None)
@@ -76,6 +78,7 @@ def _ts_parse(s: str, opt: Options, pre: str | None = None) -> str:
             f"CASE WHEN regexp_matches({s}, {lit(_OFFSET_RE)}) THEN TRY_CAST({s} AS TIMESTAMPTZ) "
             f"ELSE timezone({lit(opt.source_tz)}, TRY_CAST({s} AS TIMESTAMP)) END"
         )
+    text = f"CASE WHEN regexp_matches({s}, {lit(_BAD_OFFSET_RE)}) THEN NULL ELSE {text} END"
     parsed = f"CASE WHEN regexp_full_match({s}, {lit(_NUM_RE)}) THEN {epoch} ELSE {text} END"
     if pre is None:
         return parsed

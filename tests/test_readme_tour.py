@@ -44,7 +44,7 @@ def tour_commands(readme: str) -> list[list[str]]:
 
 def test_the_tour_parser_reads_every_line() -> None:
     commands = tour_commands(README.read_text(encoding="utf-8"))
-    assert ["init"] in commands and ["evaluate", "live"] in commands
+    assert ["init"] in commands and ["nlp", "score", "comments.csv"] in commands
     assert any(c[:1] == ["serve"] for c in commands)
     sample = "## A short tour\n```bash\nliveloop a x|y   # c\nliveloop b && liveloop c --k v\n```\n"
     assert tour_commands(sample) == [["a", "x"], ["a", "y"], ["b"], ["c", "--k", "v"]]

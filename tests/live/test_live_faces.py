@@ -125,7 +125,7 @@ def test_api_websocket_and_live_monitor_during_a_replay(
         assert (tmp_path / "live-monitor.png").stat().st_size > 10_000
         assert page.console_errors == []
 
-        ws_url = srv.base_url.replace("http", "ws") + f"/v1/live/room1/stream?api_key={srv.key('ingest')}"
+        ws_url = srv.base_url.replace("http", "ws") + f"/v1/live/room1/stream?api_key={srv.key('host')}"
         with connect(ws_url, max_size=2**24) as ws:
             state = json.loads(ws.recv(timeout=30))
             assert state["type"] == "state" and state["processed"] > 0

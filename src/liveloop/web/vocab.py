@@ -6,6 +6,8 @@ The English names are the catalogue's source strings (marked with ``N_`` so extr
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup
 
 from liveloop.core.i18n import N_
@@ -165,12 +167,30 @@ def label_or_data(value: object, lang: str) -> Markup:
     return Markup("<span data-user-content>{}</span>").format(value)
 
 
+#: A trained configuration as the recommender names it: ``hybrid (als+itemknn+sasrec, value weight auto,
+#: no live-now)``.
+_CONFIG = re.compile(r"^(\w+) \(([\w+]+), value weight ([\w.]+)(, no live-now)?\)$")
+
+
 def label(slug: object, lang: str) -> str:
     """The display name of ``slug`` in ``lang`` (the slug itself when it is not a known one)."""
     if slug is None or slug == "":
         return "—"
     name = VOCAB.get(str(slug))
-    return gettext_for(lang).gettext(name) if name is not None else str(slug)
+    if name is not None:
+        return gettext_for(lang).gettext(name)
+    config = _CONFIG.match(str(slug))
+    if config is None:
+        return str(slug)
+    _ = gettext_for(lang).gettext
+    kind, parts, weight, no_live = config.groups()
+    weight = _("auto") if weight == "auto" else weight
+    value_weight = _("value weight")
+    inner = [" + ".join(label(p, lang) for p in parts.split("+")), f"{value_weight} {weight}"]
+    if no_live:
+        inner.append(_("no live-now feature"))
+    comma, (left, right) = ("，", ("（", "）")) if lang == "zh" else (", ", (" (", ")"))
+    return f"{label(kind, lang)}{left}{comma.join(inner)}{right}"
 
 
 TAG_KINDS = {"category": N_("category"), "brand": N_("brand")}

@@ -162,4 +162,5 @@ def test_user_directory_finds_users_by_segment_stage_tier_id_and_phone(
     assert page.console_errors == []
     refused = page.goto(f"{server.base_url}/users?lifecycle=asleep")
     assert refused is not None and refused.status == 422
-    assert "asleep" in page.locator("#user-error").inner_text()
+    said = page.locator("#user-error").inner_text()
+    assert "asleep" in said and "未知的生命周期阶段" in said  # in the page's language, naming the value

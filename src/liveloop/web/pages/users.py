@@ -34,6 +34,14 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(require_roles(
 
 PAGE = 50
 
+#: What a bad directory filter says on the page (by the field the capability names).
+FILTER_ERRORS = {
+    "lifecycle": N_("Unknown lifecycle stage “%(value)s”: choose one from the list."),
+    "value_tier": N_("Unknown value tier “%(value)s”: choose one from the list."),
+    "limit": N_("The page size is out of range."),
+    "offset": N_("The page offset is out of range."),
+}
+
 
 def _hours_chart(profile: dict[str, Any], gettext: Callable[[str], str]) -> Any:
     hours = profile.get("active_hours") or [0.0] * 24
@@ -65,8 +73,10 @@ async def users_page(
         query = UserQuery(segment or None, lifecycle or None, value_tier or None, q, PAGE, offset)
         try:
             page = await run_in_threadpool(list_users, wh, query, request.app.state.cipher)
-        except ValidationFailed as exc:
-            context["error"] = exc.detail
+        except ValidationFailed as exc:  # the page's language; the capability's English detail on the API
+            given = {"lifecycle": lifecycle, "value_tier": value_tier}.get(exc.field or "") or ""
+            message = gettext_of(request)(FILTER_ERRORS.get(exc.field or "", N_("Check the filters.")))
+            context["error"] = message.replace("%(value)s", given)
         else:
             filters = {"segment": segment, "lifecycle": lifecycle, "value_tier": value_tier, "q": q}
             context["directory"] = page | {
@@ -85,8 +95,8 @@ async def users_page(
             similar=await run_in_threadpool(similar_users, wh, user_id, 8),
             hours=_hours_chart(profile, gettext_of(request)),
         )
-    except NotFound as exc:
-        context["error"] = exc.detail
+    except NotFound:
+        context["error"] = gettext_of(request)(N_("there is no user with this id"))
     return render(request, "profiles/users.html", context, status_code=404 if context["error"] else 200)
 
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from liveloop.cli.bridge import NOT_FORWARDED, PATH, TOKEN_HEADER, handle_path, lend
 from liveloop.cli.common import console, err_console
 from liveloop.core.config import Settings
+from liveloop.http.errors import http_problem, problem_response
 from liveloop.warehouse import Warehouse
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -76,12 +77,14 @@ def mount(app: Any, settings: Settings, url: str, run: Callable[[list[str]], int
         given = request.headers.get(TOKEN_HEADER, "")
         client = request.client.host if request.client else ""
         if client not in _LOOPBACK or not state or not secrets.compare_digest(given, state["token"]):
-            return JSONResponse({"title": "Forbidden", "status": 403}, status_code=403)
+            return problem_response(403, http_problem(403, "a local CLI token is required", PATH))
         body = await request.json()
         args = body.get("args") if isinstance(body, dict) else None
         columns = body.get("columns", 80) if isinstance(body, dict) else 80
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            return JSONResponse({"title": "Bad request", "status": 400, "field": "args"}, status_code=400)
+            return problem_response(
+                400, http_problem(400, "args must be a list of strings", PATH, field="args")
+            )
         if not isinstance(columns, int) or not 20 <= columns <= 1000:
             columns = 80
         result = await run_in_threadpool(execute, args, request.app.state.warehouse, run, columns)

@@ -21,7 +21,7 @@ import duckdb
 from liveloop.core.config import Settings
 from liveloop.core.errors import Conflict, LiveloopError, NotFound
 from liveloop.warehouse.migrations import LATEST_VERSION
-from liveloop.warehouse.store import Warehouse, _owner_only, private_dir
+from liveloop.warehouse.store import Warehouse, owner_only, private_dir
 
 _ALIAS = "liveloop_backup"
 
@@ -57,7 +57,7 @@ def backup(wh: Warehouse, to: Path, *, overwrite: bool = False) -> dict[str, Any
             counts = _counts(con, _ALIAS)
         finally:
             con.execute(f"DETACH {_ALIAS}")
-    _owner_only(partial)
+    owner_only(partial)
     os.replace(partial, to)
     return {
         "path": str(to),
@@ -99,7 +99,7 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
     private_dir(target.parent)
     partial = target.with_name(f".{target.name}.partial")
     shutil.copyfile(source, partial)
-    _owner_only(partial)
+    owner_only(partial)
     os.replace(partial, target)
     with Warehouse(target, memory_limit=settings.duckdb_memory):  # migrates an older backup
         pass

@@ -76,10 +76,10 @@ def private_dir(path: Path) -> None:
     personal data. An existing folder is left as its owner set it."""
     if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True)
-        _owner_only(path, 0o700)
+        owner_only(path, 0o700)
 
 
-def _owner_only(path: Path, mode: int = 0o600) -> None:
+def owner_only(path: Path, mode: int = 0o600) -> None:
     with contextlib.suppress(OSError):  # a file owned by someone else (read through a shared mount)
         os.chmod(path, mode)
 
@@ -111,7 +111,7 @@ class Warehouse:
                 ) from exc
             raise LiveloopError(f"cannot open the warehouse {self.path}: {msg}") from exc
         if not read_only:
-            _owner_only(self.path)
+            owner_only(self.path)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         if memory_limit:

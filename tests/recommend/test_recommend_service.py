@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from liveloop.core.config import Settings
 from liveloop.core.crypto import generate_key
 from liveloop.core.errors import InsufficientData, NotFound, ValidationFailed
 from liveloop.datasets.simulator import simulate_into_warehouse
+from liveloop.privacy import consent
+from liveloop.privacy.consent import ConsentChange
 from liveloop.profiles.tags import remove_tag, restore_tag
 from liveloop.recommend import registry
 from liveloop.recommend.factorization import ALS
@@ -163,6 +166,22 @@ def test_non_personalised_users_share_one_list_and_the_switch_is_re_read(trained
         assert {i["reason"]["code"] for i in a["items"]} == {"non_personalised"}  # no exploration either
     finally:
         wh.sql("UPDATE users SET non_personalised = FALSE WHERE user_id IN (?, ?)", users)
+
+
+def test_a_refused_personalisation_consent_works_like_the_switch_and_a_new_grant_restores(trained) -> None:
+    wh, _ = trained
+    user = _active_user(wh, 5)
+    svc = _svc(trained, intervals={"opted_out": 0.2})
+    assert svc.recommend(user, 10)["mode"] == "personalised"
+    say = partial(ConsentChange, user, "personalisation", source="app")
+    consent.record(wh, [say("revoked", ts=datetime.now(UTC) - timedelta(seconds=5))], actor="test")
+    time.sleep(0.3)
+    refused = svc.recommend(user, 10)
+    assert refused["mode"] == "non_personalised"
+    assert {i["reason"]["code"] for i in refused["items"]} == {"non_personalised"}
+    consent.record(wh, [say("granted")], actor="test")
+    time.sleep(0.3)
+    assert svc.recommend(user, 10)["mode"] == "personalised"
 
 
 def test_live_context_lists_only_the_lineup_and_ended_sessions_are_empty(trained) -> None:

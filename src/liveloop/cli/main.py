@@ -48,6 +48,7 @@ def _register() -> None:
         data_cmds,
         datasets_cmds,
         live_cmds,
+        privacy_cmds,
         profiles_cmds,
         recommend_cmds,
         service_cmds,
@@ -60,6 +61,7 @@ def _register() -> None:
         simulate_cmds,
         service_cmds,
         profiles_cmds,
+        privacy_cmds,
         recommend_cmds,
         live_cmds,
     ):

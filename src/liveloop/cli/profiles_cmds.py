@@ -282,35 +282,6 @@ def users_tags(user_id: str = typer.Argument(..., help="User id."), as_json: boo
     emit(result, as_json, render)
 
 
-@users_app.command("decisions")
-def users_decisions(
-    user_id: str = typer.Argument(..., help="User id."),
-    lang: str = typer.Option("zh", "--lang", help="zh or en: the language of the explanations."),
-    limit: int = typer.Option(50, min=1, max=500, help="How many, newest first."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Automated decisions about a user, each with its explanation (PIPL art. 24)."""
-    import liveloop.live
-    import liveloop.recommend  # noqa: F401  (each capability registers its explainers on import)
-    from liveloop.core.clock import display_time
-    from liveloop.core.config import get_settings
-    from liveloop.privacy.audit import decisions
-
-    if lang not in ("zh", "en"):
-        raise ValidationFailed("--lang must be zh or en", field="lang")
-    with open_warehouse(read_only=True) as wh:
-        found = decisions(wh, user_id, lang=lang, limit=limit)
-    zone = get_settings().timezone
-
-    def render(rows: list[dict[str, Any]]) -> None:
-        table = Table("when", "what", "explanation", title=f"{len(rows)} decisions about {user_id}")
-        for d in rows:
-            table.add_row(display_time(d["ts"], zone), d["action"], d["explanation"])
-        console.print(table)
-
-    emit(found, as_json, render)
-
-
 @users_app.command("remove-tag")
 def users_remove_tag(
     user_id: str = typer.Argument(..., help="User id."),

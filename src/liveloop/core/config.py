@@ -22,6 +22,9 @@ class Settings:
     #: DuckDB's memory limit (``LIVELOOP_DUCKDB_MEMORY``: ``50%`` of RAM by default, or ``4GB``…): the
     #: rest stays for the models and the server (DuckDB alone would take 80%).
     duckdb_memory: str = "50%"
+    #: Purposes that need a grant before use (``LIVELOOP_CONSENT_OPT_IN``, comma-separated); the others are
+    #: part of the service until the user says no.
+    consent_opt_in: tuple[str, ...] = ("marketing", "sharing")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,6 +37,11 @@ class Settings:
             currency=env.get("LIVELOOP_CURRENCY", defaults.currency),
             secret_key=env.get("LIVELOOP_SECRET_KEY") or None,
             duckdb_memory=env.get("LIVELOOP_DUCKDB_MEMORY") or defaults.duckdb_memory,
+            consent_opt_in=tuple(
+                p.strip()
+                for p in env.get("LIVELOOP_CONSENT_OPT_IN", ",".join(defaults.consent_opt_in)).split(",")
+                if p.strip()
+            ),
         )
 
     @property

@@ -30,6 +30,25 @@ class EventType(StrEnum):
     PAGE = "page"
 
 
+class Purpose(StrEnum):
+    """What a user's data may be used for (the consent registry's purposes)."""
+
+    PERSONALISATION = "personalisation"  # recommendations and ranking from the user's own behaviour
+    PROFILING = "profiling"  # features, tags, segments and scores built about the user
+    MARKETING = "marketing"  # messages sent to the user, per channel
+    SHARING = "sharing"  # the user's data handed to a third party (an exported audience)
+
+
+#: The consent channel that stands for every channel of a purpose.
+ALL_CHANNELS = "all"
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    REVOKED = "revoked"
+
+
 #: Event types that move money; only refunds may carry a negative amount.
 MONEY_EVENTS = frozenset({EventType.PURCHASE, EventType.REFUND, EventType.GIFT, EventType.COUPON_REDEEM})
 

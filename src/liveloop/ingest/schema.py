@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from liveloop.core.types import Channel, EventType, Gender
+from liveloop.core.types import ALL_CHANNELS, Channel, ConsentStatus, EventType, Gender, Purpose
 
 #: Longest free text accepted (comments, event text); longer values are quarantined, not cut.
 MAX_TEXT = 2000
@@ -71,6 +71,8 @@ def _ids(*names: str, required: bool = False) -> tuple[Field, ...]:
 
 EVENT_TYPES = tuple(e.value for e in EventType)
 CHANNELS = tuple(c.value for c in Channel)
+PURPOSES = tuple(p.value for p in Purpose)
+CONSENT_STATUSES = tuple(s.value for s in ConsentStatus)
 GENDERS = tuple(g.value for g in Gender)
 GENDER_SYNONYMS = (("f", "female"), ("m", "male"), ("女", "female"), ("男", "male"), ("u", "unknown"))
 EVENT_SYNONYMS = (
@@ -218,15 +220,25 @@ SPECS: dict[str, TableSpec] = {
     "consents": TableSpec(
         "consents",
         (
+            Field("consent_id", "id"),
             Field("user_id", "id", required=True),
-            Field("purpose", "str", required=True, max_len=64),
+            Field("purpose", "enum", required=True, values=PURPOSES, reason="unknown_purpose"),
             Field(
-                "channel", "enum", required=True, values=CHANNELS, label="channel", reason="unknown_channel"
+                "channel", "enum", values=(ALL_CHANNELS, *CHANNELS), label="channel", reason="unknown_channel"
             ),
-            Field("granted", "bool", required=True),
+            Field("status", "enum", required=True, values=CONSENT_STATUSES, reason="unknown_status"),
             Field("ts", "ts", required=True),
+            Field("proof", "str", max_len=2000),
         ),
-        key=("user_id", "purpose", "channel"),
+        key=("consent_id",),
+        derive_key=("cs", ("user_id", "purpose", "channel", "status", "ts")),
+        checks=(
+            (
+                "purpose <> 'marketing' AND coalesce(channel, 'all') <> 'all'",
+                "'per_channel: only marketing is consented per channel; use channel all'",
+                "channel",
+            ),
+        ),
     ),
 }
 

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,8 @@ import pyarrow as pa
 from liveloop.core.config import Settings, get_settings
 from liveloop.core.errors import InsufficientData
 from liveloop.core.ids import new_id
+from liveloop.core.types import Purpose
+from liveloop.privacy import consent
 from liveloop.profiles import artifacts
 from liveloop.profiles.artifacts import Artifact
 from liveloop.profiles.btyd import BetaGeoFitter, GammaGammaFitter, rfm_summary
@@ -194,9 +196,12 @@ def high_value_scores(
     sample, compare RF and LightGBM on held-out users, score everyone now with the kept model."""
     horizon = _horizon_days(wh, win)
     share = _sample_share(len(features), opts.max_train_users)
-    past = Window.ending(win.cutoff - timedelta(days=horizon), opts.window_days, win.timezone, share)
+    past = replace(
+        Window.ending(win.cutoff - timedelta(days=horizon), opts.window_days, win.timezone, share),
+        refused=win.refused,
+    )
     past_features = build_features(wh, past)
-    value = next_window_value(wh, Window(cutoff=win.cutoff, start=past.cutoff, timezone=win.timezone))
+    value = next_window_value(wh, replace(win, start=past.cutoff, sample=None))
     labels = high_value_labels(value, past_features.index, opts.high_value_share)
     model, report = fit_high_value(
         past_features,
@@ -213,7 +218,7 @@ def fit_interest(wh: Warehouse, win: Window, n_active: int, opts: BuildOptions) 
     """The next-category model on the recent events of a bounded user sample: measured on the last quarter
     of the span (trained before it), then refitted on all of it."""
     share = _sample_share(n_active, opts.interest_users)
-    ev = interest_events(wh, Window(cutoff=win.cutoff, start=win.start, timezone=win.timezone, sample=share))
+    ev = interest_events(wh, replace(win, sample=share))
     ranked = ev.mutate(_r=ibis.row_number().over(group_by=ev.user_id, order_by=[ev.ts.desc(), ev.ref.desc()]))
     events = ranked.filter(ranked._r < 100).drop("_r").to_pyarrow().to_pandas()
     if events.empty:
@@ -245,8 +250,8 @@ def fit_similar(
     model = SimilarUsers(seed=opts.seed, keep_matrix=False).fit(table)
     split = win.cutoff - timedelta(days=_horizon_days(wh, win))
     share = _sample_share(len(model.users_), 10_000)
-    before = Window(cutoff=split, start=win.start, timezone=win.timezone, sample=share)
-    after = Window(cutoff=win.cutoff, start=split, timezone=win.timezone, sample=share)
+    before = replace(win, cutoff=split, sample=share)
+    after = replace(win, start=split, sample=share)
     metrics: dict[str, Any] = {
         "users": len(model.users_),
         "items": len(model.items_),
@@ -472,7 +477,11 @@ def build_profiles(
     settings = settings or get_settings()
     report = progress or _noop
     cutoff = opts.cutoff or data_end(wh) or datetime.now(UTC)
+    refused = consent.withheld(wh, Purpose.PROFILING, settings=settings)  # their rows are never read
     win = Window.ending(cutoff, opts.window_days, settings.timezone)
+    if refused.ids or refused.everyone_but:
+        listed = ibis.memtable({"user_id": sorted(refused.ids)}, schema={"user_id": "string"})
+        win = replace(win, refused=(listed, refused.everyone_but))
     version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + new_id("p")[-6:]
     notes: dict[str, str] = {}
     built: list[Artifact] = []

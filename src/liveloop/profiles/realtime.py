@@ -20,6 +20,8 @@ import ibis
 
 from liveloop.core.errors import InsufficientData, NotFound
 from liveloop.core.i18n import N_
+from liveloop.core.types import Purpose
+from liveloop.privacy import consent
 from liveloop.profiles.artifacts import ModelCache, active
 from liveloop.profiles.features import interest_events
 from liveloop.profiles.interest import InterestModel, InterestState
@@ -37,16 +39,24 @@ _PLACEHOLDER = "__liveloop_user_parameter__"
 _MODELS = ModelCache(max_models=4)
 
 
-def _user_flags(wh: Warehouse, user_id: str) -> tuple[bool, bool, frozenset[str]]:
-    """(known, non-personalised, removed categories) of a user in one query."""
+def _user_flags(wh: Warehouse, user_id: str) -> tuple[bool, str | None, frozenset[str]]:
+    """(known, why nothing may be computed about the user or None, removed categories) in one query."""
     row = wh.sql(
         "SELECT (SELECT count(*) FROM users WHERE user_id = $u) "
         "+ (SELECT count(*) FROM profiles WHERE user_id = $u), "
-        "coalesce((SELECT any_value(non_personalised) FROM users WHERE user_id = $u), FALSE), "
+        f"NOT ({consent.allowed_sql('$u', Purpose.PERSONALISATION)}), "
+        f"NOT ({consent.allowed_sql('$u', Purpose.PROFILING)}), "
         "(SELECT list(substr(tag, 10)) FROM tag_overrides WHERE user_id = $u AND tag LIKE 'category:%')",
         {"u": user_id},
     )[0]
-    return bool(row[0]), bool(row[1]), frozenset(row[2] or ())
+    why = (
+        N_("not computed: the user switched personalisation off")
+        if row[1]
+        else N_("not computed: the user refused profiling")
+        if row[2]
+        else None
+    )
+    return bool(row[0]), why, frozenset(row[3] or ())
 
 
 @dataclass
@@ -106,12 +116,12 @@ class InterestTracker:
 
     def predict(self, wh: Warehouse, user_id: str, k: int = 5) -> dict[str, Any]:
         """The user's predicted next categories with probabilities and a one-line explanation."""
-        known, opted_out, removed = _user_flags(wh, user_id)
+        known, withheld, removed = _user_flags(wh, user_id)
         if not known:
             raise NotFound(f"user {user_id!r} is unknown", field="user_id")
         meta = active(wh, INTEREST)
-        if opted_out:
-            return _no_interest(N_("not computed: the user switched personalisation off"), meta)
+        if withheld:
+            return _no_interest(withheld, meta)
         if meta is None or meta["path"] is None:
             return _no_interest(
                 N_("insufficient data: no interest model yet (run `liveloop profiles build`)")
@@ -198,7 +208,7 @@ def predict_interest(wh: Warehouse, user_id: str, k: int = 5) -> dict[str, Any]:
 
 def similar_users(wh: Warehouse, user_id: str, k: int = 10) -> dict[str, Any]:
     """The ``k`` users whose implicit-ALS embeddings are closest to the user's, each with a reason."""
-    known, opted_out, _ = _user_flags(wh, user_id)
+    known, withheld, _ = _user_flags(wh, user_id)
     if not known:
         raise NotFound(f"user {user_id!r} is unknown", field="user_id")
     meta = active(wh, SIMILAR)
@@ -207,8 +217,8 @@ def similar_users(wh: Warehouse, user_id: str, k: int = 10) -> dict[str, Any]:
         "items": [],
         "model_version": meta["version"] if meta else None,
     }
-    if opted_out:
-        return out | {"explanation": N_("not computed: the user switched personalisation off")}
+    if withheld:
+        return out | {"explanation": withheld}
     if meta is None or meta["path"] is None:
         return out | {
             "explanation": N_("insufficient data: no similar-users model yet (run `liveloop profiles build`)")
@@ -221,12 +231,7 @@ def similar_users(wh: Warehouse, user_id: str, k: int = 10) -> dict[str, Any]:
             "explanation": N_("insufficient data: the user had no product interactions in the build window")
         }
     ids = [u for u, _ in near]
-    excluded = {
-        r[0]
-        for r in wh.sql(
-            "SELECT user_id FROM users WHERE non_personalised AND list_contains($ids, user_id)", {"ids": ids}
-        )
-    }
+    excluded = consent.withheld(wh, Purpose.PERSONALISATION, among=ids)
     tags: dict[str, list[str]] = dict(
         wh.sql(
             "SELECT user_id, tags FROM profiles WHERE list_contains($ids, user_id)", {"ids": [user_id, *ids]}

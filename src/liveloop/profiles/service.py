@@ -7,6 +7,8 @@ from typing import Any
 
 from liveloop.core.errors import NotFound
 from liveloop.core.i18n import N_
+from liveloop.core.types import Purpose
+from liveloop.privacy import consent
 from liveloop.profiles.artifacts import active
 from liveloop.profiles.realtime import interest_tracker, predict_interest
 from liveloop.profiles.tags import LIFECYCLE_NAMES, removed_tags
@@ -59,6 +61,8 @@ def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
     if not row:
         known = wh.sql("SELECT count(*) FROM users WHERE user_id = ?", [user_id])[0][0]
         detail = "has no profile yet: run `liveloop profiles build`" if known else "is unknown"
+        if not consent.allows(wh, user_id, Purpose.PROFILING):
+            detail = "refused profiling: no profile is built"
         raise NotFound(f"user {user_id!r} {detail}", field="user_id")
     feats, tags, tier, stage, seg, scores, window, version, name_zh, name_en, desc = row[0]
     feats, scores = _loads(feats) or {}, _loads(scores) or {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,13 +16,15 @@ class Window:
 
     ``sample`` (0-1) keeps a deterministic share of users, chosen by a hash of ``user_id``: models that
     train on a bounded number of users read only those users' rows. ``user_id`` keeps one user's rows
-    (the served, per-user reads)."""
+    (the served, per-user reads). ``refused`` (an Ibis table of ``user_id`` and whether it lists the only
+    users allowed) leaves out the users who refused profiling: none of their rows is read."""
 
     cutoff: datetime
     start: datetime | None = None
     timezone: str = "Asia/Shanghai"
     sample: float | None = None
     user_id: str | None = None
+    refused: tuple[Any, bool] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("cutoff", "start"):
@@ -65,6 +67,10 @@ class Window:
         """``table`` restricted to the window's user or sampled users (all rows when it has neither)."""
         if self.user_id is not None:
             table = table.filter(table.user_id == self.user_id)
+        if self.refused is not None:
+            ids, everyone_but = self.refused
+            listed = table.user_id.isin(ids.user_id)
+            table = table.filter(listed if everyone_but else ~listed)
         if self.sample is None:
             return table
         buckets = 1_000_000

@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from liveloop.core.types import Purpose
+from liveloop.privacy import consent
+from liveloop.privacy.consent import UserSet
 from liveloop.recommend import registry
 from liveloop.recommend.rules import Catalogue
 
@@ -83,7 +86,9 @@ class Snapshot:
     model: ServingModel | None
     popular_idx: np.ndarray
     popular_score: np.ndarray
-    opted_out: frozenset[str] = frozenset()
+    opted_out: UserSet = field(
+        default_factory=UserSet
+    )  # users personalisation may not use (switch or consent)
     sessions: dict[str, Session] = field(default_factory=dict)
     live_items: dict[int, Session] = field(default_factory=dict)  # catalogue index -> a room live now
     removed: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -223,7 +228,7 @@ class ServingState:
             model=model,
             popular_idx=popular_idx,
             popular_score=popular_score,
-            opted_out=part("opted_out", "opted_out", frozenset()),
+            opted_out=part("opted_out", "opted_out", UserSet()),
             sessions=sessions,
             live_items=_live_items(sessions, now),
             clock=clock,
@@ -270,7 +275,7 @@ class ServingState:
         )[0]
 
     def _fp_opted_out(self) -> Any:
-        return frozenset(r[0] for r in self.wh.sql("SELECT user_id FROM users WHERE non_personalised"))
+        return consent.withheld(self.wh, Purpose.PERSONALISATION)
 
     def _fp_sessions(self) -> Any:
         return self.wh.sql(
@@ -309,8 +314,8 @@ class ServingState:
         t = self.wh.arrow("SELECT coalesce(stock, -1) AS stock FROM products ORDER BY product_id")
         return np.asarray(t.column("stock").to_numpy(zero_copy_only=False), dtype=np.int64)
 
-    def _load_opted_out(self) -> frozenset[str]:
-        value: frozenset[str] = self._fp["opted_out"]
+    def _load_opted_out(self) -> UserSet:
+        value: UserSet = self._fp["opted_out"]
         return value
 
     _session_rows: list[tuple[Any, ...]] = []  # noqa: RUF012 - replaced, never mutated

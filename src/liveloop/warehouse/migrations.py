@@ -327,12 +327,33 @@ CREATE TABLE live_summaries (
 );
 """
 
+V5_CONSENT = """
+CREATE TABLE consent_history (
+    consent_id   VARCHAR PRIMARY KEY,
+    user_id      VARCHAR NOT NULL,
+    purpose      VARCHAR NOT NULL,
+    channel      VARCHAR NOT NULL DEFAULT 'all',
+    status       VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL,
+    source       VARCHAR,
+    proof        VARCHAR,
+    recorded_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+INSERT INTO consent_history (consent_id, user_id, purpose, channel, status, ts, source)
+SELECT 'cs_' || left(md5(concat_ws(chr(31), user_id, purpose, channel, granted, ts)), 24), user_id, purpose,
+       channel, CASE WHEN granted THEN 'granted' ELSE 'denied' END, ts, source
+FROM consents;
+DROP TABLE consents;
+ALTER TABLE consent_history RENAME TO consents;
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
     (2, "profiles: tag overrides, derived profiles and segments", V2_PROFILES),
     (3, "ingest: quarantine.feed, the adapter feed that reads a quarantined row back", V3_INGEST),
     (4, "live: per-minute room snapshots, question groups, alerts, draws, session summaries", V4_LIVE),
+    (5, "privacy: consents become a history (granted/denied/revoked, proof); the latest rules", V5_CONSENT),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

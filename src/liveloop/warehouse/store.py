@@ -28,7 +28,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "orders": ("order_id",),
     "order_items": ("order_id", "line_no"),
     "comments": ("comment_id",),
-    "consents": ("user_id", "purpose", "channel"),
+    "consents": ("consent_id",),
     "campaigns": ("campaign_id",),
     "messages": ("message_id",),
     "coupons": ("coupon_id",),

@@ -151,6 +151,17 @@ VOCAB: dict[str, str] = {
     "low_stock": N_("low stock"),
     "sold_out": N_("sold out"),
     "viewer_surge": N_("viewer surge"),
+    # consent purposes, statuses and where the effective one comes from
+    "personalisation": N_("personalised recommendations"),
+    "profiling": N_("profiling"),
+    "marketing": N_("marketing messages"),
+    "sharing": N_("sharing with third parties"),
+    "all": N_("all channels"),
+    "granted": N_("granted"),
+    "denied": N_("denied"),
+    "revoked": N_("revoked"),
+    "default": N_("default (nothing said)"),
+    "statement": N_("the user's statement"),
     # roles
     "admin": N_("admin"),
     "analyst": N_("analyst"),

@@ -16,6 +16,8 @@ from liveloop.core.i18n import N_
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
+from liveloop.privacy import consent
+from liveloop.privacy.audit import decisions
 from liveloop.profiles import (
     UserQuery,
     list_segments,
@@ -26,7 +28,7 @@ from liveloop.profiles import (
     user_timeline,
 )
 from liveloop.profiles.tags import LIFECYCLE_NAMES, VALUE_TIERS
-from liveloop.web.templating import figure, gettext_of, render
+from liveloop.web.templating import figure, gettext_of, lang_of, render
 
 ROLES = (Role.ANALYST, Role.MARKETER)
 NAV = {"path": "/users", "label": N_("User 360"), "order": 35, "roles": ROLES}
@@ -95,9 +97,30 @@ async def users_page(
             similar=await run_in_threadpool(similar_users, wh, user_id, 8),
             hours=_hours_chart(profile, gettext_of(request)),
         )
-    except NotFound:
-        context["error"] = gettext_of(request)(N_("there is no user with this id"))
-    return render(request, "profiles/users.html", context, status_code=404 if context["error"] else 200)
+    except NotFound as exc:
+        refused = "refused profiling" in str(exc)
+        why = (
+            N_("the user refused profiling: no profile is built")
+            if refused
+            else N_("there is no user with this id")
+        )
+        context["error"] = gettext_of(request)(why)
+    context["rights"] = await run_in_threadpool(_rights, request, user_id)
+    missing = context["error"] and not context["rights"]["known"]
+    return render(request, "profiles/users.html", context, status_code=404 if missing else 200)
+
+
+def _rights(request: Request, user_id: str) -> dict[str, Any]:
+    """What the user allows (consents) and the automated decisions about them, in the page's language."""
+    wh = request.app.state.warehouse
+    served = getattr(request.app.state, "recommend", None)
+    if served is not None:  # lists served a moment ago may still wait in the audit buffer
+        served.flush_audit()
+    lang = lang_of(request)
+    found = consent.of_user(wh, user_id)
+    made = decisions(wh, user_id, lang=lang, limit=50)
+    known = wh.sql("SELECT count(*) FROM users WHERE user_id = ?", [user_id])[0][0] > 0
+    return {"consents": found, "decisions": made, "known": known or bool(found["history"] or made)}
 
 
 @router.post("/users/{user_id}/tags/remove")

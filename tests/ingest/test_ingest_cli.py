@@ -78,6 +78,19 @@ def test_failures_are_one_line_and_non_zero(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [f"error: file not found: {tmp_path / 'missing.csv'}"]
+    pipe = tmp_path / "events.csv"
+    os.mkfifo(pipe)  # nobody writes to it: reading would block forever
+    for source in (pipe, Path("/dev/zero")):  # a line that never ends
+        out = subprocess.run(
+            [sys.executable, "-m", "liveloop.cli.main", "import", str(source)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+        assert out.returncode == 2 and "not a regular file" in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
 
 
 def test_ctrl_c_says_what_was_kept_and_exits_130(

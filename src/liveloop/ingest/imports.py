@@ -72,6 +72,11 @@ def import_file(
     path = Path(path)
     if not path.exists():
         raise LiveloopError(f"file not found: {path}", field="path")
+    if not (path.is_file() or path.is_dir()):  # a pipe would block forever, a device never end
+        raise LiveloopError(
+            f"{path} is not a regular file (a pipe or a device cannot be imported: save it to a file first)",
+            field="path",
+        )
     opt = make_options(wh, source_tz, ts_unit)
     ad = ADAPTERS[adapter]
     jobs = ad.resolve(path, table=table, fmt=fmt)

@@ -199,6 +199,12 @@ def test_hub_bounds_unknown_and_ended_sessions(wh: Warehouse, data_home: Path) -
     assert bad.value.field == "events[0].type"
     with pytest.raises(ValidationFailed):
         parse_event({"type": "gift", "ts": T0, "amount": "NaN"})
+    with pytest.raises(ValidationFailed) as extra:  # a misspelt field is said, not silently dropped
+        parse_event({"type": "comment", "ts": T0, "txet": "好看"}, 4)
+    assert extra.value.field == "events[4].txet" and "props" in str(extra.value)
+    assert parse_event({"type": "comment", "ts": T0, "props": {"platform": "douyin"}}).props == {
+        "platform": "douyin"
+    }
     hub.end("s3")
     assert hub.snapshot("s3")["processed"] == 100
     with pytest.raises(Conflict):

@@ -94,10 +94,23 @@ def _number(raw: dict[str, Any], key: str, default: float, index: int) -> float:
     return out
 
 
+#: The fields a live event may have; anything else belongs in ``props``.
+FIELDS = frozenset(
+    {"type", "ts", "user_id", "text", "product_id", "amount", "quantity", "count", "props", "event_id"}
+)
+
+
 def parse_event(raw: dict[str, Any], index: int = 0, received: float = 0.0) -> RoomEvent:
     """A validated :class:`RoomEvent` from a JSON-like dict; bad fields raise ValidationFailed naming them."""
     if not isinstance(raw, dict):
         raise ValidationFailed(f"event {index} must be an object", field=f"events[{index}]")
+    unknown = sorted(str(k) for k in raw if k not in FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            f"event {index}: unknown field {unknown[0]!r} (known: {', '.join(sorted(FIELDS))}; "
+            "put anything else in props)",
+            field=f"events[{index}].{unknown[0]}",
+        )
     etype = EVENT_TYPES.get(str(raw.get("type", "")).lower())
     if etype is None:
         raise ValidationFailed(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from liveloop.warehouse import Warehouse
 HANDLE_FILE = "serve.json"
 #: The URL `liveloop serve` listens on, handed to the app it starts (``liveloop.server.serving_app``).
 SERVE_URL_ENV = "LIVELOOP_SERVE_URL"
+#: The certificate a server on TLS serves, which the bridge's client trusts for the loopback call.
+SERVE_CERT_ENV = "LIVELOOP_SERVE_CERT"
 TOKEN_HEADER = "x-liveloop-cli-token"
 PATH = "/v1/cli"
 #: Commands that never run inside the server (they would start another server, replace its world or
@@ -116,7 +119,7 @@ def forward(settings: Settings, command: Any, args: list[str]) -> dict[str, Any]
         return None
     try:
         handle = json.loads(handle_path(settings).read_text())
-        url, token = str(handle["url"]), str(handle["token"])
+        url, token, cert = str(handle["url"]), str(handle["token"]), handle.get("cert")
     except (OSError, ValueError, KeyError, TypeError):
         return None
     columns = shutil.get_terminal_size().columns
@@ -128,9 +131,14 @@ def forward(settings: Settings, command: Any, args: list[str]) -> dict[str, Any]
         headers={"Content-Type": "application/json", TOKEN_HEADER: token},
     )
     try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+        handlers: list[Any] = [urllib.request.ProxyHandler({})]  # loopback: no proxy
+        if cert:  # the server's own certificate, pinned (it need not name 127.0.0.1)
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        opener = urllib.request.build_opener(*handlers)
         with opener.open(request) as response:
             result: dict[str, Any] = json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, ssl.SSLError):
         return None
     return result

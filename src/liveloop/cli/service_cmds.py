@@ -30,8 +30,17 @@ def serve(
         help="Worker processes: only 1 (the DuckDB warehouse admits one process; see docs/api.md).",
     ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate (chain): serve HTTPS."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
 ) -> None:
     """Run the API and dashboard on uvicorn; other `liveloop` commands then run through it."""
+    if (tls_cert is None) != (tls_key is None):
+        raise ValidationFailed(
+            "--tls-cert and --tls-key go together", field="tls_key" if tls_cert else "tls_cert"
+        )
+    for name, path in (("tls_cert", tls_cert), ("tls_key", tls_key)):
+        if path is not None and not path.is_file():
+            raise ValidationFailed(f"--{name.replace('_', '-')} {path} is not a file", field=name)
     if workers != 1:
         raise ValidationFailed(
             "--workers must be 1: the DuckDB warehouse file admits one process, so a second worker could "
@@ -39,22 +48,37 @@ def serve(
             "for more, send more concurrent batches, or run one server per warehouse (docs/api.md)",
             field="workers",
         )
-    run_server(host=host, port=port, log_level=log_level)
+    run_server(
+        host=host, port=port, log_level=log_level, tls=(tls_cert, tls_key) if tls_cert and tls_key else None
+    )
 
 
-def run_server(*, host: str, port: int, log_level: str = "info", home: Path | None = None) -> None:
+def run_server(
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    home: Path | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> None:
     """Serve ``APP_FACTORY`` until interrupted, in one process (the warehouse has one writer). The app
-    reads its settings from the environment; ``home`` overrides LIVELOOP_HOME."""
+    reads its settings from the environment; ``home`` overrides LIVELOOP_HOME; ``tls`` (certificate, key)
+    serves HTTPS (and the CLI's bridge trusts that certificate)."""
     import uvicorn
 
-    from liveloop.cli.bridge import SERVE_URL_ENV
+    from liveloop.cli.bridge import SERVE_CERT_ENV, SERVE_URL_ENV
+    from liveloop.http.protocol import BoundedHeadersProtocol
     from liveloop.warehouse import Warehouse
 
     if home is not None:
         os.environ["LIVELOOP_HOME"] = str(home)
     Warehouse.open(get_settings()).close()  # held by another process: one line here, not a failed start-up
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    os.environ[SERVE_URL_ENV] = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
+    scheme = "https" if tls else "http"
+    os.environ[SERVE_URL_ENV] = f"{scheme}://{'[' + local + ']' if ':' in local else local}:{port}"
+    if tls:
+        os.environ[SERVE_CERT_ENV] = str(tls[0].resolve())
+        _check_tls(*tls)
     trusted = os.environ.get("LIVELOOP_TRUSTED_PROXIES", "").strip()  # "": no proxy's header is believed
     uvicorn.run(
         APP_FACTORY,
@@ -69,7 +93,22 @@ def run_server(*, host: str, port: int, log_level: str = "info", home: Path | No
         limit_concurrency=2048,
         backlog=2048,
         server_header=False,
+        http=BoundedHeadersProtocol,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
+
+
+def _check_tls(cert: Path, key: Path) -> None:
+    """A certificate and key that do not load are one clear line, not a failed start-up."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+    except (ssl.SSLError, OSError) as exc:
+        raise ValidationFailed(
+            f"cannot use --tls-cert {cert} with --tls-key {key}: {exc}", field="tls_cert"
+        ) from None
 
 
 @keys_app.command("create")

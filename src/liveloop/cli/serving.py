@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.cli.bridge import NOT_FORWARDED, PATH, TOKEN_HEADER, handle_path, lend
+from liveloop.cli.bridge import NOT_FORWARDED, PATH, SERVE_CERT_ENV, TOKEN_HEADER, handle_path, lend
 from liveloop.cli.common import console, err_console
 from liveloop.core.config import Settings
 from liveloop.http.errors import http_problem, problem_response
@@ -33,7 +33,9 @@ def write_handle(settings: Settings, url: str) -> str:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"url": url, "token": token, "pid": os.getpid()}, fh)
+        json.dump(
+            {"url": url, "token": token, "pid": os.getpid(), "cert": os.environ.get(SERVE_CERT_ENV)}, fh
+        )
     os.replace(tmp, path)
     return token
 

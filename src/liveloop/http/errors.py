@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liveloop.core.errors import LiveloopError
-from liveloop.http.headers import COMMON_HEADERS
+from liveloop.http.headers import COMMON_HEADERS, HSTS
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("liveloop.api")
@@ -143,7 +143,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     body = http_problem(500, "an unexpected error occurred; it has been logged", request.url.path)
-    return problem_response(500, body, COMMON_HEADERS)
+    on_tls = {HSTS[0].decode(): HSTS[1].decode()} if request.url.scheme == "https" else {}
+    return problem_response(500, body, COMMON_HEADERS | on_tls)
 
 
 def install_error_handlers(app: FastAPI) -> None:

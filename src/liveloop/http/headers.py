@@ -17,6 +17,9 @@ _CSP = (
 )
 
 
+#: On TLS only: browsers then refuse plain HTTP to this host for a year.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
 #: The same headers as text, for responses made outside this middleware (a 500 is rendered by the
 #: outermost error middleware, after this one has been left).
 COMMON_HEADERS = {k.decode(): v.decode() for k, v in [*_COMMON, (b"content-security-policy", _CSP)]}
@@ -36,6 +39,8 @@ class SecurityHeadersMiddleware:
                 headers = list(message.get("headers", []))
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 headers.extend(_COMMON)
+                if scope.get("scheme") == "https":
+                    headers.append(HSTS)
                 if content_type.startswith(b"text/html"):
                     headers.append((b"content-security-policy", _CSP))
                 message = {**message, "headers": headers}

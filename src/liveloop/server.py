@@ -21,6 +21,7 @@ from liveloop.http import install_http
 from liveloop.http.headers import SecurityHeadersMiddleware
 from liveloop.http.limits import BODY_IDLE_TIMEOUT_S, MAX_BODY_BYTES, BodyLimitMiddleware
 from liveloop.http.redact import install_log_redaction
+from liveloop.privacy.retention import RetentionSchedule
 from liveloop.warehouse import Warehouse
 from liveloop.web import mount_dashboard
 
@@ -49,9 +50,13 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         wh = warehouse or Warehouse.open(settings)
         app.state.warehouse = wh
+        retention = RetentionSchedule(wh, float(os.environ.get("LIVELOOP_RETENTION_EVERY_S", "86400")))
+        app.state.retention = retention
+        retention.start()
         try:
             yield
         finally:
+            retention.stop()
             hub = getattr(app.state, "live_hub", None)
             if hub is not None:  # live rooms: stop processing and write what is pending before closing
                 hub.stop()

@@ -139,10 +139,10 @@ def export_cmd(
     to: Path = typer.Option(..., "--to", help="Output directory (events partitioned by date)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Export every table to Parquet."""
+    """Export every table to Parquet (the folder is remembered: an erasure rewrites it)."""
     from liveloop.warehouse import export_parquet
 
-    with open_warehouse(read_only=True) as wh:
+    with open_warehouse() as wh:
         counts = export_parquet(wh, to)
     emit(
         {"to": str(to), "tables": counts},

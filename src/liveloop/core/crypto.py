@@ -100,3 +100,21 @@ def load_cipher(settings: Settings, *, create: bool = True) -> Cipher:
             raise LiveloopError(f"no secret key: set LIVELOOP_SECRET_KEY or run `liveloop init` ({path})")
         create_key_file(path)
     return Cipher(_decode_key(path.read_text()))
+
+
+#: How a quarantined raw row of a PII table is stored: encrypted whole, base64, after this prefix.
+RAW_PREFIX = "enc:"
+
+
+def protect_raw(raw: str | None, cipher: Cipher) -> str | None:
+    """A quarantined raw row of a PII table, encrypted whole (it may hold a phone or e-mail)."""
+    if raw is None:
+        return None
+    blob = cipher.encrypt(raw, context="quarantine.raw")
+    return RAW_PREFIX + base64.b64encode(blob or b"").decode()
+
+
+def reveal_raw(raw: str | None, cipher: Cipher) -> str | None:
+    if raw is None or not raw.startswith(RAW_PREFIX):
+        return raw
+    return cipher.decrypt(base64.b64decode(raw[len(RAW_PREFIX) :]), context="quarantine.raw")

@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from liveloop.core.clock import latest
-from liveloop.core.crypto import Cipher, load_cipher
+from liveloop.core.crypto import Cipher, load_cipher, protect_raw
 from liveloop.core.errors import LiveloopError
 from liveloop.core.ids import new_id
 from liveloop.ingest.keyindex import KeyIndex, key_index
-from liveloop.ingest.pii import encrypt_columns, protect_raw
+from liveloop.ingest.pii import encrypt_columns
 from liveloop.ingest.readers import Chunk, Malformed
 from liveloop.ingest.report import ImportReport
 from liveloop.ingest.validate import TS_UNITS, Options, Target, ident, lit, present_fields, validation_sql

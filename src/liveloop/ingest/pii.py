@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pyarrow as pa
 
 from liveloop.core.crypto import Cipher
@@ -29,20 +27,3 @@ def encrypt_columns(table: pa.Table, spec: TableSpec, cipher: Cipher) -> pa.Tabl
                 f"{f.name}_index", pa.array([cipher.blind_index(v) for v in values], pa.string())
             )
     return table
-
-
-_RAW_PREFIX = "enc:"
-
-
-def protect_raw(raw: str | None, cipher: Cipher) -> str | None:
-    """A quarantined raw row of a PII table, encrypted whole (it may hold a phone or e-mail)."""
-    if raw is None:
-        return None
-    blob = cipher.encrypt(raw, context="quarantine.raw")
-    return _RAW_PREFIX + base64.b64encode(blob or b"").decode()
-
-
-def reveal_raw(raw: str | None, cipher: Cipher) -> str | None:
-    if raw is None or not raw.startswith(_RAW_PREFIX):
-        return raw
-    return cipher.decrypt(base64.b64decode(raw[len(_RAW_PREFIX) :]), context="quarantine.raw")

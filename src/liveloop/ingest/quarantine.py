@@ -11,12 +11,12 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from liveloop.core.crypto import reveal_raw
 from liveloop.core.errors import LiveloopError, NotFound
 from liveloop.ingest.adapters import ADAPTERS
 from liveloop.ingest.adapters.base import Feed
 from liveloop.ingest.adapters.native import native_target
 from liveloop.ingest.engine import Context, make_options, run_chunks
-from liveloop.ingest.pii import reveal_raw
 from liveloop.ingest.readers import Chunk, records_table
 from liveloop.ingest.report import ImportReport
 from liveloop.ingest.validate import Target

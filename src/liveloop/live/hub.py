@@ -30,6 +30,8 @@ from liveloop.live.record import RoomRecorder, event_id, utc
 from liveloop.live.room import RoomState
 from liveloop.live.summary import summarize
 from liveloop.live.training import ModelProvider
+from liveloop.privacy.rights import register_forgetter
+from liveloop.warehouse.artifacts import replace_strings
 
 QUEUE_CAP = 50_000  # events waiting per session
 BATCH = 5_000  # events per processing step
@@ -99,6 +101,16 @@ class LiveHub:
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        register_forgetter(self._erase)
+
+    def _erase(self, user_id: str, pseudonym: str) -> None:
+        """An erasure: no open room keeps the user's id (viewers, askers, recent comments, queued events)."""
+        with self._lock:
+            sessions = list(self.sessions.values())
+        for s in sessions:
+            with s.lock:
+                for name in ("room", "queue", "recent_comments", "looked_up", "alerts", "summary"):
+                    object.__setattr__(s, name, replace_strings(getattr(s, name), user_id, pseudonym))
 
     @property
     def model(self) -> CommentModel:

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.artifacts import replace_strings
 
 #: The models a profile build records (besides the ``profiles`` build itself).
 MODEL_NAMES = ("segments", "high_value", "interest", "similar_users")
@@ -125,3 +126,9 @@ class ModelCache:
             while len(self._models) > self.max_models:
                 self._models.popitem(last=False)
         return model
+
+    def rename(self, old: str, new: str) -> None:
+        """Replace the id ``old`` by ``new`` in every loaded model (an erasure)."""
+        with self._lock:
+            for key, model in self._models.items():
+                self._models[key] = replace_strings(model, old, new)

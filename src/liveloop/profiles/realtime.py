@@ -22,6 +22,7 @@ from liveloop.core.errors import InsufficientData, NotFound
 from liveloop.core.i18n import N_
 from liveloop.core.types import Purpose
 from liveloop.privacy import consent
+from liveloop.privacy.rights import register_forgetter
 from liveloop.profiles.artifacts import ModelCache, active
 from liveloop.profiles.features import interest_events
 from liveloop.profiles.interest import InterestModel, InterestState
@@ -199,6 +200,18 @@ def interest_tracker(wh: Warehouse, max_warehouses: int = 4) -> InterestTracker:
                 _TRACKERS.popitem(last=False)
         _TRACKERS.move_to_end(key)
         return tracker
+
+
+def _erase(user_id: str, pseudonym: str) -> None:
+    """An erasure: no tracker keeps the user's state, no loaded model their id."""
+    with _TRACKERS_LOCK:
+        trackers = list(_TRACKERS.values())
+    for tracker in trackers:
+        tracker.forget(user_id)
+    _MODELS.rename(user_id, pseudonym)
+
+
+register_forgetter(_erase)
 
 
 def predict_interest(wh: Warehouse, user_id: str, k: int = 5) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import orjson
 
 from liveloop.core.config import Settings, get_settings
 from liveloop.core.errors import ValidationFailed
+from liveloop.privacy.rights import register_forgetter
 from liveloop.recommend.audit_buffer import AuditBuffer
 from liveloop.recommend.cache import Entry, ResponseCache
 from liveloop.recommend.candidates import Candidates, NeedsWarehouse
@@ -26,6 +27,7 @@ from liveloop.recommend.feedback import FeedbackUpdates
 from liveloop.recommend.online import OnlineState
 from liveloop.recommend.ranking import LIVE_BOOST, Ranker, parse_context
 from liveloop.recommend.state import ServingState, Snapshot
+from liveloop.warehouse.artifacts import replace_strings
 
 __all__ = ["LIVE_BOOST", "MAX_K", "RecommendService", "get_service", "parse_context"]
 
@@ -62,6 +64,7 @@ class RecommendService:
         self.updates = FeedbackUpdates(wh, self.state, self.online)
         self.audit = AuditBuffer(wh, audit_batch)
         self.upkeep: Any = None  # liveloop.recommend.upkeep.Upkeep while the background worker runs
+        register_forgetter(self._erase)
 
     # -- state ---------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -215,6 +218,15 @@ class RecommendService:
         self.cache.drop_user(user_id)
         self.updates.forget(user_id)
         self.candidates.forget(user_id)
+
+    def _erase(self, user_id: str, pseudonym: str) -> None:
+        """An erasure: lists served to the user are written to the audit log first (the erasure then
+        anonymises them), what serving holds is dropped, and the loaded model no longer names them."""
+        self.flush_audit()
+        self.forget_user(user_id)
+        bundle = self.snapshot().bundle
+        if bundle is not None:
+            replace_strings(bundle, user_id, pseudonym)
 
     # -- background upkeep, audit and stats ----------------------------------------------------
     def start(self, *, retrain_every_s: float | None = None, refit_every_s: float = 30.0) -> None:

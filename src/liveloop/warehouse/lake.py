@@ -8,6 +8,7 @@ import duckdb
 
 from liveloop.core.errors import LiveloopError
 from liveloop.warehouse.store import Warehouse, first_row
+from liveloop.warehouse.store import sql_path as _q
 
 _NEXTVAL = r"nextval\('([^']+)'"
 
@@ -32,7 +33,16 @@ def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
             )
         else:
             wh.sql(f"COPY \"{table}\" TO '{_q(out_dir / (table + '.parquet'))}' (FORMAT parquet)")
+    wh.sql(
+        "INSERT INTO lake_exports (path) VALUES (?) ON CONFLICT (path) DO UPDATE SET exported_at = now()",
+        [str(out_dir.resolve())],
+    )
     return counts
+
+
+def exported_lakes(wh: Warehouse) -> list[Path]:
+    """The folders Parquet exports were written to that still exist."""
+    return [Path(p) for (p,) in wh.sql("SELECT path FROM lake_exports ORDER BY path") if Path(p).is_dir()]
 
 
 def import_parquet(wh: Warehouse, in_dir: Path) -> dict[str, dict[str, int]]:
@@ -108,7 +118,3 @@ def _advance_sequences(con: duckdb.DuckDBPyConnection) -> None:
         need = int(top[0] if top else 0) - int(last[0] if last else 0)
         if need > 0:
             con.execute(f"SELECT max(nextval('{seq}')) FROM range({need})").fetchall()
-
-
-def _q(path: Path) -> str:
-    return str(path).replace("'", "''")

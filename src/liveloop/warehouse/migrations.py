@@ -347,6 +347,19 @@ DROP TABLE consents;
 ALTER TABLE consent_history RENAME TO consents;
 """
 
+V6_PRIVACY = """
+CREATE TABLE lake_exports (
+    path         VARCHAR PRIMARY KEY,
+    exported_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE retention_policies (
+    table_name   VARCHAR PRIMARY KEY,
+    days         INTEGER NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_by   VARCHAR
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -354,6 +367,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (3, "ingest: quarantine.feed, the adapter feed that reads a quarantined row back", V3_INGEST),
     (4, "live: per-minute room snapshots, question groups, alerts, draws, session summaries", V4_LIVE),
     (5, "privacy: consents become a history (granted/denied/revoked, proof); the latest rules", V5_CONSENT),
+    (
+        6,
+        "privacy: where Parquet lakes were exported (an erasure rewrites them), retention policies",
+        V6_PRIVACY,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

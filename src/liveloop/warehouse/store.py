@@ -71,6 +71,11 @@ def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     return rows[0] if rows else None
 
 
+def sql_path(path: Path) -> str:
+    """A file path inside a single-quoted SQL string literal."""
+    return str(path).replace("'", "''")
+
+
 def private_dir(path: Path) -> None:
     """Create ``path`` readable by its owner only (0700): the warehouse, its WAL, keys and models hold
     personal data. An existing folder is left as its owner set it."""
@@ -100,8 +105,24 @@ class Warehouse:
             private_dir(self.path.parent)
         elif not self.path.exists():
             raise LiveloopError(f"no warehouse at {self.path}: run `liveloop init` first")
+        self.read_only = read_only
+        self.memory_limit = memory_limit
+        self.con = self._connect()
+        if not read_only:
+            owner_only(self.path)
+        self._lock = threading.RLock()
+        self._readers = threading.local()
+        self._reader_cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+        self._ibis: Any = None
+        self._closed = False
+        if migrate and not read_only:
+            self.migrate()
+        else:
+            self._check_version()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            con = duckdb.connect(str(self.path), read_only=self.read_only)
         except duckdb.IOException as exc:
             msg = str(exc).splitlines()[0]
             if "lock" in msg.lower():
@@ -110,27 +131,59 @@ class Warehouse:
                     "or use the API)"
                 ) from exc
             raise LiveloopError(f"cannot open the warehouse {self.path}: {msg}") from exc
-        if not read_only:
-            owner_only(self.path)
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")
-        if memory_limit:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        if self.memory_limit:
             try:
-                self.con.execute("SET memory_limit = ?", [memory_limit])
+                con.execute("SET memory_limit = ?", [self.memory_limit])
             except duckdb.Error:
-                self.con.close()
+                con.close()
                 raise LiveloopError(
-                    f"LIVELOOP_DUCKDB_MEMORY={memory_limit!r} is not a memory size (e.g. 50%, 4GB)",
+                    f"LIVELOOP_DUCKDB_MEMORY={self.memory_limit!r} is not a memory size (e.g. 50%, 4GB)",
                     field="LIVELOOP_DUCKDB_MEMORY",
                 ) from None
-        self._lock = threading.RLock()
-        self._readers = threading.local()
-        self._reader_cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
-        self._ibis: Any = None
-        if migrate and not read_only:
-            self.migrate()
-        else:
-            self._check_version()
+        return con
+
+    def compact(self) -> dict[str, int]:
+        """Rewrite the file from its live rows (``COPY FROM DATABASE`` into a fresh file, swapped in):
+        the only way to leave no byte of deleted rows behind, since DuckDB reuses freed blocks without
+        clearing them. Writers wait on the lock meanwhile; reader cursors are made afresh after it.
+        Returns the file's size before and after."""
+        if self.read_only:
+            raise LiveloopError("a read-only warehouse cannot be compacted")
+        fresh = self.path.with_name(f".{self.path.name}.compact")
+        with self._lock:
+            self.con.execute("CHECKPOINT")
+            before = self.path.stat().st_size
+            fresh.unlink(missing_ok=True)
+            try:
+                self.con.execute(f"ATTACH '{sql_path(fresh)}' AS liveloop_compact")
+                try:
+                    name = first_row(self.con.execute("SELECT current_database()"))
+                    self.con.execute(
+                        f'COPY FROM DATABASE "{name[0] if name else "main"}" TO liveloop_compact'
+                    )
+                finally:
+                    self.con.execute("DETACH liveloop_compact")
+                owner_only(fresh)
+                self._close_connections()
+                os.replace(fresh, self.path)
+                Path(f"{self.path}.wal").unlink(missing_ok=True)
+            finally:
+                fresh.unlink(missing_ok=True)
+                if self._closed:
+                    self.con = self._connect()
+                    self._closed = False
+                    self._ibis = None
+            return {"bytes_before": before, "bytes_after": self.path.stat().st_size}
+
+    def _close_connections(self) -> None:
+        for cur in list(self._reader_cursors):
+            cur.close()
+        self._reader_cursors = weakref.WeakSet()
+        self._readers = threading.local()  # every thread makes its reader again
+        self.con.close()
+        self._closed = True
 
     @classmethod
     def open(cls, settings: Settings | None = None, **kwargs: Any) -> Warehouse:
@@ -288,9 +341,7 @@ class Warehouse:
         return self.ibis.table(name)
 
     def close(self) -> None:
-        for cur in list(self._reader_cursors):
-            cur.close()
-        self.con.close()
+        self._close_connections()
 
     def __enter__(self) -> Warehouse:
         return self

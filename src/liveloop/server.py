@@ -21,6 +21,7 @@ from liveloop.http import install_http
 from liveloop.http.headers import SecurityHeadersMiddleware
 from liveloop.http.limits import BODY_IDLE_TIMEOUT_S, MAX_BODY_BYTES, BodyLimitMiddleware
 from liveloop.http.redact import install_log_redaction
+from liveloop.http.shedding import WriteShedder
 from liveloop.privacy.retention import RetentionSchedule
 from liveloop.warehouse import Warehouse
 from liveloop.web import mount_dashboard
@@ -82,6 +83,13 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
         BodyLimitMiddleware,
         max_bytes=int(os.environ.get("LIVELOOP_MAX_BODY_BYTES", MAX_BODY_BYTES)),
         idle_timeout_s=float(os.environ.get("LIVELOOP_BODY_TIMEOUT_S", BODY_IDLE_TIMEOUT_S)),
+    )
+    app.add_middleware(
+        WriteShedder,
+        max_inflight=int(os.environ.get("LIVELOOP_MAX_WRITES_INFLIGHT", "32")),
+        busy_inflight=int(os.environ.get("LIVELOOP_MAX_WRITES_INFLIGHT_READING", "2")),
+        rate=float(os.environ.get("LIVELOOP_WRITE_RATE", "200")),
+        burst=float(os.environ.get("LIVELOOP_WRITE_BURST", "400")),
     )
     app.add_middleware(MetricsMiddleware)
     return app

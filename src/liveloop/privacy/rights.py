@@ -246,9 +246,15 @@ def erase_user(
     lakes = exported_lakes(wh)
     for lake in lakes:
         export_parquet(wh, lake)
-    sizes = wh.compact() if compact else {}
-    remaining = [str(p) for p in files_holding([wh.path, Path(f"{wh.path}.wal"), *roots, *lakes], needle)]
     searchable = compact and len(user_id) >= MIN_SEARCHABLE
+    sizes: dict[str, Any] = {}
+    if compact:
+        wh.sql("CHECKPOINT")  # where DuckDB rewrote the row groups, no byte is left and no copy is needed
+        if not searchable or files_holding([wh.path], needle):
+            sizes = wh.compact()
+        else:
+            sizes = {"skipped": "no byte of the id left after the checkpoint"}
+    remaining = [str(p) for p in files_holding([wh.path, Path(f"{wh.path}.wal"), *roots, *lakes], needle)]
     report = {
         "deleted": {k: v for k, v in deleted.items() if v},
         "anonymised": {k: v for k, v in renamed.items() if v},

@@ -34,7 +34,13 @@ TOKEN_HEADER = "x-liveloop-cli-token"
 PATH = "/v1/cli"
 #: Commands that never run inside the server (they would start another server, replace its world or
 #: swap the warehouse file under it).
-NOT_FORWARDED = frozenset({"serve", "demo", "restore"})
+NOT_FORWARDED = frozenset({"serve", "demo", "restore", "keys rotate-secret"})
+
+
+def not_forwarded(args: list[str]) -> bool:
+    """Commands that must not run inside a server: they start one, replace its world, or change its key."""
+    return bool(args) and (args[0] in NOT_FORWARDED or " ".join(args[:2]) in NOT_FORWARDED)
+
 
 _lent: ContextVar[Warehouse | None] = ContextVar("liveloop_cli_lent_warehouse", default=None)
 
@@ -115,7 +121,7 @@ def absolute_paths(command: Any, args: list[str], cwd: Path) -> list[str]:
 
 def forward(settings: Settings, command: Any, args: list[str]) -> dict[str, Any] | None:
     """Run the command in the server named by the handle; None when there is no live server."""
-    if args and args[0] in NOT_FORWARDED:
+    if not_forwarded(args):
         return None
     try:
         handle = json.loads(handle_path(settings).read_text())

@@ -158,6 +158,27 @@ def keys_list(as_json: bool = JsonOpt) -> None:
     emit(rows, as_json, render)
 
 
+@keys_app.command("rotate-secret")
+def keys_rotate_secret(as_json: bool = JsonOpt) -> None:
+    """Re-encrypt every PII value under a new key (resumable: run it again after an interruption).
+    Stop `liveloop serve` first: the server holds the key in memory."""
+    from liveloop.privacy.rotation import rotate_secret
+
+    settings = get_settings()
+    with open_warehouse() as wh:
+        result = rotate_secret(wh, settings, actor="cli")
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"re-encrypted {r['users']:,} users and {r['quarantine']:,} quarantined rows in "
+            f"{r['batches']} batches{' (resumed)' if r['resumed'] else ''}; the previous key is kept at "
+            f"{r['previous_key']} for older backups: delete it once they have expired",
+            markup=False,
+        ),
+    )
+
+
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: str = typer.Argument(..., help="The key id (the part after ll_)."), as_json: bool = JsonOpt

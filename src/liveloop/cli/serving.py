@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.cli.bridge import NOT_FORWARDED, PATH, SERVE_CERT_ENV, TOKEN_HEADER, handle_path, lend
+from liveloop.cli.bridge import PATH, SERVE_CERT_ENV, TOKEN_HEADER, handle_path, lend, not_forwarded
 from liveloop.cli.common import console, err_console
 from liveloop.core.config import Settings
 from liveloop.http.errors import http_problem, problem_response
@@ -52,7 +52,7 @@ def execute(
     args: list[str], wh: Warehouse, run: Callable[[list[str]], int], columns: int = 80
 ) -> dict[str, Any]:
     """Run one command on the server's warehouse, capturing what it prints (tables ``columns`` wide)."""
-    if args and args[0] in NOT_FORWARDED:  # they would start another server or replace its world
+    if not_forwarded(args):  # they would start another server or replace its world
         return {
             "stdout": "",
             "stderr": f"error: `liveloop {args[0]}` cannot run inside the server\n",

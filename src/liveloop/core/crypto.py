@@ -73,6 +73,11 @@ def _decode_key(text: str) -> bytes:
     return key
 
 
+def cipher_of(text: str) -> Cipher:
+    """The cipher of a base64 key (as kept in a key file or LIVELOOP_SECRET_KEY)."""
+    return Cipher(_decode_key(text))
+
+
 def generate_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 

@@ -1,0 +1,70 @@
+"""Key rotation: every PII value and sealed quarantine row re-encrypted under a new key, blind indexes
+recomputed, resumable after an interruption, the old key kept aside for older backups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from liveloop.core.config import Settings
+from liveloop.core.crypto import cipher_of, load_cipher, reveal_raw
+from liveloop.core.errors import LiveloopError
+from liveloop.ingest import import_file, ingest_records
+from liveloop.privacy.rotation import rotate_secret
+from liveloop.warehouse import Warehouse
+
+
+class Stop(Exception):
+    pass
+
+
+def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVELOOP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LIVELOOP_SECRET_KEY", raising=False)
+    settings = Settings.from_env()
+    wh = Warehouse.open(settings)
+    old = load_cipher(settings)  # creates the key file
+    users = [
+        {"user_id": f"u{i:02d}", "phone": f"1380000{i:04d}", "email": f"u{i}@example.cn"} for i in range(7)
+    ]
+    ingest_records(wh, "users", users, source="test")
+    bad = tmp_path / "users.csv"
+    bad.write_text("user_id,phone\nu99,not-a-phone-13900000000\n", encoding="utf-8")
+    import_file(wh, bad, table="users")
+    sealed_before = wh.sql("SELECT raw FROM quarantine")[0][0]
+    assert sealed_before.startswith("enc:")
+
+    def interrupt(batch: int) -> None:
+        if batch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rotate_secret(wh, settings, actor="t", batch=3, after_batch=interrupt)  # 2 of 3 batches done
+    assert settings.key_path.read_text() and settings.key_path.with_name("secret.key.next").exists()
+    report = rotate_secret(wh, settings, actor="t", batch=3)
+    assert report["resumed"] and report["users"] == 7 and report["quarantine"] == 1
+    new = load_cipher(settings)
+    assert cipher_of(settings.key_path.with_name("secret.key.previous").read_text()).blind_index(
+        "x"
+    ) == old.blind_index("x")
+    for user_id, phone_enc, phone_index, email_enc in wh.sql(
+        "SELECT user_id, phone_enc, phone_index, email_enc FROM users ORDER BY user_id"
+    ):
+        i = int(user_id[1:])
+        assert new.decrypt(phone_enc, context="users.phone") == f"1380000{i:04d}"
+        assert new.decrypt(email_enc, context="users.email") == f"u{i}@example.cn"
+        assert phone_index == new.blind_index(f"1380000{i:04d}") != old.blind_index(f"1380000{i:04d}")
+        with pytest.raises(InvalidTag):
+            old.decrypt(phone_enc, context="users.phone")
+    assert "not-a-phone" in (reveal_raw(wh.sql("SELECT raw FROM quarantine")[0][0], new) or "")
+    assert wh.sql("SELECT count(*) FROM audit_log WHERE action = 'privacy.key_rotation'")[0][0] == 1
+    wh.close()
+
+
+def test_a_key_given_in_the_environment_is_not_rotated_here(wh: Warehouse, settings: Settings) -> None:
+    with pytest.raises(LiveloopError, match="LIVELOOP_SECRET_KEY"):
+        rotate_secret(wh, settings)

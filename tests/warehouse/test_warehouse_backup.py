@@ -80,6 +80,13 @@ def test_backup_while_serving_is_consistent_and_restore_waits_for_the_server(
     for t in writers:
         t.join()
     assert run.returncode == 0, run.stderr
+    with srv.client("admin") as admin, srv.client("analyst") as analyst:  # the same through the API
+        made = admin.post("/v1/backups")
+        assert made.status_code == 200 and made.json()["tables"]["events"] >= 200
+        assert [b["name"] for b in admin.get("/v1/backups").json()["items"]] == [
+            Path(made.json()["path"]).name
+        ]
+        assert analyst.post("/v1/backups").status_code == 403
     refused = subprocess.run(
         [LIVELOOP, "restore", str(target)], env=env, capture_output=True, text=True, timeout=120
     )

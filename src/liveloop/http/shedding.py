@@ -1,8 +1,10 @@
 """Load shedding for the write routes (pure ASGI, before the body is read): past the writes allowed in
 progress the service answers 503, and a client past its request rate 429, both with ``Retry-After`` and
-problem+json. Reads go first: while reads are coming in (one in the last second) only ``busy_inflight``
-writes may run at once, else ``max_inflight``, so a flood of writes cannot slow the dashboard and the
-recommendation calls; a refused write costs no body parsing, no validation and no thread.
+problem+json. Reads go first: under write pressure (a write refused in the last second) and while reads
+are coming in (one in the last second), only ``busy_inflight`` writes may run at once, else
+``max_inflight``; so a flood of writes cannot slow the dashboard and the recommendation calls, while a
+few concurrent writes beside a few reads all pass. A refused write costs no body parsing, no
+validation and no thread.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class WriteShedder:
         self.app = app
         self.max_inflight, self.busy_inflight = max_inflight, min(busy_inflight, max_inflight)
         self.reads_window_s = reads_window_s
-        self.last_read = -1e9
+        self.last_read = self.last_refusal = -1e9
         self.buckets = TokenBuckets(rate, burst)
         self.inflight = 0
         self.shed: Counter[int] = Counter()  # refusals by status, for /metrics and the benchmarks
@@ -98,8 +100,9 @@ class WriteShedder:
         if wait > 0:
             await self._refuse(send, 429, "this client sends faster than its rate; slow down", wait)
             return
-        reading = time.monotonic() - self.last_read < self.reads_window_s
-        if self.inflight >= (self.busy_inflight if reading else self.max_inflight):
+        now = time.monotonic()
+        pressed = now - self.last_read < self.reads_window_s and now - self.last_refusal < self.reads_window_s
+        if self.inflight >= (self.busy_inflight if pressed else self.max_inflight):
             await self._refuse(send, 503, "the service is busy writing; retry shortly", 1.0)
             return
         self.inflight += 1  # one event loop: no lock needed
@@ -110,6 +113,7 @@ class WriteShedder:
 
     async def _refuse(self, send: Any, status: int, detail: str, wait: float) -> None:
         self.shed[status] += 1
+        self.last_refusal = time.monotonic()
         retry = max(1, int(wait + 0.999))
         body = json.dumps(
             {

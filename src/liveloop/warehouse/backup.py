@@ -68,6 +68,20 @@ def backup(wh: Warehouse, to: Path, *, overwrite: bool = False) -> dict[str, Any
     }
 
 
+def backup_to_home(wh: Warehouse, settings: Settings) -> dict[str, Any]:
+    """A backup in ``LIVELOOP_HOME/backups`` named by its time (what the API takes: no path from a client)."""
+    folder = settings.home / "backups"
+    private_dir(folder)
+    return backup(wh, folder / f"liveloop-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.duckdb")
+
+
+def home_backups(settings: Settings) -> list[dict[str, Any]]:
+    """The backups in ``LIVELOOP_HOME/backups``, newest first."""
+    folder = settings.home / "backups"
+    files = sorted(folder.glob("liveloop-*.duckdb"), reverse=True) if folder.is_dir() else []
+    return [{"name": f.name, "path": str(f), "bytes": f.stat().st_size} for f in files]
+
+
 def restore(settings: Settings, source: Path) -> dict[str, Any]:
     """Make the backup at ``source`` the warehouse of ``settings`` (the current file is kept as
     ``liveloop.duckdb.before-restore``). The warehouse must not be open anywhere."""

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from liveloop.api.metrics import render
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
+from liveloop.warehouse.backup import backup_to_home, home_backups
 
 router = APIRouter(tags=["service"])
 
@@ -44,3 +45,19 @@ def metrics() -> Response:
 @router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
 def docs() -> HTMLResponse:
     return HTMLResponse(_DOCS_HTML)
+
+
+@router.post(
+    "/v1/backups",
+    dependencies=[Depends(require_roles())],
+    summary="A consistent backup of the warehouse while serving, into LIVELOOP_HOME/backups (admin)",
+)
+def create_backup(request: Request) -> dict[str, Any]:
+    return backup_to_home(request.app.state.warehouse, request.app.state.settings)
+
+
+@router.get(
+    "/v1/backups", dependencies=[Depends(require_roles())], summary="The backups in LIVELOOP_HOME/backups"
+)
+def list_backups(request: Request) -> dict[str, Any]:
+    return {"items": home_backups(request.app.state.settings)}

@@ -28,9 +28,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +40,7 @@ import psutil
 
 from benchmarks.loadgen import open_loop
 from benchmarks.machine import machine
+from benchmarks.served import free_port, served
 from liveloop.core.config import Settings
 from liveloop.core.crypto import generate_key
 from liveloop.ingest import ingest_records
@@ -80,10 +79,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_free_port = free_port
 
 
 def _seed(settings: Settings) -> tuple[str, str]:
@@ -362,34 +358,11 @@ def run() -> dict[str, Any]:
         ingest_key, analyst_key = _seed(settings)
         in_process = _in_process(settings)
         at_scale = _at_scale(tmp)
-        port = _free_port()
-        env = {**os.environ, "LIVELOOP_HOME": str(settings.home), "LIVELOOP_SECRET_KEY": secret}
-        cmd = [
-            sys.executable,
-            "-m",
-            "liveloop.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        proc = subprocess.Popen(cmd, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with served(settings) as (proc, base):
             server = psutil.Process(proc.pid)
             _warm_up(base, ingest_key)
             ingest = [_ingest_http(base, ingest_key, c, f"http{c}-", server) for c in CLIENTS]
             lookups = _lookups(base, analyst_key, tmp, server)
-        finally:
-            proc.terminate()
-            proc.wait(30)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result = {

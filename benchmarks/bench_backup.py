@@ -19,9 +19,10 @@ from typing import Any
 
 import httpx
 
-from benchmarks.bench_api import _free_port, _pct
+from benchmarks.bench_api import _pct
 from benchmarks.bench_privacy import _fill
 from benchmarks.machine import machine
+from benchmarks.served import served
 from liveloop.core.config import Settings
 from liveloop.core.crypto import generate_key
 from liveloop.privacy.keys import create_key
@@ -44,29 +45,10 @@ def run() -> dict[str, Any]:
         shutil.copyfile(settings.db_path, tmp / "plain-copy.duckdb")
         plain_s = time.perf_counter() - t0
         (tmp / "plain-copy.duckdb").unlink()
-        port = _free_port()
-        env = {**os.environ, "LIVELOOP_HOME": str(settings.home), "LIVELOOP_SECRET_KEY": secret}
-        cmd = [
-            sys.executable,
-            "-m",
-            "liveloop.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        proc = subprocess.Popen(cmd, env=env)
-        base = f"http://127.0.0.1:{port}"
         reads: list[tuple[float, float]] = []  # (start, seconds)
         stop = threading.Event()
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        env = {**os.environ, "LIVELOOP_HOME": str(settings.home), "LIVELOOP_SECRET_KEY": secret}
+        with served(settings) as (_proc, base):
 
             def reader() -> None:
                 with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) as client:
@@ -91,9 +73,6 @@ def run() -> dict[str, Any]:
             end = time.perf_counter()
             stop.set()
             thread.join()
-        finally:
-            proc.terminate()
-            proc.wait(60)
         during = [s for t, s in reads if start <= t <= end]
         result = {
             "machine": machine(),

@@ -13,18 +13,19 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
-from benchmarks.bench_api import _events, _free_port, _pct, _seed
+from benchmarks.bench_api import _events, _pct, _seed
 from benchmarks.machine import machine
+from benchmarks.served import served
 from liveloop.core.config import Settings
 from liveloop.core.crypto import generate_key
 
@@ -53,24 +54,15 @@ def _statuses(base: str, key: str) -> dict[str, float]:
 
 def _flood(settings: Settings, secret: str, keys: tuple[str, str], tmp: Path, shed: bool) -> dict[str, Any]:
     ingest_key, analyst_key = keys
-    port = _free_port()
-    env = {**os.environ, "LIVELOOP_HOME": str(settings.home), "LIVELOOP_SECRET_KEY": secret}
+    env: dict[str, str] = {}
     if not shed:
-        env |= {
+        env = {
             "LIVELOOP_MAX_WRITES_INFLIGHT": "1000000",
+            "LIVELOOP_MAX_WRITES_INFLIGHT_READING": "1000000",
             "LIVELOOP_WRITE_RATE": "1e9",
             "LIVELOOP_WRITE_BURST": "1e9",
         }
-    cmd = [sys.executable, "-m", "liveloop.cli.main", "serve", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with served(replace(settings, secret_key=secret), env) as (proc, base):
         server = psutil.Process(proc.pid)
         user = "bench-u1"
         body = tmp / "flood.json"
@@ -119,9 +111,6 @@ def _flood(settings: Settings, secret: str, keys: tuple[str, str], tmp: Path, sh
         stop.set()
         thread.join()
         after = _statuses(base, analyst_key)
-    finally:
-        proc.terminate()
-        proc.wait(60)
     mix = {s: int(after.get(s, 0) - before.get(s, 0)) for s in after if after.get(s, 0) - before.get(s, 0)}
     return {
         "shedding": shed,

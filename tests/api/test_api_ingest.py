@@ -340,3 +340,25 @@ def test_lone_surrogates_and_odd_traits_are_kept_or_rejected_never_a_500(server)
         assert secret not in shown
     odd = httpx.get(f"{server.base_url}/v1/users/{tag}-s", headers=analyst).json()
     assert odd["props"] == {"value": "just a string"}
+
+
+def test_times_without_an_offset_are_read_in_the_zone_the_request_names_and_said_so(server):
+    uid = f"tz-{uuid.uuid4().hex[:8]}"
+    naive = {"event_id": f"{uid}-1", "user_id": uid, "type": "view", "ts": "2026-05-01T10:00:00"}
+    offset = {"event_id": f"{uid}-2", "user_id": uid, "type": "view", "ts": "2026-05-01T10:00:00+08:00"}
+    with server.client("ingest") as app, server.client("admin") as admin:
+        shanghai = app.post(
+            "/v1/events", params={"source_tz": "Asia/Shanghai"}, json={"events": [naive, offset]}
+        )
+        assert shanghai.status_code == 200, shanghai.text
+        assert shanghai.json()["naive_timestamps"] == 1 and shanghai.json()["read_in"] == "Asia/Shanghai"
+        plain = app.post("/v1/events", json={"events": [{**naive, "event_id": f"{uid}-3"}]})
+        assert plain.json()["naive_timestamps"] == 1 and plain.json()["read_in"] == "UTC"  # said, not silent
+        assert "naive_timestamps" not in app.post("/v1/events", json={"events": [offset]}).json()
+        bad = app.post("/v1/events", params={"source_tz": "Mars/Olympus"}, json={"events": [naive]})
+        assert bad.status_code == 400 and bad.json()["field"] == "source_tz"
+        stored = {
+            e["event_id"]: e["ts"] for e in admin.get(f"/v1/users/{uid}/export").json()["tables"]["events"]
+        }
+    assert stored[f"{uid}-1"].startswith("2026-05-01T02:00:00") and stored[f"{uid}-2"] == stored[f"{uid}-1"]
+    assert stored[f"{uid}-3"].startswith("2026-05-01T10:00:00")

@@ -305,12 +305,12 @@ MAX_RECORDS = 10_000
 
 
 def ingest_records(
-    wh: Warehouse, table: str, records: list[dict[str, Any]], *, source: str = "api"
+    wh: Warehouse, table: str, records: list[dict[str, Any]], *, source: str = "api", source_tz: str = "UTC"
 ) -> RecordsResult:
     """Validate and load API records; each is accepted, a duplicate, or rejected with reason and field.
 
     Accepted rows are committed before this returns; sending the same records again loads nothing twice
-    (events by ``event_id``, other tables by their key).
+    (events by ``event_id``, other tables by their key). Times without an offset are read in ``source_tz``.
     """
     if table not in SPECS:
         raise ValidationFailed(f"unknown table {table!r}: one of {', '.join(SPECS)}", field="table")
@@ -327,6 +327,7 @@ def ingest_records(
         source,
         f"native/native:{table}",
         lambda r: r,
+        source_tz,
     )
 
 
@@ -357,6 +358,7 @@ def _ingest(
     source: str,
     feed: str,
     flatten: Callable[[dict[str, Any]], dict[str, Any]],
+    source_tz: str = "UTC",
 ) -> RecordsResult:
     if len(records) > MAX_RECORDS:
         raise ValidationFailed(
@@ -377,7 +379,7 @@ def _ingest(
         source=source,
         tag=source,
         feed=feed,
-        opt=make_options(wh, "UTC", "auto"),
+        opt=make_options(wh, source_tz, "auto"),
         outcomes=outcomes,
     )
     run_chunks(ctx, [Chunk(data, bad, 0, clean=True)], targets)

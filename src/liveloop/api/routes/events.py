@@ -9,12 +9,13 @@ only after the accepted records are committed. Idempotent by ``event_id`` / ``me
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pydantic import BaseModel, ConfigDict, Field
@@ -112,6 +113,8 @@ class IngestResult(BaseModel):
     duplicates: int
     rejected: int
     results: list[RecordStatus]
+    naive_timestamps: int | None = Field(None, description="Times sent without an offset (read in read_in)")
+    read_in: str | None = Field(None, description="The zone those times were read in (source_tz)")
 
 
 def _check_size(records: list[Any], name: str) -> None:
@@ -133,9 +136,12 @@ def _check_fields(records: list[Any], allowed: frozenset[str], name: str) -> Non
                 )
 
 
-def _ingest(request: Request, kind: str, records: list[Any], load: Any) -> tuple[int, Any]:
+def _ingest(
+    request: Request, kind: str, records: list[Any], load: Any, extra: dict[str, Any] | None = None
+) -> tuple[int, Any]:
     """Queue the batch for the group-commit writer (``liveloop.api.ingest_queue``); answer once committed."""
     result = request.app.state.ingest_queue.submit(kind, records, load)
+    kind = kind.split(":")[0]
     for outcome, n in (
         ("accepted", result.accepted),
         ("duplicate", result.duplicates),
@@ -159,6 +165,8 @@ def _ingest(request: Request, kind: str, records: list[Any], load: Any) -> tuple
         "rejected": result.rejected,
         "results": results,
     }
+    if extra:
+        body |= extra
     return 200, body
 
 
@@ -168,21 +176,40 @@ def _ingest(request: Request, kind: str, records: list[Any], load: Any) -> tuple
     summary="Collect a batch of up to 1,000 events",
     responses={413: {"description": "Too many events or too large a body"}},
 )
-def post_events(batch: EventBatch, request: Request, wh: Warehouse = Depends(get_warehouse)) -> JSONResponse:
+def post_events(
+    batch: EventBatch,
+    request: Request,
+    source_tz: Annotated[
+        str, Query(max_length=64, description="The zone of times sent without an offset (e.g. Asia/Shanghai)")
+    ] = "UTC",
+    wh: Warehouse = Depends(get_warehouse),
+) -> JSONResponse:
     from liveloop.ingest import SPECS, ingest_records
+    from liveloop.ingest.engine import make_options
 
     _check_size(batch.events, "events")
     _check_fields(batch.events, frozenset(SPECS["events"].names), "events")
+    make_options(wh, source_tz, "auto")  # an unknown zone: a 422 naming source_tz, before anything queues
+    naive = sum(1 for e in batch.events if isinstance(e, dict) and _naive(e.get("ts")))
     return respond(
         request,
         batch.events,
         lambda: _ingest(
             request,
-            "events",
+            f"events:{source_tz}",  # batches are group-committed only with batches read in the same zone
             batch.events,
-            lambda recs: ingest_records(wh, "events", recs, source="api:events"),
+            lambda recs: ingest_records(wh, "events", recs, source="api:events", source_tz=source_tz),
+            extra={"naive_timestamps": naive, "read_in": source_tz} if naive else None,
         ),
     )
+
+
+_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def _naive(ts: Any) -> bool:
+    """A time written without an offset (``2026-05-01T10:00:00``): read in the request's ``source_tz``."""
+    return isinstance(ts, str) and bool(_NAIVE.match(ts.strip()))
 
 
 #: Single-message calls of the Segment tracking API (``POST /v1/track`` …), each a message of that type.

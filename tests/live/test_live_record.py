@@ -14,6 +14,7 @@ from liveloop.live import corpora, service, sessions
 from liveloop.live.hub import LiveHub
 from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
 from liveloop.live.record import RoomRecorder
+from liveloop.privacy.audit import decisions
 from liveloop.warehouse import Warehouse
 
 T0 = 1_700_000_080.0  # a minute boundary + 20 s: the events (0 to 100 s) span three minutes
@@ -81,6 +82,10 @@ def test_room_data_is_written_as_it_happens_and_summarised_at_end(wh: Warehouse,
         "SELECT askers, status, entry_id FROM live_questions WHERE session_id = 'rec1' ORDER BY askers DESC"
     )
     assert q[0] == (6, "answered", "p-coat:price")
+    answered = wh.sql("SELECT CAST(details AS VARCHAR) FROM audit_log WHERE action = 'live.qa.answer'")
+    asker = json.loads(answered[0][0])["askers"][0]  # every automated answer is audited with its askers
+    said = [d["explanation"] for d in decisions(wh, asker, lang="zh") if d["action"] == "live.qa.answer"]
+    assert said and said[0].startswith("直播助手自动回答了你的问题") and "599" in said[0]
     alerts = {k for (k,) in wh.sql("SELECT kind FROM live_alerts WHERE session_id = 'rec1'")}
     assert "sold_out" in alerts  # the air fryer of the lineup has no stock
     stored = sessions.finished(wh, "rec1")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from liveloop.warehouse import Warehouse
+
 
 def test_bundles_json_and_bad_input(cli, settings, data_home: Path) -> None:
     code, out, err = cli("recommend", "bundles", "--top", "3", "--json")
@@ -26,7 +28,6 @@ def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, 
     from datetime import UTC, datetime, timedelta
 
     from liveloop.datasets.simulator import simulate_into_warehouse
-    from liveloop.warehouse import Warehouse
 
     with Warehouse.open(settings) as wh:
         simulate_into_warehouse(wh, scale="tiny", seed=3)
@@ -83,6 +84,11 @@ def test_train_versions_show_rooms_pin_rollback(cli, settings, data_home: Path, 
     assert json.loads(out)["model_version"] == first["version"]
     code, _, err = cli("recommend", "rollback", "nope")
     assert code == 1 and "no recommend model version" in err
+    with Warehouse.open(settings) as wh:  # every activation is an audited decision, by whom
+        changes = wh.sql(
+            "SELECT actor, decision, reason FROM audit_log WHERE action = 'model.version' ORDER BY audit_id"
+        )
+    assert changes[-1] == ("cli", "activated", first["version"]) and len(changes) >= 3
 
     monkeypatch.setenv("LIVELOOP_RECOMMEND_VALUE_WEIGHT", "lots")
     code, _, err = cli("recommend", "train", "--no-eval")

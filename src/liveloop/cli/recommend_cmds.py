@@ -211,7 +211,7 @@ def rollback_cmd(
     from liveloop.recommend.registry import activate
 
     with open_warehouse() as wh:
-        activate(wh, version)
+        activate(wh, version, actor="cli")
     emit({"active": version}, as_json, lambda r: console.print(f"active model version: {r['active']}"))
 
 

@@ -433,6 +433,12 @@ class LiveHub:
             g.answer = result.to_dict()
             g.answered = result.status == "answered"
             self.counts[f"qa_{result.status}"] += 1
+            if self.recorder is not None:  # an automated decision: audited, explainable to each asker
+                askers = sorted(g.askers)[:100]
+                self.recorder.put(
+                    "answers",
+                    [g.answer | {"session_id": s.session_id, "product_id": g.product_id, "askers": askers}],
+                )
 
     # -- reading ---------------------------------------------------------------------------------
     def snapshot(self, session_id: str) -> dict[str, Any]:

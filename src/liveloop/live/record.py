@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
+
 if TYPE_CHECKING:
     from liveloop.warehouse import Warehouse
 
@@ -84,6 +87,26 @@ def _events(wh: Warehouse, rows: list[dict[str, Any]]) -> int:
 
 
 #: How each kind of row is written (each returns how many rows it rejected).
+def _answers(wh: Warehouse, rows: list[dict[str, Any]]) -> int:
+    """Each smart answer (or hand-off) to a question group, audited: the askers can ask why."""
+    entries = [
+        AuditEntry(
+            "live-copilot",
+            QA_ACTION,
+            f"session:{r['session_id']}",
+            r["status"],
+            r.get("reason"),
+            {k: r.get(k) for k in ("question", "answer", "product_id", "confidence", "askers")},
+        )
+        for r in rows
+    ]
+    audit.write(wh, entries)
+    return 0
+
+
+#: The audit action of a smart answer; its explainer is registered in ``liveloop.live.qa``.
+QA_ACTION = "live.qa.answer"
+
 WRITERS: dict[str, Callable[[Warehouse, list[dict[str, Any]]], int]] = {
     "events": _events,
     "comments": lambda wh, rows: _insert(wh, "comments", rows, "IGNORE", _NEW_COMMENT),
@@ -92,6 +115,7 @@ WRITERS: dict[str, Callable[[Warehouse, list[dict[str, Any]]], int]] = {
     "alerts": lambda wh, rows: _insert(wh, "live_alerts", rows, "IGNORE"),
     "draws": lambda wh, rows: _insert(wh, "live_draws", rows, "IGNORE"),
     "summaries": lambda wh, rows: _insert(wh, "live_summaries", rows, "REPLACE"),
+    "answers": _answers,
 }
 
 
@@ -174,3 +198,18 @@ class RoomRecorder:
             "dropped": dict(self.dropped),
             "failed": dict(self.failed),
         }
+
+
+def _explain_answer(_user: str, decision: str | None, _reason: str | None, details: Any, lang: str) -> str:
+    d = details or {}
+    question, answer = str(d.get("question") or ""), d.get("answer")
+    if lang == "zh":
+        if decision == "answered":
+            return f"直播助手自动回答了你的问题「{question}」：{answer}"
+        return f"你的问题「{question}」已转交主播或客服人工回答（自动回答把握不足）"
+    if decision == "answered":
+        return f"the live assistant answered your question “{question}”: {answer}"
+    return f"your question “{question}” was handed to the host or an agent (not sure enough to answer)"
+
+
+audit.register_explainer(QA_ACTION, _explain_answer, names_users_in_details=True)

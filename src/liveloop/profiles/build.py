@@ -28,7 +28,8 @@ from liveloop.core.config import Settings, get_settings
 from liveloop.core.errors import InsufficientData
 from liveloop.core.ids import new_id
 from liveloop.core.types import Purpose
-from liveloop.privacy import consent
+from liveloop.privacy import audit, consent
+from liveloop.privacy.audit import AuditEntry
 from liveloop.profiles import artifacts
 from liveloop.profiles.artifacts import Artifact
 from liveloop.profiles.btyd import BetaGeoFitter, GammaGammaFitter, rfm_summary
@@ -657,6 +658,18 @@ def _write(
                 ],
             )
             artifacts.register(con, built, version, win.label())
+            audit.record(
+                wh,
+                AuditEntry(
+                    "profiles",
+                    "model.version",
+                    "model:profiles",
+                    "activated",
+                    version,
+                    {"users": len(features)},
+                ),
+                con=con,
+            )
         finally:
             for name in views:
                 con.unregister(name)

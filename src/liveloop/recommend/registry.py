@@ -9,6 +9,8 @@ from typing import Any
 
 from liveloop.core.config import Settings
 from liveloop.core.errors import NotFound
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 from liveloop.warehouse.artifacts import load_object, save_object
 
 NAME = "recommend"
@@ -57,6 +59,11 @@ def save_version(
                 json.dumps(params, default=str),
                 window,
             ],
+        )
+        gate = metrics.get("gate") if isinstance(metrics, dict) else None
+        decision = "activated" if activate else "kept inactive"
+        audit.record(
+            wh, AuditEntry("recommend", "model.version", f"model:{NAME}", decision, version, gate), con=con
         )
     return folder
 
@@ -127,9 +134,10 @@ def list_versions(wh: Any) -> list[dict[str, Any]]:
     return out
 
 
-def activate(wh: Any, version: str) -> None:
+def activate(wh: Any, version: str, *, actor: str | None = None) -> None:
     """Roll back (or forward) to ``version``."""
     if not wh.sql("SELECT 1 FROM model_versions WHERE name = ? AND version = ?", [NAME, version]):
         raise NotFound(f"no recommend model version {version!r}", field="version")
     with wh.transaction() as con:
         con.execute("UPDATE model_versions SET active = (version = ?) WHERE name = ?", [version, NAME])
+        audit.record(wh, AuditEntry(actor, "model.version", f"model:{NAME}", "activated", version), con=con)

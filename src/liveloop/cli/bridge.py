@@ -85,31 +85,38 @@ def handle_path(settings: Settings) -> Path:
 
 
 # -- the client side ------------------------------------------------------------------------------
-def _path_values(command: Any, args: list[str]) -> set[Path]:
-    """The paths these arguments give to the (Typer) command they name, as its parser reads them."""
+def _path_values(command: Any, args: list[str]) -> tuple[set[Path], list[str]]:
+    """The paths these arguments give to the (Typer) command they name, as its parser reads them, and
+    the names of the (sub)commands on the way (``users export``: a name, never a path)."""
     ctx = command.make_context("liveloop", list(args), resilient_parsing=True)
     rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+    chain: list[str] = []
     while hasattr(command, "get_command") and rest:
         sub = command.get_command(ctx, rest[0])
         if sub is None:
             break
+        chain.append(rest[0])
         command, ctx = sub, sub.make_context(rest[0], rest[1:], parent=ctx, resilient_parsing=True)
         rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
     found: set[Path] = set()
     for value in ctx.params.values():
         values = value if isinstance(value, list | tuple) else [value]
         found.update(v for v in values if isinstance(v, Path))
-    return found
+    return found, chain
 
 
 def absolute_paths(command: Any, args: list[str], cwd: Path) -> list[str]:
     """The arguments with each path argument made absolute (the server runs elsewhere)."""
     try:
-        paths = _path_values(command, args)
+        paths, chain = _path_values(command, args)
     except Exception:  # an unparsable command line: the server reports it as it would here
         return list(args)
     out = []
     for arg in args:
+        if chain and arg == chain[0]:  # a command's name (`users export --to export/`): kept as it is
+            chain.pop(0)
+            out.append(arg)
+            continue
         name, eq, value = arg.partition("=")
         if not arg.startswith("-") and Path(arg) in paths and not Path(arg).is_absolute():
             arg = str(cwd / arg)

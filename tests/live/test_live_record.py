@@ -86,6 +86,8 @@ def test_room_data_is_written_as_it_happens_and_summarised_at_end(wh: Warehouse,
     asker = json.loads(answered[0][0])["askers"][0]  # every automated answer is audited with its askers
     said = [d["explanation"] for d in decisions(wh, asker, lang="zh") if d["action"] == "live.qa.answer"]
     assert said and said[0].startswith("直播助手自动回答了你的问题") and "599" in said[0]
+    said_en = [d["explanation"] for d in decisions(wh, asker, lang="en") if d["action"] == "live.qa.answer"]
+    assert said_en[0].startswith("the live assistant answered your question") and "599" in said_en[0]
     alerts = {k for (k,) in wh.sql("SELECT kind FROM live_alerts WHERE session_id = 'rec1'")}
     assert "sold_out" in alerts  # the air fryer of the lineup has no stock
     stored = sessions.finished(wh, "rec1")

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 def _stalled_upload(server) -> socket.socket:
@@ -49,3 +51,55 @@ def test_writes_are_shed_with_retry_after_and_reads_go_on(live_server_factory) -
                 break
         else:
             raise AssertionError("writes were not admitted again after the stalled ones went")
+
+
+def test_reads_go_first_only_under_write_pressure() -> None:
+    """The middleware alone (its clock moved by hand): a few writes beside reads all pass; once a write
+    has been refused, writes in progress are held to ``busy_inflight`` while reads come in."""
+    from liveloop.http.shedding import WriteShedder
+
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def app(scope, receive, send) -> None:
+            if scope["method"] == "POST":
+                await gate.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        shed = WriteShedder(app, max_inflight=3, busy_inflight=1, rate=1e6, burst=1e6)
+
+        async def call(method: str) -> int:
+            sent: list[dict] = []
+
+            async def send(message: dict) -> None:
+                sent.append(message)
+
+            path = "/v1/events" if method == "POST" else "/v1/users"
+            scope = {"type": "http", "method": method, "path": path, "headers": [(b"x-api-key", b"k")],
+                     "client": ("127.0.0.1", 1)}  # fmt: skip
+            await shed(scope, None, send)
+            return int(sent[0]["status"])
+
+        async def writes(n: int) -> list[asyncio.Task[int]]:
+            tasks = [asyncio.create_task(call("POST")) for _ in range(n)]
+            await asyncio.sleep(0.01)
+            return tasks
+
+        assert await call("GET") == 200
+        first = await writes(3)  # reads came in, nothing refused yet: the full cap
+        assert shed.inflight == 3 and await call("POST") == 503  # past the cap: refused, now under pressure
+        gate.set()
+        assert [await t for t in first] == [200, 200, 200]
+        gate.clear()
+        assert await call("GET") == 200
+        held = await writes(1)
+        assert await call("POST") == 503  # pressure and reads: one write at a time
+        shed.last_refusal -= 2  # a second later, nothing refused meanwhile
+        more = await writes(1)
+        assert shed.inflight == 2
+        gate.set()
+        assert [await t for t in held + more] == [200, 200]
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop (a browser test may hold this thread's)
+        pool.submit(asyncio.run, scenario()).result()

@@ -122,3 +122,11 @@ def seed_shop(wh: Warehouse, n_users: int = 80, days: int = 120, seed: int = 0) 
             }
         ),
     )
+
+
+def seed_built_shop(wh: Warehouse) -> None:
+    """36 users over 90 days with their profiles built: the world of the pages' tests."""
+    from liveloop.profiles import build_profiles
+
+    seed_shop(wh, n_users=36, days=90)
+    build_profiles(wh)

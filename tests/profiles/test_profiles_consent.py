@@ -4,7 +4,7 @@ built profile goes at once, and no later build reads their rows."""
 from __future__ import annotations
 
 import pytest
-from profiles_shop import seed_shop
+from profiles_shop import seed_built_shop
 
 from liveloop.privacy import consent
 from liveloop.privacy.consent import ConsentChange
@@ -29,15 +29,10 @@ def test_refusing_profiling_removes_the_profile_and_every_later_build_skips_the_
     assert shop.sql("SELECT count(*) FROM profiles WHERE user_id = 'u004'")[0][0] == 1  # a new yes counts
 
 
-def _seed(wh: Warehouse) -> None:
-    seed_shop(wh, n_users=36, days=90)
-    build_profiles(wh)
-
-
 def test_user_360_shows_consents_and_explained_decisions(
     live_server_factory, browser_page, dashboard_login
 ) -> None:
-    server = live_server_factory(seed=_seed)
+    server = live_server_factory(seed=seed_built_shop)
     with server.client("ingest") as app:
         grant = {
             "changes": [{"purpose": "marketing", "status": "granted", "channel": "email", "proof": "form 3"}]

@@ -6,22 +6,15 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from profiles_shop import seed_shop
-
-from liveloop.profiles import build_profiles
+from profiles_shop import seed_built_shop
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-def _seed(wh) -> None:
-    seed_shop(wh, n_users=36, days=90)
-    build_profiles(wh)
 
 
 def test_profile_api_tag_removal_segments_and_rebuild(
     live_server_factory, browser_page, dashboard_login
 ) -> None:
-    server = live_server_factory(seed=_seed)
+    server = live_server_factory(seed=seed_built_shop)
     with server.client("analyst") as api:
         segments = api.get("/v1/segments").json()["items"]
         assert len(segments) >= 3 and sum(s["size"] for s in segments) == 36
@@ -115,7 +108,7 @@ def test_profile_api_tag_removal_segments_and_rebuild(
 def test_user_directory_finds_users_by_segment_stage_tier_id_and_phone(
     live_server_factory, browser_page, dashboard_login
 ) -> None:
-    server = live_server_factory(seed=_seed)
+    server = live_server_factory(seed=seed_built_shop)
     with server.client("admin") as admin:
         assert admin.patch("/v1/users/u005", json={"phone": "13800138005"}).status_code == 200
     with server.client("analyst") as api:

@@ -119,7 +119,7 @@ def users_export(
     with open_warehouse() as wh:
         found = export_user(wh, user_id, cipher=load_cipher(get_settings()), lang=lang, actor="cli")
     if to is None:
-        console.file.write(to_json(found) + "\n")
+        emit(found, True)
         return
     if to.exists() and not to.is_dir():
         raise ValidationFailed(f"{to} is a file: --to takes a folder", field="to")

@@ -5,7 +5,7 @@ from liveloop.profiles.build import BuildOptions, build_profiles
 from liveloop.profiles.directory import UserQuery, list_users
 from liveloop.profiles.features import build_features
 from liveloop.profiles.interest import InterestModel, InterestState
-from liveloop.profiles.realtime import InterestTracker, predict_interest, similar_users
+from liveloop.profiles.realtime import InterestTracker, lookalikes, predict_interest, similar_users
 from liveloop.profiles.segments import SegmentModel
 from liveloop.profiles.service import (
     forget_user,
@@ -21,6 +21,7 @@ from liveloop.profiles.value import HighValueModel
 from liveloop.profiles.window import Window
 
 __all__ = [
+    "lookalikes",
     "BetaGeoFitter",
     "BuildOptions",
     "GammaGammaFitter",

@@ -10,6 +10,7 @@ this process: one API process needs nothing else (a store shared by several is n
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -273,3 +274,32 @@ def similar_users(wh: Warehouse, user_id: str, k: int = 10) -> dict[str, Any]:
             "nearest users by cosine of implicit-ALS embeddings of weighted product interactions"
         ),
     }
+
+
+#: A look-alike expansion reads the neighbours of at most this many seed users (a random sample beyond).
+MAX_SEEDS = 5000
+
+
+def lookalikes(wh: Warehouse, seeds: list[str], size: int, *, per_seed: int = 30) -> list[tuple[str, float]]:
+    """Up to ``size`` users most like ``seeds`` (summed cosine over the seeds' nearest neighbours in the
+    similar-users model), best first, seeds and users who refused personalisation left out."""
+    meta = active(wh, SIMILAR)
+    if meta is None or meta["path"] is None:
+        raise InsufficientData("no similar-users model yet (run `liveloop profiles build`)")
+    model: SimilarUsers = _MODELS.get(meta["path"] / "model.pkl", SimilarUsers.load)
+    seed_set = set(seeds)
+    sample = sorted(seed_set)
+    if len(sample) > MAX_SEEDS:
+        sample = random.Random(0).sample(sample, MAX_SEEDS)
+    score: dict[str, float] = {}
+    for user in sample:
+        try:
+            near = model.similar(user, per_seed)
+        except NotFound:  # no interactions in the build window
+            continue
+        for other, sim in near:
+            if other not in seed_set and sim > 0:
+                score[other] = score.get(other, 0.0) + float(sim)
+    excluded = consent.withheld(wh, Purpose.PERSONALISATION, among=list(score))
+    ranked = sorted(((u, s) for u, s in score.items() if u not in excluded), key=lambda x: (-x[1], x[0]))
+    return ranked[:size]

@@ -360,6 +360,49 @@ CREATE TABLE retention_policies (
 );
 """
 
+V7_CAMPAIGNS = """
+CREATE TABLE audiences (
+    audience_id  VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    definition   JSON NOT NULL,
+    created_by   VARCHAR,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+ALTER TABLE campaigns ADD COLUMN audience_id VARCHAR;
+ALTER TABLE campaigns ADD COLUMN created_by VARCHAR;
+ALTER TABLE campaigns ADD COLUMN approved_by VARCHAR;
+ALTER TABLE campaigns ADD COLUMN approved_at TIMESTAMPTZ;
+ALTER TABLE campaigns ADD COLUMN launched_at TIMESTAMPTZ;
+ALTER TABLE campaigns ADD COLUMN done_at TIMESTAMPTZ;
+ALTER TABLE messages ADD COLUMN grp VARCHAR NOT NULL DEFAULT 'treatment';
+ALTER TABLE messages ADD COLUMN scheduled_at TIMESTAMPTZ;
+ALTER TABLE messages ADD COLUMN next_attempt_at TIMESTAMPTZ;
+ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN last_error VARCHAR;
+ALTER TABLE messages ADD COLUMN send_reason VARCHAR;
+ALTER TABLE messages ADD COLUMN delivered_at TIMESTAMPTZ;
+ALTER TABLE messages ADD COLUMN bounced_at TIMESTAMPTZ;
+ALTER TABLE messages ADD COLUMN complained_at TIMESTAMPTZ;
+ALTER TABLE messages ADD COLUMN unsubscribed_at TIMESTAMPTZ;
+ALTER TABLE messages ADD COLUMN source VARCHAR;
+CREATE TABLE suppressions (
+    user_id      VARCHAR NOT NULL,
+    channel      VARCHAR NOT NULL DEFAULT 'all',
+    reason       VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL DEFAULT now(),
+    actor        VARCHAR,
+    PRIMARY KEY (user_id, channel)
+);
+CREATE TABLE channel_providers (
+    channel      VARCHAR PRIMARY KEY,
+    kind         VARCHAR NOT NULL,
+    config       JSON NOT NULL,
+    secret_enc   BLOB,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_by   VARCHAR
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -371,6 +414,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         6,
         "privacy: where Parquet lakes were exported (an erasure rewrites them), retention policies",
         V6_PRIVACY,
+    ),
+    (
+        7,
+        "campaigns: audiences, campaign approvals, the message outbox's delivery columns, suppressions, "
+        "channel providers",
+        V7_CAMPAIGNS,
     ),
 ]
 

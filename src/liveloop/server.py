@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from liveloop.api import DESCRIPTION, mount_api
 from liveloop.api.metrics import MetricsMiddleware
+from liveloop.campaigns.outbox import delivery_schedule
 from liveloop.core.config import Settings, get_settings
 from liveloop.http import install_http
 from liveloop.http.headers import SecurityHeadersMiddleware
@@ -36,6 +37,7 @@ PUBLIC_PATHS = frozenset(
         "/login",
         "/logout",
         "/lang",
+        "/v1/messages/unsubscribe",
         "/static",
         "/static/vendor/plotly.min.js",
         "/favicon.ico",
@@ -54,9 +56,13 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
         retention = RetentionSchedule(wh, float(os.environ.get("LIVELOOP_RETENTION_EVERY_S", "86400")))
         app.state.retention = retention
         retention.start()
+        delivery = delivery_schedule(wh, app, float(os.environ.get("LIVELOOP_DELIVERY_EVERY_S", "15")))
+        app.state.delivery = delivery
+        delivery.start()
         try:
             yield
         finally:
+            delivery.stop()
             retention.stop()
             hub = getattr(app.state, "live_hub", None)
             if hub is not None:  # live rooms: stop processing and write what is pending before closing

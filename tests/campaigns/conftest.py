@@ -21,7 +21,7 @@ from liveloop.core.crypto import Cipher, load_cipher
 from liveloop.warehouse import Warehouse
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "profiles"))
-from profiles_shop import seed_built_shop  # noqa: E402
+from profiles_shop import seed_built_shop
 
 SECRET = "whsec-test-0123456789"
 

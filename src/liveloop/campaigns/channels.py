@@ -127,7 +127,8 @@ def set_provider(wh: Warehouse, cipher: Cipher, p: Provider, *, actor: str | Non
     with wh.transaction() as con:
         con.execute("DELETE FROM channel_providers WHERE channel = ?", [p.channel])
         con.execute(
-            "INSERT INTO channel_providers (channel, kind, config, secret_enc, updated_by) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO channel_providers (channel, kind, config, secret_enc, updated_by) VALUES "
+            "(?, ?, ?, ?, ?)",
             [p.channel, p.kind, json.dumps(p.config), secret, actor],
         )
     return p.public()

@@ -9,6 +9,7 @@ same plan without writing it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -131,7 +132,8 @@ def create(wh: Warehouse, spec: CampaignSpec, *, actor: str | None) -> dict[str,
     campaign_id = new_id("cmp")
     props = spec.to_dict() | {"warnings": warnings}
     wh.sql(
-        "INSERT INTO campaigns (campaign_id, name, status, channel, start_ts, props, audience_id, created_by) "
+        "INSERT INTO campaigns (campaign_id, name, status, channel, start_ts, props, audience_id, "
+        "created_by) "
         "VALUES (?, ?, 'draft', ?, ?, ?, ?, ?)",
         [
             campaign_id,
@@ -201,10 +203,9 @@ def _move(
     params: list[Any] | None = None,
 ) -> None:
     changed = wh.sql(
-        f"UPDATE campaigns SET status = ?{sets} WHERE campaign_id = ? AND status IN {frm} RETURNING 1"
-        if len(frm) > 1
-        else f"UPDATE campaigns SET status = ?{sets} WHERE campaign_id = ? AND status = '{frm[0]}' RETURNING 1",
-        [to, *(params or []), campaign_id],
+        f"UPDATE campaigns SET status = ?{sets} WHERE campaign_id = ? "
+        "AND list_contains(?::VARCHAR[], status) RETURNING 1",
+        [to, *(params or []), campaign_id, list(frm)],
     )
     if not changed:
         now = get(wh, campaign_id)["status"]
@@ -285,10 +286,8 @@ def _with_preferences(
 
 
 def _drop_preferences(con: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # nothing registered
         con.unregister("_pref")
-    except Exception:  # nothing registered
-        pass
 
 
 def dry_run(wh: Warehouse, campaign_id: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -373,7 +372,8 @@ def launch(
     with wh.transaction() as con:
         query, params = _with_preferences(wh, con, spec, campaign_id, now)
         con.execute(
-            "INSERT INTO messages (message_id, campaign_id, user_id, channel, status, reason, grp, scheduled_at, "
+            "INSERT INTO messages (message_id, campaign_id, user_id, channel, status, reason, grp, "
+            "scheduled_at, "
             "next_attempt_at, send_reason, source) "
             f"SELECT '{campaign_id}:' || user_id, '{campaign_id}', user_id, channel, status, reason, grp, "
             f"scheduled_at, scheduled_at, send_reason, 'campaign' FROM ({query})",
@@ -381,13 +381,16 @@ def launch(
         )
         con.execute(
             "INSERT INTO audit_log (actor, action, subject, decision, reason, details) "
-            "SELECT 'campaigns', 'campaign.message', user_id, status, coalesce(reason, send_reason, 'in the audience'), "
+            ""
+            "SELECT 'campaigns', 'campaign.message', user_id, status, "
+            "coalesce(reason, send_reason, 'in the audience'), "
             "json_object('campaign_id', campaign_id, 'channel', channel, 'at', scheduled_at) "
             "FROM messages WHERE campaign_id = ?",
             [campaign_id],
         )
         moved = con.execute(
-            "UPDATE campaigns SET status = ?, launched_at = now() WHERE campaign_id = ? AND status = 'approved' "
+            "UPDATE campaigns SET status = ?, launched_at = now() WHERE campaign_id = ? "
+            "AND status = 'approved' "
             "RETURNING 1",
             [status, campaign_id],
         ).fetchall()
@@ -420,7 +423,9 @@ def _explain(_user: str, decision: str | None, reason: str | None, details: Any,
         },
         "en": {
             "unknown_user": "unknown user",
-            "non_personalised": "you switched personalisation off, so profile-based marketing does not reach you",
+            "non_personalised": (
+                "you switched personalisation off, so profile-based marketing does not reach you"
+            ),
             "no_consent": "you have not agreed to marketing on this channel",
             "suppressed": "you are on the do-not-contact list (unsubscribed, bounced or complained)",
             "no_address": "no address for this channel",

@@ -132,7 +132,8 @@ def suppress(
     if reason not in SUPPRESSION_REASONS:
         raise ValidationFailed(f"reason must be one of {', '.join(SUPPRESSION_REASONS)}", field="reason")
     wh.sql(
-        "INSERT INTO suppressions (user_id, channel, reason, actor) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO suppressions (user_id, channel, reason, actor) VALUES (?, ?, ?, ?) ON CONFLICT "
+        "DO NOTHING",
         [user_id, channel, reason, actor],
     )
     audit(wh, AuditEntry(actor, "suppression.add", user_id, "suppressed", reason, {"channel": channel}))

@@ -39,6 +39,7 @@ from liveloop.core.clock import display_time, utcnow
 from liveloop.core.config import get_settings
 from liveloop.core.crypto import Cipher
 from liveloop.core.errors import ValidationFailed
+from liveloop.core.periodic import Periodic
 from liveloop.warehouse import Warehouse
 
 BATCH = 200
@@ -153,7 +154,8 @@ def _settle(wh: Warehouse, done: list[tuple[Outgoing, Result]], now: datetime, o
             con.execute(
                 "UPDATE messages m SET "
                 "status = CASE WHEN d.ok AND d.instant THEN 'delivered' WHEN d.ok THEN 'sent' "
-                "  WHEN d.bounced THEN 'bounced' WHEN d.permanent OR m.attempts >= ? THEN 'failed' ELSE 'queued' END, "
+                "  WHEN d.bounced THEN 'bounced' WHEN d.permanent OR m.attempts >= ? THEN 'failed' "
+                "ELSE 'queued' END, "
                 "sent_at = CASE WHEN d.ok THEN ?::TIMESTAMPTZ ELSE m.sent_at END, "
                 "delivered_at = CASE WHEN d.ok AND d.instant THEN ?::TIMESTAMPTZ ELSE m.delivered_at END, "
                 "bounced_at = CASE WHEN d.bounced THEN ?::TIMESTAMPTZ ELSE m.bounced_at END, "
@@ -257,3 +259,14 @@ def inbox(wh: Warehouse, cipher: Cipher, user_id: str, limit: int = 50) -> list[
         }
         for mid, cid, channel, sent, opened in rows
     ]
+
+
+def delivery_schedule(wh: Warehouse, app: Any, every_s: float) -> Periodic:
+    """The service's delivery loop: a pass every ``every_s`` seconds while it runs; unsubscribe links
+    point at ``LIVELOOP_PUBLIC_URL`` (else the URL it serves on)."""
+    import os
+
+    base = os.environ.get("LIVELOOP_PUBLIC_URL") or os.environ.get("LIVELOOP_SERVE_URL")
+    return Periodic(
+        lambda: deliver(wh, app.state.cipher, DeliveryOptions(base_url=base)), every_s, "delivery"
+    )

@@ -112,8 +112,11 @@ def plan_sql(
     )
     quiet = policy.in_quiet("hour(timezone(a.tz, a.at))")
     recent = (
-        "SELECT user_id, channel, count(*) FILTER (WHERE t > (SELECT t0 FROM start) - INTERVAL 1 DAY) AS day_n, "
-        "count(*) AS week_n FROM (SELECT user_id, channel, coalesce(sent_at, scheduled_at) AS t FROM messages "
+        "SELECT user_id, channel, count(*) FILTER (WHERE t > (SELECT t0 FROM start) - INTERVAL 1 "
+        "DAY) AS day_n, "
+        ""
+        "count(*) AS week_n FROM (SELECT user_id, channel, coalesce(sent_at, scheduled_at) AS t "
+        "FROM messages "
         f"WHERE status IN {ACTIVE} AND grp = 'treatment' AND "
         "coalesce(sent_at, scheduled_at) > (SELECT t0 FROM start) - INTERVAL 7 DAY "
         "AND user_id IN (SELECT user_id FROM aud)) GROUP BY ALL"

@@ -71,7 +71,8 @@ def report(wh: Warehouse, campaign_id: str) -> dict[str, Any]:
         "SELECT count(*), count(*) FILTER (WHERE status <> 'skipped'), "
         "count(*) FILTER (WHERE grp = 'treatment' AND status <> 'skipped'), count(sent_at), "
         "count(*) FILTER (WHERE delivered_at IS NOT NULL OR (sent_at IS NOT NULL AND bounced_at IS NULL)), "
-        "count(opened_at), count(clicked_at), count(unsubscribed_at), count(bounced_at), count(complained_at), "
+        "count(opened_at), count(clicked_at), count(unsubscribed_at), count(bounced_at), "
+        "count(complained_at), "
         "count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'failed') "
         "FROM messages WHERE campaign_id = ?",
         [campaign_id],
@@ -99,7 +100,8 @@ def report(wh: Warehouse, campaign_id: str) -> dict[str, Any]:
     )
     errors = dict(
         wh.sql(
-            "SELECT last_error, count(*) FROM messages WHERE campaign_id = ? AND status IN ('failed', 'bounced') "
+            "SELECT last_error, count(*) FROM messages WHERE campaign_id = ? "
+            "AND status IN ('failed', 'bounced') "
             "GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
             [campaign_id],
         )

@@ -45,6 +45,7 @@ _hide_flag_types()
 def _register() -> None:
     """Attach each capability's commands. Each module exposes ``register(app)``."""
     from liveloop.cli import (
+        campaign_cmds,
         data_cmds,
         datasets_cmds,
         live_cmds,
@@ -64,6 +65,7 @@ def _register() -> None:
         privacy_cmds,
         recommend_cmds,
         live_cmds,
+        campaign_cmds,
     ):
         module.register(app)
     from liveloop.cli.evaluate import evaluate_app

@@ -8,11 +8,11 @@ financial records and are not subject to these policies.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from liveloop.core.errors import ValidationFailed
+from liveloop.core.periodic import Periodic
 from liveloop.privacy import audit
 from liveloop.privacy.audit import AuditEntry
 from liveloop.warehouse import Warehouse
@@ -85,30 +85,9 @@ def apply(
     return result
 
 
-class RetentionSchedule:
+class RetentionSchedule(Periodic):
     """Applies the policies every ``every_s`` seconds on a daemon thread; ``last`` is the latest result."""
 
     def __init__(self, wh: Warehouse, every_s: float):
-        self.wh, self.every_s = wh, every_s
-        self.last: dict[str, Any] | None = None
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self.every_s > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="liveloop-retention", daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.last = apply(self.wh, actor="schedule")
-            except Exception:  # a failed pass is counted and retried at the next interval
-                self.failures += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self.wh = wh
+        super().__init__(lambda: apply(wh, actor="schedule"), every_s, "retention")

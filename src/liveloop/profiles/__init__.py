@@ -21,7 +21,6 @@ from liveloop.profiles.value import HighValueModel
 from liveloop.profiles.window import Window
 
 __all__ = [
-    "lookalikes",
     "BetaGeoFitter",
     "BuildOptions",
     "GammaGammaFitter",
@@ -41,6 +40,7 @@ __all__ = [
     "list_segments",
     "list_users",
     "load_rules",
+    "lookalikes",
     "predict_interest",
     "remove_tag",
     "restore_tag",

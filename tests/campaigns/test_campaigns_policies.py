@@ -136,3 +136,25 @@ def test_every_decision_is_audited_and_explained_to_the_user(pair) -> None:
     assert mine and "do-not-contact" in mine[0]["explanation"]
     zh = [d for d in decisions(wh, a, lang="zh") if d["action"] == "campaign.message"]
     assert zh and "目标人群" in zh[0]["explanation"]
+
+
+def test_learned_send_time_sends_at_the_hour_the_user_opens_and_says_why(pair) -> None:
+    wh, _, _, aud, (a, b) = pair
+    for d in range(1, 29):  # opened at 20:00 in Shanghai, never at 10:00, 13:00 or 16:00
+        for i, hour_utc in enumerate((12, 2, 5, 8)):
+            t = datetime(2026, 2, d, hour_utc, 0, tzinfo=UTC)  # weeks before: no cap counts them
+            wh.sql(
+                "INSERT INTO messages (message_id, user_id, channel, status, sent_at, opened_at) "
+                "VALUES (?, ?, 'email', 'sent', ?, ?)",
+                [f"old{d}-{i}", a, t, t if hour_utc == 12 else None],
+            )
+    got = run(wh, aud, spec={"send_time": "learned"})
+    assert got[a][0] == "queued"
+    at, why = wh.sql(
+        "SELECT scheduled_at, send_reason FROM messages WHERE user_id = ? AND campaign_id IS NOT NULL", [a]
+    )[0]
+    assert at.astimezone(UTC).hour == 12 and "28 of 28" in why, why  # 20:00 local, the hour it opens
+    other = wh.sql("SELECT send_reason FROM messages WHERE user_id = ? AND campaign_id IS NOT NULL", [b])[0][
+        0
+    ]
+    assert other and "no message history" in other

@@ -60,6 +60,14 @@ class Policy:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def is_quiet(self, hour: int) -> bool:
+        """Whether local ``hour`` falls in quiet hours."""
+        if self.quiet_start == self.quiet_end:
+            return False
+        if self.quiet_start > self.quiet_end:
+            return hour >= self.quiet_start or hour < self.quiet_end
+        return self.quiet_start <= hour < self.quiet_end
+
     def in_quiet(self, hour: str) -> str:
         """SQL: whether the local ``hour`` expression falls in quiet hours."""
         if self.quiet_start == self.quiet_end:

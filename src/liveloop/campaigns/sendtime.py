@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from liveloop.campaigns.policies import Policy
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
 
@@ -489,3 +490,19 @@ def _reasons(
     else:
         other = few + ": " + at + ", where all users respond " + pct
     return history.where(has_history, other).to_numpy(dtype=object)
+
+
+def preferences(wh: Warehouse, audience: Any, channels: list[str], policy: Policy) -> pd.DataFrame:
+    """Each audience user's best (channel, local hour) outside quiet hours, learned from the message log
+    (Thompson sampling for users with little history): what a campaign with ``send_time="learned"``
+    uses. Columns ``user_id, channel, hour, reason``."""
+    from liveloop.core.config import get_settings
+
+    history = history_from_warehouse(wh, tz=get_settings().timezone)
+    history = history[history["channel"].isin(channels)]
+    hours = [h for h in range(24) if not policy.is_quiet(h)]
+    model = SendTimeModel(channels, hours=hours or range(24), seed=0).fit(history)
+    users = [r[0] for r in wh.sql(f"SELECT DISTINCT user_id FROM ({audience.query})", audience.params)]
+    if not users:
+        return pd.DataFrame({"user_id": [], "channel": [], "hour": [], "reason": []})
+    return model.choose(users, channels)[["user_id", "channel", "hour", "reason"]]

@@ -403,6 +403,51 @@ CREATE TABLE channel_providers (
 );
 """
 
+V8_JOURNEYS_COUPONS = """
+CREATE TABLE journeys (
+    journey_id   VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL DEFAULT 'draft',
+    definition   JSON NOT NULL,
+    created_by   VARCHAR,
+    approved_by  VARCHAR,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    activated_at TIMESTAMPTZ,
+    checked_to   TIMESTAMPTZ
+);
+CREATE TABLE journey_runs (
+    journey_id   VARCHAR NOT NULL,
+    user_id      VARCHAR NOT NULL,
+    entered_at   TIMESTAMPTZ NOT NULL,
+    grp          VARCHAR NOT NULL,
+    step         INTEGER NOT NULL DEFAULT 0,
+    state        VARCHAR NOT NULL,
+    next_at      TIMESTAMPTZ,
+    exit_reason  VARCHAR,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (journey_id, user_id)
+);
+ALTER TABLE coupons ADD COLUMN status VARCHAR NOT NULL DEFAULT 'active';
+ALTER TABLE coupons ADD COLUMN budget DECIMAL(18,2);
+ALTER TABLE coupons ADD COLUMN max_grants INTEGER;
+ALTER TABLE coupons ADD COLUMN valid_days INTEGER;
+ALTER TABLE coupons ADD COLUMN eligibility VARCHAR;
+ALTER TABLE coupons ADD COLUMN created_by VARCHAR;
+ALTER TABLE coupons ADD COLUMN created_at TIMESTAMPTZ;
+CREATE TABLE coupon_grants (
+    grant_id     VARCHAR PRIMARY KEY,
+    coupon_id    VARCHAR NOT NULL,
+    user_id      VARCHAR NOT NULL,
+    source       VARCHAR,
+    issued_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    expires_at   TIMESTAMPTZ,
+    status       VARCHAR NOT NULL DEFAULT 'issued',
+    redeemed_at  TIMESTAMPTZ,
+    order_id     VARCHAR,
+    discount     DECIMAL(18,2)
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -420,6 +465,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "campaigns: audiences, campaign approvals, the message outbox's delivery columns, suppressions, "
         "channel providers",
         V7_CAMPAIGNS,
+    ),
+    (
+        8,
+        "journeys and their runs; coupons get status, budget, caps, validity and eligibility; coupon grants",
+        V8_JOURNEYS_COUPONS,
     ),
 ]
 

@@ -82,15 +82,13 @@ class CampaignSpec:
         return out
 
 
-def _check(wh: Warehouse, spec: CampaignSpec) -> list[str]:
-    """Everything that can be checked before sending; the warnings the approver should read."""
-    if not spec.name.strip() or len(spec.name) > 200:
-        raise ValidationFailed("a campaign needs a name of 1 to 200 characters", field="name")
-    audiences.load(wh, spec.audience_id)
-    if not spec.channels:
+def check_message(wh: Warehouse, channels: tuple[str, ...], subject: str | None, body: str) -> list[str]:
+    """Channels that can carry a message and have a provider, and templates that render and pass the
+    advertising law; returns the warnings an approver should read."""
+    if not channels:
         raise ValidationFailed("give at least one channel", field="channels")
     configured = providers(wh)
-    for c in spec.channels:
+    for c in channels:
         if c not in SENDABLE:
             raise ValidationFailed(
                 f"channel {c!r} cannot carry messages; one of {', '.join(sorted(SENDABLE))}", field="channels"
@@ -100,8 +98,21 @@ def _check(wh: Warehouse, spec: CampaignSpec) -> list[str]:
                 f"channel {c!r} has no provider: configure one first (liveloop channels set {c} …)",
                 field="channels",
             )
-    if len(set(spec.channels)) != len(spec.channels):
+    if len(set(channels)) != len(channels):
         raise ValidationFailed("a channel is listed twice", field="channels")
+    checked = (
+        templates.check(subject, "subject", required="email" in channels),
+        templates.check(body, "body"),
+    )
+    return [w for w in checked if w]
+
+
+def _check(wh: Warehouse, spec: CampaignSpec) -> list[str]:
+    """Everything that can be checked before sending; the warnings the approver should read."""
+    if not spec.name.strip() or len(spec.name) > 200:
+        raise ValidationFailed("a campaign needs a name of 1 to 200 characters", field="name")
+    audiences.load(wh, spec.audience_id)
+    warnings = check_message(wh, spec.channels, spec.subject, spec.body)
     if spec.kind not in KINDS_OF_CAMPAIGN:
         raise ValidationFailed(f"kind must be one of {', '.join(KINDS_OF_CAMPAIGN)}", field="kind")
     if not 0 <= spec.holdout <= MAX_HOLDOUT:
@@ -115,14 +126,6 @@ def _check(wh: Warehouse, spec: CampaignSpec) -> list[str]:
     ):
         raise NotFound(f"live session {spec.session_id!r} is unknown", field="session_id")
     spec.policy.check()
-    warnings = [
-        w
-        for w in (
-            templates.check(spec.subject, "subject", required="email" in spec.channels),
-            templates.check(spec.body, "body"),
-        )
-        if w
-    ]
     return warnings
 
 

@@ -224,7 +224,8 @@ def deliver(
             if progress is not None:
                 progress(len(done))
         finished = wh.sql(
-            "UPDATE campaigns SET status = 'done', done_at = ? WHERE status = 'running' AND NOT EXISTS "
+            "UPDATE campaigns SET status = 'done', done_at = ? WHERE status = 'running' "
+            "AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.journey_id = campaigns.audience_id) AND NOT EXISTS "
             "(SELECT 1 FROM messages m WHERE m.campaign_id = campaigns.campaign_id "
             "AND m.status IN ('queued', 'sending')) RETURNING campaign_id",
             [now],

@@ -45,6 +45,11 @@ def lift(
         c = get(wh, campaign_id)
         spec = spec_of(c)
         outcomes = _outcomes(wh, campaign_id, spec.attribution_days, spec.session_id)
+    return lift_of(outcomes)
+
+
+def lift_of(outcomes: dict[str, dict[str, int]]) -> dict[str, Any] | None:
+    """The lift from ``{"treatment": {"users", "bought"}, "holdout": {...}}`` (None without a holdout)."""
     t, h = outcomes.get("treatment"), outcomes.get("holdout")
     if not t or not h or not t["users"] or not h["users"]:
         return None

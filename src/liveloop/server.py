@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from liveloop.api import DESCRIPTION, mount_api
 from liveloop.api.metrics import MetricsMiddleware
-from liveloop.campaigns.outbox import delivery_schedule
+from liveloop.campaigns.schedule import delivery_schedule
 from liveloop.core.config import Settings, get_settings
 from liveloop.http import install_http
 from liveloop.http.headers import SecurityHeadersMiddleware

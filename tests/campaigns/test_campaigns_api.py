@@ -94,3 +94,16 @@ def test_a_campaign_through_the_api_from_draft_to_report(live_server_factory, we
     report = srv.client("analyst").get(f"/v1/campaigns/{cid}/report").json()
     steps = {s["step"]: s["users"] for s in report["funnel"]}
     assert steps["sent"] == 3 and steps["opened"] == 1 and report["delivery"]["unsubscribed"] == 1
+    # a journey through the API: drafted, approved by another key, started, reported
+    bad_journey = marketer.post("/v1/journeys", json={"name": "j", "builtin": "moonwalk"})
+    assert bad_journey.status_code == 422 and bad_journey.json()["field"] == "builtin"
+    j = marketer.post(
+        "/v1/journeys", json={"name": "欢迎旅程", "builtin": "welcome", "channels": ["app_push"]}
+    )
+    assert j.status_code == 201, j.text
+    jid = j.json()["journey_id"]
+    assert marketer.post(f"/v1/journeys/{jid}/approve").status_code == 403
+    assert admin.post(f"/v1/journeys/{jid}/approve").json()["status"] == "approved"
+    assert marketer.post(f"/v1/journeys/{jid}/start").json()["status"] == "active"
+    rep = marketer.get(f"/v1/journeys/{jid}/report").json()
+    assert rep["journey"]["status"] == "active" and rep["runs"] == []

@@ -70,3 +70,21 @@ def test_audience_and_campaign_commands(cli, shop, smtp, tmp_path: Path) -> None
     code, out, _ = cli("campaigns", "report", cid, "--json")
     steps = {s["step"]: s["users"] for s in json.loads(out)["funnel"]}
     assert steps["sent"] == sent and steps["targeted"] == plan["targeted"]
+
+
+def test_journey_commands(cli, shop) -> None:
+    shop.close()
+    code, out, err = cli("journeys", "create", "welcome", "--builtin", "--json")
+    assert code == 0, err
+    jid = json.loads(out)["journey_id"]
+    code, _, err = cli("journeys", "create", "x", "--builtin", "--channel", "fax")
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert cli("journeys", "start", jid)[0] != 0  # not approved yet
+    assert cli("journeys", "approve", jid)[0] == 0
+    code, out, _ = cli("journeys", "start", jid, "--backfill-hours", "1", "--json")
+    assert json.loads(out)["status"] == "active"
+    code, out, _ = cli("journeys", "tick", "--json")
+    assert jid in json.loads(out)
+    code, out, _ = cli("journeys", "report", jid, "--json")
+    assert json.loads(out)["journey"]["journey_id"] == jid
+    assert cli("journeys", "stop", jid)[0] == 0

@@ -39,7 +39,6 @@ from liveloop.core.clock import display_time, utcnow
 from liveloop.core.config import get_settings
 from liveloop.core.crypto import Cipher
 from liveloop.core.errors import ValidationFailed
-from liveloop.core.periodic import Periodic
 from liveloop.warehouse import Warehouse
 
 BATCH = 200
@@ -225,7 +224,8 @@ def deliver(
                 progress(len(done))
         finished = wh.sql(
             "UPDATE campaigns SET status = 'done', done_at = ? WHERE status = 'running' "
-            "AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.journey_id = campaigns.audience_id) AND NOT EXISTS "
+            "AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.journey_id = campaigns.audience_id) "
+            "AND NOT EXISTS "
             "(SELECT 1 FROM messages m WHERE m.campaign_id = campaigns.campaign_id "
             "AND m.status IN ('queued', 'sending')) RETURNING campaign_id",
             [now],
@@ -261,13 +261,3 @@ def inbox(wh: Warehouse, cipher: Cipher, user_id: str, limit: int = 50) -> list[
         for mid, cid, channel, sent, opened in rows
     ]
 
-
-def delivery_schedule(wh: Warehouse, app: Any, every_s: float) -> Periodic:
-    """The service's delivery loop: a pass every ``every_s`` seconds while it runs; unsubscribe links
-    point at ``LIVELOOP_PUBLIC_URL`` (else the URL it serves on)."""
-    import os
-
-    base = os.environ.get("LIVELOOP_PUBLIC_URL") or os.environ.get("LIVELOOP_SERVE_URL")
-    return Periodic(
-        lambda: deliver(wh, app.state.cipher, DeliveryOptions(base_url=base)), every_s, "delivery"
-    )

@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audiences_app, name="audiences")
     app.add_typer(campaigns_app, name="campaigns")
     app.add_typer(channels_app, name="channels")
+    app.add_typer(journeys_app, name="journeys")
 
 
 def _cipher() -> Any:
@@ -486,3 +487,165 @@ def campaigns_suppress(
         else:
             found = inbound.suppress(wh, user_id, channel=channel, actor=ACTOR)
     emit(found, as_json)
+
+
+# -- journeys --------------------------------------------------------------------------------------------
+
+journeys_app = typer.Typer(
+    help="Journeys: trigger → wait / send / exit, with a holdout.", no_args_is_help=True
+)
+
+
+def _render_journey(j: dict[str, Any]) -> None:
+    spec = j["spec"]
+    trigger = json.dumps(spec["trigger"], ensure_ascii=False)
+    console.print(
+        f"{j['journey_id']} {j['name']!r}: {j['status']}; trigger {trigger}; "
+        f"{len(spec['steps'])} steps; holdout {spec['holdout']:.0%}",
+        markup=False,
+    )
+    for w in j["warnings"]:
+        console.print(f"  warning: {w}", markup=False)
+
+
+@journeys_app.command("create")
+def journeys_create(
+    name: str = typer.Argument(..., help="A name, or a built-in journey's name with --builtin."),
+    builtin: bool = typer.Option(
+        False, "--builtin", help="NAME is a built-in: welcome, cross_sell, after_sales…"
+    ),
+    file: Path | None = typer.Option(
+        None, "--file", help="A JSON definition: trigger, steps, holdout, kind."
+    ),
+    channel: list[str] | None = typer.Option(None, "--channel", help="Send on these channels (repeatable)."),
+    holdout: float = typer.Option(0.1, "--holdout", help="The random share kept out to measure lift."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Draft a journey (checked now)."""
+    from liveloop.campaigns import journeys
+
+    if builtin == (file is not None):
+        raise ValidationFailed("give --builtin or --file", field="file")
+    if file is not None:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValidationFailed(f"{file}: not a JSON definition ({exc})", field="file") from exc
+        spec = journeys.JourneySpec.from_dict({"holdout": holdout, **data, "name": name})
+    else:
+        spec = journeys.builtin(name, channels=tuple(channel or ()), holdout=holdout)
+    with open_warehouse() as wh:
+        emit(journeys.create(wh, spec, actor=ACTOR), as_json, _render_journey)
+
+
+@journeys_app.command("builtins")
+def journeys_builtins(as_json: bool = JsonOpt) -> None:
+    """The built-in lifecycle journeys."""
+    from liveloop.campaigns.journeys import BUILTINS
+
+    def render(found: dict[str, Any]) -> None:
+        for name, definition in found.items():
+            console.print(f"{name}: {json.dumps(definition, ensure_ascii=False)}", markup=False)
+
+    emit(BUILTINS, as_json, render)
+
+
+@journeys_app.command("list")
+def journeys_list(as_json: bool = JsonOpt) -> None:
+    """Journeys, newest first."""
+    from liveloop.campaigns import journeys
+
+    with open_warehouse(read_only=True) as wh:
+        found = journeys.list_journeys(wh)
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        for j in rows:
+            _render_journey(j)
+
+    emit(found, as_json, render)
+
+
+@journeys_app.command("approve")
+def journeys_approve(
+    journey_id: str = typer.Argument(..., help="A draft journey."), as_json: bool = JsonOpt
+) -> None:
+    """Approve a draft journey (the local operator)."""
+    from liveloop.campaigns import journeys
+
+    with open_warehouse() as wh:
+        emit(journeys.approve(wh, journey_id, actor=ACTOR, separate=False), as_json, _render_journey)
+
+
+@journeys_app.command("start")
+def journeys_start(
+    journey_id: str = typer.Argument(..., help="An approved or paused journey."),
+    backfill_hours: float = typer.Option(
+        0, "--backfill-hours", min=0, max=720, help="Also let in who triggered it this long ago."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Start (or resume) a journey."""
+    from liveloop.campaigns import journeys
+
+    with open_warehouse() as wh:
+        emit(
+            journeys.activate(wh, journey_id, actor=ACTOR, backfill_hours=backfill_hours),
+            as_json,
+            _render_journey,
+        )
+
+
+@journeys_app.command("stop")
+def journeys_stop(
+    journey_id: str = typer.Argument(..., help="A running journey."),
+    pause: bool = typer.Option(False, "--pause", help="Pause instead (runs wait; `start` resumes)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Stop a journey (runs end, nothing queued is sent) or pause it."""
+    from liveloop.campaigns import journeys
+
+    with open_warehouse() as wh:
+        emit(journeys.pause(wh, journey_id, actor=ACTOR, stop=not pause), as_json, _render_journey)
+
+
+@journeys_app.command("tick")
+def journeys_tick(as_json: bool = JsonOpt) -> None:
+    """Let new users into every running journey and move runs on (the service does this by itself)."""
+    from liveloop.campaigns import journeys
+
+    with open_warehouse() as wh:
+        emit(journeys.tick(wh), as_json)
+
+
+@journeys_app.command("report")
+def journeys_report(
+    journey_id: str = typer.Argument(..., help="A journey."), as_json: bool = JsonOpt
+) -> None:
+    """Who entered, where they are, why they left, each send's funnel, and the lift against the holdout."""
+    from liveloop.campaigns import journeys
+
+    with open_warehouse(read_only=True) as wh:
+        found = journeys.report(wh, journey_id)
+
+    def render(r: dict[str, Any]) -> None:
+        j = r["journey"]
+        console.print(f"{j['journey_id']} {j['name']!r}: {j['status']} ({j['kind']})", markup=False)
+        for run in r["runs"]:
+            console.print(
+                f"  {run['group']}: {run['users']} {run['state']} {run['exit_reason'] or ''}", markup=False
+            )
+        lift = r["lift"]
+        if lift:
+            lo, hi = lift["ci95"]
+            console.print(
+                f"bought within {r['goal_days']} days: treated {lift['treated_rate']:.2%} vs holdout "
+                f"{lift['holdout_rate']:.2%}; "
+                f"lift {lift['difference']:+.2%} (95% CI {lo:+.2%} … {hi:+.2%})",
+                markup=False,
+            )
+        else:
+            console.print(
+                "lift: not yet measurable (no holdout, or no run past its goal window)", markup=False
+            )
+
+    emit(found, as_json, render)

@@ -14,9 +14,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.api.deps import get_warehouse
-from liveloop.campaigns import audiences, engine, inbound, outbox
+from liveloop.campaigns import audiences, engine, inbound, journeys, outbox
 from liveloop.campaigns.channels import Provider, providers, set_provider
 from liveloop.campaigns.report import report
+from liveloop.core.errors import ValidationFailed
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.http.auth import principal_of, require_roles
@@ -337,3 +338,91 @@ def user_inbox(
     wh: Warehouse = Depends(get_warehouse),
 ) -> dict[str, Any]:
     return {"user_id": user_id, "messages": outbox.inbox(wh, request.app.state.cipher, user_id, limit)}
+
+
+# -- journeys --------------------------------------------------------------------------------------------
+
+
+class JourneyIn(BaseModel):
+    """A journey: a built-in by name, or a trigger and steps (see docs/campaigns.md)."""
+
+    name: str = Field(..., min_length=1, max_length=200)
+    builtin: str | None = Field(None, max_length=32, examples=["welcome"])
+    channels: list[str] = Field(
+        default_factory=list, max_length=8, description="Replace a built-in's channels"
+    )
+    trigger: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] = Field(default_factory=list, max_length=journeys.MAX_STEPS)
+    holdout: float = Field(0.1, ge=0, le=0.5)
+    kind: str = Field("welcome", max_length=32)
+    goal_days: int = Field(7, ge=1, le=60)
+    policy: PolicyIn = Field(default_factory=PolicyIn)  # type: ignore[arg-type]
+
+    def spec(self) -> journeys.JourneySpec:
+        if self.builtin:
+            made = journeys.builtin(self.builtin, channels=tuple(self.channels), holdout=self.holdout)
+            return journeys.JourneySpec.from_dict(made.to_dict() | {"name": self.name})
+        if self.trigger is None:
+            raise ValidationFailed("give a builtin or a trigger and steps", field="trigger")
+        data = self.model_dump(exclude={"builtin", "channels"})
+        return journeys.JourneySpec.from_dict(data)
+
+
+@router.post("/journeys", status_code=201, dependencies=[WRITE], summary="Draft a journey (checked now)")
+async def create_journey(
+    request: Request, body: JourneyIn, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    return await run_in_threadpool(journeys.create, wh, body.spec(), actor=_actor(request))
+
+
+@router.get("/journeys", dependencies=[READ], summary="Journeys, newest first")
+def list_journeys(wh: Warehouse = Depends(get_warehouse)) -> list[dict[str, Any]]:
+    return journeys.list_journeys(wh)
+
+
+@router.get("/journeys/builtins", dependencies=[READ], summary="The built-in lifecycle journeys")
+def journey_builtins() -> dict[str, Any]:
+    return journeys.BUILTINS
+
+
+@router.get("/journeys/{journey_id}", dependencies=[READ], summary="A journey")
+def get_journey(journey_id: Id, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return journeys.get(wh, journey_id)
+
+
+@router.post(
+    "/journeys/{journey_id}/approve",
+    dependencies=[Depends(require_roles())],
+    summary="Approve a draft journey (an admin other than its drafter)",
+)
+async def approve_journey(
+    request: Request, journey_id: Id, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    return await run_in_threadpool(journeys.approve, wh, journey_id, actor=_actor(request))
+
+
+@router.post("/journeys/{journey_id}/start", dependencies=[WRITE], summary="Start or resume a journey")
+async def start_journey(
+    request: Request,
+    journey_id: Id,
+    backfill_hours: Annotated[float, Query(ge=0, le=720)] = 0,
+    wh: Warehouse = Depends(get_warehouse),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        journeys.activate, wh, journey_id, actor=_actor(request), backfill_hours=backfill_hours
+    )
+
+
+@router.post("/journeys/{journey_id}/stop", dependencies=[WRITE], summary="Stop (or pause) a journey")
+async def stop_journey(
+    request: Request,
+    journey_id: Id,
+    pause: Annotated[bool, Query(description="Pause instead of stopping")] = False,
+    wh: Warehouse = Depends(get_warehouse),
+) -> dict[str, Any]:
+    return await run_in_threadpool(journeys.pause, wh, journey_id, actor=_actor(request), stop=not pause)
+
+
+@router.get("/journeys/{journey_id}/report", dependencies=[READ], summary="Runs, exits, sends and lift")
+async def journey_report(journey_id: Id, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    return await run_in_threadpool(journeys.report, wh, journey_id)

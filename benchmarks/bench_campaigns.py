@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from liveloop.campaigns import audiences, engine, outbox
 from liveloop.campaigns.channels import Provider, set_provider
 from liveloop.campaigns.engine import CampaignSpec
 from liveloop.campaigns.policies import Policy
+from liveloop.campaigns.sinks import LocalSmtp, LocalWebhook, Mailbox
 from liveloop.core.config import Settings
 from liveloop.core.crypto import generate_key, load_cipher
 from liveloop.warehouse import Warehouse
@@ -79,39 +77,6 @@ def _launch(
     return c["campaign_id"], time.perf_counter() - t, plan
 
 
-def _smtp() -> tuple[Any, str]:
-    from aiosmtpd.controller import Controller
-
-    class Sink:
-        n = 0
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            Sink.n += 1
-            return "250 OK"
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    ctl = Controller(Sink(), hostname="127.0.0.1", port=port)
-    ctl.start()
-    return ctl, f"smtp://127.0.0.1:{port}"
-
-
-def _receiver() -> tuple[ThreadingHTTPServer, str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/hook"
-
-
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp), secret_key=generate_key())
@@ -120,8 +85,9 @@ def run() -> dict[str, Any]:
             t = time.perf_counter()
             _fill(wh, cipher, USERS)
             fill_s = time.perf_counter() - t
-            ctl, smtp_url = _smtp()
-            httpd, hook = _receiver()
+            smtp = LocalSmtp(Mailbox(keep=False)).__enter__()
+            webhook = LocalWebhook().__enter__()
+            smtp_url, hook = smtp.url, webhook.url
             set_provider(wh, cipher, Provider("email", "smtp", {"url": smtp_url, "from": "b@example.com"}))
             set_provider(wh, cipher, Provider("app_push", "webhook", {"url": hook}, "bench-secret"))
             t = time.perf_counter()
@@ -168,8 +134,8 @@ def run() -> dict[str, Any]:
                     "sent": sent["sent"],
                     "per_s": round(sent["sent"] / (time.perf_counter() - t), 1),
                 }
-            ctl.stop()
-            httpd.shutdown()
+            smtp.__exit__()
+            webhook.__exit__()
     out = {
         "machine": machine(),
         "users": USERS,

@@ -151,3 +151,43 @@ def test_an_unsubscribe_link_revokes_consent_and_the_next_campaign_skips_the_use
     assert shop.sql(
         "SELECT status, reason FROM messages WHERE campaign_id = ? AND user_id = ?", [later, user]
     ) == [("skipped", "no_consent")]
+
+
+def test_a_campaign_scheduled_weeks_ahead_is_approved_launched_and_waits(shop, cipher, smtp) -> None:
+    from datetime import timedelta
+
+    box, url = smtp
+    grant(shop, users_of(shop))
+    set_provider(shop, cipher, Provider("email", "smtp", {"url": url, "from": "s@example.com"}))
+    aud = audiences.create(shop, "all", audiences.AudienceSpec(everyone=True))
+    later = (datetime.now(UTC) + timedelta(days=40)).replace(hour=2, minute=0, second=0, microsecond=0)
+    c = engine.create(
+        shop,
+        CampaignSpec.from_dict(
+            {
+                "name": "双11预热",
+                "audience_id": aud["audience_id"],
+                "channels": ["email"],
+                "subject": "s",
+                "body": "b",
+                "start_ts": later.isoformat(),
+            }
+        ),
+        actor="m",
+    )
+    engine.approve(shop, c["campaign_id"], actor="a")  # the stored start reads back
+    plan = engine.launch(shop, c["campaign_id"], actor="a")
+    assert plan["status"] == "scheduled" and plan["to_send"] > 0
+    assert outbox.deliver(shop, cipher)["sent"] == 0 and box.mails == []  # not yet
+    assert outbox.deliver(shop, cipher, now=later + timedelta(minutes=1))["sent"] == plan["to_send"]
+    with pytest.raises(ValidationFailed) as err:
+        CampaignSpec.from_dict(
+            {
+                "name": "x",
+                "audience_id": "a",
+                "channels": ["email"],
+                "body": "b",
+                "start_ts": (datetime.now(UTC) + timedelta(days=400)).isoformat(),
+            }
+        )
+    assert err.value.field == "start_ts"

@@ -158,3 +158,14 @@ def test_learned_send_time_sends_at_the_hour_the_user_opens_and_says_why(pair) -
         0
     ]
     assert other and "no message history" in other
+
+
+def test_each_user_gets_the_first_channel_that_may_carry_the_message(pair, webhook) -> None:
+    wh, cipher, _, aud, (a, b) = pair
+    _, url = webhook
+    set_provider(wh, cipher, Provider("app_push", "webhook", {"url": url}, "s3cret"))
+    consent.record(wh, [consent.ConsentChange(a, "marketing", "granted", "app_push")], actor="t")
+    got = run(wh, aud, spec={"channels": ["app_push", "email"]})
+    channels = dict(wh.sql("SELECT user_id, channel FROM messages WHERE status = 'queued'"))
+    assert got[a][0] == got[b][0] == "queued"
+    assert channels == {a: "app_push", b: "email"}  # b never allowed push: e-mail, the next in line

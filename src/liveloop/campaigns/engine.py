@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -73,7 +73,7 @@ class CampaignSpec:
             **data,
             channels=tuple(channels),
             policy=policy,
-            start_ts=checked_time(start, "start_ts") if start is not None else None,
+            start_ts=start_time(start) if start is not None else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +105,27 @@ def check_message(wh: Warehouse, channels: tuple[str, ...], subject: str | None,
         templates.check(body, "body"),
     )
     return [w for w in checked if w]
+
+
+#: How far ahead a campaign may be scheduled.
+MAX_AHEAD = timedelta(days=366)
+
+
+def start_time(value: Any) -> datetime:
+    """A campaign's start: an aware time (ISO text as stored, or a datetime), at most a year ahead."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationFailed(f"start_ts {value!r} is not an ISO time", field="start_ts") from exc
+    if not isinstance(value, datetime):
+        raise ValidationFailed("start_ts must be a time", field="start_ts")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    checked_time(min(value, utcnow()), "start_ts")  # not before 1990
+    if value > utcnow() + MAX_AHEAD:
+        raise ValidationFailed("start_ts is more than a year ahead", field="start_ts")
+    return value.astimezone(UTC)
 
 
 def _check(wh: Warehouse, spec: CampaignSpec) -> list[str]:

@@ -324,7 +324,8 @@ def pause(wh: Warehouse, journey_id: str, *, actor: str | None, stop: bool = Fal
                 [journey_id],
             )
             con.execute(
-                "UPDATE campaigns SET status = 'cancelled', done_at = now() WHERE starts_with(campaign_id, ? || '.s')",
+                "UPDATE campaigns SET status = 'cancelled', done_at = now() WHERE "
+                "starts_with(campaign_id, ? || '.s')",
                 [journey_id],
             )
     if not done:

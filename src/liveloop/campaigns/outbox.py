@@ -260,4 +260,3 @@ def inbox(wh: Warehouse, cipher: Cipher, user_id: str, limit: int = 50) -> list[
         }
         for mid, cid, channel, sent, opened in rows
     ]
-

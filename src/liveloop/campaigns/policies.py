@@ -169,13 +169,9 @@ decided AS (
                    ELSE stop END AS why
     FROM timed
 ),
-chosen AS (
-    SELECT user_id, arg_min(channel, (why IS NOT NULL, rank)) AS channel,
-           arg_min(why, (why IS NOT NULL, rank)) AS why,
-           arg_min(after_quiet, (why IS NOT NULL, rank)) AS at,
-           arg_min(quiet, (why IS NOT NULL, rank)) AS quiet,
-           arg_min(send_reason, (why IS NOT NULL, rank)) AS send_reason
-    FROM decided GROUP BY user_id
+chosen AS (  -- each user's first channel that may carry the message, else the first channel's reason
+    SELECT user_id, channel, why, after_quiet AS at, quiet, send_reason FROM decided
+    QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY why IS NOT NULL, rank) = 1
 )
 SELECT c.user_id, c.channel,
        CASE WHEN c.why IS NOT NULL THEN 'skipped'

@@ -2,8 +2,8 @@
 results against a holdout. The faces call :mod:`.audiences`, :mod:`.engine`, :mod:`.outbox`,
 :mod:`.inbound` and :mod:`.report`."""
 
-from liveloop.campaigns import engine, sendtime
+from liveloop.campaigns import coupons, engine, sendtime  # coupons registers its explainers
 
 engine.register_preferences(sendtime.preferences)
 
-__all__ = ["engine", "sendtime"]
+__all__ = ["coupons", "engine", "sendtime"]

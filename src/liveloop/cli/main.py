@@ -46,6 +46,7 @@ def _register() -> None:
     """Attach each capability's commands. Each module exposes ``register(app)``."""
     from liveloop.cli import (
         campaign_cmds,
+        coupon_cmds,
         data_cmds,
         datasets_cmds,
         live_cmds,
@@ -66,6 +67,7 @@ def _register() -> None:
         recommend_cmds,
         live_cmds,
         campaign_cmds,
+        coupon_cmds,
     ):
         module.register(app)
     from liveloop.cli.evaluate import evaluate_app

@@ -71,6 +71,13 @@ def step_recommend(ctx: DemoContext) -> dict[str, Any]:
     return summary
 
 
+def step_campaigns(ctx: DemoContext) -> dict[str, Any]:
+    """A live-preview campaign and the welcome journey, delivered to a local SMTP server and webhook."""
+    from liveloop.campaigns.demo import demo_step
+
+    return demo_step(ctx.wh, load_cipher(ctx.settings))
+
+
 def step_comment_model(ctx: DemoContext) -> dict[str, Any]:
     """Train the comment NLP models on the real labelled corpora if there are none yet (1–2 minutes)."""
     from liveloop.live.demo import model_step
@@ -91,6 +98,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("admin_key", step_admin_key),
     ("profiles", step_profiles),
     ("recommend", step_recommend),
+    ("campaigns", step_campaigns),
     ("comment_model", step_comment_model),
     ("live", step_live),
 ]

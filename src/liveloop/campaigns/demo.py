@@ -26,7 +26,7 @@ SECRET = "demo-webhook-secret"
 MARKETER, ADMIN = "demo-marketer", "demo-admin"
 
 
-def _simulated_consent(wh: Warehouse, cipher: Cipher) -> dict[str, int]:
+def simulated_consent(wh: Warehouse, cipher: Cipher) -> dict[str, int]:
     users = [r[0] for r in wh.sql("SELECT user_id FROM users ORDER BY user_id")]
     push = [u for u in users if hash_share(u, "push") < 0.7]
     email = [u for u in users if hash_share(u, "email") < 0.4]
@@ -83,7 +83,7 @@ def demo_step(wh: Warehouse, cipher: Cipher) -> dict[str, Any]:
     """Run the demo's campaign and journey; their funnel and lift against the holdout."""
     from liveloop.datasets.simulator.responses import respond_to_messages
 
-    opted = _simulated_consent(wh, cipher)
+    opted = simulated_consent(wh, cipher)
     t, session, end = _moment(wh)
     with LocalSmtp(Mailbox(keep=False)) as smtp, LocalWebhook(SECRET) as hook:
         set_provider(wh, cipher, Provider("email", "smtp", {"url": smtp.url, "from": "live@demo.invalid"}))

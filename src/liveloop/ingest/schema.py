@@ -12,6 +12,8 @@ MAX_TEXT = 2000
 MAX_STR = 500
 
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
+#: Statuses of an imported message (history from another tool).
+MESSAGE_STATUSES = ("sent", "delivered", "failed", "bounced")
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,33 @@ SPECS: dict[str, TableSpec] = {
                 "purpose <> 'marketing' AND coalesce(channel, 'all') <> 'all'",
                 "'per_channel: only marketing is consented per channel; use channel all'",
                 "channel",
+            ),
+        ),
+    ),
+    "messages": TableSpec(  # message history from another tool: what the send-time model learns from
+        "messages",
+        (
+            Field("message_id", "id"),
+            Field("campaign_id", "id"),
+            Field("user_id", "id", required=True),
+            Field(
+                "channel", "enum", required=True, values=CHANNELS, label="channel", reason="unknown_channel"
+            ),
+            Field("status", "enum", required=True, values=MESSAGE_STATUSES, reason="unknown_status"),
+            Field("sent_at", "ts"),
+            Field("delivered_at", "ts"),
+            Field("opened_at", "ts"),
+            Field("clicked_at", "ts"),
+            Field("bounced_at", "ts"),
+            Field("unsubscribed_at", "ts"),
+        ),
+        key=("message_id",),
+        derive_key=("msg", ("user_id", "channel", "sent_at", "campaign_id")),
+        checks=(
+            (
+                "opened_at < sent_at OR clicked_at < sent_at",
+                "'before_sent: opened or clicked before it was sent'",
+                "opened_at",
             ),
         ),
     ),

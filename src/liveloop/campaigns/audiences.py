@@ -47,6 +47,7 @@ class AudienceSpec:
     users: tuple[str, ...] = ()
     lookalike_of: str | None = None
     live_session: str | None = None
+    uplift_of: str | None = None  # a past campaign with a holdout: who it would persuade
     everyone: bool = False
     size: int | None = None  # look-alike and live-session audiences: how many (default 1,000)
 
@@ -71,16 +72,17 @@ class AudienceSpec:
         return [self.rule, self.segment, self.lifecycle, *self.tags]
 
     def check(self) -> None:
-        wholes = [bool(self.lookalike_of), bool(self.live_session), self.everyone]
+        wholes = [bool(self.lookalike_of), bool(self.live_session), bool(self.uplift_of), self.everyone]
         if sum(wholes) > 1 or (any(wholes) and (any(self._filters()) or self.users)):
             raise ValidationFailed(
-                "an audience is a look-alike, a live-session audience, everyone, or filters: one of them",
+                "an audience is a look-alike, a live-session or uplift audience, everyone, or "
+                "filters: one of them",
                 field="definition",
             )
         if not any(wholes) and not any(self._filters()) and not self.users:
             raise ValidationFailed(
                 "the audience has no definition: give a rule, segment, lifecycle, tags, users, "
-                "lookalike_of, live_session or everyone",
+                "lookalike_of, live_session, uplift_of or everyone",
                 field="definition",
             )
         if self.lifecycle is not None and self.lifecycle not in LIFECYCLE_NAMES:
@@ -154,6 +156,10 @@ def resolve(wh: Warehouse, spec: AudienceSpec) -> Resolved:
         return Resolved("SELECT user_id FROM users", [], personal=False)
     if spec.live_session:
         return _live_session_sql(wh, spec.live_session, size)
+    if spec.uplift_of:
+        from liveloop.campaigns.targeting import uplift_audience  # it trains on a campaign's results
+
+        return uplift_audience(wh, spec.uplift_of, size)
     if spec.lookalike_of:
         seed = resolve(wh, load(wh, spec.lookalike_of)["spec"])
         seeds = [r[0] for r in wh.sql(f"SELECT user_id FROM ({seed.query})", seed.params)]

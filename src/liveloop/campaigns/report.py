@@ -18,15 +18,21 @@ from liveloop.warehouse import Warehouse
 Z95 = 1.959963984540054
 
 
+#: ``m`` (a campaign's users: user_id, grp, t = send time) and ``bought``: who bought within ``?`` days.
+MEASURED = (
+    "WITH m AS (SELECT user_id, grp, scheduled_at AS t FROM messages WHERE campaign_id = ? "
+    "AND status NOT IN ('skipped', 'cancelled')), "
+    "bought AS (SELECT DISTINCT m.user_id FROM m JOIN ("
+    "  SELECT user_id, ts FROM events WHERE type = 'purchase' UNION ALL SELECT user_id, ts FROM orders "
+    "  WHERE coalesce(status, 'completed') NOT IN ('cancelled', 'refunded')) e "
+    "  ON e.user_id = m.user_id AND e.ts >= m.t AND e.ts < m.t + to_days(?)) "
+)
+
+
 def _outcomes(wh: Warehouse, campaign_id: str, days: int, session: str | None) -> dict[str, dict[str, int]]:
     room = "AND e.session_id = ?" if session else ""
     rows = wh.sql(
-        "WITH m AS (SELECT user_id, grp, scheduled_at AS t FROM messages WHERE campaign_id = ? "
-        "AND status NOT IN ('skipped', 'cancelled')), "
-        "bought AS (SELECT DISTINCT m.user_id FROM m JOIN ("
-        "  SELECT user_id, ts FROM events WHERE type = 'purchase' UNION ALL SELECT user_id, ts FROM orders "
-        "  WHERE coalesce(status, 'completed') NOT IN ('cancelled', 'refunded')) e "
-        "  ON e.user_id = m.user_id AND e.ts >= m.t AND e.ts < m.t + to_days(?)), "
+        MEASURED + ", "
         "entered AS (SELECT DISTINCT m.user_id FROM m JOIN events e ON e.user_id = m.user_id "
         f"  AND e.type = 'enter_room' AND e.ts >= m.t AND e.ts < m.t + to_days(?) {room}) "
         "SELECT grp, count(*), count(*) FILTER (WHERE user_id IN (SELECT user_id FROM entered)), "

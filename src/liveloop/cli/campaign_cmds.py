@@ -54,6 +54,7 @@ def _spec(
     live_session: str | None,
     everyone: bool,
     size: int | None,
+    uplift_of: str | None = None,
 ) -> Any:
     from liveloop.campaigns.audiences import AudienceSpec
 
@@ -74,6 +75,7 @@ def _spec(
         users=listed,
         lookalike_of=lookalike_of,
         live_session=live_session,
+        uplift_of=uplift_of,
         everyone=everyone,
         size=size,
     )
@@ -88,6 +90,7 @@ TagOpt = typer.Option(None, "--tag", help="An interest tag such as category:beau
 UsersOpt = typer.Option(None, "--users", help="A file of user ids, one per line (or a CSV's first column).")
 LookalikeOpt = typer.Option(None, "--lookalike-of", help="Expand this audience id with similar users.")
 SessionOpt = typer.Option(None, "--live-session", help="Users most likely to watch this live session.")
+UpliftOpt = typer.Option(None, "--uplift-of", help="Who this past campaign (with a holdout) would persuade.")
 EveryoneOpt = typer.Option(False, "--everyone", help="Every user (a broadcast: no personal data used).")
 SizeOpt = typer.Option(None, "--size", help="How many (look-alike and live-session audiences; default 1000).")
 
@@ -119,12 +122,13 @@ def audiences_create(
     live_session: str | None = SessionOpt,
     everyone: bool = EveryoneOpt,
     size: int | None = SizeOpt,
+    uplift_of: str | None = UpliftOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Store an audience (checked: an unknown feature or stage is an error) and preview it."""
     from liveloop.campaigns import audiences
 
-    spec = _spec(rule, segment, lifecycle, tag, users, lookalike_of, live_session, everyone, size)
+    spec = _spec(rule, segment, lifecycle, tag, users, lookalike_of, live_session, everyone, size, uplift_of)
     with open_warehouse() as wh:
         made = audiences.public(audiences.create(wh, name, spec, actor=ACTOR))
         made["preview"] = audiences.preview(wh, made["audience_id"])

@@ -45,6 +45,7 @@ class AudienceIn(BaseModel):
     users: list[str] = Field(default_factory=list, max_length=audiences.MAX_USERS_LISTED)
     lookalike_of: str | None = Field(None, max_length=128)
     live_session: str | None = Field(None, max_length=128)
+    uplift_of: str | None = Field(None, max_length=128, description="A past campaign with a holdout")
     everyone: bool = False
     size: int | None = Field(None, ge=1, le=audiences.MAX_SIZE)
 

@@ -148,3 +148,28 @@ def test_bad_journeys_are_refused_with_the_field(shop, change, field) -> None:
 def test_every_builtin_journey_is_valid(shop) -> None:
     for name in journeys.BUILTINS:
         assert journeys.create(shop, journeys.builtin(name), actor="m")["status"] == "draft"
+
+
+def test_the_purchase_that_lets_a_user_in_is_not_its_outcome(wh) -> None:
+    ids = [f"b{i:03d}" for i in range(60)]
+    wh.append("users", pa.table({"user_id": ids}))
+    first = T0 - timedelta(minutes=30)
+    again = [u for i, u in enumerate(ids) if i % 3 == 0]  # a third buy again two days later
+    wh.append(
+        "events",
+        pa.table(
+            {
+                "event_id": [f"p1-{u}" for u in ids] + [f"p2-{u}" for u in again],
+                "ts": pa.array(
+                    [first] * 60 + [T0 + timedelta(days=2)] * len(again), pa.timestamp("us", tz="UTC")
+                ),
+                "user_id": ids + again,
+                "type": ["purchase"] * (60 + len(again)),
+            }
+        ),
+    )
+    jid = started(wh, "cross_sell", holdout=0.3)
+    journeys.tick(wh, now=T0)
+    rep = journeys.report(wh, jid, now=T0 + timedelta(days=8))
+    bought = sum(g["bought"] for g in rep["measured"].values())
+    assert bought == len(again)  # the triggering purchase is not counted, the later one is

@@ -411,12 +411,13 @@ def _enter(wh: Warehouse, j: dict[str, Any], spec: JourneySpec, now: datetime) -
 
 
 def _condition_sql(wh: Warehouse, cond: str) -> tuple[str, list[Any]]:
-    """A condition over run ``r`` (with ``r.user_id``, ``r.entered_at``)."""
+    """A condition over run ``r`` (with ``r.user_id``, ``r.entered_at``); "since entry" is strictly after
+    it, so the purchase that let a user in does not count."""
     if cond == "purchased":
         return (
             "(EXISTS (SELECT 1 FROM events e WHERE e.user_id = r.user_id AND e.type = 'purchase' "
-            "AND e.ts >= r.entered_at) OR EXISTS (SELECT 1 FROM orders o WHERE o.user_id = r.user_id "
-            "AND o.ts >= r.entered_at))",
+            "AND e.ts > r.entered_at) OR EXISTS (SELECT 1 FROM orders o WHERE o.user_id = r.user_id "
+            "AND o.ts > r.entered_at))",
             [],
         )
     if cond == "opened":
@@ -546,7 +547,8 @@ def tick(wh: Warehouse, *, now: datetime | None = None) -> dict[str, Any]:
 
 def report(wh: Warehouse, journey_id: str, *, now: datetime | None = None) -> dict[str, Any]:
     """Who entered (treated / holdout), where they are, why they left, each send step's funnel, and the
-    lift: purchase within ``goal_days`` of entry, treated vs holdout."""
+    lift: a purchase after entry (the one that triggered it does not count) within ``goal_days``,
+    treated vs holdout, for runs whose window has closed."""
     from liveloop.campaigns.report import report as campaign_report
 
     j = get(wh, journey_id)
@@ -560,7 +562,7 @@ def report(wh: Warehouse, journey_id: str, *, now: datetime | None = None) -> di
         "WITH b AS (SELECT user_id, ts FROM events WHERE type = 'purchase' UNION ALL SELECT user_id, "
         "ts FROM orders) "
         "SELECT r.grp, count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM b WHERE b.user_id = r.user_id "
-        "AND b.ts >= r.entered_at AND b.ts < r.entered_at + to_days(?))) "
+        "AND b.ts > r.entered_at AND b.ts < r.entered_at + to_days(?))) "
         "FROM journey_runs r WHERE r.journey_id = ? AND r.entered_at + to_days(?) <= ? GROUP BY r.grp",
         [spec.goal_days, journey_id, spec.goal_days, now or utcnow()],
     )

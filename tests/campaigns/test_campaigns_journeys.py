@@ -173,3 +173,25 @@ def test_the_purchase_that_lets_a_user_in_is_not_its_outcome(wh) -> None:
     rep = journeys.report(wh, jid, now=T0 + timedelta(days=8))
     bought = sum(g["bought"] for g in rep["measured"].values())
     assert bought == len(again)  # the triggering purchase is not counted, the later one is
+
+
+def test_a_welcome_coupon_goes_to_the_treated_before_the_message_that_announces_it(wh) -> None:
+    from liveloop.campaigns import coupons
+    from liveloop.campaigns.coupons import CouponSpec
+
+    coupon = coupons.create(
+        wh, CouponSpec.from_dict({"name": "新人券", "amount": "20", "valid_days": 7}), actor="t"
+    )
+    ids = signups(wh, 80, T0 - timedelta(minutes=30))
+    grant_in_app(wh, ids)
+    j = journeys.create(wh, journeys.builtin("welcome", holdout=0.3, coupon=coupon["coupon_id"]), actor="m")
+    assert "新人专享券" in j["spec"]["steps"][1]["send"]["body"]
+    journeys.approve(wh, j["journey_id"], actor="a")
+    journeys.activate(wh, j["journey_id"], actor="a", now=T0 - timedelta(hours=1))
+    moved = journeys.tick(wh, now=T0)[j["journey_id"]]
+    holders = {r[0] for r in wh.sql("SELECT user_id FROM coupon_grants")}
+    treated = {r[0] for r in wh.sql("SELECT user_id FROM journey_runs WHERE grp = 'treatment'")}
+    assert moved["coupons"] == len(holders) and holders == treated
+    with pytest.raises(ValidationFailed) as err:
+        journeys.builtin("loyalty", coupon=coupon["coupon_id"])
+    assert err.value.field == "coupon"

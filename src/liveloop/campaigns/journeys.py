@@ -132,6 +132,12 @@ def _check_steps(wh: Warehouse, steps: tuple[dict[str, Any], ...]) -> list[str]:
             warnings += check_message(
                 wh, tuple(value.get("channels") or ()), value.get("subject"), value.get("body", "")
             )
+        elif kind == "issue_coupon":
+            from liveloop.campaigns import coupons
+
+            if not isinstance(value, str):
+                raise ValidationFailed(f"step {i + 1}: issue_coupon takes a coupon id", field=f"steps.{i}")
+            coupons.get(wh, value)  # it exists (a clear error otherwise)
         elif kind == "wait_hours":
             if not isinstance(value, int | float) or not 0 < value <= MAX_WAIT_H:
                 raise ValidationFailed(
@@ -460,8 +466,14 @@ def _advance(wh: Warehouse, j: dict[str, Any], spec: JourneySpec, now: datetime)
                 continue
             ((kind, value),) = spec.steps[step_no].items()
             here = "r.journey_id = ? AND r.state = 'active' AND r.step = ? AND r.next_at <= ?"
+            if kind == "issue_coupon":  # the coupon's own rules decide, each refusal with its reason
+                counts["coupons"] = counts.get("coupons", 0) + _issue(wh, jid, step_no, value, now)
             with wh.transaction() as con:
-                if kind == "wait_hours":
+                if kind == "issue_coupon":
+                    con.execute(
+                        f"UPDATE journey_runs r SET step = step + 1 WHERE {here}", [jid, step_no, now]
+                    )
+                elif kind == "wait_hours":
                     con.execute(
                         "UPDATE journey_runs r SET step = step + 1, next_at = next_at + "
                         f"to_seconds({float(value) * 3600}) "
@@ -487,6 +499,25 @@ def _advance(wh: Warehouse, j: dict[str, Any], spec: JourneySpec, now: datetime)
                         f"UPDATE journey_runs r SET step = step + 1 WHERE {here}", [jid, step_no, now]
                     )
     return counts
+
+
+def _issue(wh: Warehouse, jid: str, step_no: int, coupon_id: str, now: datetime) -> int:
+    """Give the treated runs due at this step the coupon (the holdout gets none: that is the experiment)."""
+    from liveloop.campaigns import coupons
+
+    users = [
+        r[0]
+        for r in wh.sql(
+            "SELECT user_id FROM journey_runs WHERE journey_id = ? AND state = 'active' AND step = ? "
+            "AND next_at <= ? AND grp = 'treatment'",
+            [jid, step_no, now],
+        )
+    ]
+    if not users:
+        return 0
+    return int(
+        coupons.issue(wh, coupon_id, users, source=f"journey:{jid}", actor="journeys", now=now)["issued"]
+    )
 
 
 def _send(
@@ -594,10 +625,10 @@ BUILTINS: dict[str, dict[str, Any]] = {
         "kind": "welcome",
         "trigger": {"kind": "event", "event": "signup"},
         "steps": [
-            _step("欢迎加入！新人专享券已放入您的账户，首单可用。"),
+            _step("欢迎加入！今晚直播间有新品首发，首单前先来看看。"),
             {"wait_hours": 72},
             {"exit_if": "purchased"},
-            _step("新人券还在等您：今晚直播间有新人专享价。"),
+            _step("还没逛够？下次直播的预告已经出炉，点击预约。"),
         ],
     },
     "cross_sell": {
@@ -626,7 +657,7 @@ BUILTINS: dict[str, dict[str, Any]] = {
             _step("好久不见！本周直播间上新，{{ top_category }} 有您喜欢的。"),
             {"wait_hours": 168},
             {"exit_if": "purchased"},
-            _step("回归礼已备好，下次直播见。"),
+            _step("本周直播预告已出炉，期待您回来看看。"),
         ],
     },
     "live_preview": {
@@ -637,13 +668,31 @@ BUILTINS: dict[str, dict[str, Any]] = {
 }
 
 
-def builtin(name: str, *, channels: tuple[str, ...] = (), holdout: float = 0.1) -> JourneySpec:
-    """A built-in journey (``channels`` replaces in-app on every send step)."""
+#: What a built-in says when it gives a coupon first (the copy never claims a coupon it did not give).
+COUPON_COPY = {
+    "welcome": "欢迎加入！新人专享券已放入您的账户，首单可用。",
+    "win_back": "好久不见！回归券已放入您的账户，本周直播间可用。",
+}
+
+
+def builtin(
+    name: str, *, channels: tuple[str, ...] = (), holdout: float = 0.1, coupon: str | None = None
+) -> JourneySpec:
+    """A built-in journey (``channels`` replaces in-app on every send step; ``coupon``, for welcome and
+    win_back, is issued before the first message, whose copy then says so)."""
     if name not in BUILTINS:
         raise ValidationFailed(
             f"unknown built-in journey {name!r}; one of {', '.join(BUILTINS)}", field="builtin"
         )
     data = json.loads(json.dumps(BUILTINS[name]))
+    if coupon is not None:
+        if name not in COUPON_COPY:
+            raise ValidationFailed(
+                f"the {name} journey gives no coupon; welcome and win_back do", field="coupon"
+            )
+        first = next(i for i, step in enumerate(data["steps"]) if "send" in step)
+        data["steps"][first]["send"]["body"] = COUPON_COPY[name]
+        data["steps"].insert(first, {"issue_coupon": coupon})
     if channels:
         for step in data["steps"]:
             if "send" in step:

@@ -523,6 +523,7 @@ def journeys_create(
     ),
     channel: list[str] | None = typer.Option(None, "--channel", help="Send on these channels (repeatable)."),
     holdout: float = typer.Option(0.1, "--holdout", help="The random share kept out to measure lift."),
+    coupon: str | None = typer.Option(None, "--coupon", help="welcome / win_back: give this coupon first."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Draft a journey (checked now)."""
@@ -537,7 +538,7 @@ def journeys_create(
             raise ValidationFailed(f"{file}: not a JSON definition ({exc})", field="file") from exc
         spec = journeys.JourneySpec.from_dict({"holdout": holdout, **data, "name": name})
     else:
-        spec = journeys.builtin(name, channels=tuple(channel or ()), holdout=holdout)
+        spec = journeys.builtin(name, channels=tuple(channel or ()), holdout=holdout, coupon=coupon)
     with open_warehouse() as wh:
         emit(journeys.create(wh, spec, actor=ACTOR), as_json, _render_journey)
 

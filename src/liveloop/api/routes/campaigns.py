@@ -352,6 +352,7 @@ class JourneyIn(BaseModel):
     channels: list[str] = Field(
         default_factory=list, max_length=8, description="Replace a built-in's channels"
     )
+    coupon: str | None = Field(None, max_length=128, description="welcome / win_back: give this coupon first")
     trigger: dict[str, Any] | None = None
     steps: list[dict[str, Any]] = Field(default_factory=list, max_length=journeys.MAX_STEPS)
     holdout: float = Field(0.1, ge=0, le=0.5)
@@ -361,11 +362,13 @@ class JourneyIn(BaseModel):
 
     def spec(self) -> journeys.JourneySpec:
         if self.builtin:
-            made = journeys.builtin(self.builtin, channels=tuple(self.channels), holdout=self.holdout)
+            made = journeys.builtin(
+                self.builtin, channels=tuple(self.channels), holdout=self.holdout, coupon=self.coupon
+            )
             return journeys.JourneySpec.from_dict(made.to_dict() | {"name": self.name})
         if self.trigger is None:
             raise ValidationFailed("give a builtin or a trigger and steps", field="trigger")
-        data = self.model_dump(exclude={"builtin", "channels"})
+        data = self.model_dump(exclude={"builtin", "channels", "coupon"})
         return journeys.JourneySpec.from_dict(data)
 
 

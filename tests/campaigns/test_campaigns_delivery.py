@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from liveloop.campaigns import audiences, engine, outbox
 from liveloop.campaigns.channels import Provider, set_provider, verify
@@ -112,6 +113,7 @@ def test_a_refusing_smtp_server_bounces_the_address_and_suppresses_it(shop, ciph
     assert errors == [("queued", "recipient refused: 451 4.3.0 try again later"), ("skipped", "suppressed")]
 
 
+@pytest.mark.slow
 def test_kill_9_during_delivery_loses_nothing_and_sends_each_message_once_per_key(
     wh, cipher, settings, webhook
 ) -> None:

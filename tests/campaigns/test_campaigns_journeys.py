@@ -195,3 +195,10 @@ def test_a_welcome_coupon_goes_to_the_treated_before_the_message_that_announces_
     with pytest.raises(ValidationFailed) as err:
         journeys.builtin("loyalty", coupon=coupon["coupon_id"])
     assert err.value.field == "coupon"
+
+
+def test_an_unknown_policy_key_is_a_clear_error_not_a_crash() -> None:
+    data = journeys.builtin("welcome").to_dict()
+    with pytest.raises(ValidationFailed) as err:
+        journeys.JourneySpec.from_dict(data | {"policy": {"quiet_begin": 22}})
+    assert err.value.field == "policy.quiet_begin"

@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from liveloop.campaigns.rules import Fields, compile_rule
-from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.core.errors import NotFound, ValidationFailed, reject_unknown
 from liveloop.core.ids import is_valid_id, new_id
 from liveloop.core.types import Purpose
 from liveloop.privacy import consent
@@ -53,10 +53,7 @@ class AudienceSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AudienceSpec:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValidationFailed(f"unknown audience field {unknown[0]!r}", field=unknown[0])
+        reject_unknown(data, cls, "audience")
         data = {k: v for k, v in data.items() if v is not None}
         return cls(**{**data, "tags": tuple(data.get("tags", ())), "users": tuple(data.get("users", ()))})
 

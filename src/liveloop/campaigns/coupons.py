@@ -27,7 +27,7 @@ from liveloop.campaigns.audiences import fields as rule_fields
 from liveloop.campaigns.rules import _tokens, compile_rule
 from liveloop.core.clock import checked_time, display_time, utcnow
 from liveloop.core.config import get_settings
-from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.core.errors import NotFound, ValidationFailed, reject_unknown
 from liveloop.core.ids import is_valid_id, new_id
 from liveloop.privacy.audit import AuditEntry, register_explainer
 from liveloop.privacy.audit import write as audit_write
@@ -209,14 +209,10 @@ class CouponSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CouponSpec:
         data = {k: v for k, v in data.items() if v is not None}
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValidationFailed(f"unknown coupon field {unknown[0]!r}", field=unknown[0])
+        reject_unknown(data, cls, "coupon")
         elig = data.pop("eligibility", None) or {}
         if isinstance(elig, dict):
-            bad = sorted(set(elig) - set(Eligibility.__dataclass_fields__))
-            if bad:
-                raise ValidationFailed(f"unknown eligibility field {bad[0]!r}", field="eligibility")
+            reject_unknown(elig, Eligibility, "eligibility", "eligibility.")
             elig = Eligibility(**{k: v for k, v in elig.items() if v})
         for name in ("amount", "max_discount", "min_spend", "budget"):
             if name in data:

@@ -22,7 +22,7 @@ from liveloop.campaigns.channels import KINDS, SENDABLE, providers
 from liveloop.campaigns.policies import REASONS, Policy, plan_sql, start_of
 from liveloop.core.clock import checked_time, utcnow
 from liveloop.core.config import get_settings
-from liveloop.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from liveloop.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, reject_unknown
 from liveloop.core.ids import new_id
 from liveloop.privacy.audit import AuditEntry, register_explainer
 from liveloop.privacy.audit import record as audit
@@ -56,15 +56,8 @@ class CampaignSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CampaignSpec:
         data = dict(data)
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValidationFailed(f"unknown campaign field {unknown[0]!r}", field=unknown[0])
-        policy = data.pop("policy", None) or {}
-        if isinstance(policy, dict):
-            bad = sorted(set(policy) - set(Policy.__dataclass_fields__))
-            if bad:
-                raise ValidationFailed(f"unknown policy field {bad[0]!r}", field=f"policy.{bad[0]}")
-            policy = Policy(**policy)
+        reject_unknown(data, cls, "campaign")
+        policy = Policy.of(data.pop("policy", None))
         channels = data.pop("channels", ())
         if isinstance(channels, str):
             channels = [c.strip() for c in channels.split(",") if c.strip()]

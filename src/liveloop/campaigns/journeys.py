@@ -32,7 +32,7 @@ from liveloop.campaigns.report import lift_of
 from liveloop.campaigns.rules import compile_rule
 from liveloop.core.clock import utcnow
 from liveloop.core.config import get_settings
-from liveloop.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from liveloop.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, reject_unknown
 from liveloop.core.ids import new_id
 from liveloop.privacy.audit import AuditEntry
 from liveloop.privacy.audit import record as audit
@@ -66,12 +66,8 @@ class JourneySpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JourneySpec:
         data = dict(data)
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValidationFailed(f"unknown journey field {unknown[0]!r}", field=unknown[0])
-        policy = data.pop("policy", None) or {}
-        if isinstance(policy, dict):
-            policy = Policy(**policy)
+        reject_unknown(data, cls, "journey")
+        policy = Policy.of(data.pop("policy", None))
         steps = tuple(data.pop("steps", ()))
         return cls(**data, steps=steps, policy=policy)
 

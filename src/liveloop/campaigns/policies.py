@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from liveloop.campaigns.channels import ADDRESS
-from liveloop.core.errors import ValidationFailed
+from liveloop.core.errors import ValidationFailed, reject_unknown
 from liveloop.core.types import Purpose
 from liveloop.privacy import consent
 
@@ -45,6 +45,15 @@ class Policy:
     cap_day: int = 1  # messages per user, channel and day
     cap_week: int = 3  # per user, channel and 7 days
     fatigue_week: int = 5  # per user over every channel, 7 days
+
+    @classmethod
+    def of(cls, value: Policy | dict[str, Any] | None) -> Policy:
+        """A policy from its dict (unknown keys are a clear error), or the default."""
+        if isinstance(value, Policy):
+            return value
+        value = value or {}
+        reject_unknown(value, cls, "policy", "policy.")
+        return cls(**value)
 
     def check(self) -> Policy:
         for name in ("quiet_start", "quiet_end"):

@@ -73,3 +73,11 @@ class InsufficientData(LiveloopError):
 
 class WarehouseVersionError(LiveloopError):
     status, title, type_slug = 409, "Warehouse version", "warehouse-version"
+
+
+def reject_unknown(data: Any, known: Any, what: str, prefix: str = "") -> None:
+    """A clear error naming the first key of ``data`` that is not in ``known`` (a dataclass or names)."""
+    names = set(getattr(known, "__dataclass_fields__", known))
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValidationFailed(f"unknown {what} field {unknown[0]!r}", field=f"{prefix}{unknown[0]}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from liveloop.campaigns import audiences, engine, journeys, outbox
+from liveloop.campaigns import audiences, coupons, engine, journeys, outbox
 from liveloop.campaigns.channels import Provider, set_provider
 from liveloop.campaigns.engine import CampaignSpec
 from liveloop.campaigns.report import report
@@ -110,9 +110,15 @@ def demo_step(wh: Warehouse, cipher: Cipher) -> dict[str, Any]:
         plan = engine.launch(wh, cid, actor=MARKETER, now=t)
         outbox.deliver(wh, cipher, outbox.DeliveryOptions(base_url="http://127.0.0.1:8765"), now=t)
 
-        j = journeys.create(
-            wh, journeys.builtin("welcome", channels=("app_push",), holdout=0.2), actor=MARKETER
+        coupon = coupons.create(
+            wh,
+            coupons.CouponSpec.from_dict(
+                {"name": "新人券", "amount": "20", "min_spend": "99", "valid_days": 7}
+            ),
+            actor=MARKETER,
         )
+        welcome = journeys.builtin("welcome", channels=("app_push",), holdout=0.2, coupon=coupon["coupon_id"])
+        j = journeys.create(wh, welcome, actor=MARKETER)
         jid = j["journey_id"]
         journeys.approve(wh, jid, actor=ADMIN)
         start = t - timedelta(days=14)
@@ -122,6 +128,7 @@ def demo_step(wh: Warehouse, cipher: Cipher) -> dict[str, Any]:
             outbox.deliver(wh, cipher, now=start + timedelta(hours=hours))
         outbox.deliver(wh, cipher, now=t + timedelta(hours=14))  # what quiet hours deferred
         delivered = {"smtp": smtp.box.count, "webhook": len(set(hook.rec.keys()))}
+    issued = wh.sql("SELECT count(*) FROM coupon_grants WHERE coupon_id = ?", [coupon["coupon_id"]])[0][0]
     answered = respond_to_messages(wh)
     campaign = report(wh, cid)
     journey = journeys.report(wh, jid, now=end)
@@ -129,13 +136,15 @@ def demo_step(wh: Warehouse, cipher: Cipher) -> dict[str, Any]:
     return {
         **{f"consent {k}": v for k, v in opted.items()},
         "campaign": f"{cid} (live preview of {session})",
-        "campaign planned": f"{plan['to_send']} to send, {plan['holdout']} held out, skipped "
-        "{plan['skipped']}",
+        "campaign planned": f"{plan['to_send']} to send, {plan['holdout']} held out, "
+        f"skipped {plan['skipped']}",
         "campaign funnel": " → ".join(f"{k} {v}" for k, v in funnel.items()),
         "campaign lift (bought within 3 days)": _lift_line(campaign["lift"]),
         "delivered to the local SMTP server": delivered["smtp"],
         "delivered to the local webhook receiver": delivered["webhook"],
-        "journey": f"{jid} (welcome: signup → coupon message → 72 h → exit if bought → reminder)",
+        "journey": f"{jid} (welcome: signup → new-user coupon → its message → 72 h → exit if bought "
+        "→ reminder)",
+        "coupons issued by the journey": issued,
         "journey runs": ", ".join(f"{r['group']} {r['state']} {r['users']}" for r in journey["runs"]),
         "journey lift (bought within 7 days)": _lift_line(journey["lift"]),
         "oracle": (

@@ -135,6 +135,11 @@ def test_users_enter_once_and_only_after_activation(wh) -> None:
         ),
         ({"steps": [{"send": {"channels": ["sms"], "body": "x"}}]}, "channels"),
         ({"holdout": 0.7}, "holdout"),
+        ({"trigger": {"kind": "cart_abandoned", "hours": "abc"}}, "trigger.hours"),
+        ({"trigger": {"kind": "churn_risk", "above": True}}, "trigger.above"),
+        ({"trigger": "signup"}, "trigger"),
+        ({"steps": ["x"]}, "steps.0"),
+        ({"steps": [{"wait_hours": True}, {"send": {"channels": ["in_app"], "body": "x"}}]}, "steps.0"),
     ],
 )
 def test_bad_journeys_are_refused_with_the_field(shop, change, field) -> None:

@@ -83,7 +83,16 @@ class JourneySpec:
         }
 
 
+def _number(t: dict[str, Any], name: str) -> float:
+    value = t.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationFailed(f"trigger {name} must be a number", field=f"trigger.{name}")
+    return float(value)
+
+
 def _check_trigger(wh: Warehouse, t: dict[str, Any]) -> None:
+    if not isinstance(t, dict):
+        raise ValidationFailed("trigger must be an object with a kind", field="trigger")
     kind = t.get("kind")
     if kind not in TRIGGERS:
         raise ValidationFailed(f"trigger kind must be one of {', '.join(TRIGGERS)}", field="trigger.kind")
@@ -102,9 +111,11 @@ def _check_trigger(wh: Warehouse, t: dict[str, Any]) -> None:
 
         if t["event"] not in {e.value for e in EventType}:
             raise ValidationFailed(f"unknown event type {t['event']!r}", field="trigger.event")
-    if kind in ("cart_abandoned", "live_preview") and not 0 < float(t["hours"]) <= 24 * 30:
+    if kind in ("cart_abandoned", "live_preview") and not 0 < _number(t, "hours") <= 24 * 30:
         raise ValidationFailed("hours must be between 0 and 720", field="trigger.hours")
-    if kind == "churn_risk" and not 0 < float(t["above"]) < 1:
+    if kind == "live_preview" and "size" in t and not 1 <= _number(t, "size") <= audiences.MAX_SIZE:
+        raise ValidationFailed("size must be between 1 and 10,000,000", field="trigger.size")
+    if kind == "churn_risk" and not 0 < _number(t, "above") < 1:
         raise ValidationFailed("above must be a probability between 0 and 1", field="trigger.above")
     if kind == "lifecycle":
         audiences.AudienceSpec(lifecycle=t["stage"]).check()
@@ -115,9 +126,9 @@ def _check_steps(wh: Warehouse, steps: tuple[dict[str, Any], ...]) -> list[str]:
         raise ValidationFailed(f"a journey has 1 to {MAX_STEPS} steps", field="steps")
     warnings: list[str] = []
     for i, step in enumerate(steps):
-        if len(step) != 1:
+        if not isinstance(step, dict) or len(step) != 1:
             raise ValidationFailed(
-                f"step {i + 1} must be one of send, wait_hours, exit_if", field=f"steps.{i}"
+                f"step {i + 1} must be one of send, issue_coupon, wait_hours, exit_if", field=f"steps.{i}"
             )
         ((kind, value),) = step.items()
         if kind == "send":
@@ -135,7 +146,7 @@ def _check_steps(wh: Warehouse, steps: tuple[dict[str, Any], ...]) -> list[str]:
                 raise ValidationFailed(f"step {i + 1}: issue_coupon takes a coupon id", field=f"steps.{i}")
             coupons.get(wh, value)  # it exists (a clear error otherwise)
         elif kind == "wait_hours":
-            if not isinstance(value, int | float) or not 0 < value <= MAX_WAIT_H:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_WAIT_H:
                 raise ValidationFailed(
                     f"step {i + 1}: wait_hours between 0 and {MAX_WAIT_H}", field=f"steps.{i}"
                 )

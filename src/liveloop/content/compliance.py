@@ -1,9 +1,10 @@
-"""Advertising-law check (PRC Advertising Law art. 9 and related) for copy, scripts and auto-replies.
+"""The compliance gate (PRC Advertising Law art. 9, 17, 28 and related) for copy, scripts and auto-replies.
 
-Terms come from the ``ad_law_absolute_words`` data set (a community list of 极限词 / 违禁词). A text
+Absolute terms come from the ``ad_law_absolute_words`` data set (a community list of 极限词 / 违禁词). A text
 that holds a clear absolute claim (最佳, 第一, 国家级, 根治 …) is **blocked**; one that holds only
 an ambiguous or context-dependent term (a lone 最, 推荐, 安全 …) is **flagged** for a human. Nothing
-that fails is sent silently: callers show the verdict and the terms found.
+that fails is sent silently: callers show the verdict and the terms found. The claim rules
+(medical, efficacy, reference price, scarcity, inducement) live in :mod:`liveloop.content.claims`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from liveloop.content.claims import RULES, ClaimFacts, Finding, find_claims
 from liveloop.core.config import Settings
 from liveloop.datasets import data_file
 
@@ -21,10 +23,8 @@ from liveloop.datasets import data_file
 SOFT_TERMS = frozenset(
     {
         "最",
-        "推荐",
         "安全",
         "热销",
-        "抢购",
         "试用",
         "指定",
         "选用",
@@ -37,44 +37,60 @@ SOFT_TERMS = frozenset(
         "最新",
         "一流",
         "升值",
+        "特供",
     }
 )
-#: Everyday words that contain 最 without claiming anything (最近 = recently …).
-INNOCENT_ZUI = re.compile(r"最近|最后|最终|最初|最早|最晚|最少|最多")
+#: Everyday words holding a listed term that claim nothing (最近 = recently, 第一次 = the first time, a
+#: friend's 推荐); 抢购 is left to the scarcity rule.
+INNOCENT = re.compile(
+    r"最近|最后|最终|最初|最早|最晚|最少|最多|第一(?:次|天|眼|回|单|口|时间|印象)|(?<!专家|医生|权威|官方)推荐|抢购"
+)
 
 
-@dataclass(frozen=True)
-class Hit:
-    term: str
-    start: int
-    severity: str  # "block" or "flag"
+SEVERITY = {"pass": 0, "flag": 1, "block": 2}
 
 
 @dataclass
 class ComplianceResult:
-    """The verdict on one text: ``pass``, ``flag`` (needs a human) or ``block`` (must not be sent)."""
+    """The verdict on one text: ``pass``, ``flag`` (needs a human) or ``block`` (must not be sent), with
+    every finding (rule, span, message, suggested fix); ``pass`` findings record claims the facts backed."""
 
     verdict: str
-    hits: list[Hit] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
         return self.verdict == "pass"
 
     @property
+    def hits(self) -> list[Finding]:
+        """The findings that stand (flag or block)."""
+        return [f for f in self.findings if f.severity != "pass"]
+
+    @property
     def reason(self) -> str:
         if not self.hits:
-            return "no advertising-law terms found"
-        terms = ", ".join(sorted({h.term for h in self.hits}))
-        what = "absolute or banned terms" if self.verdict == "block" else "terms that need review"
-        return f"{what} (Advertising Law art. 9): {terms}"
+            return "no advertising-law problem found"
+        worst = [f for f in self.hits if f.severity == self.verdict]
+        parts = []
+        for rule in dict.fromkeys(f.rule for f in worst):
+            terms = ", ".join(sorted({f.term for f in worst if f.rule == rule}))
+            parts.append(f"{rule} ({terms}): {RULES[rule][0]}")
+        what = "must not be published" if self.verdict == "block" else "needs review"
+        return f"{what}: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reason": self.reason, "terms": sorted({h.term for h in self.hits})}
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "terms": sorted({h.term for h in self.hits}),
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 class ComplianceChecker:
-    """Finds listed terms in a text with one regular expression (longest term first)."""
+    """The absolute-term list (one regular expression, longest term first) plus the claim rules of
+    :mod:`liveloop.content.claims`, settled against a product's facts when given."""
 
     def __init__(self, terms: list[str]):
         self.terms = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
@@ -84,17 +100,28 @@ class ComplianceChecker:
     def from_file(cls, path: Path) -> ComplianceChecker:
         return cls(path.read_text(encoding="utf-8").splitlines())
 
-    def check(self, text: str) -> ComplianceResult:
-        if self._re is None or not text:
-            return ComplianceResult("pass")
-        masked = INNOCENT_ZUI.sub(lambda m: "\0" * len(m.group(0)), text)
-        hits = [
-            Hit(m.group(0), m.start(), "flag" if m.group(0) in SOFT_TERMS else "block")
+    def absolute_terms(self, text: str) -> list[Finding]:
+        if self._re is None:
+            return []
+        masked = INNOCENT.sub(lambda m: "\0" * len(m.group(0)), text)
+        return [
+            Finding(
+                "absolute",
+                m.group(0),
+                m.start(),
+                m.end(),
+                "flag" if m.group(0) in SOFT_TERMS else "block",
+                "a term that needs review" if m.group(0) in SOFT_TERMS else "an absolute or banned term",
+            )
             for m in self._re.finditer(masked)
         ]
-        if any(h.severity == "block" for h in hits):
-            return ComplianceResult("block", hits)
-        return ComplianceResult("flag" if hits else "pass", hits)
+
+    def check(self, text: str, facts: ClaimFacts | None = None) -> ComplianceResult:
+        if not text:
+            return ComplianceResult("pass")
+        findings = sorted(self.absolute_terms(text) + find_claims(text, facts), key=lambda f: f.start)
+        worst = max((SEVERITY[f.severity] for f in findings), default=0)
+        return ComplianceResult(next(k for k, v in SEVERITY.items() if v == worst), findings)
 
 
 @lru_cache(maxsize=4)
@@ -107,5 +134,7 @@ def default_checker(settings: Settings | None = None) -> ComplianceChecker:
     return _checker_at(data_file("ad_law_absolute_words", "ad_law_absolute_words.txt", settings))
 
 
-def check_text(text: str, settings: Settings | None = None) -> ComplianceResult:
-    return default_checker(settings).check(text)
+def check_text(
+    text: str, settings: Settings | None = None, facts: ClaimFacts | None = None
+) -> ComplianceResult:
+    return default_checker(settings).check(text, facts)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from live_support import LINEUP, model
 
-from liveloop.content import default_checker
+from liveloop.content import default_checker, personas
 from liveloop.core.errors import Conflict, NotFound, ValidationFailed
 from liveloop.live import advisor, lottery, service
 from liveloop.live.events import RoomEvent, parse_event
@@ -288,13 +288,13 @@ def test_talking_points_from_profiles_built_on_a_simulated_world(wh: Warehouse, 
     points = hub.snapshot("s-sim")["advisor"]["talking_points"]
     assert points and all(p["source"] == "profiles" for p in points)
     assert points[0]["reason"].endswith(f"of {len(users)} present viewers with a profile")
-    assert set(p["segment"] for p in points) <= set(advisor.TALKING_POINTS)
+    assert set(p["segment"] for p in points) <= set(personas.TALKING_POINTS)
 
 
 def test_every_named_segment_archetype_has_a_talking_point() -> None:
     from liveloop.profiles.segments import ARCHETYPES
 
-    missing = [a.key for a in ARCHETYPES if a.key not in advisor.TALKING_POINTS | advisor.ARCHETYPE_ALIASES]
+    missing = [a.key for a in ARCHETYPES if a.key not in personas.TALKING_POINTS | personas.ARCHETYPE_ALIASES]
     assert not missing, f"segment names without a host talking point: {missing}"
 
 

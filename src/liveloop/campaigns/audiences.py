@@ -27,6 +27,7 @@ from liveloop.privacy.audit import AuditEntry
 from liveloop.privacy.audit import record as audit
 from liveloop.profiles import lookalikes
 from liveloop.profiles.tags import LIFECYCLE_NAMES
+from liveloop.recommend.live_rooms import expected_viewers
 from liveloop.warehouse import Warehouse
 
 MAX_USERS_LISTED = 100_000
@@ -126,23 +127,8 @@ class Resolved:
 
 
 def _live_session_sql(wh: Warehouse, session_id: str, size: int) -> Resolved:
-    found = wh.sql("SELECT host_id, lineup FROM live_sessions WHERE session_id = ?", [session_id])
-    if not found:
-        raise NotFound(f"live session {session_id!r} is unknown", field="live_session")
-    host, lineup = found[0]
-    query = (
-        "WITH cats AS (SELECT DISTINCT 'category:' || category AS tag FROM products "
-        "WHERE list_contains(?::VARCHAR[], product_id) AND category IS NOT NULL), "
-        "room AS (SELECT e.user_id, count(*) FILTER (WHERE s.host_id = ?) / count(*) AS affinity "
-        "FROM events e JOIN live_sessions s USING (session_id) "
-        "WHERE e.type IN ('enter_room', 'like', 'comment', 'share', 'follow', 'gift') GROUP BY e.user_id), "
-        "interest AS (SELECT p.user_id, count(c.tag) AS matched FROM profiles p, cats c "
-        "WHERE list_contains(p.tags, c.tag) GROUP BY p.user_id) "
-        "SELECT user_id, coalesce(i.matched, 0) + 2 * coalesce(r.affinity, 0) AS score "
-        "FROM interest i FULL JOIN room r USING (user_id) WHERE user_id IN (SELECT user_id FROM profiles) "
-        "AND coalesce(i.matched, 0) + 2 * coalesce(r.affinity, 0) > 0 ORDER BY score DESC, user_id LIMIT ?"
-    )
-    return Resolved(query, [list(lineup or []), host, size])
+    query, params = expected_viewers(wh, session_id, size)
+    return Resolved(query, params)
 
 
 def resolve(wh: Warehouse, spec: AudienceSpec) -> Resolved:

@@ -11,75 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from liveloop.content.personas import TALKING_POINTS
 from liveloop.live.room import RoomState
 
 LOW_STOCK = 20  # units at which stock starts to pull a product down (and below which an alert fires)
 REPEAT_QUESTION_ASKERS = 5
 NEGATIVE_SPIKE_SHARE = 0.3
 SURGE_RATIO = 1.5
-
-_PRICE = "价格敏感的观众多：讲清到手价、满减和优惠券，强调性价比 (price & value, coupons)"
-_MAINSTREAM = "主流观众多：讲使用场景和口碑，演示效果 (use cases, reviews, demo)"
-
-#: Talking points per viewer segment (profile archetypes, simulator segments, simple-rule segments).
-TALKING_POINTS: dict[str, str] = {
-    "bargain_hunter": _PRICE,
-    "price_sensitive": _PRICE,
-    "mainstream": _MAINSTREAM,
-    "premium": "品质型观众多：讲成分、工艺与售后保障 (ingredients, craft, after-sales)",
-    "young_fashion": "年轻时尚观众多：讲设计、搭配和流行趋势 (design, styling, trends)",
-    "high_value_loyal": "高价值老客多：讲新品、会员权益和品质保障 (new arrivals, member perks, quality)",
-    "high_value": "高消费观众多：讲高端款、套装和品质保障 (premium lines, sets, quality guarantees)",
-    "loyal": "复购老客多：感谢老粉，讲会员价和回购福利 (thank regulars, member price, repurchase perks)",
-    "active_buyers": "活跃买家多：讲新品首发和搭配加购 (new launches, add-on pairings)",
-    "new_customers": "新客多：讲品牌故事、新人券和退换保障 (brand story, first-order coupon, easy returns)",
-    "impulse": "冲动型观众多：限时限量、倒计时，直接报链接号 (limited offers, countdown, link number)",
-    "silent_viewers": "潜水观众多：发起互动和提问，预告抽奖 (prompt comments, announce the lottery)",
-    "engaged_fans": "互动达人多：点名感谢、发福袋、邀请加入粉丝团 (shout-outs, lucky bags, fan club)",
-    "window_shoppers": "浏览加购的观众多：讲清优惠截止时间，提醒付款 (offer deadline, checkout reminder)",
-    "dormant": "回归的老客多：欢迎回来，讲回归礼和新品变化 (welcome back, what is new)",
-    "explorers": "多品类探索的观众多：串讲搭配与组合购 (bundles, cross-category pairings)",
-    "english_speakers": "Many English comments: give key facts in English too (size, shipping, price)",
-    "logistics_concerned": "很多人问发货/售后：说明发货时间、快递和退换政策 (shipping and returns)",
-}
-#: Profile segment archetypes (``liveloop.profiles``) with no talking point of their own.
-ARCHETYPE_ALIASES = {
-    "light": "mainstream",
-    "regular": "mainstream",
-    "regular_b": "mainstream",
-    "regular_c": "mainstream",
-}
-YOUNG_AGE_BANDS = frozenset({"<18", "18-24", "19-24", "25-30", "18-25", "25-29"})
-FASHION_CATEGORIES = frozenset(
-    {
-        "apparel",
-        "jewelry",
-        "fashion",
-        "clothing",
-        "shoes",
-        "accessories",
-        "服饰",
-        "珠宝",
-        "女装",
-        "男装",
-        "鞋靴",
-    }
-)
-
-
-def profile_segment(
-    archetype: str | None, age_band: str | None, top_category: str | None
-) -> tuple[str, tuple[str, ...]]:
-    """A viewer's talking-point segment from their profile (segment archetype), plus traits.
-
-    Young viewers (age band up to 30) whose top category is fashion also count as ``young_fashion``.
-    """
-    key = ARCHETYPE_ALIASES.get(archetype or "", archetype or "mainstream")
-    if key not in TALKING_POINTS:
-        key = "mainstream"
-    young = (age_band or "") in YOUNG_AGE_BANDS
-    fashion = str(top_category or "").lower() in FASHION_CATEGORIES
-    return key, ("young_fashion",) if young and fashion else ()
 
 
 def _factor(value: float, lo: float = 0.05) -> float:

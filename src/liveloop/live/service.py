@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from liveloop.content.personas import personas_of
 from liveloop.core.errors import Conflict, NotFound, ValidationFailed
 from liveloop.live import lottery, sessions
-from liveloop.live.advisor import profile_segment
 from liveloop.live.hub import LiveHub, LiveSession, ProfileLookup, stock_left
 from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
 
@@ -59,15 +59,7 @@ def profile_lookup(wh: Warehouse) -> ProfileLookup | None:
         return None
 
     def lookup(user_ids: list[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
-        rows = wh.sql(
-            "SELECT p.user_id, json_extract_string(s.description, '$.archetype'), "
-            "json_extract_string(p.features, '$.age_band'), "
-            "json_extract_string(p.features, '$.top_category') "
-            "FROM profiles p LEFT JOIN segments s USING (segment_id) "
-            "WHERE p.user_id IN (SELECT unnest(?::VARCHAR[]))",
-            [user_ids],
-        )
-        return {str(u): profile_segment(arch, age, cat) for u, arch, age, cat in rows}
+        return personas_of(wh, user_ids)
 
     return lookup
 

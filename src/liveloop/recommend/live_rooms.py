@@ -28,6 +28,28 @@ def host_affinity(wh: Any, user_id: str) -> dict[str, float]:
     return {r[0]: r[1] / total for r in rows}
 
 
+def expected_viewers(wh: Any, session_id: str, size: int) -> tuple[str, list[Any]]:
+    """The users a session is expected to draw, as SQL selecting ``user_id`` and ``score`` (best first):
+    interest in the lineup's categories (profile tags) + 2 × affinity with the session's host."""
+    found = wh.sql("SELECT host_id, lineup FROM live_sessions WHERE session_id = ?", [session_id])
+    if not found:
+        raise NotFound(f"live session {session_id!r} is unknown", field="live_session")
+    host, lineup = found[0]
+    query = (
+        "WITH cats AS (SELECT DISTINCT 'category:' || category AS tag FROM products "
+        "WHERE list_contains(?::VARCHAR[], product_id) AND category IS NOT NULL), "
+        "room AS (SELECT e.user_id, count(*) FILTER (WHERE s.host_id = ?) / count(*) AS affinity "
+        "FROM events e JOIN live_sessions s USING (session_id) "
+        "WHERE e.type IN ('enter_room', 'like', 'comment', 'share', 'follow', 'gift') GROUP BY e.user_id), "
+        "interest AS (SELECT p.user_id, count(c.tag) AS matched FROM profiles p, cats c "
+        "WHERE list_contains(p.tags, c.tag) GROUP BY p.user_id) "
+        "SELECT user_id, coalesce(i.matched, 0) + 2 * coalesce(r.affinity, 0) AS score "
+        "FROM interest i FULL JOIN room r USING (user_id) WHERE user_id IN (SELECT user_id FROM profiles) "
+        "AND coalesce(i.matched, 0) + 2 * coalesce(r.affinity, 0) > 0 ORDER BY score DESC, user_id LIMIT ?"
+    )
+    return query, [list(lineup or []), host, size]
+
+
 def rooms_for_user(
     svc: RecommendService, user_id: str, *, k: int = 5, now: datetime | None = None, horizon_h: float = 24.0
 ) -> list[dict[str, Any]]:

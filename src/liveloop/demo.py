@@ -92,6 +92,13 @@ def step_live(ctx: DemoContext) -> dict[str, Any]:
     return demo_step(ctx.wh, ctx.settings)
 
 
+def step_content(ctx: DemoContext) -> dict[str, Any]:
+    """Write tonight's live script and persona copy (content studio, through the compliance gate)."""
+    from liveloop.content.demo import demo_step
+
+    return demo_step(ctx.wh, ctx.settings)
+
+
 #: The demo, in order: (name, step). Append new capabilities here.
 STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("simulate", step_simulate),
@@ -101,6 +108,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("campaigns", step_campaigns),
     ("comment_model", step_comment_model),
     ("live", step_live),
+    ("content", step_content),
 ]
 
 

@@ -46,6 +46,7 @@ def _register() -> None:
     """Attach each capability's commands. Each module exposes ``register(app)``."""
     from liveloop.cli import (
         campaign_cmds,
+        content_cmds,
         coupon_cmds,
         data_cmds,
         datasets_cmds,
@@ -68,6 +69,7 @@ def _register() -> None:
         live_cmds,
         campaign_cmds,
         coupon_cmds,
+        content_cmds,
     ):
         module.register(app)
     from liveloop.cli.evaluate import evaluate_app

@@ -54,7 +54,7 @@ INDUCEMENT_BANNED = re.compile(
 )
 INDUCEMENT_GIFT = re.compile(
     r"满赠|满\d+减\d+|买[一二三1-9]送[一二三1-9]|买[一二三1-9]赠[一二三1-9]|赠品|赠送|加送|送了|送的|好礼|礼包|"
-    r"前\d+名|积分兑换|定金.{0,4}抵|领券|free gift",
+    r"前\d+名|积分兑换|定金.{0,4}抵|free gift",
     re.I,
 )
 #: A price compared with another channel's (a physical store, a counter): no basis the shop can show.

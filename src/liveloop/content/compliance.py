@@ -138,3 +138,26 @@ def check_text(
     text: str, settings: Settings | None = None, facts: ClaimFacts | None = None
 ) -> ComplianceResult:
     return default_checker(settings).check(text, facts)
+
+
+MAX_LINES = 10_000
+
+
+def check_lines(
+    lines: list[str], *, wh: Any = None, product_id: str | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Each line's verdict and findings, and the counts per verdict; with ``product_id`` the claims are
+    settled against that product's facts (price history, stock, claims on file)."""
+    from liveloop.content.facts import one_product
+    from liveloop.core.errors import ValidationFailed
+
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(f"at most {MAX_LINES:,} lines per check", field="lines")
+    facts = one_product(wh, product_id).claim_facts() if wh is not None and product_id else None
+    checker = default_checker(settings)
+    out = []
+    for text in lines:
+        result = checker.check(text, facts)
+        out.append({"text": text, **result.to_dict()})
+    counts = {v: sum(1 for r in out if r["verdict"] == v) for v in SEVERITY}
+    return {"lines": out, **counts, "product_id": product_id}

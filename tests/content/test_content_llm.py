@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
+from fake_model import completion, serve
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -34,16 +32,6 @@ class FakeModelServer:
     base_url: str
     calls: Counter[str] = field(default_factory=Counter)
     auth_headers: list[str | None] = field(default_factory=list)
-
-
-def _completion(content: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-        ],
-    }
 
 
 def _app(state: FakeModelServer) -> FastAPI:
@@ -67,36 +55,21 @@ def _app(state: FakeModelServer) -> FastAPI:
         elif model == "garbage":
             return PlainTextResponse("{not json", media_type="application/json")
         elif model == "empty":
-            return JSONResponse(_completion("   "))
+            return JSONResponse(completion("   "))
         elif model == "auth" and request.headers.get("authorization") != f"Bearer {API_KEY}":
             return JSONResponse({"error": {"message": "invalid api key"}}, status_code=401)
-        return JSONResponse(_completion(f"echo: {user} ({body['max_tokens']} tokens)"))
+        return JSONResponse(completion(f"echo: {user} ({body['max_tokens']} tokens)"))
 
     return app
 
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[FakeModelServer]:
-    """A uvicorn server on a free 127.0.0.1 port, in a background thread, for the whole module."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    state = FakeModelServer(base_url=f"http://127.0.0.1:{port}/v1")
-    server = uvicorn.Server(
-        uvicorn.Config(_app(state), log_level="warning", timeout_graceful_shutdown=2, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the fake model server did not start")
-        time.sleep(0.02)
-    socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    yield state
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    """The fake model server for the whole module."""
+    state = FakeModelServer(base_url="")
+    with serve(_app(state)) as url:
+        state.base_url = url
+        yield state
 
 
 @pytest.fixture

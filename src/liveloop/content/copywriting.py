@@ -140,28 +140,27 @@ def _templates(
             {"text": "\n".join(x for x in (f"{hook}{'!' if en else '！'}{{name}}", first, tags) if x)},
         ]
     if channel == "preview":
-        up = extra.get("upcoming")
+        up, mid = extra.get("upcoming"), f"{sep}{first}" if first else ""
         if up:
-            when = up["when"]
-            return [
-                {
-                    "text": f"{when}, {up['host']} live: {{name}}{sep}{first}. Set a reminder"
-                    if en
-                    else f"{when}{up['host']}直播间上架{{name}}{sep}{first}，记得预约"
-                },
-                {
-                    "text": f"{when} live: {{name}} {price}. Set a reminder"
-                    if en
-                    else f"{when}直播：{{name}} {price}，记得预约"
-                },
-            ]
-        return [
-            {
-                "text": f"{{name}} is coming to our live room{sep}{first}. Follow us"
+            when, host = up["when"], up["host"]
+            texts = (
+                [
+                    f"{when}, {host} live: {{name}}{mid}. Set a reminder",
+                    f"{when} live: {{name}} {price}. Set a reminder",
+                ]
                 if en
-                else f"{{name}}即将在直播间上架{sep}{first}，关注直播间不错过"
-            },
-        ]
+                else [
+                    f"{when}{host}直播间上架{{name}}{mid}，记得预约",
+                    f"{when}直播：{{name}} {price}，记得预约",
+                ]
+            )
+        else:
+            texts = (
+                [f"{{name}} is coming to our live room{mid}. Follow us", "{name}: live soon. Follow us"]
+                if en
+                else [f"{{name}}即将在直播间上架{mid}，关注直播间不错过", "{name}即将开播，关注直播间"]
+            )
+        return [{"text": t} for t in texts]
     raise ValidationFailed(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}", field="channel")
 
 

@@ -430,13 +430,18 @@ def _coupons(
     return block, truth
 
 
+#: Units per order line and their probabilities (the mean is what the oracle's expectations use).
+QUANTITIES, QUANTITY_P = (1, 2, 3), (0.82, 0.13, 0.05)
+MEAN_QUANTITY = float(np.dot(QUANTITIES, QUANTITY_P))
+
+
 def _settle(
     rng: np.random.Generator, world: World, cands: list[dict[str, np.ndarray]], state: State
 ) -> dict[str, np.ndarray]:
     """Turn purchase candidates into orders in time order, never selling more than the stock left."""
     cand = {key: np.concatenate([c[key] for c in cands]) for key in cands[0]}
     n = len(cand["ts"])
-    qty = rng.choice([1, 2, 3], n, p=[0.82, 0.13, 0.05])
+    qty = rng.choice(QUANTITIES, n, p=QUANTITY_P)
     order = np.lexsort((cand["ts"], cand["product"]))
     prod_sorted, qty_sorted = cand["product"][order], qty[order]
     csum = np.cumsum(qty_sorted)

@@ -201,6 +201,65 @@ class Oracle:
             "list_price": float(list_price),
         }
 
+    # -- live lineups --------------------------------------------------------------------------
+    def reordered_slots(self, session_id: str, order: list[str]) -> np.ndarray:
+        """The session's global slot indices rearranged so slot ``k`` shows ``order[k]``: each product
+        keeps its own slot discount and coupon, only its time on stage moves."""
+        s = self._index([session_id], "l", self.world.sessions.n)[0]
+        ss = self.world.sessions
+        slots = np.arange(ss.lineup_ptr[s], ss.lineup_ptr[s + 1])
+        wanted = self._products(order)
+        current = ss.slot_product[slots]
+        if len(wanted) != len(slots) or sorted(wanted.tolist()) != sorted(current.tolist()):
+            raise ValidationFailed(
+                f"order must be a permutation of session {session_id}'s lineup", field="order"
+            )
+        free = list(slots)
+        out = []
+        for product in wanted:
+            j = next(i for i, slot in enumerate(free) if ss.slot_product[slot] == product)
+            out.append(free.pop(j))
+        return np.array(out, dtype=np.int64)
+
+    def expected_live_gmv(
+        self, session_id: str, order: list[str], viewers: ArrayLike, enter_s: ArrayLike, leave_s: ArrayLike
+    ) -> float:
+        """Expected GMV of a session if its lineup ran in ``order``, for viewers present from ``enter_s`` to
+        ``leave_s`` seconds after its start: the simulator's click and purchase probabilities per slot a
+        visit overlaps, times the slot's price (with the product's own discount) net of its coupon."""
+        from liveloop.datasets.simulator.behaviour import MEAN_QUANTITY
+
+        w, ss = self.world, self.world.sessions
+        s = self._index([session_id], "l", ss.n)[0]
+        slots = self.reordered_slots(session_id, order)
+        users = self._users(viewers)
+        a, b = np.asarray(enter_s, dtype=float), np.asarray(leave_s, dtype=float)
+        day = int(ss.day[s])
+        slot_len = float(ss.end[s] - ss.start[s]) / len(slots)
+        price = w.slot_prices(slots)
+        total = 0.0
+        for k, slot in enumerate(slots):
+            overlap = np.minimum(b, (k + 1) * slot_len) - np.maximum(a, k * slot_len)
+            here = overlap > 0
+            if not here.any():
+                continue
+            prod = np.full(here.sum(), ss.slot_product[slot])
+            coupon = float(ss.slot_coupon[slot])
+            u = utility(
+                w,
+                users[here],
+                prod,
+                day,
+                price=np.full(here.sum(), price[k]),
+                coupon=coupon,
+                live=True,
+                position=k,
+            )
+            p_click = sigmoid(u + w.config.params.c_click_live) * np.minimum(1.0, overlap[here] / 120)
+            p_cart, _, p_buy = funnel(w, u)
+            total += float((p_click * p_cart * p_buy).sum() * max(price[k] * MEAN_QUANTITY - coupon, 0.01))
+        return total
+
     # -- recommendations ----------------------------------------------------------------------
     def relevance(self, user_id: ArrayLike, product_id: ArrayLike, *, day: int = 0) -> Any:
         """True probability that the user clicks the product when it is recommended."""

@@ -345,3 +345,26 @@ def test_a_missing_model_is_trained_in_the_background_never_blocking(tmp_path: P
     assert provider.wait(timeout=300) is not None
     assert hub.process() == 1 and hub.snapshot("s-train")["model"] == {"state": "ready"}
     assert load_model(settings) is provider.get()  # the artifact was written where the CLI finds it
+
+
+def test_the_product_on_stage_gets_what_its_buyers_say(wh: Warehouse, data_home: Path) -> None:
+    """A session opened from the warehouse carries each product's review points (content.scripts); while a
+    beauty product is on stage the advisor's first point quotes a real review about it."""
+    from liveloop.datasets.simulator import simulate_into_warehouse
+    from liveloop.profiles import build_profiles
+
+    simulate_into_warehouse(wh, scale="tiny", seed=3, users=120, days=3)
+    build_profiles(wh)
+    sid, pid = wh.sql(
+        "SELECT s.session_id, p.product_id FROM live_sessions s, unnest(s.lineup) AS u(product_id) "
+        "JOIN products p USING (product_id) WHERE p.category = 'beauty' ORDER BY 1, 2 LIMIT 1"
+    )[0]
+    hub = _hub()
+    service.open_session(hub, wh, sid)
+    users = [u for (u,) in wh.sql("SELECT user_id FROM profiles ORDER BY user_id LIMIT 20")]
+    hub.submit(sid, [_ev("enter", i, u) for i, u in enumerate(users)] + [_ev("stage", 30, product_id=pid)])
+    hub.process()
+    first = hub.snapshot(sid)["advisor"]["talking_points"][0]
+    assert first["product_id"] == pid and first["source"] == "reviews"
+    assert "「" in first["point"] and "buyers say" in first["point"]
+    assert default_checker().check(first["point"]).verdict != "block"

@@ -218,9 +218,9 @@ def _category_interest(wh: Warehouse, users: list[str]) -> dict[str, float]:
 def _demand(wh: Warehouse, products: list[str], now: datetime) -> dict[str, float]:
     rows = wh.sql(
         "SELECT i.product_id, sum(i.quantity) FROM order_items i JOIN orders o USING (order_id) "
-        "WHERE o.ts >= ? AND o.status <> 'cancelled' AND i.product_id IN (SELECT "
+        "WHERE o.ts >= ? AND o.ts < ? AND o.status <> 'cancelled' AND i.product_id IN (SELECT "
         "unnest(?::VARCHAR[])) GROUP BY 1",
-        [now - timedelta(days=DEMAND_DAYS), products],
+        [now - timedelta(days=DEMAND_DAYS), now, products],
     )
     return {str(p): float(n) for p, n in rows}
 
@@ -606,3 +606,27 @@ def pick_sessions(wh: Warehouse, *, now: datetime | None = None, limit: int = 12
     )
     keys = ("session_id", "title", "host", "start_ts", "products", "upcoming")
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def stage_points(
+    wh: Warehouse, product_ids: list[str], *, settings: Settings | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Per product, the selling points a host can say while it is on stage (aspect, zh, en), each a real
+    customer's words that pass the gate with the product's facts — what the live advisor offers."""
+    settings = settings or get_settings()
+    facts = product_facts(wh, product_ids)
+    checker = default_checker(settings)
+    points = product_points(wh, facts, checker, settings)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for pid, f in facts.items():
+        lines = []
+        for p in points[pid]["selling_points"]:
+            if p["quote_verdict"] != "pass":
+                continue
+            q = p["quotes"][0]
+            zh = f"讲{f.name('zh')}的{p['aspect']}：买过的人说「{q}」"
+            en = f"On {f.name('en')}'s {aspect_label(p['aspect'], 'en')}: buyers say “{q}”"
+            if checker.check(zh, f.claim_facts()).verdict == "pass":
+                lines.append({"aspect": p["aspect"], "zh": zh, "en": en, "count": p["count"]})
+        out[pid] = lines
+    return out

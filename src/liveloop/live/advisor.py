@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from liveloop.content.personas import TALKING_POINTS
+from liveloop.content.personas import TALKING_POINTS, emphasis
 from liveloop.live.room import RoomState
 
 LOW_STOCK = 20  # units at which stock starts to pull a product down (and below which an alert fires)
@@ -162,10 +162,29 @@ def dominant_segments(room: RoomState) -> tuple[Counter[str], str]:
 
 
 def talking_points(room: RoomState, n: int = 3) -> list[dict[str, Any]]:
-    """Points for the dominant segments; ``share`` is of the viewers (or questions) they rest on."""
+    """Points for the dominant segments; ``share`` is of the viewers (or questions) they rest on. While a
+    product is on stage, the first point is what its buyers say about the aspect those viewers care most
+    about (``content.scripts.stage_points``, attached to the lineup when the session opens)."""
     segs, source = dominant_segments(room)
     base = room.present_profiled() if source == "profiles" else sum(segs.values())
     out = []
+    staged = room.lineup.get(room.on_stage or "", {}).get("points") or []
+    if staged:
+        stress = emphasis(segs) if segs else ()
+        best = min(
+            staged,
+            key=lambda p: (stress.index(p["aspect"]) if p["aspect"] in stress else len(stress), -p["count"]),
+        )
+        out.append(
+            {
+                "segment": segs.most_common(1)[0][0] if segs else "mainstream",
+                "share": 1.0,
+                "source": "reviews",
+                "point": f"{best['zh']} ({best['en']})",
+                "product_id": room.on_stage,
+                "reason": f"on stage now; {best['count']} reviews or comments mention its {best['aspect']}",
+            }
+        )
     for s, c in segs.most_common(n):
         reason = {
             "profiles": f"{c} of {base} present viewers with a profile",

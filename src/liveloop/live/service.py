@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from liveloop.content.personas import personas_of
-from liveloop.core.errors import Conflict, NotFound, ValidationFailed
+from liveloop.content.scripts import stage_points
+from liveloop.core.errors import Conflict, LiveloopError, NotFound, ValidationFailed
 from liveloop.live import lottery, sessions
 from liveloop.live.hub import LiveHub, LiveSession, ProfileLookup, stock_left
 from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
@@ -48,6 +49,12 @@ def lineup_from_warehouse(wh: Warehouse, session_id: str) -> tuple[list[dict[str
                 "stock": stock,
                 "attributes": _json(attrs) if attrs else {},
             }
+    if products:
+        try:
+            for pid, lines in stage_points(wh, list(products)).items():
+                products[pid]["points"] = lines
+        except LiveloopError:  # no review corpora here: the advisor keeps its persona points only
+            pass
     lineup = [products.get(pid, {"product_id": pid, "name": pid}) for pid in ids]
     ended = end_ts is not None and end_ts < datetime.now(UTC)
     return lineup, ended

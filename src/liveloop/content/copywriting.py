@@ -120,7 +120,7 @@ def _templates(
         return out
     if channel == "sms":
         sig, opt_out = extra["signature"], SMS_OPT_OUT["en" if en else "zh"]
-        bodies = [f"{{name}} {price}."] if en else [f"{{name}}，{price}。"]
+        bodies = [f"{{name}} {price}. "] if en else [f"{{name}}，{price}。"]
         if first:
             bodies.insert(0, f"{{name}}: {first}, {price}. " if en else f"{{name}}，{first}，{price}。")
         bodies.append(f"{hook}: {{name}}. " if en else f"{hook}：{{name}}。")

@@ -7,7 +7,6 @@ what it answers (a clear error next to the form for an unknown id or a bad choic
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +18,6 @@ from liveloop.content.compliance import check_lines
 from liveloop.content.personas import TALKING_POINTS
 from liveloop.core.errors import LiveloopError
 from liveloop.core.i18n import N_
-from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
 from liveloop.web.templating import lang_of, render
@@ -56,10 +54,6 @@ def segments(text: str, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _valid_id(value: str) -> str:
-    return value if re.fullmatch(ID_PATTERN, value) else ""
-
-
 @router.get("/content", response_class=HTMLResponse)
 async def content_page(
     request: Request,
@@ -85,9 +79,7 @@ async def content_page(
     context["sessions"] = await run_in_threadpool(scripts.pick_sessions, wh)
     if session:
         try:
-            context["script"] = await run_in_threadpool(
-                scripts.session_script, wh, _valid_id(session) or session
-            )
+            context["script"] = await run_in_threadpool(scripts.session_script, wh, session)
         except LiveloopError as exc:
             context["errors"]["session"] = exc.detail
     if product:
@@ -95,7 +87,7 @@ async def content_page(
             context["copy"] = await run_in_threadpool(
                 copywriting.product_copy,
                 wh,
-                _valid_id(product) or product,
+                product,
                 context["channel"],
                 persona=context["persona"] or None,
                 lang=lang,

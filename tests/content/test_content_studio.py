@@ -224,3 +224,27 @@ def test_model_text_that_fails_falls_back_to_templates(
 def test_the_script_is_json_serialisable(world: Warehouse) -> None:
     s = scripts.session_script(world, _busiest(world))
     assert json.loads(json.dumps(s, default=str))["session_id"] == s["session_id"]
+
+
+def test_a_campaign_message_written_from_a_products_copy(world: Warehouse) -> None:
+    from liveloop.campaigns import audiences, engine
+    from liveloop.campaigns.copy_source import message_from_copy
+
+    pid = _busiest_product(world)
+    written = message_from_copy(world, pid, ["in_app"], persona="bargain_hunter")
+    push = copywriting.product_copy(world, pid, "push", persona="bargain_hunter", variants=1)
+    assert written["body"] == push["variants"][0]["text"] and written["subject"] is None
+    audience = audiences.create(world, "content-test", audiences.AudienceSpec(everyone=True), actor="t")
+    spec = engine.CampaignSpec.from_dict(
+        {
+            "name": "copy",
+            "audience_id": audience["audience_id"],
+            "channels": ["in_app"],
+            "body": written["body"],
+        }
+    )
+    made = engine.create(world, spec, actor="t")
+    assert made["spec"]["body"] == written["body"]
+    with pytest.raises(ValidationFailed) as bad:
+        message_from_copy(world, pid, ["fax"])
+    assert bad.value.field == "channels"

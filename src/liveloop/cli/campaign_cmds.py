@@ -318,8 +318,14 @@ def campaigns_create(
     channel: list[str] = typer.Option(
         ..., "--channel", help="A channel, in order of preference (repeatable)."
     ),
-    body: str = typer.Option(..., "--body", help="The message (Jinja2: {{ name }}, {{ session_title }} …)."),
+    body: str | None = typer.Option(
+        None, "--body", help="The message (Jinja2: {{ name }}, {{ session_title }} …)."
+    ),
     subject: str | None = typer.Option(None, "--subject", help="The subject (e-mail)."),
+    copy_from: str | None = typer.Option(
+        None, "--copy-from", help="Write the message from this product's copy (content studio)."
+    ),
+    persona: str | None = typer.Option(None, "--persona", help="The persona the copy is for (--copy-from)."),
     kind: str = typer.Option("promotion", "--kind", help="promotion, live_preview, welcome, cross_sell…"),
     session: str | None = typer.Option(None, "--session", help="The live session it is about."),
     start: datetime | None = typer.Option(None, "--start", help="When to send (default: at launch)."),
@@ -343,6 +349,14 @@ def campaigns_create(
         "send_time": send_time,
     }
     with open_warehouse() as wh:
+        if copy_from:
+            from liveloop.campaigns.copy_source import message_from_copy
+
+            written = message_from_copy(wh, copy_from, channel, persona=persona)
+            data["body"] = body or written["body"]
+            data["subject"] = subject or written["subject"]
+        elif body is None:
+            raise ValidationFailed("give --body, or --copy-from PRODUCT to have it written", field="body")
         made = engine.create(wh, engine.CampaignSpec.from_dict(data), actor=ACTOR)
     emit(made, as_json, _render_campaign)
 

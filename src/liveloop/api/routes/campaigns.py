@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from liveloop.api.deps import get_warehouse
 from liveloop.campaigns import audiences, engine, inbound, journeys, outbox
 from liveloop.campaigns.channels import Provider, providers, set_provider
+from liveloop.campaigns.copy_source import message_from_copy
 from liveloop.campaigns.report import report
 from liveloop.core.errors import ValidationFailed
 from liveloop.core.ids import ID_PATTERN
@@ -178,11 +179,19 @@ class PolicyIn(BaseModel):
     fatigue_week: int = Field(5, ge=0, le=1000)
 
 
+class CopyFromIn(BaseModel):
+    """Have the content studio write the message from a product's copy."""
+
+    product_id: str = Field(..., pattern=ID_PATTERN, max_length=128)
+    persona: str | None = Field(None, max_length=64)
+
+
 class CampaignIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=200)
     audience_id: str = Field(..., pattern=ID_PATTERN, max_length=128)
     channels: list[str] = Field(..., min_length=1, max_length=8)
-    body: str = Field(..., max_length=5000)
+    body: str | None = Field(None, max_length=5000, description="Required unless copy_from is given.")
+    copy_from: CopyFromIn | None = None
     subject: str | None = Field(None, max_length=5000)
     kind: str = Field("promotion", max_length=32)
     session_id: str | None = Field(None, max_length=128)
@@ -197,8 +206,20 @@ class CampaignIn(BaseModel):
 async def create_campaign(
     request: Request, body: CampaignIn, wh: Warehouse = Depends(get_warehouse)
 ) -> dict[str, Any]:
-    spec = engine.CampaignSpec.from_dict(body.model_dump())
-    return await run_in_threadpool(engine.create, wh, spec, actor=_actor(request))
+    data = body.model_dump(exclude={"copy_from"})
+
+    def draft() -> dict[str, Any]:
+        if body.copy_from is not None:
+            written = message_from_copy(
+                wh, body.copy_from.product_id, body.channels, persona=body.copy_from.persona
+            )
+            data["body"] = data["body"] or written["body"]
+            data["subject"] = data["subject"] or written["subject"]
+        elif not data["body"]:
+            raise ValidationFailed("give body, or copy_from to have it written", field="body")
+        return engine.create(wh, engine.CampaignSpec.from_dict(data), actor=_actor(request))
+
+    return await run_in_threadpool(draft)
 
 
 @router.get("/campaigns", dependencies=[READ], summary="Campaigns, newest first")

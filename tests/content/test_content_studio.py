@@ -106,7 +106,7 @@ def test_a_session_without_expected_audience_gets_a_general_script(settings: Set
     simulate_into_warehouse(wh, scale="tiny", seed=5, users=60, days=2)  # no profiles built
     sid = _busiest(wh)
     s = scripts.session_script(wh, sid)
-    assert s["audience"]["size"] == 0 and "general script" in s["audience"]["note"]
+    assert s["audience"]["size"] == 0 and "general script" in s["audience"]["note"]["en"]
     assert len(s["products"]) == len(
         wh.sql("SELECT lineup FROM live_sessions WHERE session_id = ?", [sid])[0][0]
     )
@@ -159,8 +159,8 @@ def test_persona_changes_the_lead_and_bad_choices_are_refused(world: Warehouse) 
 def test_a_bare_product_still_gets_copy_and_says_what_it_lacks(world: Warehouse) -> None:
     world.sql("INSERT INTO products (product_id, title) VALUES ('p_bare', '手工皂')")
     r = copywriting.product_copy(world, "p_bare", "push")
-    assert r["variants"] and any("no attributes" in n for n in r["notes"])
-    assert any("no review or comment points" in n for n in r["notes"])
+    assert r["variants"] and any("no attributes" in n["en"] for n in r["notes"])
+    assert any("no review or comment points" in n["en"] and n["zh"] for n in r["notes"])
 
 
 # -- the language model: its variant is used only when it is grounded, fits and passes the gate --------
@@ -197,7 +197,7 @@ def test_a_grounded_model_line_is_added_first(world: Warehouse, model: dict[str,
     pid = _busiest_product(world)
     price = world.sql("SELECT price::DOUBLE FROM products WHERE product_id = ?", [pid])[0][0]
     r = _copy_with(world, model, f"今晚好物，只要{price:g}元")
-    assert r["variants"][0]["source"] == "llm" and "added" in r["language_model"]
+    assert r["variants"][0]["source"] == "llm" and "added" in r["language_model"]["en"]
     system, user = (m["content"] for m in model["prompts"][-1])
     assert f"{price:g}" in user and "最" in system  # the prompt carries the facts and the rules
 
@@ -216,7 +216,7 @@ def test_model_text_that_fails_falls_back_to_templates(
     world: Warehouse, model: dict[str, Any], reply: str | None, why: str
 ) -> None:
     r = _copy_with(world, model, reply)
-    assert why in r["language_model"] and "templates used" in r["language_model"]
+    assert why in r["language_model"]["en"] and "templates used" in r["language_model"]["en"]
     assert r["variants"] and all(v["source"] == "template" for v in r["variants"])
     assert reply is None or all(v["text"] != reply for v in r["variants"])
 
@@ -248,3 +248,20 @@ def test_a_campaign_message_written_from_a_products_copy(world: Warehouse) -> No
     with pytest.raises(ValidationFailed) as bad:
         message_from_copy(world, pid, ["fax"])
     assert bad.value.field == "channels"
+
+
+def test_apparel_points_come_from_the_rated_english_reviews(data_home: Path) -> None:
+    from liveloop.content import apparel
+    from liveloop.content.selling import category_points
+
+    rated = apparel.reviews()
+    got = category_points("apparel")
+    assert got is not None and got["selling_points"] and got["pain_points"]
+    texts = " ".join(rated["text"].tolist())
+    for p in got["selling_points"][:3]:
+        assert p["quotes"] and all(q in texts for q in p["quotes"])
+        assert all(apparel.PRAISE.search(q) and not apparel.COMPLAINT.search(q) for q in p["quotes"])
+    for p in got["pain_points"][:3]:
+        assert all(apparel.COMPLAINT.search(q) for q in p["quotes"])
+    # counts are reviews whose stars agree: a selling point is never counted from a 1–2 star review
+    assert max(p["count"] for p in got["selling_points"]) <= int((rated["polarity"] == "positive").sum())

@@ -55,7 +55,7 @@ def _render_copy(r: dict[str, Any]) -> None:
     for rej in r["rejected"]:
         console.print(f"left out: {rej['text']} — {rej['reason']}", markup=False, soft_wrap=True)
     for note in [*r["notes"], r["language_model"]]:
-        console.print(f"note: {note}", markup=False, soft_wrap=True)
+        console.print(f"note: {note['en']}", markup=False, soft_wrap=True)
 
 
 @content_app.command("copy")
@@ -113,7 +113,17 @@ def content_points(
 
 def _read_lines(file: str) -> list[str]:
     if file == "-":
-        text = sys.stdin.read(MAX_CHECK_BYTES + 1)
+        raw = getattr(sys.stdin, "buffer", None)  # bytes, decoded strictly: a POSIX locale would
+        if raw is None:  # turn GBK into surrogates that then pass the gate as mojibake
+            text = sys.stdin.read(MAX_CHECK_BYTES + 1)
+        else:
+            data = raw.read(MAX_CHECK_BYTES + 1)
+            if len(data) > MAX_CHECK_BYTES:
+                raise ValidationFailed(f"input larger than {MAX_CHECK_BYTES:,} bytes", field="file")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValidationFailed(f"stdin: not UTF-8 text ({exc.reason})", field="file") from exc
     else:
         path = Path(file)
         if not path.is_file():

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from liveloop.content.claims import RULES, ClaimFacts, Finding, find_claims
+from liveloop.content.claims import RULES, ClaimFacts, Finding, find_claims, finding
 from liveloop.core.config import Settings
 from liveloop.datasets import data_file
 
@@ -79,10 +79,22 @@ class ComplianceResult:
         what = "must not be published" if self.verdict == "block" else "needs review"
         return f"{what}: " + "; ".join(parts)
 
+    @property
+    def reason_zh(self) -> str:
+        if not self.hits:
+            return "未发现广告法问题"
+        worst = [f for f in self.hits if f.severity == self.verdict]
+        parts = []
+        for rule in dict.fromkeys(f.rule for f in worst):
+            terms = "、".join(sorted({f.term for f in worst if f.rule == rule}))
+            parts.append(f"「{terms}」：{RULES[rule][2]}")
+        return ("不得发布：" if self.verdict == "block" else "需人工复核：") + "；".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
             "reason": self.reason,
+            "reason_zh": self.reason_zh,
             "terms": sorted({h.term for h in self.hits}),
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -105,14 +117,9 @@ class ComplianceChecker:
             return []
         masked = INNOCENT.sub(lambda m: "\0" * len(m.group(0)), text)
         return [
-            Finding(
-                "absolute",
-                m.group(0),
-                m.start(),
-                m.end(),
-                "flag" if m.group(0) in SOFT_TERMS else "block",
-                "a term that needs review" if m.group(0) in SOFT_TERMS else "an absolute or banned term",
-            )
+            finding("absolute", m.group(0), m.start(), "flag", "soft")
+            if m.group(0) in SOFT_TERMS
+            else finding("absolute", m.group(0), m.start(), "block", "absolute")
             for m in self._re.finditer(masked)
         ]
 

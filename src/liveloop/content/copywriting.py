@@ -184,7 +184,7 @@ def _llm_variant(
     limit: int,
     facts_text: str,
     checker: ComplianceChecker,
-) -> tuple[dict[str, Any] | None, str]:
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
     task = f"{channel} copy for {f.name(lang)}, at most {limit} characters" + (
         f", for viewers who are {persona}: {TALKING_POINTS[persona_key(persona)]}" if persona else ""
     )
@@ -192,18 +192,34 @@ def _llm_variant(
     try:
         text = client.complete(system, user, max_tokens=200, temperature=0.7).strip()
     except LLMError as exc:
-        return None, f"language model unavailable: {exc.reason}; templates used"
+        return None, _note(
+            f"language model unavailable: {exc.reason}; templates used", "语言模型不可用，已用模板"
+        )
     problems = fact_check(text, facts_text)
     if problems:
-        return None, "language-model text failed the fact check (" + "; ".join(
-            problems[:3]
-        ) + "); templates used"
+        why = "; ".join(problems[:3])
+        return None, _note(
+            f"language-model text failed the fact check ({why}); templates used",
+            "语言模型的文案有事实中没有的数字或宣称，已用模板",
+        )
     if len(text) > limit:
-        return None, f"language-model text is {len(text)} characters, over the {limit} limit; templates used"
+        return None, _note(
+            f"language-model text is {len(text)} characters, over the {limit} limit; templates used",
+            f"语言模型的文案 {len(text)} 字，超过 {limit} 字限制，已用模板",
+        )
     result = checker.check(text, f.claim_facts())
     if result.verdict == "block":
-        return None, f"language-model text failed the compliance gate ({result.reason}); templates used"
-    return _variant({"text": text}, result, "llm"), "language-model variant added"
+        return None, _note(
+            f"language-model text failed the compliance gate ({result.reason}); templates used",
+            f"语言模型的文案未通过合规检查（{result.reason_zh}），已用模板",
+        )
+    return _variant({"text": text}, result, "llm"), _note(
+        "language-model variant added", "已加入语言模型写的文案"
+    )
+
+
+def _note(en: str, zh: str) -> dict[str, str]:
+    return {"en": en, "zh": zh}
 
 
 def _variant(fields: dict[str, str], result: Any, source: str) -> dict[str, Any]:
@@ -243,19 +259,34 @@ def product_copy(
     now = now or utcnow()
     f = one_product(wh, product_id, now=now)
     checker = default_checker(settings)
-    notes = []
+    notes: list[dict[str, str]] = []
     if not f.attributes and f.price is None:
-        notes.append("the product has no attributes or price: copy names it only")
+        notes.append(
+            _note(
+                "the product has no attributes or price: copy names it only",
+                "商品没有属性和价格：文案只写商品名",
+            )
+        )
     points = product_points(wh, {product_id: f}, checker, settings)[product_id]
     chosen = _points(points, persona)
     if not chosen:
-        notes.append("no review or comment points for this product or its category: copy without them")
+        notes.append(
+            _note(
+                "no review or comment points for this product or its category: copy without them",
+                "该商品及其类目没有可引用的评价或评论：文案不含卖点",
+            )
+        )
     phrases = [_phrase(p, lang) for p in chosen[:2]]
     extra: dict[str, Any] = {"signature": signature or f.brand or "liveloop"}
     if channel == "preview":
         up = _upcoming(wh, product_id, now)
         if up is None:
-            notes.append("no upcoming session features this product: the invitation names no time")
+            notes.append(
+                _note(
+                    "no upcoming session features this product: the invitation names no time",
+                    "没有即将开播的场次包含该商品：邀请不写时间",
+                )
+            )
         else:
             from zoneinfo import ZoneInfo
 
@@ -268,17 +299,33 @@ def product_copy(
     for template in _templates(channel, f, phrases, persona, lang, extra):
         fitted = _fit(template, f, lang, limit)
         if fitted is None:
-            rejected.append({"text": template["text"], "reason": f"does not fit {limit} characters"})
+            rejected.append(
+                {
+                    "text": template["text"],
+                    "reason": f"does not fit {limit} characters",
+                    "reason_zh": f"超过 {limit} 字的限制",
+                }
+            )
             continue
         if channel == "email" and len(fitted["body"]) > EMAIL_BODY_LIMIT:
             fitted["body"] = fitted["body"][:EMAIL_BODY_LIMIT]
         whole = fitted["text"] + ("\n" + fitted["body"] if "body" in fitted else "")
         result = checker.check(whole, f.claim_facts())
         if result.verdict == "block":
-            rejected.append({"text": fitted["text"], "reason": result.reason})
+            rejected.append(
+                {
+                    "text": fitted["text"],
+                    "reason": result.reason,
+                    "reason_zh": result.reason_zh,
+                    "findings": [h.to_dict() for h in result.hits],
+                }
+            )
         elif all(v["text"] != fitted["text"] for v in out):
             out.append(_variant(fitted, result, "template"))
-    llm_note = "no language model configured (LIVELOOP_LLM_URL, LIVELOOP_LLM_MODEL): templates only"
+    llm_note = _note(
+        "no language model configured (LIVELOOP_LLM_URL, LIVELOOP_LLM_MODEL): templates only",
+        "未配置语言模型：只用模板",
+    )
     config = None if client is not None else LLMConfig.from_env()
     if client is not None or config is not None:
         facts_text = "\n".join(f.lines(lang) + [str(p) for p in phrases])

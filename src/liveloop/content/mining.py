@@ -55,6 +55,11 @@ ASPECT_LABELS: dict[str, str] = {
     "服务": "service",
     "新鲜度": "freshness",
     "其他": "other",
+    # the apparel aspects of liveloop.content.apparel (English reviews) that no zhijiang category names
+    "材质": "fabric",
+    "颜色": "colour",
+    "做工": "workmanship",
+    "款式": "style",
 }
 POLARITIES: dict[str, str] = {"正面": "positive", "负面": "negative", "中性": "neutral"}
 _FLIP = {"positive": "negative", "negative": "positive", "neutral": "neutral"}

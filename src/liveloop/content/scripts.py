@@ -93,7 +93,14 @@ class Gate:
         findings = [f.to_dict() for r in results for f in r.hits]
         if worst.verdict == "block":
             self.blocked.append(
-                {"kind": kind, "zh": zh, "en": en, "reason": worst.reason, "findings": findings}
+                {
+                    "kind": kind,
+                    "zh": zh,
+                    "en": en,
+                    "reason": worst.reason,
+                    "reason_zh": worst.reason_zh,
+                    "findings": findings,
+                }
             )
             return None
         return Line(kind, zh, en, source, worst.verdict, findings)
@@ -161,7 +168,7 @@ def load_session(wh: Warehouse, session_id: str) -> Session:
     )
 
 
-def expected_audience(wh: Warehouse, session: Session) -> tuple[list[str], Counter[str], str]:
+def expected_audience(wh: Warehouse, session: Session) -> tuple[list[str], Counter[str], dict[str, str]]:
     """The expected viewers, their personas and a note on where they came from."""
     query, params = expected_viewers(wh, session.session_id, AUDIENCE_SIZE)
     users = [str(r[0]) for r in wh.sql(query, params)]
@@ -169,17 +176,27 @@ def expected_audience(wh: Warehouse, session: Session) -> tuple[list[str], Count
         return (
             [],
             Counter(),
-            "no expected audience (no built profiles match the lineup or host): general script",
+            {
+                "en": "no expected audience (no built profiles match the lineup or host): general script",
+                "zh": "没有预计观众（没有与排品或主播匹配的用户画像）：通用脚本",
+            },
         )
     personas: Counter[str] = Counter()
     for persona, traits in personas_of(wh, users).values():
         personas[persona] += 1
         for t in traits:
             personas[t] += 1
-    return users, personas, f"{len(users)} expected viewers (lineup interest and host affinity)"
+    return (
+        users,
+        personas,
+        {
+            "en": f"{len(users)} expected viewers (lineup interest and host affinity)",
+            "zh": f"预计观众 {len(users)} 人（按排品兴趣与主播亲和度）",
+        },
+    )
 
 
-def attendance_curve(wh: Warehouse, session: Session, bins: int) -> tuple[list[float], str]:
+def attendance_curve(wh: Warehouse, session: Session, bins: int) -> tuple[list[float], dict[str, str]]:
     """Expected viewers present per slot (share of the peak), from the host's past sessions' enter and
     leave events; flat when there is no history."""
     rows = wh.sql(
@@ -192,7 +209,10 @@ def attendance_curve(wh: Warehouse, session: Session, bins: int) -> tuple[list[f
         [session.host_id, session.session_id, session.start or utcnow(), HISTORY_SESSIONS, bins, bins],
     )
     if not rows:
-        return [1.0] * bins, "no past sessions of this host: the lineup's own order decides ties"
+        return [1.0] * bins, {
+            "en": "no past sessions of this host: the lineup's own order decides ties",
+            "zh": "该主播没有往期场次：同分时按原排品顺序",
+        }
     net = dict((int(b), float(d)) for b, d, _ in rows)
     present, level = [], 0.0
     for b in range(bins):
@@ -200,7 +220,11 @@ def attendance_curve(wh: Warehouse, session: Session, bins: int) -> tuple[list[f
         present.append(max(level + step / 2, 0.0))
         level += step
     peak = max(present) or 1.0
-    return [round(p / peak, 3) for p in present], f"{rows[0][2]} past sessions of this host"
+    sessions = rows[0][2]
+    return [round(p / peak, 3) for p in present], {
+        "en": f"{sessions} past sessions of this host",
+        "zh": f"该主播往期 {sessions} 场的在线人数",
+    }
 
 
 def _category_interest(wh: Warehouse, users: list[str]) -> dict[str, float]:

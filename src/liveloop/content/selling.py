@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from liveloop.content import apparel
 from liveloop.content.compliance import ComplianceChecker
 from liveloop.content.facts import ProductFacts
 from liveloop.content.mining import (
@@ -34,6 +35,8 @@ CATEGORY_CORPORA: dict[str, tuple[str, tuple[str, ...]]] = {
     "数码": ("online_shopping", ("平板", "手机", "计算机")),
     "home": ("online_shopping", ("热水器",)),
     "家居": ("online_shopping", ("热水器",)),
+    "apparel": ("womens_clothing", ()),
+    "服饰": ("womens_clothing", ()),
 }
 #: Comments read per product (the most recent), so a long-running product stays cheap.
 MAX_COMMENTS = 2000
@@ -46,6 +49,13 @@ MAX_REVIEWS = 3000
 def _category_points(data_home: str, category: str) -> dict[str, Any]:
     settings = Settings(data_home=Path(data_home))
     corpus, cats = CATEGORY_CORPORA[category]
+    if corpus == "womens_clothing":  # English, rated: aspects by keyword, polarity by stars
+        rated = apparel.reviews(settings)
+        if len(rated) > MAX_REVIEWS:
+            rated = rated.sample(MAX_REVIEWS, random_state=0)
+        points = apparel.points(rated, quotes=QUOTE_CANDIDATES)
+        points["source"] = f"{len(rated)} rated reviews (womens_clothing_ecommerce_reviews, English)"
+        return points
     if corpus == "zhijiang":
         column = load_zhijiang(settings)[0]["text"]
     else:

@@ -259,11 +259,15 @@ def cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., tuple[int, str, str]]:
     """Run ``liveloop ARGS`` in process through its entry point: (exit code, stdout, stderr)."""
+    from liveloop.cli import common
     from liveloop.cli.main import main
 
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["liveloop", *args])
         monkeypatch.setenv("COLUMNS", "200")
+        # the consoles' width, whatever the process's terminal (an xdist worker has none to measure)
+        monkeypatch.setattr(common.console, "_width", 200)
+        monkeypatch.setattr(common.err_console, "_width", 200)
         code = 0
         try:
             main()

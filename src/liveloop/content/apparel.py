@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from liveloop.content.mining import aspect_label
 from liveloop.core.config import Settings
 from liveloop.datasets import data_file
 
@@ -30,7 +31,6 @@ ASPECT_WORDS: dict[str, re.Pattern[str]] = {
     "款式": re.compile(r"\b(?:style|design|cut|cute|pretty|beautiful|gorgeous)\b", re.I),
     "价格": re.compile(r"\b(?:price|priced|worth|value|sale|expensive|pricey)\b", re.I),
 }
-LABELS = {"材质": "fabric", "颜色": "colour", "做工": "workmanship", "款式": "style"}
 _SENTENCE = re.compile(r"[^.!?]+[.!?]?")
 #: A quote must say what its review's stars say: praise words (and no complaint) for a selling point,
 #: complaint words for a pain point.
@@ -96,7 +96,7 @@ def points(df: pd.DataFrame, *, top: int = 8, quotes: int = 6) -> dict[str, Any]
                 "share": round(counts[k] / total, 4) if total else 0.0,
                 "terms": [t for t, _ in terms[k].most_common(5)],
                 "quotes": found[k][:quotes],
-                "label": LABELS.get(k[0], k[0]),
+                "label": aspect_label(k[0]),
             }
             for k in keys
         ]

@@ -55,12 +55,9 @@ ASPECT_LABELS: dict[str, str] = {
     "服务": "service",
     "新鲜度": "freshness",
     "其他": "other",
-    # the apparel aspects of liveloop.content.apparel (English reviews) that no zhijiang category names
-    "材质": "fabric",
-    "颜色": "colour",
-    "做工": "workmanship",
-    "款式": "style",
 }
+#: The apparel aspects of ``liveloop.content.apparel`` (English reviews) that no zhijiang category names.
+OTHER_LABELS: dict[str, str] = {"材质": "fabric", "颜色": "colour", "做工": "workmanship", "款式": "style"}
 POLARITIES: dict[str, str] = {"正面": "positive", "负面": "negative", "中性": "neutral"}
 _FLIP = {"positive": "negative", "negative": "positive", "neutral": "neutral"}
 
@@ -480,7 +477,7 @@ def aspect_label(aspect: str, lang: str = "en") -> str:
         return aspect
     if lang != "en":
         raise ValueError(f"unknown language {lang!r}: use 'en' or 'zh'")
-    return ASPECT_LABELS.get(aspect, aspect)
+    return ASPECT_LABELS.get(aspect) or OTHER_LABELS.get(aspect, aspect)
 
 
 def quote(text: str, span: tuple[int, int], limit: int = QUOTE_CHARS) -> str:

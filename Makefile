@@ -36,12 +36,14 @@ demo: setup
 demo-run: setup
 	$(BIN)/liveloop demo
 
+# Two workers (the machines have two cores); a module's tests stay on one worker (module fixtures).
+XDIST := -n 2 --dist loadscope
 test: setup system-deps lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider $(XDIST)
 
 # The quick loop: no browser, no real server, no model training (`make test` runs everything).
 test-fast: setup
-	$(BIN)/pytest -q -p no:cacheprovider -m "not slow and not browser"
+	$(BIN)/pytest -q -p no:cacheprovider $(XDIST) -m "not slow and not browser"
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -289,7 +289,22 @@ SLOW_MODULES = frozenset(
 )
 
 
+#: The longest modules, started first so that parallel workers (``make test`` runs two) finish together.
+LONGEST_FIRST = (
+    "test_readme_tour",
+    "test_live_nlp",
+    "test_live_room",
+    "test_live_cli",
+    "test_recommend_gate",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & BROWSER_FIXTURES:

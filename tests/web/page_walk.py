@@ -10,6 +10,7 @@ character.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,19 @@ def untranslated(runs: list[str], lang: str) -> list[str]:
         elif run not in ALLOWED_EN and _CJK.search(run):
             found.append(repr(run))
     return found
+
+
+def page_untranslated(page: Any, lang: str) -> list[str]:
+    """What the page shows in the wrong language (see :func:`untranslated`)."""
+    return untranslated(texts(page), lang)
+
+
+def screenshot(page: Any, name: str, lang: str) -> None:
+    """A full-page screenshot to ``$LIVELOOP_SCREENSHOTS/NAME-LANG.png`` when that variable is set."""
+    shots = os.environ.get("LIVELOOP_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / f"{name}-{lang}.png"), full_page=True)
 
 
 def first_link(page: Any, selector: str) -> str:

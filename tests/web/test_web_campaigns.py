@@ -6,7 +6,6 @@ builder's live audience preview, a refused draft showing its error by the field,
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import threading
@@ -18,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from page_walk import texts, untranslated
+from page_walk import page_untranslated, screenshot
 
 from liveloop.campaigns import audiences, engine, inbound, outbox
 from liveloop.campaigns.audiences import AudienceSpec
@@ -35,7 +34,6 @@ from profiles_shop import seed_built_shop
 MORNING = datetime(2026, 2, 1, 2, 0, tzinfo=UTC)
 SECRET = "whsec-test-0123456789"
 #: Set to a folder (e.g. docs/screenshots) to keep screenshots of the Campaigns pages in both languages.
-SHOTS = os.environ.get("LIVELOOP_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -125,16 +123,6 @@ def shop_server(live_server_factory, hook) -> tuple[Any, dict[str, str], list[di
     return srv, ids, received
 
 
-def _untranslated(page: Any, lang: str) -> list[str]:
-    return untranslated(texts(page), lang)
-
-
-def _shot(page: Any, name: str, lang: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}-{lang}.png"), full_page=True)
-
-
 def test_campaign_pages_in_both_languages(shop_server, browser_page, dashboard_login) -> None:
     srv, ids, received = shop_server
     assert len(received) > 10  # the seeded campaign went out through the webhook
@@ -151,8 +139,8 @@ def test_campaign_pages_in_both_languages(shop_server, browser_page, dashboard_l
         assert page.locator(f"#campaign-list tr[data-campaign='{ids['draft']}'] .status").inner_text() == (
             "草稿" if lang == "zh" else "draft"
         )
-        assert _untranslated(page, lang) == []
-        _shot(page, "campaigns", lang)
+        assert page_untranslated(page, lang) == []
+        screenshot(page, "campaigns", lang)
 
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the calendar: launched today, shown today
         day = page.locator(f"#campaign-calendar td[data-day='{today.isoformat()}'] a.cal-item")
@@ -162,10 +150,10 @@ def test_campaign_pages_in_both_languages(shop_server, browser_page, dashboard_l
         page.click("#calendar-next")
         assert page.locator("#campaign-calendar a.cal-item").count() == 0
         assert page.locator("#calendar-empty").count() == 1
-        assert _untranslated(page, lang) == []
+        assert page_untranslated(page, lang) == []
         page.click("#calendar-prev")
         assert page.locator("#campaign-calendar a.cal-item").count() == 2
-        assert _untranslated(page, lang) == []
+        assert page_untranslated(page, lang) == []
 
         page.goto(f"{srv.base_url}/campaigns/{ids['launched']}")
         page.wait_for_selector("#campaign-funnel .chart .main-svg")
@@ -183,8 +171,8 @@ def test_campaign_pages_in_both_languages(shop_server, browser_page, dashboard_l
             assert ("个百分点" if lang == "zh" else "pp") in page.locator("#lift-ci").inner_text()
         assert page.locator("#approve-form, #launch-form").count() == 0  # finished: nothing to approve
         assert page.locator("#drafted-by").inner_text() == "key:seed-marketer"
-        assert _untranslated(page, lang) == []
-        _shot(page, "campaign", lang)
+        assert page_untranslated(page, lang) == []
+        screenshot(page, "campaign", lang)
     assert page.console_errors == []
 
 
@@ -203,8 +191,8 @@ def test_builder_preview_field_errors_and_the_four_eyes_rule(
     assert size > 0
     assert page.locator("#preview-sample tbody a[href^='/users?user_id=']").count() == min(size, 10)
     assert page.locator("#preview-reachable").inner_text() != "—"
-    assert _untranslated(page, "zh") == []
-    _shot(page, "campaign-builder", "zh")
+    assert page_untranslated(page, "zh") == []
+    screenshot(page, "campaign-builder", "zh")
 
     page.select_option("#f-segment", index=0)
     page.fill("#f-rule", "shoe_size > 40")  # an unknown feature: the preview says so by the rule field
@@ -236,7 +224,7 @@ def test_builder_preview_field_errors_and_the_four_eyes_rule(
     page.wait_for_selector("#campaign-plan")
     assert int(re.sub(r"\D", "", page.locator("#plan-targeted").inner_text())) == 36
     assert page.locator("#plan-cost").inner_text().startswith("¥")
-    assert _untranslated(page, "zh") == []
+    assert page_untranslated(page, "zh") == []
     leftover = [e for e in page.console_errors if "status of 422" not in e]  # the refused form's answer
     assert leftover == []
 

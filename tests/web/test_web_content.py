@@ -5,19 +5,16 @@ shown as an error by its form, who may open the page, and the page in Chinese an
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from page_walk import texts, untranslated
+from page_walk import page_untranslated, screenshot
 
 from liveloop.warehouse import Warehouse
 
 #: Set to a folder (e.g. docs/screenshots) to keep screenshots of the Content page in both languages.
-SHOTS = os.environ.get("LIVELOOP_SCREENSHOTS")
 CHECKED = "全网最低价，7天美白\n补水保湿面霜"
 
 
@@ -42,16 +39,6 @@ def small_world(lineups: dict[str, list[str]]) -> Callable[[Warehouse], None]:
 def content_server(live_server_factory) -> tuple[Any, dict[str, list[str]]]:
     lineups: dict[str, list[str]] = {}
     return live_server_factory(seed=small_world(lineups)), lineups
-
-
-def _untranslated(page: Any, lang: str) -> list[str]:
-    return untranslated(texts(page), lang)
-
-
-def _shot(page: Any, name: str, lang: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}-{lang}.png"), full_page=True)
 
 
 def _write_script(page: Any) -> str:
@@ -164,18 +151,18 @@ def test_content_page_in_both_languages(content_server, browser_page, dashboard_
         page.goto(f"{srv.base_url}/lang?lang={lang}&next=/content")
         page.wait_for_load_state("networkidle")
         assert page.locator("h1").inner_text() == ("内容" if lang == "zh" else "Content")
-        assert _untranslated(page, lang) == []  # the empty page
+        assert page_untranslated(page, lang) == []  # the empty page
         page.goto(f"{srv.base_url}/content?{query}")
         page.wait_for_load_state("networkidle")
         assert page.locator("html").get_attribute("lang") == ("zh-CN" if lang == "zh" else "en")
         assert page.locator("#script-products > li[data-product]").count() > 0
         assert page.locator("#copy-variants tr.variant").count() > 0
         assert page.locator("#check-results tr[data-verdict=block] mark.finding-block").count() >= 1
-        assert _untranslated(page, lang) == []
+        assert page_untranslated(page, lang) == []
         # what the check leaves out as data: the picker's options (titles) and the text box (the user's)
         placeholder = page.locator("#check-text").get_attribute("placeholder")
         assert placeholder == ("每行一条文案" if lang == "zh" else "One piece of copy per line")
         options = " ".join(page.locator("#script-session option").all_inner_texts())
         assert ("upcoming" if lang == "zh" else "即将开播") not in options
-        _shot(page, "content", lang)
+        screenshot(page, "content", lang)
     assert page.console_errors == []

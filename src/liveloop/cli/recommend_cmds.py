@@ -47,7 +47,12 @@ def train_cmd(
         "--force",
         help="Activate the new model even when it does not beat popularity and the active one.",
     ),
-    epochs: int = typer.Option(10, min=1, help="Epochs of SASRec inside the candidate hybrid."),
+    epochs: int = typer.Option(
+        10,
+        min=1,
+        envvar="LIVELOOP_SASREC_EPOCHS",
+        help="Epochs of SASRec inside the candidate hybrid (default: LIVELOOP_SASREC_EPOCHS, else 10).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train the candidate hybrid, compare it with popularity and the active model on a hold-out carved from

@@ -50,6 +50,7 @@ def _register() -> None:
         coupon_cmds,
         data_cmds,
         datasets_cmds,
+        kpi_cmds,
         live_cmds,
         privacy_cmds,
         profiles_cmds,
@@ -70,6 +71,7 @@ def _register() -> None:
         campaign_cmds,
         coupon_cmds,
         content_cmds,
+        kpi_cmds,
     ):
         module.register(app)
     from liveloop.cli.evaluate import evaluate_app

@@ -448,6 +448,22 @@ CREATE TABLE coupon_grants (
 );
 """
 
+V9_KPI_TARGETS = """
+CREATE TABLE kpi_targets (
+    metric       VARCHAR NOT NULL,
+    grain        VARCHAR NOT NULL DEFAULT 'platform',
+    key          VARCHAR NOT NULL DEFAULT 'all',
+    period       VARCHAR NOT NULL,
+    target       DOUBLE NOT NULL,
+    low          DOUBLE,
+    high         DOUBLE,
+    note         VARCHAR,
+    updated_by   VARCHAR,
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (metric, grain, key, period)
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -471,6 +487,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "journeys and their runs; coupons get status, budget, caps, validity and eligibility; coupon grants",
         V8_JOURNEYS_COUPONS,
     ),
+    (9, "measurement: KPI targets and their acceptable ranges per period", V9_KPI_TARGETS),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

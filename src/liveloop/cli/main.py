@@ -50,7 +50,7 @@ def _register() -> None:
         coupon_cmds,
         data_cmds,
         datasets_cmds,
-        kpi_cmds,
+        measure_cmds,
         live_cmds,
         privacy_cmds,
         profiles_cmds,
@@ -71,7 +71,7 @@ def _register() -> None:
         campaign_cmds,
         coupon_cmds,
         content_cmds,
-        kpi_cmds,
+        measure_cmds,
     ):
         module.register(app)
     from liveloop.cli.evaluate import evaluate_app

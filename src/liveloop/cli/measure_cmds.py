@@ -1,5 +1,5 @@
-"""``liveloop kpi …``: live-commerce KPIs at any grain, their targets, and where they stand. Each command
-parses, calls one function of ``liveloop.analytics`` and prints."""
+"""``liveloop kpi|funnel|cohort …``: live-commerce KPIs at any grain with their targets, funnels and
+retention cohorts. Each command parses, calls one function of ``liveloop.analytics`` and prints."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ ACTOR = "cli"
 
 def register(app: typer.Typer) -> None:
     app.add_typer(kpi_app, name="kpi")
+    _register_more(app)
 
 
 def _time(value: str | None, field: str) -> datetime | None:
@@ -223,3 +224,111 @@ def targets_list(as_json: bool = JsonOpt) -> None:
             )
 
     emit(rows, as_json, render)
+
+
+funnel_app = typer.Typer(help="Funnels over any event sequence: ordered, strict or any order, with a window.")
+cohort_app = typer.Typer(help="Retention by first-purchase cohort.", no_args_is_help=True)
+
+
+def _register_more(app: typer.Typer) -> None:
+    app.add_typer(funnel_app, name="funnel")
+    app.add_typer(cohort_app, name="cohort")
+
+
+def _window(value: str) -> int:
+    """``90s``, ``30m``, ``2h``, ``7d`` or plain seconds, as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise ValidationFailed(f"window {value!r}: use seconds or 30m, 2h, 7d", field="window_s") from None
+
+
+def _render_funnel(r: dict[str, Any]) -> None:
+    def show(steps: list[dict[str, Any]], title: str) -> None:
+        table = Table(title=title)
+        for col in ("step", "users", "from previous", "from first", "median time to convert"):
+            table.add_column(col, justify="left" if col == "step" else "right")
+        for s in steps:
+            t = s["time_to_convert_s"]
+            table.add_row(
+                s["step"],
+                human(s["users"]),
+                "—" if s["from_previous"] is None else f"{s['from_previous']:.1%}",
+                "—" if s["from_first"] is None else f"{s['from_first']:.1%}",
+                "—" if not t else f"{t['median']:.0f} s",
+            )
+        console.print(table)
+
+    show(r["steps"], f"{r['mode']} funnel, window {r['window_s']} s")
+    for g in r["groups"]:
+        show(g["steps"], f"{r['breakdown']} = {g['breakdown'] or '—'}")
+
+
+@funnel_app.callback(invoke_without_command=True)
+def funnel_run(
+    steps: str | None = typer.Option(None, "--steps", help="Event types in order, comma-separated."),
+    preset: str | None = typer.Option(None, "--preset", help="live or lifecycle (instead of --steps)."),
+    window: str = typer.Option("1d", "--window", help="Conversion window: seconds, or 30m, 2h, 7d."),
+    mode: str = typer.Option("ordered", "--mode", help="ordered, strict or any."),
+    breakdown: str | None = typer.Option(None, "--breakdown", help="channel, host, category or segment."),
+    start: str | None = typer.Option(None, "--start", help="From (ISO time)."),
+    end: str | None = typer.Option(None, "--end", help="Until (ISO time, exclusive)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Users reaching each step, conversion and time to convert (per breakdown value)."""
+    from liveloop.analytics.funnels import FunnelSpec, run
+
+    if bool(steps) == bool(preset):
+        raise ValidationFailed("give --steps or --preset", field="steps")
+    common_args: dict[str, Any] = {
+        "window_s": _window(window),
+        "mode": mode,
+        "breakdown": breakdown,
+        "start": _time(start, "start"),
+        "end": _time(end, "end"),
+    }
+    if preset:
+        spec = FunnelSpec.preset(preset, **common_args)
+    else:
+        spec = FunnelSpec(tuple(s.strip() for s in (steps or "").split(",") if s.strip()), **common_args)
+    with open_warehouse(read_only=True) as wh:
+        emit(run(wh, spec), as_json, _render_funnel)
+
+
+def _render_cohorts(r: dict[str, Any]) -> None:
+    table = Table(title=f"retention by first-purchase {r['period']}")
+    table.add_column("cohort")
+    table.add_column("size", justify="right")
+    for k in range(r["offsets"] + 1):
+        table.add_column(f"+{k}", justify="right")
+    for c in r["cohorts"]:
+        table.add_row(c["cohort"], human(c["size"]), *("" if x is None else f"{x:.0%}" for x in c["rates"]))
+    table.add_row("all", "", *("" if x is None else f"{x:.0%}" for x in r["overall"]))
+    console.print(table)
+
+
+@cohort_app.command("retention")
+def cohort_retention(
+    period: str = typer.Option("week", "--period", help="week or month."),
+    offsets: int = typer.Option(12, "--offsets", help="How many later periods (1–52)."),
+    start: str | None = typer.Option(None, "--start", help="Cohorts from (ISO time)."),
+    end: str | None = typer.Option(None, "--end", help="Cohorts until (ISO time, exclusive)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Share of each first-purchase cohort buying again in each later week or month."""
+    from liveloop.analytics.cohorts import retention
+
+    with open_warehouse(read_only=True) as wh:
+        result = retention(
+            wh,
+            period=period,
+            offsets=offsets,
+            start=_time(start, "start"),
+            end=_time(end, "end"),
+            tz=get_settings().timezone,
+        )
+    emit(result, as_json, _render_cohorts)

@@ -1,0 +1,276 @@
+"""Funnels over any sequence of event types, with a conversion window, a mode and a breakdown.
+
+- ``ordered``: each step at or after the previous one, other events allowed between, all within the window
+  from the first step; a user counts once, by the attempt that got furthest (the earliest such).
+- ``strict``: as ordered, but the user's very next event after a step must be the next step (events of the
+  same instant count as one moment: any of them may be the next step).
+- ``any``: the steps in any order within the window: a user reaches step *k* when *k* distinct steps fall in
+  one window.
+
+Besides the event types, four derived steps: ``stay_30s`` (a live-room visit that lasted 30 seconds, at
+its 30th second), ``visit`` (any view, page, search or room entry), ``first_purchase`` (the user's first
+purchase ever) and ``repurchase`` (any later one). Presets: ``live`` (impression → entered the room →
+stayed 30 s → product click → cart → paid) and ``lifecycle`` (visit → sign-up → first purchase →
+repurchase). Everything runs in DuckDB: an ASOF join per step (ordered, strict) or one window aggregate
+(any), so a funnel over tens of millions of events needs no Python loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from liveloop.core.errors import ValidationFailed
+from liveloop.core.types import EventType
+from liveloop.warehouse import Warehouse
+
+MODES = ("ordered", "strict", "any")
+DERIVED = ("stay_30s", "visit", "first_purchase", "repurchase")
+BREAKDOWNS = ("channel", "host", "category", "segment")
+PRESETS: dict[str, tuple[str, ...]] = {
+    "live": ("impression", "enter_room", "stay_30s", "click", "add_to_cart", "purchase"),
+    "lifecycle": ("visit", "signup", "first_purchase", "repurchase"),
+}
+MAX_STEPS = 10
+MAX_WINDOW_S = 90 * 86400
+_VISIT = ("view", "page", "search", "enter_room")
+
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    steps: tuple[str, ...]
+    window_s: int = 86400
+    mode: str = "ordered"
+    breakdown: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def preset(cls, name: str, **kwargs: Any) -> FunnelSpec:
+        if name not in PRESETS:
+            raise ValidationFailed(f"unknown funnel {name!r}; presets: {', '.join(PRESETS)}", field="preset")
+        return cls(PRESETS[name], **kwargs)
+
+    def check(self) -> None:
+        if len(self.steps) < 2:
+            raise ValidationFailed("a funnel needs at least two steps", field="steps")
+        if len(self.steps) > MAX_STEPS:
+            raise ValidationFailed(f"a funnel has at most {MAX_STEPS} steps", field="steps")
+        known = {e.value for e in EventType} | set(DERIVED)
+        for i, step in enumerate(self.steps):
+            if step not in known:
+                raise ValidationFailed(
+                    f"step {i + 1}: unknown event type {step!r}; known: {', '.join(sorted(known))}",
+                    field=f"steps[{i}]",
+                )
+        if self.mode == "strict" and set(self.steps) & set(DERIVED):
+            raise ValidationFailed(
+                "a strict funnel takes event types only (a derived step is not an event)", field="mode"
+            )
+        if len(set(self.steps)) != len(self.steps) and self.mode == "any":
+            raise ValidationFailed("an any-order funnel cannot repeat a step", field="steps")
+        if self.mode not in MODES:
+            raise ValidationFailed(f"mode must be one of {', '.join(MODES)}", field="mode")
+        if (
+            isinstance(self.window_s, bool)
+            or not isinstance(self.window_s, int)
+            or not 0 < self.window_s <= MAX_WINDOW_S
+        ):
+            raise ValidationFailed(
+                f"the window must be 1 second to {MAX_WINDOW_S // 86400} days", field="window_s"
+            )
+        if self.breakdown is not None and self.breakdown not in BREAKDOWNS:
+            raise ValidationFailed(f"breakdown must be one of {', '.join(BREAKDOWNS)}", field="breakdown")
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationFailed("the window's end must be after its start", field="end")
+
+
+def _step_rows(spec: FunnelSpec) -> tuple[str, list[Any]]:
+    """One SQL relation (user_id, ts, step, b) of every event that is one of the funnel's steps; ``b`` is
+    the breakdown value of that event."""
+    lo = spec.start or datetime(1970, 1, 1).astimezone()
+    hi = spec.end or datetime(9999, 1, 1).astimezone()
+    b = {
+        None: "NULL",
+        "channel": "e.channel",
+        "host": "(SELECT host_id FROM live_sessions s WHERE s.session_id = e.session_id)",
+        "category": "coalesce(e.category, (SELECT category FROM products p WHERE p.product_id = "
+        "e.product_id))",
+        "segment": "(SELECT segment_id FROM profiles p WHERE p.user_id = e.user_id)",
+    }[spec.breakdown]
+    parts, params = [], []
+    plain = [s for s in spec.steps if s not in DERIVED]
+    base = (
+        f"SELECT e.user_id, e.ts, e.type, e.session_id, {b} AS b FROM events e WHERE e.ts >= ? AND e.ts < ?"
+    )
+    if plain:
+        parts.append(
+            f"SELECT user_id, ts, type AS step, b FROM ({base}) WHERE type IN ({', '.join('?' * len(plain))})"
+        )
+        params += [lo, hi, *plain]
+    if "visit" in spec.steps:
+        parts.append(f"SELECT user_id, ts, 'visit' AS step, b FROM ({base}) WHERE type IN {_VISIT}")
+        params += [lo, hi]
+    if "stay_30s" in spec.steps:
+        parts.append(
+            f"SELECT a.user_id, a.ts + INTERVAL 30 SECOND AS ts, 'stay_30s' AS step, a.b FROM "
+            f"(SELECT *, row_number() OVER (PARTITION BY user_id, session_id ORDER BY ts) AS n FROM ({base}) "
+            f"WHERE type = 'enter_room') a JOIN "
+            "(SELECT user_id, session_id, ts, row_number() OVER (PARTITION BY user_id, session_id "
+            "ORDER BY ts) AS n "
+            "FROM events WHERE type = 'leave_room') l ON a.user_id = l.user_id AND a.session_id = "
+            "l.session_id "
+            f"AND a.n = l.n WHERE l.ts >= a.ts + INTERVAL 30 SECOND"
+        )
+        params += [lo, hi]
+    if "first_purchase" in spec.steps or "repurchase" in spec.steps:
+        # purchases ranked over the user's whole history, then kept inside the window
+        parts.append(
+            "SELECT user_id, ts, CASE WHEN r = 1 THEN 'first_purchase' ELSE 'repurchase' END AS "
+            "step, b FROM "
+            f"(SELECT e.user_id, e.ts, {b} AS b, row_number() OVER (PARTITION BY e.user_id ORDER BY "
+            "e.ts) AS r "
+            f"FROM events e WHERE e.type = 'purchase') WHERE ts >= ? AND ts < ?"
+        )
+        params += [lo, hi]
+    return " UNION ALL ".join(parts), params
+
+
+def _ordered_sql(spec: FunnelSpec, rows: str) -> str:
+    """Per start attempt, the time of each later step (ASOF: the first one at or after the previous)."""
+    n = len(spec.steps)
+    strict = spec.mode == "strict"
+    ctes = [f"ev AS ({rows})", "s0 AS (SELECT user_id, ts AS t0, b, ts AS t FROM ev WHERE step = $s0)"]
+    select_t = ["s0.t0 AS t0"]
+    for k in range(1, n):
+        prev = f"s{k - 1}"
+        same = spec.steps[k] == spec.steps[k - 1]  # a repeated step needs a later event, not the same one
+        if strict:
+            # the user's very next event (of any type) after the previous step must be this step (events at
+            # the same instant count together: any of them may be it)
+            ctes.append(
+                f"s{k} AS (SELECT p.user_id, p.t0, p.b, CASE WHEN list_contains(nx.types, $s{k}) "
+                f"AND nx.ts <= p.t0 + $w THEN nx.ts END AS t FROM {prev} p ASOF LEFT JOIN "
+                f"(SELECT user_id, ts, list(type) AS types FROM events WHERE ts >= $lo AND ts < $hi "
+                f"GROUP BY user_id, ts) nx ON p.user_id = nx.user_id AND nx.ts > p.t WHERE p.t IS NOT NULL)"
+            )
+        else:
+            ctes.append(
+                f"s{k} AS (SELECT p.user_id, p.t0, p.b, CASE WHEN nx.ts <= p.t0 + $w THEN nx.ts END AS t "
+                f"FROM {prev} p ASOF LEFT JOIN (SELECT user_id, ts FROM ev WHERE step = $s{k}) nx "
+                f"ON p.user_id = nx.user_id AND nx.ts {'>' if same else '>='} p.t WHERE p.t IS NOT NULL)"
+            )
+    joins = " ".join(f"LEFT JOIN s{k} USING (user_id, t0)" for k in range(1, n))
+    select_t += [f"s{k}.t AS t{k}" for k in range(1, n)]
+    depth = " + ".join(f"(t{k} IS NOT NULL)::INT" for k in range(1, n))
+    return (
+        "WITH "
+        + ", ".join(ctes)
+        + ", attempts AS (SELECT s0.user_id, s0.b, "
+        + ", ".join(select_t)
+        + f" FROM s0 {joins}), "
+        f"scored AS (SELECT *, 1 + {depth} AS depth FROM attempts), "
+        "best AS (SELECT * FROM scored QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY "
+        "depth DESC, t0) = 1) "
+    )
+
+
+def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
+    """Users reaching each step (per breakdown value), conversion from the previous and the first step,
+    and the time to convert from the previous step (median, quartiles, 90th percentile, in seconds)."""
+    spec.check()
+    rows, params = _step_rows(spec)
+    n = len(spec.steps)
+    named = {f"s{k}": step for k, step in enumerate(spec.steps)} | {"w": f"{spec.window_s} seconds"}
+    lo = (spec.start or datetime(1970, 1, 1).astimezone()).isoformat()
+    hi = (spec.end or datetime(9999, 1, 1).astimezone()).isoformat()
+    named |= {"lo": lo, "hi": hi}
+    if spec.mode == "any":
+        bits = " ".join(f"WHEN '{s}' THEN {1 << k}" for k, s in enumerate(spec.steps))
+        sql = (
+            f"WITH ev AS ({rows}), masked AS (SELECT user_id, b, ts, bit_or(CASE step {bits} END) OVER ("
+            f"PARTITION BY user_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND INTERVAL {spec.window_s} SECOND "
+            f"FOLLOWING) AS m FROM ev), best AS (SELECT user_id, b, bit_count(m) AS depth FROM masked "
+            f"QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY bit_count(m) DESC, ts) = 1) "
+            f"SELECT b, depth, count(*) FROM best GROUP BY ALL"
+        )
+        counted = wh.sql(_bind(sql, named), params)
+        times: dict[tuple[Any, int], list[float]] = {}
+    else:
+        sql = _ordered_sql(spec, rows) + "SELECT b, depth, count(*) FROM best GROUP BY ALL"
+        counted = wh.sql(_bind(sql, named), params)
+        diffs = ", ".join(
+            f"quantile_cont(epoch(t{k} - t{k - 1 if k > 1 else 0}), [0.25, 0.5, 0.75, 0.9])"
+            for k in range(1, n)
+        )
+        tsql = _ordered_sql(spec, rows) + f"SELECT b, {diffs} FROM best GROUP BY ALL"
+        times = {}
+        for row in wh.sql(_bind(tsql, named), params):
+            for k in range(1, n):
+                times[(row[0], k)] = list(row[k] or [])
+    return _result(spec, counted, times)
+
+
+def _bind(sql: str, named: dict[str, str]) -> str:
+    """Inline the step names and the window (checked values: event types and an integer)."""
+    for key in sorted(named, key=len, reverse=True):
+        value = named[key]
+        if key == "w":
+            literal = f"INTERVAL {value.split()[0]} SECOND"
+        elif key in ("lo", "hi"):
+            literal = f"'{value}'::TIMESTAMPTZ"
+        else:
+            literal = f"'{value}'"
+        sql = sql.replace(f"${key}", literal)
+    return sql
+
+
+def _result(
+    spec: FunnelSpec, counted: list[tuple[Any, ...]], times: dict[tuple[Any, int], list[float]]
+) -> dict[str, Any]:
+    groups: dict[Any, list[int]] = {}
+    n = len(spec.steps)
+    for b, depth, users in counted:
+        reach = groups.setdefault(b, [0] * n)
+        for k in range(int(depth)):
+            reach[k] += int(users)
+    total = [sum(g[k] for g in groups.values()) for k in range(n)]
+    out_groups = []
+    for b, reach in sorted(groups.items(), key=lambda kv: -kv[1][0]):
+        out_groups.append(
+            {"breakdown": b, "steps": _steps(spec, reach, {k: times.get((b, k)) for k in range(1, n)})}
+        )
+    overall_times: dict[int, list[float] | None] = {
+        k: None if spec.breakdown else times.get((None, k)) for k in range(1, n)
+    }
+    return {
+        "steps": _steps(spec, total, overall_times),
+        "mode": spec.mode,
+        "window_s": spec.window_s,
+        "breakdown": spec.breakdown,
+        "groups": out_groups if spec.breakdown else [],
+    }
+
+
+def _steps(spec: FunnelSpec, reach: list[int], times: dict[int, list[float] | None]) -> list[dict[str, Any]]:
+    out = []
+    for k, step in enumerate(spec.steps):
+        q = times.get(k) if k else None
+        out.append(
+            {
+                "step": step,
+                "users": reach[k],
+                "from_previous": round(reach[k] / reach[k - 1], 4)
+                if k and reach[k - 1]
+                else (1.0 if k == 0 and reach[0] else None),
+                "from_first": round(reach[k] / reach[0], 4) if reach[0] else None,
+                "drop_off": reach[k - 1] - reach[k] if k else 0,
+                "time_to_convert_s": (
+                    {"p25": q[0], "median": q[1], "p75": q[2], "p90": q[3]}
+                    if q and len(q) == 4 and q[1] is not None
+                    else None
+                ),
+            }
+        )
+    return out

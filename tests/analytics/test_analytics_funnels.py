@@ -1,0 +1,185 @@
+"""Funnels (ordered, strict, any order) and retention cohorts checked against plain Python on the
+simulator, the Taobao head and the Online Retail sample; bad specs; the CLI and API faces."""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from liveloop.analytics import cohorts, funnels
+from liveloop.core.config import Settings
+from liveloop.core.errors import ValidationFailed
+from liveloop.datasets.simulator import simulate_into_warehouse
+from liveloop.warehouse import Warehouse
+
+STEPS = ("view", "add_to_cart", "purchase")
+WINDOW = 6 * 3600
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, data_home: Path) -> Iterator[Warehouse]:
+    wh = Warehouse.open(Settings(home=tmp_path_factory.mktemp("funnel-world"), data_home=data_home))
+    simulate_into_warehouse(wh, scale="small", seed=11, users=300, days=5)
+    yield wh
+    wh.close()
+
+
+def _reference(events: pd.DataFrame, steps: tuple[str, ...], window: int, mode: str) -> list[int]:
+    """Users reaching each step, user by user (the definitions of docs/measurement.md, in plain Python)."""
+    events = events.sort_values(["user_id", "ts"], kind="stable")
+    reach = [0] * len(steps)
+    for _, g in events.groupby("user_id"):
+        ts = [t.timestamp() for t in g["ts"]]
+        types = list(g["type"])
+        by_type: dict[str, list[float]] = defaultdict(list)
+        for t, kind in zip(ts, types, strict=True):
+            by_type[kind].append(t)
+        best = 0
+        if mode == "any":
+            marks = [
+                (t, k) for t, kind in zip(ts, types, strict=True) for k, s in enumerate(steps) if s == kind
+            ]
+            for t0, _ in marks:
+                best = max(best, len({k for t, k in marks if t0 <= t <= t0 + window}))
+        else:
+            for t0 in by_type[steps[0]]:
+                depth, t = 1, t0
+                for step in steps[1:]:
+                    if mode == "strict":  # the next moment's events must hold the step
+                        i = bisect.bisect_right(ts, t)
+                        if i == len(ts) or ts[i] > t0 + window:
+                            break
+                        j = bisect.bisect_right(ts, ts[i])
+                        if step not in types[i:j]:
+                            break
+                        t = ts[i]
+                    else:
+                        times = by_type[step]
+                        i = bisect.bisect_left(times, t)
+                        if i == len(times) or times[i] > t0 + window:
+                            break
+                        t = times[i]
+                    depth += 1
+                best = max(best, depth)
+        for k in range(best):
+            reach[k] += 1
+    return reach
+
+
+@pytest.mark.parametrize("mode", funnels.MODES)
+def test_funnels_match_plain_python_on_the_simulator(world: Warehouse, mode: str) -> None:
+    events = world.df("SELECT user_id, ts, type FROM events")
+    if mode != "strict":
+        events = events[events["type"].isin(STEPS)]
+    want = _reference(events, STEPS, WINDOW, mode)
+    got = funnels.run(world, funnels.FunnelSpec(STEPS, window_s=WINDOW, mode=mode))
+    assert [s["users"] for s in got["steps"]] == want
+    assert want[-1] > 0 and want[0] > want[-1]
+    s = got["steps"]
+    assert s[2]["from_previous"] == pytest.approx(want[2] / want[1], abs=1e-4)
+    assert s[2]["from_first"] == pytest.approx(want[2] / want[0], abs=1e-4)
+
+
+def test_ordered_funnel_on_the_taobao_head(wh: Warehouse, data_home: Path) -> None:
+    from liveloop.ingest import import_file
+
+    import_file(wh, data_home / "taobao_userbehavior_head" / "UserBehavior_head84k.csv", adapter="taobao")
+    events = wh.df("SELECT user_id, ts, type FROM events WHERE type IN ('view', 'add_to_cart', 'purchase')")
+    want = _reference(events, STEPS, 86400, "ordered")
+    got = funnels.run(wh, funnels.FunnelSpec(STEPS, window_s=86400))
+    assert [s["users"] for s in got["steps"]] == want and want[2] > 0
+
+
+def test_time_to_convert_and_breakdowns(world: Warehouse) -> None:
+    got = funnels.run(world, funnels.FunnelSpec(STEPS, window_s=WINDOW))
+    t = got["steps"][2]["time_to_convert_s"]
+    assert t and 0 <= t["p25"] <= t["median"] <= t["p75"] <= t["p90"] <= WINDOW
+    split = funnels.run(world, funnels.FunnelSpec(STEPS, window_s=WINDOW, breakdown="channel"))
+    assert len(split["groups"]) > 1
+    for k in range(3):  # a user counts in the group of the attempt that got furthest: the groups add up
+        assert sum(g["steps"][k]["users"] for g in split["groups"]) == got["steps"][k]["users"]
+    live = funnels.run(world, funnels.FunnelSpec.preset("live", window_s=3 * 3600))
+    assert [s["step"] for s in live["steps"]][:3] == ["impression", "enter_room", "stay_30s"]
+    assert live["steps"][0]["users"] == 0  # the simulator shows no impressions: nothing is invented
+    stays = funnels.run(world, funnels.FunnelSpec(("enter_room", "stay_30s", "click"), window_s=3 * 3600))
+    assert stays["steps"][0]["users"] >= stays["steps"][1]["users"] > 0
+
+
+def test_bad_funnels_name_the_field() -> None:
+    for spec, field in (
+        (funnels.FunnelSpec(("view",)), "steps"),
+        (funnels.FunnelSpec(("view", "teleport")), "steps[1]"),
+        (funnels.FunnelSpec(STEPS, window_s=0), "window_s"),
+        (funnels.FunnelSpec(STEPS, mode="sideways"), "mode"),
+        (funnels.FunnelSpec(STEPS, breakdown="zodiac"), "breakdown"),
+        (funnels.FunnelSpec(("enter_room", "stay_30s"), mode="strict"), "mode"),
+        (funnels.FunnelSpec(("view", "view"), mode="any"), "steps"),
+    ):
+        with pytest.raises(ValidationFailed) as bad:
+            spec.check()
+        assert bad.value.field == field
+    with pytest.raises(ValidationFailed) as bad:
+        funnels.FunnelSpec.preset("checkout")
+    assert bad.value.field == "preset"
+
+
+def test_retention_matches_pandas_on_online_retail(wh: Warehouse, data_home: Path) -> None:
+    from liveloop.ingest import import_file
+
+    folder = data_home / "online_retail_sample40k"
+    source = folder / "online_retail_sample40k.csv.gz"
+    import_file(wh, source, adapter="online_retail")
+    orders = wh.df(
+        "SELECT user_id, timezone('Asia/Shanghai', ts) AS local FROM orders "
+        "WHERE status NOT IN ('cancelled', 'failed', 'refunded')"
+    )
+    orders["week"] = orders["local"].dt.to_period("W-SUN").dt.start_time.dt.date
+    first = orders.groupby("user_id")["week"].min().rename("cohort")
+    joined = orders[["user_id", "week"]].drop_duplicates().join(first, on="user_id")
+    joined["k"] = joined.apply(lambda r: (r["week"] - r["cohort"]).days // 7, axis=1)
+    want = joined[joined["k"] <= 4].groupby(["cohort", "k"])["user_id"].nunique()
+    got = cohorts.retention(wh, period="week", offsets=4)
+    assert got["cohorts"], "the sample has paid orders"
+    for c in got["cohorts"]:
+        for k, n in enumerate(c["retained"]):
+            if n is not None:
+                assert n == want.get((pd.Timestamp(c["cohort"]).date(), k), 0), (c["cohort"], k)
+    assert got["overall"][0] == 1.0
+    with pytest.raises(ValidationFailed) as bad:
+        cohorts.retention(wh, period="fortnight")
+    assert bad.value.field == "period"
+    with pytest.raises(ValidationFailed) as bad:
+        cohorts.retention(wh, offsets=0)
+    assert bad.value.field == "offsets"
+
+
+def test_cli_and_api(cli, server, wh: Warehouse) -> None:
+    simulate_into_warehouse(wh, scale="tiny", seed=5, users=60, days=2)
+    wh.close()  # the CLI opens the same file
+    code, out, err = cli("funnel", "--steps", "view,add_to_cart,purchase", "--window", "6h", "--json")
+    assert code == 0, err
+    assert [s["step"] for s in json.loads(out)["steps"]] == list(STEPS)
+    code, _, err = cli("funnel", "--steps", "view", "--window", "1h")
+    assert code != 0 and err.strip().count("\n") == 0 and "two steps" in err
+    code, _, err = cli("funnel", "--steps", "view,purchase", "--window", "soon")
+    assert code != 0 and "window" in err
+    code, out, err = cli("cohort", "retention", "--period", "week", "--offsets", "2", "--json")
+    assert code == 0 and json.loads(out)["period"] == "week"
+
+    with server.client("analyst") as c:
+        r = c.post("/v1/funnels", json={"steps": list(STEPS), "window_s": 3600})
+        assert r.status_code == 200 and len(r.json()["steps"]) == 3
+        assert c.post("/v1/funnels", json={"preset": "live"}).status_code == 200
+        bad = c.post("/v1/funnels", json={"steps": ["view", "teleport"]})
+        assert bad.status_code == 422 and "steps" in bad.text
+        assert c.post("/v1/funnels", json={"steps": ["view"]}).status_code == 422
+        assert c.post("/v1/funnels", json={"steps": list(STEPS), "window_s": 0}).status_code == 422
+        assert c.get("/v1/cohorts", params={"period": "month"}).status_code == 200
+    with server.client("ingest") as c:
+        assert c.post("/v1/funnels", json={"preset": "live"}).status_code == 403

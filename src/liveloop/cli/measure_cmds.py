@@ -228,11 +228,15 @@ def targets_list(as_json: bool = JsonOpt) -> None:
 
 funnel_app = typer.Typer(help="Funnels over any event sequence: ordered, strict or any order, with a window.")
 cohort_app = typer.Typer(help="Retention by first-purchase cohort.", no_args_is_help=True)
+attribution_app = typer.Typer(
+    help="Which channel or campaign paid: attribution models, cost, CAC, ROAS, ROI."
+)
 
 
 def _register_more(app: typer.Typer) -> None:
     app.add_typer(funnel_app, name="funnel")
     app.add_typer(cohort_app, name="cohort")
+    app.add_typer(attribution_app, name="attribution")
 
 
 def _window(value: str) -> int:
@@ -332,3 +336,58 @@ def cohort_retention(
             tz=get_settings().timezone,
         )
     emit(result, as_json, _render_cohorts)
+
+
+def _render_attribution(r: dict[str, Any]) -> None:
+    table = Table(title=f"{r['model']} attribution by {r['level']} ({r['window_days']}-day look-back)")
+    for col in ("touch", "orders", "GMV", "new customers", "cost", "CAC", "ROAS", "ROI"):
+        table.add_column(col, justify="left" if col == "touch" else "right")
+    money = get_settings().money
+    for row in r["rows"]:
+        table.add_row(
+            row["touch"],
+            f"{row['orders']:.1f}",
+            money(row["gmv"]),
+            f"{row['new_customers']:.1f}",
+            money(row["cost"]) if row["cost"] is not None else "—",
+            money(row["cac"]) if row["cac"] is not None else "—",
+            "—" if row["roas"] is None else f"{row['roas']:.2f}",
+            "—" if row["roi"] is None else f"{row['roi']:.0%}",
+        )
+    console.print(table)
+    for p in r["paths"][:5]:
+        console.print(
+            f"  {' → '.join(p['path'])}: {p['conversions']} orders ({p['rate']:.0%} of paths convert)",
+            markup=False,
+        )
+
+
+@attribution_app.callback(invoke_without_command=True)
+def attribution_run(
+    model: str = typer.Option("last", "--model", help="last, first, linear, position, markov, or all."),
+    level: str = typer.Option("channel", "--level", help="channel or campaign."),
+    window_days: int = typer.Option(7, "--window-days", help="Look-back window before an order (1–90 days)."),
+    start: str | None = typer.Option(None, "--start", help="Orders from (ISO time)."),
+    end: str | None = typer.Option(None, "--end", help="Orders until (ISO time, exclusive)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Orders, GMV and new customers credited to each channel or campaign, with cost, CAC, ROAS, ROI."""
+    from liveloop.analytics import attribution
+
+    common: dict[str, Any] = {
+        "level": level,
+        "window_days": window_days,
+        "start": _time(start, "start"),
+        "end": _time(end, "end"),
+    }
+    with open_warehouse(read_only=True) as wh:
+        if model == "all":
+            both = attribution.compare(wh, **common)
+
+            def render_all(r: dict[str, Any]) -> None:
+                for one in r.values():
+                    _render_attribution(one)
+
+            emit(both, as_json, render_all)
+            return
+        emit(attribution.attribute(wh, model=model, **common), as_json, _render_attribution)

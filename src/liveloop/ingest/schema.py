@@ -269,6 +269,22 @@ SPECS: dict[str, TableSpec] = {
             ),
         ),
     ),
+    "costs": TableSpec(  # marketing spend, what CAC, ROI and ROAS divide by
+        "costs",
+        (
+            Field("cost_id", "id"),
+            Field("day", "ts", required=True),
+            Field(
+                "channel", "enum", required=True, values=CHANNELS, label="channel", reason="unknown_channel"
+            ),
+            Field("campaign_id", "id"),
+            Field("session_id", "id"),
+            Field("amount", "money", required=True),
+            Field("currency", "str", max_len=3),
+        ),
+        key=("cost_id",),
+        derive_key=("cost", ("day", "channel", "campaign_id", "session_id")),
+    ),
 }
 
 #: Tables the native adapter imports (others are written by liveloop itself).

@@ -464,6 +464,19 @@ CREATE TABLE kpi_targets (
 );
 """
 
+V10_COSTS = """
+CREATE TABLE costs (
+    cost_id      VARCHAR PRIMARY KEY,
+    day          TIMESTAMPTZ NOT NULL,
+    channel      VARCHAR NOT NULL,
+    campaign_id  VARCHAR,
+    session_id   VARCHAR,
+    amount       DECIMAL(18,2) NOT NULL,
+    currency     VARCHAR,
+    source       VARCHAR
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -488,6 +501,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         V8_JOURNEYS_COUPONS,
     ),
     (9, "measurement: KPI targets and their acceptable ranges per period", V9_KPI_TARGETS),
+    (10, "measurement: marketing costs per day, channel, campaign and session (importable)", V10_COSTS),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

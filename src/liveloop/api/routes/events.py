@@ -273,3 +273,42 @@ for _call in SEGMENT_CALLS:
         summary=f"Segment tracking API: one `{_call}` message",
         responses={413: {"description": "Too large a body"}},
     )(_single_call(_call))
+
+
+class CostBatch(BaseModel):
+    costs: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Spend rows: day, channel, amount, and optionally campaign_id, session_id, currency.",
+        examples=[[{"day": "2026-11-11", "channel": "feed", "amount": "1200.00", "currency": "CNY"}]],
+    )
+
+
+@router.post(
+    "/costs",
+    response_model=IngestResult,
+    summary="Record marketing spend per day, channel, campaign or session (what CAC, ROI and ROAS divide by)",
+)
+def post_costs(
+    batch: CostBatch,
+    request: Request,
+    source_tz: Annotated[
+        str, Query(max_length=64, description="The zone of days sent without an offset")
+    ] = "UTC",
+    wh: Warehouse = Depends(get_warehouse),
+) -> JSONResponse:
+    from liveloop.ingest import SPECS, ingest_records
+    from liveloop.ingest.engine import make_options
+
+    _check_size(batch.costs, "costs")
+    _check_fields(batch.costs, frozenset(SPECS["costs"].names), "costs")
+    make_options(wh, source_tz, "auto")
+    return respond(
+        request,
+        batch.costs,
+        lambda: _ingest(
+            request,
+            f"costs:{source_tz}",
+            batch.costs,
+            lambda recs: ingest_records(wh, "costs", recs, source="api:costs", source_tz=source_tz),
+        ),
+    )

@@ -1,5 +1,5 @@
-"""Funnels and cohorts: ``POST /v1/funnels`` (steps or a preset, window, mode, breakdown) and
-``GET /v1/cohorts`` (retention by first-purchase week or month)."""
+"""Funnels, cohorts and attribution: ``POST /v1/funnels`` (steps or a preset, window, mode, breakdown),
+``GET /v1/cohorts`` (retention by first-purchase week or month), ``GET /v1/attribution``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.analytics import cohorts, funnels
+from liveloop.analytics import attribution, cohorts, funnels
 from liveloop.api.deps import get_warehouse
 from liveloop.core.clock import checked_time
 from liveloop.core.errors import ValidationFailed
@@ -71,3 +71,25 @@ async def get_cohorts(
         end=checked_time(end, "end") if end else None,
         tz=str(request.app.state.settings.timezone),
     )
+
+
+@router.get(
+    "/attribution", dependencies=[READ], summary="Orders, GMV and cost credited per channel or campaign"
+)
+async def get_attribution(
+    model: Literal["last", "first", "linear", "position", "markov", "all"] = "last",
+    level: Literal["channel", "campaign"] = "channel",
+    window_days: int = Query(7, ge=1, le=attribution.MAX_WINDOW_DAYS),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    wh: Warehouse = Depends(get_warehouse),
+) -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "level": level,
+        "window_days": window_days,
+        "start": checked_time(start, "start") if start else None,
+        "end": checked_time(end, "end") if end else None,
+    }
+    if model == "all":
+        return await run_in_threadpool(attribution.compare, wh, **common)
+    return await run_in_threadpool(lambda: attribution.attribute(wh, model=model, **common))

@@ -35,6 +35,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
 MAX_STEPS = 10
 MAX_WINDOW_S = 90 * 86400
 _VISIT = ("view", "page", "search", "enter_room")
+ALL = "\x00all"  # the key of the figures over every breakdown value
 
 
 @dataclass(frozen=True)
@@ -204,11 +205,14 @@ def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
             f"quantile_cont(epoch(t{k} - t{k - 1 if k > 1 else 0}), [0.25, 0.5, 0.75, 0.9])"
             for k in range(1, n)
         )
+        # per breakdown value, and over everyone (key ALL)
         tsql = _ordered_sql(spec, rows) + f"SELECT b, {diffs} FROM best GROUP BY ALL"
+        if spec.breakdown:
+            tsql += f" UNION ALL SELECT '{ALL}', {diffs} FROM best"
         times = {}
         for row in wh.sql(_bind(tsql, named), params):
             for k in range(1, n):
-                times[(row[0], k)] = list(row[k] or [])
+                times[(ALL if row[0] == ALL or not spec.breakdown else row[0], k)] = list(row[k] or [])
     return _result(spec, counted, times)
 
 
@@ -241,9 +245,7 @@ def _result(
         out_groups.append(
             {"breakdown": b, "steps": _steps(spec, reach, {k: times.get((b, k)) for k in range(1, n)})}
         )
-    overall_times: dict[int, list[float] | None] = {
-        k: None if spec.breakdown else times.get((None, k)) for k in range(1, n)
-    }
+    overall_times: dict[int, list[float] | None] = {k: times.get((ALL, k)) for k in range(1, n)}
     return {
         "steps": _steps(spec, total, overall_times),
         "mode": spec.mode,

@@ -203,22 +203,27 @@ def status(wh: Warehouse, *, as_of: datetime | None = None, tz: str = "Asia/Shan
     return {"as_of": as_of.isoformat(), "targets": out, "alerts": alerts}
 
 
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "seconds":
+        return f"{value:,.0f} s"
+    return f"{value:,.2f}".removesuffix(".00")
+
+
 def _alert(r: dict[str, Any]) -> dict[str, str]:
+    actual, expected, target = (_fmt(r[k], r["unit"]) for k in ("actual", "expected_so_far", "target"))
     where_en = "" if r["grain"] == "platform" else f" for {r['grain']} {r['key']}"
     where_zh = "" if r["grain"] == "platform" else f"（{r['grain']} {r['key']}）"
     if r["status"] == "out_of_range":
-        en = f"{r['name_en']}{where_en} is {r['actual']:g}, outside its range this {r['period']}"
-        zh = f"{r['name_zh']}{where_zh}为 {r['actual']:g}，超出本期范围"
+        en = f"{r['name_en']}{where_en} is {actual}, outside its range this {r['period']}"
+        zh = f"{r['name_zh']}{where_zh}为 {actual}，超出本期范围"
     else:
         en = (
-            f"{r['name_en']}{where_en} is off track: {r['actual']:g} against {r['expected_so_far']:g} "
-            "expected "
-            f"by now (target {r['target']:g} this {r['period']})"
+            f"{r['name_en']}{where_en} is off track: {actual} against {expected} expected by now "
+            f"(target {target} this {r['period']})"
         )
-        zh = (
-            f"{r['name_zh']}{where_zh}落后于目标：当前 {r['actual']:g}，按进度应达 {r['expected_so_far']:g}"
-            f"（本期目标 {r['target']:g}）"
-        )
+        zh = f"{r['name_zh']}{where_zh}落后于目标：当前 {actual}，按进度应达 {expected}（本期目标 {target}）"
     return {
         "metric": r["metric"],
         "grain": r["grain"],

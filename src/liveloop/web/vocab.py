@@ -187,6 +187,11 @@ VOCAB: dict[str, str] = {
     "explorers": N_("category explorers"),
     "english_speakers": N_("English speakers"),
     "logistics_concerned": N_("viewers asking about shipping"),
+    # derived funnel steps
+    "visit": N_("visit"),
+    "stay_30s": N_("stayed 30 s in the room"),
+    "first_purchase": N_("first purchase"),
+    "repurchase": N_("repurchase"),
     # compliance rules and where copy came from
     "absolute": N_("absolute terms"),
     "medical": N_("medical claims"),

@@ -6,28 +6,18 @@ from __future__ import annotations
 import bisect
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from liveloop.analytics import cohorts, funnels
-from liveloop.core.config import Settings
 from liveloop.core.errors import ValidationFailed
 from liveloop.datasets.simulator import simulate_into_warehouse
 from liveloop.warehouse import Warehouse
 
 STEPS = ("view", "add_to_cart", "purchase")
 WINDOW = 6 * 3600
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, data_home: Path) -> Iterator[Warehouse]:
-    wh = Warehouse.open(Settings(home=tmp_path_factory.mktemp("funnel-world"), data_home=data_home))
-    simulate_into_warehouse(wh, scale="small", seed=11, users=300, days=5)
-    yield wh
-    wh.close()
 
 
 def _reference(events: pd.DataFrame, steps: tuple[str, ...], window: int, mode: str) -> list[int]:

@@ -4,7 +4,6 @@ their status and alerts; the CLI and API faces."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,18 +12,9 @@ import pandas as pd
 import pytest
 
 from liveloop.analytics import kpis, targets
-from liveloop.core.config import Settings
 from liveloop.core.errors import ValidationFailed
 from liveloop.datasets.simulator import simulate_into_warehouse
 from liveloop.warehouse import Warehouse
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, data_home: Path) -> Iterator[Warehouse]:
-    wh = Warehouse.open(Settings(home=tmp_path_factory.mktemp("kpi-world"), data_home=data_home))
-    simulate_into_warehouse(wh, scale="small", seed=11, users=300, days=5)
-    yield wh
-    wh.close()
 
 
 def _pandas_kpis(orders: pd.DataFrame, events: pd.DataFrame, first_paid: pd.Series) -> dict[str, Any]:

@@ -184,22 +184,36 @@ def post_events(
     ] = "UTC",
     wh: Warehouse = Depends(get_warehouse),
 ) -> JSONResponse:
+    naive = sum(1 for e in batch.events if isinstance(e, dict) and _naive(e.get("ts")))
+    extra = {"naive_timestamps": naive, "read_in": source_tz} if naive else None
+    return _records(request, wh, "events", batch.events, source_tz, extra)
+
+
+def _records(
+    request: Request,
+    wh: Warehouse,
+    table: str,
+    records: list[Any],
+    source_tz: str,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """A batch of one table's records: sized, unknown fields refused, the zone checked, then queued for
+    the group-commit writer (idempotent by Idempotency-Key)."""
     from liveloop.ingest import SPECS, ingest_records
     from liveloop.ingest.engine import make_options
 
-    _check_size(batch.events, "events")
-    _check_fields(batch.events, frozenset(SPECS["events"].names), "events")
+    _check_size(records, table)
+    _check_fields(records, frozenset(SPECS[table].names), table)
     make_options(wh, source_tz, "auto")  # an unknown zone: a 422 naming source_tz, before anything queues
-    naive = sum(1 for e in batch.events if isinstance(e, dict) and _naive(e.get("ts")))
     return respond(
         request,
-        batch.events,
+        records,
         lambda: _ingest(
             request,
-            f"events:{source_tz}",  # batches are group-committed only with batches read in the same zone
-            batch.events,
-            lambda recs: ingest_records(wh, "events", recs, source="api:events", source_tz=source_tz),
-            extra={"naive_timestamps": naive, "read_in": source_tz} if naive else None,
+            f"{table}:{source_tz}",  # batches are group-committed only with batches read in the same zone
+            records,
+            lambda recs: ingest_records(wh, table, recs, source=f"api:{table}", source_tz=source_tz),
+            extra=extra,
         ),
     )
 
@@ -296,19 +310,4 @@ def post_costs(
     ] = "UTC",
     wh: Warehouse = Depends(get_warehouse),
 ) -> JSONResponse:
-    from liveloop.ingest import SPECS, ingest_records
-    from liveloop.ingest.engine import make_options
-
-    _check_size(batch.costs, "costs")
-    _check_fields(batch.costs, frozenset(SPECS["costs"].names), "costs")
-    make_options(wh, source_tz, "auto")
-    return respond(
-        request,
-        batch.costs,
-        lambda: _ingest(
-            request,
-            f"costs:{source_tz}",
-            batch.costs,
-            lambda recs: ingest_records(wh, "costs", recs, source="api:costs", source_tz=source_tz),
-        ),
-    )
+    return _records(request, wh, "costs", batch.costs, source_tz)

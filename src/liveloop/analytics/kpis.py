@@ -144,6 +144,7 @@ def measures(
     end: datetime | None = None,
     where: dict[str, str] | None = None,
     tz: str = "Asia/Shanghai",
+    need: set[str] | None = None,
 ) -> dict[str | None, dict[str, float]]:
     """Every measure per grain key over ``[start, end)`` (key None: rows without one, such as orders
     outside live rooms); ``where`` keeps one value of other grains (``{"session": "s1"}``)."""
@@ -189,12 +190,15 @@ def measures(
         " AND x.type IN ('enter_room', 'leave_room', 'impression', 'click', 'view', 'add_to_cart', 'follow', "
         "'like', 'comment', 'share', 'gift')",
     )
+    # the costly parts run only when a requested metric uses them
+    buyers_needed = str(need is None or bool(need & {"repeat_buyers", "new_buyers"})).upper()
+    watch_needed = str(need is None or bool(need & {"visits", "watch_seconds"})).upper()
     sql = f"""
     WITH o AS ({o_sql}),
     first_order AS (SELECT user_id, min(ts) AS first_ts FROM orders WHERE {_PAID} GROUP BY 1),
     per_buyer AS (
         SELECT k, user_id, count(DISTINCT order_id) AS n, min(first_ts) >= ? AS new_buyer
-        FROM o JOIN first_order USING (user_id) WHERE o.{_PAID} GROUP BY k, user_id
+        FROM o JOIN first_order USING (user_id) WHERE o.{_PAID} AND {buyers_needed} GROUP BY k, user_id
     ),
     om AS (
         SELECT k,
@@ -226,7 +230,7 @@ def measures(
     ev AS (
         SELECT k, user_id, session_id, type, epoch(ts) AS t,
             row_number() OVER (PARTITION BY user_id, session_id, type ORDER BY ts) AS n
-        FROM e WHERE type IN ('enter_room', 'leave_room') AND session_id IS NOT NULL
+        FROM e WHERE type IN ('enter_room', 'leave_room') AND session_id IS NOT NULL AND {watch_needed}
     ),
     wm AS (
         SELECT a.k, count(*) AS visits, sum(b.t - a.t) AS watch_seconds
@@ -271,7 +275,8 @@ def compute(
     """KPIs per grain key: ``{"grain", "metrics": [...], "rows": [{"key", metric: value …}]}``."""
     metrics = list(metrics or METRICS)
     check_request(metrics, grain, start, end)
-    per_key = measures(wh, grain, start=start, end=end, where=where, tz=tz)
+    need = {x for m in metrics for x in (METRICS[m].numerator, METRICS[m].denominator) if x}
+    per_key = measures(wh, grain, start=start, end=end, where=where, tz=tz, need=need)
     rows = [{"key": k, **{m: METRICS[m].value(v) for m in metrics}} for k, v in per_key.items()]
     return {
         "grain": grain,

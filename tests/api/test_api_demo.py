@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from liveloop.demo import STEPS, run_demo
 from liveloop.live import sessions
@@ -32,3 +33,9 @@ def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path, monkeypatch,
     assert principal.role.value == "admin"
     assert ctx.summary["profiles"]["users"] == 80
     assert ctx.summary["recommend"]["version"]  # a recommender version the service will serve
+    # tonight's script: every lineup product, nothing blocked left in, both languages on disk
+    content = ctx.summary["content"]
+    assert content["products"] > 0 and content["lines"] >= content["products"]
+    zh, en = (Path(p) for p in content["script_files"].split(", "))
+    assert zh.read_text(encoding="utf-8").count("## ") == en.read_text(encoding="utf-8").count("## ")
+    assert content["push_price_sensitive"].startswith("好价提醒")

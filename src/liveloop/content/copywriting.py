@@ -114,8 +114,11 @@ def _templates(
         ]
     if channel == "push":
         out = [{"text": f"{hook}: {{name}} {price}" if en else f"{hook}：{{name}} {price}"}]
-        if first:
-            out.insert(0, {"text": f"{{name}} | {first}, {price}" if en else f"{{name}}｜{first}，{price}"})
+        if first:  # for a persona its hook leads; otherwise what buyers say
+            out.insert(
+                1 if persona else 0,
+                {"text": f"{{name}} | {first}, {price}" if en else f"{{name}}｜{first}，{price}"},
+            )
             out.append({"text": f"{{name}}: {first}" if en else f"{{name}}：{first}"})
         return out
     if channel == "sms":

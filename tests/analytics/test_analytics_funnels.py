@@ -117,6 +117,12 @@ def test_bad_funnels_name_the_field() -> None:
     with pytest.raises(ValidationFailed) as bad:
         funnels.FunnelSpec.preset("checkout")
     assert bad.value.field == "preset"
+    assert funnels.FunnelSpec.of(" view, purchase ", None).steps == ("view", "purchase")
+    assert funnels.FunnelSpec.of(None, "live").steps == funnels.PRESETS["live"]
+    for steps, preset in ((None, None), ("view,purchase", "live")):
+        with pytest.raises(ValidationFailed) as bad:
+            funnels.FunnelSpec.of(steps, preset)
+        assert bad.value.field == "steps"
 
 
 def test_retention_matches_pandas_on_online_retail(wh: Warehouse, data_home: Path) -> None:

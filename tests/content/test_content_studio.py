@@ -228,7 +228,7 @@ def test_the_script_is_json_serialisable(world: Warehouse) -> None:
 
 def test_a_campaign_message_written_from_a_products_copy(world: Warehouse) -> None:
     from liveloop.campaigns import audiences, engine
-    from liveloop.campaigns.copy_source import message_from_copy
+    from liveloop.campaigns.copy_source import fill_message, message_from_copy
 
     pid = _busiest_product(world)
     written = message_from_copy(world, pid, ["in_app"], persona="bargain_hunter")
@@ -248,6 +248,12 @@ def test_a_campaign_message_written_from_a_products_copy(world: Warehouse) -> No
     with pytest.raises(ValidationFailed) as bad:
         message_from_copy(world, pid, ["fax"])
     assert bad.value.field == "channels"
+    draft = {"name": "x", "audience_id": audience["audience_id"], "channels": ["email"], "subject": "mine"}
+    filled = fill_message(world, draft, pid)
+    assert filled["subject"] == "mine" and filled["body"]  # given text kept, the rest written
+    with pytest.raises(ValidationFailed) as bad:
+        fill_message(world, draft, None)
+    assert bad.value.field == "body"
 
 
 def test_apparel_points_come_from_the_rated_english_reviews(data_home: Path) -> None:

@@ -276,3 +276,8 @@ def _costs(wh: Warehouse, level: str, start: datetime | None, end: datetime | No
 def compare(wh: Warehouse, **kwargs: Any) -> dict[str, Any]:
     """Every model side by side (credited GMV per channel)."""
     return {m: attribute(wh, model=m, **kwargs) for m in MODELS}
+
+
+def report(wh: Warehouse, model: str = "last", **kwargs: Any) -> dict[str, Any]:
+    """One model's attribution, or every model's side by side for ``model="all"``."""
+    return compare(wh, **kwargs) if model == "all" else attribute(wh, model=model, **kwargs)

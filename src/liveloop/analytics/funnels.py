@@ -48,6 +48,18 @@ class FunnelSpec:
     end: datetime | None = None
 
     @classmethod
+    def of(
+        cls, steps: str | list[str] | tuple[str, ...] | None, preset: str | None, **kwargs: Any
+    ) -> FunnelSpec:
+        """Steps (a list, or text with commas) or a preset's name — exactly one of them."""
+        if bool(steps) == bool(preset):
+            raise ValidationFailed("give the steps or a preset, not both or neither", field="steps")
+        if preset:
+            return cls.preset(preset, **kwargs)
+        items = steps.split(",") if isinstance(steps, str) else list(steps or ())
+        return cls(tuple(s.strip() for s in items if s.strip()), **kwargs)
+
+    @classmethod
     def preset(cls, name: str, **kwargs: Any) -> FunnelSpec:
         if name not in PRESETS:
             raise ValidationFailed(f"unknown funnel {name!r}; presets: {', '.join(PRESETS)}", field="preset")

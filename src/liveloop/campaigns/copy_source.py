@@ -45,3 +45,19 @@ def message_from_copy(
         "subject": _literal(v["subject"]) if "subject" in v else None,
         "copy": {"product_id": product_id, "channel": channel, "persona": persona, "verdict": v["verdict"]},
     }
+
+
+def fill_message(
+    wh: Warehouse, data: dict[str, Any], copy_from: str | None, *, persona: str | None = None
+) -> dict[str, Any]:
+    """A campaign draft with its body (and subject) written from ``copy_from``'s copy where not given;
+    neither a body nor a product is a clear error naming ``body``."""
+    if copy_from:
+        written = message_from_copy(wh, copy_from, list(data.get("channels") or []), persona=persona)
+        return data | {
+            "body": data.get("body") or written["body"],
+            "subject": data.get("subject") or written["subject"],
+        }
+    if not data.get("body"):
+        raise ValidationFailed("give a body, or a product to write it from (copy_from)", field="body")
+    return data

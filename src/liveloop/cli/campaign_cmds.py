@@ -348,15 +348,10 @@ def campaigns_create(
         "holdout": holdout,
         "send_time": send_time,
     }
-    with open_warehouse() as wh:
-        if copy_from:
-            from liveloop.campaigns.copy_source import message_from_copy
+    from liveloop.campaigns.copy_source import fill_message
 
-            written = message_from_copy(wh, copy_from, channel, persona=persona)
-            data["body"] = body or written["body"]
-            data["subject"] = subject or written["subject"]
-        elif body is None:
-            raise ValidationFailed("give --body, or --copy-from PRODUCT to have it written", field="body")
+    with open_warehouse() as wh:
+        data = fill_message(wh, data, copy_from, persona=persona)
         made = engine.create(wh, engine.CampaignSpec.from_dict(data), actor=ACTOR)
     emit(made, as_json, _render_campaign)
 

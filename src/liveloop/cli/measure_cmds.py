@@ -286,8 +286,6 @@ def funnel_run(
     """Users reaching each step, conversion and time to convert (per breakdown value)."""
     from liveloop.analytics.funnels import FunnelSpec, run
 
-    if bool(steps) == bool(preset):
-        raise ValidationFailed("give --steps or --preset", field="steps")
     common_args: dict[str, Any] = {
         "window_s": _window(window),
         "mode": mode,
@@ -295,10 +293,7 @@ def funnel_run(
         "start": _time(start, "start"),
         "end": _time(end, "end"),
     }
-    if preset:
-        spec = FunnelSpec.preset(preset, **common_args)
-    else:
-        spec = FunnelSpec(tuple(s.strip() for s in (steps or "").split(",") if s.strip()), **common_args)
+    spec = FunnelSpec.of(steps, preset, **common_args)
     with open_warehouse(read_only=True) as wh:
         emit(run(wh, spec), as_json, _render_funnel)
 
@@ -380,14 +375,10 @@ def attribution_run(
         "start": _time(start, "start"),
         "end": _time(end, "end"),
     }
+
+    def render(r: dict[str, Any]) -> None:
+        for one in r.values() if model == "all" else [r]:
+            _render_attribution(one)
+
     with open_warehouse(read_only=True) as wh:
-        if model == "all":
-            both = attribution.compare(wh, **common)
-
-            def render_all(r: dict[str, Any]) -> None:
-                for one in r.values():
-                    _render_attribution(one)
-
-            emit(both, as_json, render_all)
-            return
-        emit(attribution.attribute(wh, model=model, **common), as_json, _render_attribution)
+        emit(attribution.report(wh, model, **common), as_json, render)

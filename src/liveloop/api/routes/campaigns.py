@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from liveloop.api.deps import get_warehouse
 from liveloop.campaigns import audiences, engine, inbound, journeys, outbox
 from liveloop.campaigns.channels import Provider, providers, set_provider
-from liveloop.campaigns.copy_source import message_from_copy
+from liveloop.campaigns.copy_source import fill_message
 from liveloop.campaigns.report import report
 from liveloop.core.errors import ValidationFailed
 from liveloop.core.ids import ID_PATTERN
@@ -207,17 +207,11 @@ async def create_campaign(
     request: Request, body: CampaignIn, wh: Warehouse = Depends(get_warehouse)
 ) -> dict[str, Any]:
     data = body.model_dump(exclude={"copy_from"})
+    product, persona = (body.copy_from.product_id, body.copy_from.persona) if body.copy_from else (None, None)
 
     def draft() -> dict[str, Any]:
-        if body.copy_from is not None:
-            written = message_from_copy(
-                wh, body.copy_from.product_id, body.channels, persona=body.copy_from.persona
-            )
-            data["body"] = data["body"] or written["body"]
-            data["subject"] = data["subject"] or written["subject"]
-        elif not data["body"]:
-            raise ValidationFailed("give body, or copy_from to have it written", field="body")
-        return engine.create(wh, engine.CampaignSpec.from_dict(data), actor=_actor(request))
+        filled = fill_message(wh, data, product, persona=persona)
+        return engine.create(wh, engine.CampaignSpec.from_dict(filled), actor=_actor(request))
 
     return await run_in_threadpool(draft)
 

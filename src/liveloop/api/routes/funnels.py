@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 from liveloop.analytics import attribution, cohorts, funnels
 from liveloop.api.deps import get_warehouse
 from liveloop.core.clock import checked_time
-from liveloop.core.errors import ValidationFailed
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
 from liveloop.warehouse import Warehouse
@@ -36,8 +35,6 @@ class FunnelIn(BaseModel):
 
 @router.post("/funnels", dependencies=[READ], summary="A funnel: users per step, conversion, time to convert")
 async def post_funnel(body: FunnelIn, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
-    if (body.steps is None) == (body.preset is None):
-        raise ValidationFailed("give steps or a preset", field="steps")
     common: dict[str, Any] = {
         "window_s": body.window_s,
         "mode": body.mode,
@@ -45,11 +42,7 @@ async def post_funnel(body: FunnelIn, wh: Warehouse = Depends(get_warehouse)) ->
         "start": checked_time(body.start, "start") if body.start else None,
         "end": checked_time(body.end, "end") if body.end else None,
     }
-    spec = (
-        funnels.FunnelSpec.preset(body.preset, **common)
-        if body.preset
-        else funnels.FunnelSpec(tuple(body.steps or ()), **common)
-    )
+    spec = funnels.FunnelSpec.of(body.steps, body.preset, **common)
     return await run_in_threadpool(funnels.run, wh, spec)
 
 
@@ -90,6 +83,4 @@ async def get_attribution(
         "start": checked_time(start, "start") if start else None,
         "end": checked_time(end, "end") if end else None,
     }
-    if model == "all":
-        return await run_in_threadpool(attribution.compare, wh, **common)
-    return await run_in_threadpool(lambda: attribution.attribute(wh, model=model, **common))
+    return await run_in_threadpool(lambda: attribution.report(wh, model, **common))

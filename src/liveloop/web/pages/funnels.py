@@ -82,10 +82,7 @@ async def funnels_page(
     }
     common: dict[str, Any] = {"window_s": window, "mode": mode, "breakdown": breakdown or None}
     try:
-        if preset:
-            spec = funnels.FunnelSpec.preset(preset, **common)
-        else:
-            spec = funnels.FunnelSpec(tuple(s.strip() for s in steps.split(",") if s.strip()), **common)
+        spec = funnels.FunnelSpec.of(steps, preset, **common)
         result = await run_in_threadpool(funnels.run, wh, spec)
         context.update(result=result, chart=_chart(result, lang, gettext_of(request)))
     except LiveloopError as exc:

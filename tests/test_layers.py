@@ -45,7 +45,7 @@ FACES = frozenset({"api", "web", "cli"})
 ROOT = "server"
 #: Which capabilities a capability may use; one not listed uses none (analytics reads the warehouse).
 CAPABILITY_USES: dict[str, frozenset[str]] = {
-    "campaigns": frozenset({"profiles", "recommend", "content", "pricing"}),
+    "campaigns": frozenset({"profiles", "recommend", "content", "pricing", "analytics"}),
     "content": frozenset({"profiles", "recommend"}),
     "live": frozenset({"recommend", "content", "profiles"}),
 }

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from liveloop.api import DESCRIPTION, mount_api
 from liveloop.api.metrics import MetricsMiddleware
-from liveloop.campaigns.schedule import delivery_schedule
+from liveloop.campaigns.schedule import delivery_schedule, reports_schedule
 from liveloop.core.config import Settings, get_settings
 from liveloop.http import install_http
 from liveloop.http.headers import SecurityHeadersMiddleware
@@ -59,9 +59,13 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
         delivery = delivery_schedule(wh, app, float(os.environ.get("LIVELOOP_DELIVERY_EVERY_S", "15")))
         app.state.delivery = delivery
         delivery.start()
+        reports = reports_schedule(wh, app, float(os.environ.get("LIVELOOP_REPORTS_EVERY_S", "30")))
+        app.state.reports = reports
+        reports.start()
         try:
             yield
         finally:
+            reports.stop()
             delivery.stop()
             retention.stop()
             hub = getattr(app.state, "live_hub", None)

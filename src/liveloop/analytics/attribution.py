@@ -281,3 +281,17 @@ def compare(wh: Warehouse, **kwargs: Any) -> dict[str, Any]:
 def report(wh: Warehouse, model: str = "last", **kwargs: Any) -> dict[str, Any]:
     """One model's attribution, or every model's side by side for ``model="all"``."""
     return compare(wh, **kwargs) if model == "all" else attribute(wh, model=model, **kwargs)
+
+
+def costs_per_day(
+    wh: Warehouse, *, start: datetime | None = None, end: datetime | None = None, tz: str = "Asia/Shanghai"
+) -> list[dict[str, Any]]:
+    """Spend per local day and channel (the Channels & Cost page's chart)."""
+    lo = start or datetime(1970, 1, 1).astimezone()
+    hi = end or datetime(9999, 1, 1).astimezone()
+    rows = wh.sql(
+        "SELECT CAST(timezone(?, day) AS DATE) AS d, channel, sum(amount)::DOUBLE FROM costs "
+        "WHERE day >= ? AND day < ? GROUP BY 1, 2 ORDER BY 1, 2",
+        [tz, lo, hi],
+    )
+    return [{"day": d, "channel": c, "cost": round(v, 2)} for d, c, v in rows]

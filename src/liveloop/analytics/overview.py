@@ -1,4 +1,6 @@
-"""The dashboard overview: data status, events per hour, GMV and orders per day, top products.
+"""The dashboard overview: KPI tiles (the last days against the days before, with their daily trend and
+target), GMV and orders per day, top products; and the Data page's status (row counts, quarantine, events
+per hour).
 
 Windows end at the newest data rather than at "now", so a historical or simulated warehouse still
 shows its activity. Times are bucketed in the configured display timezone.
@@ -7,11 +9,13 @@ shows its activity. Times are bucketed in the configured display timezone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from liveloop.analytics import targets
 from liveloop.analytics.catalog import paid_lines
+from liveloop.analytics.kpis import METRICS, compute
 from liveloop.warehouse import Warehouse, warehouse_status
 
 #: Tables whose row counts the overview shows, in this order.
@@ -121,3 +125,45 @@ def overview(wh: Warehouse, tz: str = "Asia/Shanghai") -> Overview:
         gmv_source=source,
         top_products=top_products(wh),
     )
+
+
+#: The KPIs the Overview shows as tiles, in order.
+TILES = ("gmv", "orders", "buyers", "aov", "viewers", "gpm", "view_to_buy", "refund_rate")
+
+
+def kpi_tiles(wh: Warehouse, tz: str = "Asia/Shanghai", days: int = 7) -> dict[str, Any]:
+    """Each tile KPI over the last ``days`` days of data against the ``days`` before, its value per day
+    over both (the sparkline) and where its platform target stands (the nearest period that has one)."""
+    newest = targets.newest_data(wh)
+    if newest is None:
+        return {"as_of": None, "days": days, "tiles": []}
+    end = newest + timedelta(microseconds=1)
+    start, before = end - timedelta(days=days), end - timedelta(days=2 * days)
+    now = compute(wh, list(TILES), start=start, end=end, tz=tz)["rows"][0]
+    prev = compute(wh, list(TILES), start=before, end=start, tz=tz)["rows"][0]
+    daily = sorted(
+        (r for r in compute(wh, list(TILES), "day", start=before, end=end, tz=tz)["rows"] if r["key"]),
+        key=lambda r: r["key"],
+    )
+    tracked: dict[str, dict[str, Any]] = {}
+    for t in targets.status(wh, as_of=newest, tz=tz)["targets"]:
+        if t["grain"] == "platform":
+            tracked.setdefault(t["metric"], t)
+    tiles = []
+    for m in TILES:
+        value, earlier = now.get(m), prev.get(m)
+        tiles.append(
+            {
+                "metric": m,
+                "name_en": METRICS[m].name_en,
+                "name_zh": METRICS[m].name_zh,
+                "unit": METRICS[m].unit,
+                "higher_is_better": METRICS[m].higher_is_better,
+                "value": value,
+                "previous": earlier,
+                "change": round(value / earlier - 1, 4) if value is not None and earlier else None,
+                "trend": [(r["key"], r[m]) for r in daily],
+                "target": tracked.get(m),
+            }
+        )
+    return {"as_of": newest.isoformat(), "start": start.isoformat(), "days": days, "tiles": tiles}

@@ -144,7 +144,7 @@ def period_start(as_of: datetime, period: str, tz: str) -> datetime:
     return day
 
 
-def _period_end(start: datetime, period: str) -> datetime:
+def period_end(start: datetime, period: str) -> datetime:
     if period == "day":
         return start + timedelta(days=1)
     if period == "week":
@@ -167,7 +167,7 @@ def status(wh: Warehouse, *, as_of: datetime | None = None, tz: str = "Asia/Shan
         return {"as_of": None, "targets": out, "alerts": []}
     for t in list_targets(wh):
         start = period_start(as_of, t["period"], tz)
-        end = _period_end(start, t["period"])
+        end = period_end(start, t["period"])
         where = {} if t["grain"] == "platform" else {t["grain"]: t["key"]}
         got = measures(wh, "platform", start=start, end=as_of + timedelta(microseconds=1), where=where, tz=tz)
         metric = METRICS[t["metric"]]

@@ -57,6 +57,8 @@ class Outgoing:
     body: str
     address: str | None = None
     unsubscribe_url: str | None = None
+    #: Files sent with an e-mail: ``(filename, mime type, body)`` (reports to staff).
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,9 @@ class SmtpSender:
             mail["List-Unsubscribe"] = f"<{m.unsubscribe_url}>"
             mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(m.body)
+        for name, mime, body in m.attachments:
+            maintype, _, subtype = mime.partition("/")
+            mail.add_attachment(body, maintype=maintype, subtype=subtype, filename=name)
         return mail
 
     def send(self, batch: Sequence[Outgoing]) -> list[Result]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from liveloop.campaigns import journeys, outbox
+from liveloop.campaigns import journeys, outbox, report_mail
 from liveloop.core.periodic import Periodic
 from liveloop.warehouse import Warehouse
 
@@ -23,3 +23,15 @@ def delivery_schedule(wh: Warehouse, app: Any, every_s: float) -> Periodic:
     ``LIVELOOP_PUBLIC_URL`` (else the URL it serves on)."""
     base = os.environ.get("LIVELOOP_PUBLIC_URL") or os.environ.get("LIVELOOP_SERVE_URL")
     return Periodic(lambda: campaign_pass(wh, app.state.cipher, base), every_s, "campaigns")
+
+
+def reports_schedule(wh: Warehouse, app: Any, every_s: float) -> Periodic:
+    """Reports every ``every_s`` seconds: post-live reports of ended sessions, due schedules e-mailed."""
+    settings = app.state.settings
+    return Periodic(
+        lambda: report_mail.reports_pass(
+            wh, app.state.cipher, tz=settings.timezone, symbol=settings.currency_symbol
+        ),
+        every_s,
+        "reports",
+    )

@@ -56,6 +56,10 @@ class Mailbox:
                     "message_id": str(mail["Message-ID"]),
                     "unsubscribe": str(mail["List-Unsubscribe"] or ""),
                     "body": body.get_content() if body is not None else "",
+                    "attachments": [
+                        {"filename": a.get_filename(), "type": a.get_content_type(), "body": a.get_content()}
+                        for a in mail.iter_attachments()
+                    ],
                 }
             )
         return "250 Message accepted"

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
+from liveloop.cli.common import JsonOpt, cipher, console, emit, open_warehouse
 from liveloop.core.errors import ValidationFailed
 
 audiences_app = typer.Typer(
@@ -32,13 +32,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(campaigns_app, name="campaigns")
     app.add_typer(channels_app, name="channels")
     app.add_typer(journeys_app, name="journeys")
-
-
-def _cipher() -> Any:
-    from liveloop.core.config import get_settings
-    from liveloop.core.crypto import load_cipher
-
-    return load_cipher(get_settings())
 
 
 # -- audiences -------------------------------------------------------------------------------------------
@@ -255,7 +248,7 @@ def channels_set(
             raise ValidationFailed(f"the environment variable {secret_env} is not set", field="secret_env")
     config = {k: v for k, v in {"url": url, "from": sender, "username": username}.items() if v}
     with open_warehouse() as wh:
-        done = set_provider(wh, _cipher(), Provider(channel, kind, config, secret), actor=ACTOR)
+        done = set_provider(wh, cipher(), Provider(channel, kind, config, secret), actor=ACTOR)
     emit(done, as_json, lambda d: console.print(f"{d['channel']}: {d['kind']} {d['config']}", markup=False))
 
 
@@ -429,7 +422,7 @@ def campaigns_deliver(
 
     opts = outbox.DeliveryOptions(base_url=base_url, limit=limit, batch=batch)
     with open_warehouse() as wh:
-        found = outbox.deliver(wh, _cipher(), opts)
+        found = outbox.deliver(wh, cipher(), opts)
     emit(
         found,
         as_json,

@@ -28,6 +28,13 @@ def open_warehouse(*, read_only: bool = False) -> Warehouse:
     return lent_warehouse() or Warehouse.open(get_settings(), read_only=read_only)
 
 
+def cipher() -> Any:
+    """The PII cipher of the configured home (its key file, or ``LIVELOOP_SECRET_KEY``)."""
+    from liveloop.core.crypto import load_cipher
+
+    return load_cipher(get_settings())
+
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, datetime | date):
         return obj.isoformat()

@@ -55,6 +55,7 @@ def _register() -> None:
         privacy_cmds,
         profiles_cmds,
         recommend_cmds,
+        reports_cmds,
         service_cmds,
         simulate_cmds,
     )
@@ -72,6 +73,7 @@ def _register() -> None:
         coupon_cmds,
         content_cmds,
         measure_cmds,
+        reports_cmds,
     ):
         module.register(app)
     from liveloop.cli.evaluate import evaluate_app

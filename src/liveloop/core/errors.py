@@ -71,6 +71,12 @@ class InsufficientData(LiveloopError):
     status, title, type_slug = 409, "Insufficient data", "insufficient-data"
 
 
+class Unavailable(LiveloopError):
+    """A tool the request needs is not installed here (say which, and how to get it)."""
+
+    status, title, type_slug = 503, "Unavailable", "unavailable"
+
+
 class WarehouseVersionError(LiveloopError):
     status, title, type_slug = 409, "Warehouse version", "warehouse-version"
 

@@ -477,6 +477,41 @@ CREATE TABLE costs (
 );
 """
 
+V11_REPORTS = """
+CREATE TABLE reports (
+    report_id    VARCHAR PRIMARY KEY,
+    kind         VARCHAR NOT NULL,
+    subject      VARCHAR NOT NULL,
+    period_start TIMESTAMPTZ,
+    period_end   TIMESTAMPTZ,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    created_by   VARCHAR,
+    schedule_id  VARCHAR,
+    data         JSON NOT NULL
+);
+CREATE TABLE report_files (
+    report_id    VARCHAR NOT NULL,
+    lang         VARCHAR NOT NULL,
+    format       VARCHAR NOT NULL,
+    body         BLOB NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (report_id, lang, format)
+);
+CREATE TABLE report_schedules (
+    schedule_id  VARCHAR PRIMARY KEY,
+    kind         VARCHAR NOT NULL,
+    every_s      BIGINT,
+    lang         VARCHAR NOT NULL,
+    recipients   BLOB,
+    active       BOOLEAN NOT NULL DEFAULT true,
+    next_run_at  TIMESTAMPTZ NOT NULL,
+    last_run_at  TIMESTAMPTZ,
+    last_status  VARCHAR,
+    created_by   VARCHAR,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -502,6 +537,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (9, "measurement: KPI targets and their acceptable ranges per period", V9_KPI_TARGETS),
     (10, "measurement: marketing costs per day, channel, campaign and session (importable)", V10_COSTS),
+    (11, "reports: the archive (data, rendered files) and the delivery schedules", V11_REPORTS),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

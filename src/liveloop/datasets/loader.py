@@ -22,6 +22,7 @@ IMPORT_FILES: dict[str, tuple[str, ...]] = {
     "online_retail_sample40k": ("online_retail_sample40k.csv.gz",),
     "cdnow": ("CDNOW_master.txt",),
     "movielens_100k": ("u.data",),
+    "olist_marketing_funnel": ("olist_marketing_qualified_leads_dataset.csv",),  # brings the deals along
 }
 
 

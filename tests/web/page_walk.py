@@ -19,7 +19,8 @@ from typing import Any
 ALLOWED_WORDS = frozenset(
     {
         "liveloop", "English", "GMV", "AOV", "ROI", "CTR", "CVR", "API", "CLV", "NDCG", "MRR", "AUC",
-        "BG/NBD", "NLP", "ID", "ALS", "BPR", "SASRec", "k-NN", "LSTM", "GRU", "Asia/Shanghai",
+        "BG/NBD", "NLP", "ID", "ALS", "BPR", "SASRec", "k-NN", "LSTM", "GRU", "Asia/Shanghai", "GPM",
+        "CAC", "ROAS", "CSV", "Excel", "PDF", "HTML",
     }
 )  # fmt: skip
 #: Texts that stay as they are on English pages.
@@ -113,6 +114,7 @@ def walk(page: Any, base: str, lang: str, shots: Path | None = None) -> dict[str
             page.screenshot(path=str(shots / f"{name}-{lang}.png"))
 
     visit("overview", "/overview")
+    visit("data", "/data")
     visit("segments", "/segments")
     visit("segment-members", first_link(page, "#segment-table tbody a[href^='/users?segment=']"))
     visit("users", "/users")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -46,7 +47,14 @@ def send(
 
 
 def reports_pass(
-    wh: Warehouse, cipher: Cipher, *, tz: str = "Asia/Shanghai", symbol: str = "¥", pdf: bool = True
+    wh: Warehouse,
+    cipher: Cipher,
+    *,
+    now: datetime | None = None,
+    tz: str = "Asia/Shanghai",
+    symbol: str = "¥",
+    pdf: bool = True,
 ) -> dict[str, Any]:
     """Pending post-live reports written, due schedules run and e-mailed."""
-    return schedules.run_due(wh, cipher, partial(send, wh, cipher), tz=tz, symbol=symbol, pdf=pdf)
+    deliver = partial(send, wh, cipher)
+    return schedules.run_due(wh, cipher, deliver, now=now, tz=tz, symbol=symbol, pdf=pdf)

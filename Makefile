@@ -30,10 +30,10 @@ bench-deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk nghttp2-client; }
 
-demo: setup
+demo: setup system-deps
 	$(BIN)/liveloop demo --serve
 
-demo-run: setup
+demo-run: setup system-deps
 	$(BIN)/liveloop demo
 
 # Two workers (the machines have two cores); a module's tests stay on one worker (module fixtures).

@@ -99,6 +99,15 @@ def step_content(ctx: DemoContext) -> dict[str, Any]:
     return demo_step(ctx.wh, ctx.settings)
 
 
+def step_reports(ctx: DemoContext) -> dict[str, Any]:
+    """Targets from the demo world, the post-live report of the replayed session and the weekly report
+    (HTML and PDF, both languages) in LIVELOOP_HOME/reports/."""
+    from liveloop.analytics.reports.demo import demo_step
+
+    live = ctx.summary.get("live") or {}
+    return demo_step(ctx.wh, ctx.settings, live.get("session_id"))
+
+
 #: The demo, in order: (name, step). Append new capabilities here.
 STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("simulate", step_simulate),
@@ -109,6 +118,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("comment_model", step_comment_model),
     ("live", step_live),
     ("content", step_content),
+    ("reports", step_reports),
 ]
 
 

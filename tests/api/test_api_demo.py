@@ -39,3 +39,11 @@ def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path, monkeypatch,
     zh, en = (Path(p) for p in content["script_files"].split(", "))
     assert zh.read_text(encoding="utf-8").count("## ") == en.read_text(encoding="utf-8").count("## ")
     assert content["push_price_sensitive"].startswith("好价提醒")
+    # the post-live report of the replayed session and the weekly report, HTML and PDF in both languages
+    reports = ctx.summary["reports"]
+    files = [Path(p) for p in reports["files"].split(", ")]
+    assert sorted(f.suffix for f in files) == [".html"] * 4 + [".pdf"] * 4
+    assert all(f.read_bytes()[:4] == b"%PDF" for f in files if f.suffix == ".pdf")
+    post_live = next(f for f in files if "post-live" in f.name and f.name.endswith("-zh.html"))
+    assert "直播复盘报告" in post_live.read_text(encoding="utf-8") and replayed in post_live.name
+    assert reports["targets"] >= 3

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
+from liveloop.analytics.reports import schedules
+from liveloop.campaigns.channels import Provider, providers, set_provider
 from liveloop.core.config import Settings
 from liveloop.core.crypto import cipher_of, load_cipher, reveal_raw
 from liveloop.core.errors import LiveloopError
@@ -37,6 +39,9 @@ def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
     import_file(wh, bad, table="users")
     sealed_before = wh.sql("SELECT raw FROM quarantine")[0][0]
     assert sealed_before.startswith("enc:")
+    # the other sealed values: a channel provider's secret and a report schedule's recipients
+    set_provider(wh, old, Provider("email", "smtp", {"url": "smtp://127.0.0.1:2525", "from": "a@b.co"}, "pw"))
+    schedule = schedules.add(wh, old, "weekly", ["ops@shop.example"])
 
     def interrupt(batch: int) -> None:
         if batch == 2:
@@ -61,6 +66,12 @@ def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
         with pytest.raises(InvalidTag):
             old.decrypt(phone_enc, context="users.phone")
     assert "not-a-phone" in (reveal_raw(wh.sql("SELECT raw FROM quarantine")[0][0], new) or "")
+    assert providers(wh, new)["email"].secret == "pw"
+    assert schedules.list_schedules(wh, new)[0]["recipients"] == ["ops@shop.example"]
+    with pytest.raises(InvalidTag):
+        schedules.list_schedules(wh, old)
+    assert report["report_schedules"] == 1 and report["channel_providers"] == 1
+    assert schedule["schedule_id"]
     assert wh.sql("SELECT count(*) FROM audit_log WHERE action = 'privacy.key_rotation'")[0][0] == 1
     wh.close()
 

@@ -28,6 +28,12 @@ from liveloop.warehouse import Warehouse
 
 #: Encrypted columns of ``users`` and the blind index kept beside each (None: no index).
 USER_PII = {"phone": "phone_index", "email": "email_index", "name": None}
+#: Other sealed values: (table, key column, encrypted column, the context prefix its owner encrypts with,
+#: ``prefix + key``): a channel provider's secret (campaigns), a report schedule's recipients (analytics).
+SEALED = (
+    ("channel_providers", "channel", "secret_enc", "provider:"),
+    ("report_schedules", "schedule_id", "recipients", "report_schedule:"),
+)
 BATCH = 5_000
 
 
@@ -109,6 +115,16 @@ def rotate_secret(
         counts["batches"] += 1
         if after_batch:
             after_batch(counts["batches"])
+    for table, key, column, prefix in SEALED:  # a handful of rows each: one transaction per table
+        rows = wh.sql(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")
+        with wh.transaction() as con:
+            for k, blob in rows:
+                plain = _either(new, old, blob, prefix + k)
+                con.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE {key} = ?",
+                    [new.encrypt(plain, context=prefix + k), k],
+                )
+        counts[table] = len(rows)
     previous = current.with_name("secret.key.previous")
     os.replace(current, previous)
     os.replace(upcoming, current)

@@ -50,6 +50,14 @@ def _where(session: str | None, host: str | None, product: str | None, channel: 
     return {k: v for k, v in given.items() if v}
 
 
+def _duration(seconds: float) -> str:
+    """Seconds as people read them: 45 s, 12.5 min, 3.2 h, 14.9 d."""
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def _show(value: Any, unit: str) -> str:
     if value is None:
         return "—"
@@ -263,7 +271,7 @@ def _render_funnel(r: dict[str, Any]) -> None:
                 human(s["users"]),
                 "—" if s["from_previous"] is None else f"{s['from_previous']:.1%}",
                 "—" if s["from_first"] is None else f"{s['from_first']:.1%}",
-                "—" if not t else f"{t['median']:.0f} s",
+                "—" if not t else _duration(t["median"]),
             )
         console.print(table)
 

@@ -288,3 +288,24 @@ def _steps(spec: FunnelSpec, reach: list[int], times: dict[int, list[float] | No
             }
         )
     return out
+
+
+def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A funnel's result as flat rows (one per breakdown value and step, ``all`` first), for export."""
+    groups = [{"breakdown": "all", "steps": result["steps"]}, *result["groups"]]
+    out = []
+    for g in groups:
+        for s in g["steps"]:
+            t = s["time_to_convert_s"] or {}
+            out.append(
+                {
+                    "breakdown": g["breakdown"],
+                    "step": s["step"],
+                    "users": s["users"],
+                    "from_previous": s["from_previous"],
+                    "from_first": s["from_first"],
+                    "drop_off": s["drop_off"],
+                    "median_time_to_convert_s": t.get("median"),
+                }
+            )
+    return out

@@ -119,10 +119,10 @@ def rotate_secret(
         rows = wh.sql(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")
         with wh.transaction() as con:
             for k, blob in rows:
-                plain = _either(new, old, blob, prefix + k)
+                value = _either(new, old, blob, prefix + k)
                 con.execute(
                     f"UPDATE {table} SET {column} = ? WHERE {key} = ?",
-                    [new.encrypt(plain, context=prefix + k), k],
+                    [new.encrypt(value, context=prefix + k), k],
                 )
         counts[table] = len(rows)
     previous = current.with_name("secret.key.previous")

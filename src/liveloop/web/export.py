@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,8 @@ def _cell(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, list | tuple):
         return " → ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
     return value
 
 

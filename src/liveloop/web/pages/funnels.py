@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import plotly.graph_objects as go
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.analytics import funnels, targets
@@ -17,6 +17,7 @@ from liveloop.core.errors import LiveloopError
 from liveloop.core.i18n import N_
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
+from liveloop.web.export import table_response
 from liveloop.web.templating import figure, gettext_of, lang_of, render
 from liveloop.web.vocab import label
 
@@ -65,7 +66,8 @@ async def funnels_page(
     window: Annotated[int, Query(ge=1, le=funnels.MAX_WINDOW_S)] = 6 * 3600,
     mode: Annotated[str, Query(max_length=16)] = "ordered",
     breakdown: Annotated[str, Query(max_length=16)] = "",
-) -> HTMLResponse:
+    export: Annotated[str | None, Query(max_length=8)] = None,
+) -> Response:
     wh = request.app.state.warehouse
     lang = lang_of(request)
     context: dict[str, Any] = {
@@ -84,6 +86,8 @@ async def funnels_page(
     try:
         spec = funnels.FunnelSpec.of(steps, preset, **common)
         result = await run_in_threadpool(funnels.run, wh, spec)
+        if export:
+            return table_response(funnels.rows(result), "liveloop-funnel", export)
         context.update(result=result, chart=_chart(result, lang, gettext_of(request)))
     except LiveloopError as exc:
         context.update(error=exc.detail, error_field=exc.field)

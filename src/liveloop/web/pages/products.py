@@ -6,15 +6,16 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.analytics.catalog import ProductQuery, list_products, product_detail
+from liveloop.analytics.catalog import MAX_LIMIT, ProductQuery, list_products, product_detail
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.i18n import N_
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
+from liveloop.web.export import table_response
 from liveloop.web.templating import render
 
 ROLES = (Role.ANALYST, Role.MARKETER, Role.HOST)
@@ -29,12 +30,15 @@ async def products_page(
     q: Annotated[str | None, Query(max_length=64)] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> HTMLResponse:
-    query = ProductQuery(q or None, category or None, PAGE, offset)
+    export: Annotated[str | None, Query(max_length=8)] = None,
+) -> Response:
+    query = ProductQuery(q or None, category or None, MAX_LIMIT if export else PAGE, offset)
     try:
         page = await run_in_threadpool(list_products, request.app.state.warehouse, query)
     except ValidationFailed as exc:
         return render(request, "products/list.html", {"error": exc.detail, "page": None}, status_code=422)
+    if export:
+        return table_response(page["items"], "liveloop-products", export)
     filters = {"q": q, "category": category}
     return render(
         request,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import plotly.graph_objects as go
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.core.i18n import N_
@@ -15,6 +15,7 @@ from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
 from liveloop.profiles import list_segments
 from liveloop.profiles.service import segment_radar
+from liveloop.web.export import table_response
 from liveloop.web.templating import figure, gettext_of, lang_of, render
 from liveloop.web.vocab import label
 
@@ -59,8 +60,12 @@ def _charts(segments: list[dict[str, Any]], lang: str, gettext: Callable[[str], 
 
 
 @router.get("/segments", response_class=HTMLResponse)
-async def segments_page(request: Request) -> HTMLResponse:
+async def segments_page(
+    request: Request, export: Annotated[str | None, Query(max_length=8)] = None
+) -> Response:
     segments = await run_in_threadpool(list_segments, request.app.state.warehouse)
+    if export:
+        return table_response(segments, "liveloop-segments", export)
     lang = lang_of(request)
     return render(
         request,

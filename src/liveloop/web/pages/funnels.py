@@ -1,6 +1,7 @@
 """The Funnels page: a funnel over any steps (or the live and lifecycle presets) with its window, mode and
-breakdown — users per step as a chart and a table with conversion and time to convert — and where the KPI
-targets stand. Everything is decided by ``liveloop.analytics``; a bad choice is shown next to the form."""
+breakdown — users per step as a chart and a table with conversion and time to convert — where the KPI
+targets stand, and retention by first-purchase week (or month). Everything is decided by
+``liveloop.analytics``; a bad choice is shown next to the form."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from liveloop.analytics import funnels, targets
+from liveloop.analytics import cohorts, funnels, targets
 from liveloop.core.errors import LiveloopError
 from liveloop.core.i18n import N_
 from liveloop.core.types import Role
@@ -66,6 +67,7 @@ async def funnels_page(
     window: Annotated[int, Query(ge=1, le=funnels.MAX_WINDOW_S)] = 6 * 3600,
     mode: Annotated[str, Query(max_length=16)] = "ordered",
     breakdown: Annotated[str, Query(max_length=16)] = "",
+    cohort: Annotated[str, Query(max_length=8)] = "week",
     export: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
     wh = request.app.state.warehouse
@@ -93,4 +95,11 @@ async def funnels_page(
         context.update(error=exc.detail, error_field=exc.field)
     tz = request.app.state.settings.timezone
     context["status"] = await run_in_threadpool(lambda: targets.status(wh, tz=tz))
+    try:
+        context["cohorts"] = await run_in_threadpool(
+            lambda: cohorts.retention(wh, period=cohort, offsets=8, tz=tz)
+        )
+    except LiveloopError as exc:
+        context.update(cohorts=None, cohort_error=exc.detail)
+    context["cohort_period"] = cohort
     return render(request, "measure/funnels.html", context)

@@ -50,6 +50,7 @@ def test_funnels_page(funnel_server, browser_page, dashboard_login) -> None:
         assert page.locator(".target-off_track[data-metric=gmv]").count() == 1
         assert page.locator("#kpi-targets .alert").count() == 1
         assert page_untranslated(page, lang) == []
+        assert page.locator("#cohort-table").count() == 1
         rates = page.locator("#cohort-table tbody tr").first.locator("td.num").all_inner_texts()
         assert rates[1] in ("100%", "100.0%")  # a cohort all bought in its first week
         screenshot(page, "funnels", lang)

@@ -289,3 +289,19 @@ def compute(
         ],
         "rows": rows,
     }
+
+
+def comparison(key: str, value: float | None, previous: float | None) -> dict[str, Any]:
+    """A KPI's value beside its value in an earlier window (or a benchmark): the relative change, and which
+    way is better — a row of a report or a tile of the Overview."""
+    m = METRICS[key]
+    return {
+        "metric": key,
+        "name_en": m.name_en,
+        "name_zh": m.name_zh,
+        "unit": m.unit,
+        "higher_is_better": m.higher_is_better,
+        "value": value,
+        "previous": previous,
+        "change": round(value / previous - 1, 4) if value is not None and previous else None,
+    }

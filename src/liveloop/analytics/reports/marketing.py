@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from liveloop.analytics import attribution
 from liveloop.analytics.funnels import PRESETS, FunnelSpec
 from liveloop.analytics.funnels import run as run_funnel
-from liveloop.analytics.kpis import METRICS, compute
+from liveloop.analytics.kpis import comparison, compute
 from liveloop.analytics.targets import newest_data, period_end, period_start
 from liveloop.core.errors import InsufficientData, ValidationFailed
 from liveloop.warehouse import Warehouse
@@ -64,23 +64,7 @@ def _kpi_rows(wh: Warehouse, lo: datetime, hi: datetime, kind: str, tz: str) -> 
             "SELECT metric, target FROM kpi_targets WHERE grain = 'platform' AND period = ?", [PERIODS[kind]]
         )
     }
-    out = []
-    for m in PERIOD_KPIS:
-        value, prev = now_v.get(m), before_v.get(m)
-        out.append(
-            {
-                "metric": m,
-                "name_en": METRICS[m].name_en,
-                "name_zh": METRICS[m].name_zh,
-                "unit": METRICS[m].unit,
-                "higher_is_better": METRICS[m].higher_is_better,
-                "value": value,
-                "previous": prev,
-                "change": round(value / prev - 1, 4) if value is not None and prev else None,
-                "target": targets.get(m),
-            }
-        )
-    return out
+    return [comparison(m, now_v.get(m), before_v.get(m)) | {"target": targets.get(m)} for m in PERIOD_KPIS]
 
 
 def _top_sessions(wh: Warehouse, lo: datetime, hi: datetime, tz: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from liveloop.analytics.kpis import METRICS, compute
+from liveloop.analytics.kpis import comparison, compute
 from liveloop.core.errors import InsufficientData, NotFound
 from liveloop.core.types import QUESTION_INTENTS
 from liveloop.warehouse import Warehouse
@@ -241,19 +241,7 @@ def post_live(wh: Warehouse, session_id: str, *, tz: str = "Asia/Shanghai") -> d
         )
     previous, means = _previous(wh, session, tz)
     targets = _targets(wh, session_id)
-    rows = [
-        {
-            "metric": m,
-            "name_en": METRICS[m].name_en,
-            "name_zh": METRICS[m].name_zh,
-            "unit": METRICS[m].unit,
-            "higher_is_better": METRICS[m].higher_is_better,
-            "value": kpis.get(m),
-            "target": targets.get(m),
-            "previous": means.get(m),
-        }
-        for m in SESSION_KPIS
-    ]
+    rows = [comparison(m, kpis.get(m), means.get(m)) | {"target": targets.get(m)} for m in SESSION_KPIS]
     products = _products(wh, session, copilot)
     return {
         "kind": "post_live",

@@ -31,6 +31,7 @@ from liveloop.http.auth import principal_of, require_roles
 from liveloop.privacy.keys import list_keys
 from liveloop.profiles import list_segments
 from liveloop.profiles.tags import LIFECYCLE_NAMES
+from liveloop.web.export import table_response
 from liveloop.web.i18n import LOCALES, number
 from liveloop.web.templating import figure, gettext_of, lang_of, render
 from liveloop.web.vocab import label
@@ -220,9 +221,13 @@ def _labels() -> dict[str, dict[str, str]]:
 
 @router.get("/campaigns", response_class=HTMLResponse, dependencies=[READ])
 async def campaigns_page(
-    request: Request, month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None
-) -> HTMLResponse:
+    request: Request,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    export: Annotated[str | None, Query(max_length=8)] = None,
+) -> Response:
     context = await run_in_threadpool(_list_context, request, month)
+    if export:
+        return table_response(context["campaigns"], "liveloop-campaigns", export)
     return render(request, "campaigns/list.html", context | _labels() | {"form": {}, "errors": {}})
 
 

@@ -293,3 +293,26 @@ def test_a_server_stopping_writes_what_its_rooms_had_pending(
             ]
             == 50
         )
+
+
+def test_a_session_the_copilot_ends_gets_its_post_live_report(
+    live_server_factory, small_comment_model
+) -> None:
+    """The service writes the post-live report of a room the copilot ends (reports pass every second)."""
+    srv = live_server_factory(env={"LIVELOOP_REPORTS_EVERY_S": "1", "LIVELOOP_NLP_MODEL": str(model_dir())})
+    t0 = time.time() - 600
+    events = [{"type": "enter", "ts": t0 + i, "user_id": f"u{i}"} for i in range(5)] + [
+        {"type": "comment", "ts": t0 + 60 + i, "user_id": f"u{i}", "text": text}
+        for i, text in enumerate(["好看", "多少钱", "质量太差了", "怎么发货", "主播好美"])
+    ]
+    with srv.client("host") as host:
+        assert host.post("/v1/live/r1/open", json={}).status_code == 200
+        assert host.post("/v1/live/r1/events", json={"events": events}).status_code == 200
+        assert host.post("/v1/live/r1/end").status_code == 200
+        deadline, found = time.monotonic() + 30, []
+        while time.monotonic() < deadline and not found:
+            found = host.get("/v1/reports", params={"kind": "post_live", "subject": "r1"}).json()["items"]
+            time.sleep(0.5)
+        assert found, srv.log_tail()
+        data = host.get(f"/v1/reports/{found[0]['report_id']}").json()["data"]
+        assert data["ran_by_copilot"] and sum(m["comments"] for m in data["minutes"]) == 5

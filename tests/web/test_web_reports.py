@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from page_walk import page_untranslated, screenshot
 
-from liveloop.analytics import attribution, targets
+from liveloop.analytics import attribution, funnels, targets
 from liveloop.analytics.overview import TILES
 from liveloop.campaigns.sinks import LocalSmtp
 from liveloop.warehouse import Warehouse
@@ -196,4 +196,15 @@ def test_measurement_pages(report_server, browser_page, dashboard_login) -> None
         assert (
             c.get("/overview", params={"export": "pdf"}, headers={"accept": "text/html"}).status_code == 422
         )
+        funnel = c.get(
+            "/funnels",
+            params={"preset": "live", "breakdown": "channel", "export": "csv"},
+            headers={"accept": "text/html"},
+        )
+        table = pd.read_csv(io.StringIO(funnel.content.decode("utf-8-sig")))
+        assert list(table.loc[table["breakdown"] == "all", "step"]) == list(funnels.PRESETS["live"])
+        products = c.get("/products", params={"export": "xlsx"}, headers={"accept": "text/html"})
+        assert len(pd.read_excel(io.BytesIO(products.content))) > 0
+        campaigns = c.get("/campaigns", params={"export": "csv"}, headers={"accept": "text/html"})
+        assert campaigns.status_code == 200 and campaigns.content.startswith("\ufeff".encode())
     assert page.console_errors == []

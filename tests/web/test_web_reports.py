@@ -208,3 +208,40 @@ def test_measurement_pages(report_server, browser_page, dashboard_login) -> None
         campaigns = c.get("/campaigns", params={"export": "csv"}, headers={"accept": "text/html"})
         assert campaigns.status_code == 200 and campaigns.content.startswith("\ufeff".encode())
     assert page.console_errors == []
+
+
+@pytest.mark.browser
+def test_kpis_page_every_metric_at_a_grain_and_penetration(
+    report_server, browser_page, dashboard_login
+) -> None:
+    srv, expected = report_server
+    page = browser_page
+    page.goto(f"{srv.base_url}/kpis")
+    dashboard_login(page, srv, "analyst")
+    end = expected["newest"] + timedelta(microseconds=1)
+    with srv.client("analyst") as c:
+        want = c.get(
+            "/v1/kpis",
+            params={
+                "grain": "channel",
+                "start": (end - timedelta(days=30)).isoformat(),
+                "end": end.isoformat(),
+            },
+        ).json()
+        pen = c.get("/v1/kpis/penetration", params={"category": "beauty"}).json()
+        assert c.get("/v1/kpis/penetration", params={"category": "toys"}).json()["field"] == "category"
+    for lang in ("zh", "en"):
+        page.goto(
+            f"{srv.base_url}/lang?lang={lang}&next=/kpis%3Fgrain%3Dchannel%26days%3D30%26category%3Dbeauty"
+        )
+        page.wait_for_load_state("networkidle")
+        headers = page.locator("#kpi-table thead th[data-metric]").evaluate_all(
+            "hs => hs.map(h => h.dataset.metric)"
+        )
+        assert headers == [m["key"] for m in want["metrics"]]
+        assert page.locator("#kpi-table tbody tr").count() == len(want["rows"])
+        cells = page.locator("#pen-table tbody tr.overall td.num").all_inner_texts()
+        assert int(cells[1].replace(",", "")) == pen["overall"]["buyers"]
+        assert page_untranslated(page, lang) == []
+        screenshot(page, "kpis", lang)
+    assert page.console_errors == []

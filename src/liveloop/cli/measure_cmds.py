@@ -110,6 +110,32 @@ def kpi_show(
     emit(result, as_json, _render)
 
 
+@kpi_app.command("penetration")
+def kpi_penetration(
+    category: str = typer.Argument(..., help="A product category (see `liveloop products`)."),
+    start: str | None = typer.Option(None, "--start", help="From (ISO time)."),
+    end: str | None = typer.Option(None, "--end", help="Until (ISO time, exclusive)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Penetration of a category in each segment: the share of its users who bought the category."""
+    from liveloop.analytics.penetration import penetration
+
+    with open_warehouse(read_only=True) as wh:
+        result = penetration(wh, category, start=_time(start, "start"), end=_time(end, "end"))
+
+    def show(r: dict[str, Any]) -> None:
+        table = Table(title=f"Penetration of {r['category']} by segment")
+        for col in ("segment", "users", "buyers", "penetration"):
+            table.add_column(col, justify="left" if col == "segment" else "right")
+        for row in [*r["segments"], {"name_en": "all users", **r["overall"]}]:
+            table.add_row(
+                row["name_en"], human(row["users"]), human(row["buyers"]), _show(row["penetration"], "ratio")
+            )
+        console.print(table)
+
+    emit(result, as_json, show)
+
+
 @kpi_app.command("metrics")
 def kpi_metrics(as_json: bool = JsonOpt) -> None:
     """Every metric liveloop knows, with its formula."""

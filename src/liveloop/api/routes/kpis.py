@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.analytics import kpis, targets
+from liveloop.analytics.penetration import penetration
 from liveloop.api.deps import get_warehouse
 from liveloop.core.clock import checked_time
 from liveloop.core.errors import NotFound
@@ -54,6 +55,18 @@ async def get_kpis(
     return await run_in_threadpool(
         kpis.compute, wh, metric or None, grain, start=lo, end=hi, where=where, tz=_tz(request)
     )
+
+
+@router.get("/penetration", dependencies=[READ], summary="A category's penetration in each segment")
+async def get_penetration(
+    category: Annotated[str, Query(max_length=64)],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    wh: Warehouse = Depends(get_warehouse),
+) -> dict[str, Any]:
+    lo = checked_time(start, "start") if start else None
+    hi = checked_time(end, "end") if end else None
+    return await run_in_threadpool(lambda: penetration(wh, category, start=lo, end=hi))
 
 
 @router.get("/metrics", dependencies=[READ], summary="Every KPI with its formula")

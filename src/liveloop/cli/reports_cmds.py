@@ -24,6 +24,7 @@ reports_app.add_typer(schedule_app, name="schedule")
 ACTOR = "cli"
 PdfOpt = typer.Option(False, "--pdf", help="Print the PDF too (both languages; needs Chromium).")
 OutOpt = typer.Option(None, "--out", help="Also write the files (HTML, and PDF with --pdf) into this folder.")
+LangOpt = typer.Option("both", "--lang", help="zh, en or both: the files written with --out.")
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +84,7 @@ def post_live(
     session_id: str = typer.Argument(..., help="The live session."),
     pdf: bool = PdfOpt,
     out: Path | None = OutOpt,
-    lang: str = typer.Option("both", "--lang", help="zh, en or both: the files written with --out."),
+    lang: str = LangOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Write the post-live report (直播复盘) of a session: KPIs against target and the host's last sessions,
@@ -98,7 +99,7 @@ def weekly(
     ),
     pdf: bool = PdfOpt,
     out: Path | None = OutOpt,
-    lang: str = typer.Option("both", "--lang", help="zh, en or both: the files written with --out."),
+    lang: str = LangOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Write the weekly marketing report: KPIs against last week and target, funnel, channels, hosts."""
@@ -112,7 +113,7 @@ def monthly(
     ),
     pdf: bool = PdfOpt,
     out: Path | None = OutOpt,
-    lang: str = typer.Option("both", "--lang", help="zh, en or both: the files written with --out."),
+    lang: str = LangOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Write the monthly marketing report."""

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from liveloop.analytics import targets
+from liveloop.analytics import rollups, targets
 from liveloop.analytics.catalog import paid_lines
 from liveloop.analytics.kpis import METRICS, compute
 from liveloop.warehouse import Warehouse, warehouse_status
@@ -131,20 +131,30 @@ def overview(wh: Warehouse, tz: str = "Asia/Shanghai") -> Overview:
 TILES = ("gmv", "orders", "buyers", "aov", "viewers", "gpm", "view_to_buy", "refund_rate")
 
 
-def kpi_tiles(wh: Warehouse, tz: str = "Asia/Shanghai", days: int = 7) -> dict[str, Any]:
+def kpi_tiles(
+    wh: Warehouse, tz: str = "Asia/Shanghai", days: int = 7, *, rollup: bool = True
+) -> dict[str, Any]:
     """Each tile KPI over the last ``days`` days of data against the ``days`` before, its value per day
-    over both (the sparkline) and where its platform target stands (the nearest period that has one)."""
+    over both (the sparkline) and where its platform target stands (the nearest period that has one).
+
+    The numbers come from the KPI rollup (``rollups``: refreshed first where the data changed, equal to
+    ``kpis.compute`` on the raw tables), or from ``kpis.compute`` where it cannot answer or ``rollup`` is
+    False."""
     newest = targets.newest_data(wh)
     if newest is None:
         return {"as_of": None, "days": days, "tiles": []}
     end = newest + timedelta(microseconds=1)
     start, before = end - timedelta(days=days), end - timedelta(days=2 * days)
-    now = compute(wh, list(TILES), start=start, end=end, tz=tz)["rows"][0]
-    prev = compute(wh, list(TILES), start=before, end=start, tz=tz)["rows"][0]
-    daily = sorted(
-        (r for r in compute(wh, list(TILES), "day", start=before, end=end, tz=tz)["rows"] if r["key"]),
-        key=lambda r: r["key"],
-    )
+    asked = [
+        rollups.Request("platform", start, end),
+        rollups.Request("platform", before, start),
+        rollups.Request("day", before, end),
+    ]
+    got = rollups.compute(wh, list(TILES), asked, tz) if rollup else None
+    if got is None:
+        got = [compute(wh, list(TILES), r.grain, start=r.start, end=r.end, tz=tz)["rows"] for r in asked]
+    now, prev = got[0][0], got[1][0]
+    daily = sorted((r for r in got[2] if r["key"]), key=lambda r: r["key"])
     tracked: dict[str, dict[str, Any]] = {}
     for t in targets.status(wh, as_of=newest, tz=tz)["targets"]:
         if t["grain"] == "platform":

@@ -512,6 +512,45 @@ CREATE TABLE report_schedules (
 );
 """
 
+V12_KPI_ROLLUP = """
+CREATE TABLE kpi_rollup_state (
+    tz              VARCHAR PRIMARY KEY,
+    events_ingested TIMESTAMPTZ,
+    refreshed_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    refresh         VARCHAR NOT NULL,
+    days_rebuilt    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE kpi_rollup_days (
+    tz              VARCHAR NOT NULL,
+    day             VARCHAR NOT NULL,
+    events_all      BIGINT NOT NULL DEFAULT 0,
+    events          BIGINT NOT NULL DEFAULT 0,
+    room_views      BIGINT NOT NULL DEFAULT 0,
+    impressions     BIGINT NOT NULL DEFAULT 0,
+    product_clicks  BIGINT NOT NULL DEFAULT 0,
+    viewers         BIGINT NOT NULL DEFAULT 0,
+    orders_rows     BIGINT NOT NULL DEFAULT 0,
+    orders_fp       BIGINT NOT NULL DEFAULT 0,
+    gmv             DECIMAL(18,2) NOT NULL DEFAULT 0,
+    orders          BIGINT NOT NULL DEFAULT 0,
+    buyers          BIGINT NOT NULL DEFAULT 0,
+    refunded_orders BIGINT NOT NULL DEFAULT 0,
+    placed_orders   BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (tz, day)
+);
+CREATE TABLE kpi_rollup_users (
+    tz              VARCHAR NOT NULL,
+    day             VARCHAR NOT NULL,
+    user_id         VARCHAR NOT NULL,
+    room_views      BIGINT NOT NULL,
+    paid_orders     BIGINT NOT NULL,
+    first_entry     TIMESTAMPTZ,
+    last_entry      TIMESTAMPTZ,
+    first_paid      TIMESTAMPTZ,
+    last_paid       TIMESTAMPTZ
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -538,6 +577,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "measurement: KPI targets and their acceptable ranges per period", V9_KPI_TARGETS),
     (10, "measurement: marketing costs per day, channel, campaign and session (importable)", V10_COSTS),
     (11, "reports: the archive (data, rendered files) and the delivery schedules", V11_REPORTS),
+    (
+        12,
+        "measurement: the KPI rollup per local day (and per day and user, for exact unique counts), "
+        "refreshed incrementally by analytics.rollups",
+        V12_KPI_ROLLUP,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -186,3 +186,19 @@ def test_empty_warehouse(tmp_path: Path) -> None:
         got = rollups.compute(wh, list(TILES), asked)
         assert got == [kpis.compute(wh, list(TILES), r.grain)["rows"] for r in asked]
         assert got[0][0]["gmv"] == 0.0 and got[0][0]["aov"] is None and got[1] == []
+
+
+def test_target_status_from_the_rollup_equals_raw(own: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    from liveloop.analytics import targets
+
+    for t in (
+        targets.Target("gmv", "week", 1e6),
+        targets.Target("view_to_buy", "month", 0.2),
+        targets.Target("refund_rate", "day", 0.05),
+        targets.Target("repurchase_rate", "week", 0.3),  # not in the rollup: from the raw tables
+    ):
+        targets.set_target(own, t)
+    fast = targets.status(own)
+    monkeypatch.setattr(rollups, "measures", lambda *a, **k: None)  # the raw path only
+    assert targets.status(own) == fast
+    assert {t["metric"] for t in fast["targets"] if t["actual"] is not None} >= {"gmv", "view_to_buy"}

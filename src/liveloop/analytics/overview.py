@@ -15,7 +15,7 @@ from typing import Any
 
 from liveloop.analytics import rollups, targets
 from liveloop.analytics.catalog import paid_lines
-from liveloop.analytics.kpis import METRICS, compute
+from liveloop.analytics.kpis import comparison, compute
 from liveloop.warehouse import Warehouse, warehouse_status
 
 #: Tables whose row counts the overview shows, in this order.
@@ -159,21 +159,9 @@ def kpi_tiles(
     for t in targets.status(wh, as_of=newest, tz=tz)["targets"]:
         if t["grain"] == "platform":
             tracked.setdefault(t["metric"], t)
-    tiles = []
-    for m in TILES:
-        value, earlier = now.get(m), prev.get(m)
-        tiles.append(
-            {
-                "metric": m,
-                "name_en": METRICS[m].name_en,
-                "name_zh": METRICS[m].name_zh,
-                "unit": METRICS[m].unit,
-                "higher_is_better": METRICS[m].higher_is_better,
-                "value": value,
-                "previous": earlier,
-                "change": round(value / earlier - 1, 4) if value is not None and earlier else None,
-                "trend": [(r["key"], r[m]) for r in daily],
-                "target": tracked.get(m),
-            }
-        )
+    tiles = [
+        comparison(m, now.get(m), prev.get(m))
+        | {"trend": [(r["key"], r[m]) for r in daily], "target": tracked.get(m)}
+        for m in TILES
+    ]
     return {"as_of": newest.isoformat(), "start": start.isoformat(), "days": days, "tiles": tiles}

@@ -14,10 +14,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from liveloop.analytics import rollups
 from liveloop.api import DESCRIPTION, mount_api
 from liveloop.api.metrics import MetricsMiddleware
 from liveloop.campaigns.schedule import delivery_schedule, reports_schedule
 from liveloop.core.config import Settings, get_settings
+from liveloop.core.periodic import Periodic
 from liveloop.http import install_http
 from liveloop.http.headers import SecurityHeadersMiddleware
 from liveloop.http.limits import BODY_IDLE_TIMEOUT_S, MAX_BODY_BYTES, BodyLimitMiddleware
@@ -62,9 +64,17 @@ def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None 
         reports = reports_schedule(wh, app, float(os.environ.get("LIVELOOP_REPORTS_EVERY_S", "30")))
         app.state.reports = reports
         reports.start()
+        # the KPI rollup kept fresh off the request path (a read refreshes what is still stale)
+        rollup = Periodic(
+            lambda: rollups.refresh(wh, settings.timezone),
+            float(os.environ.get("LIVELOOP_ROLLUP_EVERY_S", "60")),
+            "rollups",
+        )
+        rollup.start()
         try:
             yield
         finally:
+            rollup.stop()
             reports.stop()
             delivery.stop()
             retention.stop()

@@ -156,3 +156,24 @@ def search(wh: Warehouse, text: str, cipher: Cipher | None = None, limit: int = 
         ],
         "live_sessions": [{"session_id": s, "title": t, "start_ts": ts} for s, t, ts in sessions],
     }
+
+
+#: Where the display name of a grain's key lives: (table, key column, Chinese name, English name).
+_NAMES = {
+    "host": ("hosts", "host_id", "name", "name"),
+    "session": ("live_sessions", "session_id", "title", "title"),
+    "product": ("products", "product_id", "title", "coalesce(title_en, title)"),
+    "segment": ("segments", "segment_id", "name_zh", "name_en"),
+}
+
+
+def display_names(wh: Warehouse, grain: str, keys: list[str], lang: str = "zh") -> dict[str, str]:
+    """The names people know the keys of a grain by (a host's name, a session's title …); keys of other
+    grains, or without a name, are left out."""
+    if grain not in _NAMES or not keys:
+        return {}
+    table, key, zh, en = _NAMES[grain]
+    rows = wh.sql(
+        f"SELECT {key}, {zh if lang == 'zh' else en} FROM {table} WHERE list_contains(?, {key})", [keys]
+    )
+    return {str(k): str(n) for k, n in rows if n}

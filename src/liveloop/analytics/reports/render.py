@@ -107,6 +107,16 @@ STEP_NAMES: dict[str, tuple[str, str]] = {
     "add_to_cart": ("add to cart", "加购"),
     "purchase": ("paid", "支付"),
 }
+#: Categories and channels as a report names them (the slugs stay in the data and the exports).
+SLUGS: dict[str, tuple[str, str]] = {
+    "beauty": ("beauty", "美妆"), "apparel": ("apparel", "服饰"), "food": ("food", "食品"),
+    "electronics": ("electronics", "数码"), "home": ("home", "家居"), "baby": ("baby", "母婴"),
+    "jewelry": ("jewellery", "珠宝"), "health": ("health", "保健"),
+    "search": ("search", "搜索"), "feed": ("feed", "信息流"), "live": ("live room", "直播间"),
+    "social": ("social", "社交"), "app_push": ("app push", "应用推送"), "sms": ("SMS", "短信"),
+    "email": ("e-mail", "邮件"), "in_app": ("in-app", "站内信"), "direct": ("direct", "直接访问"),
+    "other": ("other", "其他"),
+}  # fmt: skip
 STATUS_NAMES: dict[str, tuple[str, str]] = {
     "answered": ("answered", "已回答"),
     "human": ("to a person", "转人工"),
@@ -139,6 +149,11 @@ class Formatter:
 
     def t(self, key: str) -> str:
         en, zh = LABELS.get(key) or STEP_NAMES.get(key) or (key, key)
+        return zh if self.lang == "zh" else en
+
+    def slug(self, key: str | None) -> str:
+        """A category or channel in the report's language (an unknown one as it is)."""
+        en, zh = SLUGS.get(key or "", (key or "—", key or "—"))
         return zh if self.lang == "zh" else en
 
     def status(self, key: str | None) -> str:

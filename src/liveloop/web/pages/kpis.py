@@ -12,13 +12,14 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.analytics import kpis, targets
+from liveloop.analytics.catalog import display_names
 from liveloop.analytics.penetration import penetration
 from liveloop.core.errors import LiveloopError
 from liveloop.core.i18n import N_
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
 from liveloop.web.export import table_response
-from liveloop.web.templating import render
+from liveloop.web.templating import lang_of, render
 
 ROLES = (Role.ANALYST, Role.MARKETER, Role.HOST)
 NAV = {"path": "/kpis", "label": N_("KPIs"), "order": 33, "roles": ROLES}
@@ -36,9 +37,16 @@ DAYS = (1, 7, 30, 90)
 MAX_ROWS = 200
 
 
-def _context(wh: Any, grain: str, days: int, category: str | None, tz: str) -> dict[str, Any]:
+def _context(wh: Any, grain: str, days: int, category: str | None, tz: str, lang: str) -> dict[str, Any]:
     newest = targets.newest_data(wh)
-    out: dict[str, Any] = {"result": None, "error": None, "pen": None, "pen_error": None, "as_of": newest}
+    out: dict[str, Any] = {
+        "result": None,
+        "error": None,
+        "pen": None,
+        "pen_error": None,
+        "as_of": newest,
+        "names": {},
+    }
     categories = [
         r[0] for r in wh.sql("SELECT DISTINCT category FROM products WHERE category IS NOT NULL ORDER BY 1")
     ]
@@ -51,6 +59,7 @@ def _context(wh: Any, grain: str, days: int, category: str | None, tz: str) -> d
         result = kpis.compute(wh, None, grain, start=start, end=end, tz=tz)
         result["rows"] = sorted(result["rows"], key=lambda r: -(r.get("gmv") or 0))[:MAX_ROWS]
         out["result"] = result
+        out["names"] = display_names(wh, grain, [r["key"] for r in result["rows"] if r["key"]], lang)
     except LiveloopError as exc:
         out.update(error=exc.detail, error_field=exc.field)
     chosen = category or (categories[0] if categories else None)
@@ -73,7 +82,7 @@ async def kpis_page(
 ) -> Response:
     tz = request.app.state.settings.timezone
     wh = request.app.state.warehouse
-    context = await run_in_threadpool(_context, wh, grain, days, category or None, tz)
+    context = await run_in_threadpool(_context, wh, grain, days, category or None, tz, lang_of(request))
     if export and context["result"]:
         return table_response(context["result"]["rows"], f"liveloop-kpis-{grain}", export)
     context.update(grain=grain, days=days, grains=GRAINS, day_choices=DAYS)

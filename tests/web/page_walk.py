@@ -115,6 +115,10 @@ def walk(page: Any, base: str, lang: str, shots: Path | None = None) -> dict[str
 
     visit("overview", "/overview")
     visit("data", "/data")
+    visit("kpis", "/kpis?grain=segment&days=30")
+    visit("channels", "/channels")
+    visit("sessions", "/sessions")
+    visit("reports", "/reports")
     visit("segments", "/segments")
     visit("segment-members", first_link(page, "#segment-table tbody a[href^='/users?segment=']"))
     visit("users", "/users")

@@ -27,6 +27,7 @@ from liveloop.warehouse import Warehouse
 RUN_AT = time(9, 0)
 MAX_RECIPIENTS = 50
 MIN_EVERY_S = 1
+PENDING_PER_PASS = 10
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _EVERY = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -197,10 +198,12 @@ def _ended_since(wh: Warehouse, since: datetime, until: datetime) -> list[str]:
 def write_pending_post_live(
     wh: Warehouse, *, tz: str = "Asia/Shanghai", symbol: str = "¥", pdf: bool = True
 ) -> list[dict[str, Any]]:
-    """The post-live report of every session the copilot ended that has none yet."""
+    """The post-live report of each session the copilot ended that has none yet (the oldest
+    ``PENDING_PER_PASS`` a pass: a backlog is worked off over the next passes)."""
     rows = wh.sql(
         "SELECT m.session_id FROM live_summaries m WHERE NOT EXISTS (SELECT 1 FROM reports r "
-        "WHERE r.kind = 'post_live' AND r.subject = m.session_id) ORDER BY m.ended_at"
+        "WHERE r.kind = 'post_live' AND r.subject = m.session_id) ORDER BY m.ended_at LIMIT ?",
+        [PENDING_PER_PASS],
     )
     return [
         archive.generate(

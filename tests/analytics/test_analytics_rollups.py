@@ -186,6 +186,13 @@ def test_empty_warehouse(tmp_path: Path) -> None:
         got = rollups.compute(wh, list(TILES), asked)
         assert got == [kpis.compute(wh, list(TILES), r.grain)["rows"] for r in asked]
         assert got[0][0]["gmv"] == 0.0 and got[0][0]["aov"] is None and got[1] == []
+        # then the first data arrives (the rollup was built empty: no watermark yet)
+        ingest_records(
+            wh,
+            "events",
+            [{"event_id": "e1", "ts": "2026-11-11T12:00:00+08:00", "user_id": "u1", "type": "enter_room"}],
+        )
+        assert _same_tiles(wh)["tiles"][TILES.index("viewers")]["value"] == 1
 
 
 def test_target_status_from_the_rollup_equals_raw(own: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:

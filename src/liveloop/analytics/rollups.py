@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 import time as clock
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -153,7 +153,7 @@ def _touched(
         return None
     days: set[str] = set()
     if (watermark, events) != (raw.events_ingested, raw.events):
-        after = watermark or datetime(1, 1, 1).astimezone()
+        after = watermark or datetime(1970, 1, 1, tzinfo=UTC)
         row = con.execute(
             f"SELECT count(*), list(DISTINCT {_day('?')}) FROM events WHERE ingested_at > ?", [tz, after]
         ).fetchall()[0]

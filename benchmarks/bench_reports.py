@@ -44,7 +44,7 @@ def _playwright_pdf(page_html: str) -> float:
 
 def _one(wh: Warehouse, kind: str, session_id: str | None) -> dict[str, Any]:
     build_s, data = _clock(lambda: archive.build(wh, kind, session_id=session_id))
-    data = archive._jsonable(data | {"generated_at": None})
+    data = archive.jsonable(data | {"generated_at": None})
     html_s, pages = _clock(lambda: {lang: render.html(data, lang) for lang in render.LANGS})
     pdf_s, pdfs = _clock(lambda: {lang: render.pdf(page) for lang, page in pages.items()})
     peer_s = sum(_playwright_pdf(page) for page in pages.values())

@@ -89,7 +89,7 @@ def test_per_session_targets_and_html_in_both_languages(world: Warehouse) -> Non
         "VALUES ('gmv', 'session', 'all', 'day', 100), ('gmv', 'session', ?, 'day', 12345)",
         [sid],
     )
-    d = archive._jsonable(post_live(world, sid) | {"generated_at": datetime.now().astimezone()})
+    d = archive.jsonable(post_live(world, sid) | {"generated_at": datetime.now().astimezone()})
     assert next(k["target"] for k in d["kpis"] if k["metric"] == "gmv") == 12345  # the session's own wins
     zh, en = render.html(d, "zh"), render.html(d, "en")
     gmv = next(k["value"] for k in d["kpis"] if k["metric"] == "gmv")
@@ -260,3 +260,23 @@ def test_kpis_of_a_session_agree_with_the_registry(world: Warehouse) -> None:
     d = post_live(world, sid)
     direct = kpis.compute(world, [k["metric"] for k in d["kpis"]], where={"session": sid})["rows"][0]
     assert {k["metric"]: k["value"] for k in d["kpis"]} == {m: direct[m] for m in direct if m != "key"}
+
+
+def test_a_room_ended_without_data_does_not_stop_the_pass(wh: Warehouse) -> None:
+    """A copilot room opened and ended with nothing in it has no report to write; the pass goes on
+    (schedules still run) and does not try it again and again."""
+    cipher = cipher_of(generate_key())
+    wh.sql("INSERT INTO live_sessions (session_id, start_ts, source) VALUES ('empty-room', now(), 'live')")
+    wh.sql("INSERT INTO live_summaries (session_id, summary) VALUES ('empty-room', '{\"minutes\": 0}')")
+    made = schedules.add(wh, cipher, "weekly", ["ops@shop.example"], every="1m")
+    ended = schedules.add(wh, cipher, "post_live", ["host@shop.example"], every="1m")
+    wh.sql("UPDATE live_sessions SET end_ts = now() + INTERVAL 1 SECOND WHERE session_id = 'empty-room'")
+    sent: list[str] = []
+    later = datetime.now().astimezone() + timedelta(seconds=5)
+    done = schedules.run_due(
+        wh, cipher, lambda to, subject, text, files: sent.append(subject), now=later, pdf=False
+    )
+    assert done["post_live_written"] == [] and sent == []
+    status = {s["schedule_id"]: s["status"] for s in done["schedules"]}
+    assert status[made["schedule_id"]].startswith("failed: the warehouse has no events or orders")
+    assert status[ended["schedule_id"]] == "sent 0 report(s)"  # the empty room is passed over

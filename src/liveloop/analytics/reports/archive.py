@@ -19,13 +19,13 @@ FORMATS = ("html", "pdf")
 MAX_LIMIT = 200
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "__float__") and not isinstance(value, int | float | bool):
         return float(value)
     return value
@@ -62,7 +62,7 @@ def save(
     """Store a built report (and its PDF in each of ``pdf_langs``, printed before anything is written, so a
     failed print leaves no half report); its archive entry."""
     report_id = new_id("rep")
-    data = _jsonable({**data, "report_id": report_id, "generated_at": datetime.now().astimezone()})
+    data = jsonable({**data, "report_id": report_id, "generated_at": datetime.now().astimezone()})
     pdfs = {lang: render.pdf(render.html(data, lang, tz=tz, symbol=symbol)) for lang in pdf_langs}
     subject = data["session"]["session_id"] if data["kind"] == "post_live" else data["period_start"][:10]
     with wh.transaction() as con:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from liveloop.analytics.reports import archive, render
 from liveloop.analytics.targets import period_end, period_start
-from liveloop.core.errors import LiveloopError, NotFound, ValidationFailed
+from liveloop.core.errors import InsufficientData, LiveloopError, NotFound, Unavailable, ValidationFailed
 from liveloop.core.ids import new_id
 from liveloop.warehouse import Warehouse
 
@@ -199,18 +200,26 @@ def write_pending_post_live(
     wh: Warehouse, *, tz: str = "Asia/Shanghai", symbol: str = "¥", pdf: bool = True
 ) -> list[dict[str, Any]]:
     """The post-live report of each session the copilot ended that has none yet (the oldest
-    ``PENDING_PER_PASS`` a pass: a backlog is worked off over the next passes)."""
+    ``PENDING_PER_PASS`` a pass: a backlog is worked off over the next passes). A room that ended with
+    nothing in it (no minute) has no report and is passed over."""
     rows = wh.sql(
-        "SELECT m.session_id FROM live_summaries m WHERE NOT EXISTS (SELECT 1 FROM reports r "
-        "WHERE r.kind = 'post_live' AND r.subject = m.session_id) ORDER BY m.ended_at LIMIT ?",
+        "SELECT m.session_id FROM live_summaries m "
+        "WHERE coalesce(json_extract(m.summary, '$.minutes')::INT, 0) > 0 "
+        "AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.kind = 'post_live' AND r.subject = m.session_id) "
+        "ORDER BY m.ended_at LIMIT ?",
         [PENDING_PER_PASS],
     )
-    return [
-        archive.generate(
-            wh, "post_live", session_id=str(r[0]), pdf=pdf, actor="schedule", tz=tz, symbol=symbol
-        )
-        for r in rows
-    ]
+    written = []
+    for (session_id,) in rows:
+        write = partial(archive.generate, wh, "post_live", session_id=str(session_id), actor="schedule",
+                        tz=tz, symbol=symbol)  # fmt: skip
+        try:
+            written.append(write(pdf=pdf))
+        except Unavailable:  # no Chromium here: the HTML report, its PDF printed when asked
+            written.append(write())
+        except LiveloopError:  # this session cannot be reported: the others go on
+            continue
+    return written
 
 
 def run_due(
@@ -241,7 +250,12 @@ def run_due(
             if kind == "post_live":
                 for sid in _ended_since(wh, since, now):
                     found = archive.list_reports(wh, kind="post_live", subject=sid, limit=1)["items"]
-                    reports.append(found[0] if found else archive.generate(wh, kind, session_id=sid, **write))
+                    try:
+                        reports.append(
+                            found[0] if found else archive.generate(wh, kind, session_id=sid, **write)
+                        )
+                    except InsufficientData:  # a session that ended with nothing in it: nothing to send
+                        continue
             else:
                 reports.append(archive.generate(wh, kind, **write))
             failures = [why for rep in reports if (why := deliver(to, *_mail(wh, rep, lang, tz, symbol)))]

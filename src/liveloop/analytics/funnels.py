@@ -1,7 +1,8 @@
 """Funnels over any sequence of event types, with a conversion window, a mode and a breakdown.
 
 - ``ordered``: each step at or after the previous one, other events allowed between, all within the window
-  from the first step; a user counts once, by the attempt that got furthest (the earliest such).
+  from the first step; a user counts once, by the chain that got furthest (the first to get there, started
+  by the latest first step its window allows), with that chain's breakdown value and times.
 - ``strict``: as ordered, but the user's very next event after a step must be the next step (events of the
   same instant count as one moment: any of them may be the next step).
 - ``any``: the steps in any order within the window: a user reaches step *k* when *k* distinct steps fall in
@@ -11,8 +12,9 @@ Besides the event types, four derived steps: ``stay_30s`` (a live-room visit tha
 its 30th second), ``visit`` (any view, page, search or room entry), ``first_purchase`` (the user's first
 purchase ever) and ``repurchase`` (any later one). Presets: ``live`` (impression → entered the room →
 stayed 30 s → product click → cart → paid) and ``lifecycle`` (visit → sign-up → first purchase →
-repurchase). Everything runs in DuckDB: an ASOF join per step (ordered, strict) or one window aggregate
-(any), so a funnel over tens of millions of events needs no Python loop.
+repurchase). Everything runs in DuckDB: windowFunnel's levels as hash joins over window-wide time buckets
+(ordered), an ASOF join per step (strict) or one window aggregate (any), so a funnel over tens of millions
+of events needs no Python loop and no sort of the events.
 """
 
 from __future__ import annotations
@@ -99,33 +101,42 @@ class FunnelSpec:
             raise ValidationFailed("the window's end must be after its start", field="end")
 
 
-def _step_rows(spec: FunnelSpec) -> tuple[str, list[Any]]:
-    """One SQL relation (user_id, ts, step, b) of every event that is one of the funnel's steps; ``b`` is
-    the breakdown value of that event."""
+def _step_rows(
+    spec: FunnelSpec, steps: tuple[str, ...] | None = None, breakdown: bool = True
+) -> tuple[str, list[Any]]:
+    """One SQL relation (user_id, ts, step, b) of every event that is one of ``steps`` (the funnel's by
+    default); ``b`` is the breakdown value of that event (NULL without ``breakdown``)."""
+    steps = steps or spec.steps
     lo = spec.start or datetime(1970, 1, 1).astimezone()
     hi = spec.end or datetime(9999, 1, 1).astimezone()
-    b = {
-        None: "NULL",
-        "channel": "e.channel",
-        "host": "(SELECT host_id FROM live_sessions s WHERE s.session_id = e.session_id)",
-        "category": "coalesce(e.category, (SELECT category FROM products p WHERE p.product_id = "
-        "e.product_id))",
-        "segment": "(SELECT segment_id FROM profiles p WHERE p.user_id = e.user_id)",
-    }[spec.breakdown]
+    b = (
+        "NULL"
+        if not breakdown
+        else {
+            None: "NULL",
+            "channel": "e.channel",
+            "host": "(SELECT host_id FROM live_sessions s WHERE s.session_id = e.session_id)",
+            "category": "coalesce(e.category, (SELECT category FROM products p WHERE p.product_id = "
+            "e.product_id))",
+            "segment": "(SELECT segment_id FROM profiles p WHERE p.user_id = e.user_id)",
+        }[spec.breakdown]
+    )
     parts, params = [], []
-    plain = [s for s in spec.steps if s not in DERIVED]
+    plain = [s for s in steps if s not in DERIVED]
     base = (
         f"SELECT e.user_id, e.ts, e.type, e.session_id, {b} AS b FROM events e WHERE e.ts >= ? AND e.ts < ?"
     )
     if plain:
+        # checked event types, as literals: DuckDB filters the scan by a constant list
         parts.append(
-            f"SELECT user_id, ts, type AS step, b FROM ({base}) WHERE type IN ({', '.join('?' * len(plain))})"
+            f"SELECT user_id, ts, type AS step, b FROM ({base}) WHERE type IN "
+            f"({', '.join(repr(EventType(t).value) for t in plain)})"
         )
-        params += [lo, hi, *plain]
-    if "visit" in spec.steps:
+        params += [lo, hi]
+    if "visit" in steps:
         parts.append(f"SELECT user_id, ts, 'visit' AS step, b FROM ({base}) WHERE type IN {_VISIT}")
         params += [lo, hi]
-    if "stay_30s" in spec.steps:
+    if "stay_30s" in steps:
         parts.append(
             f"SELECT a.user_id, a.ts + INTERVAL 30 SECOND AS ts, 'stay_30s' AS step, a.b FROM "
             f"(SELECT *, row_number() OVER (PARTITION BY user_id, session_id ORDER BY ts) AS n FROM ({base}) "
@@ -137,7 +148,7 @@ def _step_rows(spec: FunnelSpec) -> tuple[str, list[Any]]:
             f"AND a.n = l.n WHERE l.ts >= a.ts + INTERVAL 30 SECOND"
         )
         params += [lo, hi]
-    if "first_purchase" in spec.steps or "repurchase" in spec.steps:
+    if "first_purchase" in steps or "repurchase" in steps:
         # purchases ranked over the user's whole history, then kept inside the window
         parts.append(
             "SELECT user_id, ts, CASE WHEN r = 1 THEN 'first_purchase' ELSE 'repurchase' END AS "
@@ -150,33 +161,91 @@ def _step_rows(spec: FunnelSpec) -> tuple[str, list[Any]]:
     return " UNION ALL ".join(parts), params
 
 
-def _ordered_sql(spec: FunnelSpec, rows: str) -> str:
-    """Per start attempt, the time of each later step (ASOF: the first one at or after the previous)."""
+def _levels_sql(spec: FunnelSpec) -> tuple[str, list[Any]]:
+    """``best`` (ordered mode): per user, the furthest level any chain reached, its breakdown value and the
+    seconds between its steps (``d1`` … ``d{n-1}``, NULL past the level reached).
+
+    The windowFunnel algorithm, in joins: a level-*k* record is a step-*k* event with the chain it
+    continues — of the level-(*k*-1) records at or before it (strictly before for a repeated step), the one
+    with the latest start still inside the window (a later start leaves the most room for what follows, so
+    the furthest level is exact). Such a record lies within one window before the event: records are
+    bucketed by window, and each event looks in its own bucket and the one before — hash joins and hash
+    aggregates, no sort of the events. A user's chain is the first to reach their furthest level.
+    """
     n = len(spec.steps)
-    strict = spec.mode == "strict"
+    w = spec.window_s * 1_000_000
+    # the first step's events (with their breakdown value) apart from the later steps' (without): the
+    # first step is often the most common event, and only its events carry the breakdown
+    later, later_params = _step_rows(spec, tuple(dict.fromkeys(spec.steps[1:])), breakdown=False)
+    first, first_params = _step_rows(spec, spec.steps[:1])
+    ctes = [
+        f"ev AS ({later})",
+        "e AS (SELECT user_id AS u, epoch_us(ts) AS t, step FROM ev)",
+        # level 0 is the step's events themselves (start = t0 = t)
+        f"r0 AS (SELECT user_id AS u, epoch_us(ts) AS t, b, fdiv(epoch_us(ts), {w})::BIGINT AS bk "
+        f"FROM ({first}) WHERE step = $s0)",
+    ]
+    for k in range(1, n):
+        before = "<" if spec.steps[k] == spec.steps[k - 1] else "<="
+        # each step-k event looks in its own bucket and the one before
+        step_k = (
+            f"(SELECT u, t, fdiv(t, {w})::BIGINT - d AS bk FROM e, (VALUES (0), (1)) AS o(d) "
+            f"WHERE step = $s{k})"
+        )
+        if k == 1:  # a level-0 record is an event: its start and t0 are its time
+            ctes.append(
+                f"r1 AS (SELECT u, t, st, b, st AS t0, t AS t1, fdiv(t, {w})::BIGINT AS bk FROM (SELECT a.u, "
+                f"a.t, max(p.t) AS st, arg_max(p.b, p.t) AS b FROM {step_k} a JOIN r0 p ON p.u = a.u "
+                f"AND p.bk = a.bk AND p.t {before} a.t AND a.t - p.t <= {w} GROUP BY a.u, a.t))"
+            )
+            continue
+        chain = ", ".join([*(f"'t{j}': p.t{j}" for j in range(k)), f"'t{k}': a.t"])
+        ctes.append(
+            f"r{k} AS (SELECT u, t, c.st AS st, c.b AS b, "
+            + ", ".join(f"c.t{j} AS t{j}" for j in range(k + 1))
+            + f", fdiv(t, {w})::BIGINT AS bk FROM (SELECT a.u, a.t, arg_max({{'st': p.st, 'b': p.b, "
+            f"{chain}}}, p.st) AS c FROM {step_k} a JOIN r{k - 1} p ON p.u = a.u AND p.bk = a.bk "
+            f"AND p.t {before} a.t AND a.t - p.st <= {w} GROUP BY a.u, a.t))"
+        )
+    # a user's chain: the first to reach their furthest level (from level 1; below it, the first event)
+    records = " UNION ALL ".join(
+        f"SELECT u, {k} AS k, t, st, b, "
+        + ", ".join(f"t{j}" if j <= k else f"NULL::BIGINT AS t{j}" for j in range(n))
+        + f" FROM r{k}"
+        for k in range(1, n)
+    )
+    gaps = ", ".join(f"(c.t{k} - c.t{k - 1}) / 1e6 AS d{k}" for k in range(1, n))
+    return (
+        "WITH " + ", ".join(ctes) + f", records AS ({records}), "
+        "chosen AS (SELECT u, arg_max({'k': k, 'b': b, "
+        + ", ".join(f"'t{k}': t{k}" for k in range(n))
+        + "}, {'k': k, 't': -t, 'st': st}) AS c FROM records GROUP BY u), "
+        "starts AS (SELECT u, arg_min(b, t) AS b FROM r0 GROUP BY u), "
+        "best AS (SELECT s.u AS user_id, coalesce(c.b, s.b) AS b, coalesce(c.k + 1, 1) AS depth, "
+        f"{gaps} FROM starts s LEFT JOIN chosen USING (u)) "
+    ), [*later_params, *first_params]
+
+
+def _strict_sql(spec: FunnelSpec, rows: str) -> str:
+    """``best`` (strict mode): per start attempt, the time of each later step (ASOF: the first one at or
+    after the previous); per user the attempt that got furthest (the earliest such), with ``d1`` …"""
+    n = len(spec.steps)
     ctes = [f"ev AS ({rows})", "s0 AS (SELECT user_id, ts AS t0, b, ts AS t FROM ev WHERE step = $s0)"]
     select_t = ["s0.t0 AS t0"]
     for k in range(1, n):
         prev = f"s{k - 1}"
-        same = spec.steps[k] == spec.steps[k - 1]  # a repeated step needs a later event, not the same one
-        if strict:
-            # the user's very next event (of any type) after the previous step must be this step (events at
-            # the same instant count together: any of them may be it)
-            ctes.append(
-                f"s{k} AS (SELECT p.user_id, p.t0, p.b, CASE WHEN list_contains(nx.types, $s{k}) "
-                f"AND nx.ts <= p.t0 + $w THEN nx.ts END AS t FROM {prev} p ASOF LEFT JOIN "
-                f"(SELECT user_id, ts, list(type) AS types FROM events WHERE ts >= $lo AND ts < $hi "
-                f"GROUP BY user_id, ts) nx ON p.user_id = nx.user_id AND nx.ts > p.t WHERE p.t IS NOT NULL)"
-            )
-        else:
-            ctes.append(
-                f"s{k} AS (SELECT p.user_id, p.t0, p.b, CASE WHEN nx.ts <= p.t0 + $w THEN nx.ts END AS t "
-                f"FROM {prev} p ASOF LEFT JOIN (SELECT user_id, ts FROM ev WHERE step = $s{k}) nx "
-                f"ON p.user_id = nx.user_id AND nx.ts {'>' if same else '>='} p.t WHERE p.t IS NOT NULL)"
-            )
+        # the user's very next event (of any type) after the previous step must be this step (events at
+        # the same instant count together: any of them may be it)
+        ctes.append(
+            f"s{k} AS (SELECT p.user_id, p.t0, p.b, CASE WHEN list_contains(nx.types, $s{k}) "
+            f"AND nx.ts <= p.t0 + $w THEN nx.ts END AS t FROM {prev} p ASOF LEFT JOIN "
+            f"(SELECT user_id, ts, list(type) AS types FROM events WHERE ts >= $lo AND ts < $hi "
+            f"GROUP BY user_id, ts) nx ON p.user_id = nx.user_id AND nx.ts > p.t WHERE p.t IS NOT NULL)"
+        )
     joins = " ".join(f"LEFT JOIN s{k} USING (user_id, t0)" for k in range(1, n))
     select_t += [f"s{k}.t AS t{k}" for k in range(1, n)]
     depth = " + ".join(f"(t{k} IS NOT NULL)::INT" for k in range(1, n))
+    gaps = ", ".join(f"epoch(t{k} - t{k - 1}) AS d{k}" for k in range(1, n))
     return (
         "WITH "
         + ", ".join(ctes)
@@ -184,8 +253,8 @@ def _ordered_sql(spec: FunnelSpec, rows: str) -> str:
         + ", ".join(select_t)
         + f" FROM s0 {joins}), "
         f"scored AS (SELECT *, 1 + {depth} AS depth FROM attempts), "
-        "best AS (SELECT * FROM scored QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY "
-        "depth DESC, t0) = 1) "
+        f"best AS (SELECT user_id, b, depth, {gaps} FROM scored QUALIFY row_number() OVER (PARTITION BY "
+        "user_id ORDER BY depth DESC, t0) = 1) "
     )
 
 
@@ -193,12 +262,12 @@ def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
     """Users reaching each step (per breakdown value), conversion from the previous and the first step,
     and the time to convert from the previous step (median, quartiles, 90th percentile, in seconds)."""
     spec.check()
-    rows, params = _step_rows(spec)
     n = len(spec.steps)
     named = {f"s{k}": step for k, step in enumerate(spec.steps)} | {"w": f"{spec.window_s} seconds"}
     lo = (spec.start or datetime(1970, 1, 1).astimezone()).isoformat()
     hi = (spec.end or datetime(9999, 1, 1).astimezone()).isoformat()
     named |= {"lo": lo, "hi": hi}
+    rows, params = _step_rows(spec)
     if spec.mode == "any":
         bits = " ".join(f"WHEN '{s}' THEN {1 << k}" for k, s in enumerate(spec.steps))
         sql = (
@@ -208,23 +277,22 @@ def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
             f"QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY bit_count(m) DESC, ts) = 1) "
             f"SELECT b, depth, count(*) FROM best GROUP BY ALL"
         )
-        counted = wh.sql(_bind(sql, named), params)
-        times: dict[tuple[Any, int], list[float]] = {}
-    else:
-        sql = _ordered_sql(spec, rows) + "SELECT b, depth, count(*) FROM best GROUP BY ALL"
-        counted = wh.sql(_bind(sql, named), params)
-        diffs = ", ".join(
-            f"quantile_cont(epoch(t{k} - t{k - 1 if k > 1 else 0}), [0.25, 0.5, 0.75, 0.9])"
-            for k in range(1, n)
-        )
-        # per breakdown value, and over everyone (key ALL)
-        tsql = _ordered_sql(spec, rows) + f"SELECT b, {diffs} FROM best GROUP BY ALL"
-        if spec.breakdown:
-            tsql += f" UNION ALL SELECT '{ALL}', {diffs} FROM best"
-        times = {}
-        for row in wh.sql(_bind(tsql, named), params):
+        return _result(spec, wh.sql(_bind(sql, named), params), {})
+    best, params = _levels_sql(spec) if spec.mode == "ordered" else (_strict_sql(spec, rows), params)
+    quantiles = ", ".join(f"quantile_cont(d{k}, [0.25, 0.5, 0.75, 0.9])" for k in range(1, n))
+    # one pass: users per (breakdown value, depth); the times per breakdown value and over everyone
+    sql = (
+        best + f"SELECT grouping(b, depth), b, depth, count(*), {quantiles} FROM best "
+        "GROUP BY GROUPING SETS ((b, depth), (b), ())"
+    )
+    counted, times = [], {}
+    for row in wh.sql(_bind(sql, named), params):
+        level, b, depth = row[:3]
+        if level == 0:
+            counted.append((b, depth, row[3]))
+        elif (level == 1 and spec.breakdown) or level == 3:
             for k in range(1, n):
-                times[(ALL if row[0] == ALL or not spec.breakdown else row[0], k)] = list(row[k] or [])
+                times[(b if level == 1 else ALL, k)] = list(row[3 + k] or [])
     return _result(spec, counted, times)
 
 

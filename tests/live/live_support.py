@@ -47,12 +47,26 @@ LINEUP = [
 
 @lru_cache(maxsize=1)
 def model_dir() -> Path:
-    """Train once per process into a temporary home; returns the artifact directory."""
+    """Train once per test run into a temporary home; returns the artifact directory.
+
+    Under pytest-xdist the workers share one model (the first trains it under a file lock, the others
+    wait for it and load it): training twice on two cores would cost both workers the time.
+    """
+    from filelock import FileLock
+
     from liveloop.live.training import train
 
-    home = Path(tempfile.mkdtemp(prefix="liveloop-nlp-"))
     data_home = Path(os.environ.get("LIVELOOP_DATA_HOME", "../shared/data"))
-    return train(Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test").path
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        home = Path(tempfile.mkdtemp(prefix="liveloop-nlp-"))
+        return train(Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test").path
+    home = Path(tempfile.gettempdir()) / f"liveloop-nlp-{run}"
+    with FileLock(f"{home}.lock"):
+        done = home / "models" / "nlp" / "test"
+        if (done / "model.json").is_file():
+            return done
+        return train(Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test").path
 
 
 @lru_cache(maxsize=1)

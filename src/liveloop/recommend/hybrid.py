@@ -432,19 +432,20 @@ class HybridRanker(Retriever):
         margin = item_margins(base)
         value = np.log1p(margin).astype(np.float32)
         truth, bought = labels.binary(), _intents(labels)
-        tried: dict[str, dict[str, float]] = {}
-        for w in VALUE_WEIGHTS:
-            hits = captured = 0.0
-            for start in range(0, len(users), 256):
-                batch = users[start : start + 256]
-                s = self._ranked(fitted, stats, base.matrix, batch, live_now, value, w)
+        hits, captured = dict.fromkeys(VALUE_WEIGHTS, 0.0), dict.fromkeys(VALUE_WEIGHTS, 0.0)
+        for start in range(0, len(users), 256):
+            batch = users[start : start + 256]
+            # the candidates and the ranker's scores once per batch; each weight only shifts them
+            ranked = self._predicted(fitted, stats, base.matrix, batch, live_now)
+            for w in VALUE_WEIGHTS:
+                s = self._shifted(ranked, len(batch), base.matrix.shape[1], value, w)
                 idx, _ = top_k(s, k)
                 rows = np.repeat(np.arange(len(batch)), idx.shape[1])
                 ok = np.isfinite(s[rows, idx.ravel()])
                 u, i = batch[rows[ok]], idx.ravel()[ok]
-                hits += float(np.asarray(truth[u, i]).sum())
-                captured += float((np.asarray(bought[u, i]).ravel() * margin[i]).sum())
-            tried[str(w)] = {"hits": hits, "intent_margin": round(captured, 2)}
+                hits[w] += float(np.asarray(truth[u, i]).sum())
+                captured[w] += float((np.asarray(bought[u, i]).ravel() * margin[i]).sum())
+        tried = {str(w): {"hits": hits[w], "intent_margin": round(captured[w], 2)} for w in VALUE_WEIGHTS}
         floor = VALUE_MIN_HITS * tried["0.0"]["hits"]
         allowed = [w for w in VALUE_WEIGHTS if tried[str(w)]["hits"] >= floor]
         best = max(allowed, key=lambda w: (tried[str(w)]["intent_margin"], -w))
@@ -463,10 +464,36 @@ class HybridRanker(Retriever):
         weight: float,
     ) -> np.ndarray:
         """Ranker scores (+ ``weight`` x log margin) on candidates; -inf elsewhere."""
-        out = np.full((len(users), seen.shape[1]), -np.inf, np.float32)
+        ranked = self._predicted(fitted, stats, seen, users, live_now)
+        return self._shifted(ranked, len(users), seen.shape[1], value, weight)
+
+    def _predicted(
+        self,
+        fitted: list[Retriever],
+        stats: ItemStats,
+        seen: sp.csr_matrix,
+        users: np.ndarray,
+        live_now: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate pairs (row in ``users``, item) and the ranker's score of each."""
         rows, items, x = self._candidates(fitted, stats, seen, users, live_now)
+        pred = np.asarray(self.ranker_.predict(x, num_threads=1)) if len(rows) else np.zeros(0)
+        return rows, items, pred
+
+    @staticmethod
+    def _shifted(
+        ranked: tuple[np.ndarray, np.ndarray, np.ndarray],
+        n_users: int,
+        n_items: int,
+        value: np.ndarray,
+        weight: float,
+    ) -> np.ndarray:
+        """The ranked candidates as a (users, items) score matrix, + ``weight`` x log margin; -inf
+        elsewhere."""
+        rows, items, pred = ranked
+        out = np.full((n_users, n_items), -np.inf, np.float32)
         if len(rows):
-            out[rows, items] = self.ranker_.predict(x, num_threads=1) + weight * value[items]
+            out[rows, items] = pred + weight * value[items]
         return out
 
     def score(self, users: np.ndarray, live_now: np.ndarray | None = None) -> np.ndarray:

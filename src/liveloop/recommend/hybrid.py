@@ -453,20 +453,6 @@ class HybridRanker(Retriever):
             best = 0.0
         return {"chosen": best, "validation_users": len(users), "tried": tried}
 
-    def _ranked(
-        self,
-        fitted: list[Retriever],
-        stats: ItemStats,
-        seen: sp.csr_matrix,
-        users: np.ndarray,
-        live_now: np.ndarray | None,
-        value: np.ndarray,
-        weight: float,
-    ) -> np.ndarray:
-        """Ranker scores (+ ``weight`` x log margin) on candidates; -inf elsewhere."""
-        ranked = self._predicted(fitted, stats, seen, users, live_now)
-        return self._shifted(ranked, len(users), seen.shape[1], value, weight)
-
     def _predicted(
         self,
         fitted: list[Retriever],
@@ -505,7 +491,8 @@ class HybridRanker(Retriever):
             live_now = getattr(self, "live_next_", None)
         value = getattr(self, "value_", np.zeros(self.n_items_, np.float32))  # models saved before it
         weight = getattr(self, "value_weight_", 0.0)
-        return self._ranked(self.fitted_, self.stats_, self.seen_, users, live_now, value, weight)
+        ranked = self._predicted(self.fitted_, self.stats_, self.seen_, users, live_now)
+        return self._shifted(ranked, len(users), self.seen_.shape[1], value, weight)
 
     def live_now_effect(self, users: np.ndarray) -> np.ndarray | None:
         """Per user of ``users``: the mean ranker-score change of their candidates when the item is live

@@ -251,7 +251,8 @@ def test_ask_lottery_and_score_endpoints(live_server_factory: Callable[..., Any]
 
 
 def test_a_fresh_server_trains_its_model_in_the_background(live_server_factory: Callable[..., Any]) -> None:
-    srv = live_server_factory(env={"LIVELOOP_NLP_MODEL": ""})  # a home with no comment model at all
+    # a home with no comment model at all, and the default: train one on first use
+    srv = live_server_factory(env={"LIVELOOP_NLP_MODEL": "", "LIVELOOP_NLP_AUTOTRAIN": "on"})
     r = srv.client("analyst").post("/v1/nlp/score", json={"texts": ["好用"]})
     assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["field"] == "model" and int(r.headers["retry-after"]) > 0
@@ -263,6 +264,15 @@ def test_a_fresh_server_trains_its_model_in_the_background(live_server_factory: 
     state = srv.client("host").get("/v1/live/r/state").json()
     assert state["model"]["state"] == "training" and state["queued"] == 1 and state["processed"] == 0
     assert "training one in the background" in srv.log_tail()
+
+
+def test_a_server_told_not_to_train_says_how_to_get_a_model(live_server_factory: Callable[..., Any]) -> None:
+    srv = live_server_factory(env={"LIVELOOP_NLP_MODEL": "", "LIVELOOP_NLP_AUTOTRAIN": "off"})
+    r = srv.client("analyst").post("/v1/nlp/score", json={"texts": ["好用"]})
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["field"] == "model" and "liveloop nlp train" in r.json()["detail"]
+    assert r.json()["model"]["state"] == "missing"
+    assert "training one in the background" not in srv.log_tail()
 
 
 def test_a_server_stopping_writes_what_its_rooms_had_pending(

@@ -25,6 +25,9 @@ class Settings:
     #: Purposes that need a grant before use (``LIVELOOP_CONSENT_OPT_IN``, comma-separated); the others are
     #: part of the service until the user says no.
     consent_opt_in: tuple[str, ...] = ("marketing", "sharing")
+    #: Whether a server without a comment model trains one in the background on first use
+    #: (``LIVELOOP_NLP_AUTOTRAIN``, on by default; ``off``: live rooms answer 503 until `liveloop nlp train`).
+    nlp_autotrain: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -42,6 +45,8 @@ class Settings:
                 for p in env.get("LIVELOOP_CONSENT_OPT_IN", ",".join(defaults.consent_opt_in)).split(",")
                 if p.strip()
             ),
+            nlp_autotrain=env.get("LIVELOOP_NLP_AUTOTRAIN", "on").strip().lower()
+            not in ("off", "0", "false", "no"),
         )
 
     @property

@@ -46,7 +46,7 @@ def hub_of(app: Any) -> LiveHub:
 
         settings = app.state.settings
         hub = LiveHub(
-            ModelProvider(settings=settings),
+            ModelProvider(settings=settings, train_if_missing=settings.nlp_autotrain),
             default_checker(settings),
             embedder=get_embedder(),
             recorder=RoomRecorder(app.state.warehouse),

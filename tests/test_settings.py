@@ -11,3 +11,18 @@ def test_money_is_shown_in_the_configured_currency(monkeypatch) -> None:
     assert Settings.from_env().money(12) == "$12.00"
     monkeypatch.setenv("LIVELOOP_CURRENCY", "SGD")
     assert Settings.from_env().money(3.5) == "SGD 3.50"  # an unknown code is named, not guessed
+
+
+def test_switches_take_on_or_off_and_refuse_anything_else(monkeypatch) -> None:
+    import pytest
+
+    from liveloop.core.errors import ValidationFailed
+
+    assert Settings.from_env().nlp_autotrain is True  # unset: the server trains a missing model
+    for value, want in (("off", False), ("0", False), ("No", False), ("on", True), ("TRUE", True)):
+        monkeypatch.setenv("LIVELOOP_NLP_AUTOTRAIN", value)
+        assert Settings.from_env().nlp_autotrain is want
+    monkeypatch.setenv("LIVELOOP_NLP_AUTOTRAIN", "maybe")
+    with pytest.raises(ValidationFailed) as bad:
+        Settings.from_env()
+    assert bad.value.field == "LIVELOOP_NLP_AUTOTRAIN"

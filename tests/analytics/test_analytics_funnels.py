@@ -168,13 +168,16 @@ def test_a_users_chain_is_the_first_to_get_furthest_from_the_latest_start(wh: Wa
         [
             ("a", 0, "view", "feed"), ("a", 1800, "view", "live"), ("a", 3600, "click", "feed"),
             ("a", 4000, "add_to_cart", "feed"), ("b", 100, "view", "social"), ("b", 200, "view", "feed"),
+            ("c", 0, "view", "feed"), ("c", 1800, "view", None), ("c", 3600, "click", "feed"),
+            ("d", 0, "view", None), ("d", 100, "view", "feed"),
         ],
     )  # fmt: skip
     got = funnels.run(
         wh, funnels.FunnelSpec(("view", "click", "add_to_cart"), window_s=7200, breakdown="channel")
     )
     groups = {g["breakdown"]: [s["users"] for s in g["steps"]] for g in got["groups"]}
-    assert groups == {"live": [1, 1, 1], "social": [1, 0, 0]}
+    # c's chain and d's first view have no channel: counted there, not under another view's channel
+    assert groups == {"live": [1, 1, 1], "social": [1, 0, 0], None: [2, 1, 0]}
     steps = got["steps"]
     assert steps[1]["time_to_convert_s"]["median"] == 1800 and steps[2]["time_to_convert_s"]["median"] == 400
 

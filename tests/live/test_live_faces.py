@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -273,6 +274,11 @@ def test_a_server_told_not_to_train_says_how_to_get_a_model(live_server_factory:
     assert r.json()["field"] == "model" and "liveloop nlp train" in r.json()["detail"]
     assert r.json()["model"]["state"] == "missing"
     assert "training one in the background" not in srv.log_tail()
+    # `liveloop nlp train` writes the model into the home: the running server picks it up
+    shutil.copytree(model_dir(), srv.home / "models" / "nlp" / "test")
+    (srv.home / "models" / "nlp" / "LATEST").write_text("test")
+    scored = srv.client("analyst").post("/v1/nlp/score", json={"texts": ["好用"]})
+    assert scored.status_code == 200, scored.text
 
 
 def test_a_server_stopping_writes_what_its_rooms_had_pending(

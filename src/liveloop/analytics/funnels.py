@@ -195,7 +195,7 @@ def _levels_sql(spec: FunnelSpec) -> tuple[str, list[Any]]:
         if k == 1:  # a level-0 record is an event: its start and t0 are its time
             ctes.append(
                 f"r1 AS (SELECT u, t, st, b, st AS t0, t AS t1, fdiv(t, {w})::BIGINT AS bk FROM (SELECT a.u, "
-                f"a.t, max(p.t) AS st, arg_max(p.b, p.t) AS b FROM {step_k} a JOIN r0 p ON p.u = a.u "
+                f"a.t, max(p.t) AS st, arg_max_null(p.b, p.t) AS b FROM {step_k} a JOIN r0 p ON p.u = a.u "
                 f"AND p.bk = a.bk AND p.t {before} a.t AND a.t - p.t <= {w} GROUP BY a.u, a.t))"
             )
             continue
@@ -220,8 +220,10 @@ def _levels_sql(spec: FunnelSpec) -> tuple[str, list[Any]]:
         "chosen AS (SELECT u, arg_max({'k': k, 'b': b, "
         + ", ".join(f"'t{k}': t{k}" for k in range(n))
         + "}, {'k': k, 't': -t, 'st': st}) AS c FROM records GROUP BY u), "
-        "starts AS (SELECT u, arg_min(b, t) AS b FROM r0 GROUP BY u), "
-        "best AS (SELECT s.u AS user_id, coalesce(c.b, s.b) AS b, coalesce(c.k + 1, 1) AS depth, "
+        "starts AS (SELECT u, arg_min_null(b, t) AS b FROM r0 GROUP BY u), "
+        # a chain's breakdown value may be NULL itself: the first event's only when there is no chain
+        "best AS (SELECT s.u AS user_id, CASE WHEN c IS NULL THEN s.b ELSE c.b END AS b, "
+        "coalesce(c.k + 1, 1) AS depth, "
         f"{gaps} FROM starts s LEFT JOIN chosen USING (u)) "
     ), [*later_params, *first_params]
 
@@ -262,11 +264,13 @@ def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
     """Users reaching each step (per breakdown value), conversion from the previous and the first step,
     and the time to convert from the previous step (median, quartiles, 90th percentile, in seconds)."""
     spec.check()
-    n = len(spec.steps)
     named = {f"s{k}": step for k, step in enumerate(spec.steps)} | {"w": f"{spec.window_s} seconds"}
     lo = (spec.start or datetime(1970, 1, 1).astimezone()).isoformat()
     hi = (spec.end or datetime(9999, 1, 1).astimezone()).isoformat()
     named |= {"lo": lo, "hi": hi}
+    if spec.mode == "ordered":
+        best, params = _levels_sql(spec)
+        return _counted_with_times(wh, spec, best, named, params)
     rows, params = _step_rows(spec)
     if spec.mode == "any":
         bits = " ".join(f"WHEN '{s}' THEN {1 << k}" for k, s in enumerate(spec.steps))
@@ -278,7 +282,14 @@ def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
             f"SELECT b, depth, count(*) FROM best GROUP BY ALL"
         )
         return _result(spec, wh.sql(_bind(sql, named), params), {})
-    best, params = _levels_sql(spec) if spec.mode == "ordered" else (_strict_sql(spec, rows), params)
+    return _counted_with_times(wh, spec, _strict_sql(spec, rows), named, params)
+
+
+def _counted_with_times(
+    wh: Warehouse, spec: FunnelSpec, best: str, named: dict[str, str], params: list[Any]
+) -> dict[str, Any]:
+    """From a ``best`` CTE (user, breakdown value, depth, seconds between steps): the funnel's result."""
+    n = len(spec.steps)
     quantiles = ", ".join(f"quantile_cont(d{k}, [0.25, 0.5, 0.75, 0.9])" for k in range(1, n))
     # one pass: users per (breakdown value, depth); the times per breakdown value and over everyone
     sql = (

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from liveloop.core.errors import ValidationFailed
+
 #: How money is shown per currency code (``LIVELOOP_CURRENCY``); another code is shown as ``CODE 1.00``.
 CURRENCY_SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$", "TWD": "NT$"}
+
+
+def env_switch(name: str, default: bool, env: Mapping[str, str] | None = None) -> bool:
+    """An on/off environment variable (on, off, true, false, yes, no, 1, 0; unset: ``default``); any
+    other value is refused naming the variable."""
+    value = (os.environ if env is None else env).get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValidationFailed(f"{name} must be on or off, got {value!r}", field=name)
 
 
 @dataclass(frozen=True)
@@ -45,8 +61,7 @@ class Settings:
                 for p in env.get("LIVELOOP_CONSENT_OPT_IN", ",".join(defaults.consent_opt_in)).split(",")
                 if p.strip()
             ),
-            nlp_autotrain=env.get("LIVELOOP_NLP_AUTOTRAIN", "on").strip().lower()
-            not in ("off", "0", "false", "no"),
+            nlp_autotrain=env_switch("LIVELOOP_NLP_AUTOTRAIN", defaults.nlp_autotrain, env),
         )
 
     @property

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
 
-from liveloop.core.errors import ValidationFailed
+from liveloop.core.config import env_switch
 from liveloop.recommend.cache import Entry, item_json
 from liveloop.recommend.explain import cached_reason
 from liveloop.recommend.online import OnlineState
@@ -18,15 +17,7 @@ EXPLORE_DRAWS = 32  # random candidates for the Thompson draw
 
 def explore_from_env(default: bool = True) -> bool:
     """``LIVELOOP_RECOMMEND_EXPLORE``: on or off (unset: ``default``)."""
-    name = "LIVELOOP_RECOMMEND_EXPLORE"
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValidationFailed(f"{name} must be on or off, got {value!r}", field=name)
+    return env_switch("LIVELOOP_RECOMMEND_EXPLORE", default)
 
 
 class Explorer:

@@ -1,6 +1,7 @@
-"""Privacy: one user's erasure in a large warehouse (``BENCH_PRIVACY_USERS`` users, 10 events, 1 order
-with 2 lines, 1 comment and 1 audited decision each), split into its steps, beside the plain
-``DELETE`` + ``CHECKPOINT`` that a naive erasure would stop at (which leaves the bytes in the file).
+"""Privacy: erasures in a large warehouse (``BENCH_PRIVACY_USERS`` users, 10 events, 1 order with 2
+lines, 1 comment and 1 audited decision each): the ``BENCH_PRIVACY_ERASED`` most active users erased one
+request each, the next ``BENCH_PRIVACY_BATCH`` in one batch (one compaction for them all), beside the
+plain ``DELETE`` + ``CHECKPOINT`` that a naive erasure would stop at and a compaction alone.
 
 The warehouse is written straight with DuckDB ``INSERT … SELECT`` from ``range`` (no ingest validation:
 that is measured by ``bench_ingest``), the users' e-mails encrypted as the ingest path does.
@@ -22,6 +23,11 @@ from liveloop.warehouse import Warehouse
 
 USERS = int(os.environ.get("BENCH_PRIVACY_USERS", "1000000"))
 GOAL_S = 5.0
+#: ``auto`` (DuckDB's compression, as served) or ``uncompressed`` (every id visible to a byte search).
+COMPRESSION = os.environ.get("BENCH_PRIVACY_COMPRESSION", "auto")
+#: How many of the most active users are erased one request each, then how many more in one batch.
+ERASED = int(os.environ.get("BENCH_PRIVACY_ERASED", "3"))
+BATCH = int(os.environ.get("BENCH_PRIVACY_BATCH", "20"))
 
 
 def _fill(wh: Warehouse, n: int) -> None:
@@ -67,62 +73,74 @@ def _fill(wh: Warehouse, n: int) -> None:
     wh.sql("CHECKPOINT")
 
 
+def _naive(wh: Warehouse, user: str) -> float:
+    """The plain erasure a first attempt stops at: ``DELETE`` + ``CHECKPOINT``; returns its seconds."""
+    t0 = time.perf_counter()
+    with wh.transaction() as con:
+        con.execute(
+            "DELETE FROM order_items WHERE order_id IN (SELECT order_id FROM orders WHERE user_id = ?)",
+            [user],
+        )
+        for table in ("events", "orders", "comments", "users"):
+            con.execute(f"DELETE FROM {table} WHERE user_id = ?", [user])
+    wh.sql("CHECKPOINT")
+    return time.perf_counter() - t0
+
+
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-privacy-") as tmp:
         settings = Settings(home=Path(tmp) / "home", secret_key=generate_key())
         cipher = load_cipher(settings)
         wh = Warehouse.open(settings)
+        if COMPRESSION != "auto":  # uncompressed, a byte search sees every stored id: a true check
+            wh.sql(f"PRAGMA force_compression = '{COMPRESSION}'")
         t0 = time.perf_counter()
         _fill(wh, USERS)
         fill_s = time.perf_counter() - t0
         size = wh.path.stat().st_size
         events = wh.sql("SELECT count(*) FROM events")[0][0]
-        target = wh.sql("SELECT user_id FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+        active = [  # the most active users: their events lie in the most row groups
+            r[0]
+            for r in wh.sql(
+                "SELECT user_id FROM events GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ?", [ERASED + BATCH]
+            )
+        ]
         naive_user = wh.sql("SELECT user_id FROM users ORDER BY user_id LIMIT 1 OFFSET 12345")[0][0]
-        t0 = time.perf_counter()
-        with wh.transaction() as con:
-            for table in ("order_items", "events", "orders", "comments", "users"):
-                if table == "order_items":
-                    con.execute(
-                        "DELETE FROM order_items WHERE order_id IN "
-                        "(SELECT order_id FROM orders WHERE user_id = ?)",
-                        [naive_user],
-                    )
-                else:
-                    con.execute(f"DELETE FROM {table} WHERE user_id = ?", [naive_user])
-        wh.sql("CHECKPOINT")
-        naive_s = time.perf_counter() - t0
+        naive_s = _naive(wh, naive_user)
         naive_left = naive_user.encode() in wh.path.read_bytes()
-        t0 = time.perf_counter()
-        logical = rights.erase_user(
-            wh, target, settings=settings, cipher=cipher, actor="bench", compact=False
-        )
-        logical_s = time.perf_counter() - t0
+        erasures = []
+        for user in active[:ERASED]:  # one request each: each compacts the file
+            report = rights.erase_user(wh, user, settings=settings, cipher=cipher, actor="bench")
+            erasures.append(
+                {
+                    "seconds": report["seconds"],
+                    "rows_s": report["rows_seconds"],
+                    "verified": report["verified"],
+                }
+            )
+        batch = rights.erase_users(wh, active[ERASED:], settings=settings, cipher=cipher, actor="bench")
         t0 = time.perf_counter()
         sizes = wh.compact()
         compact_s = time.perf_counter() - t0
-        left = target.encode() in wh.path.read_bytes()
-        third = wh.sql(  # an active user: their events lie in many row groups, which keep the bytes
-            "SELECT user_id FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1 OFFSET 1"
-        )[0][0]
-        t0 = time.perf_counter()
-        full = rights.erase_user(wh, third, settings=settings, cipher=cipher, actor="bench")
-        full_s = time.perf_counter() - t0
         wh.close()
+    times = sorted(e["seconds"] for e in erasures)
     result = {
         "machine": machine(),
         "users": USERS,
+        "compression": COMPRESSION,
         "events": events,
         "warehouse_bytes": size,
         "fill_s": round(fill_s, 1),
-        "erase_full_s": round(full_s, 2),
-        "erase_full_verified": full["verified"],
-        "erase_full_compacted": full["compacted"],
-        "erase_rows_and_memory_s": round(logical_s, 2),
-        "rows_deleted": sum(logical["deleted"].values()),
+        "erasures": erasures,
+        "erase_median_s": times[len(times) // 2],
+        "erase_max_s": times[-1],
+        "erasures_verified": sum(bool(e["verified"]) for e in erasures),
+        "batch_users": len(batch["users"]),
+        "batch_s": batch["seconds"],
+        "batch_per_user_s": round(batch["seconds"] / len(batch["users"]), 2),
+        "batch_verified": sum(bool(u["verified"]) for u in batch["users"]),
         "compact_s": round(compact_s, 2),
         "compacted_bytes": sizes,
-        "bytes_left_after_compaction": left,
         "naive_delete_checkpoint_s": round(naive_s, 2),
         "naive_leaves_bytes": naive_left,
         "goal_s": GOAL_S,

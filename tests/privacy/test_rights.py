@@ -35,6 +35,7 @@ PHONE, EMAIL, NAME = "13912345678", "erase.me@example.cn", "张三丰"
 def world(settings: Settings, data_home: Path) -> Iterator[tuple[Warehouse, Settings]]:
     settings = replace(settings, data_home=data_home)
     wh = Warehouse.open(settings)
+    wh.sql("PRAGMA force_compression = 'uncompressed'")  # a byte search then sees every stored id
     simulate_into_warehouse(wh, scale="tiny", seed=5)
     build_profiles(wh, settings=settings)
     train(wh, settings, evaluate=False, force=True)
@@ -177,3 +178,32 @@ def test_an_id_is_erased_whole_never_as_part_of_another(wh: Warehouse, settings:
     assert winners[1] == {"user_id": "u10"} and winners[0]["user_id"].startswith("erased-")
     with pytest.raises(ValidationFailed):
         rights.erase_user(wh, "u 1", settings=settings, cipher=load_cipher(settings))
+
+
+def test_a_search_of_the_bytes_cannot_tell_a_compressed_row_is_gone_so_an_erasure_always_compacts(
+    wh: Warehouse, settings: Settings
+) -> None:
+    wh.sql(
+        "INSERT INTO events (event_id, user_id, type, ts) SELECT 'e' || i, "
+        "'user' || lpad((hash(i) % 100000)::VARCHAR, 6, '0'), 'view', TIMESTAMPTZ '2026-03-01' "
+        "FROM range(300000) t(i)"
+    )
+    wh.sql("CHECKPOINT")
+    stored = wh.path.read_bytes()
+    ids = [r[0] for r in wh.sql("SELECT DISTINCT user_id FROM events ORDER BY 1 LIMIT 200")]
+    hidden = [u for u in ids if u.encode() not in stored]
+    assert len(hidden) >= 2, "compressed (FSST), many stored ids are not in the file's bytes as such"
+    plain, erased = hidden[:2]
+    layout = "SELECT row_group_id, column_id, block_id, block_offset FROM pragma_storage_info('events') "
+    layout += "ORDER BY ALL"
+    before = wh.sql(layout)
+    wh.sql("DELETE FROM events WHERE user_id = ?", [plain])
+    wh.sql("CHECKPOINT")
+    assert wh.sql(layout) == before  # every segment where it was: the deleted rows' values are still there
+    rows = wh.sql("SELECT count(*) FROM events WHERE user_id = ?", [erased])[0][0]
+
+    report = rights.erase_user(wh, erased, settings=settings, cipher=load_cipher(settings), actor="t")
+
+    assert report["deleted"]["events"] == rows > 0 and report["verified"] is True
+    assert report["compacted"]["bytes_after"] > 0  # compacted although no byte of the id was visible
+    assert wh.sql(layout) != before

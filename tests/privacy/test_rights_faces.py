@@ -55,6 +55,20 @@ def test_the_api_exports_a_user_as_json_and_zip_and_erases_them(live_server_fact
         erased = admin.post("/v1/users/u-rights/erase")
         assert erased.status_code == 200, erased.text
         assert erased.json()["verified"] and erased.json()["deleted"]["events"] == 3
+        assert erased.json()["compacted"]["bytes_after"] > 0
+        assert app.post("/v1/users", json={"user_id": "u-batch-1", "region": "浙江"}).status_code == 201
+        assert app.post("/v1/users/erase", json={"user_ids": ["u-batch-1"]}).status_code == 403
+        bad = admin.post("/v1/users/erase", json={"user_ids": ["u-batch-1", "u 2"]})
+        assert bad.status_code == 422 and "user_ids" in bad.text
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert admin.post("/v1/users/erase", json={"user_ids": []}).status_code == 422
+        both = admin.post("/v1/users/erase", json={"user_ids": ["u-batch-1", "u-batch-never-seen"]})
+        assert both.status_code == 200, both.text
+        assert [u["user_id"] for u in both.json()["users"]] == ["u-batch-1", "u-batch-never-seen"]
+        assert both.json()["users"][0]["deleted"]["users"] == 1 and all(
+            u["verified"] for u in both.json()["users"]
+        )
+        assert admin.get("/v1/users/u-batch-1").status_code == 404
         gone = admin.get("/v1/users/u-rights/export")
         assert gone.status_code == 404 and gone.headers["content-type"].startswith("application/problem+json")
         assert admin.get("/v1/users/u-rights").status_code == 404
@@ -72,17 +86,20 @@ def test_the_cli_exports_to_a_folder_and_erases_only_when_confirmed(
     wh.append(
         "users",
         pa.table(
-            {"user_id": ["user-0005"], "email_enc": [cipher.encrypt("u5@example.cn", context="users.email")]}
+            {
+                "user_id": ["user-0005", "user-0006", "user-0007"],
+                "email_enc": [cipher.encrypt(f"u{i}@example.cn", context="users.email") for i in (5, 6, 7)],
+            }
         ),
     )
     wh.append(
         "events",
         pa.table(
             {
-                "event_id": ["a"],
-                "user_id": ["user-0005"],
-                "type": ["view"],
-                "ts": pa.array([0], pa.timestamp("s", tz="UTC")),
+                "event_id": ["a", "b", "c"],
+                "user_id": ["user-0005", "user-0006", "user-0007"],
+                "type": ["view"] * 3,
+                "ts": pa.array([0] * 3, pa.timestamp("s", tz="UTC")),
             }
         ),
     )
@@ -94,8 +111,18 @@ def test_the_cli_exports_to_a_folder_and_erases_only_when_confirmed(
     assert (tmp_path / "out" / "csv" / "events.csv").read_text(encoding="utf-8").count("\n") == 2
     code, _, err = cli("users", "erase", "user-0005")
     assert code != 0 and "--yes" in err and len(err.strip().splitlines()) == 1
-    code, out, err = cli("users", "erase", "user-0005", "--yes", "--json")
+    code, out, err = cli("users", "erase", "user-0005", "user-0006", "--yes", "--json")
     assert code == 0, err
-    assert json.loads(out)["verified"] is True
-    code, _, err = cli("users", "export", "user-0005")
-    assert code != 0 and "nothing" in err and "Traceback" not in err
+    batch = json.loads(out)
+    assert [u["user_id"] for u in batch["users"]] == ["user-0005", "user-0006"]
+    assert all(u["verified"] is True and u["deleted"]["events"] == 1 for u in batch["users"])
+    assert batch["compacted"]["bytes_after"] > 0  # one compaction for the two
+    for gone in ("user-0005", "user-0006"):
+        code, _, err = cli("users", "export", gone)
+        assert code != 0 and "nothing" in err and "Traceback" not in err
+    code, out, err = cli("users", "export", "user-0007", "--to", str(tmp_path / "kept"))
+    assert code == 0, err  # the user not named is kept
+    code, _, err = cli("users", "erase", "user-0007", "bad id", "--yes")
+    assert code != 0 and "bad id" in err and len(err.strip().splitlines()) == 1
+    code, out, err = cli("users", "export", "user-0007", "--to", str(tmp_path / "kept2"))
+    assert code == 0, err  # a batch with a bad id erases nobody

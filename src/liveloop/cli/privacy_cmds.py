@@ -144,29 +144,32 @@ def _verdict(result: dict[str, Any]) -> str:
 
 @users_app.command("erase")
 def users_erase(
-    user_id: str = typer.Argument(..., help="User id."),
+    user_ids: list[str] = typer.Argument(..., help="User ids (a batch shares one compaction)."),
     yes: bool = typer.Option(False, "--yes", help="Confirm: the erasure cannot be undone."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Erase every trace of a user: tables, caches, model files, Parquet lakes, and the warehouse's bytes."""
+    """Erase every trace of users: tables, caches, model files, Parquet lakes, and the warehouse's bytes."""
     from liveloop.core.config import get_settings
     from liveloop.core.crypto import load_cipher
-    from liveloop.privacy.rights import erase_user
+    from liveloop.privacy.rights import erase_users
 
     if not yes:
-        raise ValidationFailed(f"erasing {user_id} cannot be undone: add --yes to confirm", field="yes")
+        raise ValidationFailed(
+            f"erasing {', '.join(user_ids)} cannot be undone: add --yes to confirm", field="yes"
+        )
     settings = get_settings()
     with open_warehouse() as wh:
-        result = erase_user(wh, user_id, settings=settings, cipher=load_cipher(settings), actor="cli")
+        result = erase_users(wh, user_ids, settings=settings, cipher=load_cipher(settings), actor="cli")
 
-    def render(r: dict[str, Any]) -> None:
-        rows = sum(r["deleted"].values())
-        console.print(
-            f"erased {user_id}: {rows} rows deleted, {sum(r['anonymised'].values())} records anonymised, "
-            f"{r['files_rewritten']} files and {r['lakes_rewritten']} lakes rewritten in {r['seconds']} s; "
-            f"no byte of the id left: {_verdict(r)}",
-            markup=False,
-        )
+    def render(batch: dict[str, Any]) -> None:
+        for r in batch["users"]:
+            console.print(
+                f"erased {r['user_id']}: {sum(r['deleted'].values())} rows deleted, "
+                f"{sum(r['anonymised'].values())} records anonymised, {r['files_rewritten']} files and "
+                f"{r['lakes_rewritten']} lakes rewritten; no byte of the id left: {_verdict(r)}",
+                markup=False,
+            )
+        console.print(f"{len(batch['users'])} erased in {batch['seconds']} s (one compaction)", markup=False)
 
     emit(result, as_json, render)
 

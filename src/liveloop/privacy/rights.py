@@ -6,8 +6,10 @@ lines, quarantined raw rows) or, where a record concerns others too (a decision,
 summary), the id is replaced by a random pseudonym that nothing links back; the capabilities forget what
 they hold in memory (they register with :func:`register_forgetter`); model artifacts and other files
 liveloop wrote are rewritten without the id; Parquet lakes are exported afresh; and the DuckDB file is
-compacted (copied from its live rows), since DuckDB reuses freed blocks without clearing them. The
-request is audited under the user's blind index (a keyed hash), never their id.
+compacted (copied from its live rows): a deleted row stays in its row group until the group is written
+again, freed blocks are reused without being cleared, and compression hides an id from a search of the
+bytes, so only a copy is sure to drop it. A batch of erasures shares one compaction. Each erasure is
+audited under the user's blind index (a keyed hash), never their id.
 """
 
 from __future__ import annotations
@@ -188,6 +190,10 @@ def _word(user_id: str) -> str:
     return f"(^|[^{ID_CHARS}]){re.escape(user_id)}($|[^{ID_CHARS}])"
 
 
+#: The most users one erasure request may name.
+MAX_BATCH = 1000
+
+
 def erase_user(
     wh: Warehouse,
     user_id: str,
@@ -198,9 +204,63 @@ def erase_user(
     compact: bool = True,
 ) -> dict[str, Any]:
     """Erase every trace of ``user_id`` (see the module's description); returns what was done: rows per
-    table, records anonymised, files rewritten, lakes re-exported, and whether the bytes of the
-    warehouse file still hold the id (they must not: ``verified``)."""
-    _checked(user_id)
+    table, records anonymised, files rewritten, lakes re-exported, the compaction, and whether the bytes
+    of the warehouse file still hold the id (they must not: ``verified``)."""
+    batch = erase_users(wh, [user_id], settings=settings, cipher=cipher, actor=actor, compact=compact)
+    return batch["users"][0] | {"compacted": batch["compacted"], "seconds": batch["seconds"]}
+
+
+def erase_users(
+    wh: Warehouse,
+    user_ids: list[str],
+    *,
+    settings: Settings,
+    cipher: Cipher,
+    actor: str | None = None,
+    compact: bool = True,
+) -> dict[str, Any]:
+    """Erase every trace of each of ``user_ids``: their rows, memory and files one after another, then
+    the lakes and one compaction of the warehouse file for them all (the compaction is most of the
+    time: a batch shares it). Returns each user's report, the compaction and the seconds in all."""
+    ids = list(dict.fromkeys(_checked(u) for u in user_ids))
+    if not ids or len(ids) > MAX_BATCH:
+        raise ValidationFailed(f"name 1 to {MAX_BATCH} users to erase, not {len(ids)}", field="user_ids")
+    started = time.perf_counter()
+    roots = [settings.models_dir, settings.home / "simulator"]
+    done = [_erase_rows(wh, u, roots, cipher) for u in ids]
+    lakes = exported_lakes(wh)
+    for lake in lakes:
+        export_parquet(wh, lake)
+    # Always compacted: a deleted row stays in its row group, and with DuckDB's compression (FSST,
+    # dictionaries) a byte search of the file does not see the id in it; only a copy drops it.
+    sizes = wh.compact() if compact else None
+    reports = []
+    for user_id, report in zip(ids, done, strict=True):
+        searchable = compact and len(user_id) >= MIN_SEARCHABLE
+        files = [wh.path, Path(f"{wh.path}.wal"), *roots, *lakes]
+        remaining = [str(p) for p in files_holding(files, user_id.encode())] if searchable else None
+        report |= {
+            "lakes_rewritten": len(lakes),
+            "remaining_files": remaining,
+            "verified": not remaining if remaining is not None else None,
+        }
+        audit.record(
+            wh,
+            AuditEntry(
+                actor,
+                "privacy.erase",
+                f"blind:{cipher.blind_index(user_id)}",
+                "erased",
+                None,
+                report | {"compacted": sizes, "batch": len(ids)},
+            ),
+        )
+        reports.append({"user_id": user_id} | report)
+    return {"users": reports, "compacted": sizes, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _erase_rows(wh: Warehouse, user_id: str, roots: list[Path], cipher: Cipher) -> dict[str, Any]:
+    """One user's rows deleted or anonymised, memory forgotten and files rewritten; the report so far."""
     started = time.perf_counter()
     pseudonym = f"erased-{secrets.token_hex(6)}"
     deleted: dict[str, int] = {}
@@ -240,37 +300,15 @@ def erase_user(
         for table in NAMING_TABLES:
             renamed[table] = _rename_in_text(con, table, user_id, pseudonym)
     forgot = _forget(user_id, pseudonym)  # again: a request may have come in meanwhile
-    roots = [settings.models_dir, settings.home / "simulator"]
     needle = user_id.encode()
     scrubbed = [str(p) for p in files_holding(roots, needle) if scrub_file(p, user_id, pseudonym)]
-    lakes = exported_lakes(wh)
-    for lake in lakes:
-        export_parquet(wh, lake)
-    searchable = compact and len(user_id) >= MIN_SEARCHABLE
-    sizes: dict[str, Any] = {}
-    if compact:
-        wh.sql("CHECKPOINT")  # where DuckDB rewrote the row groups, no byte is left and no copy is needed
-        if not searchable or files_holding([wh.path], needle):
-            sizes = wh.compact()
-        else:
-            sizes = {"skipped": "no byte of the id left after the checkpoint"}
-    remaining = [str(p) for p in files_holding([wh.path, Path(f"{wh.path}.wal"), *roots, *lakes], needle)]
-    report = {
+    return {
         "deleted": {k: v for k, v in deleted.items() if v},
         "anonymised": {k: v for k, v in renamed.items() if v},
         "forgotten_in_memory": forgot,
         "files_rewritten": len(scrubbed),
-        "lakes_rewritten": len(lakes),
-        "compacted": sizes,
-        "remaining_files": remaining if searchable else None,
-        "verified": not remaining if searchable else None,
-        "seconds": round(time.perf_counter() - started, 3),
+        "rows_seconds": round(time.perf_counter() - started, 3),
     }
-    audit.record(
-        wh,
-        AuditEntry(actor, "privacy.erase", f"blind:{cipher.blind_index(user_id)}", "erased", None, report),
-    )
-    return {"user_id": user_id} | report
 
 
 def _rename_in_text(con: Any, table: str, user_id: str, pseudonym: str) -> int:

@@ -173,8 +173,16 @@ def files_holding(roots: list[Path], needle: bytes) -> list[Path]:
             candidates = [p for p in sorted(root.rglob("*")) if p.is_file()]
         else:
             continue
-        for path in candidates:
-            with open(path, "rb") as fh:
-                if needle in fh.read():
-                    found.append(path)
+        found += [path for path in candidates if _holds(path, needle)]
     return found
+
+
+def _holds(path: Path, needle: bytes, chunk: int = 1 << 22) -> bool:
+    """Whether the file's bytes contain ``needle``, read in chunks that overlap by its length."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            if needle in tail + block:
+                return True
+            tail = block[-(len(needle) - 1) :] if len(needle) > 1 else b""
+    return False

@@ -1,5 +1,5 @@
 """A person's rights over their data: consents, automated decisions with their explanations (PIPL art.
-24), export and erasure: ``/v1/users/{id}/consents|decisions|export|erase``."""
+24), export and erasure: ``/v1/users/{id}/consents|decisions|export|erase``, ``/v1/users/erase``."""
 
 from __future__ import annotations
 
@@ -134,6 +134,31 @@ async def erase_user_route(
         rights.erase_user,
         wh,
         user_id,
+        settings=request.app.state.settings,
+        cipher=request.app.state.cipher,
+        actor=actor,
+    )
+
+
+class EraseIn(BaseModel):
+    user_ids: list[Annotated[str, Field(pattern=ID_PATTERN, max_length=128)]] = Field(
+        ..., min_length=1, max_length=rights.MAX_BATCH, description="The users to erase (one compaction)"
+    )
+
+
+@router.post(
+    "/users/erase",
+    dependencies=[Depends(require_roles())],
+    summary="Erase every trace of several users at once: one compaction of the warehouse file for them all",
+)
+async def erase_users_route(
+    request: Request, body: EraseIn, wh: Warehouse = Depends(get_warehouse)
+) -> dict[str, Any]:
+    actor = f"key:{principal_of(request).key_id}"
+    return await run_in_threadpool(
+        rights.erase_users,
+        wh,
+        body.user_ids,
         settings=request.app.state.settings,
         cipher=request.app.state.cipher,
         actor=actor,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from liveloop.profiles.similar import SimilarUsers
-from liveloop.warehouse.artifacts import Pickled, load_object, save_object
+from liveloop.warehouse import artifacts
+from liveloop.warehouse.artifacts import Pickled, files_holding_any, load_object, save_object
 
 
 @dataclass
@@ -38,3 +39,17 @@ def test_a_file_of_another_kind_is_refused(tmp_path: Path):
         SimilarUsers.load(path)
     with pytest.raises(TypeError, match="not a dict"):
         load_object(path, dict)
+
+
+def test_a_search_of_the_bytes_finds_every_needle_across_chunk_edges_and_inside_one_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(artifacts._held, "__defaults__", (5,))  # 5-byte chunks: needles cross their edges
+    (tmp_path / "a").write_bytes(b"....user0001....")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_bytes(b"xxuser00010xx" + b"\0" * 40 + b"abcdef")
+    needles = [b"user0001", b"user00010", b"abcd", b"cdef", b"user0002"]
+    found = files_holding_any([tmp_path], needles)
+    assert found[b"user0001"] == [tmp_path / "a", tmp_path / "sub" / "b"]  # also inside user00010
+    assert found[b"user00010"] == found[b"abcd"] == found[b"cdef"] == [tmp_path / "sub" / "b"]
+    assert found[b"user0002"] == []

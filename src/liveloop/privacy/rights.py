@@ -38,7 +38,7 @@ from liveloop.core.ids import is_valid_id
 from liveloop.privacy import audit, consent
 from liveloop.privacy.audit import AuditEntry
 from liveloop.warehouse import Warehouse
-from liveloop.warehouse.artifacts import files_holding, scrub_file
+from liveloop.warehouse.artifacts import files_holding, files_holding_any, scrub_file
 from liveloop.warehouse.lake import export_parquet, exported_lakes
 
 #: ``fn(user_id, pseudonym)``: a capability drops or renames what it holds in memory about the user.
@@ -234,11 +234,12 @@ def erase_users(
     # Always compacted: a deleted row stays in its row group, and with DuckDB's compression (FSST,
     # dictionaries) a byte search of the file does not see the id in it; only a copy drops it.
     sizes = wh.compact() if compact else None
+    searched = [u.encode() for u in ids if compact and len(u) >= MIN_SEARCHABLE]
+    holding = files_holding_any([wh.path, Path(f"{wh.path}.wal"), *roots, *lakes], searched)
     reports = []
     for user_id, report in zip(ids, done, strict=True):
-        searchable = compact and len(user_id) >= MIN_SEARCHABLE
-        files = [wh.path, Path(f"{wh.path}.wal"), *roots, *lakes]
-        remaining = [str(p) for p in files_holding(files, user_id.encode())] if searchable else None
+        found = holding.get(user_id.encode())
+        remaining = [str(p) for p in found] if found is not None else None
         report |= {
             "lakes_rewritten": len(lakes),
             "remaining_files": remaining,

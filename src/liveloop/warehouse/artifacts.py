@@ -165,7 +165,15 @@ def scrub_file(path: Path, old: str, new: str) -> bool:
 
 def files_holding(roots: list[Path], needle: bytes) -> list[Path]:
     """Every file under ``roots`` whose bytes contain ``needle``."""
-    found = []
+    return files_holding_any(roots, [needle])[needle]
+
+
+def files_holding_any(roots: list[Path], needles: list[bytes]) -> dict[bytes, list[Path]]:
+    """For each of ``needles``, the files under ``roots`` whose bytes contain it: one pass over each
+    file, read in chunks that overlap by the longest needle."""
+    found: dict[bytes, list[Path]] = {n: [] for n in needles}
+    if not needles:
+        return found
     for root in roots:
         if root.is_file():
             candidates = [root]
@@ -173,16 +181,20 @@ def files_holding(roots: list[Path], needle: bytes) -> list[Path]:
             candidates = [p for p in sorted(root.rglob("*")) if p.is_file()]
         else:
             continue
-        found += [path for path in candidates if _holds(path, needle)]
+        for path in candidates:
+            for needle in _held(path, needles):
+                found[needle].append(path)
     return found
 
 
-def _holds(path: Path, needle: bytes, chunk: int = 1 << 22) -> bool:
-    """Whether the file's bytes contain ``needle``, read in chunks that overlap by its length."""
+def _held(path: Path, needles: list[bytes], chunk: int = 1 << 22) -> set[bytes]:
+    """Which of ``needles`` the file's bytes contain."""
+    overlap = max(len(n) for n in needles) - 1
+    seen: set[bytes] = set()
     tail = b""
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            if needle in tail + block:
-                return True
-            tail = block[-(len(needle) - 1) :] if len(needle) > 1 else b""
-    return False
+        while (block := fh.read(chunk)) and len(seen) < len(needles):
+            window = tail + block
+            seen.update(n for n in needles if n not in seen and n in window)
+            tail = window[-overlap:] if overlap else b""
+    return seen

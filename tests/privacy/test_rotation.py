@@ -29,7 +29,8 @@ def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
     monkeypatch.delenv("LIVELOOP_SECRET_KEY", raising=False)
     settings = Settings.from_env()
     wh = Warehouse.open(settings)
-    old = load_cipher(settings)  # creates the key file
+    ring = load_cipher(settings)  # creates the key file; the process's ring, which the rotation changes
+    old = cipher_of(settings.key_path.read_text())  # the old key alone
     users = [
         {"user_id": f"u{i:02d}", "phone": f"1380000{i:04d}", "email": f"u{i}@example.cn"} for i in range(7)
     ]
@@ -40,8 +41,10 @@ def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
     sealed_before = wh.sql("SELECT raw FROM quarantine")[0][0]
     assert sealed_before.startswith("enc:")
     # the other sealed values: a channel provider's secret and a report schedule's recipients
-    set_provider(wh, old, Provider("email", "smtp", {"url": "smtp://127.0.0.1:2525", "from": "a@b.co"}, "pw"))
-    schedule = schedules.add(wh, old, "weekly", ["ops@shop.example"])
+    set_provider(
+        wh, ring, Provider("email", "smtp", {"url": "smtp://127.0.0.1:2525", "from": "a@b.co"}, "pw")
+    )
+    schedule = schedules.add(wh, ring, "weekly", ["ops@shop.example"])
 
     def interrupt(batch: int) -> None:
         if batch == 2:
@@ -50,9 +53,14 @@ def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
     with pytest.raises(Stop):
         rotate_secret(wh, settings, actor="t", batch=3, after_batch=interrupt)  # 2 of 3 batches done
     assert settings.key_path.read_text() and settings.key_path.with_name("secret.key.next").exists()
+    assert old.decrypt(
+        wh.sql("SELECT phone_enc FROM users WHERE user_id = 'u06'")[0][0], context="users.phone"
+    )
     report = rotate_secret(wh, settings, actor="t", batch=3)
-    assert report["resumed"] and report["users"] == 7 and report["quarantine"] == 1
-    new = load_cipher(settings)
+    assert report["resumed"] and report["quarantine"] == 1
+    assert report["users"] == 1  # the 6 of the interrupted run's two batches are passed over
+    new = cipher_of(settings.key_path.read_text())  # the new key alone
+    assert ring.keys == (new.keys[0], old.keys[0])  # the ring: the new key, then the previous
     assert cipher_of(settings.key_path.with_name("secret.key.previous").read_text()).blind_index(
         "x"
     ) == old.blind_index("x")

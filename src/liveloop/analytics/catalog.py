@@ -126,7 +126,7 @@ def search(wh: Warehouse, text: str, cipher: Cipher | None = None, limit: int = 
     if not 1 <= limit <= 50:
         raise ValidationFailed("limit must be between 1 and 50", field="limit")
     low = q.lower()
-    phones = [cipher.blind_index(f) for f in phone_forms(q)] if cipher is not None else []
+    phones = [i for f in phone_forms(q) for i in cipher.blind_indexes(f)] if cipher is not None else []
     phone_match = f"phone_index IN ({', '.join('?' for _ in phones)})" if phones else "FALSE"
     users = wh.sql(
         f"SELECT user_id, {phone_match} AS by_phone FROM users "

@@ -56,16 +56,21 @@ class DeliveryOptions:
     limit: int | None = None  # at most this many messages in this pass
 
 
-def unsubscribe_token(cipher: Cipher, message_id: str) -> str:
-    """``<message id>.<MAC>``: proves a link came from us without storing anything."""
-    key = (cipher.blind_index("liveloop-unsubscribe") or "").encode()
-    mac = hmac.new(key, message_id.encode(), hashlib.sha256)
+def unsubscribe_token(cipher: Cipher, message_id: str, *, key: int = 0) -> str:
+    """``<message id>.<MAC>``: proves a link came from us without storing anything (signed with the
+    ring's ``key``-th key: the first signs, any verifies, so links sent before a key rotation work)."""
+    mac = hmac.new(
+        cipher.blind_indexes("liveloop-unsubscribe")[key].encode(), message_id.encode(), hashlib.sha256
+    )
     return f"{message_id}.{mac.hexdigest()[:32]}"
 
 
 def message_of_token(cipher: Cipher, token: str) -> str:
     message_id, _, _mac = token.rpartition(".")
-    if not message_id or not hmac.compare_digest(unsubscribe_token(cipher, message_id), token):
+    if not message_id or not any(
+        hmac.compare_digest(unsubscribe_token(cipher, message_id, key=k), token)
+        for k in range(len(cipher.keys))
+    ):
         raise ValidationFailed("this unsubscribe link is not valid", field="token")
     return message_id
 

@@ -34,11 +34,11 @@ TOKEN_HEADER = "x-liveloop-cli-token"
 PATH = "/v1/cli"
 #: Commands that never run inside the server (they would start another server, replace its world or
 #: swap the warehouse file under it).
-NOT_FORWARDED = frozenset({"serve", "demo", "restore", "keys rotate-secret"})
+NOT_FORWARDED = frozenset({"serve", "demo", "restore"})
 
 
 def not_forwarded(args: list[str]) -> bool:
-    """Commands that must not run inside a server: they start one, replace its world, or change its key."""
+    """Commands that must not run inside a server: they start one or replace its world."""
     return bool(args) and (args[0] in NOT_FORWARDED or " ".join(args[:2]) in NOT_FORWARDED)
 
 

@@ -160,8 +160,8 @@ def keys_list(as_json: bool = JsonOpt) -> None:
 
 @keys_app.command("rotate-secret")
 def keys_rotate_secret(as_json: bool = JsonOpt) -> None:
-    """Re-encrypt every PII value under a new key (resumable: run it again after an interruption).
-    Stop `liveloop serve` first: the server holds the key in memory."""
+    """Re-encrypt every PII value under a new key (resumable: run it again after an interruption); with
+    `liveloop serve` running, the server does it while it serves."""
     from liveloop.privacy.rotation import rotate_secret
 
     settings = get_settings()

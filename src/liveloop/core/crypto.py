@@ -7,8 +7,11 @@ import hashlib
 import hmac
 import os
 import re
+import threading
+import weakref
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from liveloop.core.config import Settings
@@ -19,35 +22,73 @@ _VERSION = b"\x01"
 
 
 class Cipher:
-    """Encrypts PII values; each ciphertext is ``version || nonce || AES-GCM(ct+tag)``."""
+    """Encrypts PII values; each ciphertext is ``version || nonce || AES-GCM(ct+tag)``.
 
-    def __init__(self, key: bytes):
-        if len(key) != 32:
-            raise LiveloopError("the secret key must be 32 bytes (base64 of 32 random bytes)")
-        self._aead = AESGCM(key)
-        self._index_key = hashlib.sha256(b"liveloop-blind-index" + key).digest()
+    A key ring: the first key encrypts and makes blind indexes and signatures; every key decrypts and
+    verifies, newest first. During a key rotation the ring is [new, current]; after it, [current,
+    previous] while ``secret.key.previous`` is kept (backups taken before still need it). The ring is
+    changed in place (:meth:`use`), so every holder of the object follows a rotation."""
+
+    def __init__(self, key: bytes, *older: bytes):
+        self._ring: tuple[tuple[bytes, AESGCM, bytes], ...] = ()
+        self.use(key, *older)
+
+    def use(self, key: bytes, *older: bytes) -> None:
+        """Replace the ring (atomically: readers see the old ring or the new one)."""
+        for k in (key, *older):
+            if len(k) != 32:
+                raise LiveloopError("the secret key must be 32 bytes (base64 of 32 random bytes)")
+        self._ring = tuple(
+            (k, AESGCM(k), hashlib.sha256(b"liveloop-blind-index" + k).digest())
+            for k in dict.fromkeys((key, *older))
+        )
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        return tuple(k for k, _, _ in self._ring)
 
     def encrypt(self, value: str | None, *, context: str = "") -> bytes | None:
         if value is None:
             return None
         nonce = os.urandom(_NONCE)
-        return _VERSION + nonce + self._aead.encrypt(nonce, value.encode(), context.encode())
+        return _VERSION + nonce + self._ring[0][1].encrypt(nonce, value.encode(), context.encode())
 
     def decrypt(self, blob: bytes | None, *, context: str = "") -> str | None:
+        """The plaintext, under whichever key of the ring sealed it (``InvalidTag`` if none did)."""
         if blob is None:
             return None
         data = bytes(blob)
         if data[:1] != _VERSION:
             raise LiveloopError("unknown ciphertext version")
         nonce, ct = data[1 : 1 + _NONCE], data[1 + _NONCE :]
-        return self._aead.decrypt(nonce, ct, context.encode()).decode()
+        ring = self._ring
+        for _, aead, _ in ring[:-1]:
+            try:
+                return aead.decrypt(nonce, ct, context.encode()).decode()
+            except InvalidTag:
+                continue
+        return ring[-1][1].decrypt(nonce, ct, context.encode()).decode()
+
+    def sealed_by_first(self, blob: bytes | None, *, context: str = "") -> bool:
+        """Whether ``blob`` is sealed by the ring's first key (a rotation passes such values over)."""
+        if blob is None:
+            return True
+        data = bytes(blob)
+        try:
+            self._ring[0][1].decrypt(data[1 : 1 + _NONCE], data[1 + _NONCE :], context.encode())
+        except InvalidTag:
+            return False
+        return True
 
     def blind_index(self, value: str | None) -> str | None:
         """A keyed hash of a normalised value, for exact lookup (e.g. by phone) without plaintext."""
-        if value is None:
-            return None
+        return self.blind_indexes(value)[0] if value is not None else None
+
+    def blind_indexes(self, value: str) -> list[str]:
+        """The value's blind index under every key of the ring, the first key's first: a lookup matches
+        any of them (during a rotation a row may still carry the current key's)."""
         norm = value.strip().lower().replace(" ", "")
-        return hmac.new(self._index_key, norm.encode(), hashlib.sha256).hexdigest()[:32]
+        return [hmac.new(ik, norm.encode(), hashlib.sha256).hexdigest()[:32] for _, _, ik in self._ring]
 
 
 _PHONE = re.compile(r"^\+?[\d\s-]{7,20}$")
@@ -95,16 +136,37 @@ def create_key_file(path: Path) -> bool:
     return True
 
 
+#: One ring per key file in this process, shared by every holder (the server, its ingest, a command it
+#: runs), so a rotation changes the keys for all of them; kept while someone holds it.
+_RINGS: weakref.WeakValueDictionary[Path, Cipher] = weakref.WeakValueDictionary()
+_RINGS_LOCK = threading.Lock()
+
+
+def key_files(settings: Settings) -> tuple[Path, Path, Path]:
+    """The key files under the home: the next key (during a rotation), the current, the previous."""
+    path = settings.key_path
+    return path.with_name(f"{path.name}.next"), path, path.with_name(f"{path.name}.previous")
+
+
 def load_cipher(settings: Settings, *, create: bool = True) -> Cipher:
-    """The cipher from LIVELOOP_SECRET_KEY, else the key file under LIVELOOP_HOME (created if asked)."""
+    """The cipher from LIVELOOP_SECRET_KEY, else the key ring of the key files under LIVELOOP_HOME (the
+    current key created if asked): the same object for the same files, brought up to date."""
     if settings.secret_key:
         return Cipher(_decode_key(settings.secret_key))
-    path = settings.key_path
+    upcoming, path, previous = key_files(settings)
     if not path.exists():
         if not create:
             raise LiveloopError(f"no secret key: set LIVELOOP_SECRET_KEY or run `liveloop init` ({path})")
         create_key_file(path)
-    return Cipher(_decode_key(path.read_text()))
+    keys = [_decode_key(p.read_text()) for p in (upcoming, path, previous) if p.exists()]
+    with _RINGS_LOCK:
+        ring = _RINGS.get(path.resolve())
+        if ring is None:
+            ring = Cipher(*keys)
+            _RINGS[path.resolve()] = ring
+        elif ring.keys != tuple(dict.fromkeys(keys)):
+            ring.use(*keys)
+        return ring
 
 
 #: How a quarantined raw row of a PII table is stored: encrypted whole, base64, after this prefix.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from liveloop.core.crypto import Cipher
 
 SESSION_TTL_S = 12 * 3600
+_LABEL = "liveloop-dashboard-session-signing-key-v1"
 #: Ended sessions remembered until they would have expired anyway (bounded: the oldest go first).
 MAX_ENDED = 100_000
 
@@ -35,9 +36,7 @@ class SessionSigner:
     """Signs and checks session cookies and derives per-session CSRF tokens."""
 
     def __init__(self, cipher: Cipher):
-        # A keyed hash of a fixed label: a signing key bound to the secret key, never the key itself.
-        label = cipher.blind_index("liveloop-dashboard-session-signing-key-v1") or ""
-        self._key = hashlib.sha256(label.encode()).digest()
+        self._cipher = cipher  # its key ring: the first key signs, any verifies (a rotation ends nothing)
         self._ended: OrderedDict[str, int] = OrderedDict()  # nonce → expiry of sessions logged out
         self._lock = threading.Lock()
 
@@ -53,7 +52,7 @@ class SessionSigner:
         if not token or token.count(".") != 1 or len(token) > 512:
             return None
         raw, sig = token.split(".")
-        if not hmac.compare_digest(sig, self._sign(raw)):
+        if not self._verified(sig, raw):
             return None
         try:
             payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
@@ -78,7 +77,7 @@ class SessionSigner:
         return self._sign(f"csrf:{session.key_id}:{session.nonce}")
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+        return bool(token) and self._verified(str(token), f"csrf:{session.key_id}:{session.nonce}")
 
     def login_token(self) -> str:
         """A signed random token for the login form (double-submitted: cookie and hidden field)."""
@@ -89,7 +88,14 @@ class SessionSigner:
         if not cookie or not form or not hmac.compare_digest(cookie, form) or cookie.count(".") != 1:
             return False
         nonce, sig = cookie.split(".")
-        return hmac.compare_digest(sig, self._sign("login:" + nonce))
+        return self._verified(sig, "login:" + nonce)
 
-    def _sign(self, text: str) -> str:
-        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:43]
+    def _keys(self) -> list[bytes]:
+        # Keyed hashes of a fixed label: signing keys bound to the secret keys, never the keys themselves.
+        return [hashlib.sha256(i.encode()).digest() for i in self._cipher.blind_indexes(_LABEL)]
+
+    def _sign(self, text: str, key: bytes | None = None) -> str:
+        return hmac.new(key or self._keys()[0], text.encode(), hashlib.sha256).hexdigest()[:43]
+
+    def _verified(self, sig: str, text: str) -> bool:
+        return any(hmac.compare_digest(sig, self._sign(text, key)) for key in self._keys())

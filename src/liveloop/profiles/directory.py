@@ -66,7 +66,9 @@ def list_users(wh: Warehouse, query: UserQuery, cipher: Cipher | None = None) ->
             params.append(value)
     search = (query.search or "").strip()
     if search:
-        phones = [cipher.blind_index(f) for f in phone_forms(search)] if cipher is not None else []
+        phones = (
+            [i for f in phone_forms(search) for i in cipher.blind_indexes(f)] if cipher is not None else []
+        )
         if phones:
             marks = ", ".join("?" for _ in phones)
             where.append(f"(u.phone_index IN ({marks}) OR contains(lower(p.user_id), lower(?)))")

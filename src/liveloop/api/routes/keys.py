@@ -1,4 +1,5 @@
-"""API keys over HTTP (admin only): create (the key is in the response once), list, revoke."""
+"""API keys over HTTP (admin only): create (the key is in the response once), list, revoke; and the
+rotation of the secret key that encrypts PII, with the server running."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from liveloop.api.deps import get_warehouse
 from liveloop.core.types import Role
 from liveloop.http.auth import principal_of, require_roles
 from liveloop.privacy.keys import create_key, list_keys, revoke_key
+from liveloop.privacy.rotation import rotate_secret
 from liveloop.warehouse import Warehouse
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], dependencies=[Depends(require_roles())])
@@ -55,3 +58,12 @@ def revoke(
     request: Request, key_id: str = Path(pattern=r"^[0-9a-f]{12}$"), wh: Warehouse = Depends(get_warehouse)
 ) -> Any:
     return revoke_key(wh, key_id, actor=f"key:{principal_of(request).key_id}")
+
+
+@router.post(
+    "/rotate-secret",
+    summary="Re-encrypt every PII value under a new secret key, while serving (resumable; audited)",
+)
+async def rotate(request: Request, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    actor = f"key:{principal_of(request).key_id}"
+    return await run_in_threadpool(rotate_secret, wh, request.app.state.settings, actor=actor)

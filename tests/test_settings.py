@@ -26,3 +26,19 @@ def test_switches_take_on_or_off_and_refuse_anything_else(monkeypatch) -> None:
     with pytest.raises(ValidationFailed) as bad:
         Settings.from_env()
     assert bad.value.field == "LIVELOOP_NLP_AUTOTRAIN"
+
+
+def test_embeddings_are_switched_on_or_off_and_a_bad_value_is_refused_at_once(monkeypatch) -> None:
+    import pytest
+
+    from liveloop.core.errors import ValidationFailed
+    from liveloop.live.embeddings import enabled
+
+    assert Settings.from_env().embeddings is True and enabled() is True
+    monkeypatch.setenv("LIVELOOP_EMBEDDINGS", "OFF")
+    assert Settings.from_env().embeddings is False and enabled() is False
+    monkeypatch.setenv("LIVELOOP_EMBEDDINGS", "of")  # a typo once read as "on"
+    for read in (Settings.from_env, enabled):
+        with pytest.raises(ValidationFailed) as bad:
+            read()
+        assert bad.value.field == "LIVELOOP_EMBEDDINGS"

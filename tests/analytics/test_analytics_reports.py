@@ -280,3 +280,34 @@ def test_a_room_ended_without_data_does_not_stop_the_pass(wh: Warehouse) -> None
     status = {s["schedule_id"]: s["status"] for s in done["schedules"]}
     assert status[made["schedule_id"]].startswith("failed: the warehouse has no events or orders")
     assert status[ended["schedule_id"]] == "sent 0 report(s)"  # the empty room is passed over
+
+
+def test_a_post_live_report_that_cannot_be_written_is_said_once_and_does_not_hold_the_queue(
+    wh: Warehouse, monkeypatch, caplog
+) -> None:
+    wh.sql(  # rooms the copilot ended; their sessions left no trace to report on
+        "INSERT INTO live_summaries (session_id, summary) SELECT 'ghost-' || i, '{\"minutes\": 3}' "
+        "FROM range(?) t(i)",
+        [schedules.PENDING_PER_PASS + 2],
+    )
+    tried: list[str] = []
+    generate = archive.generate
+
+    def counted(*args, **kwargs):
+        tried.append(kwargs["session_id"])
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(archive, "generate", counted)
+    assert schedules.write_pending_post_live(wh, pdf=False) == []
+    assert len(tried) == schedules.PENDING_PER_PASS
+    assert "no post-live report for session ghost-" in caplog.text
+    assert schedules.write_pending_post_live(wh, pdf=False) == []
+    assert (
+        len(tried) == schedules.PENDING_PER_PASS + 2
+    )  # the next pass reaches the two left, not the ten again
+    failed = wh.sql("SELECT subject, reason FROM audit_log WHERE action = ?", [schedules.POST_LIVE_FAILED])
+    assert len(failed) == schedules.PENDING_PER_PASS + 2 and all(reason for _, reason in failed)
+    assert (
+        schedules.write_pending_post_live(wh, pdf=False) == []
+        and len(tried) == schedules.PENDING_PER_PASS + 2
+    )

@@ -44,6 +44,10 @@ class Settings:
     #: Whether a server without a comment model trains one in the background on first use
     #: (``LIVELOOP_NLP_AUTOTRAIN``, on by default; ``off``: live rooms answer 503 until `liveloop nlp train`).
     nlp_autotrain: bool = True
+    #: Whether live Q&A may use e5 sentence embeddings (``LIVELOOP_EMBEDDINGS``, on by default; ``off``:
+    #: lexical similarity only). Read again where used (:func:`liveloop.live.embeddings.enabled`); here
+    #: so that a bad value stops ``serve`` and every command at once.
+    embeddings: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +66,7 @@ class Settings:
                 if p.strip()
             ),
             nlp_autotrain=env_switch("LIVELOOP_NLP_AUTOTRAIN", defaults.nlp_autotrain, env),
+            embeddings=env_switch("LIVELOOP_EMBEDDINGS", defaults.embeddings, env),
         )
 
     @property

@@ -9,7 +9,6 @@ repeated viewer questions are embedded once.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from liveloop.core.config import env_switch
 from liveloop.live.text import clean
 
 CACHE_SIZE = 20_000
@@ -80,7 +80,8 @@ _embedder: list[Embedder | None] = []
 
 
 def enabled() -> bool:
-    return os.environ.get("LIVELOOP_EMBEDDINGS", "on").strip().lower() not in {"0", "off", "false", "no"}
+    """``LIVELOOP_EMBEDDINGS``: on (unset) or off; anything else is refused naming the variable."""
+    return env_switch("LIVELOOP_EMBEDDINGS", True)
 
 
 def get_embedder() -> Embedder | None:

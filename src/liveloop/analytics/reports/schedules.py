@@ -12,6 +12,7 @@ ended that has none yet.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
@@ -23,12 +24,17 @@ from liveloop.analytics.reports import archive, render
 from liveloop.analytics.targets import period_end, period_start
 from liveloop.core.errors import InsufficientData, LiveloopError, NotFound, Unavailable, ValidationFailed
 from liveloop.core.ids import new_id
+from liveloop.privacy import audit
+from liveloop.privacy.audit import AuditEntry
 from liveloop.warehouse import Warehouse
 
 RUN_AT = time(9, 0)
 MAX_RECIPIENTS = 50
 MIN_EVERY_S = 1
 PENDING_PER_PASS = 10
+#: The audit action of a post-live report the schedule could not write (it is not tried again).
+POST_LIVE_FAILED = "reports.post_live_failed"
+log = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _EVERY = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -201,13 +207,16 @@ def write_pending_post_live(
 ) -> list[dict[str, Any]]:
     """The post-live report of each session the copilot ended that has none yet (the oldest
     ``PENDING_PER_PASS`` a pass: a backlog is worked off over the next passes). A room that ended with
-    nothing in it (no minute) has no report and is passed over."""
+    nothing in it (no minute) has no report and is passed over; one whose report cannot be written is
+    logged and audited (``reports.post_live_failed``, with the reason) and not tried again by the
+    schedule — it would hold a place in every pass — though `liveloop reports post-live` still can."""
     rows = wh.sql(
         "SELECT m.session_id FROM live_summaries m "
         "WHERE coalesce(json_extract(m.summary, '$.minutes')::INT, 0) > 0 "
         "AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.kind = 'post_live' AND r.subject = m.session_id) "
+        "AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.action = ? AND a.subject = m.session_id) "
         "ORDER BY m.ended_at LIMIT ?",
-        [PENDING_PER_PASS],
+        [POST_LIVE_FAILED, PENDING_PER_PASS],
     )
     written = []
     for (session_id,) in rows:
@@ -217,8 +226,12 @@ def write_pending_post_live(
             written.append(write(pdf=pdf))
         except Unavailable:  # no Chromium here: the HTML report, its PDF printed when asked
             written.append(write())
-        except LiveloopError:  # this session cannot be reported: the others go on
-            continue
+        except LiveloopError as exc:  # this session cannot be reported: said once, and the others go on
+            log.warning("no post-live report for session %s: %s", session_id, exc.detail)
+            audit.record(
+                wh,
+                AuditEntry("schedule", POST_LIVE_FAILED, str(session_id), "failed", exc.detail, None),
+            )
     return written
 
 

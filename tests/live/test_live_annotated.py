@@ -6,6 +6,7 @@ import gzip
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -58,3 +59,29 @@ def test_a_data_file_that_does_not_match_the_labels_is_refused(tmp_path: Path, d
     rows.to_csv(copy / "danmaku.csv.gz", index=False, compression="gzip")
     with pytest.raises(LiveloopError, match="does not match the annotated set"):
         annotated.load(Settings(home=tmp_path / "home", data_home=tmp_path / "data"))
+
+
+def test_the_bootstrap_of_f1_equals_scoring_every_resample() -> None:
+    from liveloop.live.evaluation import bootstrap_f1
+    from liveloop.live.scoring import SENTIMENTS, question_report, sentiment_report
+
+    rng = np.random.default_rng(7)
+    gold = pd.DataFrame(
+        {"sentiment": rng.choice(SENTIMENTS, 301), "intent": rng.choice(["question", "praise"], 301)}
+    )
+    pred = np.where(rng.random(301) < 0.6, gold["sentiment"], rng.choice([*SENTIMENTS, "unknown"], 301))
+    asks = rng.random(301) < 0.5
+
+    def reference(metric, p) -> list[float]:  # what liveloop did before: every resample scored
+        draws = np.random.default_rng(0)
+        values = [
+            metric(gold.iloc[i], np.asarray(p)[i]) for i in (draws.integers(0, 301, 301) for _ in range(60))
+        ]
+        return [round(float(np.percentile(values, q)), 4) for q in (2.5, 97.5)]
+
+    assert bootstrap_f1(gold["sentiment"], pred, SENTIMENTS, rounds=60) == reference(
+        lambda g, p: sentiment_report(g["sentiment"], p)["macro_f1"], pred
+    )
+    assert bootstrap_f1(
+        gold["intent"] == "question", asks, (False, True), positive=True, rounds=60
+    ) == reference(lambda g, p: question_report(g["intent"], p)["f1"], asks)

@@ -121,6 +121,18 @@ async def export_user_route(
     return JSONResponse(jsonable_encoder(found))
 
 
+async def _erased(request: Request, erase: Any, wh: Warehouse, who: Any) -> dict[str, Any]:
+    """``erase`` (one user or a batch) in a worker thread, audited under the caller's key."""
+    return await run_in_threadpool(
+        erase,
+        wh,
+        who,
+        settings=request.app.state.settings,
+        cipher=request.app.state.cipher,
+        actor=f"key:{principal_of(request).key_id}",
+    )
+
+
 @router.post(
     "/users/{user_id}/erase",
     dependencies=[Depends(require_roles())],
@@ -129,15 +141,7 @@ async def export_user_route(
 async def erase_user_route(
     request: Request, user_id: UserId, wh: Warehouse = Depends(get_warehouse)
 ) -> dict[str, Any]:
-    actor = f"key:{principal_of(request).key_id}"
-    return await run_in_threadpool(
-        rights.erase_user,
-        wh,
-        user_id,
-        settings=request.app.state.settings,
-        cipher=request.app.state.cipher,
-        actor=actor,
-    )
+    return await _erased(request, rights.erase_user, wh, user_id)
 
 
 class EraseIn(BaseModel):
@@ -154,15 +158,7 @@ class EraseIn(BaseModel):
 async def erase_users_route(
     request: Request, body: EraseIn, wh: Warehouse = Depends(get_warehouse)
 ) -> dict[str, Any]:
-    actor = f"key:{principal_of(request).key_id}"
-    return await run_in_threadpool(
-        rights.erase_users,
-        wh,
-        body.user_ids,
-        settings=request.app.state.settings,
-        cipher=request.app.state.cipher,
-        actor=actor,
-    )
+    return await _erased(request, rights.erase_users, wh, body.user_ids)
 
 
 class RetentionIn(BaseModel):

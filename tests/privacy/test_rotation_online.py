@@ -87,6 +87,9 @@ def test_the_key_rotates_while_the_server_serves_and_writes_continue(live_server
     assert json.loads(forwarded.stdout)["users"] == SEEDED + 80
     newest = cipher_of(key_file.read_text())
     assert newest.keys != new.keys
+    assert cipher_of((server.home / "secret.key.previous").read_text()).keys == new.keys
+    (set_aside,) = server.home.glob("secret.key.previous.*")  # the first key, kept for older backups
+    assert cipher_of(set_aside.read_text()).keys == old.keys and set_aside.stat().st_mode & 0o077 == 0
     server.stop()
 
     with Warehouse.open(server.settings) as wh:

@@ -8,8 +8,9 @@ with the new key and every read opens either. A batch reads and rewrites its row
 (under the warehouse's writer lock, so a request's write is never overwritten with an older value) and
 passes over values the new key already seals, so a resumed run only does what is left. A value sealed
 by a request in flight when the rotation began is caught by a second pass. Then the current key is
-kept as ``secret.key.previous`` (backups taken before still need it: delete it once they have expired)
-and the new key takes its place.
+kept as ``secret.key.previous`` (backups taken before still need it: delete it once they have expired;
+an earlier previous key is set aside as ``secret.key.previous.<UTC time>``) and the new key takes its
+place.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ def _rotate(
             counts[table] = counts.get(table, 0) + n
         if counts["passes"] > 1 and not (users or sealed or any(others.values())):
             break
+    if previous.exists():  # the key before: older backups may need it, so it is set aside, never lost
+        os.replace(previous, previous.with_name(f"{previous.name}.{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"))
     partial = previous.with_name(f".{previous.name}.partial")  # the current key stays in place throughout
     partial.write_bytes(current.read_bytes())
     os.chmod(partial, 0o600)

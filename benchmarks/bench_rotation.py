@@ -1,7 +1,8 @@
 """Key rotation while serving: ``BENCH_ROTATION_USERS`` users with a phone, an e-mail and a name
 (encrypted), re-encrypted under a new key through ``POST /v1/keys/rotate-secret`` while one client reads
 users one after another and another writes new users with PII. Reported: the rotation's time, the reads
-and writes served during it (reads' p50/p99, writes' status mix), and whether every user's values then
+and writes served during it (reads' p50/p99, writes' status mix, p50 and longest wait: the last pass
+holds the writer lock), and whether every user's values then
 open with the new key alone; beside it, in the same run, the same rotation with the server stopped
 (``rotate_secret`` in-process, nothing served).
 """
@@ -79,7 +80,7 @@ def run() -> dict[str, Any]:
             analyst = create_key(wh, "analyst", "bench-reader").key
             ingest = create_key(wh, "ingest", "bench-writer").key
         reads: list[tuple[float, float]] = []
-        writes: list[tuple[float, int]] = []
+        writes: list[tuple[float, int, float]] = []
         stop = threading.Event()
         with served(settings, {"LIVELOOP_SECRET_KEY": ""}) as (_proc, base):
 
@@ -99,7 +100,8 @@ def run() -> dict[str, Any]:
                         i += 1
                         t = time.perf_counter()
                         user = {"user_id": f"w{i:07d}", "phone": f"137{i:08d}", "email": f"w{i}@example.cn"}
-                        writes.append((t, client.post("/v1/users", json=user).status_code))
+                        code = client.post("/v1/users", json=user).status_code
+                        writes.append((t, code, time.perf_counter() - t))
                         time.sleep(0.05)
 
             threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
@@ -129,7 +131,9 @@ def run() -> dict[str, Any]:
             "reads_during": len(during),
             "read_p50_ms": round(_pct(during, 0.5) * 1e3, 1),
             "read_p99_ms": round(_pct(during, 0.99) * 1e3, 1),
-            "writes_during": dict(Counter(code for t, code in writes if start <= t <= end)),
+            "writes_during": dict(Counter(code for t, code, _ in writes if start <= t <= end)),
+            "write_p50_ms": round(_pct([w for t, _, w in writes if start <= t <= end], 0.5) * 1e3, 1),
+            "write_max_ms": round(max((w for t, _, w in writes if start <= t <= end), default=0) * 1e3, 1),
             "users_not_opened_by_the_new_key_alone": unopened_online,
             "offline_rotation_s": round(offline_s, 2),
             "offline_rotation": offline,

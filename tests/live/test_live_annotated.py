@@ -67,7 +67,10 @@ def test_the_bootstrap_of_f1_equals_scoring_every_resample() -> None:
 
     rng = np.random.default_rng(7)
     gold = pd.DataFrame(
-        {"sentiment": rng.choice(SENTIMENTS, 301), "intent": rng.choice(["question", "praise"], 301)}
+        {
+            "sentiment": rng.choice([*SENTIMENTS, "mixed"], 301),
+            "intent": rng.choice(["question", "praise"], 301),
+        }
     )
     pred = np.where(rng.random(301) < 0.6, gold["sentiment"], rng.choice([*SENTIMENTS, "unknown"], 301))
     asks = rng.random(301) < 0.5

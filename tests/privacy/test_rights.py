@@ -14,7 +14,7 @@ import pytest
 import liveloop.profiles  # noqa: F401  (registers the profile forgetter and explainers)
 from liveloop.core.config import Settings
 from liveloop.core.crypto import load_cipher
-from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.core.errors import LiveloopError, NotFound, ValidationFailed
 from liveloop.datasets.simulator import simulate_into_warehouse
 from liveloop.ingest import import_file, ingest_records
 from liveloop.live.lottery import AUDIT_ACTION, LotteryRules, draw
@@ -207,3 +207,26 @@ def test_a_search_of_the_bytes_cannot_tell_a_compressed_row_is_gone_so_an_erasur
     assert report["deleted"]["events"] == rows > 0 and report["verified"] is True
     assert report["compacted"]["bytes_after"] > 0  # compacted although no byte of the id was visible
     assert wh.sql(layout) != before
+
+
+def test_a_batch_that_fails_half_way_audits_every_user_it_erased_and_says_it_failed(
+    wh: Warehouse, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh.sql("INSERT INTO users (user_id, region) VALUES ('batch-one-1', 'x'), ('batch-two-2', 'x')")
+    erase_rows = rights._erase_rows
+
+    def second_fails(wh: Warehouse, user_id: str, *args, **kwargs):
+        if user_id == "batch-two-2":
+            raise LiveloopError("the disk is full")
+        return erase_rows(wh, user_id, *args, **kwargs)
+
+    monkeypatch.setattr(rights, "_erase_rows", second_fails)
+    cipher = load_cipher(settings)
+    with pytest.raises(LiveloopError, match="disk is full"):
+        rights.erase_users(wh, ["batch-one-1", "batch-two-2"], settings=settings, cipher=cipher, actor="t")
+    audited = wh.sql(
+        "SELECT subject, decision, CAST(details AS VARCHAR) FROM audit_log WHERE action = 'privacy.erase'"
+    )
+    assert [(s, d) for s, d, _ in audited] == [(f"blind:{cipher.blind_index('batch-one-1')}", "failed")]
+    assert "disk is full" in audited[0][2] and "batch-one-1" not in audited[0][2]
+    assert wh.sql("SELECT user_id FROM users ORDER BY 1") == [("batch-two-2",)]

@@ -87,3 +87,36 @@ def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
 def test_a_key_given_in_the_environment_is_not_rotated_here(wh: Warehouse, settings: Settings) -> None:
     with pytest.raises(LiveloopError, match="LIVELOOP_SECRET_KEY"):
         rotate_secret(wh, settings)
+
+
+def test_readers_of_the_key_files_during_a_rotation_never_drop_the_new_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setenv("LIVELOOP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LIVELOOP_SECRET_KEY", raising=False)
+    settings = Settings.from_env()
+    wh = Warehouse.open(settings)
+    ring = load_cipher(settings)
+    ingest_records(wh, "users", [{"user_id": f"u{i:03d}", "phone": f"1380000{i:04d}"} for i in range(300)])
+    stop, seen = threading.Event(), []
+
+    def reread() -> None:  # what ingest and every request do: load the ring from the key files
+        while not stop.is_set():
+            seen.append(load_cipher(settings).keys)
+
+    readers = [threading.Thread(target=reread) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        report = rotate_secret(wh, settings, actor="t", batch=7)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    new = cipher_of(settings.key_path.read_text())
+    assert report["users"] == 300 and ring.keys[0] == new.keys[0] and len(seen) > 10
+    for (blob,) in wh.sql("SELECT phone_enc FROM users"):
+        assert new.decrypt(blob, context="users.phone")  # the new key alone opens every value
+    wh.close()

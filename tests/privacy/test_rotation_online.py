@@ -129,3 +129,19 @@ def test_a_ring_opens_what_any_of_its_keys_sealed_and_an_unsubscribe_link_outliv
         pass
     else:
         raise AssertionError("a value sealed by a key no longer in the ring must not open")
+
+
+def test_a_session_signed_with_the_old_key_lasts_through_a_rotation_and_ends_with_it() -> None:
+    from liveloop.privacy.sessions import SessionSigner
+
+    old, new = cipher_of(generate_key()), cipher_of(generate_key())
+    ring = cipher_of(generate_key())
+    ring.use(old.keys[0])
+    signer = SessionSigner(ring)
+    before = signer.issue("admin-key")
+    ring.use(new.keys[0], old.keys[0], live=2)  # rotating: the new key signs, the old one still verifies
+    during = signer.issue("admin-key")
+    assert signer.read(before) and signer.read(during)
+    ring.use(new.keys[0], old.keys[0])  # rotated: the old key only opens what it sealed
+    assert signer.read(before) is None, "a leaked old key must not sign sessions after the rotation"
+    assert signer.read(during) is not None

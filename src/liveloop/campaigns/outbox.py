@@ -56,20 +56,26 @@ class DeliveryOptions:
     limit: int | None = None  # at most this many messages in this pass
 
 
-def unsubscribe_token(cipher: Cipher, message_id: str, *, key: int = 0) -> str:
+_UNSUBSCRIBE = "liveloop-unsubscribe"
+
+
+def unsubscribe_token(cipher: Cipher, message_id: str, *, key: str | None = None) -> str:
     """``<message id>.<MAC>``: proves a link came from us without storing anything (signed with the
-    ring's ``key``-th key: the first signs, any verifies, so links sent before a key rotation work)."""
+    current key unless ``key``, one of the ring's label indexes, is given)."""
     mac = hmac.new(
-        cipher.blind_indexes("liveloop-unsubscribe")[key].encode(), message_id.encode(), hashlib.sha256
+        (key or cipher.blind_indexes(_UNSUBSCRIBE)[0]).encode(), message_id.encode(), hashlib.sha256
     )
     return f"{message_id}.{mac.hexdigest()[:32]}"
 
 
 def message_of_token(cipher: Cipher, token: str) -> str:
+    """The message an unsubscribe link names. Every key of the ring verifies, the previous one too: a
+    link in a mail sent before a key rotation must still unsubscribe (the law asks for it), and a
+    forged link could do no more than unsubscribe someone."""
     message_id, _, _mac = token.rpartition(".")
+    keys = cipher.blind_indexes(_UNSUBSCRIBE)  # one view of the ring
     if not message_id or not any(
-        hmac.compare_digest(unsubscribe_token(cipher, message_id, key=k), token)
-        for k in range(len(cipher.keys))
+        hmac.compare_digest(unsubscribe_token(cipher, message_id, key=k), token) for k in keys
     ):
         raise ValidationFailed("this unsubscribe link is not valid", field="token")
     return message_id

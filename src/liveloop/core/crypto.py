@@ -29,23 +29,31 @@ class Cipher:
     previous] while ``secret.key.previous`` is kept (backups taken before still need it). The ring is
     changed in place (:meth:`use`), so every holder of the object follows a rotation."""
 
-    def __init__(self, key: bytes, *older: bytes):
+    def __init__(self, key: bytes, *older: bytes, live: int = 1):
         self._ring: tuple[tuple[bytes, AESGCM, bytes], ...] = ()
-        self.use(key, *older)
+        self._live = 1
+        self.use(key, *older, live=live)
 
-    def use(self, key: bytes, *older: bytes) -> None:
-        """Replace the ring (atomically: readers see the old ring or the new one)."""
+    def use(self, key: bytes, *older: bytes, live: int = 1) -> None:
+        """Replace the ring (atomically: readers see the old ring or the new one). The first ``live``
+        keys (the current one, and the current one beside the new during a rotation) verify
+        signatures; older keys only open what they sealed (a leaked old key signs nothing)."""
         for k in (key, *older):
             if len(k) != 32:
                 raise LiveloopError("the secret key must be 32 bytes (base64 of 32 random bytes)")
-        self._ring = tuple(
+        ring = tuple(
             (k, AESGCM(k), hashlib.sha256(b"liveloop-blind-index" + k).digest())
             for k in dict.fromkeys((key, *older))
         )
+        self._ring, self._live = ring, max(1, min(live, len(ring)))
 
     @property
     def keys(self) -> tuple[bytes, ...]:
         return tuple(k for k, _, _ in self._ring)
+
+    def signing_indexes(self, label: str) -> list[str]:
+        """``label``'s blind index under each key that verifies signatures, the signing key's first."""
+        return self.blind_indexes(label)[: self._live]
 
     def encrypt(self, value: str | None, *, context: str = "") -> bytes | None:
         if value is None:
@@ -123,23 +131,38 @@ def generate_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
-def create_key_file(path: Path) -> bool:
-    """Create a key file readable only by its owner (0600). Returns False if one already exists."""
+def create_key_file(path: Path, key: str | None = None) -> bool:
+    """Create a key file readable only by its owner (0600) from its first byte, on disk before this
+    returns (data sealed with it may be committed right after). Returns False if one already exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w") as fh:
-        fh.write(generate_key() + "\n")
+        fh.write((key or generate_key()).strip() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     os.chmod(path, 0o600)
+    sync_folder(path.parent)
     return True
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a folder's entries (files created, renamed) durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 #: One ring per key file in this process, shared by every holder (the server, its ingest, a command it
 #: runs), so a rotation changes the keys for all of them; kept while someone holds it.
 _RINGS: weakref.WeakValueDictionary[Path, Cipher] = weakref.WeakValueDictionary()
-_RINGS_LOCK = threading.Lock()
+#: Held while the key files are read into a ring and while a rotation changes them: a reader never
+#: applies a view of the files older than the rotation's (which would drop the new key from the ring).
+KEY_FILES_LOCK = threading.RLock()
 
 
 def key_files(settings: Settings) -> tuple[Path, Path, Path]:
@@ -154,18 +177,19 @@ def load_cipher(settings: Settings, *, create: bool = True) -> Cipher:
     if settings.secret_key:
         return Cipher(_decode_key(settings.secret_key))
     upcoming, path, previous = key_files(settings)
-    if not path.exists():
-        if not create:
-            raise LiveloopError(f"no secret key: set LIVELOOP_SECRET_KEY or run `liveloop init` ({path})")
-        create_key_file(path)
-    keys = [_decode_key(p.read_text()) for p in (upcoming, path, previous) if p.exists()]
-    with _RINGS_LOCK:
+    with KEY_FILES_LOCK:
+        if not path.exists():
+            if not create:
+                raise LiveloopError(f"no secret key: set LIVELOOP_SECRET_KEY or run `liveloop init` ({path})")
+            create_key_file(path)
+        keys = [_decode_key(p.read_text()) for p in (upcoming, path, previous) if p.exists()]
+        live = 2 if upcoming.exists() else 1  # during a rotation the current key still verifies
         ring = _RINGS.get(path.resolve())
         if ring is None:
-            ring = Cipher(*keys)
+            ring = Cipher(*keys, live=live)
             _RINGS[path.resolve()] = ring
-        elif ring.keys != tuple(dict.fromkeys(keys)):
-            ring.use(*keys)
+        elif ring.keys != tuple(dict.fromkeys(keys)) or ring._live != live:
+            ring.use(*keys, live=live)
         return ring
 
 

@@ -233,13 +233,15 @@ def bootstrap_f1(
     ``labels``) over the test comments: every round's confusion matrix at once, from the resampled
     (gold, predicted) pairs — the same draws and figures as scoring each resample, 100× faster."""
     index = {label: i for i, label in enumerate(labels)}
-    k = len(labels) + 1  # the last: a prediction outside ``labels``
-    pairs = np.array([index[g] * k + index.get(q, k - 1) for g, q in zip(gold, pred, strict=True)])
+    k = len(labels) + 1  # the last: a gold or predicted label outside ``labels``
+    pairs = np.array([index.get(g, k - 1) * k + index.get(q, k - 1) for g, q in zip(gold, pred, strict=True)])
+    if not len(pairs):
+        raise ValueError("no comments to resample")
     draws = np.random.default_rng(seed).integers(0, len(pairs), (rounds, len(pairs)))
     cells = (pairs[draws] + np.arange(rounds)[:, None] * k * k).ravel()
-    counts = np.bincount(cells, minlength=rounds * k * k).reshape(rounds, k, k)[:, : k - 1, :]
+    counts = np.bincount(cells, minlength=rounds * k * k).reshape(rounds, k, k)
     hits = counts[:, np.arange(k - 1), np.arange(k - 1)]
-    both = counts.sum(axis=2) + counts.sum(axis=1)[:, : k - 1]  # gold + predicted, per label
+    both = counts.sum(axis=2)[:, : k - 1] + counts.sum(axis=1)[:, : k - 1]  # gold + predicted, per label
     f1 = np.divide(2 * hits, both, out=np.zeros(hits.shape), where=both > 0)
     values = np.round(f1[:, index[positive]] if positive is not None else f1.mean(axis=1), 4)
     return [round(float(np.percentile(values, 2.5)), 4), round(float(np.percentile(values, 97.5)), 4)]

@@ -227,17 +227,45 @@ def erase_users(
         raise ValidationFailed(f"name 1 to {MAX_BATCH} users to erase, not {len(ids)}", field="user_ids")
     started = time.perf_counter()
     roots = [settings.models_dir, settings.home / "simulator"]
-    done = [_erase_rows(wh, u, roots, cipher) for u in ids]
-    lakes = exported_lakes(wh)
-    for lake in lakes:
-        export_parquet(wh, lake)
-    # Always compacted: a deleted row stays in its row group, and with DuckDB's compression (FSST,
-    # dictionaries) a byte search of the file does not see the id in it; only a copy drops it.
-    sizes = wh.compact() if compact else None
-    searched = [u.encode() for u in ids if compact and len(u) >= MIN_SEARCHABLE]
+    done: list[tuple[str, dict[str, Any]]] = []
+    sizes: dict[str, Any] | None = None
+    lakes: list[Path] = []
+    failed: str | None = "interrupted"
+    try:
+        for user_id in ids:
+            done.append((user_id, _erase_rows(wh, user_id, roots, cipher)))
+        lakes = exported_lakes(wh)
+        for lake in lakes:
+            export_parquet(wh, lake)
+        # Always compacted: a deleted row stays in its row group, and with DuckDB's compression (FSST,
+        # dictionaries) a byte search of the file does not see the id in it; only a copy drops it.
+        sizes = wh.compact() if compact else None
+        failed = None
+    except LiveloopError as exc:
+        failed = exc.detail
+        raise
+    finally:  # every user whose rows went is audited, also when a later step failed (then says so)
+        reports = _finish(wh, done, roots, lakes, sizes, failed, compact=compact, cipher=cipher, actor=actor)
+    return {"users": reports, "compacted": sizes, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _finish(
+    wh: Warehouse,
+    done: list[tuple[str, dict[str, Any]]],
+    roots: list[Path],
+    lakes: list[Path],
+    sizes: dict[str, Any] | None,
+    failed: str | None,
+    *,
+    compact: bool,
+    cipher: Cipher,
+    actor: str | None,
+) -> list[dict[str, Any]]:
+    """Each erased user's report, their files searched for the id (once for all of them), audited."""
+    searched = [u.encode() for u, _ in done if compact and not failed and len(u) >= MIN_SEARCHABLE]
     holding = files_holding_any([wh.path, Path(f"{wh.path}.wal"), *roots, *lakes], searched)
     reports = []
-    for user_id, report in zip(ids, done, strict=True):
+    for user_id, report in done:
         found = holding.get(user_id.encode())
         remaining = [str(p) for p in found] if found is not None else None
         report |= {
@@ -245,19 +273,20 @@ def erase_users(
             "remaining_files": remaining,
             "verified": not remaining if remaining is not None else None,
         }
+        details = report | {"compacted": sizes, "batch": len(done)} | ({"failed": failed} if failed else {})
         audit.record(
             wh,
             AuditEntry(
                 actor,
                 "privacy.erase",
                 f"blind:{cipher.blind_index(user_id)}",
-                "erased",
+                "failed" if failed else "erased",
                 None,
-                report | {"compacted": sizes, "batch": len(ids)},
+                details,
             ),
         )
         reports.append({"user_id": user_id} | report)
-    return {"users": reports, "compacted": sizes, "seconds": round(time.perf_counter() - started, 3)}
+    return reports
 
 
 def _erase_rows(wh: Warehouse, user_id: str, roots: list[Path], cipher: Cipher) -> dict[str, Any]:

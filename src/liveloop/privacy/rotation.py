@@ -6,8 +6,9 @@ the process's key ring (:func:`liveloop.core.crypto.load_cipher`, shared by ever
 it: the server, its ingest, a command it runs) becomes [new, current]: from then on every write seals
 with the new key and every read opens either. A batch reads and rewrites its rows in one transaction
 (under the warehouse's writer lock, so a request's write is never overwritten with an older value) and
-passes over values the new key already seals, so a resumed run only does what is left. A value sealed
-by a request in flight when the rotation began is caught by a second pass. Then the current key is
+passes over values the new key already seals, so a resumed run only does what is left. A second pass
+runs with writers waiting on the warehouse's lock: a value sealed under the old key by a request in
+flight when the ring changed is re-encrypted, and none can be committed after it. Then the current key is
 kept as ``secret.key.previous`` (backups taken before still need it: delete it once they have expired;
 an earlier previous key is set aside as ``secret.key.previous.<UTC time>``) and the new key takes its
 place.
@@ -20,12 +21,14 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from liveloop.core.config import Settings
 from liveloop.core.crypto import (
+    KEY_FILES_LOCK,
     RAW_PREFIX,
     Cipher,
     create_key_file,
@@ -33,6 +36,7 @@ from liveloop.core.crypto import (
     load_cipher,
     protect_raw,
     reveal_raw,
+    sync_folder,
 )
 from liveloop.core.errors import Conflict, LiveloopError
 from liveloop.privacy import audit
@@ -48,8 +52,6 @@ SEALED = (
     ("report_schedules", "schedule_id", "recipients", "report_schedule:"),
 )
 BATCH = 5_000
-#: Passes over the data at most: the second catches a value sealed by a request in flight at the start.
-PASSES = 3
 _RUNNING = threading.Lock()
 
 
@@ -88,8 +90,10 @@ def _rotate(
     after_batch: Callable[[int], None] | None,
 ) -> dict[str, Any]:
     upcoming, current, previous = key_files(settings)
-    resumed = not create_key_file(upcoming)
-    ring = load_cipher(settings)  # [new, current, …]: every holder in this process now seals with the new key
+    with KEY_FILES_LOCK:  # no other reader of the key files applies a view older than this one
+        resumed = not create_key_file(upcoming)
+        ring = load_cipher(settings)  # [new, current, …]: every holder in this process seals with the new key
+    snapshot = Cipher(*ring.keys)  # the rotation's own view: [new, current, …], whatever the ring does
     counts = {"users": 0, "quarantine": 0, "batches": 0, "passes": 0}
 
     def committed() -> None:
@@ -97,30 +101,41 @@ def _rotate(
         if after_batch:
             after_batch(counts["batches"])
 
-    for _ in range(PASSES):
+    def one_pass() -> bool:
         counts["passes"] += 1
-        users = _rotate_users(wh, ring, batch, committed)
-        sealed = _rotate_quarantine(wh, ring, batch, committed)
+        users = _rotate_users(wh, snapshot, batch, committed)
+        sealed = _rotate_quarantine(wh, snapshot, batch, committed)
         others = {
-            table: _rotate_sealed(wh, ring, table, key, col, prefix) for table, key, col, prefix in SEALED
+            table: _rotate_sealed(wh, snapshot, table, key, col, prefix) for table, key, col, prefix in SEALED
         }
         counts["users"] += users
         counts["quarantine"] += sealed
         for table, n in others.items():
             counts[table] = counts.get(table, 0) + n
-        if counts["passes"] > 1 and not (users or sealed or any(others.values())):
-            break
-    if previous.exists():  # the key before: older backups may need it, so it is set aside, never lost
-        os.replace(previous, previous.with_name(f"{previous.name}.{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"))
-    partial = previous.with_name(f".{previous.name}.partial")  # the current key stays in place throughout
-    partial.write_bytes(current.read_bytes())
-    os.chmod(partial, 0o600)
-    os.replace(partial, previous)
-    os.replace(upcoming, current)
-    load_cipher(settings)  # [new, previous]
+        return bool(users or sealed or any(others.values()))
+
+    one_pass()
+    with wh.exclusive():  # the check, with writers waiting: a value sealed by an older key by a request
+        one_pass()  # in flight when the ring changed is re-encrypted, and none can be committed after it
+        with KEY_FILES_LOCK:
+            _swap(upcoming, current, previous)
+            load_cipher(settings)  # [new, previous]
     report = {"resumed": resumed, "at": datetime.now(UTC).isoformat(), **counts}
     audit.record(wh, AuditEntry(actor, "privacy.key_rotation", None, "rotated", None, report))
     return report | {"previous_key": str(previous)}
+
+
+def _swap(upcoming: Path, current: Path, previous: Path) -> None:
+    """The new key becomes the current one; the current one is kept as the previous (copied first, so a
+    current key file exists at every moment), and a previous one already there is set aside."""
+    if previous.exists():  # older backups may need it: set aside, never lost
+        os.replace(previous, previous.with_name(f"{previous.name}.{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"))
+    partial = previous.with_name(f".{previous.name}.partial")
+    partial.unlink(missing_ok=True)
+    create_key_file(partial, current.read_text())
+    os.replace(partial, previous)
+    os.replace(upcoming, current)
+    sync_folder(current.parent)
 
 
 def _rotate_users(wh: Warehouse, ring: Cipher, batch: int, committed: Callable[[], None]) -> int:

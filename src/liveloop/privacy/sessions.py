@@ -36,7 +36,8 @@ class SessionSigner:
     """Signs and checks session cookies and derives per-session CSRF tokens."""
 
     def __init__(self, cipher: Cipher):
-        self._cipher = cipher  # its key ring: the first key signs, any verifies (a rotation ends nothing)
+        self._cipher = cipher  # its key ring: the current key signs; during a rotation the key before it
+        # still verifies (no one is logged out mid-rotation), after it only the new key does
         self._ended: OrderedDict[str, int] = OrderedDict()  # nonce → expiry of sessions logged out
         self._lock = threading.Lock()
 
@@ -92,7 +93,7 @@ class SessionSigner:
 
     def _keys(self) -> list[bytes]:
         # Keyed hashes of a fixed label: signing keys bound to the secret keys, never the keys themselves.
-        return [hashlib.sha256(i.encode()).digest() for i in self._cipher.blind_indexes(_LABEL)]
+        return [hashlib.sha256(i.encode()).digest() for i in self._cipher.signing_indexes(_LABEL)]
 
     def _sign(self, text: str, key: bytes | None = None) -> str:
         return hmac.new(key or self._keys()[0], text.encode(), hashlib.sha256).hexdigest()[:43]

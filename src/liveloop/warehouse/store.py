@@ -296,6 +296,12 @@ class Warehouse:
             return self.con.execute(query, params or []).df()
 
     @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the writer lock across several transactions: other writers wait, readers go on."""
+        with self._lock:
+            yield
+
+    @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """BEGIN … COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
         with self._lock:

@@ -207,9 +207,10 @@ def write_pending_post_live(
 ) -> list[dict[str, Any]]:
     """The post-live report of each session the copilot ended that has none yet (the oldest
     ``PENDING_PER_PASS`` a pass: a backlog is worked off over the next passes). A room that ended with
-    nothing in it (no minute) has no report and is passed over; one whose report cannot be written is
-    logged and audited (``reports.post_live_failed``, with the reason) and not tried again by the
-    schedule — it would hold a place in every pass — though `liveloop reports post-live` still can."""
+    nothing in it (no minute) has no report and is passed over; one whose report cannot be written (its
+    data missing or too thin) is logged and audited (``reports.post_live_failed``, with the reason) and
+    not tried again by the schedule — it would hold a place in every pass — though `liveloop reports
+    post-live` still can. Any other failure is logged and tried again at the next pass."""
     rows = wh.sql(
         "SELECT m.session_id FROM live_summaries m "
         "WHERE coalesce(json_extract(m.summary, '$.minutes')::INT, 0) > 0 "
@@ -226,12 +227,14 @@ def write_pending_post_live(
             written.append(write(pdf=pdf))
         except Unavailable:  # no Chromium here: the HTML report, its PDF printed when asked
             written.append(write())
-        except LiveloopError as exc:  # this session cannot be reported: said once, and the others go on
-            log.warning("no post-live report for session %s: %s", session_id, exc.detail)
+        except (NotFound, InsufficientData, ValidationFailed) as exc:  # this session cannot be reported:
+            log.warning("no post-live report for session %s: %s", session_id, exc.detail)  # said once
             audit.record(
                 wh,
                 AuditEntry("schedule", POST_LIVE_FAILED, str(session_id), "failed", exc.detail, None),
             )
+        except LiveloopError as exc:  # perhaps passing (the warehouse busy): tried again next pass
+            log.warning("post-live report for session %s not written yet: %s", session_id, exc.detail)
     return written
 
 

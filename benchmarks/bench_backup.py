@@ -17,12 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from benchmarks.bench_api import _pct
 from benchmarks.bench_privacy import _fill
 from benchmarks.machine import machine
-from benchmarks.served import served
+from benchmarks.served import read_users, served
 from liveloop.core.config import Settings
 from liveloop.core.crypto import generate_key
 from liveloop.privacy.keys import create_key
@@ -49,17 +47,7 @@ def run() -> dict[str, Any]:
         stop = threading.Event()
         env = {**os.environ, "LIVELOOP_HOME": str(settings.home), "LIVELOOP_SECRET_KEY": secret}
         with served(settings) as (_proc, base):
-
-            def reader() -> None:
-                with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) as client:
-                    i = 0
-                    while not stop.is_set():
-                        i += 1
-                        t = time.perf_counter()
-                        client.get(f"/v1/users/u{(i * 7919) % USERS:07d}").raise_for_status()
-                        reads.append((t, time.perf_counter() - t))
-
-            thread = threading.Thread(target=reader)
+            thread = threading.Thread(target=read_users, args=(base, key, USERS, stop, reads))
             thread.start()
             time.sleep(2)
             start = time.perf_counter()

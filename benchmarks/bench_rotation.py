@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 
 from benchmarks.bench_api import _pct
 from benchmarks.machine import machine
-from benchmarks.served import served
+from benchmarks.served import read_users, served
 from liveloop.core.config import Settings
 from liveloop.core.crypto import cipher_of, load_cipher
 from liveloop.privacy.keys import create_key
@@ -84,15 +84,6 @@ def run() -> dict[str, Any]:
         stop = threading.Event()
         with served(settings, {"LIVELOOP_SECRET_KEY": ""}) as (_proc, base):
 
-            def reader() -> None:
-                with httpx.Client(base_url=base, headers={"X-API-Key": analyst}, timeout=120) as client:
-                    i = 0
-                    while not stop.is_set():
-                        i += 1
-                        t = time.perf_counter()
-                        client.get(f"/v1/users/u{(i * 7919) % USERS:07d}").raise_for_status()
-                        reads.append((t, time.perf_counter() - t))
-
             def writer() -> None:
                 with httpx.Client(base_url=base, headers={"X-API-Key": ingest}, timeout=120) as client:
                     i = 0
@@ -104,7 +95,10 @@ def run() -> dict[str, Any]:
                         writes.append((t, code, time.perf_counter() - t))
                         time.sleep(0.05)
 
-            threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+            threads = [
+                threading.Thread(target=read_users, args=(base, analyst, USERS, stop, reads)),
+                threading.Thread(target=writer),
+            ]
             for thread in threads:
                 thread.start()
             time.sleep(2)

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,3 +45,16 @@ def served(
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+def read_users(
+    base: str, key: str, users: int, stop: threading.Event, reads: list[tuple[float, float]]
+) -> None:
+    """Read users ``u0000000``… one after another until ``stop``: (start, seconds) per read in ``reads``."""
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) as client:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            t = time.perf_counter()
+            client.get(f"/v1/users/u{(i * 7919) % users:07d}").raise_for_status()
+            reads.append((t, time.perf_counter() - t))

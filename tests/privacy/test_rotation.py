@@ -3,6 +3,7 @@ recomputed, resumable after an interruption, the old key kept aside for older ba
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,20 @@ class Stop(Exception):
     pass
 
 
-def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Warehouse]]:
+    """A home whose key is its key file (the only key a rotation rotates), and its warehouse."""
     monkeypatch.setenv("LIVELOOP_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("LIVELOOP_SECRET_KEY", raising=False)
     settings = Settings.from_env()
-    wh = Warehouse.open(settings)
+    with Warehouse.open(settings) as wh:
+        yield settings, wh
+
+
+def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
+    keyed: tuple[Settings, Warehouse], tmp_path: Path
+) -> None:
+    settings, wh = keyed
     ring = load_cipher(settings)  # creates the key file; the process's ring, which the rotation changes
     old = cipher_of(settings.key_path.read_text())  # the old key alone
     users = [
@@ -81,7 +89,6 @@ def test_rotation_re_encrypts_everything_and_resumes_after_an_interruption(
     assert report["report_schedules"] == 1 and report["channel_providers"] == 1
     assert schedule["schedule_id"]
     assert wh.sql("SELECT count(*) FROM audit_log WHERE action = 'privacy.key_rotation'")[0][0] == 1
-    wh.close()
 
 
 def test_a_key_given_in_the_environment_is_not_rotated_here(wh: Warehouse, settings: Settings) -> None:
@@ -90,14 +97,11 @@ def test_a_key_given_in_the_environment_is_not_rotated_here(wh: Warehouse, setti
 
 
 def test_readers_of_the_key_files_during_a_rotation_never_drop_the_new_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    keyed: tuple[Settings, Warehouse],
 ) -> None:
     import threading
 
-    monkeypatch.setenv("LIVELOOP_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LIVELOOP_SECRET_KEY", raising=False)
-    settings = Settings.from_env()
-    wh = Warehouse.open(settings)
+    settings, wh = keyed
     ring = load_cipher(settings)
     ingest_records(wh, "users", [{"user_id": f"u{i:03d}", "phone": f"1380000{i:04d}"} for i in range(300)])
     stop, seen = threading.Event(), []
@@ -119,4 +123,3 @@ def test_readers_of_the_key_files_during_a_rotation_never_drop_the_new_key(
     assert report["users"] == 300 and ring.keys[0] == new.keys[0] and len(seen) > 10
     for (blob,) in wh.sql("SELECT phone_enc FROM users"):
         assert new.decrypt(blob, context="users.phone")  # the new key alone opens every value
-    wh.close()

@@ -311,3 +311,22 @@ def test_a_post_live_report_that_cannot_be_written_is_said_once_and_does_not_hol
         schedules.write_pending_post_live(wh, pdf=False) == []
         and len(tried) == schedules.PENDING_PER_PASS + 2
     )
+
+
+def test_a_post_live_report_that_fails_for_a_passing_reason_is_tried_again(
+    wh: Warehouse, monkeypatch
+) -> None:
+    from liveloop.core.errors import Conflict
+
+    wh.sql("INSERT INTO live_summaries (session_id, summary) VALUES ('busy', '{\"minutes\": 3}')")
+    tried: list[str] = []
+
+    def busy(*args, **kwargs):
+        tried.append(kwargs["session_id"])
+        raise Conflict("the warehouse is busy")
+
+    monkeypatch.setattr(archive, "generate", busy)
+    assert schedules.write_pending_post_live(wh, pdf=False) == []
+    assert schedules.write_pending_post_live(wh, pdf=False) == []
+    assert tried == ["busy", "busy"]  # not given up: no failure recorded
+    assert wh.sql("SELECT count(*) FROM audit_log WHERE action = ?", [schedules.POST_LIVE_FAILED])[0][0] == 0

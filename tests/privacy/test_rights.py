@@ -217,7 +217,7 @@ def test_a_batch_that_fails_half_way_audits_every_user_it_erased_and_says_it_fai
 
     def second_fails(wh: Warehouse, user_id: str, *args, **kwargs):
         if user_id == "batch-two-2":
-            raise LiveloopError("the disk is full")
+            raise LiveloopError(f"the disk is full while erasing {user_id} (after batch-one-1)")
         return erase_rows(wh, user_id, *args, **kwargs)
 
     monkeypatch.setattr(rights, "_erase_rows", second_fails)
@@ -228,5 +228,6 @@ def test_a_batch_that_fails_half_way_audits_every_user_it_erased_and_says_it_fai
         "SELECT subject, decision, CAST(details AS VARCHAR) FROM audit_log WHERE action = 'privacy.erase'"
     )
     assert [(s, d) for s, d, _ in audited] == [(f"blind:{cipher.blind_index('batch-one-1')}", "failed")]
-    assert "disk is full" in audited[0][2] and "batch-one-1" not in audited[0][2]
+    assert "disk is full while erasing … (after …)" in audited[0][2]
+    assert "batch-one-1" not in audited[0][2] and "batch-two-2" not in audited[0][2]  # no id in the reason
     assert wh.sql("SELECT user_id FROM users ORDER BY 1") == [("batch-two-2",)]

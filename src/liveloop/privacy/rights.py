@@ -241,8 +241,10 @@ def erase_users(
         # dictionaries) a byte search of the file does not see the id in it; only a copy drops it.
         sizes = wh.compact() if compact else None
         failed = None
-    except LiveloopError as exc:
+    except LiveloopError as exc:  # its reason is audited without any id of the batch in it
         failed = exc.detail
+        for user_id in ids:
+            failed = re.sub(_word(user_id), r"\1…\2", failed)
         raise
     finally:  # every user whose rows went is audited, also when a later step failed (then says so)
         reports = _finish(wh, done, roots, lakes, sizes, failed, compact=compact, cipher=cipher, actor=actor)

@@ -101,7 +101,7 @@ def _rotate(
         if after_batch:
             after_batch(counts["batches"])
 
-    def one_pass() -> bool:
+    def one_pass() -> None:
         counts["passes"] += 1
         users = _rotate_users(wh, snapshot, batch, committed)
         sealed = _rotate_quarantine(wh, snapshot, batch, committed)
@@ -112,7 +112,6 @@ def _rotate(
         counts["quarantine"] += sealed
         for table, n in others.items():
             counts[table] = counts.get(table, 0) + n
-        return bool(users or sealed or any(others.values()))
 
     one_pass()
     with wh.exclusive():  # the check, with writers waiting: a value sealed by an older key by a request

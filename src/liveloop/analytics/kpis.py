@@ -27,6 +27,8 @@ from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
 
 GRAINS = ("platform", "day", "host", "session", "product", "channel", "segment")
+#: Grains only the engine uses (experiment analysis): not offered to users of the KPI API.
+UNIT_GRAINS = ("user",)
 _PAID = "status NOT IN ('cancelled', 'failed', 'refunded')"
 _PLACED = "status NOT IN ('cancelled', 'failed')"
 ROOM_INTERACTIONS = ("like", "comment", "share", "gift")
@@ -115,6 +117,7 @@ def _key(grain: str, tz_param: str = "?") -> str:
         "product": "x.product_id",
         "channel": "x.channel",
         "segment": "p.segment_id",
+        "user": "x.user_id",
     }[grain]
 
 
@@ -126,11 +129,17 @@ def _joins(grain: str) -> str:
     return ""
 
 
-def check_request(metrics: list[str], grain: str, start: datetime | None, end: datetime | None) -> None:
+def check_request(
+    metrics: list[str],
+    grain: str,
+    start: datetime | None,
+    end: datetime | None,
+    grains: tuple[str, ...] = GRAINS,
+) -> None:
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValidationFailed(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}", field="metrics")
-    if grain not in GRAINS:
+    if grain not in grains:
         raise ValidationFailed(f"unknown grain {grain!r}; known: {', '.join(GRAINS)}", field="grain")
     if start is not None and end is not None and end <= start:
         raise ValidationFailed("the window's end must be after its start", field="end")
@@ -145,10 +154,15 @@ def measures(
     where: dict[str, str] | None = None,
     tz: str = "Asia/Shanghai",
     need: set[str] | None = None,
+    exposure: tuple[str, int | None] | None = None,
 ) -> dict[str | None, dict[str, float]]:
     """Every measure per grain key over ``[start, end)`` (key None: rows without one, such as orders
-    outside live rooms); ``where`` keeps one value of other grains (``{"session": "s1"}``)."""
-    check_request([], grain, start, end)
+    outside live rooms); ``where`` keeps one value of other grains (``{"session": "s1"}``).
+
+    ``exposure=(experiment_id, None)`` keeps only the exposed users' rows from their first exposure on;
+    ``(experiment_id, days)`` only their rows of the ``days`` before it (the pre-period of CUPED).
+    """
+    check_request([], grain, start, end, GRAINS + UNIT_GRAINS)
     for g in where or {}:
         if g not in GRAINS or g in ("platform",):
             raise ValidationFailed(
@@ -174,6 +188,17 @@ def measures(
         conds = ["x.ts >= ?", "x.ts < ?"]
         cond_params: list[Any] = [lo, hi]
         joins = _joins(grain)
+        if exposure is not None:
+            joins += (
+                " JOIN (SELECT user_id AS xp_user, min(ts) AS xp_ts FROM exposures WHERE experiment_id = ? "
+                "GROUP BY 1) xp ON xp.xp_user = x.user_id"
+            )
+            params.append(exposure[0])
+            if exposure[1] is None:
+                conds.append("x.ts >= xp.xp_ts")
+            else:
+                conds += ["x.ts >= xp.xp_ts - to_days(CAST(? AS INTEGER))", "x.ts < xp.xp_ts"]
+                cond_params.append(int(exposure[1]))
         for g, v in filters:
             if _joins(g) and _joins(g) not in joins:
                 joins += _joins(g)

@@ -551,6 +551,41 @@ CREATE TABLE kpi_rollup_users (
 );
 """
 
+V13_EXPERIMENTS = """
+CREATE TABLE experiment_layers (
+    layer        VARCHAR PRIMARY KEY,
+    salt         VARCHAR NOT NULL,
+    holdout      DOUBLE NOT NULL DEFAULT 0,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE experiments (
+    experiment_id VARCHAR PRIMARY KEY,
+    name          VARCHAR NOT NULL,
+    target        VARCHAR NOT NULL,
+    layer         VARCHAR NOT NULL,
+    salt          VARCHAR NOT NULL,
+    traffic       DOUBLE NOT NULL,
+    bucket_lo     INTEGER NOT NULL,
+    bucket_hi     INTEGER NOT NULL,
+    arms          JSON NOT NULL,
+    metrics       JSON NOT NULL,
+    guardrails    JSON NOT NULL,
+    settings      JSON NOT NULL,
+    status        VARCHAR NOT NULL,
+    stopped_arms  JSON NOT NULL,
+    created_by    VARCHAR,
+    created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    stopped_at    TIMESTAMPTZ
+);
+CREATE TABLE exposures (
+    experiment_id VARCHAR NOT NULL,
+    user_id       VARCHAR NOT NULL,
+    arm           VARCHAR NOT NULL,
+    ts            TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (experiment_id, user_id)
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -582,6 +617,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "measurement: the KPI rollup per local day (and per day and user, for exact unique counts), "
         "refreshed incrementally by analytics.rollups",
         V12_KPI_ROLLUP,
+    ),
+    (
+        13,
+        "experiments: layers (salt, holdout), definitions (arms, bucket range, metrics, guardrails), "
+        "first exposure per user",
+        V13_EXPERIMENTS,
     ),
 ]
 

@@ -494,3 +494,39 @@ def test_live_rooms_and_pinning(trained) -> None:
     assert pinned["product"]["product_id"] in set(lineup)
     with pytest.raises(NotFound):
         pin_product(svc, user, "nope")
+
+
+def test_a_recommend_experiment_chooses_each_users_strategy_and_logs_exposures(trained) -> None:
+    from liveloop.analytics import experiments as service
+    from liveloop.experiments import store
+
+    wh, _ = trained
+    exp = service.create(
+        wh,
+        {
+            "name": "popular vs model",
+            "target": "recommend",
+            "arms": [
+                {"name": "model", "config": {"strategy": "model"}},
+                {"name": "popular", "config": {"strategy": "popular", "explore": False}},
+            ],
+        },
+    )
+    try:
+        svc = _svc(trained, explore=True)
+        users = [_active_user(wh, i) for i in range(30)]
+        out = {u: svc.recommend(u, 6) for u in users}
+        arms = {u: o["experiment"]["arm"] for u, o in out.items()}
+        assert {o["experiment"]["id"] for o in out.values()} == {exp.experiment_id}
+        assert arms == {u: exp.place(u).arm for u in users} and set(arms.values()) == {"model", "popular"}
+        popular = [o for u, o in out.items() if arms[u] == "popular"]
+        assert all(o["mode"] == "experiment_popular" for o in popular)
+        assert len({tuple(_ids(o)) for o in popular}) == 1  # one shared list, no exploration slot
+        assert all(o["mode"] == "personalised" for u, o in out.items() if arms[u] == "model")
+        svc.flush_audit()
+        logged = dict(wh.sql("SELECT user_id, arm FROM exposures WHERE experiment_id = ?", [exp.experiment_id]))
+        assert logged == arms
+    finally:
+        store.stop(wh, exp.experiment_id)
+    after = _svc(trained, explore=False).recommend(users[0], 6)
+    assert "experiment" not in after

@@ -50,6 +50,7 @@ def _register() -> None:
         coupon_cmds,
         data_cmds,
         datasets_cmds,
+        experiment_cmds,
         live_cmds,
         measure_cmds,
         privacy_cmds,
@@ -73,6 +74,7 @@ def _register() -> None:
         coupon_cmds,
         content_cmds,
         measure_cmds,
+        experiment_cmds,
         reports_cmds,
     ):
         module.register(app)

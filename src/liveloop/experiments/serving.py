@@ -14,6 +14,8 @@ from liveloop.experiments.store import Experiment
 from liveloop.warehouse import Warehouse
 
 REFRESH_S = 5.0
+#: Older than this, serving without the warehouse waits for a re-read (a stopped arm stays served no longer).
+STALE_S = 30.0
 #: Exposures waiting for the warehouse; beyond it new ones are dropped (and counted).
 MAX_PENDING = 50_000
 #: (experiment, user) pairs already logged by this process: their exposures are not sent again.
@@ -33,18 +35,28 @@ class ArmRouter:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.counters = {"exposures_logged": 0, "exposures_dropped": 0, "exposures_pending": 0}
 
-    def running(self) -> list[Experiment]:
+    def running(self, *, offline: bool = False) -> list[Experiment]:
+        """The running experiments, re-read when older than ``refresh_s`` (never with ``offline``)."""
         now = time.monotonic()
-        if now - self._read_at > self.refresh_s:
+        if not offline and now - self._read_at > self.refresh_s:
             self._running = store.list_all(self.wh, "running")
             self._read_at = now
         return self._running
 
+    def fresh(self, max_age_s: float = STALE_S) -> bool:
+        """Whether the list was read recently enough to serve without the warehouse."""
+        return time.monotonic() - self._read_at <= max_age_s
+
     def invalidate(self) -> None:
         self._read_at = -1e9
 
-    def arm(self, target: str, user_id: str) -> dict[str, Any] | None:
-        for exp in self.running():
+    def due(self) -> bool:
+        return len(self._pending) >= FLUSH_AT
+
+    def arm(self, target: str, user_id: str, *, offline: bool = False) -> dict[str, Any] | None:
+        """The user's arm of the running experiment on ``target`` (buffering the first exposure), or None;
+        ``offline`` uses the list as last read (no warehouse access)."""
+        for exp in self.running(offline=offline):
             if exp.target != target:
                 continue
             p = exp.place(user_id)
@@ -61,7 +73,6 @@ class ArmRouter:
 
     def _expose(self, experiment_id: str, user_id: str, arm: str) -> None:
         key = (experiment_id, user_id)
-        flush = False
         with self._lock:
             if key in self._seen:
                 self._seen.move_to_end(key)
@@ -74,12 +85,10 @@ class ArmRouter:
                 self._seen.popitem(last=False)
             self._pending.append((experiment_id, user_id, arm, datetime.now(UTC)))
             self.counters["exposures_pending"] = len(self._pending)
-            flush = len(self._pending) >= FLUSH_AT
-        if flush:
-            self.flush()
 
     def flush(self) -> int:
-        """Write the buffered first exposures; on failure they are kept for the next flush."""
+        """Write the buffered first exposures (the caller's thread, never the event loop); on failure
+        they are kept for the next flush."""
         with self._lock:
             rows, self._pending = self._pending, []
         try:

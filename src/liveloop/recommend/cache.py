@@ -60,11 +60,14 @@ class ResponseCache:
         self.hits = self.misses = self.evictions = 0
 
     def key(
-        self, snap: Snapshot, user_id: str, context: str, k: int
+        self, snap: Snapshot, user_id: str, context: str, k: int, *, popular: bool = False
     ) -> tuple[tuple[str, str, int], tuple[Any, ...]]:
-        """(key, stamp) of a request; opted-out users share one list with no personal data in either."""
+        """(key, stamp) of a request; opted-out users (and an experiment arm serving the popular list)
+        share one list with no personal data in either."""
         if user_id in snap.opted_out:
             return ("", context, k), (snap.gen, "non_personalised")
+        if popular:  # a key no user id can take
+            return ("~popular", context, k), (snap.gen, "experiment_popular")
         stamp = (
             snap.gen,
             self.online.user_version(user_id),

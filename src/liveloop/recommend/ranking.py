@@ -51,11 +51,13 @@ class Ranker:
         stamp: tuple[Any, ...],
         *,
         offline: bool = False,
+        popular: bool = False,
     ) -> Entry:
-        """The list as a cache entry; ``offline``: NeedsWarehouse instead of any warehouse query."""
+        """The list as a cache entry; ``offline``: NeedsWarehouse instead of any warehouse query;
+        ``popular``: the non-personalised list (an experiment's popularity arm)."""
         cat = snap.catalogue
         version = snap.version
-        personal = user_id not in snap.opted_out
+        personal = not popular and user_id not in snap.opted_out
 
         def empty(mode: str, why: str) -> Entry:
             extra = b',"reason":' + orjson.dumps(why)
@@ -93,7 +95,7 @@ class Ranker:
         fallback = None
         if not personal:
             scores.add(snap.popular_idx, snap.popular_score, personal=False)
-            mode = "non_personalised"
+            mode = "non_personalised" if user_id in snap.opted_out else "experiment_popular"
         else:
             signals = self.candidates.personal(snap, user_id, scores)
             if not signals:

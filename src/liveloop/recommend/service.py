@@ -18,6 +18,7 @@ import orjson
 
 from liveloop.core.config import Settings, get_settings
 from liveloop.core.errors import ValidationFailed
+from liveloop.experiments import ArmRouter
 from liveloop.privacy.rights import register_forgetter
 from liveloop.recommend.audit_buffer import AuditBuffer
 from liveloop.recommend.cache import Entry, ResponseCache
@@ -32,6 +33,8 @@ from liveloop.warehouse.artifacts import replace_strings
 __all__ = ["LIVE_BOOST", "MAX_K", "RecommendService", "get_service", "parse_context"]
 
 MAX_K = 100
+#: The experiments' target whose arms choose the strategy: ``{"strategy": "model" | "popular"}``.
+EXPERIMENT_TARGET = "recommend"
 STALE_S = 3.0  # a cache hit needs a snapshot checked this recently (else: the refreshing path)
 
 
@@ -63,6 +66,7 @@ class RecommendService:
         self.explorer = Explorer(self.online, seed)
         self.updates = FeedbackUpdates(wh, self.state, self.online)
         self.audit = AuditBuffer(wh, audit_batch)
+        self.arms = ArmRouter(wh)  # a running experiment on "recommend" decides a user's strategy
         self.upkeep: Any = None  # liveloop.recommend.upkeep.Upkeep while the background worker runs
         register_forgetter(self._erase)
 
@@ -108,13 +112,16 @@ class RecommendService:
             raise ValidationFailed(f"k must be between 1 and {MAX_K}", field="k")
         kind, ref = parse_context(context)
         snap = self.snapshot()
-        key, stamp = self.cache.key(snap, user_id, context, k)
+        arm = self.arms.arm(EXPERIMENT_TARGET, user_id)
+        if self.arms.due():
+            self.arms.flush()
+        key, stamp = self.cache.key(snap, user_id, context, k, popular=_popular(arm))
         entry = self.cache.get(key, stamp, snap.in_stock)
         if entry is None:
             self.cache.misses += 1
-            entry = self.ranker.build(snap, user_id, k, kind, ref, stamp)
+            entry = self.ranker.build(snap, user_id, k, kind, ref, stamp, popular=_popular(arm))
             self.cache.put(key, entry)
-        return self._respond(snap, entry, user_id, context, k, explore, actor)
+        return self._respond(snap, entry, user_id, context, k, explore, actor, arm)
 
     def cached_json(
         self,
@@ -132,19 +139,24 @@ class RecommendService:
         snap = self.state.snap
         if snap is None or not 1 <= k <= MAX_K or time.monotonic() - self.state.checked_at > STALE_S:
             return None
-        key, stamp = self.cache.key(snap, user_id, context, k)
+        if not self.arms.fresh() or self.arms.due():
+            return None  # the experiments must be re-read or the exposures written: the thread path
+        arm = self.arms.arm(EXPERIMENT_TARGET, user_id, offline=True)
+        key, stamp = self.cache.key(snap, user_id, context, k, popular=_popular(arm))
         entry = self.cache.get(key, stamp, snap.in_stock)
         if entry is None:
             if not rank:
                 return None
             kind, ref = parse_context(context)
             try:
-                entry = self.ranker.build(snap, user_id, k, kind, ref, stamp, offline=True)
+                entry = self.ranker.build(
+                    snap, user_id, k, kind, ref, stamp, offline=True, popular=_popular(arm)
+                )
             except NeedsWarehouse:
                 return None
             self.cache.misses += 1
             self.cache.put(key, entry)
-        return self._respond(snap, entry, user_id, context, k, explore, actor)
+        return self._respond(snap, entry, user_id, context, k, explore, actor, arm)
 
     def _respond(
         self,
@@ -155,10 +167,13 @@ class RecommendService:
         k: int,
         explore: bool | None,
         actor: str | None,
+        arm: dict[str, Any] | None = None,
     ) -> bytes:
         """The JSON document of a cached list (with a fresh exploration draw), audited."""
         frags, pids, codes = entry.frags, entry.pids, entry.codes
         use_explore = self.explore if explore is None else explore
+        if arm is not None and "explore" in arm["config"]:
+            use_explore = bool(arm["config"]["explore"])
         if use_explore and entry.explore:
             pick = self.explorer.pick(snap, entry)
             if pick is not None:
@@ -177,6 +192,9 @@ class RecommendService:
                 b',"known_user":',
                 b"true" if snap.bundle is not None and user_id in snap.bundle.user_index else b"false",
                 entry.extra,
+                b',"experiment":' + orjson.dumps({"id": arm["experiment_id"], "arm": arm["arm"]})
+                if arm
+                else b"",
                 b"}",
             )
         )
@@ -246,7 +264,10 @@ class RecommendService:
         self.flush_audit()
 
     def flush_audit(self) -> int:
-        """Write buffered audit entries in one columnar append (one compact row per list)."""
+        """Write buffered audit entries in one columnar append (one compact row per list), and the
+        experiments' first exposures; re-read the running experiments."""
+        self.arms.flush()
+        self.arms.running()
         return self.audit.flush()
 
     @property
@@ -270,6 +291,11 @@ class RecommendService:
             **self.counters,
             "upkeep": up.stats() if up is not None else None,
         }
+
+
+def _popular(arm: dict[str, Any] | None) -> bool:
+    """Whether the user's arm serves the non-personalised (popularity) list."""
+    return arm is not None and arm["config"].get("strategy") == "popular"
 
 
 _SERVICES: dict[str, RecommendService] = {}

@@ -114,6 +114,7 @@ VOCAB: dict[str, str] = {
     "personalised": N_("personalised"),
     "non_personalised": N_("not personalised (the user switched it off)"),
     "cold_start": N_("cold start (popular items)"),
+    "experiment_popular": N_("popular items (an experiment's arm)"),
     "popular": N_("popular items"),
     "empty": N_("nothing to recommend"),
     # value tiers, genders, bands

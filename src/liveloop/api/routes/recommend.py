@@ -83,7 +83,8 @@ class RecommendedItem(BaseModel):
 
 
 class RecommendationList(BaseModel):
-    """One user's list: ``mode`` is personalised, cold_start, non_personalised, ended or empty."""
+    """One user's list: ``mode`` is personalised, cold_start, non_personalised, experiment_popular (a
+    popularity arm of an experiment on ``recommend``), ended or empty; ``experiment`` names the arm."""
 
     user_id: str
     context: str
@@ -94,6 +95,7 @@ class RecommendationList(BaseModel):
     known_user: bool
     fallback: Literal["segment", "popularity"] | None = None
     reason: str | None = None
+    experiment: dict[str, str] | None = None
 
 
 class FeedbackIn(BaseModel):

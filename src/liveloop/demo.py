@@ -71,6 +71,27 @@ def step_recommend(ctx: DemoContext) -> dict[str, Any]:
     return summary
 
 
+def step_experiment(ctx: DemoContext) -> dict[str, Any]:
+    """A recommendation-strategy experiment (model vs popular list) served to the simulated users."""
+    from liveloop.analytics import experiments
+    from liveloop.recommend.experiment_demo import run
+    from liveloop.recommend.service import RecommendService
+
+    served = run(ctx.wh, RecommendService(ctx.wh, ctx.settings, explore=False), seed=ctx.seed)
+    res = experiments.results(ctx.wh, served["experiment_id"], act=False)
+    gmv = res["metrics"][0]["effects"][0]
+    lo, hi = gmv["ci95_relative"] or (None, None)
+    return {
+        "experiment": served["experiment_id"],
+        "users": res["users"],
+        "gmv per user, model vs popular": f"{gmv['relative']:+.1%} (95% {lo:+.1%} to {hi:+.1%})"
+        if gmv["relative"] is not None and lo is not None
+        else "n/a",
+        "srm": "mismatch" if res["srm"]["mismatch"] else "ok",
+        "page": f"/experiments/{served['experiment_id']}",
+    }
+
+
 def step_campaigns(ctx: DemoContext) -> dict[str, Any]:
     """A live-preview campaign and the welcome journey, delivered to a local SMTP server and webhook."""
     from liveloop.campaigns.demo import demo_step
@@ -114,6 +135,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("admin_key", step_admin_key),
     ("profiles", step_profiles),
     ("recommend", step_recommend),
+    ("experiment", step_experiment),
     ("campaigns", step_campaigns),
     ("comment_model", step_comment_model),
     ("live", step_live),

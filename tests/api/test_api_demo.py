@@ -33,6 +33,14 @@ def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path, monkeypatch,
     assert principal.role.value == "admin"
     assert ctx.summary["profiles"]["users"] == 80
     assert ctx.summary["recommend"]["version"]  # a recommender version the service will serve
+    # the recommendation-strategy experiment: every active user served through the engine, results kept
+    exp = ctx.summary["experiment"]
+    assert sum(exp["users"].values()) > 40 and exp["page"].endswith(exp["experiment"])
+    with Warehouse.open(demo_settings) as wh:
+        from liveloop.analytics import experiments
+
+        res = experiments.results(wh, exp["experiment"], act=False)
+        assert res["users"] == exp["users"] and res["experiment"]["status"] == "running"
     # tonight's script: every lineup product, nothing blocked left in, both languages on disk
     content = ctx.summary["content"]
     assert content["products"] > 0 and content["lines"] >= content["products"]

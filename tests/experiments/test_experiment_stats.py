@@ -108,19 +108,38 @@ def test_compare_alpha_changes_the_welch_interval():
     assert eff.ci == pytest.approx((ci90.low, ci90.high), rel=1e-9)
 
 
-def test_relative_interval_is_the_delta_method_for_a_ratio_of_means():
+@pytest.mark.parametrize("sequential", [False, True])
+def test_relative_interval_is_fiellers_and_agrees_with_the_absolute_test(sequential):
     c, t = _mean_arms(11, 2000, 2000, 3.0, 3.0, 0.4)
     (ec, et), _ = st.estimates({"c": (c, None), "t": (t, None)})
-    eff = st.compare(ec, et)
+    eff = st.compare(ec, et, sequential=sequential)
     mc, mt = c.mean(), t.mean()
     vc, vt = c.var(ddof=1) / c.size, t.var(ddof=1) / t.size
-    # Var(mt/mc) ~ (mt/mc)^2 (vt/mt^2 + vc/mc^2)
-    se_rel = (mt / mc) * math.sqrt(vt / mt**2 + vc / mc**2)
-    dof = (vc + vt) ** 2 / (vc**2 / (c.size - 1) + vt**2 / (t.size - 1))
-    q = sps.t.ppf(0.975, dof)
+    q = (eff.ci[1] - eff.ci[0]) / 2 / math.sqrt(vc + vt)
     assert eff.ci_relative is not None
-    assert eff.ci_relative[0] == pytest.approx(mt / mc - 1 - q * se_rel, rel=1e-9)
-    assert eff.ci_relative[1] == pytest.approx(mt / mc - 1 + q * se_rel, rel=1e-9)
+    # Fieller: every ratio rho with (mt - rho mc)^2 <= q^2 (vt + rho^2 vc), written as a grid check
+    rho = np.linspace(0.5, 2.0, 200_001)
+    inside = rho[(mt - rho * mc) ** 2 <= q**2 * (vt + rho**2 * vc)]
+    assert eff.ci_relative[0] == pytest.approx(inside.min() - 1, abs=2e-5)
+    assert eff.ci_relative[1] == pytest.approx(inside.max() - 1, abs=2e-5)
+    # near the delta-method interval when the control's mean is precise (CV 0.6%)
+    se_rel = (mt / mc) * math.sqrt(vt / mt**2 + vc / mc**2)
+    assert eff.ci_relative[0] == pytest.approx(mt / mc - 1 - q * se_rel, abs=0.002)
+
+
+def test_relative_interval_excludes_zero_exactly_when_the_absolute_one_does():
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n = int(rng.integers(20, 400))
+        c = rng.exponential(1.0, n) * (rng.random(n) < 0.2)
+        t = rng.exponential(1.0 + rng.uniform(-0.5, 3.0), n) * (rng.random(n) < 0.2)
+        (ec, et), _ = st.estimates({"c": (c, None), "t": (t, None)})
+        for sequential in (False, True):
+            eff = st.compare(ec, et, sequential=sequential)
+            if eff.ci_relative is None:  # the control's own mean is not clear of zero: unbounded
+                continue
+            assert (eff.ci[0] > 0) == (eff.ci_relative[0] > 0)
+            assert (eff.ci[1] < 0) == (eff.ci_relative[1] < 0)
 
 
 # --- ratio metrics: delta method ----------------------------------------------------------------------------

@@ -180,21 +180,34 @@ def compare(
         return Effect(arm.arm, d, None, (math.nan, math.nan), None, 1.0, sequential)
     m_a = control.adjusted
     rel = d / m_a if m_a else None
-    var_rel = (arm.variance / m_a**2 + arm.adjusted**2 * control.variance / m_a**4) if m_a else None
     n_total = control.n + arm.n
     if sequential:
         hw = sequential_halfwidth(var, n_total, alpha, tuning)
         p = sequential_p(d, var, n_total, alpha, tuning)
-        hw_rel = sequential_halfwidth(var_rel, n_total, alpha, tuning) if var_rel else None
     else:
         dof = _welch_dof(control, arm)
         q = float(sps.t.ppf(1 - alpha / 2, dof)) if math.isfinite(dof) else float(sps.norm.ppf(1 - alpha / 2))
         hw = q * math.sqrt(var)
         t = d / math.sqrt(var)
         p = float(2 * (sps.t.sf(abs(t), dof) if math.isfinite(dof) else sps.norm.sf(abs(t))))
-        hw_rel = q * math.sqrt(var_rel) if var_rel else None
-    ci_rel = (rel - hw_rel, rel + hw_rel) if rel is not None and hw_rel is not None else None
+    ci_rel = fieller(control, arm, hw / math.sqrt(var)) if rel is not None else None
     return Effect(arm.arm, d, rel, (d - hw, d + hw), ci_rel, p, sequential)
+
+
+def fieller(control: ArmEstimate, arm: ArmEstimate, q: float) -> tuple[float, float] | None:
+    """The relative effect's interval by Fieller's theorem at multiplier ``q``: the lifts ``r`` for which
+    ``arm - (1 + r) control`` is not rejected. At ``r = 0`` that is the absolute test itself, so the
+    relative interval excludes 0 exactly when the absolute one does (a delta-method interval does not,
+    and is symmetric where the ratio is skewed). None when the control's mean is not itself clear of
+    zero at ``q`` (the interval is then unbounded)."""
+    ma, mb, va, vb = control.adjusted, arm.adjusted, control.variance, arm.variance
+    a = ma**2 - q**2 * va
+    disc = (ma * mb) ** 2 - a * (mb**2 - q**2 * vb)
+    if a <= 0 or disc < 0:
+        return None
+    root = math.sqrt(disc)
+    lo, hi = sorted(((ma * mb - root) / a, (ma * mb + root) / a))
+    return lo - 1, hi - 1
 
 
 def srm(observed: dict[str, int], weights: dict[str, float]) -> dict[str, Any]:

@@ -56,7 +56,10 @@ MODES = {
     "personalised": ("个性化推荐", "personalised"),
     "non_personalised": ("非个性化推荐：你已关闭个性化", "not personalised: you opted out"),
     "cold_start": ("新用户推荐", "for a new visitor"),
-    "experiment_popular": ("实验组：热门推荐（非个性化）", "an experiment's arm: popular picks (not personalised)"),
+    "experiment_popular": (
+        "实验组：热门推荐（非个性化）",
+        "an experiment's arm: popular picks (not personalised)",
+    ),
 }
 
 

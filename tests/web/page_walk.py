@@ -117,6 +117,8 @@ def walk(page: Any, base: str, lang: str, shots: Path | None = None) -> dict[str
     visit("data", "/data")
     visit("kpis", "/kpis?grain=segment&days=30")
     visit("channels", "/channels")
+    visit("experiments", "/experiments")
+    visit("experiment", first_link(page, "#experiment-table tbody a[href^='/experiments/']"))
     visit("sessions", "/sessions")
     visit("reports", "/reports")
     visit("segments", "/segments")

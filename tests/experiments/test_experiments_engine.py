@@ -199,3 +199,17 @@ def test_power_before_launch(wh: Warehouse) -> None:
     with pytest.raises(ValidationFailed) as e:
         service.power(wh, "gmv", users_per_day=1000, days=0)
     assert e.value.field == "days"
+
+
+def test_an_erasure_removes_the_users_exposures(wh: Warehouse, settings) -> None:
+    from liveloop.privacy import rights
+    from liveloop.core.crypto import load_cipher
+
+    exp = service.create(wh, _spec())
+    store.log_exposures(wh, [(exp.experiment_id, u, exp.place(u).arm or "", T0) for u in ("u1", "u2")])
+    router = ArmRouter(wh)
+    router.arm("custom", "u1")  # buffered, not yet written: forgotten too
+    router.forget_user("u1")
+    assert router.counters["exposures_pending"] == 0 and router.flush() == 0
+    rights.erase_user(wh, "u1", settings=settings, cipher=load_cipher(settings), actor="t")
+    assert wh.sql("SELECT user_id FROM exposures") == [("u2",)]

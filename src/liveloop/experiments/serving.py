@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from liveloop.core.clock import utcnow
 from liveloop.experiments import store
 from liveloop.experiments.store import Experiment
 from liveloop.warehouse import Warehouse
@@ -26,8 +28,9 @@ FLUSH_AT = 1_000
 class ArmRouter:
     """``arm(target, user_id)``: the user's experiment, arm and configuration for one target, or None."""
 
-    def __init__(self, wh: Warehouse, refresh_s: float = REFRESH_S):
+    def __init__(self, wh: Warehouse, refresh_s: float = REFRESH_S, clock: Callable[[], datetime] = utcnow):
         self.wh, self.refresh_s = wh, refresh_s
+        self.clock = clock  # the exposures' time (the demo pins it to the simulated world's)
         self._running: list[Experiment] = []
         self._read_at = -1e9
         self._lock = threading.Lock()
@@ -83,7 +86,7 @@ class ArmRouter:
             self._seen[key] = None
             if len(self._seen) > SEEN:
                 self._seen.popitem(last=False)
-            self._pending.append((experiment_id, user_id, arm, datetime.now(UTC)))
+            self._pending.append((experiment_id, user_id, arm, self.clock()))
             self.counters["exposures_pending"] = len(self._pending)
 
     def flush(self) -> int:
@@ -107,5 +110,6 @@ class ArmRouter:
         """Drop a user's buffered exposures and seen marks (erasure)."""
         with self._lock:
             self._pending = [r for r in self._pending if r[1] != user_id]
+            self.counters["exposures_pending"] = len(self._pending)
             for key in [k for k in self._seen if k[1] == user_id]:
                 del self._seen[key]

@@ -10,7 +10,8 @@ strategies, not a story written for them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,8 @@ def run(wh: Warehouse, service: RecommendService, *, seed: int = 7, max_users: i
 
     oracle = Oracle.for_warehouse(wh)
     first, last = wh.sql("SELECT min(ts), max(ts) FROM events")[0]
-    now = datetime.now(UTC)
+    # the experiment runs in the simulated world's time, the hour after its last event
+    now = last + timedelta(hours=1)
     # CUPED's pre-period: the whole simulated history before the exposure
     pre_days = min(365, max(1, (now - first).days + 1))
     exp = store.create(wh, ExperimentSpec.from_dict({**SPEC, "pre_days": pre_days}), actor="demo")
@@ -55,12 +57,13 @@ def run(wh: Warehouse, service: RecommendService, *, seed: int = 7, max_users: i
     served = {"popular": 0, "model": 0}
     for visit in range(VISITS):
         for n, user in enumerate(users):
+            at = now + timedelta(seconds=1 + visit * 600 + n % 300)
+            service.arms.clock = repeat(at).__next__
             out = service.recommend(user, K, explore=False, actor="demo")
             pids = [i["product_id"] for i in out["items"]]
             if not pids or "experiment" not in out:
                 continue
             served[out["experiment"]["arm"]] += 1
-            at = now + timedelta(seconds=1 + visit * 600 + n % 300)
             p_click = np.asarray(oracle.relevance([user] * len(pids), pids, day=day), dtype=float)
             p_buy = np.asarray(oracle.purchase_probability([user] * len(pids), pids, day=day), dtype=float)
             for pos in np.flatnonzero(rng.random(len(pids)) < p_click):

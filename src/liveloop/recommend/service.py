@@ -231,11 +231,13 @@ class RecommendService:
         return self.updates.refit_users(user_ids)
 
     def forget_user(self, user_id: str) -> None:
-        """Erase what serving holds about a user (online state, cached lists, pending refits)."""
+        """Erase what serving holds about a user (online state, cached lists, pending refits, exposures
+        not yet written)."""
         self.online.forget(user_id)
         self.cache.drop_user(user_id)
         self.updates.forget(user_id)
         self.candidates.forget(user_id)
+        self.arms.forget_user(user_id)
 
     def _erase(self, user_id: str, pseudonym: str) -> None:
         """An erasure: lists served to the user are written to the audit log first (the erasure then

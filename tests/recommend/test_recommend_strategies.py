@@ -13,7 +13,7 @@ STRATEGIES = ["manual (popularity)", "CF (ALS)", "deep sequential (SASRec)", "hy
 
 @pytest.fixture(scope="module")
 def table() -> dict:
-    return evaluate_strategies("tiny", seed=3, k=5, visits=4, n_boot=200, users=120, days=5, epochs=1)
+    return evaluate_strategies("tiny", seed=3, k=5, visits=4, users=120, days=5, epochs=1)
 
 
 def test_table_has_every_strategy_and_metric(table: dict) -> None:
@@ -36,6 +36,23 @@ def test_intervals_contain_the_point_estimates(table: dict) -> None:
             assert lo - 1e-4 <= r[metric] <= hi + 1e-4, (r["strategy"], metric, r[ci])
         lo, hi = r["gmv_per_user_ci95"]
         assert lo - 1e-3 <= r["gmv_per_user"] <= hi + 1e-3
+
+
+def test_each_strategy_is_compared_with_manual_picks_as_an_ab_test(table: dict) -> None:
+    from liveloop.experiments.assignment import cumulative, pick_arm
+
+    assert "vs_manual" not in table["rows"][0]
+    for r in table["rows"][1:]:
+        for metric in ("ctr", "gmv_per_user", "roi"):
+            eff = r["vs_manual"][metric]
+            assert eff["p_adjusted"] >= eff["p_value"] and eff["sequential"] is False
+        ctr = r["vs_manual"]["ctr"]
+        assert ctr["relative"] == pytest.approx(r["ctr"] / table["rows"][0]["ctr"] - 1, abs=1e-3)
+    # the arms are the engine's hashed assignment: the same users land in the same arm on any run
+    shares = cumulative([1.0] * 4)
+    arms = [pick_arm("table2-3", f"u{i}", shares) for i in range(4000)]
+    assert all(0.22 < arms.count(a) / len(arms) < 0.28 for a in range(4))
+    assert sum(r["users"] for r in table["rows"]) <= 120
 
 
 def test_true_ctr_ordering_is_reported(table: dict) -> None:

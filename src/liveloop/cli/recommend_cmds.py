@@ -289,6 +289,15 @@ def evaluate_recommend(
     eval_cmd(dataset=dataset, k=k, models="", protocol="", epochs=epochs, as_json=as_json)
 
 
+def _vs_manual(eff: dict[str, Any] | None) -> str:
+    """A strategy's relative effect against manual picks, its 95% interval and Holm-adjusted p."""
+    if eff is None:
+        return "control"
+    lo, hi = eff["ci95_relative"] or (None, None)
+    interval = "" if lo is None or hi is None else f" [{lo:+.1%}, {hi:+.1%}]"
+    return f"{eff['relative']:+.1%}{interval} ({eff['p_adjusted']:.2g})"
+
+
 def evaluate_strategies_cmd(
     scale: str = typer.Option("small", help="Simulator preset: tiny, small, medium."),
     seed: int = typer.Option(7, help="Simulator and policy seed."),
@@ -313,6 +322,7 @@ def evaluate_strategies_cmd(
                 "GMV": x["gmv"],
                 "ROI": f"{x['roi']:.3f} {x['roi_ci95']}",
                 "true ROI, all users": f"{x['all_users_expected_roi']:.3f}",
+                "ROI vs manual (p)": _vs_manual(x.get("vs_manual", {}).get("roi")),
             }
             for x in r["rows"]
         ]

@@ -5,7 +5,9 @@ deep sequential recommendation (SASRec) and the hybrid (LambdaRank over CF candi
 world is generated and imported into a throw-away warehouse; every strategy trains on the first 80% of
 its time line; users are randomised into four equal arms; each arm's users see that strategy's top-k
 on ``visits`` visits. Clicks and purchases are drawn from the simulator's ground truth (Oracle), so the
-comparison is of the strategies alone. Figures carry 95% bootstrap intervals over users.
+comparison is of the strategies alone. Users are split by the experiment engine's hashed assignment and
+every figure is analysed as the engine analyses an A/B test: delta-method 95% intervals over users, and
+each strategy against manual picks with Fieller intervals and Holm-adjusted p-values.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from liveloop.core.config import get_settings
+from liveloop.experiments import stats
+from liveloop.experiments.assignment import cumulative, pick_arm
 from liveloop.recommend.base import Retriever, mask_seen, top_k
 from liveloop.recommend.factorization import ALS
 from liveloop.recommend.hybrid import HybridRanker
@@ -50,14 +54,11 @@ def strategies(seed: int, epochs: int = 10) -> dict[str, Retriever]:
     }
 
 
-def _ci(per_user: np.ndarray, denom: np.ndarray | None, rng: np.random.Generator, n_boot: int) -> list[float]:
-    idx = rng.integers(0, len(per_user), (n_boot, len(per_user)))
-    if denom is None:
-        stats = per_user[idx].mean(axis=1)
-    else:
-        stats = per_user[idx].sum(axis=1) / np.maximum(denom[idx].sum(axis=1), 1e-12)
-    lo, hi = np.quantile(stats, [0.025, 0.975])
-    return [round(float(lo), 5), round(float(hi), 5)]
+def _interval(num: np.ndarray, den: np.ndarray | None) -> list[float]:
+    """95% interval of ``sum(num) / sum(den)`` (or the mean of ``num``) by the engine's delta method."""
+    (est,), _ = stats.estimates({"arm": (num, den)})
+    half = 1.959964 * float(np.sqrt(est.variance))
+    return [round(est.value - half, 5), round(est.value + half, 5)]
 
 
 def evaluate_strategies(
@@ -65,13 +66,13 @@ def evaluate_strategies(
     seed: int = 7,
     k: int = 10,
     visits: int = 5,
-    n_boot: int = 300,
     *,
     users: int | None = None,
     days: int | None = None,
     epochs: int = 10,
 ) -> dict[str, Any]:
-    """``liveloop evaluate strategies``: exposure, CTR, CVR, GMV and ROI per strategy with 95% CIs.
+    """``liveloop evaluate strategies``: exposure, CTR, CVR, GMV and ROI per strategy with 95% CIs, and
+    each strategy against manual picks (the control) as the experiment engine reports an A/B test.
 
     ``users`` / ``days`` override the preset's world size; ``epochs`` trains SASRec (alone and inside
     the hybrid, which reuses the stand-alone ALS and SASRec fitted on the same data).
@@ -98,7 +99,14 @@ def evaluate_strategies(
     day = int((train.ts.max() - data.ts.min()) // 86_400) + 1
     active = np.flatnonzero(np.bincount(train.user_idx, minlength=train.n_users) > 0)
     rng = np.random.default_rng(seed)
-    arms = rng.permutation(len(active)) % 4
+    # the engine's hashed assignment, four equal arms (the first, manual picks, is the control)
+    shares = cumulative([1.0] * 4)
+    arms = np.array([pick_arm(f"table2-{seed}", str(u), shares) for u in data.users[active]])
+    units: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]] = {
+        "ctr": {},
+        "gmv_per_user": {},
+        "roi": {},
+    }
     known = train.item_counts() > 0
     price = prices.reindex(data.items.astype(str))["price"].fillna(0).to_numpy()
     cost = prices.reindex(data.items.astype(str))["cost"].fillna(0).to_numpy()
@@ -144,14 +152,14 @@ def evaluate_strategies(
                 "users": len(arm_users),
                 "exposure": int(imp_u.sum()),
                 "ctr": round(float(clk_u.sum() / imp_u.sum()), 5),
-                "ctr_ci95": _ci(clk_u, imp_u, rng, n_boot),
+                "ctr_ci95": _interval(clk_u, imp_u),
                 "cvr": round(float(buy_u.sum() / max(clk_u.sum(), 1)), 5),
-                "cvr_ci95": _ci(buy_u, clk_u, rng, n_boot),
+                "cvr_ci95": _interval(buy_u, clk_u),
                 "gmv": round(float(gmv_u.sum()), 2),
                 "gmv_per_user": round(float(gmv_u.mean()), 3),
-                "gmv_per_user_ci95": _ci(gmv_u, None, rng, n_boot),
+                "gmv_per_user_ci95": _interval(gmv_u, None),
                 "roi": round(float(margin_u.sum() / spend.sum()), 4),
-                "roi_ci95": _ci(margin_u, spend, rng, n_boot),
+                "roi_ci95": _interval(margin_u, spend),
                 "expected_ctr": round(float(p_click.mean()), 5),
                 "expected_purchases_per_1k_impressions": round(float((p_click * p_buy).mean() * 1000), 4),
                 # the same strategy shown to every user, valued by the Oracle's true probabilities:
@@ -162,6 +170,10 @@ def evaluate_strategies(
         )
         if isinstance(model, HybridRanker):
             rows[-1]["value_weight"] = model.value_weight_
+        units["ctr"][name] = (clk_u, imp_u)
+        units["gmv_per_user"][name] = (gmv_u, None)
+        units["roi"][name] = (margin_u, spend)
+    _against_control(rows, units)
     best = max(rows, key=lambda r: float(r["roi"]))["strategy"]
     best_expected = max(rows, key=lambda r: float(r["all_users_expected_roi"]))["strategy"]
     by_truth = sorted(rows, key=lambda r: -float(r["expected_ctr"]))
@@ -184,6 +196,21 @@ def evaluate_strategies(
         # sampled CTRs estimate
         "expected_ctr_order": [r["strategy"] for r in by_truth],
     }
+
+
+def _against_control(
+    rows: list[dict[str, Any]], units: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]]
+) -> None:
+    """Each strategy's CTR, GMV per user and ROI against manual picks (the first arm): the engine's
+    relative effect with its Fieller interval and Holm-adjusted p-value (fixed horizon: one look)."""
+    found = []
+    for metric, arms in units.items():
+        est, _ = stats.estimates(arms)
+        for row, e in zip(rows[1:], est[1:], strict=True):
+            found.append((row, metric, stats.compare(est[0], e)))
+    adjusted = stats.adjust([eff.p_value for _, _, eff in found])
+    for (row, metric, eff), p in zip(found, adjusted, strict=True):
+        row.setdefault("vs_manual", {})[metric] = {**eff.to_dict(), "p_adjusted": round(p, 6)}
 
 
 def strategies_path(home: Path) -> Path:

@@ -524,8 +524,18 @@ def test_a_recommend_experiment_chooses_each_users_strategy_and_logs_exposures(t
         assert len({tuple(_ids(o)) for o in popular}) == 1  # one shared list, no exploration slot
         assert all(o["mode"] == "personalised" for u, o in out.items() if arms[u] == "model")
         svc.flush_audit()
-        logged = dict(wh.sql("SELECT user_id, arm FROM exposures WHERE experiment_id = ?", [exp.experiment_id]))
+        logged = dict(
+            wh.sql("SELECT user_id, arm FROM exposures WHERE experiment_id = ?", [exp.experiment_id])
+        )
         assert logged == arms
+        # Table 2 on this traffic: every item served counts as exposure, in the user's arm
+        table = service.results(wh, exp.experiment_id, act=False)["table2"]
+        shown = {
+            a: sum(len(o["items"]) for u, o in out.items() if arms[u] == a) for a in ("model", "popular")
+        }
+        assert {r["arm"]: r["exposure"] for r in table["rows"]} == shown
+        assert [r["arm"] for r in table["rows"]] == ["model", "popular"] and "vs_control" in table["rows"][1]
+        assert table["rows"][0]["ctr"] is not None and 0 <= table["rows"][0]["ctr"] <= 1
     finally:
         store.stop(wh, exp.experiment_id)
     after = _svc(trained, explore=False).recommend(users[0], 6)

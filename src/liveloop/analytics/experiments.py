@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from liveloop.analytics.experiment_table2 import strategy_table
 from liveloop.analytics.kpis import METRICS, measures
 from liveloop.core.errors import InsufficientData, ValidationFailed
 from liveloop.experiments import stats, store
@@ -182,6 +183,8 @@ def results(
         "guardrails": [rows[g] for g in exp.guardrails],
         "guardrail_breaches": breaches,
     }
+    if exp.target == "recommend":  # the reference study's Table 2, on this experiment's traffic
+        out["table2"] = strategy_table(wh, exp)
     if history:
         out["history"] = looks(wh, exp)
     return out

@@ -64,6 +64,31 @@ def _render_results(r: dict[str, Any]) -> None:
                     f"[{_pct(lo)}, {_pct(hi)}]", f"{p:.3g}" if p is not None else "—", flag,
                 )  # fmt: skip
         console.print(table)
+    if r.get("table2"):
+        _render_table2(r["table2"])
+
+
+def _render_table2(t: dict[str, Any]) -> None:
+    table = Table(
+        "arm", "users", "exposure", "CTR", "CVR", "GMV/user", "ROI", "ROI vs control [95%]", title="Table 2"
+    )
+    for row in t["rows"]:
+        v = (row.get("vs_control") or {}).get("roi")
+        lo, hi = (v["ci95_relative"] or (None, None)) if v else (None, None)
+        vs = (
+            "control"
+            if v is None
+            else f"{_pct(v['relative'])} [{_pct(lo)}, {_pct(hi)}] p {v['p_adjusted']:.2g}"
+        )
+        table.add_row(
+            row["arm"], str(row["users"]), str(row["exposure"]), _num(row["ctr"]), _num(row["cvr"]),
+            _num(row["gmv_per_user"]), _num(row["roi"]), vs,
+        )  # fmt: skip
+    console.print(table)
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g}"
 
 
 @experiments_app.command("create")

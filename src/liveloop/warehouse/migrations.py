@@ -586,6 +586,34 @@ CREATE TABLE exposures (
 );
 """
 
+V14_RISK = """
+CREATE TABLE risk_flags (
+    flag_id      VARCHAR PRIMARY KEY,
+    kind         VARCHAR NOT NULL,
+    subject_type VARCHAR NOT NULL,
+    subject      VARCHAR NOT NULL,
+    user_id      VARCHAR,
+    session_id   VARCHAR,
+    score        DOUBLE NOT NULL,
+    evidence     JSON NOT NULL,
+    fingerprint  VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL DEFAULT 'open',
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    reviewed_by  VARCHAR,
+    reviewed_at  TIMESTAMPTZ,
+    review_note  VARCHAR
+);
+CREATE TABLE risk_flag_members (
+    flag_id      VARCHAR NOT NULL,
+    user_id      VARCHAR NOT NULL,
+    item_type    VARCHAR NOT NULL,
+    item_id      VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ,
+    detail       VARCHAR,
+    PRIMARY KEY (flag_id, item_type, item_id)
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -623,6 +651,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "experiments: layers (salt, holdout), definitions (arms, bucket range, metrics, guardrails), "
         "first exposure per user",
         V13_EXPERIMENTS,
+    ),
+    (
+        14,
+        "risk: the review queue of risk flags (kind, subject, score, evidence, open/confirmed/dismissed) "
+        "and the accounts and items each flag names (a user_id column, so erasure removes them)",
+        V14_RISK,
     ),
 ]
 

@@ -1,0 +1,298 @@
+"""Sales series from the warehouse, their forecasts, and the stock a planned live session needs.
+
+A series is the GMV or the units of paid orders (status not cancelled, failed or refunded) per day (or
+Monday-start week) of the configured time zone, for one key of a grouping:
+
+- ``product``, ``category``: the order lines' amounts and quantities (lines whose product has no
+  category count under ``(none)``);
+- ``host``: the orders placed in the host's live sessions (``orders.session_id``), their amounts and
+  the quantities of their lines;
+- ``platform``: every paid order (one series, ``all``), as the KPI registry counts GMV.
+
+Periods without a sale are 0. Every series spans the same periods: from the first to the last period
+with a paid order in the warehouse (within ``start``/``end`` when given; whole weeks only), so a key
+that sold nothing still gets a series of zeros when asked for by ``ids``. The last day counts as
+observed: set ``end`` to a day's start to leave out a day still under way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from liveloop.analytics.backtest import Backtest, backtest
+from liveloop.analytics.forecast import LEVELS, Forecast, forecast, frequency
+from liveloop.core.config import get_settings
+from liveloop.core.errors import InsufficientData, NotFound, ValidationFailed
+from liveloop.warehouse import Warehouse
+
+GROUPINGS = ("product", "category", "host", "platform")
+MEASURES = ("gmv", "units")
+NO_CATEGORY = "(none)"
+_PAID = "o.status NOT IN ('cancelled', 'failed', 'refunded')"
+_UNITS = "LEFT JOIN (SELECT order_id, sum(quantity) AS units FROM order_items GROUP BY 1) u USING (order_id)"
+_SOURCES = {
+    "product": ("i.product_id", "sum(i.amount)", "sum(i.quantity)", "JOIN order_items i USING (order_id)"),
+    "category": (
+        f"coalesce(p.category, '{NO_CATEGORY}')",
+        "sum(i.amount)",
+        "sum(i.quantity)",
+        "JOIN order_items i USING (order_id) LEFT JOIN products p USING (product_id)",
+    ),
+    "host": (
+        "s.host_id",
+        "sum(o.amount)",
+        "sum(coalesce(u.units, 0))",
+        f"JOIN live_sessions s USING (session_id) {_UNITS}",
+    ),
+    "platform": ("'all'", "sum(o.amount)", "sum(coalesce(u.units, 0))", _UNITS),
+}
+
+
+def _check(by: str, measure: str) -> None:
+    if by not in GROUPINGS:
+        raise ValidationFailed(f"unknown grouping {by!r}; use one of {', '.join(GROUPINGS)}", field="by")
+    if measure not in MEASURES:
+        raise ValidationFailed(f"unknown measure {measure!r}; use gmv or units", field="measure")
+
+
+def _period(moment: datetime, tz: ZoneInfo, weekly: bool) -> date:
+    """The local day (or the Monday of the local week) of ``moment`` (naive: already local)."""
+    day = (moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)).date()
+    return day - timedelta(days=day.weekday()) if weekly else day
+
+
+def sales_history(
+    wh: Warehouse,
+    by: str = "category",
+    measure: str = "gmv",
+    *,
+    freq: str = "D",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    ids: Sequence[str] | None = None,
+    tz: str | None = None,
+) -> pd.DataFrame:
+    """The ``measure`` of paid orders per ``by`` key and period of ``[start, end)``, zero-filled: a long
+    frame ``unique_id, ds, y`` ready for :func:`liveloop.analytics.forecast.forecast`. ``ids`` keeps
+    those keys only (a key without sales gets zeros)."""
+    _check(by, measure)
+    fq = frequency(freq)
+    weekly = fq.code == "W"
+    zone = ZoneInfo(tz or get_settings().timezone)
+    if start is not None and end is not None and end <= start:
+        raise ValidationFailed("the window's end must be after its start", field="end")
+    key, gmv, units, joins = _SOURCES[by]
+    local = "timezone(?, o.ts)"
+    bucket = f"CAST(date_trunc('week', {local}) AS DATE)" if weekly else f"CAST({local} AS DATE)"
+    conds = [_PAID]
+    params: list[Any] = [zone.key]
+    if start is not None:
+        conds.append("o.ts >= ?")
+        params.append(start if start.tzinfo else start.replace(tzinfo=zone))
+    if end is not None:
+        conds.append("o.ts < ?")
+        params.append(end if end.tzinfo else end.replace(tzinfo=zone))
+    rows = wh.df(
+        f"SELECT {key} AS unique_id, {bucket} AS ds, {gmv if measure == 'gmv' else units} AS y "
+        f"FROM orders o {joins} WHERE {' AND '.join(conds)} AND {key} IS NOT NULL GROUP BY 1, 2",
+        params,
+    )
+    if rows.empty:
+        window = "" if start is None and end is None else " in this window"
+        raise InsufficientData(f"there are no paid orders{window} to build sales series from", field="start")
+    rows["ds"] = pd.to_datetime(rows["ds"])
+    rows["y"] = rows["y"].astype(float)
+    rows["unique_id"] = rows["unique_id"].astype(str)
+    first, last = rows["ds"].min(), rows["ds"].max()
+    if start is not None:
+        first = min(first, pd.Timestamp(_period(start, zone, weekly)))
+    if end is not None:
+        last = max(last, pd.Timestamp(_period(end - timedelta(microseconds=1), zone, weekly)))
+    first, last = max(first, _edge(wh, zone, weekly, "min")), min(last, _edge(wh, zone, weekly, "max"))
+    if first > last:
+        raise InsufficientData("the paid orders do not span one whole period", field="freq")
+    keys = sorted(rows["unique_id"].unique()) if ids is None else [str(i) for i in dict.fromkeys(ids)]
+    grid = pd.MultiIndex.from_product(
+        [keys, pd.date_range(first, last, freq=fq.step)], names=["unique_id", "ds"]
+    )
+    series = rows.set_index(["unique_id", "ds"])["y"].reindex(grid, fill_value=0.0)
+    return series.reset_index()
+
+
+def _edge(wh: Warehouse, zone: ZoneInfo, weekly: bool, which: str) -> pd.Timestamp:
+    """The first (``min``) or last (``max``) period with paid orders in the whole warehouse; of weeks,
+    only whole ones count (a week the data starts or ends in the middle of would look like a slump)."""
+    moment = wh.sql(f"SELECT {which}(o.ts) FROM orders o WHERE {_PAID}")[0][0]
+    day = _period(moment, zone, False)
+    if weekly:
+        monday = day - timedelta(days=day.weekday())
+        whole = day.weekday() == (0 if which == "min" else 6)
+        day = monday if whole else monday + timedelta(days=7 if which == "min" else -7)
+    return pd.Timestamp(day)
+
+
+@dataclass
+class SalesForecast:
+    """A forecast of warehouse sales series, with the history it was fitted on."""
+
+    by: str
+    measure: str
+    history: pd.DataFrame
+    forecast: Forecast
+
+    def to_dict(self, history_points: int | None = None) -> dict[str, Any]:
+        """JSON-ready: the forecast (see :meth:`Forecast.to_dict`) and, per series, its last
+        ``history_points`` observed periods (all by default) for charts."""
+        out = {"by": self.by, "measure": self.measure, **self.forecast.to_dict()}
+        hist = self.history.groupby("unique_id", sort=False)
+        for s in out["series"]:
+            rows = hist.get_group(s["id"])
+            rows = rows if history_points is None else rows.tail(history_points)
+            points = zip(rows["ds"], rows["y"], strict=True)
+            s["history"] = [{"ds": f"{d:%Y-%m-%d}", "y": round(float(y), 4)} for d, y in points]
+        return out
+
+
+def forecast_sales(
+    wh: Warehouse,
+    by: str = "category",
+    measure: str = "gmv",
+    h: int = 7,
+    *,
+    freq: str = "D",
+    levels: Sequence[float] = LEVELS,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    ids: Sequence[str] | None = None,
+    tz: str | None = None,
+    models: Sequence[str] | None = None,
+    n_windows: int = 3,
+) -> SalesForecast:
+    """Forecast the ``measure`` per ``by`` key ``h`` periods past the sales history (liveloop's choice,
+    with quantiles at ``levels``)."""
+    history = sales_history(wh, by, measure, freq=freq, start=start, end=end, ids=ids, tz=tz)
+    result = forecast(history, h, freq, levels=levels, models=models, n_windows=n_windows)
+    return SalesForecast(by=by, measure=measure, history=history, forecast=result)
+
+
+def backtest_sales(
+    wh: Warehouse,
+    by: str = "category",
+    measure: str = "gmv",
+    h: int = 7,
+    *,
+    freq: str = "D",
+    origins: int = 4,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    ids: Sequence[str] | None = None,
+    tz: str | None = None,
+    models: Sequence[str] | None = None,
+) -> Backtest:
+    """A rolling-origin backtest of the sales forecast (``origins`` origins ``h`` periods apart):
+    liveloop's choice beside each candidate and seasonal naive (see :meth:`Backtest.to_dict`)."""
+    history = sales_history(wh, by, measure, freq=freq, start=start, end=end, ids=ids, tz=tz)
+    return backtest(history, h, freq, origins=origins, models=models)
+
+
+def stock_plan(
+    wh: Warehouse,
+    *,
+    session_id: str | None = None,
+    products: Sequence[str] | None = None,
+    day: date | str | None = None,
+    service_level: float = 0.95,
+    tz: str | None = None,
+    models: Sequence[str] | None = None,
+    n_windows: int = 3,
+) -> dict[str, Any]:
+    """Stock per product for a live session on ``day``: the ``service_level`` quantile of the product's
+    forecast units that day, rounded up, so that demand exceeds the stock with probability about
+    ``1 - service_level``. The products and day come from the session (its lineup and local start
+    day) or are given. Only sales before that day are used, so a past session is a fair backtest."""
+    number = isinstance(service_level, int | float) and not isinstance(service_level, bool)
+    if not number or not 0.5 < service_level < 1:
+        raise ValidationFailed(
+            f"the service level is a probability in (0.5, 1), not {service_level!r}", field="service_level"
+        )
+    zone = ZoneInfo(tz or get_settings().timezone)
+    if session_id is not None:
+        found = wh.sql("SELECT lineup, start_ts FROM live_sessions WHERE session_id = ?", [session_id])
+        if not found:
+            raise NotFound(f"no live session {session_id!r}", field="session_id")
+        lineup, start_ts = found[0]
+        if not lineup or start_ts is None:
+            raise ValidationFailed(
+                f"session {session_id!r} has no lineup or no start time", field="session_id"
+            )
+        products = products or list(lineup)
+        day = day or start_ts.astimezone(zone).date()
+    if not products:
+        raise ValidationFailed("name the products (or a session with a lineup)", field="products")
+    if day is None:
+        raise ValidationFailed("name the day of the session", field="day")
+    try:
+        day = date.fromisoformat(day) if isinstance(day, str) else day
+    except ValueError:
+        raise ValidationFailed(f"the day must be a date (YYYY-MM-DD), not {day!r}", field="day") from None
+    products = [str(p) for p in dict.fromkeys(products)]
+    history = sales_history(
+        wh, "product", "units", end=datetime.combine(day, time(), tzinfo=zone), ids=products, tz=zone.key
+    )
+    last = history["ds"].max().date()
+    h = (day - last).days
+    level = round(200 * service_level - 100, 6)
+    result = forecast(history, h, "D", levels=(level,), models=models, n_windows=n_windows)
+    on_day = result.frame["step"] == h
+    rows = result.frame[on_day].assign(upper=result.quantile(service_level)[on_day])
+    rows = rows.set_index("unique_id").loc[products].reset_index()  # in the lineup's order
+    known = {
+        r[0]: (r[1], r[2])
+        for r in wh.sql(
+            "SELECT product_id, stock, title FROM products WHERE list_contains(?, product_id)", [products]
+        )
+    }
+    first = history["ds"].min().date()
+    days = (last - first).days + 1
+    plan = []
+    for r in rows.itertuples():
+        pid = str(r.unique_id)
+        upper, mean = float(r.upper), float(r.mean)
+        need = math.ceil(upper - 1e-9)
+        have, title = known.get(pid, (None, None))
+        short = None if have is None else max(0, need - int(have))
+        if have is None:
+            cover = "no stock recorded"
+        else:
+            cover = f"stock {have} covers it" if short == 0 else f"stock {have}: {short} short"
+        plan.append(
+            {
+                "product_id": pid,
+                "title": title,
+                "expected_units": round(mean, 2),
+                "quantile_units": round(upper, 2),
+                "recommended_stock": need,
+                "stock": have,
+                "shortfall": short,
+                "reason": (
+                    f"{service_level:.0%} of the forecast demand on {day} is at most {upper:.1f} units "
+                    f"(expected {mean:.1f}), from {days} days of paid orders "
+                    f"{first}..{last}; {cover}"
+                ),
+            }
+        )
+    return {
+        "session_id": session_id,
+        "day": day.isoformat(),
+        "service_level": service_level,
+        "history": {"start": first.isoformat(), "end": last.isoformat(), "days": days},
+        "horizon_days": h,
+        "products": plan,
+    }

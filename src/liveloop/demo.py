@@ -113,6 +113,15 @@ def step_live(ctx: DemoContext) -> dict[str, Any]:
     return demo_step(ctx.wh, ctx.settings)
 
 
+def step_risk(ctx: DemoContext) -> dict[str, Any]:
+    """Scan the world for fake engagement, abnormal orders and KPI drops (the Risk page's review queue)."""
+    from liveloop.analytics import risk
+
+    result = risk.scan(ctx.wh)
+    found = ", ".join(f"{kind} {v['found']}" for kind, v in result["kinds"].items() if v["found"])
+    return {"new flags": result["new"], "found": found or "nothing", "page": "/risk"}
+
+
 def step_content(ctx: DemoContext) -> dict[str, Any]:
     """Write tonight's live script and persona copy (content studio, through the compliance gate)."""
     from liveloop.content.demo import demo_step
@@ -139,6 +148,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("campaigns", step_campaigns),
     ("comment_model", step_comment_model),
     ("live", step_live),
+    ("risk", step_risk),
     ("content", step_content),
     ("reports", step_reports),
 ]

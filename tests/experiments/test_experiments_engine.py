@@ -203,8 +203,8 @@ def test_power_before_launch(wh: Warehouse) -> None:
 
 
 def test_an_erasure_removes_the_users_exposures(wh: Warehouse, settings) -> None:
-    from liveloop.privacy import rights
     from liveloop.core.crypto import load_cipher
+    from liveloop.privacy import rights
 
     exp = service.create(wh, _spec())
     store.log_exposures(wh, [(exp.experiment_id, u, exp.place(u).arm or "", T0) for u in ("u1", "u2")])

@@ -93,9 +93,9 @@ def first_link(page: Any, selector: str) -> str:
 
 
 def walk(page: Any, base: str, lang: str, shots: Path | None = None) -> dict[str, list[str]]:
-    """Visit every page (and a segment's members, a user, a product, a session, a search) in ``lang``;
-    returns the untranslated runs by path (``_visited``: the paths). ``page`` is logged in. With
-    ``shots``, a screenshot of each page is saved there as ``<name>-<lang>.png``."""
+    """Visit every page (and a segment's members, a user, a product, a session, a risk flag when there is
+    one, a search) in ``lang``; returns the untranslated runs by path (``_visited``: the paths). ``page``
+    is logged in. With ``shots``, a screenshot of each page is saved there as ``<name>-<lang>.png``."""
     page.goto(f"{base}/lang?lang={lang}&next=/overview")
     found: dict[str, list[str]] = {}
     visited: list[str] = []
@@ -119,7 +119,12 @@ def walk(page: Any, base: str, lang: str, shots: Path | None = None) -> dict[str
     visit("channels", "/channels")
     visit("experiments", "/experiments")
     visit("experiment", first_link(page, "#experiment-table tbody a[href^='/experiments/']"))
+    visit("forecasts", "/forecasts")
     visit("sessions", "/sessions")
+    visit("risk", "/risk?status=all")
+    flag = page.locator("#flag-table tbody a[href^='/risk/']")
+    if flag.count():  # the world's risk scan may honestly find nothing
+        visit("risk-flag", str(flag.first.get_attribute("href")))
     visit("reports", "/reports")
     visit("segments", "/segments")
     visit("segment-members", first_link(page, "#segment-table tbody a[href^='/users?segment=']"))

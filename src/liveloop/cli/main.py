@@ -51,12 +51,14 @@ def _register() -> None:
         data_cmds,
         datasets_cmds,
         experiment_cmds,
+        forecast_cmds,
         live_cmds,
         measure_cmds,
         privacy_cmds,
         profiles_cmds,
         recommend_cmds,
         reports_cmds,
+        risk_cmds,
         service_cmds,
         simulate_cmds,
     )
@@ -75,6 +77,8 @@ def _register() -> None:
         content_cmds,
         measure_cmds,
         experiment_cmds,
+        forecast_cmds,
+        risk_cmds,
         reports_cmds,
     ):
         module.register(app)

@@ -1,6 +1,6 @@
 """The post-live report (直播复盘) of one session, as data: its KPIs against the per-session targets and
 the host's previous sessions, the session minute by minute, each product's explanation results, the top
-questions and complaints, and what the advisor raised with what followed.
+questions and complaints, what the advisor raised with what followed, and the session's risk flags.
 
 It reads the warehouse only. Where the live copilot ran the session, its per-minute rows, question groups,
 alerts and on-stage sales are used; for any other session (an imported or simulated one) the minutes come
@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from liveloop.analytics.kpis import comparison, compute
+from liveloop.analytics.risk_store import KINDS
 from liveloop.core.errors import InsufficientData, NotFound
 from liveloop.core.types import QUESTION_INTENTS
 from liveloop.warehouse import Warehouse
@@ -227,6 +228,58 @@ def _advice(wh: Warehouse, session_id: str, minutes: list[dict[str, Any]]) -> li
     return out
 
 
+def _risk(wh: Warehouse, session_id: str) -> dict[str, Any]:
+    """The session's risk flags (those stored by risk scans): the flags about the session itself, and the
+    linked-account rings and refund abusers with orders placed in it, dismissed ones left out. Per kind how
+    many (confirmed among them) and the distinct accounts; the strongest flag of each kind (a confirmed one
+    first; scores are comparable only within a kind) with up to five of its accounts."""
+    rows = wh.sql(
+        """
+        WITH ids AS (
+            SELECT flag_id FROM risk_flags WHERE session_id = ?
+            UNION
+            SELECT m.flag_id FROM risk_flag_members m JOIN orders o ON m.item_type = 'order'
+                AND m.item_id = o.order_id WHERE o.session_id = ?
+        )
+        SELECT f.flag_id, f.kind, f.subject_type, f.subject, f.score, f.status, f.evidence,
+            (SELECT list(m.user_id ORDER BY m.ts NULLS LAST, m.user_id) FROM risk_flag_members m
+                WHERE m.flag_id = f.flag_id AND m.item_type = 'account') AS accounts
+        FROM risk_flags f JOIN ids USING (flag_id)
+        WHERE f.status <> 'dismissed'
+        ORDER BY f.kind, f.score DESC, f.flag_id
+        """,
+        [session_id, session_id],
+    )
+    flags = []
+    per_kind: dict[str, dict[str, Any]] = {}
+    for flag_id, kind, subject_type, subject, score, status, evidence, accounts in rows:
+        accounts = list(accounts or [])
+        flags.append(
+            {
+                "flag_id": flag_id, "kind": kind, "subject_type": subject_type, "subject": subject,
+                "score": float(score), "status": status,
+                "evidence": json.loads(evidence) if isinstance(evidence, str) else evidence,
+                "accounts": len(accounts), "examples": accounts[:5],
+            }
+        )  # fmt: skip
+        counts = per_kind.setdefault(kind, {"flags": 0, "confirmed": 0, "accounts": set()})
+        counts["flags"] += 1
+        counts["confirmed"] += status == "confirmed"
+        counts["accounts"].update(accounts)
+    for counts in per_kind.values():
+        counts["accounts"] = len(counts["accounts"])
+    best: dict[str, dict[str, Any]] = {}
+    for f in sorted(flags, key=lambda f: (f["status"] != "confirmed", -f["score"], f["flag_id"])):
+        best.setdefault(f["kind"], f)
+    order = list(KINDS)
+    top = sorted(best.values(), key=lambda f: (f["status"] != "confirmed", order.index(f["kind"])))
+    return {
+        "total": len(flags),
+        "per_kind": {k: per_kind[k] for k in order if k in per_kind},
+        "top": top,
+    }
+
+
 def post_live(wh: Warehouse, session_id: str, *, tz: str = "Asia/Shanghai") -> dict[str, Any]:
     """Everything the post-live report of ``session_id`` shows; a session without data is refused."""
     session = _session(wh, session_id)
@@ -257,4 +310,5 @@ def post_live(wh: Warehouse, session_id: str, *, tz: str = "Asia/Shanghai") -> d
         "advice": _advice(wh, session_id, minutes),
         "questions_answered": (copilot or {}).get("questions", {}).get("answered"),
         "questions_handed_off": (copilot or {}).get("questions", {}).get("handed_off"),
+        "risk": _risk(wh, session_id),
     }

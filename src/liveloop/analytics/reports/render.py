@@ -98,6 +98,76 @@ LABELS: dict[str, tuple[str, str]] = {
     "viewers_short": ("Viewers", "观看人数"),
     "conversion": ("View-to-buy", "观看转化率"),
     "gpm": ("GPM", "千次观看成交额"),
+    "risk": ("Risk flags", "风险标记"),
+    "risk_kind": ("Kind", "类型"),
+    "risk_flags": ("Flags", "标记数"),
+    "risk_confirmed": ("Confirmed", "已确认"),
+    "risk_accounts": ("Accounts", "涉及账号"),
+    "risk_top": ("The strongest flag of each kind", "各类型证据最强的标记"),
+    "risk_about": ("About", "对象"),
+    "risk_found": ("What was found", "发现"),
+    "risk_score": ("Score", "分数"),
+    "risk_examples": ("Example accounts", "示例账号"),
+    "risk_note": (
+        "Flags stored by risk scans about this session, or about accounts with orders in it (dismissed ones "
+        "left out); reviewers confirm or dismiss them on the dashboard's Risk page.",
+        "风险扫描对本场或在本场下单账号的标记（已排除的不计）；审核人在看板的“风险”页确认或排除。",
+    ),
+    "risk_none": (
+        "No risk flags for this session (scans: `liveloop risk scan`, or the dashboard's Risk page).",
+        "本场没有风险标记（扫描：`liveloop risk scan`，或看板的“风险”页）。",
+    ),
+    "this_session": ("this session", "本场"),
+}
+#: Each kind of risk flag as a report names it, and what it found (``str.format`` of its evidence).
+RISK_KINDS: dict[str, tuple[str, str]] = {
+    "comment_burst": ("Comment flood", "评论刷屏"),
+    "new_account_comments": ("New accounts commenting", "新账号集中评论"),
+    "synced_joins": ("Synchronised room entries", "集中进场"),
+    "like_spike": ("Like spike", "点赞激增"),
+    "gift_spike": ("Gift spike", "送礼激增"),
+    "linked_accounts": ("Linked accounts", "关联账号（羊毛党）"),
+    "refund_abuse": ("Refund abuse", "恶意退款"),
+    "kpi_drop": ("KPI drop", "指标骤降"),
+}
+RISK_SAYS: dict[str, tuple[str, str]] = {
+    "comment_burst": (
+        "{accounts} accounts posted near-identical comments within {seconds} s; {flagged} look fake",
+        "{accounts} 个账号在 {seconds} 秒内发布几乎相同的评论，其中 {flagged} 个疑似虚假",
+    ),
+    "new_account_comments": (
+        "{new} of {total} commenters were freshly created accounts ({share}; typical: {expected})",
+        "{total} 位评论者中 {new} 位是新注册账号（{share}，通常为 {expected}）",
+    ),
+    "synced_joins": (
+        "{accounts} accounts entered within {seconds} s ({expected} expected)",
+        "{accounts} 个账号在 {seconds} 秒内集中进场（正常约 {expected} 个）",
+    ),
+    "like_spike": (
+        "{count} likes in one minute (usual minute: {baseline}); {flagged} accounts",
+        "一分钟内 {count} 个点赞（平时每分钟 {baseline} 个），涉及 {flagged} 个账号",
+    ),
+    "gift_spike": (
+        "{count} accounts sent gifts in one minute (usual: {baseline} a minute)",
+        "一分钟内 {count} 个账号送礼（平时每分钟 {baseline} 个）",
+    ),
+    "linked_accounts": (
+        "{accounts} linked accounts placed {orders} orders, {coupons} with a coupon",
+        "{accounts} 个关联账号下了 {orders} 笔订单，其中 {coupons} 笔用券",
+    ),
+    "refund_abuse": (
+        "{refunded} of {orders} orders refunded ({rate}; buyers of the same products: {base})",
+        "{orders} 笔订单中 {refunded} 笔退款（{rate}；同类商品买家为 {base}）",
+    ),
+    "kpi_drop": (
+        "{metric} was {value} in {bucket}, expected {expected}",
+        "{metric} 在 {bucket} 为 {value}，预期 {expected}",
+    ),
+}
+RISK_STATUS: dict[str, tuple[str, str]] = {
+    "open": ("to review", "待审核"),
+    "confirmed": ("confirmed", "已确认"),
+    "dismissed": ("dismissed", "已排除"),
 }
 STEP_NAMES: dict[str, tuple[str, str]] = {
     "impression": ("impression", "曝光"),
@@ -159,6 +229,91 @@ class Formatter:
     def status(self, key: str | None) -> str:
         en, zh = STATUS_NAMES.get(key or "open", (str(key), str(key)))
         return zh if self.lang == "zh" else en
+
+    def _pick(self, pair: tuple[str, str]) -> str:
+        return pair[1] if self.lang == "zh" else pair[0]
+
+    def risk_kind(self, kind: str) -> str:
+        return self._pick(RISK_KINDS.get(kind, (kind, kind)))
+
+    def risk_status(self, status: str) -> str:
+        return self._pick(RISK_STATUS.get(status, (status, status)))
+
+    def risk_subject(self, flag: dict[str, Any]) -> str:
+        if flag["subject_type"] == "session":
+            return self.t("this_session")
+        if flag["subject_type"] == "ring":
+            n = flag.get("accounts") or 0
+            return f"{n} accounts" if self.lang == "en" else f"{n} 个账号"
+        return str(flag["subject"])
+
+    def risk_found(self, flag: dict[str, Any]) -> str:
+        """What a flag found, from its evidence's numbers, in the report's language."""
+        e, kind = flag.get("evidence") or {}, flag["kind"]
+        if kind not in RISK_SAYS:
+            return str(e.get("rule") or kind)
+        return self._pick(RISK_SAYS[kind]).format(**self._risk_values(kind, e))
+
+    def _risk_values(self, kind: str, e: dict[str, Any]) -> dict[str, str]:
+        n = self._count
+        if kind == "comment_burst":
+            seconds = e.get("window_seconds")
+            try:
+                span = datetime.fromisoformat(e["end"]) - datetime.fromisoformat(e["start"])
+                seconds = max(1, round(span.total_seconds()))
+            except (KeyError, TypeError, ValueError):
+                pass
+            return {
+                "accounts": n(e.get("accounts")),
+                "seconds": n(seconds),
+                "flagged": n(e.get("flagged_accounts")),
+            }
+        if kind == "new_account_comments":
+            return {
+                "new": n(e.get("new_commenters")),
+                "total": n(e.get("commenters")),
+                "share": self.value(e.get("share"), "ratio"),
+                "expected": self.value(e.get("expected_share"), "ratio"),
+            }
+        if kind == "synced_joins":
+            return {
+                "accounts": n(e.get("accounts")),
+                "seconds": n(e.get("window_seconds")),
+                "expected": f"{e.get('expected') or 0:.2f}",
+            }
+        if kind in ("like_spike", "gift_spike"):
+            unit = "likes" if kind == "like_spike" else "senders"
+            peak = max(e.get("minutes") or [{}], key=lambda m: m.get(unit) or 0)
+            return {
+                "count": n(peak.get(unit)),
+                "baseline": f"{peak.get('baseline') or 0:.2f}",
+                "flagged": n(e.get("flagged_accounts")),
+            }
+        if kind == "linked_accounts":
+            return {
+                "accounts": n(e.get("accounts")),
+                "orders": n(e.get("orders")),
+                "coupons": n(e.get("coupon_orders")),
+            }
+        if kind == "refund_abuse":
+            return {
+                "refunded": n(e.get("refunded")),
+                "orders": n(e.get("orders")),
+                "rate": self.value(e.get("rate"), "ratio"),
+                "base": self.value(e.get("base_rate"), "ratio"),
+            }
+        return {
+            "metric": str(e.get("metric")),
+            "value": n(e.get("value")),
+            "bucket": str(e.get("bucket")),
+            "expected": n(e.get("expected")),
+        }
+
+    @staticmethod
+    def _count(v: Any) -> str:
+        if v is None:
+            return "—"
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
 
     def name(self, row: dict[str, Any]) -> str:
         return str(row.get("name_zh") if self.lang == "zh" else row.get("name_en"))

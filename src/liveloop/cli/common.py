@@ -9,12 +9,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
 from liveloop.cli.bridge import lent_warehouse
+from liveloop.core.clock import checked_time
 from liveloop.core.config import get_settings
+from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
 
 console = Console()
@@ -80,3 +83,18 @@ def emit(obj: Any, as_json: bool, render: Callable[[Any], None] | None = None) -
             console.print(f"{key}: {human(value)}", markup=False)
     else:
         console.print(human(obj), markup=False)
+
+
+def parse_time(value: str | None, field: str) -> datetime | None:
+    """An ISO time (no offset: the display zone) as an aware time; a clear error naming ``field``."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} must be an ISO 8601 time, e.g. 2026-11-11T20:00", field=field
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(get_settings().timezone))
+    return checked_time(moment, field)

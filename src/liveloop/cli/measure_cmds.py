@@ -3,16 +3,13 @@ retention cohorts. Each command parses, calls one function of ``liveloop.analyti
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from liveloop.cli.common import JsonOpt, console, emit, human, open_warehouse
-from liveloop.core.clock import checked_time
+from liveloop.cli.common import JsonOpt, console, emit, human, open_warehouse, parse_time
 from liveloop.core.config import get_settings
 from liveloop.core.errors import ValidationFailed
 
@@ -28,21 +25,6 @@ ACTOR = "cli"
 def register(app: typer.Typer) -> None:
     app.add_typer(kpi_app, name="kpi")
     _register_more(app)
-
-
-def _time(value: str | None, field: str) -> datetime | None:
-    """An ISO time (no offset: the display zone) as an aware time; a clear error naming ``field``."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(
-            f"{field} must be an ISO 8601 time, e.g. 2026-11-11T20:00", field=field
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(get_settings().timezone))
-    return checked_time(moment, field)
 
 
 def _where(session: str | None, host: str | None, product: str | None, channel: str | None) -> dict[str, str]:
@@ -102,8 +84,8 @@ def kpi_show(
             wh,
             metric or None,
             grain,
-            start=_time(start, "start"),
-            end=_time(end, "end"),
+            start=parse_time(start, "start"),
+            end=parse_time(end, "end"),
             where=_where(session, host, product, channel),
             tz=get_settings().timezone,
         )
@@ -121,7 +103,7 @@ def kpi_penetration(
     from liveloop.analytics.penetration import penetration
 
     with open_warehouse(read_only=True) as wh:
-        result = penetration(wh, category, start=_time(start, "start"), end=_time(end, "end"))
+        result = penetration(wh, category, start=parse_time(start, "start"), end=parse_time(end, "end"))
 
     def show(r: dict[str, Any]) -> None:
         table = Table(title=f"Penetration of {r['category']} by segment")
@@ -189,7 +171,7 @@ def kpi_status(
     from liveloop.analytics.targets import status
 
     with open_warehouse(read_only=True) as wh:
-        result = status(wh, as_of=_time(as_of, "as_of"), tz=get_settings().timezone)
+        result = status(wh, as_of=parse_time(as_of, "as_of"), tz=get_settings().timezone)
     emit(result, as_json, _render_status)
 
 
@@ -324,8 +306,8 @@ def funnel_run(
         "window_s": _window(window),
         "mode": mode,
         "breakdown": breakdown,
-        "start": _time(start, "start"),
-        "end": _time(end, "end"),
+        "start": parse_time(start, "start"),
+        "end": parse_time(end, "end"),
     }
     spec = FunnelSpec.of(steps, preset, **common_args)
     with open_warehouse(read_only=True) as wh:
@@ -360,8 +342,8 @@ def cohort_retention(
             wh,
             period=period,
             offsets=offsets,
-            start=_time(start, "start"),
-            end=_time(end, "end"),
+            start=parse_time(start, "start"),
+            end=parse_time(end, "end"),
             tz=get_settings().timezone,
         )
     emit(result, as_json, _render_cohorts)
@@ -406,8 +388,8 @@ def attribution_run(
     common: dict[str, Any] = {
         "level": level,
         "window_days": window_days,
-        "start": _time(start, "start"),
-        "end": _time(end, "end"),
+        "start": parse_time(start, "start"),
+        "end": parse_time(end, "end"),
     }
 
     def render(r: dict[str, Any]) -> None:

@@ -11,10 +11,8 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from liveloop.cli.common import JsonOpt, console, emit, err_console, human, open_warehouse
-from liveloop.core.clock import checked_time
+from liveloop.cli.common import JsonOpt, console, emit, err_console, human, open_warehouse, parse_time
 from liveloop.core.config import get_settings
-from liveloop.core.errors import ValidationFailed
 
 risk_app = typer.Typer(
     help="Risk: fake engagement (刷量), linked accounts and refund abuse, KPI drops; the review queue.",
@@ -25,21 +23,6 @@ ACTOR = "cli"
 
 def register(app: typer.Typer) -> None:
     app.add_typer(risk_app, name="risk")
-
-
-def _time(value: str | None, field: str) -> datetime | None:
-    """An ISO time (no offset: the display zone) as an aware time; a clear error naming ``field``."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(
-            f"{field} must be an ISO 8601 time, e.g. 2026-11-11T20:00", field=field
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(get_settings().timezone))
-    return checked_time(moment, field)
 
 
 def _rule(flag: dict[str, Any]) -> str:
@@ -75,7 +58,7 @@ def risk_scan(
     """Run the detectors; each new finding becomes an open flag (one already flagged is not flagged again)."""
     from liveloop.analytics import risk
 
-    lo, hi = _time(start, "start"), _time(end, "end")
+    lo, hi = parse_time(start, "start"), parse_time(end, "end")
     with open_warehouse() as wh:
         if as_json or not err_console.is_terminal:
             found = risk.scan(wh, kind or None, start=lo, end=hi, session_id=session)

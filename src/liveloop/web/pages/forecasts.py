@@ -99,7 +99,7 @@ async def forecasts_page(
     request: Request,
     by: Annotated[Literal["category", "product", "host", "platform"], Query()] = "category",
     measure: Annotated[Literal["gmv", "units"], Query()] = "gmv",
-    horizon: Annotated[Literal[7, 14, 28], Query()] = 7,
+    horizon: Annotated[int, Query(ge=1, le=HORIZONS[-1])] = 7,
     weekly: bool = False,
     session: Annotated[str | None, Query(max_length=128)] = None,
 ) -> HTMLResponse:

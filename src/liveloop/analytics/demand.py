@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from liveloop.analytics import session_forecast as sf
 from liveloop.analytics.backtest import Backtest, backtest
 from liveloop.analytics.forecast import LEVELS, Forecast, forecast, frequency
 from liveloop.core.config import get_settings
@@ -202,6 +203,9 @@ def backtest_sales(
     return backtest(history, h, freq, origins=origins, models=models)
 
 
+STOCK_METHODS = ("auto", "session", "daily")
+
+
 def stock_plan(
     wh: Warehouse,
     *,
@@ -212,28 +216,44 @@ def stock_plan(
     tz: str | None = None,
     models: Sequence[str] | None = None,
     n_windows: int = 3,
+    host_id: str | None = None,
+    start: datetime | str | None = None,
+    method: str = "auto",
 ) -> dict[str, Any]:
-    """Stock per product for a live session on ``day``: the ``service_level`` quantile of the product's
-    forecast units that day, rounded up, so that demand exceeds the stock with probability about
-    ``1 - service_level``. The products and day come from the session (its lineup and local start
-    day) or are given. Only sales before that day are used, so a past session is a fair backtest."""
-    number = isinstance(service_level, int | float) and not isinstance(service_level, bool)
-    if not number or not 0.5 < service_level < 1:
+    """Stock per product for a live session on ``day``: the ``service_level`` quantile of its forecast
+    units, rounded up, so that demand exceeds the stock with probability about ``1 - service_level``.
+    The products and day come from the session (its lineup and local start day) or are given; a planned
+    session not stored yet is its ``products`` (the lineup), ``host_id`` and ``start``.
+
+    With a session (stored or planned) the forecast is the session model's
+    (:mod:`liveloop.analytics.session_forecast`): the product's units in that session, from its past
+    featured sessions, the host, the slot and the lineup. Without one, or when too few past sessions
+    exist to fit that model (``method="auto"``), it is the product's ordinary daily demand forecast for
+    that day, and each row says why. ``method="session"`` or ``"daily"`` forces one. Only data before
+    that day are used, so a past session is a fair backtest."""
+    level = sf.check_service_level(service_level)
+    if method not in STOCK_METHODS:
         raise ValidationFailed(
-            f"the service level is a probability in (0.5, 1), not {service_level!r}", field="service_level"
+            f"unknown method {method!r}; use one of {', '.join(STOCK_METHODS)}", field="method"
         )
     zone = ZoneInfo(tz or get_settings().timezone)
+    lineup: list[str] | None = None
+    session_start: datetime | None = None
     if session_id is not None:
         found = wh.sql("SELECT lineup, start_ts FROM live_sessions WHERE session_id = ?", [session_id])
         if not found:
             raise NotFound(f"no live session {session_id!r}", field="session_id")
-        lineup, start_ts = found[0]
-        if not lineup or start_ts is None:
+        stored, start_ts = found[0]
+        if not stored or start_ts is None:
             raise ValidationFailed(
                 f"session {session_id!r} has no lineup or no start time", field="session_id"
             )
-        products = products or list(lineup)
+        lineup = [str(p) for p in stored]
+        products = products or list(stored)
         day = day or start_ts.astimezone(zone).date()
+    elif start is not None:
+        session_start = sf.moment(start, "start", zone)
+        day = day or session_start.astimezone(zone).date()
     if not products:
         raise ValidationFailed("name the products (or a session with a lineup)", field="products")
     if day is None:
@@ -243,6 +263,137 @@ def stock_plan(
     except ValueError:
         raise ValidationFailed(f"the day must be a date (YYYY-MM-DD), not {day!r}", field="day") from None
     products = [str(p) for p in dict.fromkeys(products)]
+    midnight = datetime.combine(day, time(), tzinfo=zone)
+
+    why: str | None = None
+    planned = session_id is None and host_id is not None and session_start is not None
+    if method == "daily":
+        why = "the daily forecast was asked for"
+    elif session_id is None and not planned:
+        why = "no session was named (a stored one, or a host and start)"
+        if method == "session":
+            raise ValidationFailed(
+                "the session model needs a session: its id, or a host and a start", field="session_id"
+            )
+    else:
+        try:
+            if session_id is not None and lineup is not None and set(products) <= set(lineup):
+                fc = sf.forecast_session(
+                    wh, session_id, lineup=products, service_level=level, as_of=midnight, tz=zone.key
+                )
+            elif session_id is not None:  # other products than the lineup: the same slot, planned
+                host, begin, end = wh.sql(
+                    "SELECT host_id, start_ts, end_ts FROM live_sessions WHERE session_id = ?", [session_id]
+                )[0]
+                fc = sf.forecast_session(
+                    wh, lineup=products, host_id=host, start=begin, end=end, service_level=level,
+                    as_of=midnight, tz=zone.key,
+                )  # fmt: skip
+            else:
+                fc = sf.forecast_session(
+                    wh, lineup=products, host_id=host_id, start=session_start, service_level=level,
+                    as_of=midnight, tz=zone.key,
+                )  # fmt: skip
+        except InsufficientData as exc:
+            if method == "session":
+                raise
+            why = exc.detail
+        else:
+            return _session_stock(wh, fc, session_id, day, level, midnight, zone)
+    return _daily_stock(wh, products, day, level, zone, models, n_windows, session_id, why)
+
+
+def _stock_cover(have: Any, need: int) -> tuple[int | None, str]:
+    short = None if have is None else max(0, need - int(have))
+    if have is None:
+        return short, "no stock recorded"
+    return short, f"stock {have} covers it" if short == 0 else f"stock {have}: {short} short"
+
+
+def _session_stock(
+    wh: Warehouse,
+    fc: sf.SessionForecast,
+    session_id: str | None,
+    day: date,
+    level: float,
+    midnight: datetime,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    """The stock plan from a session forecast."""
+    cutoff = min(midnight, fc.as_of)
+    first_ts, last_ts = wh.sql(
+        f"SELECT min(o.ts), max(o.ts) FROM orders o WHERE {_PAID} AND o.ts < ?", [cutoff]
+    )[0]
+    first, last = first_ts.astimezone(zone).date(), last_ts.astimezone(zone).date()
+    stock = {
+        r[0]: r[1]
+        for r in wh.sql(
+            "SELECT product_id, stock FROM products WHERE list_contains(?, product_id)",
+            [[p["product_id"] for p in fc.products]],
+        )
+    }
+    model = fc.model
+    where = f"session {session_id}" if session_id else f"the planned session of host {fc.host_id}"
+    fitted = (
+        f"the session model ({sf.METHOD_NAMES[model.method]}, fitted on {model.sessions} past "
+        f"sessions {model.window[0].astimezone(zone):%Y-%m-%d}..{model.window[1].astimezone(zone):%Y-%m-%d})"
+    )
+    plan = []
+    for p in fc.products:
+        mean, upper, need = p["expected_units"], p["quantile_units"], p["recommended_stock"]
+        have = stock.get(p["product_id"])
+        short, cover = _stock_cover(have, need)
+        k = p["past_featured_sessions"]
+        past = (
+            "never featured before"
+            if k == 0
+            else f"featured {k} times before, {p['past_mean_units']:.1f} units on average"
+        )
+        plan.append(
+            {
+                "product_id": p["product_id"],
+                "title": p["title"],
+                "expected_units": round(mean, 2),
+                "quantile_units": round(upper, 2),
+                "recommended_stock": need,
+                "stock": have,
+                "shortfall": short,
+                "reason": (
+                    f"{level:.0%} of the forecast demand in {where} on {day} is at most {upper:.1f} units "
+                    f"(expected {mean:.1f}), by {fitted}; {past}; {cover}"
+                ),
+                "method": "session_model",
+                "position": p["position"],
+                "expected_gmv": p["expected_gmv"],
+                "past_featured_sessions": k,
+                "past_mean_units": p["past_mean_units"],
+            }
+        )
+    return {
+        "session_id": session_id,
+        "day": day.isoformat(),
+        "service_level": level,
+        "history": {"start": first.isoformat(), "end": last.isoformat(), "days": (last - first).days + 1},
+        "horizon_days": (day - last).days,
+        "method": "session_model",
+        "fallback_reason": None,
+        "session": {**fc.totals, "model": model.to_dict()},
+        "products": plan,
+    }
+
+
+def _daily_stock(
+    wh: Warehouse,
+    products: list[str],
+    day: date,
+    service_level: float,
+    zone: ZoneInfo,
+    models: Sequence[str] | None,
+    n_windows: int,
+    session_id: str | None,
+    why: str | None,
+) -> dict[str, Any]:
+    """The stock plan from each product's ordinary daily demand forecast on ``day``."""
     history = sales_history(
         wh, "product", "units", end=datetime.combine(day, time(), tzinfo=zone), ids=products, tz=zone.key
     )
@@ -254,24 +405,23 @@ def stock_plan(
     rows = result.frame[on_day].assign(upper=result.quantile(service_level)[on_day])
     rows = rows.set_index("unique_id").loc[products].reset_index()  # in the lineup's order
     known = {
-        r[0]: (r[1], r[2])
+        r[0]: (r[1], r[2], r[3])
         for r in wh.sql(
-            "SELECT product_id, stock, title FROM products WHERE list_contains(?, product_id)", [products]
+            "SELECT product_id, stock, title, CAST(price AS DOUBLE) FROM products "
+            "WHERE list_contains(?, product_id)",
+            [products],
         )
     }
     first = history["ds"].min().date()
     days = (last - first).days + 1
+    note = "" if why is None else f" (daily demand, not the session model: {why})"
     plan = []
     for r in rows.itertuples():
         pid = str(r.unique_id)
         upper, mean = float(r.upper), float(r.mean)
         need = math.ceil(upper - 1e-9)
-        have, title = known.get(pid, (None, None))
-        short = None if have is None else max(0, need - int(have))
-        if have is None:
-            cover = "no stock recorded"
-        else:
-            cover = f"stock {have} covers it" if short == 0 else f"stock {have}: {short} short"
+        have, title, price = known.get(pid, (None, None, None))
+        short, cover = _stock_cover(have, need)
         plan.append(
             {
                 "product_id": pid,
@@ -284,8 +434,13 @@ def stock_plan(
                 "reason": (
                     f"{service_level:.0%} of the forecast demand on {day} is at most {upper:.1f} units "
                     f"(expected {mean:.1f}), from {days} days of paid orders "
-                    f"{first}..{last}; {cover}"
+                    f"{first}..{last}{note}; {cover}"
                 ),
+                "method": "daily_forecast",
+                "position": None,
+                "expected_gmv": None if price is None else round(mean * price, 2),
+                "past_featured_sessions": None,
+                "past_mean_units": None,
             }
         )
     return {
@@ -294,5 +449,8 @@ def stock_plan(
         "service_level": service_level,
         "history": {"start": first.isoformat(), "end": last.isoformat(), "days": days},
         "horizon_days": h,
+        "method": "daily_forecast",
+        "fallback_reason": why,
+        "session": None,
         "products": plan,
     }

@@ -342,7 +342,7 @@ def test_a_missing_model_is_trained_in_the_background_never_blocking(tmp_path: P
     with pytest.raises(ModelUnavailable) as busy:
         _ = hub.model
     assert "being trained" in busy.value.detail and busy.value.extra["retry_after"] > 0
-    assert provider.wait(timeout=300) is not None
+    assert provider.wait(timeout=900) is not None  # minutes on a loaded machine (70 s idle)
     assert hub.process() == 1 and hub.snapshot("s-train")["model"] == {"state": "ready"}
     assert load_model(settings) is provider.get()  # the artifact was written where the CLI finds it
 

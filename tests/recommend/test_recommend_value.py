@@ -99,7 +99,7 @@ def test_a_bad_served_value_weight_names_the_setting(raw: str, monkeypatch) -> N
 @pytest.mark.slow
 def test_value_aware_hybrid_beats_cf_on_true_roi_in_the_simulator() -> None:
     """Table 2 on the small world: every strategy valued by the Oracle on every user (paired)."""
-    table = evaluate_strategies("small", seed=7, k=10, visits=2, n_boot=50)
+    table = evaluate_strategies("small", seed=7, k=10, visits=2)
     rows = {r["strategy"]: r for r in table["rows"]}
     hybrid, cf = rows["hybrid (CF + deep, LambdaRank)"], rows["CF (ALS)"]
     assert hybrid["value_weight"] > 0

@@ -34,6 +34,7 @@ VOCAB: dict[str, str] = {
     "search": N_("search"),
     "feed": N_("feed"),
     "other": N_("other"),
+    "direct": N_("direct"),
     # event types
     "view": N_("view"),
     "click": N_("click"),

@@ -39,7 +39,7 @@ demo-run: setup system-deps
 # Two workers (the machines have two cores); a module's tests stay on one worker (module fixtures).
 XDIST := -n 2 --dist loadscope
 test: setup system-deps lint
-	$(BIN)/pytest -q -p no:cacheprovider $(XDIST)
+	$(BIN)/pytest -q -p no:cacheprovider $(XDIST) --durations=30
 
 # The quick loop: no browser, no real server, no model training (`make test` runs everything).
 test-fast: setup

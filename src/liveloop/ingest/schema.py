@@ -14,6 +14,9 @@ MAX_STR = 500
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
 #: Statuses of an imported message (history from another tool).
 MESSAGE_STATUSES = ("sent", "delivered", "failed", "bounced")
+#: Kinds of a price-history row: the everyday list price, a site-wide festival price, a live-session slot
+#: price, a markdown.
+PRICE_KINDS = ("list", "festival", "slot", "markdown")
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,41 @@ SPECS: dict[str, TableSpec] = {
         ),
         key=("cost_id",),
         derive_key=("cost", ("day", "channel", "campaign_id", "session_id")),
+    ),
+    "prices": TableSpec(  # the price history: what elasticities learn from and the was-price rule reads
+        "prices",
+        (
+            Field("price_id", "id"),
+            Field("product_id", "id", required=True),
+            Field("start_ts", "ts", required=True),
+            Field("end_ts", "ts"),
+            Field("price", "money", required=True),
+            Field("currency", "str", max_len=3),
+            Field("kind", "enum", values=PRICE_KINDS, reason="unknown_price_kind"),
+            Field("session_id", "id"),
+            Field("was_price", "money"),
+            Field("reason", "str"),
+        ),
+        key=("price_id",),
+        derive_key=("price", ("product_id", "start_ts", "kind", "session_id")),
+        checks=(
+            ("end_ts <= start_ts", "'bad_interval: end_ts is not after start_ts'", "end_ts"),
+            ("price <= 0", "'not_positive: a price must be above zero'", "price"),
+        ),
+    ),
+    "competitor_prices": TableSpec(  # observed prices of the same product elsewhere (the optimiser's cap)
+        "competitor_prices",
+        (
+            Field("observation_id", "id"),
+            Field("product_id", "id", required=True),
+            Field("competitor", "str", required=True, max_len=128),
+            Field("ts", "ts", required=True),
+            Field("price", "money", required=True),
+            Field("currency", "str", max_len=3),
+        ),
+        key=("observation_id",),
+        derive_key=("cprice", ("product_id", "competitor", "ts")),
+        checks=(("price <= 0", "'not_positive: a price must be above zero'", "price"),),
     ),
 }
 

@@ -614,6 +614,32 @@ CREATE TABLE risk_flag_members (
 );
 """
 
+V15_PRICES = """
+CREATE TABLE prices (
+    price_id     VARCHAR PRIMARY KEY,
+    product_id   VARCHAR NOT NULL,
+    start_ts     TIMESTAMPTZ NOT NULL,
+    end_ts       TIMESTAMPTZ,
+    price        DECIMAL(18,2) NOT NULL,
+    currency     VARCHAR NOT NULL DEFAULT 'CNY',
+    kind         VARCHAR NOT NULL DEFAULT 'list',
+    session_id   VARCHAR,
+    was_price    DECIMAL(18,2),
+    reason       VARCHAR,
+    created_by   VARCHAR,
+    source       VARCHAR
+);
+CREATE TABLE competitor_prices (
+    observation_id VARCHAR PRIMARY KEY,
+    product_id   VARCHAR NOT NULL,
+    competitor   VARCHAR NOT NULL,
+    ts           TIMESTAMPTZ NOT NULL,
+    price        DECIMAL(18,2) NOT NULL,
+    currency     VARCHAR NOT NULL DEFAULT 'CNY',
+    source       VARCHAR
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -657,6 +683,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "risk: the review queue of risk flags (kind, subject, score, evidence, open/confirmed/dismissed) "
         "and the accounts and items each flag names (a user_id column, so erasure removes them)",
         V14_RISK,
+    ),
+    (
+        15,
+        "pricing: the price history (list, festival, live-slot and applied prices, with the was-price shown) "
+        "and observed competitor prices (importable)",
+        V15_PRICES,
     ),
 ]
 

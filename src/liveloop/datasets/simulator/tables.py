@@ -18,7 +18,7 @@ from liveloop.datasets.simulator.config import (
     UPLIFT_TYPES,
 )
 from liveloop.datasets.simulator.names import ADJECTIVES, AGE_BANDS, CATALOGUE_WORDS, HOST_NAMES, REGIONS
-from liveloop.datasets.simulator.world import World
+from liveloop.datasets.simulator.world import DAY, World
 
 TS = pa.timestamp("us", tz="UTC")
 MONEY = pa.decimal128(18, 2)
@@ -107,6 +107,57 @@ def products_table(world: World, ids: Ids) -> pa.Table:
             "cost": money(p.cost),
             "stock": pa.array(p.stock, pa.int32()),
             "attributes": _json(attributes),
+        }
+    )
+
+
+def prices_table(world: World, ids: Ids) -> pa.Table:
+    """The price history the world ran on: every product's list price (from a month before the first
+    day), the site-wide festival prices of each festival day, and each live slot's price."""
+    p, s = world.products, world.sessions
+    starts, ends, prices, kinds, products, sessions, was = [], [], [], [], [], [], []
+    n = p.n
+    starts.append(np.full(n, world.t0 - 30 * DAY, dtype=np.float64))
+    ends.append(np.full(n, np.nan))
+    prices.append(p.price)
+    kinds.append(np.zeros(n, dtype=np.int64))
+    products.append(np.arange(n))
+    sessions.append(np.full(n, -1))
+    was.append(np.full(n, np.nan))
+    for day in range(world.config.days):
+        off = world.festival_discount(day)
+        if off > 0:
+            starts.append(np.full(n, world.t0 + day * DAY, dtype=np.float64))
+            ends.append(np.full(n, world.t0 + (day + 1) * DAY, dtype=np.float64))
+            prices.append(np.round(p.price * (1 - off), 2))
+            kinds.append(np.ones(n, dtype=np.int64))
+            products.append(np.arange(n))
+            sessions.append(np.full(n, -1))
+            was.append(p.price)
+    slots = np.arange(len(s.slot_product))
+    session = np.searchsorted(s.lineup_ptr, slots, side="right") - 1
+    starts.append(s.start[session].astype(np.float64))
+    ends.append(s.end[session].astype(np.float64))
+    prices.append(world.slot_prices(slots))
+    kinds.append(np.full(len(slots), 2))
+    products.append(s.slot_product)
+    sessions.append(session)
+    was.append(np.full(len(slots), np.nan))
+    start, end = np.concatenate(starts), np.concatenate(ends)
+    end_ts = pa.array(
+        np.round(np.nan_to_num(end) * 1000).astype(np.int64) * 1000, TS, mask=np.isnan(end)
+    )
+    return pa.table(
+        {
+            "price_id": ids.seq("r", np.arange(len(start))),
+            "product_id": take(ids.products, np.concatenate(products)),
+            "start_ts": ts_array(start),
+            "end_ts": end_ts,
+            "price": money(np.concatenate(prices)),
+            "currency": pa.array(["CNY"] * len(start), pa.string()),
+            "kind": take(pa.array(["list", "festival", "slot"]), np.concatenate(kinds)),
+            "session_id": take(ids.sessions, np.concatenate(sessions)),
+            "was_price": money(np.concatenate(was)),
         }
     )
 

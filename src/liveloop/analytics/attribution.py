@@ -27,6 +27,7 @@ import numpy as np
 
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 MODELS = ("last", "first", "linear", "position", "markov")
 LEVELS = ("channel", "campaign")
@@ -34,7 +35,7 @@ TOUCH_EVENTS = ("impression", "enter_room", "search", "view", "click", "message_
 MAX_PATH = 10
 MAX_WINDOW_DAYS = 90
 DIRECT = "direct"
-_PAID = "status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid()
 
 
 def _check(model: str, level: str, window_days: int, start: datetime | None, end: datetime | None) -> None:

@@ -14,10 +14,11 @@ from liveloop.core.crypto import Cipher, phone_forms
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.paging import page
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 MAX_LIMIT = 200
 MAX_SEARCH = 64
-_PAID = "status NOT IN ('cancelled', 'refunded', 'failed')"
+_PAID = paid()
 
 
 def paid_lines(wh: Warehouse) -> str:

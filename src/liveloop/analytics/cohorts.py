@@ -12,10 +12,11 @@ from typing import Any
 
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 PERIODS = ("week", "month")
 MAX_OFFSETS = 52
-_PAID = "status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid()
 
 
 def retention(

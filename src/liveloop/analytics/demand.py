@@ -32,11 +32,12 @@ from liveloop.analytics.forecast import LEVELS, Forecast, forecast, frequency
 from liveloop.core.config import get_settings
 from liveloop.core.errors import InsufficientData, NotFound, ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 GROUPINGS = ("product", "category", "host", "platform")
 MEASURES = ("gmv", "units")
 NO_CATEGORY = "(none)"
-_PAID = "o.status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid("o")
 _UNITS = "LEFT JOIN (SELECT order_id, sum(quantity) AS units FROM order_items GROUP BY 1) u USING (order_id)"
 _SOURCES = {
     "product": ("i.product_id", "sum(i.amount)", "sum(i.quantity)", "JOIN order_items i USING (order_id)"),

@@ -17,10 +17,11 @@ from liveloop.core.errors import ValidationFailed
 from liveloop.experiments import stats
 from liveloop.experiments.store import Experiment
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 #: Traffic cost per recommended item shown (CNY), the simulated Table 2's figure.
 COST_PER_IMPRESSION = 0.05
-_PAID = "o.status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid("o")
 COLUMNS = ("exposure", "ctr", "cvr", "gmv_per_user", "roi")
 
 

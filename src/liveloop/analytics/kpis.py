@@ -25,11 +25,12 @@ from typing import Any
 
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 GRAINS = ("platform", "day", "host", "session", "product", "channel", "segment")
 #: Grains only the engine uses (experiment analysis): not offered to users of the KPI API.
 UNIT_GRAINS = ("user",)
-_PAID = "status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid()
 _PLACED = "status NOT IN ('cancelled', 'failed')"
 ROOM_INTERACTIONS = ("like", "comment", "share", "gift")
 

@@ -17,6 +17,7 @@ from liveloop.analytics import rollups, targets
 from liveloop.analytics.catalog import paid_lines
 from liveloop.analytics.kpis import comparison, compute
 from liveloop.warehouse import Warehouse, warehouse_status
+from liveloop.warehouse.orders import paid
 
 #: Tables whose row counts the overview shows, in this order.
 STATUS_TABLES = (
@@ -31,7 +32,7 @@ STATUS_TABLES = (
     "messages",
     "quarantine",
 )
-_PAID = "status NOT IN ('cancelled', 'refunded', 'failed')"
+_PAID = paid()
 
 
 @dataclass

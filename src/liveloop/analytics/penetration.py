@@ -12,9 +12,10 @@ from typing import Any
 
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 UNSEGMENTED = "unsegmented"
-_PAID = "status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid()
 
 
 def penetration(

@@ -23,12 +23,13 @@ from liveloop.analytics.risk_params import Env, RiskParams, Scope
 from liveloop.analytics.risk_store import Finding
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 GRAINS = {"hour": 24, "day": 1}
 #: Metrics with an hourly series (counts and money summed per hour); daily series take any KPI.
 HOURLY = {
-    "gmv": "sum(amount) FILTER (WHERE status NOT IN ('cancelled', 'failed', 'refunded'))",
-    "orders": "count(*) FILTER (WHERE status NOT IN ('cancelled', 'failed', 'refunded'))",
+    "gmv": f"sum(amount) FILTER (WHERE {paid()})",
+    "orders": f"count(*) FILTER (WHERE {paid()})",
     "room_views": "count(*)",
     "viewers": "count(DISTINCT user_id)",
 }

@@ -17,6 +17,7 @@ from typing import Any
 
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 SHOP_TYPES = ("view", "click", "add_to_cart", "favorite", "search", "purchase")
 
@@ -151,7 +152,7 @@ def signals_sql(p: RiskParams, env: Env, refs: str) -> str:
     ),
     sig_pd AS (
         SELECT o.user_id, count(*) AS paid FROM orders o JOIN sig_ids USING (user_id)
-        WHERE o.status NOT IN ('cancelled', 'failed', 'refunded') GROUP BY 1
+        WHERE {paid("o")} GROUP BY 1
     ),
     sig_raw AS (
         SELECT r.*,

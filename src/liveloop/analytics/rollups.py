@@ -49,6 +49,7 @@ import duckdb
 
 from liveloop.analytics.kpis import METRICS, ROOM_INTERACTIONS, check_request
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 #: The measures the rollup answers (the others need per-visit or per-buyer history: raw tables).
 ANSWERS = frozenset(
@@ -69,7 +70,7 @@ _KPI_TYPES = (
     "enter_room", "leave_room", "impression", "click", "view", "add_to_cart", "follow", *ROOM_INTERACTIONS,
 )  # fmt: skip
 _TYPES = "(" + ", ".join(f"'{t}'" for t in _KPI_TYPES) + ")"
-_PAID = "status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid()
 _PLACED = "status NOT IN ('cancelled', 'failed')"
 _FP = "CAST(hash(order_id, user_id, ts, status, amount) >> 1 AS BIGINT)"
 #: Every instant of a local day lies within this of any other instant of it (25-hour DST days).

@@ -63,6 +63,7 @@ import pyarrow as pa
 from liveloop.core.config import get_settings
 from liveloop.core.errors import InsufficientData, NotFound, ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 #: Past sessions (ended, with a lineup) a model needs before it is fitted.
 MIN_SESSIONS = 30
@@ -75,7 +76,7 @@ SEED = 20250601
 LOOKBACK_DAYS = 28
 PLANNED = "(planned)"
 
-_PAID = "o.status NOT IN ('cancelled', 'failed', 'refunded')"
+_PAID = paid("o")
 #: A session without an end counts as ended this long after its start.
 _DEFAULT_HOURS = 6
 NUMERIC = (

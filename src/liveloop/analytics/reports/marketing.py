@@ -20,6 +20,7 @@ from liveloop.analytics.kpis import comparison, compute
 from liveloop.analytics.targets import newest_data, period_end, period_start
 from liveloop.core.errors import InsufficientData, ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 PERIODS = {"weekly": "week", "monthly": "month"}
 PERIOD_KPIS = (
@@ -96,7 +97,7 @@ def _products(wh: Warehouse, lo: datetime, hi: datetime) -> list[dict[str, Any]]
             "SELECT i.product_id, any_value(p.title) AS title, any_value(p.title_en) AS title_en, "
             "any_value(p.category) AS category, sum(i.amount)::DOUBLE AS gmv, sum(i.quantity) AS units "
             "FROM orders o JOIN order_items i USING (order_id) LEFT JOIN products p USING (product_id) "
-            "WHERE o.ts >= ? AND o.ts < ? AND o.status NOT IN ('cancelled', 'failed', 'refunded') "
+            f"WHERE o.ts >= ? AND o.ts < ? AND {paid('o')} "
             "GROUP BY 1 ORDER BY gmv DESC, 1 LIMIT ?",
             [lo, hi, TOP],
         ).to_pylist()

@@ -18,6 +18,7 @@ from liveloop.analytics.risk_store import KINDS
 from liveloop.core.errors import InsufficientData, NotFound
 from liveloop.core.types import QUESTION_INTENTS
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.orders import paid
 
 #: The KPIs of a session, in the order the report shows them.
 SESSION_KPIS = (
@@ -119,7 +120,7 @@ def _minutes_of_warehouse(wh: Warehouse, session: dict[str, Any]) -> list[dict[s
             ),
             o AS (
                 SELECT date_trunc('minute', ts) AS minute, sum(amount)::DOUBLE AS gmv FROM orders
-                WHERE session_id = ? AND status NOT IN ('cancelled', 'failed', 'refunded') GROUP BY 1
+                WHERE session_id = ? AND {paid()} GROUP BY 1
             )
             SELECT minute,
                 greatest(sum(coalesce(e.net, 0)) OVER (ORDER BY minute), 0)::INTEGER AS viewers,
@@ -141,7 +142,7 @@ def _products(wh: Warehouse, session: dict[str, Any], copilot: dict[str, Any] | 
         return list(copilot["products"])
     sid = session["session_id"]
     rows = wh.arrow(
-        """
+        f"""
         WITH ev AS (
             SELECT product_id, count(*) FILTER (WHERE type = 'click') AS clicks,
                 count(*) FILTER (WHERE type = 'add_to_cart') AS carts
@@ -151,7 +152,7 @@ def _products(wh: Warehouse, session: dict[str, Any], copilot: dict[str, Any] | 
             SELECT i.product_id, count(DISTINCT o.order_id) AS purchases, sum(i.quantity) AS units,
                 sum(i.amount)::DOUBLE AS gmv
             FROM orders o JOIN order_items i USING (order_id)
-            WHERE o.session_id = ? AND o.status NOT IN ('cancelled', 'failed', 'refunded') GROUP BY 1
+            WHERE o.session_id = ? AND {paid("o")} GROUP BY 1
         )
         SELECT product_id, coalesce(p.title, product_id) AS name, coalesce(clicks, 0) AS clicks,
             coalesce(carts, 0) AS carts, coalesce(purchases, 0) AS purchases, coalesce(units, 0) AS units,

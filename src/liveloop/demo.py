@@ -34,7 +34,10 @@ def step_simulate(ctx: DemoContext) -> dict[str, Any]:
         from liveloop.datasets.simulator import simulate_into_warehouse
     except ImportError as exc:  # the simulator is optional only while it is being built
         raise LiveloopError(f"the market simulator is not available: {exc}") from exc
-    result = simulate_into_warehouse(ctx.wh, scale=ctx.scale, seed=ctx.seed, **ctx.overrides)
+    from liveloop.datasets.simulator.config import REALISTIC_MARKDOWN_RATE
+
+    options = {"markdown_rate": REALISTIC_MARKDOWN_RATE, **ctx.overrides}  # prices that move, as real ones do
+    result = simulate_into_warehouse(ctx.wh, scale=ctx.scale, seed=ctx.seed, **options)
     keys = ("users", "products", "hosts", "sessions", "events", "orders", "comments", "gmv")
     return {k: result.get(k) for k in keys if k in result}
 

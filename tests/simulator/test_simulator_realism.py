@@ -1,7 +1,8 @@
 """Simulated versus real distributions, within the tolerances documented in docs/simulator.md.
 
 Real references, read through liveloop.datasets: the Taobao UserBehavior head (funnel ratios, item and
-user concentration) and the Bilibili live-room logs (comment rate per viewer-minute and burstiness).
+user concentration), the Bilibili live-room logs (comment rate per viewer-minute and burstiness), and two
+price histories (Dominick's orange juice per store-week, Olist products per month) for shelf markdowns.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from liveloop.datasets.simulator.realism import (
     funnel_ratios,
     gini,
     observed_item_gini,
+    price_dynamics,
     room_visits,
 )
 
@@ -29,6 +31,7 @@ ITEM_GINI_ABS_TOL = 0.07
 USER_GINI_ABS_TOL = 0.08
 COMMENT_RATE_FACTOR = 2.0  # comments per viewer-minute within ×/÷ 2 of Bilibili's
 BURST_FACTOR = 2.5  # excess dispersion of 10-s comment counts within ×/÷ 2.5
+PRICE_CHANGE_ABS_TOL = 0.08  # share of weeks with a new price within ±0.08 of both real histories
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +118,62 @@ def test_diurnal_weekly_and_festival_patterns(sim_events: pd.DataFrame) -> None:
     by_day = local.dt.date.value_counts()
     festival = by_day[pd.Timestamp("2026-11-11").date()]
     assert festival > 2 * by_day.median()
+
+
+def _real_price_histories(data_home: Path) -> list[dict[str, float]]:
+    settings = Settings(data_home=data_home)
+    oj = load("bayesm_retail_pricing", settings)["orangejuice_yx.csv.gz"]
+    own = oj[[f"price{i}" for i in range(1, 12)]].to_numpy()[np.arange(len(oj)), oj["brand"] - 1]
+    key = oj["store"].astype(str) + "-" + oj["brand"].astype(str)
+    olist = pd.read_csv(data_home / "retail_price_optimization" / "retail_price.csv")
+    month = pd.to_datetime(olist["month_year"], format="%d/%m/%Y")
+    return [
+        price_dynamics(pd.DataFrame({"key": key, "period": oj["week"], "price": own})),
+        price_dynamics(
+            pd.DataFrame(
+                {
+                    "key": olist["product_id"],
+                    "period": month.dt.year * 12 + month.dt.month,
+                    "price": olist["unit_price"],
+                }
+            )
+        ),
+    ]
+
+
+def test_shelf_markdowns_move_like_real_price_histories(data_home: Path) -> None:
+    """At the realistic markdown rate, weekly shelf-price snapshots change as often as real weekly and
+    monthly price histories do, sit below the top price about as often and by a real median depth."""
+    from datetime import date
+
+    from liveloop.datasets.simulator import ModelParams, SimConfig
+    from liveloop.datasets.simulator.config import REALISTIC_MARKDOWN_RATE
+    from liveloop.datasets.simulator.world import build_world
+
+    real = _real_price_histories(data_home)
+    cfg = SimConfig.preset("small", seed=11, days=63, start=date(2026, 1, 5)).with_(
+        params=ModelParams(markdown_rate=REALISTIC_MARKDOWN_RATE)
+    )
+    world = build_world(cfg)
+    n = world.products.n
+    snapshots = np.stack([world.shelf_prices(np.arange(n), d) for d in range(0, cfg.days, 7)], axis=1)
+    sim = price_dynamics(
+        pd.DataFrame(
+            {
+                "key": np.repeat(np.arange(n), snapshots.shape[1]),
+                "period": np.tile(np.arange(snapshots.shape[1]), n),
+                "price": snapshots.ravel(),
+            }
+        )
+    )
+    for ref in real:
+        assert abs(sim["change_share"] - ref["change_share"]) <= PRICE_CHANGE_ABS_TOL, (sim, ref)
+    assert (
+        min(r["below_share"] for r in real) * 0.7 <= sim["below_share"] <= max(r["below_share"] for r in real)
+    )
+    assert (
+        min(r["median_depth"] for r in real) * 0.8
+        <= sim["median_depth"]
+        <= max(r["median_depth"] for r in real)
+    )
+    assert not build_world(cfg.with_(params=ModelParams())).markdown.any()  # off by default

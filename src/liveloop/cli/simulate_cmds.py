@@ -27,12 +27,21 @@ def simulate(
         None, "--out", help="Write Parquet files (and truth/) here instead of importing into the warehouse."
     ),
     scale: str = typer.Option("small", "--scale", help="Preset: tiny, small (the demo), medium or large."),
+    markdown_rate: float = typer.Option(
+        0.0,
+        "--markdown-rate",
+        min=0.0,
+        max=1.0,
+        help="Shelf markdowns: the daily chance one starts per product (0.1 moves like real prices).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate a synthetic live-commerce world with known ground truth (never real data)."""
     from liveloop.datasets.simulator import SimConfig, simulate_into_warehouse, simulate_to_dir, writable_dir
 
-    cfg = SimConfig.preset(scale, seed=seed, users=users, days=days)  # validates the scale first
+    cfg = SimConfig.preset(
+        scale, seed=seed, users=users, days=days, markdown_rate=markdown_rate
+    )  # validates the scale first
     if out is not None:
         writable_dir(out)  # a clear one-line error before any progress bar is drawn
     with Progress(
@@ -57,7 +66,14 @@ def simulate(
         else:
             with open_warehouse() as wh:
                 result = simulate_into_warehouse(
-                    wh, scale=scale, seed=seed, users=users, days=days, on_day=on_day, progress=not as_json
+                    wh,
+                    scale=scale,
+                    seed=seed,
+                    users=users,
+                    days=days,
+                    markdown_rate=markdown_rate,
+                    on_day=on_day,
+                    progress=not as_json,
                 )
 
     def render(r: dict[str, Any]) -> None:

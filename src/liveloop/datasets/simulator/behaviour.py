@@ -185,7 +185,7 @@ def _browsing(
     blocks, cand, _ = _funnel_events(
         rng, world, users, products, ts, util, channel, no_session, ts + 6 * 3600
     )
-    cand["unit_price"] = np.round(pr.price[cand["product"]] * (1 - world.festival_discount(day)), 2)
+    cand["unit_price"] = np.round(world.shelf_prices(cand["product"], day), 2)
     cand["coupon"] = np.zeros(len(cand["ts"]))
     cand["slot"] = np.full(len(cand["ts"]), -1, np.int64)
     return [views, *blocks], cand

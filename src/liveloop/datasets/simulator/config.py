@@ -28,6 +28,17 @@ SEGMENTS: tuple[tuple[str, float, float], ...] = (
     ("premium", 0.20, 0.3),
 )
 
+#: Depths of a shelf markdown and their shares (median 15 %, as in real retail price histories).
+MARKDOWN_DEPTHS: tuple[tuple[float, float], ...] = (
+    (0.05, 0.2),
+    (0.10, 0.25),
+    (0.15, 0.25),
+    (0.20, 0.2),
+    (0.30, 0.1),
+)
+#: The markdown rate the realism check matched to real price histories (see docs/simulator.md).
+REALISTIC_MARKDOWN_RATE = 0.1
+
 #: Uplift types for messages: (name, share).
 UPLIFT_TYPES: tuple[tuple[str, float], ...] = (
     ("persuadable", 0.20),
@@ -58,6 +69,10 @@ class ModelParams:
     c_click_live: float = -1.6
     c_relevance: float = -2.2
     c_claim: float = -1.0  # claiming a live slot's coupon after viewing its product
+    # shelf markdowns: per product and day the chance one starts (0: the list price all window), its mean
+    # length in days; depths are drawn from MARKDOWN_DEPTHS (docs/simulator.md has the real-data check)
+    markdown_rate: float = 0.0
+    markdown_days: float = 10.0
     # traffic: browsing picks products with weight exp(popularity), popularity ~ N(0, popularity_sigma)
     popularity_sigma: float = 1.0
     activity_sigma: float = 0.8  # user activity ~ lognormal with mean 1
@@ -129,8 +144,10 @@ class SimConfig:
         users: int | None = None,
         days: int | None = None,
         start: date | None = None,
+        markdown_rate: float | None = None,
     ) -> SimConfig:
-        """The ``scale`` preset with optional overrides; by default 11.11 falls two thirds into the window."""
+        """The ``scale`` preset with optional overrides; by default 11.11 falls two thirds into the window.
+        ``markdown_rate`` turns shelf markdowns on (``REALISTIC_MARKDOWN_RATE`` matches real histories)."""
         if scale not in SCALES:
             from liveloop.core.errors import ValidationFailed
 
@@ -145,7 +162,14 @@ class SimConfig:
         hosts = max(2, int(s.hosts * min(1.0, ratio**0.5))) if users else s.hosts
         if start is None:
             start = date(2026, *FESTIVAL) - timedelta(days=(2 * n_days) // 3)
-        return cls(seed=seed, users=n_users, days=n_days, products=products, hosts=hosts, start=start)
+        if markdown_rate is not None and not 0 <= markdown_rate <= 1:
+            from liveloop.core.errors import ValidationFailed
+
+            raise ValidationFailed("the markdown rate is a daily chance, from 0 to 1", field="markdown_rate")
+        params = ModelParams(markdown_rate=markdown_rate or 0.0)
+        return cls(
+            seed=seed, users=n_users, days=n_days, products=products, hosts=hosts, start=start, params=params
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimConfig:

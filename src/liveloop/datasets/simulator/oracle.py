@@ -121,9 +121,7 @@ class Oracle:
         p_cart, _, p_buy = funnel(self.world, u)
         products = np.broadcast_to(self._products(product_id), users.shape)
         list_price = self.world.products.price[products]
-        price_now = (
-            list_price * (1 - self.world.festival_discount(day)) if price is None else np.asarray(price)
-        )
+        price_now = self.world.shelf_prices(products, day) if price is None else np.asarray(price)
         slope = self.world.users.beta[users] + self.world.config.params.g_discount * price_now / list_price
         value = -slope * (2 - p_cart - p_buy)
         return self._result(value, user_id, product_id, price)

@@ -77,3 +77,21 @@ def room_visits(events: pd.DataFrame) -> pd.DataFrame:
     return stays.rename(columns={"enter_room": "enter", "leave_room": "leave"}).reset_index()[
         ["user_id", "session_id", "enter", "leave"]
     ]
+
+
+def price_dynamics(prices: pd.DataFrame, key: str = "key", period: str = "period") -> dict[str, float]:
+    """How a price history moves, per ``key`` over consecutive ``period``s (weeks, months): the share of
+    periods whose price differs from the previous one by more than 0.5 %, the share of periods at least 5 %
+    below the key's highest price, and the median depth of those."""
+    d = prices.sort_values([key, period])
+    prev = d.groupby(key)["price"].shift()
+    gap = d[period] - d.groupby(key)[period].shift()
+    step = gap == 1
+    changed = (np.abs(d["price"] / prev - 1) > 0.005)[step]
+    depth = 1 - d["price"] / d.groupby(key)["price"].transform("max")
+    below = depth >= 0.05
+    return {
+        "change_share": float(changed.mean()),
+        "below_share": float(below.mean()),
+        "median_depth": float(depth[below].median()) if below.any() else 0.0,
+    }

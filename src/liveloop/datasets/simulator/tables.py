@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -113,51 +114,69 @@ def products_table(world: World, ids: Ids) -> pa.Table:
 
 def prices_table(world: World, ids: Ids) -> pa.Table:
     """The price history the world ran on: every product's list price (from a month before the first
-    day), the site-wide festival prices of each festival day, and each live slot's price."""
+    day), each run of days at another shelf price (a markdown or a festival price, with the lawful was-price:
+    the lowest price of the 7 days before), and each live slot's price."""
     p, s = world.products, world.sessions
-    starts, ends, prices, kinds, products, sessions, was = [], [], [], [], [], [], []
-    n = p.n
-    starts.append(np.full(n, world.t0 - 30 * DAY, dtype=np.float64))
-    ends.append(np.full(n, np.nan))
-    prices.append(p.price)
-    kinds.append(np.zeros(n, dtype=np.int64))
-    products.append(np.arange(n))
-    sessions.append(np.full(n, -1))
-    was.append(np.full(n, np.nan))
-    for day in range(world.config.days):
-        off = world.festival_discount(day)
-        if off > 0:
-            starts.append(np.full(n, world.t0 + day * DAY, dtype=np.float64))
-            ends.append(np.full(n, world.t0 + (day + 1) * DAY, dtype=np.float64))
-            prices.append(np.round(p.price * (1 - off), 2))
-            kinds.append(np.ones(n, dtype=np.int64))
-            products.append(np.arange(n))
-            sessions.append(np.full(n, -1))
-            was.append(p.price)
+    n, days = p.n, world.config.days
+    shelf = np.stack([np.round(world.shelf_prices(np.arange(n), d), 2) for d in range(days)], axis=1)
+    markdown = world.markdown if world.markdown.size else np.zeros((n, days))
+    festival = np.array([world.festival_discount(d) for d in range(days)])
+    history = np.hstack([np.repeat(p.price[:, None], 7, axis=1), shelf])  # 7 list-price days before
+    rows: dict[str, list] = {k: [] for k in ("start", "end", "price", "kind", "product", "session", "was")}
+
+    def add(*values: Any) -> None:
+        for key, value in zip(rows, values, strict=True):
+            rows[key].append(np.asarray(value))
+
+    add(
+        np.full(n, world.t0 - 30 * DAY),
+        np.full(n, np.nan),
+        p.price,
+        np.zeros(n),
+        np.arange(n),
+        -np.ones(n),
+        np.nan * np.ones(n),
+    )
+    off = shelf != np.round(p.price, 2)[:, None]
+    new_run = off & np.hstack([np.ones((n, 1), bool), shelf[:, 1:] != shelf[:, :-1]])
+    for j, d in zip(*np.nonzero(new_run), strict=True):
+        last = d
+        while last + 1 < days and off[j, last + 1] and shelf[j, last + 1] == shelf[j, d]:
+            last += 1
+        add(
+            [world.t0 + d * DAY],
+            [world.t0 + (last + 1) * DAY],
+            [shelf[j, d]],
+            [3 if markdown[j, d] > festival[d] else 1],
+            [j],
+            [-1],
+            [history[j, d : d + 7].min()],
+        )
     slots = np.arange(len(s.slot_product))
     session = np.searchsorted(s.lineup_ptr, slots, side="right") - 1
-    starts.append(s.start[session].astype(np.float64))
-    ends.append(s.end[session].astype(np.float64))
-    prices.append(world.slot_prices(slots))
-    kinds.append(np.full(len(slots), 2))
-    products.append(s.slot_product)
-    sessions.append(session)
-    was.append(np.full(len(slots), np.nan))
-    start, end = np.concatenate(starts), np.concatenate(ends)
-    end_ts = pa.array(
-        np.round(np.nan_to_num(end) * 1000).astype(np.int64) * 1000, TS, mask=np.isnan(end)
+    add(
+        s.start[session],
+        s.end[session],
+        world.slot_prices(slots),
+        np.full(len(slots), 2),
+        s.slot_product,
+        session,
+        np.full(len(slots), np.nan),
     )
+    col = {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}
+    start, end = col["start"].astype(np.float64), col["end"].astype(np.float64)
+    end_ts = pa.array(np.round(np.nan_to_num(end) * 1000).astype(np.int64) * 1000, TS, mask=np.isnan(end))
     return pa.table(
         {
             "price_id": ids.seq("r", np.arange(len(start))),
-            "product_id": take(ids.products, np.concatenate(products)),
+            "product_id": take(ids.products, col["product"].astype(np.int64)),
             "start_ts": ts_array(start),
             "end_ts": end_ts,
-            "price": money(np.concatenate(prices)),
+            "price": money(col["price"].astype(np.float64)),
             "currency": pa.array(["CNY"] * len(start), pa.string()),
-            "kind": take(pa.array(["list", "festival", "slot"]), np.concatenate(kinds)),
-            "session_id": take(ids.sessions, np.concatenate(sessions)),
-            "was_price": money(np.concatenate(was)),
+            "kind": take(pa.array(["list", "festival", "slot", "markdown"]), col["kind"].astype(np.int64)),
+            "session_id": take(ids.sessions, col["session"].astype(np.int64)),
+            "was_price": money(col["was"].astype(np.float64)),
         }
     )
 

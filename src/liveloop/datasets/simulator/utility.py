@@ -39,7 +39,7 @@ def utility(
     cat = pr.category[products]
     list_price = pr.price[products]
     if price is None:
-        price = list_price * (1 - world.festival_discount(day))
+        price = world.shelf_prices(products, day)
     discount = 1.0 - price / list_price
     value = (
         p.a0

@@ -7,7 +7,7 @@ same world regardless of chunking. Local times are Asia/Shanghai (UTC+8); stored
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from liveloop.datasets.simulator.config import (
     CATEGORIES,
     CATEGORY_SHARE,
+    MARKDOWN_DEPTHS,
     SEGMENTS,
     UPLIFT_TYPES,
     SimConfig,
@@ -139,6 +140,8 @@ class World:
     sessions: Sessions
     #: per category: its products and the cumulative browsing weights ``exp(popularity)``
     browse_cdfs: list[tuple[np.ndarray, np.ndarray]]
+    #: (products, days): each product's shelf markdown on each day (0: none)
+    markdown: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def day_factor(self, day: int) -> float:
         """Traffic multiplier of a day: weekends, the run-up to 11.11 and the festival itself."""
@@ -161,6 +164,20 @@ class World:
         if local.month == 11 and 8 <= local.day <= 10:
             return 0.05
         return 0.0
+
+    def shelf_discount(self, products: np.ndarray, day: int) -> np.ndarray:
+        """Each product's discount off its list price on the shelf that day: its markdown or the festival's,
+        whichever is deeper (one price for everyone)."""
+        products = np.asarray(products, dtype=np.int64)
+        off = np.full(products.shape, self.festival_discount(day))
+        if self.markdown.size:
+            off = np.maximum(off, self.markdown[products, day])
+        return off
+
+    def shelf_prices(self, products: np.ndarray, day: int) -> np.ndarray:
+        """Each product's shelf price that day (unrounded: what the utility sees)."""
+        products = np.asarray(products, dtype=np.int64)
+        return self.products.price[products] * (1 - self.shelf_discount(products, day))
 
     def slot_prices(self, slots: np.ndarray) -> np.ndarray:
         """The price in each lineup slot (global slot indices): the slot's discount off the list price, or
@@ -361,4 +378,29 @@ def build_world(cfg: SimConfig) -> World:
         cfg, t0, users, products, hosts, Sessions(0, *([np.zeros(0, np.int64)] * 8)), _cdfs(products)
     )
     world.sessions = _sessions(cfg, t0, hosts, products, world)
+    world.markdown = _markdowns(cfg, products.n)
     return world
+
+
+def _markdowns(cfg: SimConfig, n: int) -> np.ndarray:
+    """Shelf markdowns per product and day: each starts with ``markdown_rate`` a day, lasts a geometric number
+    of days (mean ``markdown_days``) at a depth from MARKDOWN_DEPTHS. Its own random stream, so a
+    world without markdowns is drawn exactly as before."""
+    p = cfg.params
+    out = np.zeros((n, cfg.days))
+    if p.markdown_rate <= 0:
+        return out
+    rng = np.random.default_rng([cfg.seed, 311])
+    depths = np.array([d for d, _ in MARKDOWN_DEPTHS])
+    shares = np.array([s for _, s in MARKDOWN_DEPTHS])
+    left = np.zeros(n, dtype=np.int64)
+    depth = np.zeros(n)
+    for day in range(cfg.days):
+        start = (left == 0) & (rng.random(n) < p.markdown_rate)
+        k = int(start.sum())
+        left[start] = rng.geometric(1 / max(p.markdown_days, 1.0), k)
+        depth[start] = rng.choice(depths, k, p=shares / shares.sum())
+        on = left > 0
+        out[on, day] = depth[on]
+        left[on] -= 1
+    return out

@@ -629,6 +629,14 @@ CREATE TABLE prices (
     created_by   VARCHAR,
     source       VARCHAR
 );
+CREATE TABLE elasticity_fits (
+    fit_id       VARCHAR PRIMARY KEY,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    context      VARCHAR NOT NULL,
+    window_start TIMESTAMPTZ,
+    window_end   TIMESTAMPTZ,
+    result       JSON NOT NULL
+);
 CREATE TABLE competitor_prices (
     observation_id VARCHAR PRIMARY KEY,
     product_id   VARCHAR NOT NULL,
@@ -686,8 +694,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         15,
-        "pricing: the price history (list, festival, live-slot and applied prices, with the was-price shown) "
-        "and observed competitor prices (importable)",
+        "pricing: the price history (list, festival, live-slot and applied prices, with the was-price shown), "
+        "observed competitor prices (importable) and the fitted elasticities",
         V15_PRICES,
     ),
 ]

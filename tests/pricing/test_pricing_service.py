@@ -80,9 +80,7 @@ def test_what_if_answers_with_intervals_and_unknown_products_are_named(world: Wa
 
 def test_the_price_rules_refuse_what_they_forbid(world: Warehouse) -> None:
     at = data_now(world) + timedelta(days=1)
-    product, cost = world.sql(
-        "SELECT product_id, cost::DOUBLE FROM products ORDER BY product_id LIMIT 1"
-    )[0]
+    product, cost = world.sql("SELECT product_id, cost::DOUBLE FROM products ORDER BY product_id LIMIT 1")[0]
     current = shelf_price_at(world, product, at)
     assert current is not None
     low = lowest_recent_price(world, product, at)

@@ -54,6 +54,7 @@ def _register() -> None:
         forecast_cmds,
         live_cmds,
         measure_cmds,
+        pricing_cmds,
         privacy_cmds,
         profiles_cmds,
         recommend_cmds,
@@ -79,6 +80,7 @@ def _register() -> None:
         experiment_cmds,
         forecast_cmds,
         risk_cmds,
+        pricing_cmds,
         reports_cmds,
     ):
         module.register(app)

@@ -694,7 +694,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         15,
-        "pricing: the price history (list, festival, live-slot and applied prices, with the was-price shown), "
+        "pricing: the price history (list, festival, live-slot and applied prices, with the was-price "
+        "shown), "
         "observed competitor prices (importable) and the fitted elasticities",
         V15_PRICES,
     ),

@@ -311,3 +311,25 @@ def post_costs(
     wh: Warehouse = Depends(get_warehouse),
 ) -> JSONResponse:
     return _records(request, wh, "costs", batch.costs, source_tz)
+
+
+class CompetitorBatch(BaseModel):
+    prices: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Observed prices: product_id, competitor, ts, price, currency (the product's).",
+        examples=[
+            [{"product_id": "p1", "competitor": "jd", "ts": "2026-11-20T10:00:00+08:00", "price": "99.00"}]
+        ],
+    )
+
+
+@router.post("/competitor-prices", summary="Record competitors' prices of your products")
+def post_competitor_prices(
+    batch: CompetitorBatch,
+    request: Request,
+    source_tz: Annotated[
+        str, Query(max_length=64, description="The zone of times sent without an offset")
+    ] = "UTC",
+    wh: Warehouse = Depends(get_warehouse),
+) -> JSONResponse:
+    return _records(request, wh, "competitor_prices", batch.prices, source_tz)

@@ -75,6 +75,44 @@ def test_schema_lookups_are_safe_beside_other_threads(wh: Warehouse) -> None:
     assert errors == []
 
 
+def test_ibis_reads_run_beside_writes_on_other_threads(wh: Warehouse) -> None:
+    """Ibis expressions (profiles, analytics) on one thread while another writes: each thread has its own
+    backend (one on the shared connection failed with "connection is busy" under a served CLI command)."""
+    import threading
+
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        try:
+            n = 0
+            while not stop.is_set():
+                with wh.transaction() as con:
+                    con.execute("INSERT INTO hosts (host_id, name) VALUES (?, 'x')", [f"h{n}"])
+                n += 1
+        except BaseException as exc:  # collected and re-raised on the main thread
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(60):
+                wh.table("hosts").count().execute()
+        except BaseException as exc:
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    writer.start()
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    stop.set()
+    writer.join()
+    assert errors == []
+    assert wh.table("hosts").count().execute() == wh.sql("SELECT count(*) FROM hosts")[0][0] > 0
+
+
 def test_a_new_home_and_warehouse_are_private(tmp_path: Path) -> None:
     import stat
 

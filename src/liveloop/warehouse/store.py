@@ -113,7 +113,6 @@ class Warehouse:
         self._lock = threading.RLock()
         self._readers = threading.local()
         self._reader_cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
-        self._ibis: Any = None
         self._closed = False
         if migrate and not read_only:
             self.migrate()
@@ -174,7 +173,6 @@ class Warehouse:
                 if self._closed:
                     self.con = self._connect()
                     self._closed = False
-                    self._ibis = None
             return {"bytes_before": before, "bytes_after": self.path.stat().st_size}
 
     def _close_connections(self) -> None:
@@ -335,12 +333,15 @@ class Warehouse:
 
     @property
     def ibis(self) -> Any:
-        """An Ibis backend on this connection (analytics are written as Ibis expressions)."""
-        if self._ibis is None:
+        """An Ibis backend on this thread's reader cursor (analytics are written as Ibis expressions). One
+        per thread: a DuckDB connection refuses a second caller while it is busy, so a backend on the
+        shared writer connection failed when a served CLI command met a concurrent write."""
+        backend = getattr(self._readers, "ibis", None)
+        if backend is None:
             import ibis
 
-            self._ibis = ibis.duckdb.from_connection(self.con)
-        return self._ibis
+            backend = self._readers.ibis = ibis.duckdb.from_connection(self.reader())
+        return backend
 
     def table(self, name: str) -> Any:
         """The Ibis table expression for ``name``."""

@@ -125,6 +125,26 @@ def step_risk(ctx: DemoContext) -> dict[str, Any]:
     return {"new flags": result["new"], "found": found or "nothing", "page": "/risk"}
 
 
+def step_pricing(ctx: DemoContext) -> dict[str, Any]:
+    """Fit price elasticities on the world's shelf sales and recommend tonight's list prices (/pricing)."""
+    from liveloop.pricing import fit, recommend_prices
+
+    try:
+        fitted = fit(ctx.wh)
+        recs = recommend_prices(ctx.wh, limit=1)
+    except LiveloopError as exc:  # a world too small to learn prices from says so and the demo goes on
+        return {"not fitted": exc.detail, "page": "/pricing"}
+    own = sum(p["source"] in ("own", "pooled") for p in fitted["products"])
+    c = recs["counts"]
+    return {
+        "products": recs["products"],
+        "own elasticity": own,
+        "raise/lower/hold": f"{c['raise']}/{c['lower']}/{c['hold']}",
+        "expected daily gain": recs["expected_daily_gain"],
+        "page": "/pricing",
+    }
+
+
 def step_content(ctx: DemoContext) -> dict[str, Any]:
     """Write tonight's live script and persona copy (content studio, through the compliance gate)."""
     from liveloop.content.demo import demo_step
@@ -152,6 +172,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("comment_model", step_comment_model),
     ("live", step_live),
     ("risk", step_risk),
+    ("pricing", step_pricing),
     ("content", step_content),
     ("reports", step_reports),
 ]

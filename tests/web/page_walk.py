@@ -120,6 +120,7 @@ def walk(page: Any, base: str, lang: str, shots: Path | None = None) -> dict[str
     visit("experiments", "/experiments")
     visit("experiment", first_link(page, "#experiment-table tbody a[href^='/experiments/']"))
     visit("forecasts", "/forecasts")
+    visit("pricing", "/pricing")
     visit("sessions", "/sessions")
     visit("risk", "/risk?status=all")
     flag = page.locator("#flag-table tbody a[href^='/risk/']")

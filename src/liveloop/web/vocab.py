@@ -35,6 +35,11 @@ VOCAB: dict[str, str] = {
     "feed": N_("feed"),
     "other": N_("other"),
     "direct": N_("direct"),
+    # kinds of a price-history row
+    "list": N_("list price"),
+    "festival": N_("festival price"),
+    "slot": N_("live-slot price"),
+    "markdown": N_("markdown"),
     # event types
     "view": N_("view"),
     "click": N_("click"),

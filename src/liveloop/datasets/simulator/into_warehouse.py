@@ -55,6 +55,7 @@ def simulate_into_warehouse(
     users: int | None = None,
     days: int | None = None,
     markdown_rate: float | None = None,
+    config: SimConfig | None = None,
     progress: bool = False,
     on_day: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def simulate_into_warehouse(
     """
     from liveloop.ingest import import_file
 
-    cfg = SimConfig.preset(scale, seed=seed, users=users, days=days, markdown_rate=markdown_rate)
+    cfg = config or SimConfig.preset(scale, seed=seed, users=users, days=days, markdown_rate=markdown_rate)
     home = simulator_dir(wh)
     staging = home / f"staging-{seed}"
     truth = home / "truth"

@@ -170,7 +170,7 @@ class World:
         whichever is deeper (one price for everyone)."""
         products = np.asarray(products, dtype=np.int64)
         off = np.full(products.shape, self.festival_discount(day))
-        if self.markdown.size:
+        if self.markdown.size and 0 <= day < self.markdown.shape[1]:  # none outside the window
             off = np.maximum(off, self.markdown[products, day])
         return off
 

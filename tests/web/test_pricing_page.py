@@ -1,0 +1,70 @@
+"""The Pricing page on a real server over a simulated month with shelf markdowns, in real Chromium:
+elasticities per category, recommendations with reasons in words of the page's language, what-if with the
+price history, applying a recommended price (marketers only; an analyst sees no Apply), and a refused
+apply showing the rule's reason without writing anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from page_walk import texts, untranslated
+
+from liveloop.datasets.simulator import simulate_into_warehouse
+from liveloop.pricing import fit, recommend_prices
+from liveloop.warehouse import Warehouse
+
+
+def _seed(expected: dict[str, Any]) -> Any:
+    def seed(wh: Warehouse) -> None:
+        simulate_into_warehouse(wh, scale="small", seed=9, users=500, days=30, markdown_rate=0.1)
+        expected["fit"] = fit(wh)
+        expected["recs"] = recommend_prices(wh, limit=500)
+
+    return seed
+
+
+@pytest.mark.browser
+def test_pricing_page_in_chromium(live_server_factory, browser_page, dashboard_login) -> None:
+    expected: dict[str, Any] = {}
+    srv = live_server_factory(seed=_seed(expected))
+    page = browser_page
+    page.goto(f"{srv.base_url}/pricing")
+    dashboard_login(page, srv, "marketer")
+    for lang, heading, reason in (("zh", "定价", "弹性"), ("en", "Pricing", "elasticity")):
+        page.goto(f"{srv.base_url}/lang?lang={lang}&next=/pricing")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("h1").inner_text() == heading
+        assert untranslated(texts(page), lang) == []
+        identified = [c for c in expected["fit"]["categories"] if c["identified"]]
+        assert page.locator("#elasticity-table tbody tr").count() == len(expected["fit"]["categories"])
+        assert page.locator("#elasticities .js-plotly-plot").count() == 1 and identified
+        rows = page.locator("#recommendation-table tbody tr")
+        assert rows.count() == min(30, len(expected["recs"]["recommendations"]))
+        assert reason in rows.first.locator("ul.reasons").inner_text()
+    moving = [r for r in expected["recs"]["recommendations"] if r["action"] != "hold"]
+    first = moving[0]
+    row = page.locator(f"#recommendation-table tr[data-product='{first['product_id']}']")
+    row.locator("button").click()
+    page.wait_for_selector("#applied")
+    history = page.locator("#price-history tbody tr").first.inner_text()
+    assert f"{first['price']:,.2f}" in history.replace("¥", "")
+    assert page.console_errors == []
+    # the same price again from the same moment: refused (a 422 page) with the rule's reason, nothing written
+    page.goto(f"{srv.base_url}/pricing")
+    page.locator(f"#recommendation-table tr[data-product='{first['product_id']}'] button").click()
+    page.wait_for_selector("#apply-error")
+    assert "one price per product" in page.locator("#apply-error").inner_text()
+    # what-if
+    page.fill("#what-if-product", first["product_id"])
+    page.fill("#what-if-price", "10")
+    page.click("#what-if-form button")
+    page.wait_for_selector("#what-if-table")
+    assert page.locator("#what-if-table tbody tr").count() >= 2
+    assert [e for e in page.console_errors if "422" not in e] == []
+    # an analyst reads the page but gets no Apply button
+    page.context.clear_cookies()
+    dashboard_login(page, srv, "analyst")
+    page.goto(f"{srv.base_url}/pricing")
+    assert page.locator("#recommendation-table tbody tr").count() > 0
+    assert page.locator("#recommendation-table button").count() == 0

@@ -127,3 +127,17 @@ def test_orange_juice_brands_have_negative_elasticities_near_the_published_range
         assert -4.5 < cats.loc[brand, "elasticity"] < -2.0, cats.loc[brand]
     feat = result.promotions.set_index("promotion").loc["feat"]
     assert feat["low"] > 0.3
+
+
+def test_the_between_product_spread_is_found_by_likelihood_and_not_inflated_by_one_product() -> None:
+    from liveloop.pricing.elasticity import between_variance
+
+    rng = np.random.default_rng(0)
+    se = rng.uniform(0.2, 1.0, 400)
+    spread = [between_variance(rng.normal(-2, np.sqrt(0.25 + se**2)), se) for _ in range(5)]
+    assert all(0.12 < t < 0.45 for t in spread), spread
+    none = rng.normal(-2, se)
+    assert between_variance(none, se) < 0.05
+    off = none.copy()
+    off[0] = -9.0  # one precise-looking product far off
+    assert between_variance(off, se) < 0.1

@@ -167,6 +167,7 @@ def estimate(
     promos: tuple[str, ...] = (),
     cross: bool = False,
     cluster: str | None = None,
+    block: str | None = None,
     min_units: int = MIN_UNITS,
 ) -> ElasticityResult:
     """Fit the model of the module docstring to ``cells``.
@@ -174,7 +175,8 @@ def estimate(
     ``cells`` has columns product, category, group, period, units, price and optionally exposure, the
     ``promos`` flag columns and (with ``cross``) cross_price: the mean price of the category's other
     products in that group and period. ``cluster`` names the column the intervals cluster on (default: the
-    group).
+    group); ``block`` the column a product's own interval clusters on within the product (default: the
+    group), so slow drift of one product's demand widens its interval instead of posing as a response.
     """
     df = _check(cells, promos)
     if cross and "cross_price" not in df.columns:
@@ -254,7 +256,13 @@ def estimate(
     gammas = np.where(sold & np.isfinite(gammas) & (gammas > -30), gammas, np.nan)
     period_df = pd.DataFrame({"period": periods, "index": np.exp(gammas - np.nanmedian(gammas))})
     eta = offset + _linear(blocks, theta)
-    products = _product_slopes(df, x, eta, group, cat, cats, cat_df, spread, min_units)
+    block_key = (
+        df["product"].astype(str)
+        + "\x1f"
+        + (df[block].astype(str) if block else pd.Series(group).astype(str))
+    )
+    block_codes, _ = _codes(block_key)
+    products = _product_slopes(df, x, eta, group, cat, cats, cat_df, spread, min_units, block_codes)
     info_out = {
         "cells": len(df),
         "cells_used": int(keep.sum()),
@@ -305,6 +313,7 @@ def _product_slopes(
     cat_df: pd.DataFrame,
     spread: np.ndarray,
     min_units: int,
+    blocks: np.ndarray,
 ) -> pd.DataFrame:
     """Each product's own slope (the rest held at the fit), pooled toward its category."""
     beta_c = cat_df["elasticity"].to_numpy(float)
@@ -346,30 +355,41 @@ def _product_slopes(
         prod, weights=(totals[group] > 0) / np.maximum(np.bincount(group)[group], 1), minlength=len(prods)
     )
     dof = np.maximum(cells_used - groups_used - 1, 1)
-    phi = np.maximum(pearson / dof, 1.0)
+    # Over-dispersion is shared by a category's products (several units to an order): their pooled
+    # Pearson ratio is a floor under each product's own, which a few sparse cells estimate poorly.
+    pc = cat_of(prod, cat, len(prods))
+    phi_cat = np.bincount(pc, weights=pearson, minlength=len(cats)) / np.maximum(
+        np.bincount(pc, weights=dof, minlength=len(cats)), 1
+    )
+    phi = np.maximum(np.maximum(pearson / dof, phi_cat[pc]), 1.0)
     units = np.bincount(prod, weights=y, minlength=len(prods))
     moving = np.bincount(prod, weights=y * (spread > MIN_LOG_SPREAD), minlength=len(prods))
     n_prices = df.assign(_p=prod).groupby("_p")["price"].nunique().reindex(range(len(prods))).to_numpy()
-    own_se = np.where(hess > 1e-9, np.sqrt(phi / np.maximum(hess, 1e-12)), np.nan)
+    # Robust to slow product-specific drift (a season the shared period effects cannot absorb): the
+    # scores summed per block (a week in the warehouse's panel) and squared; the larger variance is kept.
+    xbar = np.bincount(group, weights=mu / np.maximum(totals[group], 1e-12) * x, minlength=n_g)
+    block_sum = np.bincount(blocks, weights=(x - xbar[group]) * (y - mu))
+    block_prod = np.zeros(len(block_sum), dtype=np.int64)
+    block_prod[blocks] = prod
+    meat = np.bincount(block_prod, weights=block_sum**2, minlength=len(prods))
+    n_blocks = np.bincount(block_prod, minlength=len(prods))
+    robust = np.where(
+        n_blocks >= 2, meat / np.maximum(hess, 1e-12) ** 2 * n_blocks / np.maximum(n_blocks - 1, 1), 0.0
+    )
+    variance = np.maximum(phi / np.maximum(hess, 1e-12), robust)
+    own_se = np.where(hess > 1e-9, np.sqrt(variance), np.nan)
     own_ok = (n_prices > 1) & (moving >= min_units) & np.isfinite(own_se) & (own_se < 5)
     reason = np.where(
         n_prices <= 1,
         "one_price",
         np.where(moving < min_units, "too_few_sales", np.where(own_ok, "", "no_variation")),
     )
-    pc = cat_of(prod, cat, len(prods))
     rows = []
     for c_i, c in enumerate(cats):
         members = np.flatnonzero(pc == c_i)
         ok = members[own_ok[members]]
         bc, sc = beta_c[c_i], se_c[c_i]
-        if len(ok) >= 2:  # between-product variance (method of moments), weighted by precision
-            wts = 1 / own_se[ok] ** 2
-            dev = b[ok] - np.average(b[ok], weights=wts)
-            q = float(np.sum(wts * dev**2))
-            tau2 = max(0.0, (q - (len(ok) - 1)) / (wts.sum() - (wts**2).sum() / wts.sum()))
-        else:
-            tau2 = 0.0
+        tau2 = between_variance(b[ok], own_se[ok]) if len(ok) >= 2 else 0.0
         for j in members:
             row: dict[str, Any] = {
                 "product": prods[j],
@@ -407,3 +427,23 @@ def cat_of(prod: np.ndarray, cat: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=np.int64)
     out[prod[::-1]] = cat[::-1]
     return out
+
+
+def between_variance(estimates: np.ndarray, se: np.ndarray) -> float:
+    """The spread of true slopes between a category's products (τ²), by maximum marginal likelihood of
+    ``estimate ~ N(μ, se² + τ²)`` over a log grid refined once. Likelihood weighting keeps a few precise
+    but off products from inflating τ² the way the moment (DerSimonian–Laird) estimator lets them."""
+
+    def loglik(t2: float) -> float:
+        v = se**2 + t2
+        w = 1 / v
+        mu = float(np.sum(w * estimates) / np.sum(w))
+        return float(-0.5 * np.sum(np.log(v) + (estimates - mu) ** 2 / v))
+
+    grid = np.concatenate([[0.0], np.geomspace(1e-4, 25.0, 121)])
+    best = int(np.argmax([loglik(t) for t in grid]))
+    if best == 0:
+        return 0.0
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    fine = np.linspace(lo, hi, 41)
+    return float(fine[int(np.argmax([loglik(t) for t in fine]))])

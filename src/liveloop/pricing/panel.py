@@ -89,6 +89,7 @@ def sales_panel(
     df["kind"] = (df["context"] != SHELF).map({True: "live", False: SHELF})
     df["period"] = df["day"].astype(str) + "/" + df["kind"]
     df["group"] = "all"
+    df["week"] = pd.to_datetime(df["day"]).dt.strftime("%G-%V")  # blocks of a product's own interval
     df["category"] = df["category"].fillna(NO_CATEGORY)
     return df.rename(columns={"product_id": "product"}).reset_index(drop=True)
 

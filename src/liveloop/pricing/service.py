@@ -52,7 +52,7 @@ def fit(
         cells = cells[cells["kind"] == context]
         if cells.empty or cells["units"].sum() == 0:
             raise InsufficientData(f"there are no {context} sales in this window", field="context")
-    result = estimate(cells, cluster="product", min_units=min_units or MIN_UNITS)
+    result = estimate(cells, cluster="product", block="week", min_units=min_units or MIN_UNITS)
     out = result.to_dict()
     out["info"].update(
         context=context,

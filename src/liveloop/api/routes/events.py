@@ -31,6 +31,10 @@ from liveloop.warehouse import Warehouse
 
 MAX_BATCH = 1000
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_roles(Role.INGEST))])
+#: The zone of times (or days) sent without an offset; with one, the offset wins.
+SourceTz = Annotated[
+    str, Query(max_length=64, description="The zone of times sent without an offset (e.g. Asia/Shanghai)")
+]
 
 
 class _KeyIndexMetrics:
@@ -179,9 +183,7 @@ def _ingest(
 def post_events(
     batch: EventBatch,
     request: Request,
-    source_tz: Annotated[
-        str, Query(max_length=64, description="The zone of times sent without an offset (e.g. Asia/Shanghai)")
-    ] = "UTC",
+    source_tz: SourceTz = "UTC",
     wh: Warehouse = Depends(get_warehouse),
 ) -> JSONResponse:
     naive = sum(1 for e in batch.events if isinstance(e, dict) and _naive(e.get("ts")))
@@ -305,9 +307,7 @@ class CostBatch(BaseModel):
 def post_costs(
     batch: CostBatch,
     request: Request,
-    source_tz: Annotated[
-        str, Query(max_length=64, description="The zone of days sent without an offset")
-    ] = "UTC",
+    source_tz: SourceTz = "UTC",
     wh: Warehouse = Depends(get_warehouse),
 ) -> JSONResponse:
     return _records(request, wh, "costs", batch.costs, source_tz)
@@ -327,9 +327,7 @@ class CompetitorBatch(BaseModel):
 def post_competitor_prices(
     batch: CompetitorBatch,
     request: Request,
-    source_tz: Annotated[
-        str, Query(max_length=64, description="The zone of times sent without an offset")
-    ] = "UTC",
+    source_tz: SourceTz = "UTC",
     wh: Warehouse = Depends(get_warehouse),
 ) -> JSONResponse:
     return _records(request, wh, "competitor_prices", batch.prices, source_tz)

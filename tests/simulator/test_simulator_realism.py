@@ -177,3 +177,19 @@ def test_shelf_markdowns_move_like_real_price_histories(data_home: Path) -> None
         <= max(r["median_depth"] for r in real)
     )
     assert not build_world(cfg.with_(params=ModelParams())).markdown.any()  # off by default
+
+
+def test_the_ad_auction_stream_clicks_as_often_as_a_real_random_ad_policy(data_home: Path) -> None:
+    """The simulated ad impressions' click rate sits inside the Open Bandit Dataset's uniformly random
+    policy's three campaigns (0.38–0.46 %), widened by their sampling error (about ±0.13 points each)."""
+    from liveloop.datasets.simulator import SimConfig
+    from liveloop.datasets.simulator.auctions import auction_stream
+    from liveloop.datasets.simulator.world import build_world
+
+    obd = load("open_bandit_dataset_small", Settings(data_home=data_home))
+    rates = [obd[f"random/{c}/{c}.csv.gz"]["click"].mean() for c in ("all", "men", "women")]
+    stream = auction_stream(build_world(SimConfig.preset("small", seed=11)), 400_000, seed=1)
+    simulated = float(stream["click"].mean())
+    assert min(rates) - 0.0013 <= simulated <= max(rates) + 0.0013, (simulated, rates)
+    assert stream["conversion"].sum() < stream["click"].sum()  # a click converts with the funnel's rate
+    assert 0.035 < float(np.median(stream["market_price"])) < 0.045  # the assumed median CPM (40 CNY)

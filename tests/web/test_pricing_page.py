@@ -1,7 +1,7 @@
-"""The Pricing page on a real server over a simulated month with shelf markdowns, in real Chromium:
+"""The Pricing & Budget page on a real server over a simulated month with shelf markdowns, in real Chromium:
 elasticities per category, recommendations with reasons in words of the page's language, what-if with the
-price history, applying a recommended price (marketers only; an analyst sees no Apply), and a refused
-apply showing the rule's reason without writing anything."""
+price history, applying a recommended price (marketers only; an analyst sees no Apply), a refused
+apply showing the rule's reason without writing anything, and the bid advice per audience."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_pricing_page_in_chromium(live_server_factory, browser_page, dashboard_l
     page = browser_page
     page.goto(f"{srv.base_url}/pricing")
     dashboard_login(page, srv, "marketer")
-    for lang, heading, reason in (("zh", "定价", "弹性"), ("en", "Pricing", "elasticity")):
+    for lang, heading, reason in (("zh", "定价与预算", "弹性"), ("en", "Pricing & Budget", "elasticity")):
         page.goto(f"{srv.base_url}/lang?lang={lang}&next=/pricing")
         page.wait_for_load_state("networkidle")
         assert page.locator("h1").inner_text() == heading
@@ -42,6 +42,7 @@ def test_pricing_page_in_chromium(live_server_factory, browser_page, dashboard_l
         rows = page.locator("#recommendation-table tbody tr")
         assert rows.count() == min(30, len(expected["recs"]["recommendations"]))
         assert reason in rows.first.locator("ul.reasons").inner_text()
+        assert page.locator("#bid-table tbody tr").count() >= 2  # the audiences and everyone
     moving = [r for r in expected["recs"]["recommendations"] if r["action"] != "hold"]
     first = moving[0]
     row = page.locator(f"#recommendation-table tr[data-product='{first['product_id']}']")

@@ -45,6 +45,7 @@ _hide_flag_types()
 def _register() -> None:
     """Attach each capability's commands. Each module exposes ``register(app)``."""
     from liveloop.cli import (
+        bidding_cmds,
         campaign_cmds,
         content_cmds,
         coupon_cmds,
@@ -81,6 +82,7 @@ def _register() -> None:
         forecast_cmds,
         risk_cmds,
         pricing_cmds,
+        bidding_cmds,
         reports_cmds,
     ):
         module.register(app)

@@ -1,8 +1,9 @@
-"""The Pricing page: elasticities per category with intervals (and how many products have their own),
-tonight's recommended list prices with their reasons, expected profit and the was-price that may be shown,
-a what-if for one product with its price history, and applying a recommended price (marketers).
+"""The Pricing & Budget page: elasticities per category with intervals (and how many products have their
+own), tonight's recommended list prices with their reasons, expected profit and the was-price that may be
+shown, a what-if for one product with its price history, applying a recommended price (marketers), and
+the bid advice per audience for platform ad tools.
 
-Everything is computed by ``liveloop.pricing``; one price per product and time slot, for everyone."""
+Computed by ``liveloop.pricing`` and ``liveloop.budget``; one price per product and time slot for all."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.analytics.catalog import display_names
+from liveloop.budget import bid_advice
 from liveloop.core.errors import LiveloopError
 from liveloop.core.i18n import N_
 from liveloop.core.types import Role
@@ -26,7 +28,7 @@ from liveloop.web.vocab import label
 
 ROLES = (Role.ANALYST, Role.MARKETER)
 WRITE = Depends(require_roles(Role.MARKETER))
-NAV = {"path": "/pricing", "label": N_("Pricing"), "order": 37.7, "roles": ROLES}
+NAV = {"path": "/pricing", "label": N_("Pricing & Budget"), "order": 37.7, "roles": ROLES}
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_roles(*ROLES))])
 ACTIONS = {"": N_("every action"), "raise": N_("raise"), "lower": N_("lower"), "hold": N_("hold")}
 SHOWN = 30
@@ -110,6 +112,10 @@ def _context(request: Request, action: str, product: str | None, price: float | 
         r["reason_texts"] = [_reason_text(x, gettext) for x in r["reasons"]]
     out["recs"] = recs
     out["shown"] = shown
+    try:
+        out["advice"] = bid_advice(wh)
+    except LiveloopError as exc:
+        out["advice_error"] = exc.detail
     out["names"] = display_names(
         wh, "product", [r["product_id"] for r in shown] + ([product] if product else []), lang
     )

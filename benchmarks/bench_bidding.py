@@ -5,7 +5,8 @@ before the run) gives a training stream and a test stream of 1,000,000 ad auctio
 (``datasets.simulator.auctions``: click rates from the world's utility calibrated to the Open Bandit
 Dataset, an assumed log-normal market price). Each bidder is fitted on the training stream for the budget
 (1/2 … 1/64 of what winning every test auction would cost) and replayed with pacing on the test stream.
-Bids use the predicted click rate (AUC about 0.71); conversions are reported beside the clicks.
+Bids use the predicted click rate (AUC about 0.71) to win clicks, or predicted click × conversion ×
+margin to win profit (then the true expected profit of the impressions won is the measure).
 Goal (issue 20): ORTB at least 10 % more clicks than linear at 1/64. For shape only: in the published
 iPinYou campaign 1458 linear bidding won 482 and 471 clicks at 1/16 and 1/64.
 

@@ -156,11 +156,13 @@ def run_auctions(
     *,
     clicks: np.ndarray | None = None,
     conversions: np.ndarray | None = None,
+    values: np.ndarray | None = None,
     pacing: bool = True,
     every: int = 1000,
 ) -> dict[str, Any]:
     """Replay a stream in order: bid, win when the bid beats the market price, pay it, stop at the
-    budget. Returns impressions, clicks and conversions won, spend, eCPC and the decisions per second."""
+    budget. Returns impressions, clicks and conversions won (and the sum of ``values``: e.g. each
+    impression's true expected profit), spend, eCPC and the decisions per second."""
     import time
 
     theta = np.asarray(theta, dtype=float)
@@ -200,4 +202,6 @@ def run_auctions(
         out["ecpc"] = round(spent / out["clicks"], 4) if out["clicks"] else None
     if conversions is not None:
         out["conversions"] = int(np.asarray(conversions)[won].sum())
+    if values is not None:
+        out["value"] = round(float(np.asarray(values)[won].sum()), 2)
     return out

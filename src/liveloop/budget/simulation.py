@@ -2,7 +2,8 @@
 
 Each bidder is fitted on one stream (its winning curve, and λ or its base bid for the budget) and then
 replayed, with pacing, on a second stream of the same world: the clicks and conversions it wins per
-budget, at budgets of 1/2 … 1/64 of what winning every auction would cost.
+budget, at budgets of 1/2 … 1/64 of what winning every auction would cost, and the true expected
+profit of the impressions won (click × conversion × margin, from the world's truth).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def compare_bidders(
             row[strategy] = run_auctions(
                 bidder, theta(test), test["market_price"], budget,
                 clicks=test["click"], conversions=test["conversion"],
+                values=test["ctr"] * test["cvr"] * test["margin"],
             )  # fmt: skip
         rows.append(row)
     return {"scale": scale, "seed": seed, "impressions": impressions, "value": value, "budgets": rows,

@@ -74,11 +74,25 @@ def run() -> dict[str, Any]:
             ]
             print(scale, seed, role, value, rows, flush=True)
             out["worlds"].append(found)
-    tight = [w for w in out["worlds"] if w["value"] == "clicks"]
-    out["ortb1_over_linear_at_1_64"] = [
-        round(w["budgets"][-1]["ortb1"]["clicks"] / max(w["budgets"][-1]["linear"]["clicks"], 1), 3)
-        for w in tight
-    ]
+    out.update(summary(out["worlds"]))
+    return out
+
+
+def summary(worlds: list[dict[str, Any]]) -> dict[str, Any]:
+    """ORTB1 and ORTB2 over linear per world and budget: clicks when bidding for clicks, the true expected
+    profit won when bidding for profit."""
+    out: dict[str, Any] = {}
+    for kind, metric in (("clicks", "clicks"), ("profit", "value")):
+        out[f"ortb_over_linear_{kind}"] = {
+            f"{w['scale']} {w['seed']}": {
+                b["share"]: [
+                    round(b[s][metric] / max(b["linear"][metric], 1e-9), 3) for s in ("ortb1", "ortb2")
+                ]
+                for b in w["budgets"]
+            }
+            for w in worlds
+            if w["value"] == kind
+        }
     return out
 
 

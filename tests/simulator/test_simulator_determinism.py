@@ -26,7 +26,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     simulate_to_dir(tmp_path / "b", cfg)
     assert a["events"] > 1000
     da, db = _digests(tmp_path / "a"), _digests(tmp_path / "b")
-    assert len(da) == 16  # 9 tables, 5 truth tables, world.json, README.txt
+    assert len(da) == 17  # 10 tables, 5 truth tables, world.json, README.txt
     assert da == db
 
 

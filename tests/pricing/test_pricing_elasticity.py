@@ -141,3 +141,14 @@ def test_the_between_product_spread_is_found_by_likelihood_and_not_inflated_by_o
     off = none.copy()
     off[0] = -9.0  # one precise-looking product far off
     assert between_variance(off, se) < 0.1
+
+
+def test_a_slope_the_data_cannot_bound_is_not_identified_not_a_huge_number() -> None:
+    """Every food sale happened at the lower of two prices (separable: the likelihood has no maximum)."""
+    panel = _panel(products_per_cat=10, weeks=8)
+    food = panel["category"] == "food"
+    low = panel.groupby("product")["price"].transform("min")
+    panel.loc[food, "units"] = np.where(panel.loc[food, "price"] == low[food], 5, 0)
+    cats = estimate(panel).categories.set_index("category")
+    assert not cats.loc["food", "identified"] and np.isnan(cats.loc["food", "elasticity"])
+    assert cats.loc["beauty", "identified"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveloop.core.errors import ValidationFailed
+from liveloop.core.errors import InsufficientData, ValidationFailed
 from liveloop.pricing.optimiser import PriceRules, ProductState, recommend, what_if
 
 BASE = ProductState(
@@ -114,3 +114,10 @@ def test_what_if_and_bad_rules() -> None:
         with pytest.raises(ValidationFailed) as err:
             PriceRules(**bad)
         assert err.value.field == field
+
+
+def test_an_absurd_elasticity_is_not_priced_with() -> None:
+    rec = recommend(replace(BASE, elasticity=-73350.0, elasticity_se=1.0))
+    assert rec.action == "hold" and "no_elasticity" in codes(rec) and np.isnan(rec.elasticity)
+    with pytest.raises(InsufficientData):
+        what_if(replace(BASE, elasticity=-73350.0), 80.0)

@@ -36,6 +36,9 @@ MIN_UNITS = 20
 #: Smallest within-group spread of log price (weighted s.d.) that identifies a slope: about a 1 % move.
 MIN_LOG_SPREAD = 0.01
 REQUIRED = ("product", "category", "group", "period", "units", "price")
+#: Largest believable |elasticity| and standard error: beyond them a slope is reported as not identified.
+MAX_ABS_ELASTICITY = 20.0
+MAX_SE = 5.0
 
 
 @dataclass
@@ -223,6 +226,11 @@ def estimate(
     se = np.full(X.shape[1], np.nan)
     se[identified] = np.sqrt(np.maximum(np.diag(cov_id), 0))
     theta[~identified] = np.nan
+    # A price slope that ran off (all of a category's sales at one end of its prices: the likelihood
+    # has no maximum) or that the data barely pins down is not identified, not a number to price with.
+    for i, (kind, _) in enumerate(names):
+        if kind in ("own", "cross") and not (abs(theta[i]) < MAX_ABS_ELASTICITY and se[i] < MAX_SE):
+            theta[i] = se[i] = np.nan
 
     def coef(kind: str, key: Any) -> tuple[float, float]:
         i = names.index((kind, key))
@@ -378,7 +386,13 @@ def _product_slopes(
     )
     variance = np.maximum(phi / np.maximum(hess, 1e-12), robust)
     own_se = np.where(hess > 1e-9, np.sqrt(variance), np.nan)
-    own_ok = (n_prices > 1) & (moving >= min_units) & np.isfinite(own_se) & (own_se < 5)
+    own_ok = (
+        (n_prices > 1)
+        & (moving >= min_units)
+        & np.isfinite(own_se)
+        & (own_se < MAX_SE)
+        & (np.abs(b) < MAX_ABS_ELASTICITY)
+    )
     reason = np.where(
         n_prices <= 1,
         "one_price",

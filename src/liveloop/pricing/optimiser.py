@@ -12,12 +12,13 @@ profit at the current and the recommended price, with a 95 % interval drawn from
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
-from liveloop.core.errors import ValidationFailed
+from liveloop.core.errors import InsufficientData, ValidationFailed
+from liveloop.pricing.elasticity import MAX_ABS_ELASTICITY
 
 OBJECTIVES = ("profit", "gmv")
 #: A change smaller than this share of the price is not worth making (and is reported as a hold).
@@ -146,7 +147,9 @@ def recommend(state: ProductState, rules: PriceRules | None = None, *, seed: int
     if state.markdown_planned and state.current_price < hi:
         hi = state.current_price
         reasons.append(_reason("markdown_planned"))
-    if not np.isfinite(beta):
+    if not (np.isfinite(beta) and -MAX_ABS_ELASTICITY < beta < MAX_ABS_ELASTICITY):
+        beta = se = float("nan")
+        state = replace(state, elasticity=beta, elasticity_se=se)
         price, reasons = state.current_price, [*reasons, _reason("no_elasticity")]
     elif lo > hi:
         price = state.current_price
@@ -248,6 +251,10 @@ def what_if(state: ProductState, price: float, *, seed: int = 0) -> dict[str, An
     """Expected units, GMV and profit per day at ``price`` (95 % intervals from the elasticity's)."""
     if not price > 0:
         raise ValidationFailed("a price must be above zero", field="price")
+    if not (np.isfinite(state.elasticity) and abs(state.elasticity) < MAX_ABS_ELASTICITY):
+        raise InsufficientData(
+            f"no elasticity can be estimated for {state.product_id} from its sales", field="product_id"
+        )
     draws = np.random.default_rng(seed).normal(state.elasticity, state.elasticity_se, DRAWS)
     units = expected_units(state, price, draws)
     out: dict[str, Any] = {

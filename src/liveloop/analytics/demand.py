@@ -311,6 +311,24 @@ def _stock_cover(have: Any, need: int) -> tuple[int | None, str]:
     return short, f"stock {have} covers it" if short == 0 else f"stock {have}: {short} short"
 
 
+def _plan_row(
+    product_id: str, title: Any, mean: float, upper: float, need: int, have: Any, short: int | None,
+    reason: str, **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """One product's row of a stock plan (both the session model's and the daily fallback's)."""
+    return {
+        "product_id": product_id,
+        "title": title,
+        "expected_units": round(mean, 2),
+        "quantile_units": round(upper, 2),
+        "recommended_stock": need,
+        "stock": have,
+        "shortfall": short,
+        "reason": reason,
+        **extra,
+    }
+
+
 def _session_stock(
     wh: Warehouse,
     fc: sf.SessionForecast,
@@ -351,24 +369,22 @@ def _session_stock(
             else f"featured {k} times before, {p['past_mean_units']:.1f} units on average"
         )
         plan.append(
-            {
-                "product_id": p["product_id"],
-                "title": p["title"],
-                "expected_units": round(mean, 2),
-                "quantile_units": round(upper, 2),
-                "recommended_stock": need,
-                "stock": have,
-                "shortfall": short,
-                "reason": (
-                    f"{level:.0%} of the forecast demand in {where} on {day} is at most {upper:.1f} units "
-                    f"(expected {mean:.1f}), by {fitted}; {past}; {cover}"
-                ),
-                "method": "session_model",
-                "position": p["position"],
-                "expected_gmv": p["expected_gmv"],
-                "past_featured_sessions": k,
-                "past_mean_units": p["past_mean_units"],
-            }
+            _plan_row(
+                p["product_id"],
+                p["title"],
+                mean,
+                upper,
+                need,
+                have,
+                short,
+                f"{level:.0%} of the forecast demand in {where} on {day} is at most {upper:.1f} units "
+                f"(expected {mean:.1f}), by {fitted}; {past}; {cover}",
+                method="session_model",
+                position=p["position"],
+                expected_gmv=p["expected_gmv"],
+                past_featured_sessions=k,
+                past_mean_units=p["past_mean_units"],
+            )
         )
     return {
         "session_id": session_id,
@@ -424,25 +440,22 @@ def _daily_stock(
         have, title, price = known.get(pid, (None, None, None))
         short, cover = _stock_cover(have, need)
         plan.append(
-            {
-                "product_id": pid,
-                "title": title,
-                "expected_units": round(mean, 2),
-                "quantile_units": round(upper, 2),
-                "recommended_stock": need,
-                "stock": have,
-                "shortfall": short,
-                "reason": (
-                    f"{service_level:.0%} of the forecast demand on {day} is at most {upper:.1f} units "
-                    f"(expected {mean:.1f}), from {days} days of paid orders "
-                    f"{first}..{last}{note}; {cover}"
-                ),
-                "method": "daily_forecast",
-                "position": None,
-                "expected_gmv": None if price is None else round(mean * price, 2),
-                "past_featured_sessions": None,
-                "past_mean_units": None,
-            }
+            _plan_row(
+                pid,
+                title,
+                mean,
+                upper,
+                need,
+                have,
+                short,
+                f"{service_level:.0%} of the forecast demand on {day} is at most {upper:.1f} units "
+                f"(expected {mean:.1f}), from {days} days of paid orders {first}..{last}{note}; {cover}",
+                method="daily_forecast",
+                position=None,
+                expected_gmv=None if price is None else round(mean * price, 2),
+                past_featured_sessions=None,
+                past_mean_units=None,
+            )
         )
     return {
         "session_id": session_id,

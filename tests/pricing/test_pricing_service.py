@@ -105,6 +105,12 @@ def test_the_price_rules_refuse_what_they_forbid(world: Warehouse) -> None:
     with pytest.raises(ValidationFailed) as err:
         apply_price(world, product, round(current * 0.9, 2), start=later, actor="t")
     assert err.value.field == "start"
+    # the optimiser, reading the warehouse, sees the planned markdown: no raise before it
+    planned = recommend_prices(world, products=[product], at=at, rules=PriceRules(min_days_between_changes=0))
+    rec = planned["recommendations"][0]
+    assert rec["bounds"][1] <= current + 0.01 and rec["price"] <= current
+    if rec["price"] != current or any(r["code"] == "upper_bound" for r in rec["reasons"]):
+        assert any(r["code"] == "markdown_planned" for r in rec["reasons"])
     rows = price_history(world, product)
     assert rows[0]["price_id"] == done["price_id"]
     audit = world.sql(
@@ -116,6 +122,28 @@ def test_the_price_rules_refuse_what_they_forbid(world: Warehouse) -> None:
         world.sql("SELECT count(*) FROM prices WHERE product_id = ? AND created_by = 't'", [product])[0][0]
         == 1
     )
+
+
+def test_a_competitor_price_in_the_product_currency_caps_the_price(world: Warehouse) -> None:
+    product, list_price = world.sql(
+        "SELECT product_id, price::DOUBLE FROM products WHERE product_id = ?",
+        [latest_fit(world)["products"][2]["product"]],
+    )[0]
+    at = data_now(world)
+    world.sql(
+        "INSERT INTO competitor_prices VALUES ('c2', ?, 'jd', ?, ?, 'CNY', 't')",
+        [product, at - timedelta(hours=1), round(list_price * 0.8, 2)],
+    )
+    try:
+        rec = recommend_prices(
+            world, products=[product], rules=PriceRules(lower=0.5, min_days_between_changes=0)
+        )
+        cap = round(list_price * 0.8 * 1.05, 2)
+        first = rec["recommendations"][0]
+        assert first["bounds"][1] == pytest.approx(cap, abs=0.01) and first["price"] <= cap + 0.01
+        assert any(r["code"] == "competitor_cap" for r in first["reasons"])
+    finally:
+        world.sql("DELETE FROM competitor_prices WHERE observation_id = 'c2'")
 
 
 def test_competitor_prices_in_another_currency_are_refused(world: Warehouse) -> None:
@@ -131,3 +159,31 @@ def test_competitor_prices_in_another_currency_are_refused(world: Warehouse) -> 
         assert err.value.field == "currency" and "USD" in str(err.value)
     finally:
         world.sql("DELETE FROM competitor_prices WHERE observation_id = 'c1'")
+
+
+def test_price_histories_and_competitor_prices_import_with_their_rules(wh: Warehouse, tmp_path: Path) -> None:
+    from liveloop.ingest import import_file
+
+    prices = tmp_path / "prices.csv"
+    prices.write_text(
+        "product_id,start_ts,end_ts,price,kind,was_price\n"
+        "p1,2026-11-01 00:00,,99.00,list,\n"
+        "p1,2026-11-08 00:00,2026-11-11 00:00,89.00,markdown,99.00\n"
+        "p1,2026-11-20 00:00,2026-11-19 00:00,79.00,markdown,\n"
+        "p1,2026-11-21 00:00,,0,list,\n"
+        "p1,2026-11-22 00:00,,59.00,flash,\n",
+        encoding="utf-8",
+    )
+    report = import_file(wh, prices, adapter="native", table="prices")
+    assert (report.loaded, report.quarantined) == (2, 3)
+    rivals = tmp_path / "rivals.csv"
+    rivals.write_text(
+        "product_id,competitor,ts,price,currency\n"
+        "p1,jd,2026-11-01 10:00,95.00,CNY\n"
+        "p1,jd,2026-11-02 10:00,-1,CNY\n",
+        encoding="utf-8",
+    )
+    report = import_file(wh, rivals, adapter="native", table="competitor_prices")
+    assert (report.loaded, report.quarantined) == (1, 1)
+    reasons = {r[0] for r in wh.sql("SELECT reason FROM quarantine")}
+    assert {"bad_interval", "not_positive", "unknown_price_kind"} <= {r.split(":")[0] for r in reasons}

@@ -47,12 +47,9 @@ def pricing_fit(
                 "identified"
             ] else table.add_row(c["category"], "not identifiable", "prices never moved")
         console.print(table)
-        sources: dict[str, int] = {}
-        for p in r["products"]:
-            sources[p["source"]] = sources.get(p["source"], 0) + 1
         console.print(
             f"{len(r['products'])} products: "
-            + ", ".join(f"{n} {k}" for k, n in sorted(sources.items()))
+            + ", ".join(f"{n} {k}" for k, n in r["info"]["sources"].items())
             + f" · fit {r['fit_id']}"
         )
 
@@ -66,13 +63,10 @@ def pricing_elasticities(
     as_json: bool = JsonOpt,
 ) -> None:
     """The latest fit's elasticity per product (fitted now if there is none), with where it came from."""
-    from liveloop.pricing import latest_fit
+    from liveloop.pricing.service import product_elasticities
 
     with open_warehouse() as wh:
-        found = latest_fit(wh)
-    rows = [p for p in found["products"] if not products or p["product"] in products]
-    rows.sort(key=lambda p: -p["units"])
-    found = {"fit_id": found["fit_id"], "products": rows[:top]}
+        found = product_elasticities(wh, products=products, top=top)
 
     def render(r: dict[str, Any]) -> None:
         table = Table("product", "category", "units", "elasticity", "95% interval", "source", "why")

@@ -59,6 +59,7 @@ def fit(
         window_start=str(cells["day"].min()),
         window_end=str(cells["day"].max()),
         prices_on_record=bool(wh.sql("SELECT count(*) FROM prices")[0][0]),
+        sources={str(k): int(v) for k, v in result.products["source"].value_counts().sort_index().items()},
     )
     fit_id = f"fit_{uuid.uuid4().hex[:12]}"
     with wh.transaction() as con:
@@ -86,6 +87,17 @@ def latest_fit(wh: Warehouse, context: str = "shelf", *, refit: bool = False) ->
             out["fit_id"], out["created_at"] = rows[0][0], rows[0][1].isoformat()
             return out
     return fit(wh, context=context)
+
+
+def product_elasticities(
+    wh: Warehouse, *, products: list[str] | None = None, top: int | None = None, context: str = "shelf"
+) -> dict[str, Any]:
+    """The latest fit's product rows (``products`` only, if given), most units sold first, ``top`` of them."""
+    fitted = latest_fit(wh, context)
+    wanted = set(products or ())
+    rows = [p for p in fitted["products"] if not wanted or p["product"] in wanted]
+    rows.sort(key=lambda p: -p["units"])
+    return {"fit_id": fitted["fit_id"], "info": fitted["info"], "products": rows[:top] if top else rows}
 
 
 def elasticity_of(fitted: dict[str, Any], product_id: str) -> dict[str, Any]:

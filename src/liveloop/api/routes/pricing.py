@@ -20,12 +20,11 @@ from liveloop.pricing import (
     PriceRules,
     apply_price,
     fit,
-    latest_fit,
     price_history,
     recommend_prices,
     what_if_price,
 )
-from liveloop.pricing.service import MAX_LIMIT
+from liveloop.pricing.service import MAX_LIMIT, product_elasticities
 from liveloop.warehouse import Warehouse
 
 router = APIRouter(prefix="/v1", tags=["pricing"])
@@ -68,10 +67,7 @@ async def get_fit(
     product: Annotated[list[str] | None, Query(max_length=200)] = None,
     wh: Warehouse = Depends(get_warehouse),
 ) -> dict[str, Any]:
-    found = await run_in_threadpool(latest_fit, wh, context)
-    if product:
-        found["products"] = [p for p in found["products"] if p["product"] in set(product)]
-    return found
+    return await run_in_threadpool(lambda: product_elasticities(wh, products=product, context=context))
 
 
 @router.get("/pricing/recommendations", dependencies=[READ], summary="Recommended list prices with reasons")

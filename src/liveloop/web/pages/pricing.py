@@ -103,10 +103,7 @@ def _context(request: Request, action: str, product: str | None, price: float | 
         return out
     out["fit"] = fitted
     out["chart"] = _chart(fitted["categories"], lang, gettext)
-    sources: dict[str, int] = {}
-    for p in fitted["products"]:
-        sources[p["source"]] = sources.get(p["source"], 0) + 1
-    out["sources"] = sources
+    out["sources"] = fitted["info"]["sources"]
     shown = [r for r in recs["recommendations"] if not action or r["action"] == action][:SHOWN]
     for r in shown:
         r["reason_texts"] = [_reason_text(x, gettext) for x in r["reasons"]]

@@ -3,7 +3,8 @@ of DESIGN.md §8.2–8.3). Each command parses, calls one function of ``liveloop
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import typer
 from rich.table import Table
@@ -170,8 +171,7 @@ def pricing_apply(
     """Set a product's price from a moment, after the price rules pass (nothing is written otherwise)."""
     from liveloop.pricing import apply_price
 
-    moment = parse_time(start, "start")
-    assert moment is not None
+    moment = cast(datetime, parse_time(start, "start"))  # --start is required: never None
     with open_warehouse() as wh:
         found = apply_price(
             wh, product, price, start=moment, end=parse_time(end, "end"), was_price=was,

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,12 @@ CONTEXTS = ("shelf", "live", "all")
 #: Days of recent shelf sales that set a product's units per day.
 RECENT_DAYS = 28
 MAX_LIMIT = 500
+
+
+def next_local_midnight(tz: str) -> datetime:
+    """When a price applied now takes effect from the dashboard: the next local midnight."""
+    zone = ZoneInfo(tz)
+    return datetime.combine(datetime.now(zone).date() + timedelta(days=1), time(0), tzinfo=zone)
 
 
 def data_now(wh: Warehouse) -> datetime:

@@ -7,9 +7,7 @@ Computed by ``liveloop.pricing`` and ``liveloop.budget``; one price per product 
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,6 +21,7 @@ from liveloop.core.i18n import N_
 from liveloop.core.types import Role
 from liveloop.http.auth import principal_of, require_roles
 from liveloop.pricing import apply_price, latest_fit, price_history, recommend_prices, what_if_price
+from liveloop.pricing.service import next_local_midnight
 from liveloop.web.templating import figure, gettext_of, lang_of, render
 from liveloop.web.vocab import label
 
@@ -83,12 +82,6 @@ def _chart(categories: list[dict[str, Any]], lang: str, gettext: Any) -> Any:
     )
     fig.update_layout(yaxis={"title": gettext("own-price elasticity (95%% interval)") % {}}, showlegend=False)
     return figure(fig, height=280)
-
-
-def _next_midnight(tz: str) -> datetime:
-    zone = ZoneInfo(tz)
-    today = datetime.now(zone).date()
-    return datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone)
 
 
 def _context(request: Request, action: str, product: str | None, price: float | None) -> dict[str, Any]:
@@ -156,7 +149,7 @@ async def apply_page(request: Request) -> Response:
                 request.app.state.warehouse,
                 product,
                 price,
-                start=_next_midnight(settings.timezone),
+                start=next_local_midnight(settings.timezone),
                 was_price=float(str(was)) if was else None,
                 reason="dashboard: recommended price",
                 actor=f"key:{principal_of(request).key_id}",

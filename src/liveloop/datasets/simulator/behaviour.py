@@ -160,7 +160,7 @@ def _browsing(
 ) -> tuple[list[Block], dict[str, np.ndarray]]:
     """Off-live product views (feed and search) of every active user, and their funnels."""
     p = world.config.params
-    u, pr = world.users, world.products
+    u = world.users
     counts = rng.poisson(u.activity[alive] * p.browse_per_user_day * factor)
     users = np.repeat(alive, counts)
     n = len(users)
@@ -169,15 +169,7 @@ def _browsing(
     keep = (ts >= u.signup[users]) & (ts < u.churn[users])
     users, ts = users[keep], ts[keep]
     n = len(users)
-    cum = np.cumsum(u.pref[users], axis=1)
-    cat = (cum < rng.random(n)[:, None] * cum[:, -1:]).sum(axis=1)
-    products = np.empty(n, dtype=np.int64)
-    for c, (members, cdf) in enumerate(world.browse_cdfs):
-        mask = cat == c
-        if mask.any() and len(members):
-            products[mask] = members[np.minimum(np.searchsorted(cdf, rng.random(mask.sum())), len(cdf) - 1)]
-        elif mask.any():
-            products[mask] = rng.integers(0, pr.n, mask.sum())
+    products = world.browse_products(rng, users)
     channel = np.where(rng.random(n) < 0.7, 0, 1)
     util = utility(world, users, products, day)
     views = _block(ts, users, "view", product=products, channel=channel)

@@ -193,6 +193,22 @@ class World:
         local = datetime.fromtimestamp(self.t0 + day * DAY + LOCAL_OFFSET, UTC)
         return local.month + (local.day - 1) / 31
 
+    def browse_products(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
+        """The product each browsing view of ``users`` lands on: a category by the user's taste, then a
+        product of it by its browsing weight ``exp(popularity)``."""
+        n = len(users)
+        cum = np.cumsum(self.users.pref[users], axis=1)
+        cat = (cum < rng.random(n)[:, None] * cum[:, -1:]).sum(axis=1)
+        products = np.empty(n, dtype=np.int64)
+        for c, (members, cdf) in enumerate(self.browse_cdfs):
+            mask = cat == c
+            if mask.any() and len(members):
+                pick = np.searchsorted(cdf, rng.random(mask.sum()))
+                products[mask] = members[np.minimum(pick, len(cdf) - 1)]
+            elif mask.any():
+                products[mask] = rng.integers(0, self.products.n, mask.sum())
+        return products
+
     def season(self, products: np.ndarray, day: int) -> np.ndarray:
         month = self.month_of(day)
         p = self.products

@@ -145,6 +145,16 @@ def step_pricing(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
+def step_offers(ctx: DemoContext) -> dict[str, Any]:
+    """An offer policy over the lifecycle stages (its first round issued) and its simulated check."""
+    from liveloop.campaigns.offer_rounds import demo_step
+
+    try:
+        return demo_step(ctx.wh)
+    except LiveloopError as exc:  # no profiles or no stage: the demo says so and goes on
+        return {"not started": exc.detail, "page": "/pricing#offers"}
+
+
 def step_content(ctx: DemoContext) -> dict[str, Any]:
     """Write tonight's live script and persona copy (content studio, through the compliance gate)."""
     from liveloop.content.demo import demo_step
@@ -173,6 +183,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("live", step_live),
     ("risk", step_risk),
     ("pricing", step_pricing),
+    ("offers", step_offers),
     ("content", step_content),
     ("reports", step_reports),
 ]

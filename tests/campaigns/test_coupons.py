@@ -333,6 +333,38 @@ def test_a_grant_expires_and_its_budget_is_released(cwh) -> None:
     assert again["issued"] == 1  # the expired grant no longer holds budget
 
 
+def test_a_repeatable_coupon_comes_back_once_used_or_expired_and_never_twice_at_once(cwh) -> None:
+    users = users_where(cwh)[:2]
+    now = datetime.now(UTC)
+    r = make(cwh, "每轮券", amount="5", valid_days=1, repeatable=True)
+    once = make(cwh, "一次券", amount="5", valid_days=1)
+    assert (
+        "again once used or expired" in r["rules"]["en"]["text"]
+        and "每人限一张" in once["rules"]["zh"]["text"]
+    )
+    day1 = now - timedelta(days=3)
+    assert coupons.issue(cwh, r["coupon_id"], users, source="round1", actor="t", now=day1)["issued"] == 2
+    held = coupons.issue(
+        cwh, r["coupon_id"], users, source="round1b", actor="t", now=day1 + timedelta(hours=1)
+    )
+    assert held["refused_by_reason"] == {"already_holds": 2}  # one at a time
+    used = coupons.redeem(cwh, user_id=users[0], order_id="o1", order_amount="50", coupon_id=r["coupon_id"],
+                          ts=day1 + timedelta(hours=2))  # fmt: skip
+    assert used["redeemed"]
+    day2 = day1 + timedelta(days=1, hours=1)  # the second user's grant has expired unused
+    assert coupons.issue(cwh, r["coupon_id"], users, source="round2", actor="t", now=day2)["issued"] == 2
+    # the new grant is the one a new order uses; the old order's redemption still reads back unchanged
+    fresh = coupons.redeem(cwh, user_id=users[0], order_id="o2", order_amount="50", coupon_id=r["coupon_id"],
+                           ts=day2 + timedelta(hours=1))  # fmt: skip
+    assert fresh["redeemed"] and fresh["grant_id"] != used["grant_id"]
+    repeat = coupons.redeem(cwh, user_id=users[0], order_id="o1", order_amount="50", coupon_id=r["coupon_id"],
+                            ts=day2 + timedelta(hours=1))  # fmt: skip
+    assert repeat["redeemed"] and repeat["repeat"] and repeat["grant_id"] == used["grant_id"]
+    assert coupons.issue(cwh, once["coupon_id"], users, source="a", actor="t", now=day1)["issued"] == 2
+    later = coupons.issue(cwh, once["coupon_id"], users, source="b", actor="t", now=day2)
+    assert later["refused_by_reason"] == {"already_holds": 2}  # one per person, ever
+
+
 # -- the money arithmetic (property) -------------------------------------------------------------------------
 
 amounts = st.decimals(min_value=0, max_value=1_000_000, places=2, allow_nan=False, allow_infinity=False)

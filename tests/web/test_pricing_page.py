@@ -1,17 +1,22 @@
 """The Pricing & Budget page on a real server over a simulated month with shelf markdowns, in real Chromium:
 elasticities per category, recommendations with reasons in words of the page's language, what-if with the
 price history, applying a recommended price (marketers only; an analyst sees no Apply), a refused
-apply showing the rule's reason without writing anything, and the bid advice per audience."""
+apply showing the rule's reason without writing anything, the coupon offer policy's round and what it learnt
+per lifecycle stage, and the bid advice per audience."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from page_walk import texts, untranslated
 
+from liveloop.campaigns import coupons
+from liveloop.campaigns.offer_rounds import issue_round
 from liveloop.datasets.simulator import simulate_into_warehouse
-from liveloop.pricing import fit, recommend_prices
+from liveloop.pricing import fit, offer_policies, recommend_prices
+from liveloop.profiles.build import build_profiles
 from liveloop.warehouse import Warehouse
 
 
@@ -20,6 +25,14 @@ def _seed(expected: dict[str, Any]) -> Any:
         simulate_into_warehouse(wh, scale="small", seed=9, users=500, days=30, markdown_rate=0.1)
         expected["fit"] = fit(wh)
         expected["recs"] = recommend_prices(wh, limit=500)
+        build_profiles(wh)
+        specs = [
+            coupons.CouponSpec(name=f"直播间{z}折券", percent_off=Decimal(off), valid_days=1, repeatable=True)
+            for z, off in ((9, 10), (8, 20))
+        ]
+        menu = [coupons.create(wh, spec, actor="t")["coupon_id"] for spec in specs]
+        policy = offer_policies.create_policy(wh, "今晚的券", menu, budget=300.0, rounds=5)
+        expected["offers"] = issue_round(wh, policy["policy_id"], actor="t")
 
     return seed
 
@@ -43,6 +56,12 @@ def test_pricing_page_in_chromium(live_server_factory, browser_page, dashboard_l
         assert rows.count() == min(30, len(expected["recs"]["recommendations"]))
         assert reason in rows.first.locator("ul.reasons").inner_text()
         assert page.locator("#bid-table tbody tr").count() >= 2  # the audiences and everyone
+        offers = expected["offers"]
+        assert page.locator(f"#offers h3[data-policy='{offers['policy_id']}']").count() == 1
+        stages = len(offers["offers"])
+        assert page.locator("#offers .offers-table tbody tr").count() == stages * 3  # no coupon and two
+        assert page.locator("#offers .pill").count() == stages
+        assert ("不发券" if lang == "zh" else "no coupon") in page.locator("#offers .pill").first.inner_text()
     moving = [r for r in expected["recs"]["recommendations"] if r["action"] != "hold"]
     first = moving[0]
     row = page.locator(f"#recommendation-table tr[data-product='{first['product_id']}']")

@@ -205,6 +205,8 @@ class CouponSpec:
     eligibility: Eligibility = field(default_factory=Eligibility)
     kind: str = "coupon"
     perks: tuple[str, ...] = ()
+    #: may be held again once the last one is used or has expired (offer rounds); else one per person ever
+    repeatable: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CouponSpec:
@@ -396,6 +398,7 @@ def create(wh: Warehouse, spec: CouponSpec, *, actor: str | None) -> dict[str, A
         "max_discount": None if spec.max_discount is None else str(spec.max_discount),
         "perks": list(spec.perks),
         "currency": get_settings().currency,
+        "repeatable": bool(spec.repeatable),
     }
     wh.sql(
         "INSERT INTO coupons (coupon_id, name, rule, amount, percent_off, min_spend, starts_at, ends_at, "
@@ -434,6 +437,7 @@ def _row(row: Sequence[Any]) -> dict[str, Any]:
     props = json.loads(c.pop("props") or "{}")
     c["kind"] = props.get("kind", "coupon")
     c["perks"] = props.get("perks", [])
+    c["repeatable"] = bool(props.get("repeatable", False))
     c["currency"] = props.get("currency", "CNY")
     c["max_discount"] = None if props.get("max_discount") is None else Decimal(props["max_discount"])
     c["percent_off"] = None if c["percent_off"] is None else Decimal(str(c["percent_off"])).quantize(CENT)
@@ -556,7 +560,13 @@ def _validity_text(c: dict[str, Any]) -> tuple[str, str]:
 
 
 def _limits_text(c: dict[str, Any]) -> tuple[str, str]:
-    zh, en = ["每人限一张"], ["one per person"]
+    if c.get("repeatable"):
+        zh, en = (
+            ["每人同时限持一张，用完或过期后可再领"],
+            ["one at a time per person; again once used or expired"],
+        )
+    else:
+        zh, en = ["每人限一张"], ["one per person"]
     if c["max_grants"] is not None:
         zh.append(f"限量 {c['max_grants']:,} 张")
         en.append(f"{c['max_grants']:,} in all")
@@ -820,8 +830,9 @@ def issue(
             r[0]
             for r in con.execute(
                 "SELECT user_id FROM coupon_grants WHERE coupon_id = ? "
-                "AND user_id IN (SELECT unnest(?::VARCHAR[]))",
-                [coupon_id, users],
+                "AND user_id IN (SELECT unnest(?::VARCHAR[])) "
+                "AND (NOT ? OR (status = 'issued' AND (expires_at IS NULL OR expires_at > ?)))",
+                [coupon_id, users, c["repeatable"], now],
             ).fetchall()
         }
         ineligible = _ineligible(wh, con, c, [u for u in users if u in known and u not in held])
@@ -992,8 +1003,10 @@ def redeem(
         }
         grant = con.execute(
             "SELECT grant_id, status, expires_at, order_id, discount FROM coupon_grants "
-            "WHERE coupon_id = ? AND user_id = ?",
-            [coupon_id, user_id],
+            "WHERE coupon_id = ? AND user_id = ? "
+            # a repeatable coupon may have several grants: this order's, else the newest unused one
+            "ORDER BY coalesce(order_id = ?, false) DESC, status = 'issued' DESC, issued_at DESC",
+            [coupon_id, user_id, order_id],
         ).fetchall()
         code: str | None = None
         discount = Decimal("0.00")

@@ -80,6 +80,9 @@ def coupons_create(
     lifecycle: str | None = typer.Option(None, "--lifecycle", help="Eligible lifecycle stage (loyal…)."),
     kind: str = typer.Option("coupon", "--kind", help="coupon, or privilege (a membership benefit)."),
     perk: list[str] | None = typer.Option(None, "--perk", help="A privilege's perk (priority_purchase…)."),
+    repeatable: bool = typer.Option(
+        False, "--repeatable", help="May be held again once used or expired (for offer rounds)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a coupon or privilege; eligibility may not use age, occupation, spending or price inputs."""
@@ -100,6 +103,7 @@ def coupons_create(
             "eligibility": {"rule": rule, "segment": segment, "lifecycle": lifecycle},
             "kind": kind,
             "perks": perk or [],
+            "repeatable": repeatable,
         }
     )
     with open_warehouse() as wh:

@@ -55,6 +55,7 @@ def _register() -> None:
         forecast_cmds,
         live_cmds,
         measure_cmds,
+        offer_cmds,
         pricing_cmds,
         privacy_cmds,
         profiles_cmds,
@@ -82,6 +83,7 @@ def _register() -> None:
         forecast_cmds,
         risk_cmds,
         pricing_cmds,
+        offer_cmds,
         bidding_cmds,
         reports_cmds,
     ):

@@ -648,6 +648,38 @@ CREATE TABLE competitor_prices (
 );
 """
 
+V16_OFFERS = """
+CREATE TABLE offer_policies (
+    policy_id    VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    segments     JSON NOT NULL,
+    offers       JSON NOT NULL,
+    objective    VARCHAR NOT NULL DEFAULT 'profit',
+    budget       DECIMAL(18,2),
+    rounds       INTEGER NOT NULL,
+    round_days   INTEGER NOT NULL DEFAULT 1,
+    status       VARCHAR NOT NULL DEFAULT 'active',
+    state        JSON NOT NULL,
+    created_by   VARCHAR,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE offer_rounds (
+    policy_id    VARCHAR NOT NULL,
+    round_no     INTEGER NOT NULL,
+    segment      VARCHAR NOT NULL,
+    offer        INTEGER NOT NULL,
+    coupon_id    VARCHAR,
+    starts_at    TIMESTAMPTZ NOT NULL,
+    ends_at      TIMESTAMPTZ NOT NULL,
+    members      INTEGER,
+    exposures    INTEGER,
+    value        DOUBLE,
+    spend        DOUBLE,
+    measured_at  TIMESTAMPTZ,
+    PRIMARY KEY (policy_id, round_no, segment)
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -698,6 +730,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "shown), "
         "observed competitor prices (importable) and the fitted elasticities",
         V15_PRICES,
+    ),
+    (
+        16,
+        "offers: coupon offer policies per published segment (the bandit's state) and their rounds "
+        "(the offer each segment got, its exposures, value and coupon spend)",
+        V16_OFFERS,
     ),
 ]
 

@@ -55,6 +55,7 @@ class CouponIn(BaseModel):
     max_grants: int | None = Field(None, ge=1, le=100_000_000)
     eligibility: EligibilityIn = Field(default_factory=EligibilityIn)  # type: ignore[arg-type]
     perks: list[Literal[tuple(coupons.PERKS)]] = Field(default_factory=list, max_length=10)  # type: ignore[valid-type]
+    repeatable: bool = Field(False, description="may be held again once used or expired (offer rounds)")
 
 
 @router.post("/coupons", status_code=201, dependencies=[WRITE], summary="Create a coupon or privilege")

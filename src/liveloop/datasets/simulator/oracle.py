@@ -67,6 +67,10 @@ class Oracle:
     def _users(self, user_ids: ArrayLike) -> np.ndarray:
         return self._index(user_ids, "u", self.world.users.n)
 
+    def user_indices(self, user_ids: ArrayLike) -> np.ndarray:
+        """The world's index of each user id (``NotFound`` for an id of another world)."""
+        return self._users(user_ids)
+
     def _products(self, product_ids: ArrayLike) -> np.ndarray:
         return self._index(product_ids, "p", self.world.products.n)
 

@@ -21,7 +21,9 @@ from liveloop.core.i18n import N_
 from liveloop.core.types import Role
 from liveloop.http.auth import principal_of, require_roles
 from liveloop.pricing import apply_price, latest_fit, price_history, recommend_prices, what_if_price
+from liveloop.pricing.offer_policies import get_policy, list_policies
 from liveloop.pricing.service import next_local_midnight
+from liveloop.profiles.tags import LIFECYCLE_NAMES
 from liveloop.web.templating import figure, gettext_of, lang_of, render
 from liveloop.web.vocab import label
 
@@ -31,6 +33,8 @@ NAV = {"path": "/pricing", "label": N_("Pricing & Budget"), "order": 37.7, "role
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_roles(*ROLES))])
 ACTIONS = {"": N_("every action"), "raise": N_("raise"), "lower": N_("lower"), "hold": N_("hold")}
 SHOWN = 30
+#: Offer policies shown (newest first).
+OFFER_POLICIES_SHOWN = 5
 #: What each reason code means, in words (its details fill the placeholders).
 REASONS = {
     "optimum": N_("the profit-maximising price for elasticity %(elasticity).2f"),
@@ -106,6 +110,8 @@ def _context(request: Request, action: str, product: str | None, price: float | 
         out["advice"] = bid_advice(wh)
     except LiveloopError as exc:
         out["advice_error"] = exc.detail
+    out["offers"] = [get_policy(wh, p["policy_id"]) for p in list_policies(wh)[:OFFER_POLICIES_SHOWN]]
+    out["stage_names"] = {k: v[0] if lang == "zh" else v[1] for k, v in LIFECYCLE_NAMES.items()}
     out["names"] = display_names(
         wh, "product", [r["product_id"] for r in shown] + ([product] if product else []), lang
     )

@@ -153,6 +153,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "paid_review": ("a reward for reviews or likes", "以奖励换取好评或点赞"),
     "gift": ("a gift tied to a condition: disclose its rules", "附条件的赠品：须公示规则"),
+    "gift_disclosed": ("a published coupon: its rules are disclosed", "已公示规则的优惠券"),
 }
 
 
@@ -203,6 +204,8 @@ class ClaimFacts:
     lowest_7d: float | None = None
     stock: int | None = None
     claims: tuple[str, ...] = ()
+    #: names of published coupons (their rules are disclosed): a conditional offer quoting one passes
+    offers: tuple[str, ...] = ()
 
 
 def _finding(rule: str, m: re.Match[str], severity: str, key: str, **values: Any) -> Finding:
@@ -265,5 +268,14 @@ def find_claims(text: str, facts: ClaimFacts | None = None) -> list[Finding]:
     ]
     found += [_scarcity(m, facts) for m in SCARCITY.finditer(text)]
     found += [_finding("inducement", m, "block", "paid_review") for m in INDUCEMENT_BANNED.finditer(text)]
-    found += [_finding("inducement", m, "flag", "gift") for m in INDUCEMENT_GIFT.finditer(text)]
+    found += [_gift(m, text, facts) for m in INDUCEMENT_GIFT.finditer(text)]
     return found
+
+
+def _gift(m: re.Match[str], text: str, facts: ClaimFacts | None) -> Finding:
+    """A conditional offer passes where the text quotes it inside a published coupon's name (「…」)."""
+    for name in facts.offers if facts else ():
+        at = text.find(f"「{name}」")
+        if name and at >= 0 and at < m.start() and m.end() <= at + len(name) + 1:
+            return _finding("inducement", m, "pass", "gift_disclosed")
+    return _finding("inducement", m, "flag", "gift")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from liveloop.content.claims import ClaimFacts
 from liveloop.content.compliance import ComplianceChecker
 from liveloop.live.embeddings import QUERY, Embedder
 from liveloop.live.lineup_qa import resolve
@@ -118,6 +119,21 @@ class Answer:
             "reason": self.reason,
             "compliance": self.compliance,
         }
+
+
+def coupon_text(coupons: list[dict[str, Any]]) -> str:
+    """The session's coupons for a product as published: name, value and threshold (至多三张)."""
+    parts = []
+    for c in coupons[:3]:
+        if c.get("amount"):
+            value = f"立减¥{float(c['amount']):g}"
+        elif c.get("percent_off"):
+            value = f"{(100 - float(c['percent_off'])) / 10:g}折"
+        else:
+            value = ""
+        threshold = f"满¥{float(c['min_spend']):g}可用" if c.get("min_spend") else ""
+        parts.append(f"可领「{c['name']}」" + "".join(f"（{x}）" for x in (value, threshold) if x))
+    return "；".join(parts)
 
 
 def entries_from_products(products: Iterable[dict[str, Any]]) -> list[Entry]:
@@ -237,6 +253,11 @@ class Answerer:
         fact the data cannot answer, or None (the FAQ matcher decides)."""
         found = resolve(text, self.matcher, on_stage)
         pid = product_id if product_id in self.products else found.product_id
+        held = self.products.get(pid or "") or {}
+        if found.slot == "coupon" and held.get("coupons"):
+            name = str(held.get("name") or pid)
+            offered = f"{name}：{coupon_text(held['coupons'])}"
+            return self._send(text, offered, f"{pid}:coupon", f"session coupons of {name}", held)
         if found.kind == "policy" and found.slot in self.policies:
             return self._send(
                 text, self.policies[found.slot], f"policy:{found.slot}", f"shop policy ({found.slot})"
@@ -259,6 +280,8 @@ class Answerer:
         if slot == "price":
             value = product.get("price")
             reply = f"{name}：直播间价 ¥{float(value):.2f}" if value is not None else None
+            if reply is not None and product.get("coupons"):
+                reply += f"，{coupon_text(product['coupons'])}"
         elif slot == "stock":
             value = (stock or {}).get(str(pid), product.get("stock"))
             reply = (
@@ -273,11 +296,16 @@ class Answerer:
             return self._human(
                 Answer(text, "human", 0.0, entry_id=f"{pid}:{slot}", reason=f"{name} lists no {slot}")
             )
-        return self._send(text, reply, f"{pid}:{slot}", f"lineup fact ({slot} of {name})")
+        return self._send(text, reply, f"{pid}:{slot}", f"lineup fact ({slot} of {name})", product)
 
-    def _send(self, text: str, reply: str, entry_id: str, source: str) -> Answer:
-        """A direct answer, held for a human when the advertising-law check does not pass."""
-        result = self.checker.check(reply) if self.checker else None
+    def _send(
+        self, text: str, reply: str, entry_id: str, source: str, product: dict[str, Any] | None = None
+    ) -> Answer:
+        """A direct answer, held for a human when the advertising-law check does not pass (the product's
+        published coupons count as disclosed offers)."""
+        offers = tuple(str(c["name"]) for c in (product or {}).get("coupons") or ())
+        facts = ClaimFacts(offers=offers) if offers else None
+        result = self.checker.check(reply, facts) if self.checker else None
         if result is not None and not result.allowed:
             return self._human(
                 Answer(

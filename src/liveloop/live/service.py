@@ -26,12 +26,46 @@ def _json(value: Any) -> Any:
     return value
 
 
+def session_prices(wh: Warehouse, session_id: str, product_ids: list[str], start: Any) -> dict[str, float]:
+    """The price each product sells at in the session: its live-slot price for this session, else the
+    shelf price in effect when the session starts (a markdown or festival price), from ``prices``."""
+    rows = wh.sql(
+        "SELECT product_id, arg_max(price, (session_id IS NOT NULL, start_ts))::DOUBLE FROM prices "
+        "WHERE product_id IN (SELECT unnest(?::VARCHAR[])) AND (session_id = ? OR (session_id IS NULL "
+        "AND kind <> 'slot' AND start_ts <= ? AND (end_ts IS NULL OR end_ts > ?))) GROUP BY 1",
+        [product_ids, session_id, start, start],
+    )
+    return {pid: float(price) for pid, price in rows if price is not None}
+
+
+def session_coupons(
+    wh: Warehouse, session_id: str, product_ids: list[str], start: Any, end: Any
+) -> dict[str, list[dict[str, Any]]]:
+    """Per lineup product, the published coupons a viewer can use on it in the session: the session's
+    own slot coupons for that product, and active coupons for everyone valid during the session."""
+    rows = wh.sql(
+        "SELECT coupon_id, name, amount::DOUBLE, percent_off, min_spend::DOUBLE, props->>'$.product_id' "
+        "FROM coupons WHERE status = 'active' AND coalesce(props->>'$.kind', 'coupon') = 'coupon' "
+        "AND (starts_at IS NULL OR starts_at < ?) AND (ends_at IS NULL OR ends_at > ?) "
+        "AND (props->>'$.session_id' = ? OR (props->>'$.session_id' IS NULL "
+        "AND coalesce(eligibility, '{}') IN ('{}', 'null'))) ORDER BY coupon_id",
+        [end or start, start, session_id],
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for cid, name, amount, pct, min_spend, product in rows:
+        offer = {"coupon_id": cid, "name": name, "amount": amount, "percent_off": pct, "min_spend": min_spend}
+        for pid in [product] if product else product_ids:
+            if pid in product_ids:
+                out.setdefault(pid, []).append(offer)
+    return out
+
+
 def lineup_from_warehouse(wh: Warehouse, session_id: str) -> tuple[list[dict[str, Any]], bool] | None:
     """The session's lineup (product facts in lineup order) and whether it has ended; None if unknown."""
-    rows = wh.sql("SELECT lineup, end_ts FROM live_sessions WHERE session_id = ?", [session_id])
+    rows = wh.sql("SELECT lineup, start_ts, end_ts FROM live_sessions WHERE session_id = ?", [session_id])
     if not rows:
         return None
-    lineup_ids, end_ts = rows[0]
+    lineup_ids, start_ts, end_ts = rows[0]
     ids = [str(p) for p in (_json(lineup_ids) or [])]
     products = {}
     if ids:
@@ -50,6 +84,10 @@ def lineup_from_warehouse(wh: Warehouse, session_id: str) -> tuple[list[dict[str
                 "attributes": _json(attrs) if attrs else {},
             }
     if products:
+        for pid, price in session_prices(wh, session_id, list(products), start_ts).items():
+            products[pid]["list_price"], products[pid]["price"] = products[pid]["price"], price
+        for pid, offers in session_coupons(wh, session_id, list(products), start_ts, end_ts).items():
+            products[pid]["coupons"] = offers
         try:
             for pid, lines in stage_points(wh, list(products)).items():
                 products[pid]["points"] = lines

@@ -265,12 +265,23 @@ def next_round(
                     "offer.choose",
                     f"{policy_id}:{segment}",
                     names[k],
-                    "untried offer" if bandit.n[s, k] == 0 else "Thompson draw net of the budget's price",
+                    _reason(bandit, s, k),
                     details={"round": round_no, "coupon_id": coupon_id, "members": members[s]},
                 ),
                 con=con,
             )
     return current_round(wh, policy_id)
+
+
+def _reason(bandit: OfferBandit, s: int, k: int) -> str:
+    """Why a stage got offer ``k``, for the audit row."""
+    if k == 0 and bandit.n[s, 0] == 0:
+        return "the stage's control comes first"
+    if bandit.n[:, k].sum() == 0:
+        return "a new offer, tried in the largest stage first"
+    if bandit.n[s, k] == 0:
+        return "Thompson draw from what the other stages saw, net of the budget's price"
+    return "Thompson draw from its rounds and the other stages', net of the budget's price"
 
 
 def current_round(wh: Warehouse, policy_id: str) -> dict[str, Any]:

@@ -7,14 +7,15 @@ never reach the choice (:func:`offer_for` takes a segment, not a user).
 
 Each (segment, offer) keeps the profit and coupon spend per exposure (a member's product view: traffic
 swings from day to day, so per-view figures compare offers of different days) of the rounds it was chosen
-in. A round
-draws each offer's mean profit from its posterior (normal, with the segment's pooled round-to-round
-variance) and picks the best after charging ``λ`` per yuan of coupon spend; ``λ`` rises when spend runs
-ahead of the budget's even pace over the remaining rounds and falls when it lags (the primal-dual rule of
-bandits with knapsacks, Badanidiyuru et al. 2013). A round whose expected spend would overrun what is left
-of the budget, or run well ahead of its even pace, falls back segment by segment to cheaper tried offers
-(the control, index 0: no coupon, last). Offers never tried in a segment are tried first, cheapest first,
-priced from their nominal depth until seen.
+in. The offers' effects are pooled across segments as relative lifts over each segment's control
+(empirical Bayes), so what an offer did in one segment is the prior of the others (:meth:`posterior`). A
+round draws each offer's mean from that posterior and picks the best after charging ``λ`` per yuan of
+coupon spend; ``λ`` rises when spend runs ahead of the budget's even pace over the remaining rounds and
+falls when it lags (the primal-dual rule of bandits with knapsacks, Badanidiyuru et al. 2013). A round
+whose expected spend would overrun what is left of the budget, or run well ahead of its even pace, falls
+back segment by segment to cheaper tried offers (the control, index 0: no coupon, last). Each segment's
+control goes first; an offer no segment has tried is tried in the largest segment alone, cheapest first,
+priced from its nominal depth until seen.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from liveloop.core.errors import ValidationFailed
 LAMBDA_STEP = 0.5
 #: Rounds of an offer in a segment before its own variance is trusted over the pooled one.
 MIN_ROUNDS_FOR_VARIANCE = 2
+#: Spread of an offer's relative lift between segments: assumed from one segment, floor from several.
+PRIOR_TAU = 0.05
+MIN_TAU = 0.005
 #: A round's expected coupon spend must fit this many times into what is left of the budget.
 BUDGET_RESERVE = 1.25
 #: A round may spend up to this many times the budget's even pace over the remaining rounds.
@@ -90,18 +94,69 @@ class OfferBandit:
         scale = np.where(tried.any(axis=1), 0.5 * seen, 1.0)
         return np.where(dof > 0, np.maximum(pooled, 1e-9), np.maximum(scale, 1e-9))
 
+    def posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of every (segment, offer)'s value per exposure, its own rounds combined with
+        what the other segments saw (NaN: nothing known yet).
+
+        The offers' effects are pooled across segments as *relative lifts* over each segment's control
+        (``mean[s, a] / mean[s, 0] − 1``): their precision-weighted mean ``L[a]`` and their spread between
+        segments ``τ[a]`` (method of moments, at least ``MIN_TAU``; ``PRIOR_TAU`` from one segment) give a
+        segment the prior ``mean[s, 0] · (1 + L[a])`` — so an offer that lost money in one segment is not
+        tried blind in every other one. Segments whose control earned nothing keep their own data only.
+        """
+        mean, _ = self.means()
+        own_var = self._spread()[:, None] ** 2 / np.maximum(self.n, 1)
+        base = mean[:, 0]
+        usable = (self.n[:, 0] > 0) & (np.nan_to_num(base) > 0)
+        post_mean = mean.copy()
+        post_var = np.where(self.n > 0, own_var, np.nan)
+        if not usable.any():
+            return post_mean, post_var
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lift = mean / base[:, None] - 1
+            lift_var = (own_var + own_var[:, :1]) / base[:, None] ** 2
+        has = usable[:, None] & (self.n > 0)
+        for a in range(1, self.n_offers):
+            rows = np.flatnonzero(has[:, a])
+            if not len(rows):
+                continue
+            r, v = lift[rows, a], lift_var[rows, a]
+            tau2 = PRIOR_TAU**2
+            if len(rows) >= 2:
+                tau2 = max(float(np.var(r, ddof=1) - np.mean(v)), MIN_TAU**2)
+            w = 1 / (v + tau2)
+            pooled, pooled_var = float(np.sum(w * r) / np.sum(w)), float(1 / np.sum(w))
+            targets = np.flatnonzero(usable)
+            prior_mean = base[targets] * (1 + pooled)
+            prior_var = base[targets] ** 2 * (pooled_var + tau2) + own_var[targets, 0]
+            tried = self.n[targets, a] > 0
+            ov = own_var[targets, a]
+            combined_var = np.where(tried, 1 / (1 / ov + 1 / prior_var), prior_var)
+            combined_mean = np.where(
+                tried,
+                combined_var * (np.nan_to_num(mean[targets, a]) / ov + prior_mean / prior_var),
+                prior_mean,
+            )
+            post_mean[targets, a], post_var[targets, a] = combined_mean, combined_var
+        return post_mean, post_var
+
     def choose(self, exposures: np.ndarray) -> np.ndarray:
-        """The offer of each segment for the next round (``exposures``: the segments' sizes this round)."""
+        """The offer of each segment for the next round (``exposures``: the segments' sizes this round).
+
+        A segment's control goes first; an offer no segment has tried yet is tried in one segment per round
+        (the largest, cheapest offer first); every other choice is a Thompson draw from :meth:`posterior`
+        net of ``λ`` × its expected spend."""
         exposures = np.asarray(exposures, dtype=float)
-        mean, cost = self.means()
-        untried = self.n == 0
-        choice = np.zeros(self.n_segments, dtype=np.int64)
-        spread = self._spread()
-        draw = mean + self._rng.standard_normal(mean.shape) * spread[:, None] / np.sqrt(np.maximum(self.n, 1))
-        score = np.where(untried, -np.inf, draw - self.lam * np.nan_to_num(cost))
-        for s in range(self.n_segments):
-            first = np.flatnonzero(untried[s])
-            choice[s] = first[0] if len(first) else int(np.argmax(score[s]))
+        post_mean, post_var = self.posterior()
+        known = np.isfinite(post_mean)
+        draw = post_mean + self._rng.standard_normal(post_mean.shape) * np.sqrt(np.nan_to_num(post_var))
+        score = np.where(known, draw - self.lam * self.unit_costs(), -np.inf)
+        choice = np.where(known.any(axis=1), np.argmax(score, axis=1), 0).astype(np.int64)
+        choice[self.n[:, 0] == 0] = 0
+        new = np.flatnonzero(self.n.sum(axis=0) == 0)
+        ready = np.flatnonzero(self.n[:, 0] > 0)
+        if len(new) and len(ready):
+            choice[ready[int(np.argmax(exposures[ready]))]] = new[0]
         return self._within_budget(choice, exposures, score)
 
     def unit_costs(self) -> np.ndarray:
@@ -206,9 +261,9 @@ class OfferBandit:
         return bandit
 
     def best(self) -> np.ndarray:
-        """Each segment's offer with the highest mean profit net of ``λ`` × spend (control if untried)."""
-        mean, cost = self.means()
-        score = np.where(np.isnan(mean), -np.inf, mean - self.lam * np.nan_to_num(cost))
+        """Each segment's offer with the highest posterior mean net of ``λ`` × spend (control if none)."""
+        mean, _ = self.posterior()
+        score = np.where(np.isnan(mean), -np.inf, mean - self.lam * self.unit_costs())
         return np.where(np.isfinite(score).any(axis=1), np.argmax(score, axis=1), 0)
 
 

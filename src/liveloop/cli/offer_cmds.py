@@ -66,6 +66,9 @@ def offers_create(
     rounds: int = typer.Option(30, "--rounds", help="How many rounds the policy runs."),
     round_days: int = typer.Option(1, "--round-days", help="Days per round."),
     objective: str = typer.Option("profit", "--objective", help="profit (after coupons and costs) or gmv."),
+    max_loss: float | None = typer.Option(
+        None, "--max-loss", help="Never fall more than this share behind no coupon while learning (0.01)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """A policy choosing, for each lifecycle stage and round, one of the coupons or none."""
@@ -74,7 +77,7 @@ def offers_create(
     with open_warehouse() as wh:
         found = create_policy(
             wh, name, coupon, segments=segment, budget=budget, rounds=rounds, round_days=round_days,
-            objective=objective, actor=ACTOR,
+            objective=objective, max_loss=max_loss, actor=ACTOR,
         )  # fmt: skip
     emit(found, as_json, _render_policy)
 
@@ -128,6 +131,7 @@ def offers_simulate(
     ),
     objective: str = typer.Option("profit", "--objective", help="profit or gmv."),
     seed: int = typer.Option(0, "--seed", help="Seed of the rounds' draws and of the bandit."),
+    max_loss: float | None = typer.Option(None, "--max-loss", help="The bandit's guard (see offers create)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """The bandit beside the Oracle, the best single offer and no coupon, in the simulated world."""
@@ -135,7 +139,7 @@ def offers_simulate(
 
     with open_warehouse(read_only=True) as wh:
         found = compare_offer_policies(
-            wh, rounds=rounds, budget_share=budget_share, objective=objective, seed=seed
+            wh, rounds=rounds, budget_share=budget_share, objective=objective, seed=seed, max_loss=max_loss
         )
 
     def render(r: dict[str, Any]) -> None:

@@ -47,9 +47,11 @@ def compare_offer_policies(
     percents: tuple[float, ...] = PERCENTS,
     objective: str = "profit",
     seed: int = 0,
+    max_loss: float | None = None,
 ) -> dict[str, Any]:
     """Run the four policies over ``rounds`` days for ``objective`` (profit after coupons, or GMV paid);
-    the budget is ``budget_share`` × what the unbudgeted Oracle would spend (``None``: no budget)."""
+    the budget is ``budget_share`` × what the unbudgeted Oracle would spend (``None``: no budget);
+    ``max_loss`` turns on the bandit's guard against falling behind no coupon while it learns."""
     from liveloop.datasets.simulator import Oracle
     from liveloop.datasets.simulator.offers import OBJECTIVES, Offer, offer_round
 
@@ -83,7 +85,9 @@ def compare_offer_policies(
         "no coupon": np.zeros(len(names), dtype=np.int64),
     }
     depth = tuple(o.percent / 100 for o in offers)
-    bandit = OfferBandit(len(names), len(offers), budget=budget, rounds=rounds, seed=seed, depth=depth)
+    bandit = OfferBandit(
+        len(names), len(offers), budget=budget, rounds=rounds, seed=seed, depth=depth, max_loss=max_loss
+    )
     earned = spent = realised = 0.0
     oracle_so_far, regret_curve = 0.0, []
     for d, (v, _) in zip(days, truth, strict=True):

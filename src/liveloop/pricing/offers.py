@@ -31,9 +31,8 @@ from liveloop.core.errors import ValidationFailed
 LAMBDA_STEP = 0.5
 #: Rounds of an offer in a segment before its own variance is trusted over the pooled one.
 MIN_ROUNDS_FOR_VARIANCE = 2
-#: Spread of an offer's relative lift between segments: assumed from one segment, floor from several.
-PRIOR_TAU = 0.05
-MIN_TAU = 0.005
+#: Least spread of an offer's relative lift between segments (segments may differ; few can't tell how much).
+PRIOR_TAU = 0.1
 #: A round's expected coupon spend must fit this many times into what is left of the budget.
 BUDGET_RESERVE = 1.25
 #: A round may spend up to this many times the budget's even pace over the remaining rounds.
@@ -58,7 +57,12 @@ class OfferBandit:
     lam: float = 0.0
     spent: float = 0.0
     played: int = 0
+    #: the most the policy may fall behind "no coupon" while it learns, as a share of what no coupon would
+    #: have earned so far (conservative bandits, Wu et al. 2016); None: no such guard
+    max_loss: float | None = None
+    earned: float = 0.0
     n: np.ndarray = field(init=False)
+    exposed: np.ndarray = field(init=False)
     sum_y: np.ndarray = field(init=False)
     sum_y2: np.ndarray = field(init=False)
     sum_c: np.ndarray = field(init=False)
@@ -72,6 +76,9 @@ class OfferBandit:
             )
         shape = (self.n_segments, self.n_offers)
         self.n, self.sum_y, self.sum_y2, self.sum_c = (np.zeros(shape) for _ in range(4))
+        self.exposed = np.zeros(self.n_segments)
+        if self.max_loss is not None and not 0 <= self.max_loss < 1:
+            raise ValidationFailed("max_loss is a share between 0 and 1", field="max_loss")
         self._rng = np.random.default_rng([self.seed, 77])
 
     # -- posterior -------------------------------------------------------------------------
@@ -100,7 +107,7 @@ class OfferBandit:
 
         The offers' effects are pooled across segments as *relative lifts* over each segment's control
         (``mean[s, a] / mean[s, 0] − 1``): their precision-weighted mean ``L[a]`` and their spread between
-        segments ``τ[a]`` (method of moments, at least ``MIN_TAU``; ``PRIOR_TAU`` from one segment) give a
+        segments ``τ[a]`` (method of moments, at least ``PRIOR_TAU``) give a
         segment the prior ``mean[s, 0] · (1 + L[a])`` — so an offer that lost money in one segment is not
         tried blind in every other one. Segments whose control earned nothing keep their own data only.
         """
@@ -123,7 +130,7 @@ class OfferBandit:
             r, v = lift[rows, a], lift_var[rows, a]
             tau2 = PRIOR_TAU**2
             if len(rows) >= 2:
-                tau2 = max(float(np.var(r, ddof=1) - np.mean(v)), MIN_TAU**2)
+                tau2 = max(float(np.var(r, ddof=1) - np.mean(v)), tau2)
             w = 1 / (v + tau2)
             pooled, pooled_var = float(np.sum(w * r) / np.sum(w)), float(1 / np.sum(w))
             targets = np.flatnonzero(usable)
@@ -157,7 +164,36 @@ class OfferBandit:
         ready = np.flatnonzero(self.n[:, 0] > 0)
         if len(new) and len(ready):
             choice[ready[int(np.argmax(exposures[ready]))]] = new[0]
+        choice = self._conservative(choice, exposures, post_mean, post_var)
         return self._within_budget(choice, exposures, score)
+
+    def _conservative(
+        self, choice: np.ndarray, exposures: np.ndarray, post_mean: np.ndarray, post_var: np.ndarray
+    ) -> np.ndarray:
+        """Back off to the control, stage by stage (the most doubtful choice first), until a pessimistic
+        view of this round still keeps the policy's earnings within ``max_loss`` of what the control is
+        (optimistically) believed to have earned over every round so far and this one."""
+        if self.max_loss is None or not (choice > 0).any():
+            return choice
+        control = np.nan_to_num(post_mean[:, 0])
+        control_up = control + np.sqrt(np.nan_to_num(post_var[:, 0]))
+        depth = np.asarray(self.depth, dtype=float) if self.depth is not None else None
+        # a choice's pessimistic value per exposure: its posterior mean less a s.d.; an offer no stage has
+        # seen yet: the control less twice the share of the price it takes off (or a tenth without depth)
+        lower = post_mean - np.sqrt(np.nan_to_num(post_var))
+        unseen = np.isnan(post_mean)
+        guess = control[:, None] * (1 - 2 * (depth[None, :] if depth is not None else 0.1))
+        lower = np.where(unseen, guess, lower)
+        baseline = float(self.exposed @ control + exposures @ control_up)
+        floor = (1 - self.max_loss) * baseline
+        rows = np.arange(self.n_segments)
+        while (choice > 0).any():
+            pessimistic = self.earned + float(exposures @ lower[rows, choice])
+            if pessimistic >= floor:
+                break
+            at_risk = np.where(choice > 0, exposures * (control - lower[rows, choice]), -np.inf)
+            choice[int(np.argmax(at_risk))] = 0
+        return choice
 
     def unit_costs(self) -> np.ndarray:
         """Expected coupon spend per exposure of every (segment, offer): the mean seen, or for an offer
@@ -221,6 +257,8 @@ class OfferBandit:
         np.add.at(self.sum_y, (s, a), y)
         np.add.at(self.sum_y2, (s, a), y * y)
         np.add.at(self.sum_c, (s, a), c)
+        self.exposed[s] += exposures[s]
+        self.earned += float(np.sum(np.asarray(profit, dtype=float)))
         round_spend = float(np.sum(np.asarray(spend, dtype=float)))
         self.spent += round_spend
         self.played += 1
@@ -239,6 +277,9 @@ class OfferBandit:
             "lam": self.lam,
             "spent": self.spent,
             "played": self.played,
+            "max_loss": self.max_loss,
+            "earned": self.earned,
+            "exposed": self.exposed.tolist(),
             "depth": None if self.depth is None else list(self.depth),
             **{k: getattr(self, k).tolist() for k in ("n", "sum_y", "sum_y2", "sum_c")},
         }
@@ -254,10 +295,13 @@ class OfferBandit:
             lam=float(state["lam"]),
             spent=float(state["spent"]),
             played=int(state["played"]),
+            max_loss=state.get("max_loss"),
+            earned=float(state.get("earned", 0.0)),
             depth=None if state.get("depth") is None else tuple(state["depth"]),
         )
         for k in ("n", "sum_y", "sum_y2", "sum_c"):
             setattr(bandit, k, np.asarray(state[k], dtype=float))
+        bandit.exposed = np.asarray(state.get("exposed", np.zeros(bandit.n_segments)), dtype=float)
         return bandit
 
     def best(self) -> np.ndarray:

@@ -41,6 +41,9 @@ class PolicyIn(BaseModel):
     rounds: int = Field(30, ge=2, le=365)
     round_days: int = Field(1, ge=1, le=30)
     objective: Literal["profit", "gmv"] = "profit"
+    max_loss: float | None = Field(
+        None, ge=0, le=0.5, description="never fall more than this share behind no coupon while learning"
+    )
 
 
 def _actor(request: Request) -> str:
@@ -59,6 +62,7 @@ async def create(request: Request, body: PolicyIn, wh: Warehouse = Depends(get_w
             rounds=body.rounds,
             round_days=body.round_days,
             objective=body.objective,
+            max_loss=body.max_loss,
             actor=_actor(request),
         )
     )

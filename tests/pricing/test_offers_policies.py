@@ -6,8 +6,11 @@ offer stream agrees with the Oracle; the policies' comparison keeps the bandit w
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,11 +27,20 @@ from liveloop.profiles.build import build_profiles
 from liveloop.warehouse import Warehouse
 
 
+@pytest.fixture(scope="module")
+def built_month(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated month with profiles, made once; each test gets a copy of its home."""
+    settings = Settings(home=tmp_path_factory.mktemp("offers") / "home")
+    with Warehouse.open(settings) as wh:
+        simulate_into_warehouse(wh, scale="small", seed=9, users=400, days=28)
+        build_profiles(wh, settings=settings)
+    return settings.home
+
+
 @pytest.fixture
-def month(settings: Settings) -> Warehouse:
+def month(settings: Settings, built_month: Path) -> Iterator[Warehouse]:
+    shutil.copytree(built_month, settings.home, dirs_exist_ok=True)
     wh = Warehouse.open(settings)
-    simulate_into_warehouse(wh, scale="small", seed=9, users=400, days=28)
-    build_profiles(wh, settings=settings)
     yield wh
     wh.close()
 
@@ -47,7 +59,8 @@ def test_a_round_gives_a_stage_one_offer_and_is_measured_when_it_ends(month: War
         0
     ][0]
     wh.sql("UPDATE users SET non_personalised = true WHERE user_id = ?", [opted_out])
-    policy = offer_policies.create_policy(wh, "test", menu, budget=1000.0, rounds=5)
+    # no guard (max_loss 1): the default guard holds coupons back until no-coupon rounds earn their slack
+    policy = offer_policies.create_policy(wh, "test", menu, budget=1000.0, rounds=5, max_loss=1.0)
     stages = policy["segments"]
     assert stages and policy["offer_names"] == ["no coupon", "5% off", "10% off"]
     start = wh.sql("SELECT min(ts) FROM events")[0][0] + timedelta(days=3)
@@ -109,11 +122,19 @@ def test_bad_policies_are_refused(month: Warehouse) -> None:
         ({"coupon_ids": [ok], "objective": "likes"}, "objective"),
         ({"coupon_ids": [ok], "rounds": 1}, "rounds"),
         ({"coupon_ids": [ok], "budget": -5.0}, "budget"),
+        ({"coupon_ids": [ok], "max_loss": 2.0}, "max_loss"),
     ):
         with pytest.raises(Exception) as caught:
             offer_policies.create_policy(wh, "bad", **kwargs)  # type: ignore[arg-type]
         assert getattr(caught.value, "field", None) == field, (kwargs, caught.value)
     assert wh.sql("SELECT count(*) FROM offer_policies")[0][0] == 0
+    # the guard's defaults: 1 % for a profit policy, none for GMV
+    for objective, guard in (("profit", 0.01), ("gmv", None)):
+        made = offer_policies.create_policy(wh, objective, [ok], objective=objective)
+        state = json.loads(
+            wh.sql("SELECT state FROM offer_policies WHERE policy_id = ?", [made["policy_id"]])[0][0]
+        )
+        assert state["max_loss"] == guard
 
 
 def test_the_offer_stream_agrees_with_the_oracle(month: Warehouse) -> None:

@@ -67,7 +67,9 @@ def offers_create(
     round_days: int = typer.Option(1, "--round-days", help="Days per round."),
     objective: str = typer.Option("profit", "--objective", help="profit (after coupons and costs) or gmv."),
     max_loss: float | None = typer.Option(
-        None, "--max-loss", help="Never fall more than this share behind no coupon while learning (0.01)."
+        None,
+        "--max-loss",
+        help="Fall at most this share behind no coupon while learning (profit: 0.01; 1: off).",
     ),
     as_json: bool = JsonOpt,
 ) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from liveloop.core.errors import Conflict, NotFound, ValidationFailed
-from liveloop.pricing.offers import OfferBandit
+from liveloop.pricing.offers import OfferBandit, guard_for
 from liveloop.privacy.audit import AuditEntry, record
 from liveloop.warehouse import Warehouse
 from liveloop.warehouse.orders import paid
@@ -74,8 +74,8 @@ def create_policy(
 ) -> dict[str, Any]:
     """A policy choosing among ``coupon_ids`` (and no coupon) for each lifecycle stage in ``segments``
     (default: every stage the profiles hold), within ``budget`` of redeemed discount over ``rounds``;
-    ``max_loss`` (a share, e.g. 0.01) keeps the policy from falling further behind no coupon while it
-    learns."""
+    ``max_loss`` (a share; default 0.01 for profit, no guard for GMV; 1: no guard) keeps the policy from
+    falling further behind no coupon while it learns."""
     if not name.strip():
         raise ValidationFailed("a policy needs a name", field="name")
     ids = list(dict.fromkeys(coupon_ids))
@@ -110,11 +110,8 @@ def create_policy(
     if budget is not None and not 0 < budget <= 1e12:
         raise ValidationFailed("budget must be a positive amount", field="budget")
     depth = (0.0, *(_depth(wh, found[c]) for c in ids))
-    if max_loss is not None and not 0 <= max_loss <= 0.5:
-        raise ValidationFailed("max_loss is a share between 0 and 0.5", field="max_loss")
-    bandit = OfferBandit(
-        len(chosen), len(ids) + 1, budget=budget, rounds=rounds, depth=depth, max_loss=max_loss
-    )
+    guard = guard_for(objective, max_loss)
+    bandit = OfferBandit(len(chosen), len(ids) + 1, budget=budget, rounds=rounds, depth=depth, max_loss=guard)
     policy_id = f"offer_{uuid.uuid4().hex[:12]}"
     with wh.transaction() as con:
         con.execute(

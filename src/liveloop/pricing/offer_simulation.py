@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from liveloop.core.errors import ValidationFailed
-from liveloop.pricing.offers import OfferBandit, best_fixed_policy
+from liveloop.pricing.offers import OfferBandit, best_fixed_policy, guard_for
 from liveloop.warehouse import Warehouse
 
 #: The menu: no coupon, then these percentages off, each valid in live rooms only or anywhere.
@@ -51,7 +51,8 @@ def compare_offer_policies(
 ) -> dict[str, Any]:
     """Run the four policies over ``rounds`` days for ``objective`` (profit after coupons, or GMV paid);
     the budget is ``budget_share`` × what the unbudgeted Oracle would spend (``None``: no budget);
-    ``max_loss`` turns on the bandit's guard against falling behind no coupon while it learns."""
+    ``max_loss`` is the bandit's guard against falling behind no coupon while it learns (default: the
+    objective's, :data:`~liveloop.pricing.offers.DEFAULT_MAX_LOSS`; 1: none)."""
     from liveloop.datasets.simulator import Oracle
     from liveloop.datasets.simulator.offers import OBJECTIVES, Offer, offer_round
 
@@ -86,7 +87,13 @@ def compare_offer_policies(
     }
     depth = tuple(o.percent / 100 for o in offers)
     bandit = OfferBandit(
-        len(names), len(offers), budget=budget, rounds=rounds, seed=seed, depth=depth, max_loss=max_loss
+        len(names),
+        len(offers),
+        budget=budget,
+        rounds=rounds,
+        seed=seed,
+        depth=depth,
+        max_loss=guard_for(objective, max_loss),
     )
     earned = spent = realised = 0.0
     oracle_so_far, regret_curve = 0.0, []

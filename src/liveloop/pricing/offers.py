@@ -31,6 +31,10 @@ from liveloop.core.errors import ValidationFailed
 LAMBDA_STEP = 0.5
 #: Rounds of an offer in a segment before its own variance is trusted over the pooled one.
 MIN_ROUNDS_FOR_VARIANCE = 2
+#: The guard's default per objective: a profit policy never falls more than 1 % behind no coupon while it
+#: learns (a business default, and the better setting on the simulated world developed on); a GMV policy is
+#: unguarded (a coupon seldom lowers GMV, and the guard's caution slows it).
+DEFAULT_MAX_LOSS: dict[str, float | None] = {"profit": 0.01, "gmv": None}
 #: Least spread of an offer's relative lift between segments (segments may differ; few can't tell how much).
 PRIOR_TAU = 0.1
 #: A round's expected coupon spend must fit this many times into what is left of the budget.
@@ -309,6 +313,16 @@ class OfferBandit:
         mean, _ = self.posterior()
         score = np.where(np.isnan(mean), -np.inf, mean - self.lam * self.unit_costs())
         return np.where(np.isfinite(score).any(axis=1), np.argmax(score, axis=1), 0)
+
+
+def guard_for(objective: str, max_loss: float | None) -> float | None:
+    """The bandit's ``max_loss`` for a policy: the objective's default when none is given; 1 turns the
+    guard off."""
+    if max_loss is None:
+        return DEFAULT_MAX_LOSS.get(objective)
+    if not 0 <= max_loss <= 1:
+        raise ValidationFailed("max_loss is a share between 0 and 1 (1: no guard)", field="max_loss")
+    return None if max_loss >= 1 else max_loss
 
 
 def best_fixed_policy(

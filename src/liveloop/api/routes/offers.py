@@ -42,7 +42,10 @@ class PolicyIn(BaseModel):
     round_days: int = Field(1, ge=1, le=30)
     objective: Literal["profit", "gmv"] = "profit"
     max_loss: float | None = Field(
-        None, ge=0, le=0.5, description="never fall more than this share behind no coupon while learning"
+        None,
+        ge=0,
+        le=1,
+        description="fall at most this share behind no coupon while learning (profit: 0.01; 1: off)",
     )
 
 

@@ -12,6 +12,7 @@ from liveloop.core.errors import Conflict, LiveloopError, NotFound, ValidationFa
 from liveloop.live import lottery, sessions
 from liveloop.live.hub import LiveHub, LiveSession, ProfileLookup, stock_left
 from liveloop.live.qa import DEFAULT_POLICIES, KnowledgeBase
+from liveloop.warehouse.prices import in_effect, on_shelf
 
 if TYPE_CHECKING:
     from liveloop.warehouse import Warehouse
@@ -30,9 +31,9 @@ def session_prices(wh: Warehouse, session_id: str, product_ids: list[str], start
     """The price each product sells at in the session: its live-slot price for this session, else the
     shelf price in effect when the session starts (a markdown or festival price), from ``prices``."""
     rows = wh.sql(
-        "SELECT product_id, arg_max(price, (session_id IS NOT NULL, start_ts))::DOUBLE FROM prices "
-        "WHERE product_id IN (SELECT unnest(?::VARCHAR[])) AND (session_id = ? OR (session_id IS NULL "
-        "AND kind <> 'slot' AND start_ts <= ? AND (end_ts IS NULL OR end_ts > ?))) GROUP BY 1",
+        "SELECT p.product_id, arg_max(p.price, (p.session_id IS NOT NULL, p.start_ts))::DOUBLE FROM prices p "
+        "WHERE p.product_id IN (SELECT unnest(?::VARCHAR[])) "
+        f"AND (p.session_id = ? OR ({on_shelf('p')} AND {in_effect('p', '?')})) GROUP BY 1",
         [product_ids, session_id, start, start],
     )
     return {pid: float(price) for pid, price in rows if price is not None}

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from liveloop.core.errors import ValidationFailed
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.prices import in_effect, on_shelf
 
 REFERENCE_DAYS = 7
 
@@ -33,8 +34,8 @@ def lowest_recent_price(wh: Warehouse, product_id: str, at: datetime) -> float |
 def shelf_price_at(wh: Warehouse, product_id: str, at: datetime) -> float | None:
     """The shelf price in effect at ``at`` (the latest-starting non-slot row), or None without history."""
     row = wh.sql(
-        "SELECT arg_max(price, start_ts)::DOUBLE FROM prices WHERE product_id = ? AND session_id IS NULL "
-        "AND kind <> 'slot' AND start_ts <= ? AND (end_ts IS NULL OR end_ts > ?)",
+        "SELECT arg_max(p.price, p.start_ts)::DOUBLE FROM prices p WHERE p.product_id = ? "
+        f"AND {on_shelf('p')} AND {in_effect('p', '?')}",
         [product_id, at, at],
     )
     return None if row[0][0] is None else float(row[0][0])

@@ -19,6 +19,7 @@ import pandas as pd
 from liveloop.core.errors import InsufficientData, ValidationFailed
 from liveloop.warehouse import Warehouse
 from liveloop.warehouse.orders import paid
+from liveloop.warehouse.prices import in_effect, on_shelf
 
 SHELF = "shelf"
 NO_CATEGORY = "(none)"
@@ -101,7 +102,7 @@ def _prices(wh: Warehouse, cells: pd.DataFrame, zone: ZoneInfo) -> pd.DataFrame:
         con.register("_cells", keys)
         try:
             rows = con.execute(
-                """
+                f"""
                 WITH c AS (
                     SELECT product_id, day, context,
                         timezone(?, CAST(day AS TIMESTAMP) + INTERVAL 12 HOUR) AS noon FROM _cells
@@ -114,8 +115,8 @@ def _prices(wh: Warehouse, cells: pd.DataFrame, zone: ZoneInfo) -> pd.DataFrame:
                 shelf AS (
                     SELECT c.product_id, c.day, c.context,
                         arg_max(p.price, p.start_ts)::DOUBLE AS price FROM c
-                    JOIN prices p ON p.product_id = c.product_id AND p.session_id IS NULL
-                        AND p.start_ts <= c.noon AND (p.end_ts IS NULL OR p.end_ts > c.noon)
+                    JOIN prices p ON p.product_id = c.product_id AND {on_shelf("p")}
+                        AND {in_effect("p", "c.noon")}
                     GROUP BY ALL
                 )
                 SELECT c.product_id, c.day, c.context, coalesce(slot.price, shelf.price) AS price

@@ -23,6 +23,7 @@ from liveloop.pricing.panel import sales_panel
 from liveloop.privacy.audit import AuditEntry, record
 from liveloop.warehouse import Warehouse
 from liveloop.warehouse.orders import paid
+from liveloop.warehouse.prices import in_effect, on_shelf
 
 CONTEXTS = ("shelf", "live", "all")
 #: Days of recent shelf sales that set a product's units per day.
@@ -126,7 +127,7 @@ def _states(wh: Warehouse, fitted: dict[str, Any], at: datetime, ids: list[str] 
         shelf AS (
             SELECT p.product_id, arg_max(p.price, p.start_ts)::DOUBLE AS price, max(p.start_ts) AS changed
             FROM prices p JOIN w USING (product_id)
-            WHERE p.session_id IS NULL AND p.start_ts <= ? AND (p.end_ts IS NULL OR p.end_ts > ?) GROUP BY 1
+            WHERE {on_shelf("p")} AND {in_effect("p", "?")} GROUP BY 1
         ),
         recent AS (
             SELECT p.product_id, min(p.price)::DOUBLE AS low FROM prices p JOIN w USING (product_id)

@@ -105,6 +105,8 @@ def test_offers_through_the_api(live_server_factory) -> None:
         assert "spending_level" in bad.text  # no user attribute can steer an offer
         r = c.post("/v1/offers", json={"name": "x", "coupons": menu, "segments": ["whales"]})
         assert r.status_code == 422 and r.json()["field"] == "segments"
+        r = c.post("/v1/offers", json={"name": "x", "coupons": menu, "max_loss": 2})
+        assert r.status_code == 422 and "max_loss" in r.text
         r = c.post("/v1/offers", json={"name": "tonight", "coupons": menu, "budget": 500, "rounds": 5})
         assert r.status_code == 201, r.text
         pid = r.json()["policy_id"]

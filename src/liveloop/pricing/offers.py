@@ -32,8 +32,8 @@ LAMBDA_STEP = 0.5
 #: Rounds of an offer in a segment before its own variance is trusted over the pooled one.
 MIN_ROUNDS_FOR_VARIANCE = 2
 #: The guard's default per objective: a profit policy never falls more than 1 % behind no coupon while it
-#: learns (a business default, and the better setting on the simulated world developed on); a GMV policy is
-#: unguarded (a coupon seldom lowers GMV, and the guard's caution slows it).
+#: learns (a business default; docs/benchmarks/pricing.md says which simulated worlds were seen before it was
+#: set); a GMV policy is unguarded (a coupon seldom lowers GMV, and the guard's caution slows it).
 DEFAULT_MAX_LOSS: dict[str, float | None] = {"profit": 0.01, "gmv": None}
 #: Least spread of an offer's relative lift between segments (segments may differ; few can't tell how much).
 PRIOR_TAU = 0.1

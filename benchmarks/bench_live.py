@@ -343,6 +343,37 @@ def quality(settings: Settings, sample: int) -> dict[str, Any]:
     }
 
 
+def quick_vs_full(settings: Settings, full: Path) -> dict[str, Any]:
+    """A training that reuses the release's settings (``--quick``, in a home of its own) beside the full
+    one: its time, whether the full training still picks those settings, and whether the two models'
+    weights are the same."""
+    import numpy as np
+
+    from liveloop.live.fitting import RELEASE
+    from liveloop.live.training import train
+
+    home = Path(tempfile.mkdtemp(prefix="liveloop-bench-quick-"))
+    quick = train(Settings(home=home, data_home=settings.data_home), choose=False)
+    card = json.loads((full / "model.json").read_text())
+    release = {
+        "sentiment_bias": RELEASE.settings.sentiment_bias,
+        "question_threshold": RELEASE.settings.question_threshold,
+    }
+    picks = (card["params"]["sentiment_C"], card["params"]["question_C"]) == (
+        RELEASE.sentiment_C,
+        RELEASE.question_C,
+    ) and card["settings"] == release
+    same = True
+    for path in sorted(full.glob("*.npz")):
+        a, b = np.load(path), np.load(quick.path / path.name)
+        same = same and all(np.array_equal(a[k], b[k]) for k in a.files)
+    return {
+        "quick_seconds": round(quick.seconds, 1),
+        "full_picks_release_settings": picks,
+        "same_weights": same,
+    }
+
+
 def run() -> dict[str, Any]:
     from liveloop.live.training import latest_path, train
 
@@ -353,9 +384,11 @@ def run() -> dict[str, Any]:
     train_s = time.perf_counter() - started
     model_dir = latest_path(settings)
     assert model_dir is not None
+    quick = quick_vs_full(settings, model_dir)
+    print(json.dumps(quick), flush=True)
     speed = float(os.environ.get("LIVE_BENCH_SPEED", "50"))
     limit = os.environ.get("LIVE_BENCH_LIMIT_S")
-    result: dict[str, Any] = {"machine": machine(), "train_seconds_full": round(train_s, 1)}
+    result: dict[str, Any] = {"machine": machine(), "train_seconds_full": round(train_s, 1), "quick": quick}
     result["throughput"] = throughput(settings)
     print(json.dumps(result["throughput"], ensure_ascii=False), flush=True)
     result["end_to_end"] = end_to_end(model_dir, speed, float(limit) if limit else None)

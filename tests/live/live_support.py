@@ -47,7 +47,8 @@ LINEUP = [
 
 @lru_cache(maxsize=1)
 def model_dir() -> Path:
-    """Train once per test run into a temporary home; returns the artifact directory.
+    """Train once per test run into a temporary home (the release's settings: the choice on development
+    folds is tested by ``liveloop nlp train``'s own test); returns the artifact directory.
 
     Under pytest-xdist the workers share one model (the first trains it under a file lock, the others
     wait for it and load it): training twice on two cores would cost both workers the time.
@@ -60,13 +61,17 @@ def model_dir() -> Path:
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if not run:
         home = Path(tempfile.mkdtemp(prefix="liveloop-nlp-"))
-        return train(Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test").path
+        return train(
+            Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test", choose=False
+        ).path
     home = Path(tempfile.gettempdir()) / f"liveloop-nlp-{run}"
     with FileLock(f"{home}.lock"):
         done = home / "models" / "nlp" / "test"
         if (done / "model.json").is_file():
             return done
-        return train(Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test").path
+        return train(
+            Settings(home=home, data_home=data_home), per_source=PER_SOURCE, version="test", choose=False
+        ).path
 
 
 @lru_cache(maxsize=1)

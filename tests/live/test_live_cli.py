@@ -29,9 +29,13 @@ def test_nlp_train_writes_an_artifact_with_its_metrics(tmp_path: Path, data_home
         and meta["params"]["holdout"] == 0.2
     )
     assert meta["params"]["sentiment_C"] in (10.0, 30.0) and meta["params"]["question_C"] in (10.0, 30.0)
+    assert (
+        meta["params"]["settings_from"] == "development folds"
+        and meta["metrics"]["development"]["folds"] == 5
+    )
     assert meta["metrics"] == result["metrics"] and result["metrics"]["reviews"]["overall"]["n"] > 0
     assert result["metrics"]["live_test_rooms"]["n"] > 200
-    bad = _cli("nlp", "train", "--per-source", "5", home=home, model=False, timeout=600)
+    bad = _cli("nlp", "train", "--quick", "--per-source", "5", home=home, model=False, timeout=600)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
 

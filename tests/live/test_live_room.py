@@ -345,6 +345,9 @@ def test_a_missing_model_is_trained_in_the_background_never_blocking(tmp_path: P
     assert provider.wait(timeout=900) is not None  # minutes on a loaded machine (70 s idle)
     assert hub.process() == 1 and hub.snapshot("s-train")["model"] == {"state": "ready"}
     assert load_model(settings) is provider.get()  # the artifact was written where the CLI finds it
+    card = json.loads((settings.models_dir / "nlp" / provider.version() / "model.json").read_text())
+    assert card["params"]["settings_from"] == "release"  # no development folds before the first model
+    assert card["params"]["question_C"] == 30.0 and card["metrics"]["development"] is None
 
 
 def test_the_product_on_stage_gets_what_its_buyers_say(wh: Warehouse, data_home: Path) -> None:

@@ -36,6 +36,7 @@ FLOORS: dict[str, int] = {
     "analytics": 4,
     "http": 5,  # what the HTTP faces share: auth, problem+json errors, middleware
     "demo": 5,  # the demo pipeline the CLI runs
+    "explainers": 5,  # the modules that register decision explainers, loaded by the faces
     "api": 6,
     "web": 6,
     "cli": 6,

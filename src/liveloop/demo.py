@@ -59,7 +59,7 @@ def step_profiles(ctx: DemoContext) -> dict[str, Any]:
 
 def step_recommend(ctx: DemoContext) -> dict[str, Any]:
     """Train the recommender (held-out evaluation first), record the version the service will serve."""
-    from liveloop.recommend import train
+    from liveloop.recommend.train import train
 
     result = train(ctx.wh, ctx.settings, seed=ctx.seed)
     summary: dict[str, Any] = {

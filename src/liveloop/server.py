@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from liveloop import explainers
 from liveloop.analytics import rollups
 from liveloop.api import DESCRIPTION, mount_api
 from liveloop.api.metrics import MetricsMiddleware
@@ -50,6 +51,7 @@ PUBLIC_PATHS = frozenset(
 def create_app(settings: Settings | None = None, *, warehouse: Warehouse | None = None) -> FastAPI:
     """Build the service. Pass ``warehouse`` to serve an already open one (it is then not closed)."""
     settings = settings or get_settings()
+    explainers.load()  # the API and the User 360 page explain every kind of decision
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

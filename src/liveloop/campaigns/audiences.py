@@ -25,9 +25,7 @@ from liveloop.core.types import Purpose
 from liveloop.privacy import consent
 from liveloop.privacy.audit import AuditEntry
 from liveloop.privacy.audit import record as audit
-from liveloop.profiles import lookalikes
 from liveloop.profiles.tags import LIFECYCLE_NAMES
-from liveloop.recommend.live_rooms import expected_viewers
 from liveloop.warehouse import Warehouse
 
 MAX_USERS_LISTED = 100_000
@@ -127,6 +125,8 @@ class Resolved:
 
 
 def _live_session_sql(wh: Warehouse, session_id: str, size: int) -> Resolved:
+    from liveloop.recommend.live_rooms import expected_viewers  # lazy: recommend loads its models
+
     query, params = expected_viewers(wh, session_id, size)
     return Resolved(query, params)
 
@@ -146,6 +146,8 @@ def resolve(wh: Warehouse, spec: AudienceSpec) -> Resolved:
     if spec.lookalike_of:
         seed = resolve(wh, load(wh, spec.lookalike_of)["spec"])
         seeds = [r[0] for r in wh.sql(f"SELECT user_id FROM ({seed.query})", seed.params)]
+        from liveloop.profiles.realtime import lookalikes  # lazy: the interest model loads torch
+
         ranked = lookalikes(wh, seeds, size)
         return Resolved(
             "SELECT unnest(?::VARCHAR[]) AS user_id, unnest(?::DOUBLE[]) AS score",

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from liveloop import explainers
 from liveloop.cli.common import JsonOpt, console, emit, open_warehouse
 from liveloop.cli.profiles_cmds import users_app
 from liveloop.core.errors import ValidationFailed
@@ -30,11 +31,11 @@ def users_decisions(
     as_json: bool = JsonOpt,
 ) -> None:
     """Automated decisions about a user, each with its explanation (PIPL art. 24)."""
-    import liveloop.live
-    import liveloop.recommend  # noqa: F401  (each capability registers its explainers on import)
     from liveloop.core.clock import display_time
     from liveloop.core.config import get_settings
     from liveloop.privacy.audit import decisions
+
+    explainers.load()
 
     if lang not in ("zh", "en"):
         raise ValidationFailed("--lang must be zh or en", field="lang")
@@ -113,6 +114,8 @@ def users_export(
     from liveloop.core.config import get_settings
     from liveloop.core.crypto import load_cipher
     from liveloop.privacy.rights import export_csv, export_user
+
+    explainers.load()
 
     if lang not in ("zh", "en"):
         raise ValidationFailed("--lang must be zh or en", field="lang")

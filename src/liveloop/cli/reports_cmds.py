@@ -11,7 +11,6 @@ import typer
 from rich.table import Table
 
 from liveloop.analytics.reports import archive, render, schedules
-from liveloop.campaigns.report_mail import reports_pass
 from liveloop.cli.common import JsonOpt, cipher, console, emit, human, open_warehouse
 from liveloop.core.config import get_settings
 from liveloop.core.errors import ValidationFailed
@@ -217,5 +216,7 @@ def run_due(as_json: bool = JsonOpt) -> None:
     schedules due, e-mailed."""
     settings = get_settings()
     with open_warehouse() as wh:
+        from liveloop.campaigns.report_mail import reports_pass  # lazy: campaigns loads the models
+
         done = reports_pass(wh, cipher(), tz=settings.timezone, symbol=settings.currency_symbol)
     emit(done, as_json)

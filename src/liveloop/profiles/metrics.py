@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score
 
 
 def binary_metrics(y: pd.Series, pred: pd.Series, score: pd.Series | None = None) -> dict[str, float | None]:
     """Accuracy and recall (%), F1 and (with a score and both classes present) AUC."""
+    from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score  # lazy: slow import
+
     y_arr, p_arr = y.astype(int).to_numpy(), pred.astype(int).to_numpy()
     auc = None
     if score is not None and len(set(y_arr)) == 2:
@@ -25,6 +26,8 @@ def binary_metrics(y: pd.Series, pred: pd.Series, score: pd.Series | None = None
 
 def next_category_metrics(truth: list[str], top1: list[str], top5: list[list[str]]) -> dict[str, Any]:
     """Next-category prediction: accuracy = top-1 (%), recall = hit@5 (%), F1 = macro F1 of top-1."""
+    from sklearn.metrics import accuracy_score, f1_score  # lazy: slow import
+
     hits5 = np.mean([t in p for t, p in zip(truth, top5, strict=True)]) if truth else 0.0
     return {
         "accuracy": round(100 * float(accuracy_score(truth, top1)), 2) if truth else 0.0,

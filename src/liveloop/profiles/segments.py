@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 
 from liveloop.core.errors import InsufficientData
 from liveloop.datasets.simulator.config import CATEGORIES as SIM_CATEGORIES
 from liveloop.profiles.tags import LIFECYCLE_NAMES
 from liveloop.warehouse.artifacts import Pickled
+
+if TYPE_CHECKING:  # scikit-learn loads when segments are fitted, not when their names are read
+    from sklearn.cluster import KMeans
 
 #: Features segments are built on; heavy-tailed ones are log1p-transformed before scaling.
 SEGMENT_FEATURES = (
@@ -350,6 +352,9 @@ class SegmentModel(Pickled):
             if len(x) <= self.silhouette_sample
             else x[rng.choice(len(x), self.silhouette_sample, replace=False)]
         )
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
         best: tuple[float, KMeans] | None = None
         for k in range(self.k_min, min(self.k_max, distinct - 1) + 1):
             km = KMeans(n_clusters=k, n_init=3, random_state=self.seed).fit(x)

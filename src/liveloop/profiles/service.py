@@ -10,7 +10,6 @@ from liveloop.core.i18n import N_
 from liveloop.core.types import Purpose
 from liveloop.privacy import consent
 from liveloop.profiles.artifacts import active
-from liveloop.profiles.realtime import interest_tracker, predict_interest
 from liveloop.profiles.tags import LIFECYCLE_NAMES, removed_tags
 from liveloop.profiles.value import HIGH_VALUE_KINDS
 from liveloop.warehouse import Warehouse, first_row
@@ -52,6 +51,8 @@ def _loads(raw: Any) -> Any:
 
 def user_profile(wh: Warehouse, user_id: str) -> dict[str, Any]:
     """The built profile of ``user_id``: features, tags, segment, lifecycle, scores, each with a reason."""
+    from liveloop.profiles.realtime import predict_interest  # lazy: the interest model loads torch
+
     row = wh.sql(
         "SELECT p.features, p.tags, p.value_tier, p.lifecycle, p.segment_id, p.scores, p.data_window, "
         "p.model_version, s.name_zh, s.name_en, s.description "
@@ -234,5 +235,7 @@ def forget_user(wh: Warehouse, user_id: str) -> dict[str, int]:
             row = first_row(con.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?", [user_id]))
             counts[table] = int(row[0]) if row else 0
             con.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
+    from liveloop.profiles.realtime import interest_tracker  # lazy: the interest model loads torch
+
     interest_tracker(wh).forget(user_id)
     return counts

@@ -12,9 +12,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-import liveloop.live
-import liveloop.profiles
-import liveloop.recommend  # noqa: F401  (each capability registers its explainers on import)
 from liveloop.api.deps import get_warehouse
 from liveloop.core.ids import ID_PATTERN
 from liveloop.core.types import ALL_CHANNELS, Role

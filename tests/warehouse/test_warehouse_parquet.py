@@ -29,6 +29,8 @@ def _value(data_type: str, column: str, i: int) -> Any:
         return f'{{"i": {i}, "k": ["二", null, 1.5]}}'
     if data_type == "TIMESTAMP WITH TIME ZONE":
         return FIRST_TS + timedelta(days=i, microseconds=i)
+    if data_type == "DATE":
+        return FIRST_TS.date() + timedelta(days=i)
     if data_type in ("INTEGER", "BIGINT"):
         return i + 1
     if data_type == "DOUBLE":

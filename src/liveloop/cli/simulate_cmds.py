@@ -34,13 +34,20 @@ def simulate(
         max=1.0,
         help="Shelf markdowns: the daily chance one starts per product (0.1 moves like real prices).",
     ),
+    media_budget: float = typer.Option(
+        0.0,
+        "--media-budget",
+        min=0.0,
+        help="Paid media: CNY a day per 1,000 users across four ad channels, flighted week by week "
+        "(written to ad_spend; `liveloop budget` fits it). 0: none.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate a synthetic live-commerce world with known ground truth (never real data)."""
     from liveloop.datasets.simulator import SimConfig, simulate_into_warehouse, simulate_to_dir, writable_dir
 
     cfg = SimConfig.preset(
-        scale, seed=seed, users=users, days=days, markdown_rate=markdown_rate
+        scale, seed=seed, users=users, days=days, markdown_rate=markdown_rate, media_budget=media_budget
     )  # validates the scale first
     if out is not None:
         writable_dir(out)  # a clear one-line error before any progress bar is drawn
@@ -72,6 +79,7 @@ def simulate(
                     users=users,
                     days=days,
                     markdown_rate=markdown_rate,
+                    media_budget=media_budget,
                     on_day=on_day,
                     progress=not as_json,
                 )

@@ -680,6 +680,30 @@ CREATE TABLE offer_rounds (
 );
 """
 
+V17_BUDGET = """
+CREATE TABLE ad_spend (
+    day          DATE NOT NULL,
+    channel      VARCHAR NOT NULL,
+    spend        DOUBLE NOT NULL,
+    source       VARCHAR,
+    PRIMARY KEY (day, channel)
+);
+CREATE TABLE budget_plans (
+    plan_id      VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    starts       DATE NOT NULL,
+    ends         DATE NOT NULL,
+    total        DOUBLE NOT NULL,
+    objective    VARCHAR NOT NULL,
+    target_roi   DOUBLE,
+    lines        JSON NOT NULL,
+    model        JSON NOT NULL,
+    expected     JSON NOT NULL,
+    created_by   VARCHAR,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
 #: (version, description, SQL). The warehouse's schema version is the highest applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables of DESIGN.md section 3", V1),
@@ -736,6 +760,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "offers: coupon offer policies per published segment (the bandit's state) and their rounds "
         "(the offer each segment got, its exposures, value and coupon spend)",
         V16_OFFERS,
+    ),
+    (
+        17,
+        "budget: daily paid-media spend per channel (importable; the simulator writes it) and budget plans "
+        "(the allocation per channel with the fitted response curves it rests on)",
+        V17_BUDGET,
     ),
 ]
 

@@ -48,6 +48,21 @@ UPLIFT_TYPES: tuple[tuple[str, float], ...] = (
 )
 MESSAGE_CHANNELS = ("app_push", "sms", "email", "social")
 
+#: Paid-media channels of a world with ``media_budget`` > 0: (name, Chinese, share of the budget,
+#: carry-over decay per day, half-saturation K and shape S of the Hill curve — K in units of the adstock
+#: level a constant mean spend reaches — and the largest traffic lift beta). Ranges as published
+#: marketing-mix studies report them (docs/simulator.md): decays 0.1–0.7, S from concave to S-shaped.
+MEDIA_CHANNELS: tuple[tuple[str, str, float, float, float, float, float], ...] = (
+    ("feed_ads", "信息流广告", 0.45, 0.3, 1.0, 1.2, 0.20),
+    ("search_ads", "搜索广告", 0.20, 0.1, 0.6, 1.0, 0.08),
+    ("kol", "达人种草", 0.25, 0.7, 1.2, 2.0, 0.12),
+    ("social", "社交广告", 0.10, 0.5, 0.8, 1.0, 0.05),
+)
+#: Flighting: each channel's spend is set week by week to one of these multiples of its mean (off weeks
+#: included), independently per channel, with day-to-day noise of this relative size.
+MEDIA_LEVELS = (0.0, 0.5, 1.0, 1.5, 2.0)
+MEDIA_DAILY_NOISE = 0.2
+
 
 @dataclass(frozen=True)
 class ModelParams:
@@ -102,6 +117,8 @@ class ModelParams:
     base_do_not_disturb: float = 0.12
     dnd_treated_factor: float = 0.25
     quiet_hours_factor: float = 0.5
+    # paid media: CNY a day per 1,000 users across MEDIA_CHANNELS (0: none, the world is drawn as before)
+    media_budget: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -145,9 +162,11 @@ class SimConfig:
         days: int | None = None,
         start: date | None = None,
         markdown_rate: float | None = None,
+        media_budget: float | None = None,
     ) -> SimConfig:
         """The ``scale`` preset with optional overrides; by default 11.11 falls two thirds into the window.
-        ``markdown_rate`` turns shelf markdowns on (``REALISTIC_MARKDOWN_RATE`` matches real histories)."""
+        ``markdown_rate`` turns shelf markdowns on (``REALISTIC_MARKDOWN_RATE`` matches real histories),
+        ``media_budget`` paid media (CNY a day per 1,000 users, see ``MEDIA_CHANNELS``)."""
         if scale not in SCALES:
             from liveloop.core.errors import ValidationFailed
 
@@ -166,7 +185,13 @@ class SimConfig:
             from liveloop.core.errors import ValidationFailed
 
             raise ValidationFailed("the markdown rate is a daily chance, from 0 to 1", field="markdown_rate")
-        params = ModelParams(markdown_rate=markdown_rate or 0.0)
+        if media_budget is not None and media_budget < 0:
+            from liveloop.core.errors import ValidationFailed
+
+            raise ValidationFailed(
+                "the media budget is CNY a day per 1,000 users, 0 or more", field="media_budget"
+            )
+        params = ModelParams(markdown_rate=markdown_rate or 0.0, media_budget=media_budget or 0.0)
         return cls(
             seed=seed, users=n_users, days=n_days, products=products, hosts=hosts, start=start, params=params
         )

@@ -17,20 +17,20 @@ if TYPE_CHECKING:
 
 
 #: Tables liveloop writes itself (not importable through ``liveloop.ingest``): loaded directly, by key.
-OWN_TABLES = ("coupons",)
+OWN_TABLES = ("coupons", "ad_spend")
 
 
 def _load_own(wh: Warehouse, table: str, path: Path) -> dict[str, int]:
     """Append the rows of ``path`` whose key is not in ``table`` yet (re-running loads nothing twice)."""
     data = pq.read_table(path)
-    key = wh.key_columns(table)[0]
+    keys = ", ".join(f'"{c}"' for c in wh.key_columns(table))
     cols = ", ".join(f'"{c}"' for c in data.column_names)
     with wh.transaction() as con:
         con.register("_sim_rows", data)
         try:
             loaded = con.execute(
                 f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM _sim_rows '
-                f'WHERE "{key}" NOT IN (SELECT "{key}" FROM "{table}")'
+                f'ANTI JOIN (SELECT {keys} FROM "{table}") USING ({keys})'
             ).fetchall()[0][0]
         finally:
             con.unregister("_sim_rows")
@@ -55,6 +55,7 @@ def simulate_into_warehouse(
     users: int | None = None,
     days: int | None = None,
     markdown_rate: float | None = None,
+    media_budget: float | None = None,
     config: SimConfig | None = None,
     progress: bool = False,
     on_day: Callable[[int, int], None] | None = None,
@@ -68,7 +69,9 @@ def simulate_into_warehouse(
     """
     from liveloop.ingest import import_file
 
-    cfg = config or SimConfig.preset(scale, seed=seed, users=users, days=days, markdown_rate=markdown_rate)
+    cfg = config or SimConfig.preset(
+        scale, seed=seed, users=users, days=days, markdown_rate=markdown_rate, media_budget=media_budget
+    )
     home = simulator_dir(wh)
     staging = home / f"staging-{seed}"
     truth = home / "truth"
@@ -78,6 +81,8 @@ def simulate_into_warehouse(
         result = simulate_to_dir(staging, cfg, truth_dir=truth, on_day=on_day)
         imports: dict[str, dict[str, int]] = {}
         for table in TABLES:
+            if not (staging / f"{table}.parquet").exists():  # ad_spend: a world without paid media
+                continue
             if table in OWN_TABLES:
                 imports[table] = _load_own(wh, table, staging / f"{table}.parquet")
                 continue

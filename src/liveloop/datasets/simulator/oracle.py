@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from liveloop.core.errors import NotFound, ValidationFailed
+from liveloop.datasets.simulator import media
 from liveloop.datasets.simulator.config import MESSAGE_CHANNELS, SEGMENTS, UPLIFT_TYPES, SimConfig
 from liveloop.datasets.simulator.utility import funnel, sigmoid, utility
 from liveloop.datasets.simulator.world import World, build_world
@@ -179,6 +180,23 @@ class Oracle:
         p_cart, _, p_buy = funnel(self.world, u)
         claim = sigmoid(u + self.world.config.params.c_claim)
         return self._result(1 - (1 - claim) * (1 - p_cart * p_buy), user_id, product_id, price)
+
+    def media_curves(self) -> list[dict[str, float | str]]:
+        """Each paid channel's true response: carry-over decay, Hill half-saturation and shape, the largest
+        traffic lift, and the mean daily spend the curve's unit is (empty without a media budget)."""
+        if not self.world.media_spend.size:
+            return []
+        mean = media.mean_spend(self.world.config)
+        return [
+            {"channel": name, "decay": float(media.DECAY[i]), "half": float(media.HALF[i]),
+             "shape": float(media.SHAPE[i]), "beta": float(media.BETA[i]), "mean_spend": float(mean[i])}
+            for i, name in enumerate(media.NAMES)
+        ]  # fmt: skip
+
+    def media_lift(self, daily: ArrayLike) -> np.ndarray:
+        """Each channel's true share of extra traffic at constant daily spends (one per channel, CNY), once
+        carry-over has settled: the response an allocation really gets."""
+        return media.steady_lift(np.asarray(daily, dtype=float), media.mean_spend(self.world.config))
 
     def user_segment(self, user_id: str) -> str:
         return SEGMENTS[int(self.world.users.segment[self._users(user_id)[0]])][0]

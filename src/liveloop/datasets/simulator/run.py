@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from liveloop.core.errors import ValidationFailed
+from liveloop.datasets.simulator import media
 from liveloop.datasets.simulator import tables as T
 from liveloop.datasets.simulator.behaviour import State, simulate_day
 from liveloop.datasets.simulator.config import CATEGORIES, SEGMENTS, UPLIFT_TYPES, SimConfig
@@ -32,6 +34,7 @@ TABLES = (
     "orders",
     "order_items",
     "comments",
+    "ad_spend",  # only a world with a media budget writes it
 )
 TRUTH_TABLES = ("users_truth", "products_truth", "hosts_truth", "comment_labels", "coupons_truth")
 NOTE = (
@@ -89,7 +92,22 @@ def generate(cfg: SimConfig, world: World | None = None) -> Iterator[tuple[int, 
         chunk["events"] = T.events_table(world, ids, day, out.events, texts)
         chunk["orders"], chunk["order_items"] = T.order_tables(world, ids, out.orders)
         chunk["coupons_truth"] = T.coupon_truth_table(world, ids, out.coupons)
+        if world.media_spend.size:
+            chunk["ad_spend"] = _ad_spend(cfg, world, day)
         yield day, chunk
+
+
+def _ad_spend(cfg: SimConfig, world: World, day: int) -> pa.Table:
+    """The day's spend per paid channel, as an ad platform's daily report gives it (local date)."""
+    local = cfg.start + timedelta(days=day)
+    return pa.table(
+        {
+            "day": pa.array([local] * len(media.NAMES), pa.date32()),
+            "channel": list(media.NAMES),
+            "spend": pa.array(world.media_spend[:, day], pa.float64()),
+            "source": ["simulator"] * len(media.NAMES),
+        }
+    )
 
 
 def world_manifest(cfg: SimConfig) -> dict[str, Any]:

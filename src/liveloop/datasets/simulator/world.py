@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from liveloop.datasets.simulator import media
 from liveloop.datasets.simulator.config import (
     CATEGORIES,
     CATEGORY_SHARE,
@@ -142,9 +143,13 @@ class World:
     browse_cdfs: list[tuple[np.ndarray, np.ndarray]]
     #: (products, days): each product's shelf markdown on each day (0: none)
     markdown: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: (channels, days): paid-media spend in CNY (empty without a media budget); (days,): the traffic lift
+    media_spend: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    media_lift: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def day_factor(self, day: int) -> float:
-        """Traffic multiplier of a day: weekends, the run-up to 11.11 and the festival itself."""
+        """Traffic multiplier of a day: weekends, the run-up to 11.11 and the festival itself, and the lift
+        paid media bought (``media``)."""
         p = self.config.params
         local = datetime.fromtimestamp(self.t0 + day * DAY + LOCAL_OFFSET, UTC)
         factor = p.weekend_factor if local.weekday() >= 5 else 1.0
@@ -154,6 +159,8 @@ class World:
             factor *= p.pre_festival_factor
         elif local.month == 11 and 12 <= local.day <= 13:
             factor *= 1.3
+        if self.media_lift.size and 0 <= day < self.media_lift.size:
+            factor *= 1 + float(self.media_lift[day])
         return factor
 
     def festival_discount(self, day: int) -> float:
@@ -395,6 +402,9 @@ def build_world(cfg: SimConfig) -> World:
     )
     world.sessions = _sessions(cfg, t0, hosts, products, world)
     world.markdown = _markdowns(cfg, products.n)
+    if cfg.params.media_budget > 0:
+        world.media_spend = media.spend_plan(cfg)
+        world.media_lift = media.channel_lift(world.media_spend, media.mean_spend(cfg)).sum(axis=0)
     return world
 
 

@@ -16,6 +16,11 @@ from liveloop.core.errors import LiveloopError
 from liveloop.privacy.keys import create_key
 from liveloop.warehouse import Warehouse
 
+#: The demo world: five weeks (the media model needs 28+ days) with paid media of CNY 400 a day per 1,000
+#: users on four channels (flighted week by week, as ``liveloop simulate --media-budget`` does).
+DEMO_DAYS = 35
+DEMO_MEDIA_BUDGET = 400.0
+
 
 @dataclass
 class DemoContext:
@@ -36,7 +41,13 @@ def step_simulate(ctx: DemoContext) -> dict[str, Any]:
         raise LiveloopError(f"the market simulator is not available: {exc}") from exc
     from liveloop.datasets.simulator.config import REALISTIC_MARKDOWN_RATE
 
-    options = {"markdown_rate": REALISTIC_MARKDOWN_RATE, **ctx.overrides}  # prices that move, as real ones do
+    # prices that move, as real ones do; paid media on four channels; five weeks, enough to fit the media
+    options: dict[str, Any] = {
+        "markdown_rate": REALISTIC_MARKDOWN_RATE,
+        "media_budget": DEMO_MEDIA_BUDGET,
+        "days": DEMO_DAYS,
+    }
+    options |= ctx.overrides
     result = simulate_into_warehouse(ctx.wh, scale=ctx.scale, seed=ctx.seed, **options)
     keys = ("users", "products", "hosts", "sessions", "events", "orders", "comments", "gmv")
     return {k: result.get(k) for k in keys if k in result}
@@ -155,6 +166,38 @@ def step_offers(ctx: DemoContext) -> dict[str, Any]:
         return {"not started": exc.detail, "page": "/pricing#offers"}
 
 
+def step_budget(ctx: DemoContext) -> dict[str, Any]:
+    """Fit the paid channels' response curves and plan next week's media budget (/pricing#budget)."""
+    from liveloop.budget.plans import create_plan, default_start, fit_model
+
+    tz = ctx.settings.timezone
+    try:
+        model = fit_model(ctx.wh, tz)
+        total = 7 * sum(c.last_spend for c in model.curves)  # last period's budget, allocated anew
+        plan = create_plan(
+            ctx.wh,
+            tz,
+            name="next week",
+            starts=default_start(tz),
+            days=7,
+            total=total,
+            model=model,
+            actor="demo",
+        )
+    except LiveloopError as exc:  # too few days or no spend: the demo says so and goes on
+        return {"not planned": exc.detail, "page": "/pricing#budget"}
+    e = plan["expected"]
+    return {
+        "plan": plan["plan_id"],
+        "budget": plan["total"],
+        "expected extra GMV": e["extra_gmv"],
+        "vs last period's split": f"{e['gain_over_proportional']:+.1%}"
+        if e["gain_over_proportional"] is not None
+        else "—",
+        "page": "/pricing#budget",
+    }
+
+
 def step_content(ctx: DemoContext) -> dict[str, Any]:
     """Write tonight's live script and persona copy (content studio, through the compliance gate)."""
     from liveloop.content.demo import demo_step
@@ -184,6 +227,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], dict[str, Any]]]] = [
     ("risk", step_risk),
     ("pricing", step_pricing),
     ("offers", step_offers),
+    ("budget", step_budget),
     ("content", step_content),
     ("reports", step_reports),
 ]

@@ -32,6 +32,7 @@ def test_demo_builds_the_world_and_an_admin_key(settings, tmp_path, monkeypatch,
         assert sessions.list_sessions(wh, status="ended")["items"][0]["session_id"] == replayed
     assert principal.role.value == "admin"
     assert ctx.summary["profiles"]["users"] == 80
+    assert "28" in ctx.summary["budget"]["not planned"]  # two days: the media model says why it waits
     assert ctx.summary["recommend"]["version"]  # a recommender version the service will serve
     # the recommendation-strategy experiment: every active user served through the engine, results kept
     exp = ctx.summary["experiment"]

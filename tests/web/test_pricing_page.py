@@ -2,16 +2,18 @@
 elasticities per category, recommendations with reasons in words of the page's language, what-if with the
 price history, applying a recommended price (marketers only; an analyst sees no Apply), a refused
 apply showing the rule's reason without writing anything, the coupon offer policy's round and what it learnt
-per lifecycle stage, and the bid advice per audience."""
+per lifecycle stage, the newest media budget plan against its spend, and the bid advice per audience."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from page_walk import texts, untranslated
 
+from liveloop.budget import plans as budget_plans
 from liveloop.campaigns import coupons
 from liveloop.campaigns.offer_rounds import issue_round
 from liveloop.datasets.simulator import simulate_into_warehouse
@@ -22,8 +24,21 @@ from liveloop.warehouse import Warehouse
 
 def _seed(expected: dict[str, Any]) -> Any:
     def seed(wh: Warehouse) -> None:
-        simulate_into_warehouse(wh, scale="small", seed=9, users=500, days=30, markdown_rate=0.1)
+        simulate_into_warehouse(
+            wh, scale="small", seed=9, users=500, days=30, markdown_rate=0.1, media_budget=400
+        )
         expected["fit"] = fit(wh)
+        model = budget_plans.fit_model(wh, "Asia/Shanghai")
+        total = 7 * sum(c.last_spend for c in model.curves)
+        expected["plan"] = budget_plans.create_plan(
+            wh,
+            "Asia/Shanghai",
+            name="下周投放",
+            starts=date.fromisoformat(model.end),
+            days=7,
+            total=total,
+            model=model,
+        )
         expected["recs"] = recommend_prices(wh, limit=500)
         build_profiles(wh)
         specs = [
@@ -62,6 +77,13 @@ def test_pricing_page_in_chromium(live_server_factory, browser_page, dashboard_l
         assert page.locator("#offers .offers-table tbody tr").count() == stages * 3  # no coupon and two
         assert page.locator("#offers .pill").count() == stages
         assert ("不发券" if lang == "zh" else "no coupon") in page.locator("#offers .pill").first.inner_text()
+        plan = expected["plan"]
+        assert plan["plan_id"] in page.locator("#budget-summary").inner_text()
+        assert page.locator("#budget .budget-table tbody tr").count() == 4
+        assert page.locator("#budget .js-plotly-plot").count() == 1
+        feed = page.locator("#budget tr[data-channel='feed_ads']").inner_text()
+        assert ("信息流广告" if lang == "zh" else "feed ads") in feed
+        assert f"{plan['lines'][0]['planned_daily']:,.2f}" in feed.replace("¥", "")
     moving = [r for r in expected["recs"]["recommendations"] if r["action"] != "hold"]
     first = moving[0]
     row = page.locator(f"#recommendation-table tr[data-product='{first['product_id']}']")

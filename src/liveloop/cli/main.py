@@ -46,6 +46,7 @@ def _register() -> None:
     """Attach each capability's commands. Each module exposes ``register(app)``."""
     from liveloop.cli import (
         bidding_cmds,
+        budget_cmds,
         campaign_cmds,
         content_cmds,
         coupon_cmds,
@@ -84,6 +85,7 @@ def _register() -> None:
         risk_cmds,
         pricing_cmds,
         offer_cmds,
+        budget_cmds,
         bidding_cmds,
         reports_cmds,
     ):

@@ -33,6 +33,9 @@ VOCAB: dict[str, str] = {
     "live": N_("live"),
     "search": N_("search"),
     "feed": N_("feed"),
+    "feed_ads": N_("feed ads"),
+    "search_ads": N_("search ads"),
+    "kol": N_("KOL seeding"),
     "other": N_("other"),
     "direct": N_("direct"),
     # kinds of a price-history row

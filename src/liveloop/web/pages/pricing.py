@@ -1,7 +1,7 @@
 """The Pricing & Budget page: elasticities per category with intervals (and how many products have their
 own), tonight's recommended list prices with their reasons, expected profit and the was-price that may be
 shown, a what-if for one product with its price history, applying a recommended price (marketers), and
-the bid advice per audience for platform ad tools.
+the newest media budget plan against its spend, and the bid advice per audience for platform ad tools.
 
 Computed by ``liveloop.pricing`` and ``liveloop.budget``; one price per product and time slot for all."""
 
@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from liveloop.analytics.catalog import display_names
 from liveloop.budget import bid_advice
+from liveloop.budget import plans as budget_plans
 from liveloop.core.errors import LiveloopError
 from liveloop.core.i18n import N_
 from liveloop.core.types import Role
@@ -88,10 +89,36 @@ def _chart(categories: list[dict[str, Any]], lang: str, gettext: Any) -> Any:
     return figure(fig, height=280)
 
 
+def _budget_chart(plan: dict[str, Any], lang: str, gettext: Any) -> Any:
+    """Per channel: planned to date beside spent (the whole plan before it starts)."""
+    names = [label(x["channel"], lang) for x in plan["lines"]]
+    before = plan["days_elapsed"] == 0
+    fig = go.Figure()
+    fig.add_bar(
+        x=names,
+        y=[x["planned"] if before else x["planned_to_date"] for x in plan["lines"]],
+        name=gettext("planned") if before else gettext("planned to date"),
+        marker_color="#1f6feb",
+    )
+    fig.add_bar(x=names, y=[x["spent"] for x in plan["lines"]], name=gettext("spent"), marker_color="#d29922")
+    fig.update_layout(barmode="group", yaxis={"title": "¥", "rangemode": "tozero"})
+    return figure(fig, height=260)
+
+
+def _budget(wh: Any, lang: str, gettext: Any) -> dict[str, Any]:
+    """The newest budget plan with its spend to date, and the chart of both."""
+    newest = budget_plans.list_plans(wh, limit=1)
+    if not newest:
+        return {"budget_plan": None}
+    plan = budget_plans.get_plan(wh, newest[0]["plan_id"])
+    return {"budget_plan": plan, "budget_chart": _budget_chart(plan, lang, gettext)}
+
+
 def _context(request: Request, action: str, product: str | None, price: float | None) -> dict[str, Any]:
     wh = request.app.state.warehouse
     lang, gettext = lang_of(request), gettext_of(request)
     out: dict[str, Any] = {"fit": None, "error": None, "recs": None, "what_if": None, "what_if_error": None}
+    out |= _budget(wh, lang, gettext)  # shown whether or not prices can be recommended
     try:
         fitted = latest_fit(wh)
         recs = recommend_prices(wh, limit=500)

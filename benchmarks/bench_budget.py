@@ -3,8 +3,9 @@ fits it beside the world's true curve, and the allocation's true response beside
 allocation and last period's split, under the same budget and bounds.
 
 Worlds: ``medium`` seed 7 (120 days) was seen while the model was written (its decay prior was set after
-it); seeds 8 and 21, another media budget, and a ``small`` preset with more users were run once, after;
-then world 8 again with a year of days.
+it); seeds 8 and 21, another media budget, and a ``small`` preset with more users were run once after,
+then world 8 again with a year of days; the prior on the lift was chosen after seeing those (and the demo
+world), and the last two worlds (medium 13, small 31) were run once after that.
 Set ``BENCH_BUDGET_WORLDS=7`` (comma-separated seeds) for fewer.
 """
 
@@ -39,6 +40,8 @@ WORLDS = (
     (21, "medium", None, 120, 800.0, START, False),
     (5, "small", 20_000, 120, 300.0, START, False),
     (8, "medium", None, 365, 500.0, date(2025, 11, 20), False),
+    (13, "medium", None, 120, 600.0, START, False),
+    (31, "small", 20_000, 120, 400.0, START, False),
 )
 GRID = np.linspace(0.25, 2.0, 15)  # × the channel's mean daily spend
 BUDGETS = (1.0, 1.3)  # × last period's total

@@ -20,7 +20,7 @@ ALLOWED_WORDS = frozenset(
     {
         "liveloop", "English", "GMV", "AOV", "ROI", "CTR", "CVR", "API", "CLV", "NDCG", "MRR", "AUC",
         "BG/NBD", "NLP", "ID", "ALS", "BPR", "SASRec", "k-NN", "LSTM", "GRU", "Asia/Shanghai", "GPM",
-        "CAC", "ROAS", "CSV", "Excel", "PDF", "HTML", "UV",
+        "CAC", "ROAS", "CSV", "Excel", "PDF", "HTML", "UV", "Swisse", "babycare",
     }
 )  # fmt: skip
 #: Texts that stay as they are on English pages.

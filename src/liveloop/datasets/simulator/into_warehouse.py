@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from liveloop.datasets.simulator.config import SimConfig
-from liveloop.datasets.simulator.run import TABLES, simulate_to_dir
+from liveloop.datasets.simulator.run import OPTIONAL_TABLES, TABLES, simulate_to_dir
 
 if TYPE_CHECKING:
     from liveloop.warehouse import Warehouse
@@ -80,8 +80,8 @@ def simulate_into_warehouse(
     try:
         result = simulate_to_dir(staging, cfg, truth_dir=truth, on_day=on_day)
         imports: dict[str, dict[str, int]] = {}
-        for table in TABLES:
-            if not (staging / f"{table}.parquet").exists():  # ad_spend: a world without paid media
+        for table in TABLES + OPTIONAL_TABLES:
+            if table in OPTIONAL_TABLES and not (staging / f"{table}.parquet").exists():
                 continue
             if table in OWN_TABLES:
                 imports[table] = _load_own(wh, table, staging / f"{table}.parquet")

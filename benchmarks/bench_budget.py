@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def _world(seed: int, scale: str, users: int | None, days: int, budget: float, s
 
     last = np.array([c.last_spend for c in model.curves])
     low, high = alloc.bounds(last.tolist())
-    fitted = [lambda x, c=c: float(model.baseline_gmv * c.lift(x)) for c in model.curves]
+    fitted = [partial(model.gain, i) for i in range(len(names))]
     true_curves = [lambda x, j=j: true_lift(np.eye(len(names))[j] * x) for j in range(len(names))]
     plans = []
     for scale_b in BUDGETS:

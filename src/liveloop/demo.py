@@ -168,22 +168,11 @@ def step_offers(ctx: DemoContext) -> dict[str, Any]:
 
 def step_budget(ctx: DemoContext) -> dict[str, Any]:
     """Fit the paid channels' response curves and plan next week's media budget (/pricing#budget)."""
-    from liveloop.budget.plans import create_plan, default_start, fit_model
+    from liveloop.budget.plans import create_plan, default_start
 
     tz = ctx.settings.timezone
-    try:
-        model = fit_model(ctx.wh, tz)
-        total = 7 * sum(c.last_spend for c in model.curves)  # last period's budget, allocated anew
-        plan = create_plan(
-            ctx.wh,
-            tz,
-            name="next week",
-            starts=default_start(tz),
-            days=7,
-            total=total,
-            model=model,
-            actor="demo",
-        )
+    try:  # last period's budget, split anew
+        plan = create_plan(ctx.wh, tz, name="next week", starts=default_start(tz), days=7, actor="demo")
     except LiveloopError as exc:  # too few days or no spend: the demo says so and goes on
         return {"not planned": exc.detail, "page": "/pricing#budget"}
     e = plan["expected"]

@@ -90,8 +90,10 @@ def test_allocation_against_exact_answers() -> None:
         with pytest.raises(ValidationFailed) as bad:
             alloc.allocate(curves, lo, hi, **kwargs)
         assert bad.value.field == field
-    with pytest.raises(ValidationFailed):
-        alloc.bounds([1.0], 1.2, 1.5)
+    for low, high, field in ((1.2, 1.5, "low"), (-0.1, 1.5, "low"), (0.7, 0.9, "high"), (0.7, 11, "high")):
+        with pytest.raises(ValidationFailed) as bad_bounds:
+            alloc.bounds([1.0], low, high)
+        assert bad_bounds.value.field == field
 
 
 def test_spend_is_imported_whole_or_not_at_all(tmp_path: Path) -> None:
@@ -103,6 +105,11 @@ def test_spend_is_imported_whole_or_not_at_all(tmp_path: Path) -> None:
             ({"day": "2026-03-02", "channel": "feed", "spend": "nan"}, "spend"),
             ({"day": "2026-03-02", "channel": "feed", "spend": "1e20"}, "spend"),
             ({"day": "2026-02-30", "channel": "feed", "spend": "1"}, "day"),
+            (
+                {"day": "9999-12-31", "channel": "feed", "spend": "1"},
+                "day",
+            ),  # the range every write path keeps
+            ({"day": "0001-01-01", "channel": "feed", "spend": "1"}, "day"),
             ({"day": "2026-03-02", "channel": "a b", "spend": "1"}, "channel"),
             ({"day": "2026-03-02", "channel": "feed", "spend": "1", "currency": "USD"}, "currency"),
             ({"day": "2026-03-02", "channel": "feed", "spend": "1", "clicks": "3"}, "clicks"),
@@ -144,7 +151,14 @@ def test_the_daily_frame_joins_spend_and_paid_gmv_by_local_day(tmp_path: Path) -
         )
         frame = daily_frame(wh, "Asia/Shanghai")
         assert list(frame.columns) == ["day", "gmv", "feed", "kol"]
-        assert frame["gmv"].tolist() == [0.0, 130.0, 0.0, 0.0]
-        assert frame["kol"].tolist() == [0.0, 5.0, 0.0, 0.0] and frame["feed"].tolist() == [0, 10, 20, 30]
+        # 3-01's spend came before the first sale (3-02 in Shanghai): the days both cover are kept
+        assert frame["day"].tolist() == [first + timedelta(d) for d in (1, 2, 3)]
+        assert frame["gmv"].tolist() == [130.0, 0.0, 0.0]
+        assert frame["kol"].tolist() == [5.0, 0.0, 0.0] and frame["feed"].tolist() == [10, 20, 30]
+        # the newest day with sales may be partial: when spend reaches it, it is left out
+        wh.sql("DELETE FROM orders WHERE order_id = 'o4'")
+        wh.sql("INSERT INTO orders (order_id, user_id, ts, status, amount) VALUES "
+               "('o5', 'u', '2026-03-03 04:00:00+00', 'paid', 7)")  # fmt: skip
+        assert daily_frame(wh, "Asia/Shanghai")["gmv"].tolist() == [130.0]
     finally:
         wh.close()

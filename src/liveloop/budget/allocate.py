@@ -55,8 +55,10 @@ def _best(
 
 def bounds(last: Sequence[float], low: float = LOW, high: float = HIGH) -> tuple[np.ndarray, np.ndarray]:
     """Each channel's daily spend bounds: ``low``–``high`` times its last-period mean."""
-    if not 0 <= low <= 1 <= high:
-        raise ValidationFailed(f"bounds need 0 ≤ low ≤ 1 ≤ high (got {low}, {high})", field="bounds")
+    if not 0 <= low <= 1:
+        raise ValidationFailed(f"the lower bound is 0 to 1 × last period's spend, not {low}", field="low")
+    if not 1 <= high <= 10:
+        raise ValidationFailed(f"the upper bound is 1 to 10 × last period's spend, not {high}", field="high")
     base = np.asarray(last, dtype=float)
     return base * low, base * high
 
@@ -74,7 +76,7 @@ def allocate(
     total whose response per CNY is still at least the target."""
     low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     if (total is None) == (target_roi is None):
-        raise ValidationFailed("give a total budget or a target ROI, not both", field="total")
+        raise ValidationFailed("give either a total budget or a target ROI (one of the two)", field="total")
     if total is not None:
         if total < low.sum() - 1e-6 or total > high.sum() + 1e-6:
             raise ValidationFailed(

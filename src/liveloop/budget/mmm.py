@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liveloop.core.curves import adstock, hill
+from liveloop.core.curves import hill, level
 from liveloop.core.errors import InsufficientData
 
 #: Festivals of Chinese e-commerce: (name, month, day). Each gets three day-type effects when the data
@@ -72,45 +72,38 @@ class MediaModel:
     def channels(self) -> list[str]:
         return [c.channel for c in self.curves]
 
-    def response(self, daily: dict[str, float]) -> dict[str, float]:
-        """Each channel's extra GMV a day at a constant daily spend (CNY)."""
-        return {c.channel: float(self.baseline_gmv * c.lift(daily.get(c.channel, 0.0))) for c in self.curves}
+    def gain(self, channel: int, daily: float) -> float:
+        """The extra GMV a day that channel number ``channel`` buys at a constant daily spend (CNY)."""
+        return float(self.baseline_gmv * self.curves[channel].lift(daily))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MediaModel:
-        values = dict(data)
-        values["curves"] = [Curve(**c) for c in values["curves"]]
-        return cls(**values)
+
+#: Day-type columns before the festivals' in the calendar matrix: the six weekdays after Monday.
+WEEKDAY_COLUMNS = 6
 
 
-def _calendar(days: pd.DatetimeIndex) -> tuple[np.ndarray, list[str]]:
-    """Day-type columns: weekday (Monday is the reference) and the festivals' days the data holds."""
-    cols, names = [], []
-    for w in range(1, 7):
-        cols.append((days.weekday == w).astype(float))
-        names.append(f"weekday_{w}")
-    for name, month, day in FESTIVALS:
-        for part, lo, hi in (("day", 0, 0), ("before", -3, -1), ("after", 1, 2)):
-            hit = np.zeros(len(days))
-            for i, d in enumerate(days):
-                anchor = date(d.year, month, day)
-                hit[i] = float(lo <= (d.date() - anchor).days <= hi)
+def _calendar(days: pd.DatetimeIndex) -> np.ndarray:
+    """Day-type columns: weekday (Monday is the reference), then the festivals' days the data holds."""
+    cols = [(days.weekday == w).astype(float) for w in range(1, 1 + WEEKDAY_COLUMNS)]
+    for _name, month, day in FESTIVALS:
+        for lo, hi in ((0, 0), (-3, -1), (1, 2)):  # the day, the three before, the two after
+            hit = np.array([float(lo <= (d.date() - date(d.year, month, day)).days <= hi) for d in days])
             if hit.any() and not hit.all():
                 cols.append(hit)
-                names.append(f"{name}_{part}")
-    return np.column_stack(cols) if cols else np.zeros((len(days), 0)), names
+    return np.column_stack(cols)
 
 
-def _levels(spend: np.ndarray, decay: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    return adstock(spend, decay) * (1 - decay)[:, None] / np.maximum(mean, 1e-9)[:, None]
+def _lift(spend: np.ndarray, mean: np.ndarray, decay: np.ndarray, half: np.ndarray, shape: np.ndarray,
+          beta: np.ndarray) -> np.ndarray:  # fmt: skip
+    """The days' extra-GMV share of all channels together."""
+    return (beta[:, None] * hill(level(spend, decay, mean), half[:, None], shape[:, None])).sum(axis=0)
 
 
 def fit_media_model(frame: pd.DataFrame, *, seed: int = 0) -> MediaModel:
     """Fit on a daily frame: ``day``, ``gmv`` and one spend column per channel (CNY; see
-    :func:`liveloop.budget.data.daily_frame`). Raises ``InsufficientData`` with the reason when the days or
+    :func:`liveloop.budget.spend.daily_frame`). Raises ``InsufficientData`` with the reason when the days or
     the spend do not identify the curves."""
     from scipy.optimize import least_squares
 
@@ -131,7 +124,7 @@ def fit_media_model(frame: pd.DataFrame, *, seed: int = 0) -> MediaModel:
             f"spend never varies on {', '.join(flat)}: its effect cannot be told from the baseline"
         )
     days = pd.DatetimeIndex(pd.to_datetime(frame["day"]))
-    X, _names = _calendar(days)
+    X = _calendar(days)
     t = np.linspace(0.0, 1.0, len(frame))
     y = np.log(gmv)
     mean = spend.mean(axis=1)
@@ -148,8 +141,7 @@ def fit_media_model(frame: pd.DataFrame, *, seed: int = 0) -> MediaModel:
 
     def residuals(p: np.ndarray) -> np.ndarray:
         base, decay, half, shape, beta = unpack(p)
-        lift = (beta[:, None] * hill(_levels(spend, decay, mean), half[:, None], shape[:, None])).sum(axis=0)
-        r = A @ base + np.log1p(lift) - y
+        r = A @ base + np.log1p(_lift(spend, mean, decay, half, shape, beta)) - y
         prior = sigma * np.concatenate(
             [
                 np.log(half) / PRIOR_SD["half"],
@@ -187,15 +179,13 @@ def fit_media_model(frame: pd.DataFrame, *, seed: int = 0) -> MediaModel:
             best = done
     assert best is not None
     base, decay, half, shape, beta = unpack(best.x)
-    fitted = A @ base + np.log1p(
-        (beta[:, None] * hill(_levels(spend, decay, mean), half[:, None], shape[:, None])).sum(axis=0)
-    )
+    fitted = A @ base + np.log1p(_lift(spend, mean, decay, half, shape, beta))
     resid = y - fitted
     ape = np.abs(np.expm1(fitted - y))
     # the baseline of the last 28 days, festivals and trend as they were, without media
     recent = slice(max(0, len(y) - 28), len(y))
     no_festival = A[recent].copy()
-    no_festival[:, 2 + 6 :] = 0.0
+    no_festival[:, 2 + WEEKDAY_COLUMNS :] = 0.0
     baseline = float(np.mean(np.exp(no_festival @ base)))
     last = spend[:, recent].mean(axis=1)
     curves = [

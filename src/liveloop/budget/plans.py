@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,15 +18,15 @@ import numpy as np
 from liveloop.budget import allocate as alloc
 from liveloop.budget.mmm import MediaModel, fit_media_model
 from liveloop.budget.spend import daily_frame
-from liveloop.core.clock import utcnow
+from liveloop.core.clock import EARLIEST, utcnow
 from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.core.ids import new_id
 from liveloop.privacy.audit import AuditEntry
 from liveloop.privacy.audit import record as audit
 from liveloop.warehouse import Warehouse
 
-OBJECTIVES = ("response", "roi")
 MAX_DAYS = 366
+MAX_NAME = 200
 
 
 def fit_model(wh: Warehouse, tz: str, *, days: int | None = None) -> MediaModel:
@@ -37,11 +38,15 @@ def fit_model(wh: Warehouse, tz: str, *, days: int | None = None) -> MediaModel:
     return fit_media_model(daily_frame(wh, tz, start=start))
 
 
-def default_start(tz: str) -> date:
-    """Tomorrow, in the shop's time zone."""
+def _today(tz: str) -> date:
     from zoneinfo import ZoneInfo
 
-    return (utcnow().astimezone(ZoneInfo(tz)) + timedelta(days=1)).date()
+    return utcnow().astimezone(ZoneInfo(tz)).date()
+
+
+def default_start(tz: str) -> date:
+    """Tomorrow, in the shop's time zone."""
+    return _today(tz) + timedelta(days=1)
 
 
 def describe_model(model: MediaModel) -> dict[str, Any]:
@@ -74,16 +79,27 @@ def create_plan(
     actor: str | None = None,
 ) -> dict[str, Any]:
     """Allocate ``total`` CNY over ``days`` from ``starts`` (or, with ``target_roi``, the largest budget
-    whose extra GMV per CNY meets it) and store the plan; returns it."""
+    whose extra GMV per CNY meets it; with neither, last period's daily spend over ``days``, split anew)
+    and store the plan; returns it."""
+    if not name.strip() or len(name) > MAX_NAME:
+        raise ValidationFailed(f"a plan needs a name of 1 to {MAX_NAME} characters", field="name")
     if not 1 <= days <= MAX_DAYS:
         raise ValidationFailed(f"a plan covers 1 to {MAX_DAYS} days", field="days")
+    horizon = _today(tz) + timedelta(days=MAX_DAYS)
+    if not EARLIEST.date() <= starts <= horizon:
+        raise ValidationFailed(
+            f"a plan starts between {EARLIEST.date()} and a year from today ({horizon}), not {starts}",
+            field="starts",
+        )
     if total is not None and (not np.isfinite(total) or total <= 0):
         raise ValidationFailed("the total budget is CNY above 0", field="total")
     model = model or fit_model(wh, tz)
     curves = model.curves
     last = np.array([c.last_spend for c in curves])
     lo, hi = alloc.bounds(last.tolist(), low, high)
-    funcs = [lambda x, c=c: float(model.baseline_gmv * c.lift(x)) for c in curves]
+    funcs = [partial(model.gain, i) for i in range(len(curves))]
+    if total is None and target_roi is None:
+        total = float(last.sum()) * days
     daily = alloc.allocate(
         funcs, lo, hi, total=None if total is None else total / days, target_roi=target_roi
     )
@@ -120,7 +136,7 @@ def create_plan(
             "model, expected, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 plan_id,
-                name,
+                name.strip(),
                 starts,
                 ends,
                 round(spent, 2),
@@ -143,7 +159,7 @@ def create_plan(
             {"expected": expected, "lines": [(x["channel"], x["planned"]) for x in lines]},
         ),
     )
-    return get_plan(wh, plan_id)
+    return get_plan(wh, plan_id, tz=tz)
 
 
 def _row(wh: Warehouse, plan_id: str) -> tuple[Any, ...]:
@@ -157,12 +173,13 @@ def _row(wh: Warehouse, plan_id: str) -> tuple[Any, ...]:
     return rows[0]
 
 
-def get_plan(wh: Warehouse, plan_id: str, *, today: date | None = None) -> dict[str, Any]:
-    """A plan with its spend so far: per channel what was spent from its start to ``today`` (or its end),
-    what the plan had spent by then, and the pace (spent / planned to date)."""
+def get_plan(wh: Warehouse, plan_id: str, *, tz: str, today: date | None = None) -> dict[str, Any]:
+    """A plan with its spend so far: per channel what was spent from its start to ``today`` (default: today
+    in the shop's time zone ``tz``, as the plan's days are) or its end, what the plan had spent by then,
+    and the pace (spent / planned to date)."""
     pid, name, starts, ends, total, objective, target, lines_raw, expected_raw, by, at = _row(wh, plan_id)
     lines = json.loads(lines_raw)
-    today = today or utcnow().date()
+    today = today or _today(tz)
     through = min(today, ends)
     elapsed = max(0, (through - starts).days + 1)
     spent = (

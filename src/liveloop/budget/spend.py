@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from liveloop.core.clock import checked_time
 from liveloop.core.errors import ValidationFailed
 from liveloop.core.ids import is_valid_id
+from liveloop.ingest.tables import read_table
 from liveloop.warehouse import Warehouse
 from liveloop.warehouse.orders import paid
 
@@ -33,10 +35,13 @@ def _row(i: int, raw: Mapping[str, Any]) -> tuple[date, str, float, str | None]:
         )
     try:
         day = raw["day"] if isinstance(raw.get("day"), date) else date.fromisoformat(str(raw.get("day")))
+        checked_time(datetime(day.year, day.month, day.day, tzinfo=UTC), "day")  # every write path's range
     except ValueError:
         raise ValidationFailed(
             f"{where}: day {raw.get('day')!r} is not a date (YYYY-MM-DD)", field="day"
         ) from None
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{where}: {exc.detail}", field="day") from None
     channel = str(raw.get("channel") or "")
     if not is_valid_id(channel):
         raise ValidationFailed(f"{where}: channel {channel!r} is not a valid name", field="channel")
@@ -84,25 +89,10 @@ def record_spend(
 
 
 def read_spend_file(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV (UTF-8 or GBK, as ad platforms export) or Parquet file of daily spend."""
-    if not path.is_file():
-        raise ValidationFailed(f"no such file: {path}", field="file")
-    if path.suffix.lower() == ".parquet":
-        frame = pd.read_parquet(path)
-    else:
-        raw = path.read_bytes()
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = raw.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValidationFailed(f"{path.name} is neither UTF-8 nor GBK text", field="file")
-        from io import StringIO
-
-        frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
-    missing = {"day", "channel", "spend"} - set(frame.columns)
+    """Rows of a CSV (its encoding detected as ``liveloop import`` does: ad platforms export GBK too),
+    JSON-lines or Parquet file of daily spend."""
+    frame, _ = read_table(path)
+    missing = {"day", "channel", "spend"} - set(map(str, frame.columns))
     if missing:
         has = ", ".join(map(str, frame.columns))
         raise ValidationFailed(
@@ -114,8 +104,8 @@ def read_spend_file(path: Path) -> list[dict[str, Any]]:
 def daily_frame(
     wh: Warehouse, tz: str, *, start: date | None = None, end: date | None = None
 ) -> pd.DataFrame:
-    """One row per local day the spend covers: ``day``, ``gmv`` (paid orders) and a column of spend per
-    channel (a channel without a row that day spent 0)."""
+    """One row per local day both the spend and the sales cover: ``day``, ``gmv`` (paid orders) and a
+    column of spend per channel (a channel without a row that day spent 0)."""
     where, params = [], []
     if start:
         where.append("day >= ?")
@@ -128,10 +118,13 @@ def daily_frame(
     if spend.empty:
         return pd.DataFrame(columns=["day", "gmv"])
     first, last = spend["day"].min(), spend["day"].max()
-    sold = wh.sql(f"SELECT max(CAST(timezone(?, ts) AS DATE)) FROM orders WHERE {paid()}", [tz])[0][0]
-    if sold is None or sold < first:
+    local = "CAST(timezone(?, ts) AS DATE)"
+    began, sold = wh.sql(f"SELECT min({local}), max({local}) FROM orders WHERE {paid()}", [tz, tz])[0]
+    if sold is None or sold < first or began > last:
         return pd.DataFrame(columns=["day", "gmv"])
-    last = min(last, sold - timedelta(days=1)) if sold <= last else last  # the newest day may be partial
+    # the days both cover: spend reported before the first sale says nothing, the newest day may be partial
+    first = max(first, began)
+    last = min(last, sold - timedelta(days=1)) if sold <= last else last
     gmv = wh.arrow(
         f"SELECT CAST(timezone(?, ts) AS DATE) AS day, sum(amount)::DOUBLE AS gmv FROM orders "
         f"WHERE {paid()} AND CAST(timezone(?, ts) AS DATE) BETWEEN ? AND ? GROUP BY 1",

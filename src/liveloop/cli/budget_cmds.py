@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from liveloop.cli.common import JsonOpt, console, emit, human, open_warehouse
@@ -58,7 +59,8 @@ def _render_model(m: dict[str, Any]) -> None:
     for c in m["curves"]:
         table.add_row(
             c["channel"], f"{c['decay']:.2f}", f"{c['half']:.2f}", f"{c['shape']:.2f}", f"{c['beta']:.1%}",
-            human(c["last_spend"]), f"{c['roi_at_last']:.2f}", f"{c['marginal_at_last']:.2f}",
+            human(c["last_spend"]), "—" if c["roi_at_last"] is None else f"{c['roi_at_last']:.2f}",
+            f"{c['marginal_at_last']:.2f}",
         )  # fmt: skip
     console.print(table)
 
@@ -104,7 +106,9 @@ def _render_plan(p: dict[str, Any]) -> None:
 @budget_app.command("plan")
 def budget_plan(
     name: str = typer.Argument(..., help="The plan's name."),
-    total: float | None = typer.Option(None, "--total", help="Budget for the whole period (CNY)."),
+    total: float | None = typer.Option(
+        None, "--total", help="Budget for the whole period (CNY; default: last 28 days' daily spend × days)."
+    ),
     target_roi: float | None = typer.Option(
         None,
         "--target-roi",
@@ -144,7 +148,11 @@ def budget_plans(limit: int = typer.Option(20, "--limit", min=1, max=500), as_js
         table = Table("plan", "name", "period", "total", "objective")
         for r in rows:
             table.add_row(
-                r["plan_id"], r["name"], f"{r['starts']} → {r['ends']}", human(r["total"]), r["objective"]
+                r["plan_id"],
+                escape(r["name"]),
+                f"{r['starts']} → {r['ends']}",
+                human(r["total"]),
+                r["objective"],
             )
         console.print(table)
 
@@ -157,5 +165,5 @@ def budget_show(plan_id: str = typer.Argument(...), as_json: bool = JsonOpt) -> 
     from liveloop.budget.plans import get_plan
 
     with open_warehouse(read_only=True) as wh:
-        plan = get_plan(wh, plan_id)
+        plan = get_plan(wh, plan_id, tz=get_settings().timezone)
     emit(plan, as_json, _render_plan)

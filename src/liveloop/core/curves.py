@@ -26,3 +26,10 @@ def hill(x: np.ndarray, half: float | np.ndarray, shape: float | np.ndarray) -> 
     x = np.maximum(np.asarray(x, dtype=float), 0.0)
     xs = x**shape
     return np.asarray(xs / (xs + np.asarray(half, dtype=float) ** shape))
+
+
+def level(spend: np.ndarray, decay: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """(channels, days) adstocked spend in units of the level each channel's ``mean`` daily spend keeps
+    up (1 at a constant mean spend, once carry-over has settled): the input of its Hill curve."""
+    d = np.asarray(decay, dtype=float)
+    return adstock(spend, d) * (1 - d)[:, None] / np.maximum(np.asarray(mean, dtype=float), 1e-9)[:, None]

@@ -46,7 +46,8 @@ class SpendIn(BaseModel):
 
 
 class PlanIn(BaseModel):
-    """A total for the period, or a target ROI (the largest budget whose extra GMV per CNY meets it)."""
+    """A total for the period, or a target ROI (the largest budget whose extra GMV per CNY meets it), or
+    neither: last period's daily spend over the days, split anew."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(..., min_length=1, max_length=200)
@@ -104,8 +105,9 @@ async def plans(
 
 
 @router.get("/budget/plans/{plan_id}", dependencies=[READ], summary="A plan and its spend to date")
-async def plan(plan_id: PlanId, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
-    return await run_in_threadpool(lambda: budget_plans.get_plan(wh, plan_id))
+async def plan(request: Request, plan_id: PlanId, wh: Warehouse = Depends(get_warehouse)) -> dict[str, Any]:
+    tz = _tz(request)
+    return await run_in_threadpool(lambda: budget_plans.get_plan(wh, plan_id, tz=tz))
 
 
 @router.get("/bidding/advice", dependencies=[READ], summary="Suggested bid and daily budget per audience")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liveloop.core.curves import adstock, hill
+from liveloop.core.curves import hill, level
 from liveloop.datasets.simulator.config import (
     MEDIA_CHANNELS,
     MEDIA_DAILY_NOISE,
@@ -47,12 +47,10 @@ def spend_plan(cfg: SimConfig) -> np.ndarray:
 
 def channel_lift(spend: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """(channels, days): each channel's share of extra traffic from a (channels, days) spend history."""
-    level = adstock(spend, DECAY) * (1 - DECAY)[:, None] / np.maximum(mean, 1e-9)[:, None]
-    return np.asarray(BETA[:, None] * hill(level, HALF[:, None], SHAPE[:, None]))
+    return np.asarray(BETA[:, None] * hill(level(spend, DECAY, mean), HALF[:, None], SHAPE[:, None]))
 
 
 def steady_lift(daily: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Each channel's lift at a constant daily spend ``daily`` (CNY, one per channel), once carry-over
     has settled: the true response curve."""
-    level = np.asarray(daily, dtype=float) / np.maximum(mean, 1e-9)
-    return np.asarray(BETA * hill(level, HALF, SHAPE))
+    return np.asarray(BETA * hill(np.asarray(daily, dtype=float) / np.maximum(mean, 1e-9), HALF, SHAPE))

@@ -105,12 +105,12 @@ def _budget_chart(plan: dict[str, Any], lang: str, gettext: Any) -> Any:
     return figure(fig, height=260)
 
 
-def _budget(wh: Any, lang: str, gettext: Any) -> dict[str, Any]:
+def _budget(wh: Any, tz: str, lang: str, gettext: Any) -> dict[str, Any]:
     """The newest budget plan with its spend to date, and the chart of both."""
     newest = budget_plans.list_plans(wh, limit=1)
     if not newest:
         return {"budget_plan": None}
-    plan = budget_plans.get_plan(wh, newest[0]["plan_id"])
+    plan = budget_plans.get_plan(wh, newest[0]["plan_id"], tz=tz)
     return {"budget_plan": plan, "budget_chart": _budget_chart(plan, lang, gettext)}
 
 
@@ -118,7 +118,7 @@ def _context(request: Request, action: str, product: str | None, price: float | 
     wh = request.app.state.warehouse
     lang, gettext = lang_of(request), gettext_of(request)
     out: dict[str, Any] = {"fit": None, "error": None, "recs": None, "what_if": None, "what_if_error": None}
-    out |= _budget(wh, lang, gettext)  # shown whether or not prices can be recommended
+    out |= _budget(wh, str(request.app.state.settings.timezone), lang, gettext)  # with or without prices
     try:
         fitted = latest_fit(wh)
         recs = recommend_prices(wh, limit=500)

@@ -260,3 +260,22 @@ def test_cli_and_api(cli, server, wh: Warehouse) -> None:
         assert c.get("/v1/cohorts", params={"period": "month"}).status_code == 200
     with server.client("ingest") as c:
         assert c.post("/v1/funnels", json={"preset": "live"}).status_code == 403
+
+
+@pytest.mark.parametrize("mode", ["ordered", "any"])
+def test_a_funnel_answers_the_same_every_run(wh: Warehouse, mode: str) -> None:
+    """Chains that tie (two clicks after one view: the same start) and groups of equal size: every run,
+    on any number of threads, picks the same chain and lists the groups in the same order."""
+    import random
+
+    rng = random.Random(3)
+    events = []
+    for u in range(4000):
+        channel = rng.choice(("feed", "live", "search", "social"))
+        first, second = sorted(rng.sample(range(10, 500), 2))
+        events += [(f"u{u}", 0, "view", channel), (f"u{u}", first, "click", "feed")]
+        events += [(f"u{u}", second, "click", "live"), (f"u{u}", 600, "add_to_cart", channel)]
+    _insert(wh, events)
+    spec = funnels.FunnelSpec(("view", "click", "add_to_cart"), window_s=3600, mode=mode, breakdown="channel")
+    runs = {json.dumps(funnels.run(wh, spec), sort_keys=True) for _ in range(8)}
+    assert len(runs) == 1

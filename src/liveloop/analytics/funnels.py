@@ -25,7 +25,7 @@ from typing import Any
 
 from liveloop.core.errors import ValidationFailed
 from liveloop.core.types import EventType
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import TableSource
 
 MODES = ("ordered", "strict", "any")
 DERIVED = ("stay_30s", "visit", "first_purchase", "repurchase")
@@ -194,17 +194,19 @@ def _levels_sql(spec: FunnelSpec) -> tuple[str, list[Any]]:
         )
         if k == 1:  # a level-0 record is an event: its start and t0 are its time
             ctes.append(
-                f"r1 AS (SELECT u, t, st, b, st AS t0, t AS t1, fdiv(t, {w})::BIGINT AS bk FROM (SELECT a.u, "
-                f"a.t, max(p.t) AS st, arg_max_null(p.b, p.t) AS b FROM {step_k} a JOIN r0 p ON p.u = a.u "
-                f"AND p.bk = a.bk AND p.t {before} a.t AND a.t - p.t <= {w} GROUP BY a.u, a.t))"
+                f"r1 AS (SELECT u, t, c.st AS st, c.b AS b, c.st AS t0, t AS t1, fdiv(t, {w})::BIGINT AS bk "
+                f"FROM (SELECT a.u, a.t, max({{'st': p.t, 'b': p.b}}) AS c FROM {step_k} a JOIN r0 p "
+                f"ON p.u = a.u AND p.bk = a.bk AND p.t {before} a.t AND a.t - p.t <= {w} GROUP BY a.u, a.t))"
             )
             continue
+        # the latest start; among chains with the same start, the one with the latest steps (then the
+        # highest breakdown value): the whole record is the key, so every engine and run picks the same
         chain = ", ".join([*(f"'t{j}': p.t{j}" for j in range(k)), f"'t{k}': a.t"])
         ctes.append(
             f"r{k} AS (SELECT u, t, c.st AS st, c.b AS b, "
             + ", ".join(f"c.t{j} AS t{j}" for j in range(k + 1))
-            + f", fdiv(t, {w})::BIGINT AS bk FROM (SELECT a.u, a.t, arg_max({{'st': p.st, 'b': p.b, "
-            f"{chain}}}, p.st) AS c FROM {step_k} a JOIN r{k - 1} p ON p.u = a.u AND p.bk = a.bk "
+            + f", fdiv(t, {w})::BIGINT AS bk FROM (SELECT a.u, a.t, max({{'st': p.st, {chain}, 'b': p.b}}) "
+            f"AS c FROM {step_k} a JOIN r{k - 1} p ON p.u = a.u AND p.bk = a.bk "
             f"AND p.t {before} a.t AND a.t - p.st <= {w} GROUP BY a.u, a.t))"
         )
     # a user's chain: the first to reach their furthest level (from level 1; below it, the first event)
@@ -217,10 +219,10 @@ def _levels_sql(spec: FunnelSpec) -> tuple[str, list[Any]]:
     gaps = ", ".join(f"(c.t{k} - c.t{k - 1}) / 1e6 AS d{k}" for k in range(1, n))
     return (
         "WITH " + ", ".join(ctes) + f", records AS ({records}), "
-        "chosen AS (SELECT u, arg_max({'k': k, 'b': b, "
+        "chosen AS (SELECT u, max({'k': k, 't': -t, 'st': st, "
         + ", ".join(f"'t{k}': t{k}" for k in range(n))
-        + "}, {'k': k, 't': -t, 'st': st}) AS c FROM records GROUP BY u), "
-        "starts AS (SELECT u, arg_min_null(b, t) AS b FROM r0 GROUP BY u), "
+        + ", 'b': b}) AS c FROM records GROUP BY u), "
+        "starts AS (SELECT u, min({'t': t, 'b': b}).b AS b FROM r0 GROUP BY u), "
         # a chain's breakdown value may be NULL itself: the first event's only when there is no chain
         "best AS (SELECT s.u AS user_id, CASE WHEN c IS NULL THEN s.b ELSE c.b END AS b, "
         "coalesce(c.k + 1, 1) AS depth, "
@@ -256,11 +258,11 @@ def _strict_sql(spec: FunnelSpec, rows: str) -> str:
         + f" FROM s0 {joins}), "
         f"scored AS (SELECT *, 1 + {depth} AS depth FROM attempts), "
         f"best AS (SELECT user_id, b, depth, {gaps} FROM scored QUALIFY row_number() OVER (PARTITION BY "
-        "user_id ORDER BY depth DESC, t0) = 1) "
+        "user_id ORDER BY depth DESC, t0, b NULLS LAST) = 1) "
     )
 
 
-def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
+def run(wh: TableSource, spec: FunnelSpec) -> dict[str, Any]:
     """Users reaching each step (per breakdown value), conversion from the previous and the first step,
     and the time to convert from the previous step (median, quartiles, 90th percentile, in seconds)."""
     spec.check()
@@ -278,7 +280,8 @@ def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
             f"WITH ev AS ({rows}), masked AS (SELECT user_id, b, ts, bit_or(CASE step {bits} END) OVER ("
             f"PARTITION BY user_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND INTERVAL {spec.window_s} SECOND "
             f"FOLLOWING) AS m FROM ev), best AS (SELECT user_id, b, bit_count(m) AS depth FROM masked "
-            f"QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY bit_count(m) DESC, ts) = 1) "
+            "QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY bit_count(m) DESC, ts, b NULLS LAST) "
+            "= 1) "
             f"SELECT b, depth, count(*) FROM best GROUP BY ALL"
         )
         return _result(spec, wh.sql(_bind(sql, named), params), {})
@@ -286,7 +289,7 @@ def run(wh: Warehouse, spec: FunnelSpec) -> dict[str, Any]:
 
 
 def _counted_with_times(
-    wh: Warehouse, spec: FunnelSpec, best: str, named: dict[str, str], params: list[Any]
+    wh: TableSource, spec: FunnelSpec, best: str, named: dict[str, str], params: list[Any]
 ) -> dict[str, Any]:
     """From a ``best`` CTE (user, breakdown value, depth, seconds between steps): the funnel's result."""
     n = len(spec.steps)
@@ -332,7 +335,7 @@ def _result(
             reach[k] += int(users)
     total = [sum(g[k] for g in groups.values()) for k in range(n)]
     out_groups = []
-    for b, reach in sorted(groups.items(), key=lambda kv: -kv[1][0]):
+    for b, reach in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0] is None, str(kv[0]))):
         out_groups.append(
             {"breakdown": b, "steps": _steps(spec, reach, {k: times.get((b, k)) for k in range(1, n)})}
         )

@@ -14,15 +14,17 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,spark]'
 	touch $(STAMP)
 
-# Debian packages the tests use for real: Chromium for the dashboard, and a CJK font so Chinese pages
-# (and their screenshots) render as text, not boxes.
+# Debian packages the tests use for real: Chromium for the dashboard, a CJK font so Chinese pages (and
+# their screenshots) render as text, not boxes, and Java 17 for the Spark engine.
 system-deps:
-	@{ command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1; } || { \
+	@{ command -v chromium >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && \
+	   dpkg -s fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk fonts-noto-color-emoji; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk fonts-noto-color-emoji \
+	    openjdk-17-jre-headless; }
 
 # C load generators for the service benchmarks (closed loop: wrk; open loop at a fixed rate: h2load).
 bench-deps:

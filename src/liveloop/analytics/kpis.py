@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from liveloop.core.errors import ValidationFailed
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import TableSource
 from liveloop.warehouse.orders import paid
 
 GRAINS = ("platform", "day", "host", "session", "product", "channel", "segment")
@@ -147,7 +147,7 @@ def check_request(
 
 
 def measures(
-    wh: Warehouse,
+    wh: TableSource,
     grain: str = "platform",
     *,
     start: datetime | None = None,
@@ -289,7 +289,7 @@ def measures(
 
 
 def compute(
-    wh: Warehouse,
+    wh: TableSource,
     metrics: list[str] | None = None,
     grain: str = "platform",
     *,

@@ -24,6 +24,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON output.")
+EngineOpt = typer.Option(
+    "duckdb",
+    "--engine",
+    help="duckdb (the warehouse), or spark (the warehouse exported to LIVELOOP_HOME/lake and read on "
+    "$LIVELOOP_SPARK_MASTER, local[2] by default).",
+)
 
 
 def open_warehouse(*, read_only: bool = False) -> Warehouse:

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from liveloop.cli.common import JsonOpt, console, emit, human, open_warehouse, parse_time
+from liveloop.cli.common import EngineOpt, JsonOpt, console, emit, human, open_warehouse, parse_time
 from liveloop.core.config import get_settings
 from liveloop.core.errors import ValidationFailed
 
@@ -74,14 +74,16 @@ def kpi_show(
     host: str | None = typer.Option(None, "--host", help="Only this host's sessions."),
     product: str | None = typer.Option(None, "--product", help="Only this product."),
     channel: str | None = typer.Option(None, "--channel", help="Only this channel."),
+    engine: str = EngineOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """KPIs per grain over a window (every metric with its formula in docs/measurement.md)."""
     from liveloop.analytics.kpis import compute
+    from liveloop.warehouse.spark import batch_source, check_engine
 
-    with open_warehouse(read_only=True) as wh:
+    with open_warehouse(read_only=check_engine(engine) == "duckdb") as wh:
         result = compute(
-            wh,
+            batch_source(wh, engine),
             metric or None,
             grain,
             start=parse_time(start, "start"),
@@ -297,10 +299,12 @@ def funnel_run(
     breakdown: str | None = typer.Option(None, "--breakdown", help="channel, host, category or segment."),
     start: str | None = typer.Option(None, "--start", help="From (ISO time)."),
     end: str | None = typer.Option(None, "--end", help="Until (ISO time, exclusive)."),
+    engine: str = EngineOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Users reaching each step, conversion and time to convert (per breakdown value)."""
     from liveloop.analytics.funnels import FunnelSpec, run
+    from liveloop.warehouse.spark import batch_source, check_engine
 
     common_args: dict[str, Any] = {
         "window_s": _window(window),
@@ -310,8 +314,8 @@ def funnel_run(
         "end": parse_time(end, "end"),
     }
     spec = FunnelSpec.of(steps, preset, **common_args)
-    with open_warehouse(read_only=True) as wh:
-        emit(run(wh, spec), as_json, _render_funnel)
+    with open_warehouse(read_only=check_engine(engine) == "duckdb") as wh:
+        emit(run(batch_source(wh, engine), spec), as_json, _render_funnel)
 
 
 def _render_cohorts(r: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from liveloop.cli.common import JsonOpt, console, emit, err_console, human, open_warehouse
+from liveloop.cli.common import EngineOpt, JsonOpt, console, emit, err_console, human, open_warehouse
 from liveloop.cli.evaluate import evaluate_app
 from liveloop.core.errors import ValidationFailed
 
@@ -48,6 +48,7 @@ def build_cmd(
     memory_limit: str = typer.Option(
         "auto", help="DuckDB memory limit during the build, e.g. 4GB ('auto': min(3 GB, 40% of RAM))."
     ),
+    engine: str = EngineOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Build every user's profile, the segments and the profile models (replaces the previous build)."""
@@ -64,6 +65,7 @@ def build_cmd(
         high_value_model=high_value_model,
         interest_arch=interest_model,
         memory_limit=_memory_limit(memory_limit),
+        engine=engine,
     )
     with open_warehouse() as wh:
         if as_json:

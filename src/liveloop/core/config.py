@@ -48,6 +48,9 @@ class Settings:
     #: lexical similarity only). Read again where used (:func:`liveloop.live.embeddings.enabled`); here
     #: so that a bad value stops ``serve`` and every command at once.
     embeddings: bool = True
+    #: Where ``--engine spark`` runs (``LIVELOOP_SPARK_MASTER``): ``local[2]`` on this machine, or a
+    #: cluster's ``spark://host:7077``.
+    spark_master: str = "local[2]"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,6 +70,7 @@ class Settings:
             ),
             nlp_autotrain=env_switch("LIVELOOP_NLP_AUTOTRAIN", defaults.nlp_autotrain, env),
             embeddings=env_switch("LIVELOOP_EMBEDDINGS", defaults.embeddings, env),
+            spark_master=env.get("LIVELOOP_SPARK_MASTER") or defaults.spark_master,
         )
 
     @property
@@ -89,6 +93,11 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def lake_dir(self) -> Path:
+        """The Parquet lake ``--engine spark`` reads (refreshed from the warehouse before each run)."""
+        return self.home / "lake"
 
     @property
     def artifacts_dir(self) -> Path:

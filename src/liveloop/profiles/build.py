@@ -61,6 +61,7 @@ from liveloop.profiles.tags import (
 from liveloop.profiles.value import HIGH_VALUE_KINDS, fit_high_value, high_value_labels, next_window_value
 from liveloop.profiles.window import Window
 from liveloop.warehouse import Warehouse
+from liveloop.warehouse.spark import check_engine, open_lake
 
 Progress = Callable[[str, float], None]
 
@@ -95,6 +96,9 @@ class BuildOptions:
     interest_users: int = 5_000
     memory_limit: str | None = "auto"
     seed: int = 0
+    #: Where the features and tags are computed: ``duckdb`` (the warehouse) or ``spark`` (the Parquet lake,
+    #: refreshed from the warehouse first, on ``Settings.spark_master``); the models run here either way.
+    engine: str = "duckdb"
 
     def __post_init__(self) -> None:
         from liveloop.core.errors import ValidationFailed
@@ -110,6 +114,7 @@ class BuildOptions:
             )
         if not 3 <= self.k_min <= self.k_max:
             raise ValidationFailed("segment bounds need 3 <= k_min <= k_max", field="k_max")
+        check_engine(self.engine)
         limit = self.memory_limit
         if limit not in (None, "auto") and not _MEMORY.fullmatch(str(limit)):
             raise ValidationFailed(
@@ -506,9 +511,16 @@ def build_profiles(
     try:
         with memory_limit(wh, opts.memory_limit) as limit, shared_totals(wh, win, version) as totals:
             report("features", 0.1)
-            features = build_features(wh, win, totals)
-            report("tags", 0.3)
-            tags = interest_tags(wh, win, totals=totals).to_pyarrow()
+            if opts.engine == "spark":
+                lake = open_lake(wh, settings)
+                features = build_features(lake, win)
+                report("tags", 0.3)
+                tags = interest_tags(lake, win).to_pyarrow()
+                notes["engine"] = f"features and tags on Spark ({settings.spark_master}): {lake.timings}"
+            else:
+                features = build_features(wh, win, totals)
+                report("tags", 0.3)
+                tags = interest_tags(wh, win, totals=totals).to_pyarrow()
             value = features["net_monetary"] if features["net_monetary"].sum() > 0 else features["frequency"]
             tiers = value_tier(value)
             stages = lifecycle_stage(features, previous_gap_days(wh, win), opts.rules)

@@ -14,8 +14,9 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
+from liveloop.profiles.portable import epoch_micros, epoch_seconds, json_text
 from liveloop.profiles.window import Window
-from liveloop.warehouse import Warehouse
+from liveloop.warehouse import TableSource
 
 #: Weights of each interaction when scoring a user's interest in a category or brand.
 INTEREST_WEIGHTS: dict[str, float] = {
@@ -58,13 +59,18 @@ def _f(expr: Any) -> Any:
     return expr.cast("float64")
 
 
+def _cents_sum(amount: Any) -> Any:
+    """The sum of money amounts, added up exactly in cents (so every engine gives the same float)."""
+    return _f(amount.cast(dt.Decimal(18, 2)).sum())
+
+
 def _union(*tables: Any, distinct: bool = False) -> Any:
     """UNION of tables with the same columns, ignoring NOT NULL differences between sources."""
     relaxed = [t.cast({c: dtype.copy(nullable=True) for c, dtype in t.schema().items()}) for t in tables]
     return ibis.union(*relaxed, distinct=distinct)
 
 
-def user_universe(wh: Warehouse, win: Window) -> Any:
+def user_universe(wh: TableSource, win: Window) -> Any:
     """Every user known before the cutoff: registered, or seen in events or orders."""
     users = wh.table("users")
     registered = win.users(
@@ -78,7 +84,7 @@ def user_universe(wh: Warehouse, win: Window) -> Any:
     return _union(*seen, distinct=True)
 
 
-def basic_features(wh: Warehouse, win: Window) -> Any:
+def basic_features(wh: TableSource, win: Window) -> Any:
     """Demographics as registered (age band, gender, region, city tier) and tenure."""
     u = wh.table("users")
     return u.select(
@@ -91,16 +97,16 @@ def basic_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def standalone_purchases(wh: Warehouse, win: Window) -> Any:
+def standalone_purchases(wh: TableSource, win: Window) -> Any:
     """``purchase`` events that do not repeat an order (matched by ``event_id`` or ``props.order_id``)."""
     ev = win.clip(wh.table("events"))
     pev = ev.filter(ev.type == "purchase")
-    pev = pev.mutate(_order_ref=pev.props["order_id"].str.fill_null(pev.event_id))
+    pev = pev.mutate(_order_ref=json_text(pev.props, "order_id").fill_null(pev.event_id))
     all_orders = win.users(wh.table("orders")).select(_oid=ibis._.order_id)  # the same user's orders
     return pev.anti_join(all_orders, pev._order_ref == all_orders._oid).drop("_order_ref")
 
 
-def purchase_lines(wh: Warehouse, win: Window) -> Any:
+def purchase_lines(wh: TableSource, win: Window) -> Any:
     """Completed purchases in the window: orders, plus purchase events that are not also an order."""
     orders = win.clip(wh.table("orders"))
     paid = orders.filter(~orders.status.lower().isin(VOID_ORDER_STATUS))
@@ -114,12 +120,12 @@ def purchase_lines(wh: Warehouse, win: Window) -> Any:
     return _union(from_orders, from_events)
 
 
-def consumption_features(wh: Warehouse, win: Window) -> Any:
+def consumption_features(wh: TableSource, win: Window) -> Any:
     """Recency, frequency, monetary value, AOV, purchase days and coupon use."""
     p = purchase_lines(wh, win)
     return p.group_by("user_id").aggregate(
         frequency=p.count(),
-        monetary=p.amount.sum(),
+        monetary=_cents_sum(p.amount),
         purchase_days=p.ts.date().nunique(),
         recency_days=win.days_before_cutoff(p.ts.max()),
         first_purchase_days=win.days_before_cutoff(p.ts.min()),
@@ -127,17 +133,17 @@ def consumption_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def refund_features(wh: Warehouse, win: Window) -> Any:
+def refund_features(wh: TableSource, win: Window) -> Any:
     """Refund events and refunded/cancelled orders."""
     ev = win.clip(wh.table("events"))
     r = ev.filter(ev.type == "refund").select("user_id", amount=_f(ev.amount.abs().fill_null(0)))
     o = win.clip(wh.table("orders"))
     ro = o.filter(o.status.lower().isin(VOID_ORDER_STATUS)).select("user_id", amount=_f(o.amount.abs()))
     both = _union(r, ro)
-    return both.group_by("user_id").aggregate(refunds=both.count(), refund_amount=both.amount.sum())
+    return both.group_by("user_id").aggregate(refunds=both.count(), refund_amount=_cents_sum(both.amount))
 
 
-def price_features(wh: Warehouse, win: Window) -> Any:
+def price_features(wh: TableSource, win: Window) -> Any:
     """Average paid unit price and the share of lines bought below the list price (discount use)."""
     orders = win.clip(wh.table("orders"))
     items = wh.table("order_items")
@@ -166,15 +172,10 @@ def price_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-@ibis.udf.scalar.builtin(name="epoch")
-def _epoch(ts: dt.Timestamp(timezone="UTC")) -> dt.float64:  # type: ignore[valid-type]
-    """Seconds since 1970 of a timestamp with time zone (DuckDB's ``epoch``, without a cast per row)."""
-
-
-def _local_events(wh: Warehouse, win: Window) -> Any:
+def _local_events(wh: TableSource, win: Window) -> Any:
     """Events in the window with the local day number, hour and weekday (display time zone at the cutoff)."""
     ev = win.clip(wh.table("events"))
-    local_s = (_epoch(ev.ts) + win.utc_offset_s).floor()
+    local_s = (epoch_seconds(ev.ts) + win.utc_offset_s).floor()
     return ev.mutate(
         _day=local_s // 86400,
         _hour=(local_s // 3600) % 24,
@@ -182,7 +183,7 @@ def _local_events(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def behaviour_features(wh: Warehouse, win: Window) -> Any:
+def behaviour_features(wh: TableSource, win: Window) -> Any:
     """Event counts by type, local hour-of-day histogram and weekend share."""
     ev = _local_events(wh, win)
     n = _f(ev.count())
@@ -199,29 +200,29 @@ def behaviour_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def active_day_features(wh: Warehouse, win: Window) -> Any:
+def active_day_features(wh: TableSource, win: Window) -> Any:
     """Distinct local days with an event (two plain aggregations: cheaper than COUNT DISTINCT per user)."""
     ev = _local_events(wh, win)
     days = ev.select("user_id", "_day").distinct()
     return days.group_by("user_id").aggregate(active_days=days.count())
 
 
-def watch_features(wh: Warehouse, win: Window) -> Any:
+def watch_features(wh: TableSource, win: Window) -> Any:
     """Live sessions watched and watch minutes (first enter to last leave per session, capped)."""
     ev = win.clip(wh.table("events"))
     live = ev.filter(ev.type.isin(("enter_room", "leave_room")) & ev.session_id.notnull())
-    per = live.group_by(["user_id", "session_id"]).aggregate(
-        enter=live.ts.epoch_seconds().min(where=live.type == "enter_room"),
-        leave=live.ts.epoch_seconds().max(where=live.type == "leave_room"),
+    per = live.group_by(["user_id", "session_id"]).aggregate(  # whole microseconds: exact on any engine
+        enter=epoch_micros(live.ts).min(where=live.type == "enter_room"),
+        leave=epoch_micros(live.ts).max(where=live.type == "leave_room"),
     )
-    minutes = ((per.leave - per.enter) / 60.0).clip(lower=0, upper=MAX_WATCH_MINUTES)
-    per = per.mutate(minutes=ibis.ifelse(per.leave > per.enter, _f(minutes), 0.0))
+    watched = (per.leave - per.enter).clip(lower=0, upper=int(MAX_WATCH_MINUTES * 60_000_000))
+    per = per.mutate(watched=ibis.ifelse(per.leave > per.enter, watched, 0))
     return per.group_by("user_id").aggregate(
-        sessions_watched=per.enter.count(), watch_minutes=per.minutes.sum()
+        sessions_watched=per.enter.count(), watch_minutes=_f(per.watched.sum()) / 60_000_000
     )
 
 
-def sentiment_features(wh: Warehouse, win: Window) -> Any:
+def sentiment_features(wh: TableSource, win: Window) -> Any:
     """Mean comment sentiment score (filled by the live copilot's NLP columns when present)."""
     c = win.clip(wh.table("comments"))
     c = c.filter(c.user_id.notnull())
@@ -230,7 +231,7 @@ def sentiment_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def channel_features(wh: Warehouse, win: Window) -> Any:
+def channel_features(wh: TableSource, win: Window) -> Any:
     """Message response: opens and clicks over messages sent, overall and per channel."""
     m = wh.table("messages")
     m = m.filter(
@@ -250,7 +251,7 @@ def channel_features(wh: Warehouse, win: Window) -> Any:
     )
 
 
-def interactions(wh: Warehouse, win: Window) -> Any:
+def interactions(wh: TableSource, win: Window) -> Any:
     """Interest-bearing interactions, one row each: (user_id, ts, ref, product_id, category, brand, w, buy).
 
     Events of the types in ``INTEREST_WEIGHTS`` (a purchase event that repeats an order is left to the
@@ -294,7 +295,7 @@ def interactions(wh: Warehouse, win: Window) -> Any:
     return _union(from_events, from_orders)
 
 
-def without_removed(table: Any, wh: Warehouse, kind: str) -> Any:
+def without_removed(table: Any, wh: TableSource, kind: str) -> Any:
     """``table`` without the rows whose ``kind`` column (category or brand) the user removed as a tag."""
     overrides = wh.table("tag_overrides")
     removed = overrides.filter(overrides.tag.startswith(f"{kind}:")).select(
@@ -303,14 +304,14 @@ def without_removed(table: Any, wh: Warehouse, kind: str) -> Any:
     return table.anti_join(removed, (table.user_id == removed._o_user) & (table[kind] == removed._o_item))
 
 
-def interaction_totals(wh: Warehouse, win: Window) -> Any:
+def interaction_totals(wh: TableSource, win: Window) -> Any:
     """``interactions`` summed per (user_id, product_id, category, brand): everything ``affinity`` and
     ``product_affinity`` read, small enough for a build to materialise once and share (``totals=``)."""
     t = interactions(wh, win)
     return t.group_by(["user_id", "product_id", "category", "brand"]).aggregate(w=t.w.sum(), buy=t.buy.sum())
 
 
-def affinity(wh: Warehouse, win: Window, key: str = "category", totals: Any = None) -> Any:
+def affinity(wh: TableSource, win: Window, key: str = "category", totals: Any = None) -> Any:
     """Long table (user_id, <key>, score, buys): weighted interactions per category or brand.
 
     Tags a user removed (``tag_overrides`` rows ``category:X`` / ``brand:X``) are excluded here, so
@@ -323,14 +324,14 @@ def affinity(wh: Warehouse, win: Window, key: str = "category", totals: Any = No
     return without_removed(agg, wh, key)
 
 
-def interest_events(wh: Warehouse, win: Window) -> Any:
+def interest_events(wh: TableSource, win: Window) -> Any:
     """(user_id, ts, ref, category) of every interaction with a category, the user's removed ones left out."""
     t = interactions(wh, win)
     t = without_removed(t.filter(t.category.notnull()), wh, "category")
     return t.select("user_id", "ts", "ref", "category")
 
 
-def product_affinity(wh: Warehouse, win: Window, totals: Any = None) -> Any:
+def product_affinity(wh: TableSource, win: Window, totals: Any = None) -> Any:
     """(user_id, product_id, score): weighted interactions per product, without products in a category
     or of a brand the user removed (the input of the similar-users model)."""
     t = interactions(wh, win) if totals is None else totals
@@ -339,7 +340,7 @@ def product_affinity(wh: Warehouse, win: Window, totals: Any = None) -> Any:
     return t.group_by(["user_id", "product_id"]).aggregate(score=t.w.sum())
 
 
-def _category_summary(wh: Warehouse, win: Window, totals: Any = None) -> Any:
+def _category_summary(wh: TableSource, win: Window, totals: Any = None) -> Any:
     a = affinity(wh, win, "category", totals)
     ranked = a.mutate(
         _rank=ibis.row_number().over(group_by=a.user_id, order_by=[a.score.desc(), a.category]),
@@ -352,7 +353,7 @@ def _category_summary(wh: Warehouse, win: Window, totals: Any = None) -> Any:
     )
 
 
-def feature_query(wh: Warehouse, win: Window, totals: Any = None) -> Any:
+def feature_query(wh: TableSource, win: Window, totals: Any = None) -> Any:
     """One Ibis expression: the universe left-joined to every feature family."""
     out = user_universe(wh, win)
     for part in (
@@ -399,7 +400,7 @@ def _safe_div(a: pd.Series, b: pd.Series) -> pd.Series:
     return (a / b.where(b > 0)).astype(float)
 
 
-def build_features(wh: Warehouse, win: Window, totals: Any = None) -> pd.DataFrame:
+def build_features(wh: TableSource, win: Window, totals: Any = None) -> pd.DataFrame:
     """The feature table (one row per user, indexed by ``user_id``) for the window."""
     df = feature_query(wh, win, totals).to_pyarrow().to_pandas()
     df = df.set_index("user_id").sort_index()

@@ -19,8 +19,9 @@ from liveloop.core.errors import NotFound, ValidationFailed
 from liveloop.privacy import audit
 from liveloop.privacy.audit import AuditEntry
 from liveloop.profiles.features import affinity, purchase_lines
+from liveloop.profiles.portable import on_duckdb
 from liveloop.profiles.window import Window
-from liveloop.warehouse import Warehouse, first_row
+from liveloop.warehouse import TableSource, Warehouse, first_row
 
 TAG_KINDS = ("category", "brand")
 
@@ -188,7 +189,7 @@ def value_tier(monetary: pd.Series, high_share: float = 0.2, medium_share: float
     return out
 
 
-def interest_tags(wh: Warehouse, win: Window, top_n: int = 3, totals: Any = None) -> Any:
+def interest_tags(wh: TableSource, win: Window, top_n: int = 3, totals: Any = None) -> Any:
     """(user_id, tags): the top ``top_n`` categories then brands as ``kind:value``, removed ones left out."""
     parts = []
     for order, kind in enumerate(TAG_KINDS):
@@ -201,7 +202,13 @@ def interest_tags(wh: Warehouse, win: Window, top_n: int = 3, totals: Any = None
             top.select("user_id", tag=ibis.literal(f"{kind}:") + top[kind], _order=top._rank + order * top_n)
         )
     both = ibis.union(*parts)
-    return both.group_by("user_id").aggregate(tags=both.tag.collect(order_by=both._order))
+    if on_duckdb(both):
+        return both.group_by("user_id").aggregate(tags=both.tag.collect(order_by=both._order))
+    # Spark collects without an order: collect (order, tag) pairs, sort them, keep the tags
+    pairs = both.group_by("user_id").aggregate(
+        _pairs=ibis.struct({"o": both._order, "t": both.tag}).collect()
+    )
+    return pairs.select("user_id", tags=pairs._pairs.sort().map(lambda p: p.t))
 
 
 def removed_tags(wh: Warehouse, user_id: str) -> list[str]:

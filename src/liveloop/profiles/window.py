@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import ibis
 
+from liveloop.profiles.portable import epoch_seconds
+
 
 @dataclass(frozen=True)
 class Window:
@@ -86,4 +88,4 @@ class Window:
 
     def days_before_cutoff(self, ts: Any) -> Any:
         """Days between ``ts`` and the cutoff, as a float Ibis expression."""
-        return (ibis.literal(self.cutoff_epoch) - ts.epoch_seconds().cast("float64")) / 86400.0
+        return (ibis.literal(self.cutoff_epoch) - epoch_seconds(ts)) / 86400.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -11,10 +12,13 @@ from liveloop.warehouse.store import Warehouse, first_row
 from liveloop.warehouse.store import sql_path as _q
 
 _NEXTVAL = r"nextval\('([^']+)'"
+#: The file beside the tables that says which schema version wrote them (and each table's rows).
+MANIFEST = "_liveloop.json"
 
 
 def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
-    """Write each table to ``out_dir``; events as ``events/date=YYYY-MM-DD/*.parquet`` (the UTC date of ts).
+    """Write each table to ``out_dir``; events as ``events/date=YYYY-MM-DD/*.parquet`` (the UTC date of ts),
+    and ``_liveloop.json`` with the schema version and each table's rows.
 
     A new export replaces an earlier one in ``out_dir`` (stale event partitions are removed).
     """
@@ -33,6 +37,8 @@ def export_parquet(wh: Warehouse, out_dir: Path) -> dict[str, int]:
             )
         else:
             wh.sql(f"COPY \"{table}\" TO '{_q(out_dir / (table + '.parquet'))}' (FORMAT parquet)")
+    manifest = {"schema_version": wh.schema_version(), "tables": counts}
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     wh.sql(
         "INSERT INTO lake_exports (path) VALUES (?) ON CONFLICT (path) DO UPDATE SET exported_at = now()",
         [str(out_dir.resolve())],

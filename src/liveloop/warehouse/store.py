@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -87,6 +87,15 @@ def private_dir(path: Path) -> None:
 def owner_only(path: Path, mode: int = 0o600) -> None:
     with contextlib.suppress(OSError):  # a file owned by someone else (read through a shared mount)
         os.chmod(path, mode)
+
+
+class TableSource(Protocol):
+    """What batch code reads from (Ibis tables, or SQL in DuckDB's dialect): the warehouse, or the lake on
+    Spark (:class:`liveloop.warehouse.spark.SparkLake`)."""
+
+    def table(self, name: str) -> Any: ...
+
+    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]: ...
 
 
 class Warehouse:

@@ -49,8 +49,8 @@ LOADED = {
 }
 
 
-def _child(fn: str, *args: Any) -> dict[str, Any]:
-    """Run ``fn(*args)`` of this module in a fresh Python process; its last stdout line is JSON."""
+def _child(fn: str, *args: Any, module: str = "benchmarks.bench_profiles") -> dict[str, Any]:
+    """Run ``fn(*args)`` of ``module`` in a fresh Python process; its last stdout line is JSON."""
     env = {
         **os.environ,
         "OMP_NUM_THREADS": str(THREADS),
@@ -58,7 +58,7 @@ def _child(fn: str, *args: Any) -> dict[str, Any]:
         "MKL_NUM_THREADS": "1",
     }
     code = (
-        f"import json, sys; from benchmarks.bench_profiles import {fn}; "
+        f"import json, sys; from {module} import {fn}; "
         f"print(json.dumps({fn}(*sys.argv[1:])))"
     )
     out = subprocess.run(

@@ -53,6 +53,11 @@ def train_cmd(
         envvar="LIVELOOP_SASREC_EPOCHS",
         help="Epochs of SASRec inside the candidate hybrid (default: LIVELOOP_SASREC_EPOCHS, else 10).",
     ),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="Where ALS trains: duckdb (here, with implicit) or spark (MLlib on $LIVELOOP_SPARK_MASTER).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train the candidate hybrid, compare it with popularity and the active model on a hold-out carved from
@@ -61,7 +66,7 @@ def train_cmd(
     from liveloop.recommend.train import train
 
     with open_warehouse() as wh:
-        result = train(wh, seed=seed, evaluate=not no_eval, force=force, epochs=epochs)
+        result = train(wh, seed=seed, evaluate=not no_eval, force=force, epochs=epochs, engine=engine)
     gate = result["gate"]
     if gate.get("warning"):
         err_console.print(f"warning: {gate['warning']}")

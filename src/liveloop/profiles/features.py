@@ -167,7 +167,8 @@ def price_features(wh: TableSource, win: Window) -> Any:
     )
     both = _union(order_lines, ev_lines)
     return both.group_by("user_id").aggregate(
-        avg_unit_price=both.unit_price.mean(),
+        # in cents (an exact sum, then one division): ranks and tertiles of it are the same on any engine
+        avg_unit_price=_cents_sum(both.unit_price) / _f(both.unit_price.count()),
         discount_share=both.discounted.mean(),
     )
 

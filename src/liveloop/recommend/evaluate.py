@@ -11,7 +11,7 @@ import numpy as np
 from liveloop.core.errors import ValidationFailed
 from liveloop.recommend.base import Retriever, mask_seen, top_k
 from liveloop.recommend.content import ContentBased
-from liveloop.recommend.factorization import ALS, BPR
+from liveloop.recommend.factorization import ALS, BPR, SparkALS
 from liveloop.recommend.hybrid import HybridRanker
 from liveloop.recommend.interactions import Interactions
 from liveloop.recommend.knn import EASE, ItemKNN, SequentialKNN
@@ -44,16 +44,18 @@ PROTOCOLS = {"time": ("time", True), "stratified": ("random", True), "time_repea
 
 
 def make_retrievers(
-    names: tuple[str, ...] | list[str], seed: int = 0, *, epochs: int = 10
+    names: tuple[str, ...] | list[str], seed: int = 0, *, epochs: int = 10, engine: str = "duckdb"
 ) -> list[Retriever]:
-    """Fresh, seeded retrievers by name (tuned defaults for small real catalogues)."""
+    """Fresh, seeded retrievers by name (tuned defaults for small real catalogues); ``engine="spark"``
+    trains ALS on Spark MLlib (``als_spark`` names that one on any engine)."""
     factories: dict[str, Callable[[], Retriever]] = {
         "popularity": Popularity,
         "trending": Trending,
         "itemknn": ItemKNN,
         "seqknn": SequentialKNN,
         "ease": EASE,
-        "als": lambda: ALS(seed=seed),
+        "als": lambda: SparkALS(seed=seed) if engine == "spark" else ALS(seed=seed),
+        "als_spark": lambda: SparkALS(seed=seed),
         "bpr": lambda: BPR(seed=seed),
         "content": ContentBased,
         "sasrec": lambda: SASRec(epochs=epochs, seed=seed),

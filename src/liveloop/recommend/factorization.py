@@ -187,3 +187,101 @@ class BPR(Retriever):
         w = np.ones(len(items), np.float32) if weights is None else np.asarray(weights, np.float32)
         vec = (w[:, None] * self.item_factors_[items]).sum(axis=0) / max(float(w.sum()), 1e-6)
         return (self.item_factors_ @ vec + self.item_bias_).astype(np.float32)
+
+
+class SparkALS(_Factorization):
+    """Weighted ALS on Spark MLlib (``implicitPrefs``): the same model as :class:`ALS` trained where the
+    interactions outgrow one machine (``LIVELOOP_SPARK_MASTER``). MLlib scales the regularisation by
+    each user's and item's number of interactions (ALS-WR), so its ``regularization`` and ``alpha`` are
+    not ``implicit``'s: 0.3 and 3 were chosen on a validation split carved from MovieLens' training part
+    (``benchmarks/bench_spark.py``). New histories are folded in as the weighted mean of their items'
+    factors."""
+
+    name = "als_spark"
+
+    def __init__(
+        self,
+        factors: int = 32,
+        regularization: float = 0.3,
+        alpha: float = 3.0,
+        iterations: int = 15,
+        log_weights: bool = True,
+        master: str | None = None,
+        seed: int = 0,
+    ):
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.log_weights = log_weights
+        self.master = master
+        self.seed = seed
+
+    def fit(self, data: Interactions) -> Self:
+        from pyspark.ml.recommendation import ALS as MLlibALS
+
+        from liveloop.core.config import get_settings
+        from liveloop.warehouse.spark import spark_session
+
+        session = spark_session(self.master or get_settings().spark_master)
+        m = self._weights(data).tocoo()
+        rows = zip(m.row.tolist(), m.col.tolist(), m.data.tolist(), strict=True)
+        frame = session.createDataFrame(rows, schema="user INT, item INT, weight FLOAT")
+        als = MLlibALS(
+            rank=self.factors,
+            maxIter=self.iterations,
+            regParam=self.regularization,
+            alpha=self.alpha,
+            implicitPrefs=True,
+            userCol="user",
+            itemCol="item",
+            ratingCol="weight",
+            seed=self.seed,
+            coldStartStrategy="drop",
+        )
+        model = als.fit(frame)
+        self.user_factors_ = _dense(model.userFactors, data.n_users, self.factors)
+        self.item_factors_ = _dense(model.itemFactors, data.n_items, self.factors)
+        self.user_items_ = self._weights(data)
+        self.n_items_ = data.n_items
+        return self
+
+    @property
+    def user_factors(self) -> np.ndarray:
+        return self.user_factors_
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        return self.item_factors_
+
+    def _solve(self, rows: sp.csr_matrix) -> np.ndarray:
+        """MLlib's implicit user step with the item factors fixed, one row each: x = (YᵀY + Yᵀ(C−I)Y +
+        λ·n·I)⁻¹ YᵀCp, with confidence c = 1 + α·w on the n items of the row (preference 1 there)."""
+        y = self.item_factors_.astype(np.float64)
+        yty, eye = y.T @ y, np.eye(self.factors)
+        out = np.zeros((rows.shape[0], self.factors), np.float32)
+        for i in range(rows.shape[0]):
+            items = rows.indices[rows.indptr[i] : rows.indptr[i + 1]]
+            if len(items) == 0:
+                continue
+            c = 1.0 + self.alpha * rows.data[rows.indptr[i] : rows.indptr[i + 1]].astype(np.float64)
+            yi = y[items]
+            a = yty + (yi.T * (c - 1.0)) @ yi + self.regularization * len(items) * eye
+            out[i] = np.linalg.solve(a, yi.T @ c)
+        return out
+
+    def _fold_in(self, row: sp.csr_matrix) -> np.ndarray:
+        return self._solve(self._transform(row))[0]
+
+    def partial_fit_users(self, users: np.ndarray, user_items: sp.csr_matrix) -> Self:
+        """Re-solve the factors of ``users`` (rows of ``user_items``) on this process, without Spark."""
+        self.user_factors_[np.asarray(users)] = self._solve(self._transform(user_items))
+        return self
+
+
+def _dense(factors: Any, n: int, rank: int) -> np.ndarray:
+    """MLlib's (id, features) rows as an (n, rank) array; ids it never saw stay zero."""
+    out = np.zeros((n, rank), np.float32)
+    for row in factors.collect():
+        out[row["id"]] = np.asarray(row["features"], np.float32)
+    return out

@@ -97,10 +97,10 @@ class FeedbackUpdates:
         bundle = self.state.current().bundle
         if bundle is None:
             return 0
-        from liveloop.recommend.factorization import ALS
+        from liveloop.recommend.factorization import ALS, SparkALS
 
         parts = [bundle.main, *getattr(bundle.main, "fitted_", [])]
-        als = next((r for r in parts if isinstance(r, ALS)), None)
+        als = next((r for r in parts if isinstance(r, ALS | SparkALS)), None)
         known = [u for u in dict.fromkeys(user_ids) if u in bundle.user_index]
         if not known or als is None:
             return 0

@@ -16,13 +16,14 @@ from liveloop.recommend.base import Retriever, mask_seen, top_k
 from liveloop.recommend.bundles import BundleIndex, mine_rules, warehouse_baskets
 from liveloop.recommend.content import ContentBased
 from liveloop.recommend.evaluate import evaluate_models, make_retrievers
-from liveloop.recommend.factorization import ALS
+from liveloop.recommend.factorization import ALS, SparkALS
 from liveloop.recommend.hybrid import HybridRanker
 from liveloop.recommend.interactions import Interactions
 from liveloop.recommend.knn import ItemKNN
 from liveloop.recommend.popularity import Popularity
 from liveloop.recommend.sources import from_warehouse
 from liveloop.recommend.splits import time_split
+from liveloop.warehouse.spark import check_engine
 
 
 @dataclass
@@ -34,7 +35,7 @@ class ModelBundle:
     items: np.ndarray
     main: Retriever
     knn: ItemKNN
-    als: ALS
+    als: ALS | SparkALS
     content: ContentBased | None
     popularity: np.ndarray
     seen: sp.csr_matrix
@@ -91,6 +92,7 @@ class ModelSpec:
     value_weight: float | str = 0.0
     model: str = "hybrid"
     live: bool = True  # the live-now feature (learned where the data has live rooms)
+    engine: str = "duckdb"  # ``spark``: ALS trained on Spark MLlib (the rest here either way)
 
     @property
     def label(self) -> str:
@@ -98,7 +100,8 @@ class ModelSpec:
             return self.model
         value = f", value weight {self.value_weight}" if self.value_weight else ""
         live = "" if self.live else ", no live-now"
-        return f"hybrid ({'+'.join(self.retrievers)}{value}{live})"
+        spark = ", ALS on Spark" if self.engine == "spark" else ""
+        return f"hybrid ({'+'.join(self.retrievers)}{value}{live}{spark})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +109,7 @@ class ModelSpec:
             "retrievers": list(self.retrievers),
             "value_weight": self.value_weight,
             "live": self.live,
+            "engine": self.engine,
         }
 
     @classmethod
@@ -113,7 +117,13 @@ class ModelSpec:
         """The configuration a recorded version was trained with (versions before specs: from its params)."""
         spec = params.get("spec")
         if isinstance(spec, dict):
-            return cls(tuple(spec["retrievers"]), spec["value_weight"], spec["model"], spec.get("live", True))
+            return cls(
+                tuple(spec["retrievers"]),
+                spec["value_weight"],
+                spec["model"],
+                spec.get("live", True),
+                spec.get("engine", "duckdb"),
+            )
         if params.get("model") == "als":
             return cls((), 0.0, "als")
         main = params.get("main")
@@ -126,17 +136,18 @@ class ModelSpec:
 
     def build(self, seed: int, epochs: int = SASREC_EPOCHS) -> Retriever:
         if self.model == "als":
-            return ALS(seed=seed)
-        parts = make_retrievers(self.retrievers, seed, epochs=epochs)
+            return make_retrievers(("als",), seed, engine=self.engine)[0]
+        parts = make_retrievers(self.retrievers, seed, epochs=epochs, engine=self.engine)
         return HybridRanker(parts, value_weight=self.value_weight, live=self.live, seed=seed)
 
 
 def _fit_models(
     data: Interactions, spec: ModelSpec, seed: int, epochs: int = SASREC_EPOCHS
-) -> tuple[Retriever, ItemKNN, ALS, ContentBased | None, ModelSpec]:
+) -> tuple[Retriever, ItemKNN, ALS | SparkALS, ContentBased | None, ModelSpec]:
     """Fit serving's retrievers and ``spec`` on ``data`` (ALS alone when the hybrid finds no positives)."""
     knn = ItemKNN().fit(data)
-    als = ALS(seed=seed).fit(data)
+    als = make_retrievers(("als",), seed, engine=spec.engine)[0].fit(data)
+    assert isinstance(als, ALS | SparkALS)
     content: ContentBased | None
     try:
         content = ContentBased().fit(data)
@@ -154,7 +165,7 @@ def _fit_models(
         assert isinstance(hybrid, HybridRanker)
         return hybrid.fit(data, prefitted=prefitted), knn, als, content, spec
     except InsufficientData:
-        return als, knn, als, content, ModelSpec((), 0.0, "als")
+        return als, knn, als, content, ModelSpec((), 0.0, "als", engine=spec.engine)
 
 
 def learned_live_boost(model: HybridRanker, data: Interactions, sample: int = 512) -> float | None:
@@ -219,6 +230,7 @@ def compare_on_holdout(
     seed: int = 0,
     k: int = 10,
     epochs: int = SASREC_EPOCHS,
+    engine: str = "duckdb",
 ) -> tuple[ModelSpec, list[dict[str, Any]], dict[str, Any]]:
     """Carve the latest 20% of ``data``'s time line as a holdout; fit popularity, ALS, every candidate set
     and (refitted the same way) the active version's configuration on the rest; the candidate is the
@@ -227,7 +239,7 @@ def compare_on_holdout(
     key = f"ndcg@{k}"
     rows = [
         _holdout_row(train_part, test_part, Popularity(), "popularity", k),
-        _holdout_row(train_part, test_part, ALS(seed=seed), "als", k),
+        _holdout_row(train_part, test_part, ModelSpec((), 0.0, "als", engine=engine).build(seed), "als", k),
     ]
     by_spec: dict[ModelSpec, dict[str, Any]] = {}
 
@@ -236,15 +248,18 @@ def compare_on_holdout(
         return float(by_spec[spec].get(key, -1.0))
 
     # live-now stays where it helps (tried on the smallest set, only where the data has live rooms)
-    with_live = fit(ModelSpec(CANDIDATE_SETS[0], value_weight, live=True))
+    with_live = fit(ModelSpec(CANDIDATE_SETS[0], value_weight, live=True, engine=engine))
     has_rooms = data.live is not None and len(data.live) > 0
-    live = not has_rooms or with_live >= fit(ModelSpec(CANDIDATE_SETS[0], value_weight, live=False))
+    live = not has_rooms or with_live >= fit(
+        ModelSpec(CANDIDATE_SETS[0], value_weight, live=False, engine=engine)
+    )
     for names in CANDIDATE_SETS[1:]:
-        fit(ModelSpec(names, value_weight, live=live))
+        fit(ModelSpec(names, value_weight, live=live, engine=engine))
     ok = [s for s in by_spec if key in by_spec[s]]
     # ties go to the smaller set (listed first)
-    candidate = max(ok, key=lambda s: by_spec[s][key]) if ok else ModelSpec((), 0.0, "als")
-    by_spec.setdefault(ModelSpec((), 0.0, "als"), rows[1])
+    als_only = ModelSpec((), 0.0, "als", engine=engine)
+    candidate = max(ok, key=lambda s: by_spec[s][key]) if ok else als_only
+    by_spec.setdefault(als_only, rows[1])
     if active is not None and active not in by_spec:
         by_spec[active] = _holdout_row(train_part, test_part, active.build(seed, epochs), active.label, k)
     rows += [r for s, r in by_spec.items() if s.model == "hybrid"]
@@ -302,10 +317,13 @@ def train(
     evaluate: bool = True,
     force: bool = False,
     epochs: int = SASREC_EPOCHS,
+    engine: str = "duckdb",
 ) -> dict[str, Any]:
     """``liveloop recommend train``: compare the candidate sets with popularity and the active model on a
     holdout carved from the warehouse's data, fit the best on everything, record it and activate it
-    only when it passes the gate (``decide``) or ``force``."""
+    only when it passes the gate (``decide``) or ``force``. ``engine="spark"`` trains ALS on Spark
+    MLlib (``Settings.spark_master``)."""
+    check_engine(engine)
     data = from_warehouse(wh)
     if len(np.unique(data.user_idx)) < 2 or len(np.unique(data.item_idx)) < 2:
         raise InsufficientData("training needs interactions of at least two users with at least two products")
@@ -313,12 +331,12 @@ def train(
     current = registry.active_version(wh)
     active_spec = ModelSpec.from_params(registry.version_params(wh, current[0])) if current else None
     metrics: dict[str, Any] = {"events": len(data), "users": data.n_users, "items": data.n_items}
-    spec, figures, why_not = ModelSpec(CANDIDATE_SETS[0], value_weight), None, ""
+    spec, figures, why_not = ModelSpec(CANDIDATE_SETS[0], value_weight, engine=engine), None, ""
     try:
         if not evaluate:
             raise InsufficientData("evaluation skipped on request")
         spec, metrics["holdout"], figures = compare_on_holdout(
-            data, value_weight=value_weight, active=active_spec, seed=seed, k=k, epochs=epochs
+            data, value_weight=value_weight, active=active_spec, seed=seed, k=k, epochs=epochs, engine=engine
         )
         if figures["active"] is not None and current is not None:
             figures["active"]["version"] = current[0]

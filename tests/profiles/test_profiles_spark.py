@@ -126,6 +126,7 @@ def test_build_on_spark_writes_the_duckdb_builds_profiles(
     assert after == before
     manifest = json.loads((settings.lake_dir / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["schema_version"] == LATEST_VERSION  # the build refreshed the lake it read
+    assert settings.lake_dir.stat().st_mode & 0o077 == 0  # a copy of the warehouse: its owner's only
 
 
 def test_a_lake_of_another_version_or_without_manifest_is_refused(world: Any, tmp_path: Path) -> None:

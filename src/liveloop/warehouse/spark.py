@@ -23,7 +23,7 @@ from liveloop.core.config import Settings, get_settings
 from liveloop.core.errors import LiveloopError, ValidationFailed
 from liveloop.warehouse.lake import MANIFEST, export_parquet
 from liveloop.warehouse.migrations import LATEST_VERSION
-from liveloop.warehouse.store import TableSource, Warehouse
+from liveloop.warehouse.store import TableSource, Warehouse, owner_only
 
 #: Where batch code can run: the warehouse itself, or Spark over the Parquet lake.
 ENGINES = ("duckdb", "spark")
@@ -53,6 +53,7 @@ def open_lake(wh: Warehouse, settings: Settings | None = None) -> SparkLake:
     settings = settings or get_settings()
     started = time.perf_counter()
     export_parquet(wh, settings.lake_dir)
+    owner_only(settings.lake_dir, 0o700)  # a copy of the warehouse: only its owner reads it
     exported = time.perf_counter() - started
     lake = SparkLake(settings.lake_dir, settings.spark_master)
     ready = time.perf_counter() - started - exported

@@ -57,10 +57,7 @@ def _child(fn: str, *args: Any, module: str = "benchmarks.bench_profiles") -> di
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
-    code = (
-        f"import json, sys; from {module} import {fn}; "
-        f"print(json.dumps({fn}(*sys.argv[1:])))"
-    )
+    code = f"import json, sys; from {module} import {fn}; print(json.dumps({fn}(*sys.argv[1:])))"
     out = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", code, *map(str, args)],
         capture_output=True,

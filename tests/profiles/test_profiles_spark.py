@@ -71,10 +71,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
 
 
 @pytest.fixture(scope="module")
-def lake(world: tuple[Settings, Warehouse, Window]) -> SparkLake:
+def lake(world: tuple[Settings, Warehouse, Window]) -> Iterator[SparkLake]:
     settings, wh, _ = world
     export_parquet(wh, settings.lake_dir)
-    return SparkLake(settings.lake_dir, "local[2]")
+    opened = SparkLake(settings.lake_dir, "local[2]")
+    yield opened
+    opened.session.stop()  # the JVM leaves with the module, not with the test run
 
 
 def _same(a: pd.Series, b: pd.Series, exact: bool) -> bool:

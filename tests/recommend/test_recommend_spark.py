@@ -5,6 +5,7 @@ its users re-solved here exactly as MLlib solves them (the serving refit), and `
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,16 @@ from liveloop.recommend.train import ModelSpec
 from liveloop.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_spark() -> Iterator[None]:
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()  # the JVM leaves with the module, not with the test run
 
 
 def test_mllib_als_ranks_movielens_within_two_percent_of_implicit(data_home: Path) -> None:
@@ -49,7 +60,8 @@ def test_recommend_train_on_spark_serves_mllib_als(wh: Warehouse, cli, monkeypat
     home = wh.path.parent
     wh.close()
     monkeypatch.setenv("LIVELOOP_HOME", str(home))
-    code, out, err = cli("recommend", "train", "--engine", "spark", "--epochs", "1", "--force", "--json")
+    args = ("recommend", "train", "--engine", "spark", "--epochs", "1", "--no-eval", "--force", "--json")
+    code, out, err = cli(*args)
     assert code == 0, err
     result = json.loads(out)
     with Warehouse(home / "liveloop.duckdb", read_only=True) as ro:
@@ -58,6 +70,6 @@ def test_recommend_train_on_spark_serves_mllib_als(wh: Warehouse, cli, monkeypat
     assert version == result["version"] and spec is not None and spec.engine == "spark"
     bundle = load_bundle(path)
     assert isinstance(bundle.als, SparkALS)
-    assert "ALS on Spark" in json.dumps(result["metrics"]["holdout"])
+    assert "ALS on Spark" in spec.label
     code, out, err = cli("recommend", "train", "--engine", "flink")
     assert code != 0 and "engine must be duckdb or spark" in err

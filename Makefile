@@ -14,17 +14,18 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,spark]'
+	$(BIN)/pip install -q -e '.[dev,spark,redis]'
 	touch $(STAMP)
 
 # Debian packages the tests use for real: Chromium for the dashboard, a CJK font so Chinese pages (and
-# their screenshots) render as text, not boxes, and Java 17 for the Spark engine.
+# their screenshots) render as text, not boxes, Java 17 for the Spark engine and Redis for shared state.
 system-deps:
 	@{ command -v chromium >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && \
+	   command -v redis-server >/dev/null 2>&1 && \
 	   dpkg -s fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk fonts-noto-color-emoji \
-	    openjdk-17-jre-headless; }
+	    openjdk-17-jre-headless redis-server; }
 
 # C load generators for the service benchmarks (closed loop: wrk; open loop at a fixed rate: h2load).
 bench-deps:

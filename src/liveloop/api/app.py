@@ -10,7 +10,7 @@ import pkgutil
 
 from fastapi import FastAPI
 
-from liveloop.api.idempotency import IdempotencyStore
+from liveloop.api.idempotency import IdempotencyStore, RedisIdempotencyStore
 from liveloop.api.ingest_queue import IngestQueue
 from liveloop.http.auth import document_security
 
@@ -25,7 +25,8 @@ Authenticate with an API key (`liveloop keys create --role ROLE --name NAME`) se
 def mount_api(app: FastAPI) -> None:
     """Add every router of ``liveloop.api.routes``, the idempotency store and the ingest queue, and
     document the key schemes in the OpenAPI document."""
-    app.state.idempotency = IdempotencyStore()
+    redis = getattr(app.state, "redis", None)
+    app.state.idempotency = RedisIdempotencyStore(redis) if redis is not None else IdempotencyStore()
     app.state.ingest_queue = IngestQueue()
     document_security(app)
 

@@ -68,11 +68,15 @@ def run_server(
 
     from liveloop.cli.bridge import SERVE_CERT_ENV, SERVE_URL_ENV
     from liveloop.http.protocol import BoundedHeadersProtocol
+    from liveloop.http.shared import connect
     from liveloop.warehouse import Warehouse
 
     if home is not None:
         os.environ["LIVELOOP_HOME"] = str(home)
-    Warehouse.open(get_settings()).close()  # held by another process: one line here, not a failed start-up
+    settings = get_settings()
+    Warehouse.open(settings).close()  # held by another process: one line here, not a failed start-up
+    if settings.redis_url:  # unreachable: one line here too
+        connect(settings.redis_url).close()
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     scheme = "https" if tls else "http"
     os.environ[SERVE_URL_ENV] = f"{scheme}://{'[' + local + ']' if ':' in local else local}:{port}"

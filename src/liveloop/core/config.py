@@ -51,6 +51,9 @@ class Settings:
     #: Where ``--engine spark`` runs (``LIVELOOP_SPARK_MASTER``): ``local[2]`` on this machine, or a
     #: cluster's ``spark://host:7077``.
     spark_master: str = "local[2]"
+    #: Redis for the state several server processes share (``LIVELOOP_REDIS_URL``, e.g.
+    #: ``redis://127.0.0.1:6379/0``): the failed-key limiter and Idempotency-Key responses. None: in-process.
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +74,7 @@ class Settings:
             nlp_autotrain=env_switch("LIVELOOP_NLP_AUTOTRAIN", defaults.nlp_autotrain, env),
             embeddings=env_switch("LIVELOOP_EMBEDDINGS", defaults.embeddings, env),
             spark_master=env.get("LIVELOOP_SPARK_MASTER") or defaults.spark_master,
+            redis_url=env.get("LIVELOOP_REDIS_URL") or None,
         )
 
     @property

@@ -34,6 +34,7 @@ from liveloop.web import mount_dashboard
 PUBLIC_PATHS = frozenset(
     {
         "/health",
+        "/ready",
         "/openapi.json",
         "/docs",
         "/docs/assets",

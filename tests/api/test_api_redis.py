@@ -1,6 +1,7 @@
 """Shared state in a real Redis (``redis-server`` from Debian, started here): the failed-key limiter counts
 one address's failures on every server that shares it, an Idempotency-Key response outlives a restart,
-Redis down at start is one line, Redis lost mid-run is a 503 with the reason and recovers when it returns."""
+Redis down at start is one line, Redis lost mid-run is a 503 with the reason (``/ready`` says so) and
+recovers when it returns."""
 
 from __future__ import annotations
 
@@ -104,7 +105,12 @@ def test_redis_lost_mid_run_is_a_503_with_the_reason_and_recovers(
     srv = live_server_factory(env={"LIVELOOP_REDIS_URL": redis_server.url})
     headers = {**srv.headers("admin"), "Idempotency-Key": "k-lost"}
     assert srv.client("admin").get("/v1/audiences").status_code == 200  # the key is known (cached) now
+    ready = httpx.get(f"{srv.base_url}/ready", timeout=10)
+    assert ready.status_code == 200 and ready.json()["checks"]["redis"] == {"ok": True}
     redis_server.stop()
+    ready = httpx.get(f"{srv.base_url}/ready", timeout=10)
+    assert ready.status_code == 503 and "Redis is not reachable" in ready.json()["checks"]["redis"]["reason"]
+    assert ready.json()["checks"]["writer"]["ok"]
     started = time.monotonic()
     r = httpx.post(f"{srv.base_url}/v1/events", json={"events": [_event(3)]}, headers=headers, timeout=20)
     assert r.status_code == 503 and time.monotonic() - started < 5  # fails fast
@@ -114,6 +120,7 @@ def test_redis_lost_mid_run_is_a_503_with_the_reason_and_recovers(
     unknown = httpx.get(f"{srv.base_url}/v1/audiences", headers={"X-API-Key": "ll_new.key"}, timeout=10)
     assert unknown.status_code == 503  # a key never seen needs the shared failure count: no guess unchecked
     redis_server.start()
+    assert httpx.get(f"{srv.base_url}/ready", timeout=10).status_code == 200
     r = httpx.post(f"{srv.base_url}/v1/events", json={"events": [_event(3)]}, headers=headers, timeout=20)
     assert r.status_code in (200, 202), r.text
 

@@ -68,6 +68,18 @@ class IngestQueue:
             raise QueueFull("the ingest queue is full; retry shortly", extra={"retry_after": 1}) from None
         return job.future.result(timeout_s)
 
+    def state(self) -> dict[str, Any]:
+        """Whether the writer takes writes: its thread alive (or not started yet) and room in its queue."""
+        died = self._thread.ident is not None and not self._thread.is_alive()
+        waiting, capacity = self._jobs.qsize(), self._jobs.maxsize
+        out: dict[str, Any] = {"ok": not died and waiting < capacity, "waiting": waiting}
+        out["capacity"] = capacity
+        if died:
+            out["reason"] = "the warehouse writer thread has stopped"
+        elif waiting >= capacity:
+            out["reason"] = "the ingest queue is full"
+        return out
+
     def _take_group(self) -> list[_Job]:
         first = self._pending or self._jobs.get()
         self._pending = None

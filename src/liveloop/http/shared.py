@@ -104,3 +104,14 @@ class RedisFailureLimiter:
             pipe.zremrangebyrank(self._key(client), 0, -self.max_failures - 1)  # the newest only: bounded
             pipe.expire(self._key(client), int(self.window_s) + 1)
             pipe.execute()
+
+
+def redis_state(client: Any) -> dict[str, Any]:
+    """``{"ok": True}`` when Redis answers a ping, else ``ok`` false and the reason (for ``/ready``)."""
+    import redis
+
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return {"ok": False, "reason": f"Redis is not reachable: {_reason(exc)}"}
+    return {"ok": True}

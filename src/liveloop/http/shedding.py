@@ -92,7 +92,7 @@ class WriteShedder:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not is_write(scope):
-            if scope["type"] == "http" and scope.get("path") != "/health":
+            if scope["type"] == "http" and scope.get("path") not in ("/health", "/ready"):
                 self.last_read = time.monotonic()
             await self.app(scope, receive, send)
             return

@@ -1,15 +1,18 @@
-"""Service endpoints: health, Prometheus metrics and the offline API docs page (Swagger UI served locally)."""
+"""Service endpoints: health, readiness, Prometheus metrics and the offline API docs page (Swagger UI
+served locally)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from liveloop.api.metrics import render
 from liveloop.core.types import Role
 from liveloop.http.auth import require_roles
+from liveloop.http.shared import redis_state
 from liveloop.warehouse.backup import backup_to_home, home_backups
 
 router = APIRouter(tags=["service"])
@@ -29,6 +32,21 @@ async def health(request: Request) -> dict[str, Any]:
     # No query: a health probe must not queue behind a long ingest transaction for the writer lock.
     wh = request.app.state.warehouse
     return {"status": "ok", "warehouse": wh.path.name}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: the warehouse writer takes writes, and Redis answers when configured (public); 503 "
+    "with the failing check otherwise",
+)
+async def ready(request: Request) -> JSONResponse:
+    checks = {"writer": request.app.state.ingest_queue.state()}
+    redis = getattr(request.app.state, "redis", None)
+    if redis is not None:
+        checks["redis"] = await run_in_threadpool(redis_state, redis)
+    ok = all(check["ok"] for check in checks.values())
+    body = {"status": "ready" if ok else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "1"})
 
 
 @router.get(

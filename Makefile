@@ -51,6 +51,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 bench: setup system-deps bench-deps
 	$(BIN)/python -m benchmarks

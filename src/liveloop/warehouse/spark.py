@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -111,6 +112,8 @@ def spark_session(master: str = "local[2]", app: str = "liveloop") -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.ansi.enabled", "false")
+        # Spark's own tables (none are made) would go to ./spark-warehouse: keep the caller's folder clean
+        .config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "liveloop-spark-warehouse"))
     )
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
